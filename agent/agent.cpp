@@ -1,0 +1,732 @@
+#include "agent/agent.hpp"
+
+#include <glog/logging.h>
+#include <signal.h>
+
+#include <cstdlib>
+#include <random>
+
+#include "common/duration.hpp"
+#include "common/ids.hpp"
+#include "common/version.hpp"
+
+namespace tutti::agent {
+
+namespace {
+constexpr Duration kConnectPoll = 10ms;
+constexpr Duration kMaxRegistrationBackoff = 1min;
+constexpr Duration kWatchdogInterval = 1s;
+constexpr int kMasterPingsMissed = 5;  // as the master's --max_agent_ping_timeouts
+
+std::string envOr(const char* name, const char* fallback) {
+  const char* v = std::getenv(name);
+  return v ? v : fallback;
+}
+}  // namespace
+
+const char* toString(AgentState s) {
+  switch (s) {
+    case AgentState::kRegistering: return "REGISTERING";
+    case AgentState::kRegistered: return "REGISTERED";
+    case AgentState::kTerminating: return "TERMINATING";
+  }
+  return "UNKNOWN";
+}
+
+const char* toString(ExecutorState s) {
+  switch (s) {
+    case ExecutorState::kRegistering: return "REGISTERING";
+    case ExecutorState::kRunning: return "RUNNING";
+    case ExecutorState::kTerminating: return "TERMINATING";
+    case ExecutorState::kTerminated: return "TERMINATED";
+  }
+  return "UNKNOWN";
+}
+
+Resources ExecutorRecord::resources() const {
+  Resources r = info.resources;
+  for (const auto& [_, t] : queued) r += t.resources;
+  for (const auto& [_, t] : launched) {
+    if (!isTerminal(t.state)) r += t.resources;
+  }
+  return r;
+}
+
+Agent::Agent(AgentOptions options, AgentInfo info, std::string executorEndpoint, Loop& loop,
+             ZmqDealerTransport& master, Transport& executors, Metrics& metrics,
+             std::function<void(const std::string&)> onFatal)
+    : options_(std::move(options)),
+      info_(std::move(info)),
+      executorEndpoint_(std::move(executorEndpoint)),
+      loop_(loop),
+      master_(master),
+      executors_(executors),
+      metrics_(metrics),
+      onFatal_(std::move(onFatal)),
+      watcher_(loop),
+      launchedTasks_(metrics.counter("slave/tasks_launched")),
+      failedLaunches_(metrics.counter("slave/container_launch_errors")),
+      invalidExecutorCalls_(metrics.counter("slave/invalid_executor_calls")) {
+  statusUpdates_ = std::make_unique<StatusUpdateManager>(
+      loop_,
+      StatusUpdateManager::Options{options_.statusUpdateRetryIntervalMin,
+                                   options_.statusUpdateRetryIntervalMax},
+      [this](const wire::StatusUpdateMessage& m) {
+        return master_.send("", m).ok();
+      });
+  master_.setHandler([this](const ConnectionId&, wire::Payload&& m) {
+    onMasterMessage(std::move(m));
+  });
+  executors_.setHandler([this](const ConnectionId& from, wire::Payload&& m) {
+    onExecutorMessage(from, std::move(m));
+  });
+  metrics_.gauge("slave/registered", [this] { return state_ == AgentState::kRegistered ? 1 : 0; });
+  metrics_.gauge("slave/uptime_secs", [this] { return loop_.clock().wallSeconds() - startTime_; });
+  metrics_.gauge("slave/executors_running", [this] {
+    double n = 0;
+    for (const auto& [_, f] : frameworks_) n += f.executors.size();
+    return n;
+  });
+  metrics_.gauge("slave/tasks_running", [this] {
+    double n = 0;
+    for (const auto& [_, f] : frameworks_) {
+      for (const auto& [__, e] : f.executors) {
+        for (const auto& [___, t] : e.launched) n += t.state == TaskState::TASK_RUNNING;
+      }
+    }
+    return n;
+  });
+  metrics_.gauge("slave/status_updates_pending",
+                 [this] { return static_cast<double>(statusUpdates_->pendingUpdates()); });
+  metrics_.gauge("slave/frameworks_active", [this] { return static_cast<double>(frameworks_.size()); });
+}
+
+Agent::~Agent() {
+  for (const auto& name :
+       {"slave/registered", "slave/uptime_secs", "slave/executors_running", "slave/tasks_running",
+        "slave/status_updates_pending", "slave/frameworks_active"}) {
+    metrics_.removeGauge(name);
+  }
+}
+
+// ---- registration ----
+
+void Agent::start() {
+  startTime_ = loop_.clock().wallSeconds();
+  auto endpoint = toZmqEndpoint(options_.master);
+  if (!endpoint.ok()) {
+    onFatal_("invalid --master: " + endpoint.error());
+    return;
+  }
+  Status s = master_.connect(*endpoint);
+  if (!s.ok()) {
+    onFatal_(s.message());
+    return;
+  }
+  heartbeatTimer_ = loop_.after(options_.executorHeartbeatInterval, "agent.executor_heartbeat",
+                                [this] { sendExecutorHeartbeats(); });
+  doRegister();
+}
+
+std::vector<Task> Agent::reportedTasks() const {
+  std::vector<Task> out;
+  for (const auto& [fwId, fw] : frameworks_) {
+    for (const auto& [exId, ex] : fw.executors) {
+      for (const auto& [taskId, info] : ex.queued) {
+        Task t;
+        t.taskId = taskId;
+        t.name = info.name;
+        t.frameworkId = fwId;
+        t.executorId = exId;
+        t.agentId = info_.id.value_or(AgentID());
+        t.state = TaskState::TASK_STAGING;
+        t.resources = info.resources;
+        t.labels = info.labels;
+        out.push_back(t);
+      }
+      for (const auto& [taskId, t] : ex.launched) out.push_back(t);
+    }
+  }
+  return out;
+}
+
+void Agent::doRegister() {
+  registrationTimer_ = 0;
+  if (state_ != AgentState::kRegistering) return;
+  Status s;
+  if (info_.id) {
+    wire::ReregisterAgentMessage m;
+    m.agentInfo = info_;
+    m.version = tuttiVersion();
+    m.tasks = reportedTasks();
+    for (const auto& [fwId, fw] : frameworks_) {
+      m.frameworks.push_back(fw.info);
+      for (const auto& [_, ex] : fw.executors) m.executors.push_back(ex.info);
+    }
+    s = master_.send("", m);
+  } else {
+    s = master_.send("", wire::RegisterAgentMessage{info_, tuttiVersion()});
+  }
+  Duration next;
+  if (!s.ok() && connectPolls_ < 100) {
+    ++connectPolls_;
+    next = kConnectPoll;  // the connection to the master is not up yet
+  } else {
+    // Mesos's backoff: random in [0, b * 2^n], capped at a minute.
+    Duration cap = std::min<Duration>(
+        kMaxRegistrationBackoff,
+        options_.registrationBackoffFactor * (int64_t{1} << std::min(registrationAttempt_, 10)));
+    static thread_local std::mt19937_64 rng{std::random_device{}()};
+    next = Duration(std::uniform_int_distribution<int64_t>(0, cap.count())(rng));
+    next = std::max<Duration>(next, 10ms);
+    ++registrationAttempt_;
+  }
+  registrationTimer_ = loop_.after(next, "agent.register", [this] { doRegister(); });
+}
+
+void Agent::registered(const AgentID& id, Duration pingTimeout, bool reregistered) {
+  if (state_ == AgentState::kTerminating) return;
+  if (info_.id && *info_.id != id) {
+    LOG(WARNING) << "Master registered this agent as " << id << " but it is " << *info_.id;
+  }
+  bool first = state_ != AgentState::kRegistered;
+  info_.id = id;
+  state_ = AgentState::kRegistered;
+  if (registrationTimer_) loop_.cancel(registrationTimer_);
+  registrationTimer_ = 0;
+  registrationAttempt_ = 0;
+  connectPolls_ = 0;
+  statusUpdates_->setAgentId(id);
+  masterPingTimeout_ = (pingTimeout > Duration(0) ? pingTimeout : 15s) * kMasterPingsMissed;
+  lastPing_ = loop_.now();
+  if (!watchdogTimer_) {
+    watchdogTimer_ = loop_.after(kWatchdogInterval, "agent.master_watchdog",
+                                 [this] { onMasterWatchdog(); });
+  }
+  if (first) {
+    LOG(INFO) << (reregistered ? "Re-registered" : "Registered") << " with the master as agent "
+              << id;
+    statusUpdates_->resendAll();
+  }
+}
+
+void Agent::onMasterWatchdog() {
+  watchdogTimer_ = 0;
+  if (state_ == AgentState::kTerminating) return;
+  if (state_ == AgentState::kRegistered && loop_.now() - lastPing_ > masterPingTimeout_) {
+    LOG(WARNING) << "No ping from the master for " << toSeconds(loop_.now() - lastPing_)
+                 << "s; re-registering";
+    state_ = AgentState::kRegistering;
+    (void)master_.connect(master_.endpoint());  // a fresh connection
+    registrationAttempt_ = 0;
+    connectPolls_ = 0;
+    doRegister();
+  }
+  watchdogTimer_ = loop_.after(kWatchdogInterval, "agent.master_watchdog",
+                               [this] { onMasterWatchdog(); });
+}
+
+void Agent::sendToMaster(const wire::Payload& message) {
+  Status s = master_.send("", message);
+  if (!s.ok()) VLOG(1) << "Could not send " << wire::payloadName(message) << ": " << s;
+}
+
+// ---- master messages ----
+
+void Agent::onMasterMessage(wire::Payload&& message) {
+  std::visit(
+      [this](auto& m) {
+        using M = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<M, wire::AgentRegisteredMessage> ||
+                      std::is_same_v<M, wire::AgentReregisteredMessage> ||
+                      std::is_same_v<M, wire::PingMessage> ||
+                      std::is_same_v<M, wire::RunTaskMessage> ||
+                      std::is_same_v<M, wire::KillTaskMessage> ||
+                      std::is_same_v<M, wire::StatusUpdateAckMessage> ||
+                      std::is_same_v<M, wire::ShutdownFrameworkMessage> ||
+                      std::is_same_v<M, wire::ShutdownAgentMessage> ||
+                      std::is_same_v<M, wire::FrameworkToExecutorMessage>) {
+          handle(m);
+        } else {
+          metrics_.counter("slave/messages_unexpected").inc();
+        }
+      },
+      message);
+}
+
+void Agent::handle(const wire::AgentRegisteredMessage& m) { registered(m.agentId, m.pingTimeout, false); }
+
+void Agent::handle(const wire::AgentReregisteredMessage& m) {
+  registered(m.agentId, m.pingTimeout, true);
+}
+
+void Agent::handle(const wire::PingMessage& m) {
+  lastPing_ = loop_.now();
+  if (info_.id && m.agentId == *info_.id) sendToMaster(wire::PongMessage{*info_.id});
+}
+
+void Agent::handle(const wire::ShutdownAgentMessage& m) {
+  LOG(ERROR) << "The master asked this agent to shut down: " << m.message;
+  onFatal_(m.message);
+}
+
+ExecutorRecord* Agent::findExecutor(const FrameworkID& fw, const ExecutorID& ex) {
+  auto f = frameworks_.find(fw);
+  if (f == frameworks_.end()) return nullptr;
+  auto e = f->second.executors.find(ex);
+  return e == f->second.executors.end() ? nullptr : &e->second;
+}
+
+void Agent::handle(const wire::RunTaskMessage& m) {
+  if (state_ != AgentState::kRegistered || !info_.id || m.agentId != *info_.id) {
+    LOG(WARNING) << "Ignoring task " << m.task.taskId << " meant for agent " << m.agentId;
+    return;
+  }
+  const TaskInfo& task = m.task;
+  if (!m.frameworkInfo.id) return;
+  const FrameworkID fwId = *m.frameworkInfo.id;
+  ExecutorID exId = executorIdOf(task);
+  // Ids name directories: check them here too, whatever the master did.
+  for (auto [kind, id] : {std::pair{"FrameworkID", fwId.value}, {"ExecutorID", exId.value},
+                          {"TaskID", task.taskId.value}}) {
+    Status s = validateId(kind, id);
+    if (!s.ok()) {
+      LOG(WARNING) << "Refusing task " << task.taskId << ": " << s.message();
+      agentUpdate(fwId, task.taskId, exId, TaskState::TASK_FAILED, Reason::REASON_TASK_INVALID,
+                  s.message());
+      return;
+    }
+  }
+  FrameworkEntry& fw = frameworks_[fwId];
+  fw.info = m.frameworkInfo;
+  launchedTasks_.inc();
+
+  ExecutorRecord* ex = findExecutor(fwId, exId);
+  if (ex && (ex->state == ExecutorState::kTerminating || ex->state == ExecutorState::kTerminated)) {
+    agentUpdate(fwId, task.taskId, exId,
+                fw.info.hasCapability(FrameworkCapability::PARTITION_AWARE) ? TaskState::TASK_DROPPED
+                                                                            : TaskState::TASK_LOST,
+                Reason::REASON_EXECUTOR_TERMINATED, "Executor " + exId.value + " is terminating");
+    return;
+  }
+  if (ex && (ex->queued.count(task.taskId) || ex->launched.count(task.taskId))) {
+    LOG(WARNING) << "Ignoring a second launch of task " << task.taskId;
+    return;
+  }
+  if (!ex) {
+    ex = launchExecutor(fw, task);
+    if (!ex) return;
+  }
+  if (ex->state == ExecutorState::kRunning) {
+    sendLaunch(*ex, task);
+  } else {
+    ex->queued[task.taskId] = task;
+  }
+}
+
+ExecutorRecord* Agent::launchExecutor(FrameworkEntry& fw, const TaskInfo& task) {
+  const FrameworkID fwId = *fw.info.id;
+  ExecutorRecord rec;
+  rec.frameworkId = fwId;
+  rec.containerId = ContainerID(newUuid());
+  rec.startTime = loop_.clock().wallSeconds();
+  if (task.executor) {
+    rec.info = *task.executor;
+    rec.commandExecutor = false;
+  } else {
+    rec.info.executorId = ExecutorID(task.taskId.value);
+    rec.info.name = "Command Executor (Task: " + task.taskId.value + ")";
+    rec.info.type = ExecutorInfo::Type::DEFAULT;
+    CommandInfo c;
+    c.shell = false;
+    c.value = options_.launcherDir + "/tutti-executor";
+    c.arguments = {"tutti-executor"};
+    rec.info.command = c;
+    rec.commandExecutor = true;
+  }
+  rec.info.frameworkId = fwId;
+  rec.id = rec.info.executorId;
+  rec.directory = sandboxPath(options_.workDir, *info_.id, fwId, rec.id, rec.containerId);
+
+  LaunchSpec spec;
+  spec.directory = rec.directory;
+  const CommandInfo& cmd = *rec.info.command;
+  if (cmd.shell) {
+    spec.argv = {"/bin/sh", "-c", cmd.value};
+  } else {
+    spec.argv = cmd.arguments.empty() ? std::vector<std::string>{cmd.value} : cmd.arguments;
+    spec.argv[0] = cmd.value;
+  }
+  spec.env = {
+      "PATH=" + envOr("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
+      "HOME=" + envOr("HOME", "/"),
+      "TUTTI_AGENT_ENDPOINT=" + executorEndpoint_,
+      "TUTTI_AGENT_ID=" + info_.id->value,
+      "TUTTI_FRAMEWORK_ID=" + fwId.value,
+      "TUTTI_EXECUTOR_ID=" + rec.id.value,
+      "TUTTI_CONTAINER_ID=" + rec.containerId.value,
+      "TUTTI_DIRECTORY=" + rec.directory,
+      "TUTTI_SANDBOX=" + rec.directory,
+      "TUTTI_CHECKPOINT=" + std::string(fw.info.checkpoint ? "1" : "0"),
+      "TUTTI_RECOVERY_TIMEOUT=" + formatDuration(options_.recoveryTimeout),
+      "TUTTI_EXECUTOR_HEARTBEAT_INTERVAL=" + formatDuration(options_.executorHeartbeatInterval),
+      "GLOG_logtostderr=1",
+  };
+  for (const char* pass : {"LANG", "LC_ALL", "TZ", "USER", "LOGNAME"}) {
+    if (const char* v = std::getenv(pass)) spec.env.push_back(std::string(pass) + "=" + v);
+  }
+  for (const auto& e : cmd.environment) spec.env.push_back(e.name + "=" + e.value);
+
+  auto pid = launcher_.launch(spec);
+  if (!pid.ok()) {
+    failedLaunches_.inc();
+    LOG(ERROR) << "Failed to launch executor " << rec.id << " of framework " << fwId << ": "
+               << pid.error();
+    agentUpdate(fwId, task.taskId, rec.id, TaskState::TASK_FAILED,
+                Reason::REASON_CONTAINER_LAUNCH_FAILED,
+                "Failed to launch the executor: " + pid.error());
+    return nullptr;
+  }
+  rec.pid = *pid;
+  VLOG(1) << "Launched executor " << rec.id << " (pid " << rec.pid << ") in " << rec.directory;
+  FrameworkID f = fwId;
+  ExecutorID e = rec.id;
+  Status w = watcher_.watch(rec.pid, [this, f, e](pid_t, std::optional<int> status) {
+    onExecutorExited(f, e, status);
+  });
+  if (!w.ok()) LOG(WARNING) << "Cannot watch executor " << e << ": " << w;
+  rec.registrationTimer = loop_.after(options_.executorRegistrationTimeout,
+                                      "agent.executor_registration_timeout",
+                                      [this, f, e] { onExecutorRegistrationTimeout(f, e); });
+  auto [it, _] = fw.executors.emplace(rec.id, std::move(rec));
+  return &it->second;
+}
+
+void Agent::sendLaunch(ExecutorRecord& ex, const TaskInfo& task) {
+  Task t;
+  t.taskId = task.taskId;
+  t.name = task.name;
+  t.frameworkId = ex.frameworkId;
+  t.executorId = ex.id;
+  t.agentId = *info_.id;
+  t.state = TaskState::TASK_STAGING;
+  t.resources = task.resources;
+  t.labels = task.labels;
+  ex.launched[task.taskId] = t;
+  ex.infos[task.taskId] = task;
+  (void)executors_.send(ex.conn, wire::LaunchEvent{task});
+}
+
+void Agent::handle(const wire::KillTaskMessage& m) {
+  auto f = frameworks_.find(m.frameworkId);
+  if (f == frameworks_.end()) {
+    LOG(WARNING) << "Cannot kill task " << m.taskId << " of unknown framework " << m.frameworkId;
+    return;
+  }
+  for (auto& [exId, ex] : f->second.executors) {
+    auto q = ex.queued.find(m.taskId);
+    if (q != ex.queued.end()) {
+      ex.queued.erase(q);
+      agentUpdate(m.frameworkId, m.taskId, exId, TaskState::TASK_KILLED,
+                  Reason::REASON_TASK_KILLED_DURING_LAUNCH, "Killed before it was launched");
+      if (ex.queued.empty() && ex.launched.empty()) shutdownExecutor(ex);
+      return;
+    }
+    auto l = ex.launched.find(m.taskId);
+    if (l != ex.launched.end()) {
+      if (isTerminal(l->second.state)) return;
+      (void)executors_.send(ex.conn, wire::KillEvent{m.taskId, m.killPolicy});
+      return;
+    }
+  }
+  // Neither queued nor running here: the launch never arrived.
+  bool pa = f->second.info.hasCapability(FrameworkCapability::PARTITION_AWARE);
+  agentUpdate(m.frameworkId, m.taskId, ExecutorID(),
+              pa ? TaskState::TASK_DROPPED : TaskState::TASK_LOST, Reason::REASON_TASK_UNKNOWN,
+              "Cannot kill a task this agent does not know");
+}
+
+void Agent::handle(const wire::StatusUpdateAckMessage& m) {
+  auto acked = statusUpdates_->acknowledge(m.frameworkId, m.taskId, m.uuid);
+  if (!acked || !isTerminal(acked->state)) return;
+  // The terminal update is acknowledged: the task is done here.
+  auto f = frameworks_.find(m.frameworkId);
+  if (f == frameworks_.end()) return;
+  for (auto& [_, ex] : f->second.executors) {
+    auto it = ex.launched.find(m.taskId);
+    if (it == ex.launched.end()) continue;
+    ex.completed.push_back(it->second);
+    ex.launched.erase(it);
+    ex.infos.erase(m.taskId);
+    break;
+  }
+  maybeCompleteFramework(m.frameworkId);
+}
+
+void Agent::handle(const wire::ShutdownFrameworkMessage& m) {
+  auto f = frameworks_.find(m.frameworkId);
+  if (f == frameworks_.end()) return;
+  LOG(INFO) << "Shutting down framework " << m.frameworkId;
+  for (auto& [_, ex] : f->second.executors) shutdownExecutor(ex);
+}
+
+void Agent::handle(const wire::FrameworkToExecutorMessage& m) {
+  ExecutorRecord* ex = findExecutor(m.frameworkId, m.executorId);
+  if (!ex || ex->state != ExecutorState::kRunning) return;
+  (void)executors_.send(ex->conn, wire::ExecutorMessageEvent{m.data});
+}
+
+// ---- executor messages ----
+
+void Agent::onExecutorMessage(const ConnectionId& from, wire::Payload&& message) {
+  if (auto* m = std::get_if<wire::ExecutorSubscribeCall>(&message)) {
+    onExecutorSubscribe(from, *m);
+  } else if (auto* m = std::get_if<wire::ExecutorUpdateCall>(&message)) {
+    onExecutorUpdate(from, *m);
+  } else if (auto* m = std::get_if<wire::ExecutorMessageCall>(&message)) {
+    onExecutorMessageCall(from, *m);
+  } else {
+    invalidExecutorCalls_.inc();
+  }
+}
+
+void Agent::onExecutorSubscribe(const ConnectionId& from, const wire::ExecutorSubscribeCall& m) {
+  ExecutorRecord* ex = findExecutor(m.frameworkId, m.executorId);
+  if (!ex || ex->state == ExecutorState::kTerminated) {
+    invalidExecutorCalls_.inc();
+    LOG(WARNING) << "Unknown executor " << m.executorId << " of framework " << m.frameworkId
+                 << " subscribed; asking it to shut down";
+    (void)executors_.send(from, wire::ShutdownEvent{Duration(0)});
+    return;
+  }
+  ex->conn = from;
+  if (ex->registrationTimer) loop_.cancel(ex->registrationTimer);
+  ex->registrationTimer = 0;
+  // Updates it could not deliver before (e.g. while we restarted).
+  for (const auto& s : m.unacknowledgedUpdates) {
+    if (statusUpdates_->update(m.frameworkId, s)) taskUpdated(m.frameworkId, s);
+  }
+  FrameworkEntry& fw = frameworks_[m.frameworkId];
+  (void)executors_.send(from, wire::ExecutorSubscribedEvent{ex->info, fw.info, info_,
+                                                            ex->containerId});
+  if (ex->state == ExecutorState::kTerminating) {
+    (void)executors_.send(from, wire::ShutdownEvent{options_.executorShutdownGracePeriod});
+    return;
+  }
+  bool first = ex->state == ExecutorState::kRegistering;
+  ex->state = ExecutorState::kRunning;
+  if (first) {
+    auto queued = std::move(ex->queued);
+    ex->queued.clear();
+    for (const auto& [_, task] : queued) sendLaunch(*ex, task);
+  }
+}
+
+void Agent::onExecutorUpdate(const ConnectionId& from, const wire::ExecutorUpdateCall& m) {
+  ExecutorRecord* ex = findExecutor(m.frameworkId, m.executorId);
+  if (!ex || ex->conn != from || m.status.uuid.size() != 16) {
+    invalidExecutorCalls_.inc();
+    LOG_EVERY_N(WARNING, 100) << "Dropping a status update from executor " << m.executorId
+                              << " of framework " << m.frameworkId
+                              << ": unknown executor, wrong connection or no uuid";
+    return;
+  }
+  if (!ex->launched.count(m.status.taskId)) {
+    invalidExecutorCalls_.inc();
+    LOG(WARNING) << "Executor " << m.executorId << " sent an update for task "
+                 << m.status.taskId << ", which it does not run";
+    return;
+  }
+  TaskStatus status = m.status;
+  status.agentId = *info_.id;
+  status.executorId = ex->id;
+  status.source = Source::SOURCE_EXECUTOR;
+  if (statusUpdates_->update(m.frameworkId, status)) taskUpdated(m.frameworkId, status);
+  // Received (and, once agent recovery exists, written to disk): tell the
+  // executor so it stops resending.
+  (void)executors_.send(from, wire::AcknowledgedEvent{status.taskId, status.uuid});
+}
+
+void Agent::onExecutorMessageCall(const ConnectionId& from, const wire::ExecutorMessageCall& m) {
+  ExecutorRecord* ex = findExecutor(m.frameworkId, m.executorId);
+  if (!ex || ex->conn != from || !info_.id) {
+    invalidExecutorCalls_.inc();
+    return;
+  }
+  sendToMaster(wire::ExecutorToFrameworkMessage{*info_.id, m.frameworkId, m.executorId, m.data});
+}
+
+void Agent::taskUpdated(const FrameworkID& fwId, const TaskStatus& status) {
+  ExecutorRecord* ex = findExecutor(fwId, status.executorId);
+  if (!ex) return;
+  auto it = ex->launched.find(status.taskId);
+  if (it == ex->launched.end()) return;
+  Task& t = it->second;
+  if (!isTerminal(t.state)) t.state = status.state;
+  TaskStatus kept = status;
+  kept.data.clear();
+  t.statuses.push_back(std::move(kept));
+  if (t.statuses.size() > 32) t.statuses.erase(t.statuses.begin());
+}
+
+void Agent::agentUpdate(const FrameworkID& fw, const TaskID& task, const ExecutorID& ex,
+                        TaskState state, Reason reason, const std::string& message) {
+  TaskStatus s;
+  s.taskId = task;
+  s.state = state;
+  s.message = message;
+  s.source = Source::SOURCE_AGENT;
+  s.reason = reason;
+  s.agentId = info_.id.value_or(AgentID());
+  s.executorId = ex;
+  s.timestamp = loop_.clock().wallSeconds();
+  s.uuid = randomUuidBytes();
+  statusUpdates_->update(fw, s);
+  taskUpdated(fw, s);
+}
+
+// ---- executor lifecycle ----
+
+void Agent::onExecutorRegistrationTimeout(const FrameworkID& fw, const ExecutorID& exId) {
+  ExecutorRecord* ex = findExecutor(fw, exId);
+  if (!ex || ex->state != ExecutorState::kRegistering) return;
+  ex->registrationTimer = 0;
+  LOG(WARNING) << "Executor " << exId << " did not subscribe within "
+               << formatDuration(options_.executorRegistrationTimeout) << "; killing it";
+  for (const auto& [taskId, _] : ex->queued) {
+    agentUpdate(fw, taskId, exId, TaskState::TASK_FAILED,
+                Reason::REASON_EXECUTOR_REGISTRATION_TIMEOUT,
+                "Executor did not register within " +
+                    formatDuration(options_.executorRegistrationTimeout));
+  }
+  ex->queued.clear();
+  ex->state = ExecutorState::kTerminating;
+  launcher_.destroy(ex->pid);
+}
+
+void Agent::shutdownExecutor(ExecutorRecord& ex) {
+  if (ex.state == ExecutorState::kTerminated || ex.shutdownRequested) return;
+  ex.shutdownRequested = true;
+  for (const auto& [taskId, _] : ex.queued) {
+    agentUpdate(ex.frameworkId, taskId, ex.id, TaskState::TASK_KILLED,
+                Reason::REASON_TASK_KILLED_DURING_LAUNCH, "Executor shut down before launch");
+  }
+  ex.queued.clear();
+  if (ex.state == ExecutorState::kRunning) {
+    (void)executors_.send(ex.conn, wire::ShutdownEvent{options_.executorShutdownGracePeriod});
+  }
+  ex.state = ExecutorState::kTerminating;
+  FrameworkID f = ex.frameworkId;
+  ExecutorID e = ex.id;
+  pid_t pid = ex.pid;
+  ex.killTimer = loop_.after(options_.executorShutdownGracePeriod, "agent.executor_kill",
+                             [this, f, e, pid] {
+                               ExecutorRecord* x = findExecutor(f, e);
+                               if (x && x->state != ExecutorState::kTerminated) {
+                                 x->killTimer = 0;
+                                 LOG(INFO) << "Killing executor " << e
+                                           << " after its shutdown grace period";
+                                 launcher_.destroy(pid);
+                               }
+                             });
+}
+
+void Agent::onExecutorExited(const FrameworkID& fwId, const ExecutorID& exId,
+                             std::optional<int> status) {
+  auto f = frameworks_.find(fwId);
+  if (f == frameworks_.end()) return;
+  auto it = f->second.executors.find(exId);
+  if (it == f->second.executors.end()) return;
+  ExecutorRecord& ex = it->second;
+  ex.exitStatus = status;
+  if (ex.registrationTimer) loop_.cancel(ex.registrationTimer);
+  if (ex.killTimer) loop_.cancel(ex.killTimer);
+  ex.registrationTimer = ex.killTimer = 0;
+  // Whatever the executor left behind (a task's stray children) goes too.
+  launcher_.destroy(ex.pid);
+  std::string how = status ? describeWaitStatus(*status) : "ended";
+  VLOG(1) << "Executor " << exId << " of framework " << fwId << " " << how;
+
+  TaskState state = ex.shutdownRequested ? TaskState::TASK_KILLED : TaskState::TASK_FAILED;
+  Reason reason = Reason::REASON_EXECUTOR_TERMINATED;
+  for (const auto& [taskId, _] : ex.queued) {
+    agentUpdate(fwId, taskId, exId, state, reason, "Executor " + how + " before the task started");
+  }
+  ex.queued.clear();
+  for (auto& [taskId, task] : ex.launched) {
+    if (isTerminal(task.state)) continue;
+    agentUpdate(fwId, taskId, exId, state, reason, "Executor " + how);
+  }
+  ex.state = ExecutorState::kTerminated;
+  // Tasks whose final update is still unacknowledged stay visible as such.
+  for (auto& [taskId, task] : ex.launched) ex.completed.push_back(task);
+  ex.launched.clear();
+  ex.infos.clear();
+  f->second.completedExecutors.push_back(std::move(ex));
+  f->second.executors.erase(it);
+  while (f->second.completedExecutors.size() > options_.maxCompletedExecutorsPerFramework) {
+    f->second.completedExecutors.pop_front();
+  }
+  maybeCompleteFramework(fwId);
+}
+
+void Agent::maybeCompleteFramework(const FrameworkID& fwId) {
+  auto f = frameworks_.find(fwId);
+  if (f == frameworks_.end() || !f->second.executors.empty()) return;
+  completedFrameworks_.push_back(std::move(f->second));
+  frameworks_.erase(f);
+  while (completedFrameworks_.size() > options_.maxCompletedFrameworks) {
+    completedFrameworks_.pop_front();
+  }
+  if (state_ == AgentState::kTerminating && frameworks_.empty() && shutdownDone_) {
+    auto done = std::move(shutdownDone_);
+    shutdownDone_ = nullptr;
+    done();
+  }
+}
+
+void Agent::sendExecutorHeartbeats() {
+  heartbeatTimer_ = 0;
+  for (auto& [_, fw] : frameworks_) {
+    for (auto& [__, ex] : fw.executors) {
+      if (ex.state == ExecutorState::kRunning) {
+        (void)executors_.send(ex.conn, wire::ExecutorHeartbeatEvent{});
+      }
+    }
+  }
+  heartbeatTimer_ = loop_.after(options_.executorHeartbeatInterval, "agent.executor_heartbeat",
+                                [this] { sendExecutorHeartbeats(); });
+}
+
+void Agent::shutdown(std::function<void()> done) {
+  LOG(INFO) << "Agent shutting down: stopping every executor";
+  if (info_.id && state_ == AgentState::kRegistered) {
+    sendToMaster(wire::UnregisterAgentMessage{*info_.id});
+  }
+  state_ = AgentState::kTerminating;
+  if (registrationTimer_) loop_.cancel(registrationTimer_);
+  registrationTimer_ = 0;
+  shutdownDone_ = std::move(done);
+  if (frameworks_.empty()) {
+    auto d = std::move(shutdownDone_);
+    shutdownDone_ = nullptr;
+    if (d) d();
+    return;
+  }
+  for (auto& [_, fw] : frameworks_) {
+    for (auto& [__, ex] : fw.executors) shutdownExecutor(ex);
+  }
+}
+
+std::vector<std::string> Agent::sandboxes() const {
+  std::vector<std::string> out;
+  auto add = [&](const FrameworkEntry& fw) {
+    for (const auto& [_, ex] : fw.executors) out.push_back(ex.directory);
+    for (const auto& ex : fw.completedExecutors) out.push_back(ex.directory);
+  };
+  for (const auto& [_, fw] : frameworks_) add(fw);
+  for (const auto& fw : completedFrameworks_) add(fw);
+  return out;
+}
+
+}  // namespace tutti::agent

@@ -1,0 +1,167 @@
+// Agent: advertises this machine's resources to the master, runs each task
+// under an executor, and reports every change of a task's state (DESIGN §8).
+//
+// Two transports: a DEALER to the master and a ROUTER that executors
+// connect to. Everything runs on the agent's loop thread; AgentDaemon
+// (agent_daemon.hpp) adds the thread, sockets and HTTP.
+//
+// Executor lifecycle: kRegistering (started, waiting for SUBSCRIBE, its
+// tasks queued) → kRunning (subscribed, tasks sent) → kTerminating
+// (SHUTDOWN sent or killed) → kTerminated (its process ended; kept in the
+// framework's completed executors for /state and /files).
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "agent/containerizer/launcher.hpp"
+#include "agent/options.hpp"
+#include "agent/status_updates/status_update_manager.hpp"
+#include "common/loop.hpp"
+#include "common/metrics.hpp"
+#include "common/process.hpp"
+#include "common/transport.hpp"
+
+namespace tutti::agent {
+
+enum class AgentState {
+  kRegistering,  // no master has accepted us (yet, or since it went silent)
+  kRegistered,
+  kTerminating,
+};
+const char* toString(AgentState s);
+
+enum class ExecutorState { kRegistering, kRunning, kTerminating, kTerminated };
+const char* toString(ExecutorState s);
+
+struct ExecutorRecord {
+  ExecutorID id;
+  FrameworkID frameworkId;
+  ExecutorInfo info;
+  ContainerID containerId;
+  std::string directory;
+  bool commandExecutor = true;
+  ExecutorState state = ExecutorState::kRegistering;
+  pid_t pid = -1;
+  ConnectionId conn;
+  double startTime = 0;
+  std::map<TaskID, TaskInfo> queued;  // waiting for the executor to subscribe
+  std::map<TaskID, Task> launched;    // sent to the executor
+  std::deque<Task> completed;         // terminal and acknowledged
+  std::map<TaskID, TaskInfo> infos;   // TaskInfo of launched tasks
+  bool shutdownRequested = false;     // killed on purpose: tasks end TASK_KILLED
+  Loop::TimerId registrationTimer = 0;
+  Loop::TimerId killTimer = 0;
+  std::optional<int> exitStatus;
+
+  Resources resources() const;
+};
+
+struct FrameworkEntry {
+  FrameworkInfo info;
+  std::map<ExecutorID, ExecutorRecord> executors;
+  std::deque<ExecutorRecord> completedExecutors;
+};
+
+class Agent {
+ public:
+  // `info` carries hostname, HTTP port, resources and attributes.
+  // `executorEndpoint` is what executors connect to (tcp://ip:port).
+  // `onFatal` is called (on the loop) when the master refuses this agent.
+  Agent(AgentOptions options, AgentInfo info, std::string executorEndpoint, Loop& loop,
+        ZmqDealerTransport& master, Transport& executors, Metrics& metrics,
+        std::function<void(const std::string&)> onFatal);
+  ~Agent();
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  // Connects to the master and starts registering.
+  void start();
+  // Shuts every executor down (SHUTDOWN, then SIGKILL after the grace
+  // period) and tells the master this agent is leaving. `done` runs on the
+  // loop once no executor is left.
+  void shutdown(std::function<void()> done);
+
+  AgentState state() const { return state_; }
+  const std::optional<AgentID>& id() const { return info_.id; }
+  const AgentInfo& info() const { return info_; }
+  const AgentOptions& options() const { return options_; }
+  double startTime() const { return startTime_; }
+  const std::map<FrameworkID, FrameworkEntry>& frameworks() const { return frameworks_; }
+  const std::deque<FrameworkEntry>& completedFrameworks() const { return completedFrameworks_; }
+  const StatusUpdateManager& statusUpdates() const { return *statusUpdates_; }
+  // Every sandbox directory this agent knows (running and completed).
+  std::vector<std::string> sandboxes() const;
+
+ private:
+  // Master messages.
+  void onMasterMessage(wire::Payload&& message);
+  void handle(const wire::AgentRegisteredMessage& m);
+  void handle(const wire::AgentReregisteredMessage& m);
+  void handle(const wire::PingMessage& m);
+  void handle(const wire::RunTaskMessage& m);
+  void handle(const wire::KillTaskMessage& m);
+  void handle(const wire::StatusUpdateAckMessage& m);
+  void handle(const wire::ShutdownFrameworkMessage& m);
+  void handle(const wire::ShutdownAgentMessage& m);
+  void handle(const wire::FrameworkToExecutorMessage& m);
+  // Executor messages.
+  void onExecutorMessage(const ConnectionId& from, wire::Payload&& message);
+  void onExecutorSubscribe(const ConnectionId& from, const wire::ExecutorSubscribeCall& m);
+  void onExecutorUpdate(const ConnectionId& from, const wire::ExecutorUpdateCall& m);
+  void onExecutorMessageCall(const ConnectionId& from, const wire::ExecutorMessageCall& m);
+
+  void doRegister();
+  void registered(const AgentID& id, Duration pingTimeout, bool reregistered);
+  void onMasterWatchdog();
+  void sendToMaster(const wire::Payload& message);
+
+  ExecutorRecord* findExecutor(const FrameworkID& fw, const ExecutorID& ex);
+  ExecutorRecord* launchExecutor(FrameworkEntry& fw, const TaskInfo& task);
+  void sendLaunch(ExecutorRecord& ex, const TaskInfo& task);
+  void onExecutorExited(const FrameworkID& fw, const ExecutorID& ex, std::optional<int> status);
+  void onExecutorRegistrationTimeout(const FrameworkID& fw, const ExecutorID& ex);
+  void shutdownExecutor(ExecutorRecord& ex);
+  void sendExecutorHeartbeats();
+  // An update the agent itself generates (uuid, source AGENT).
+  void agentUpdate(const FrameworkID& fw, const TaskID& task, const ExecutorID& ex,
+                   TaskState state, Reason reason, const std::string& message);
+  void taskUpdated(const FrameworkID& fw, const TaskStatus& status);
+  void maybeCompleteFramework(const FrameworkID& fw);
+  std::vector<Task> reportedTasks() const;
+
+  AgentOptions options_;
+  AgentInfo info_;
+  std::string executorEndpoint_;
+  Loop& loop_;
+  ZmqDealerTransport& master_;
+  Transport& executors_;
+  Metrics& metrics_;
+  std::function<void(const std::string&)> onFatal_;
+  std::unique_ptr<StatusUpdateManager> statusUpdates_;
+  ProcessWatcher watcher_;
+  ProcessLauncher launcher_;
+
+  AgentState state_ = AgentState::kRegistering;
+  std::map<FrameworkID, FrameworkEntry> frameworks_;
+  std::deque<FrameworkEntry> completedFrameworks_;
+  double startTime_ = 0;
+  int registrationAttempt_ = 0;
+  int connectPolls_ = 0;
+  Loop::TimerId registrationTimer_ = 0;
+  Loop::TimerId watchdogTimer_ = 0;
+  Loop::TimerId heartbeatTimer_ = 0;
+  Duration masterPingTimeout_{0};
+  TimePoint lastPing_{0};
+  std::function<void()> shutdownDone_;
+
+  Counter& launchedTasks_;
+  Counter& failedLaunches_;
+  Counter& invalidExecutorCalls_;
+};
+
+}  // namespace tutti::agent

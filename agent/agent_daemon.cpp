@@ -1,0 +1,119 @@
+#include "agent/agent_daemon.hpp"
+
+#include <glog/logging.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <future>
+
+#include "agent/http/agent_http.hpp"
+#include "agent/resources_detect.hpp"
+
+namespace tutti::agent {
+
+std::string selfDirectory() {
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n <= 0) return ".";
+  std::string path(buf, static_cast<size_t>(n));
+  return path.substr(0, path.rfind('/'));
+}
+
+AgentDaemon::AgentDaemon(AgentOptions options, Clock* clock)
+    : options_(std::move(options)), clock_(clock ? clock : &RealClock::instance()) {}
+
+AgentDaemon::~AgentDaemon() { stop(); }
+
+std::optional<std::string> AgentDaemon::fatalError() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return fatal_;
+}
+
+Status AgentDaemon::start(std::map<std::string, std::string> flags) {
+  if (options_.workDir.empty()) return Status::InvalidArgument("--work_dir is required");
+  Status s = makeDirectories(options_.workDir);
+  if (!s.ok()) return s;
+  char real[PATH_MAX];
+  if (::realpath(options_.workDir.c_str(), real)) options_.workDir = real;
+  if (options_.launcherDir.empty()) options_.launcherDir = selfDirectory();
+  if (::access((options_.launcherDir + "/tutti-executor").c_str(), X_OK) != 0) {
+    return Status::NotFound("tutti-executor not found in --launcher_dir=" + options_.launcherDir);
+  }
+
+  auto resources = agentResources(options_.resources, options_.workDir);
+  if (!resources.ok()) return resources.status();
+  auto attributes = parseAttributes(options_.attributes);
+  if (!attributes.ok()) return attributes.status();
+
+  Loop::Options loopOptions;
+  loopOptions.name = "agent";
+  loop_ = std::make_unique<Loop>(*clock_, loopOptions);
+  TransportOptions masterOptions;
+  masterOptions.metricPrefix = "slave";
+  masterOptions.limits = options_.decodeLimits;
+  masterTransport_ = std::make_unique<ZmqDealerTransport>(*loop_, metrics_, masterOptions);
+  TransportOptions executorOptions;
+  executorOptions.metricPrefix = "slave/executors";
+  executorOptions.limits = options_.decodeLimits;
+  executorTransport_ = std::make_unique<ZmqRouterTransport>(*loop_, metrics_, executorOptions);
+  auto bound =
+      executorTransport_->bind("tcp://" + options_.ip + ":" + std::to_string(options_.messagePort));
+  if (!bound.ok()) return bound.status();
+  messagePort_ = std::stoi(bound->substr(bound->rfind(':') + 1));
+
+  HttpServer::Options httpOptions;
+  httpOptions.threads = options_.httpThreads;
+  http_ = std::make_unique<HttpServer>(httpOptions);
+  auto port = http_->bind(options_.ip, options_.port);
+  if (!port.ok()) {
+    executorTransport_->close();
+    return port.status();
+  }
+  httpPort_ = *port;
+
+  AgentInfo info;
+  info.hostname = options_.hostname.empty() ? options_.ip : options_.hostname;
+  info.port = static_cast<uint32_t>(httpPort_);
+  info.resources = *resources;
+  info.attributes = *attributes;
+  agent_ = std::make_unique<Agent>(options_, info, *bound, *loop_, *masterTransport_,
+                                   *executorTransport_, metrics_, [this](const std::string& why) {
+                                     std::lock_guard<std::mutex> lock(mu_);
+                                     fatal_ = why;
+                                   });
+  installAgentRoutes(*http_, *agent_, *loop_, metrics_, flags);
+  http_->serve();
+  running_ = true;
+  thread_ = std::thread([this] {
+    agent_->start();
+    loop_->run();
+  });
+  LOG(INFO) << "Agent serving HTTP on " << options_.ip << ":" << httpPort_ << ", executors on "
+            << *bound << ", resources " << info.resources;
+  return Status::OK();
+}
+
+void AgentDaemon::stop(bool killExecutors) {
+  if (!running_) return;
+  running_ = false;
+  if (killExecutors) {
+    auto done = std::make_shared<std::promise<void>>();
+    auto future = done->get_future();
+    loop_->post("agent.shutdown", [this, done] { agent_->shutdown([done] { done->set_value(); }); });
+    // Executors get their grace period, then SIGKILL; allow a little more.
+    auto wait = options_.executorShutdownGracePeriod + 3s;
+    if (future.wait_for(wait) != std::future_status::ready) {
+      LOG(WARNING) << "Some executors did not exit in time";
+    }
+  }
+  http_->stop();
+  loop_->stop();
+  if (thread_.joinable()) thread_.join();
+  loop_->adoptCurrentThread();
+  agent_.reset();
+  masterTransport_->close();
+  executorTransport_->close();
+}
+
+}  // namespace tutti::agent

@@ -1,0 +1,62 @@
+// CommandExecutor: the built-in executor (tutti-executor). It runs one
+// command task with /bin/sh -c (or argv when shell is false) in the sandbox,
+// reports TASK_STARTING, TASK_RUNNING and TASK_FINISHED / TASK_FAILED (with
+// the exit status), and kills the task's process group on request: SIGTERM,
+// the kill policy's grace period (default 3s), then SIGKILL; TASK_KILLED.
+//
+// Threads: Executor callbacks arrive on the driver's thread and are posted
+// to the executor's own Loop, which owns all state.
+#pragma once
+
+#include <optional>
+
+#include "common/loop.hpp"
+#include "common/process.hpp"
+#include "tutti/executor.hpp"
+
+namespace tutti::executor {
+
+class CommandExecutor final : public Executor {
+ public:
+  // `loop` runs on the executor's main thread; `done` is called on it when
+  // the executor has finished (its task ended and every update was
+  // acknowledged, or it was told to shut down).
+  CommandExecutor(Loop& loop, std::function<void()> done);
+  void setDriver(ExecutorDriver* driver) { driver_ = driver; }
+
+  void registered(ExecutorDriver*, const ExecutorInfo&, const FrameworkInfo& framework,
+                  const AgentInfo& agent) override;
+  void reregistered(ExecutorDriver*, const AgentInfo&) override {}
+  void disconnected(ExecutorDriver*) override {}
+  void launchTask(ExecutorDriver*, const TaskInfo& task) override;
+  void killTask(ExecutorDriver*, const TaskID& taskId,
+                const std::optional<KillPolicy>& killPolicy) override;
+  void frameworkMessage(ExecutorDriver*, const std::string& data) override;
+  void shutdown(ExecutorDriver*, std::chrono::nanoseconds gracePeriod) override;
+  void error(ExecutorDriver*, const std::string& message) override;
+
+  static constexpr Duration kDefaultGracePeriod = 3s;
+
+ private:
+  void launch(const TaskInfo& task);
+  void kill(Duration grace);
+  void onExit(std::optional<int> status);
+  void update(TaskState state, const std::string& message, std::optional<Reason> reason = {},
+              std::optional<int> exitStatus = {});
+  void finishWhenAcknowledged();
+
+  Loop& loop_;
+  std::function<void()> done_;
+  ExecutorDriver* driver_ = nullptr;
+  ProcessWatcher watcher_;
+  FrameworkInfo framework_;
+  std::optional<TaskInfo> task_;
+  pid_t pid_ = -1;
+  bool running_ = false;
+  bool killing_ = false;
+  bool terminal_ = false;
+  bool shutdownRequested_ = false;
+  Loop::TimerId escalation_ = 0;
+};
+
+}  // namespace tutti::executor

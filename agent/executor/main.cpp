@@ -1,0 +1,38 @@
+// tutti-executor: the built-in command executor, started by the agent once
+// per command task. It takes no flags; the agent passes everything through
+// the environment (TUTTI_AGENT_ENDPOINT, TUTTI_FRAMEWORK_ID, …).
+#include <glog/logging.h>
+#include <signal.h>
+
+#include <cstring>
+#include <iostream>
+
+#include "agent/executor/command_executor.hpp"
+#include "common/transport.hpp"
+
+int main(int argc, char** argv) {
+  if (argc > 1 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
+    std::cout << "Usage: tutti-executor\n\nThe built-in command executor. The tutti agent starts "
+                 "it once per command task\nand configures it through the environment "
+                 "(TUTTI_AGENT_ENDPOINT,\nTUTTI_FRAMEWORK_ID, TUTTI_EXECUTOR_ID). It takes no "
+                 "flags.\n";
+    return 0;
+  }
+  FLAGS_logtostderr = true;
+  google::InitGoogleLogging(argv[0]);
+  // A task's SIGPIPE or a terminal's SIGINT must not take the executor down.
+  signal(SIGPIPE, SIG_IGN);
+
+  tutti::Loop loop(tutti::RealClock::instance(), tutti::Loop::Options{"executor", std::chrono::milliseconds(100)});
+  tutti::executor::CommandExecutor executor(loop, [&loop] { loop.stop(); });
+  tutti::TuttiExecutorDriver driver(&executor);
+  executor.setDriver(&driver);
+  if (driver.start() != tutti::DriverStatus::DRIVER_RUNNING) {
+    std::cerr << "tutti-executor: cannot start (is it run by a tutti agent?)\n";
+    return 1;
+  }
+  loop.run();
+  driver.stop();
+  driver.join();
+  return 0;
+}

@@ -1,0 +1,145 @@
+#include "agent/http/files.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+
+namespace tutti::agent {
+
+namespace {
+bool within(const std::string& path, const std::string& root) {
+  if (root.empty()) return false;
+  if (path == root) return true;
+  std::string r = root.back() == '/' ? root : root + "/";
+  return path.rfind(r, 0) == 0;
+}
+
+std::string realPath(const std::string& p) {
+  char buf[PATH_MAX];
+  if (!::realpath(p.c_str(), buf)) return "";
+  return buf;
+}
+
+std::string modeString(mode_t m) {
+  std::string s = S_ISDIR(m) ? "d" : S_ISLNK(m) ? "l" : "-";
+  const char* rwx = "rwxrwxrwx";
+  for (int i = 0; i < 9; ++i) s += (m & (1 << (8 - i))) ? rwx[i] : '-';
+  return s;
+}
+}  // namespace
+
+std::string normalizePath(const std::string& path) {
+  std::vector<std::string> parts;
+  size_t i = 0;
+  while (i <= path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string::npos) j = path.size();
+    std::string part = path.substr(i, j - i);
+    i = j + 1;
+    if (part.empty() || part == ".") continue;
+    if (part == "..") {
+      if (!parts.empty()) parts.pop_back();
+      continue;
+    }
+    parts.push_back(part);
+  }
+  std::string out;
+  for (const auto& p : parts) out += "/" + p;
+  return out.empty() ? "/" : out;
+}
+
+Result<std::string> resolveSandboxPath(const std::string& path,
+                                       const std::vector<std::string>& roots) {
+  if (path.empty()) return Status::InvalidArgument("Missing 'path'");
+  if (path[0] != '/') return Status::InvalidArgument("'path' must be absolute");
+  if (path.find('\0') != std::string::npos) return Status::InvalidArgument("Invalid 'path'");
+  std::string lexical = normalizePath(path);
+  bool inside = std::any_of(roots.begin(), roots.end(), [&](const std::string& r) {
+    return within(lexical, normalizePath(r));
+  });
+  if (!inside) return Status::PermissionDenied("'" + path + "' is outside every sandbox");
+  std::string real = realPath(lexical);
+  if (real.empty()) return Status::NotFound("'" + path + "' does not exist");
+  bool realInside = std::any_of(roots.begin(), roots.end(), [&](const std::string& r) {
+    std::string rr = realPath(r);
+    return within(real, rr);
+  });
+  if (!realInside) {
+    return Status::PermissionDenied("'" + path + "' leads outside its sandbox");
+  }
+  return real;
+}
+
+Result<FileChunk> readFileChunk(const std::string& resolved, int64_t offset, size_t length) {
+  int fd = ::open(resolved.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return Status::NotFound("'" + resolved + "' does not exist");
+    return Status::IoError("Cannot open '" + resolved + "': " + std::strerror(errno));
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Status::InvalidArgument("'" + resolved + "' is not a regular file");
+  }
+  FileChunk chunk;
+  if (offset == -1) {
+    chunk.offset = st.st_size;
+    ::close(fd);
+    return chunk;
+  }
+  if (offset < 0) {
+    ::close(fd);
+    return Status::InvalidArgument("Negative offset");
+  }
+  chunk.offset = offset;
+  if (offset < st.st_size) {
+    size_t want = std::min<size_t>(length, static_cast<size_t>(st.st_size - offset));
+    chunk.data.resize(want);
+    size_t got = 0;
+    while (got < want) {
+      ssize_t n = ::pread(fd, chunk.data.data() + got, want - got, offset + got);
+      if (n <= 0) break;
+      got += static_cast<size_t>(n);
+    }
+    chunk.data.resize(got);
+  }
+  ::close(fd);
+  return chunk;
+}
+
+Result<std::vector<DirEntry>> listDirectory(const std::string& resolved) {
+  DIR* dir = ::opendir(resolved.c_str());
+  if (!dir) {
+    if (errno == ENOTDIR) return Status::InvalidArgument("'" + resolved + "' is not a directory");
+    return Status::NotFound("Cannot open directory '" + resolved + "'");
+  }
+  std::vector<DirEntry> out;
+  while (struct dirent* e = ::readdir(dir)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    std::string full = resolved + "/" + name;
+    struct stat st;
+    if (::lstat(full.c_str(), &st) != 0) continue;
+    DirEntry d;
+    d.path = full;
+    d.size = st.st_size;
+    d.nlink = static_cast<int64_t>(st.st_nlink);
+    d.mtime = static_cast<double>(st.st_mtime);
+    d.mode = modeString(st.st_mode);
+    d.directory = S_ISDIR(st.st_mode);
+    out.push_back(std::move(d));
+  }
+  ::closedir(dir);
+  std::sort(out.begin(), out.end(),
+            [](const DirEntry& a, const DirEntry& b) { return a.path < b.path; });
+  return out;
+}
+
+}  // namespace tutti::agent

@@ -1,0 +1,104 @@
+// tutti-agent: the agent daemon. Flags keep Mesos's names.
+#include <gflags/gflags.h>
+#include <glog/logging.h>
+#include <signal.h>
+
+#include <ctime>
+#include <iostream>
+
+#include "agent/agent_daemon.hpp"
+#include "common/duration.hpp"
+#include "common/flags.hpp"
+
+DEFINE_string(master, "", "The master's message address, HOST:PORT (required)");
+DEFINE_string(ip, "127.0.0.1", "IP address to listen on (HTTP and executors)");
+DEFINE_int32(port, 5051, "HTTP port (state, files, metrics); 0 picks a free port");
+DEFINE_int32(message_port, 6051, "ZeroMQ port executors connect to; 0 picks a free port");
+DEFINE_string(hostname, "", "Hostname to advertise (default: --ip)");
+DEFINE_string(work_dir, "", "Directory for sandboxes and agent state (required)");
+DEFINE_string(resources, "",
+              "Resources in Mesos's text form, e.g. 'cpus:4;mem:2048;ports:[31000-32000]'; what "
+              "is left out is detected");
+DEFINE_string(attributes, "", "Attributes, e.g. 'rack:r1;zone:a'");
+DEFINE_string(launcher_dir, "", "Directory holding tutti-executor (default: this binary's)");
+DEFINE_string(registration_backoff_factor, "1secs",
+              "Registration retries wait a random time in [0, b * 2^n], up to 1mins");
+DEFINE_string(executor_registration_timeout, "1mins",
+              "An executor that does not subscribe within this is killed");
+DEFINE_string(executor_shutdown_grace_period, "5secs",
+              "Time between asking an executor to shut down and killing it");
+DEFINE_string(recovery_timeout, "15mins",
+              "Executors shut themselves down when the agent is away this long");
+DEFINE_string(status_update_retry_interval_min, "10secs",
+              "First retry interval for unacknowledged status updates (doubles)");
+DEFINE_string(status_update_retry_interval_max, "10mins",
+              "Largest retry interval for unacknowledged status updates");
+
+DEFINE_validator(port, &tutti::validatePortFlag);
+DEFINE_validator(message_port, &tutti::validatePortFlag);
+DEFINE_validator(master, &tutti::validateHostPortFlag);
+DEFINE_validator(resources, &tutti::validateResourcesFlag);
+DEFINE_validator(attributes, &tutti::validateAttributesFlag);
+DEFINE_validator(registration_backoff_factor, &tutti::validateDurationFlag);
+DEFINE_validator(executor_registration_timeout, &tutti::validateDurationFlag);
+DEFINE_validator(executor_shutdown_grace_period, &tutti::validateDurationFlag);
+DEFINE_validator(recovery_timeout, &tutti::validateDurationFlag);
+DEFINE_validator(status_update_retry_interval_min, &tutti::validateDurationFlag);
+DEFINE_validator(status_update_retry_interval_max, &tutti::validateDurationFlag);
+
+int main(int argc, char** argv) {
+  tutti::parseFlags(&argc, &argv,
+                    "tutti-agent: the tutti agent. It advertises this machine's resources to "
+                    "the master and runs tasks.");
+  tutti::initLogging(argv[0]);
+  if (FLAGS_master.empty() || FLAGS_work_dir.empty()) {
+    std::cerr << "--master and --work_dir are required (see --help)\n";
+    return 1;
+  }
+
+  tutti::agent::AgentOptions o;
+  o.master = FLAGS_master;
+  o.ip = FLAGS_ip;
+  o.port = FLAGS_port;
+  o.messagePort = FLAGS_message_port;
+  o.hostname = FLAGS_hostname;
+  o.workDir = FLAGS_work_dir;
+  o.resources = FLAGS_resources;
+  o.attributes = FLAGS_attributes;
+  o.launcherDir = FLAGS_launcher_dir;
+  o.registrationBackoffFactor = *tutti::parseDuration(FLAGS_registration_backoff_factor);
+  o.executorRegistrationTimeout = *tutti::parseDuration(FLAGS_executor_registration_timeout);
+  o.executorShutdownGracePeriod = *tutti::parseDuration(FLAGS_executor_shutdown_grace_period);
+  o.recoveryTimeout = *tutti::parseDuration(FLAGS_recovery_timeout);
+  o.statusUpdateRetryIntervalMin = *tutti::parseDuration(FLAGS_status_update_retry_interval_min);
+  o.statusUpdateRetryIntervalMax = *tutti::parseDuration(FLAGS_status_update_retry_interval_max);
+
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  tutti::agent::AgentDaemon daemon(o);
+  tutti::Status s = daemon.start(tutti::currentFlags());
+  if (!s.ok()) {
+    LOG(ERROR) << "Cannot start the agent: " << s;
+    return 1;
+  }
+  // Wait for a signal, or for the master to refuse us.
+  while (true) {
+    timespec timeout{0, 200 * 1000 * 1000};
+    int sig = sigtimedwait(&set, nullptr, &timeout);
+    if (sig > 0) {
+      LOG(INFO) << "Received signal " << sig << "; shutting down executors and exiting";
+      break;
+    }
+    if (auto fatal = daemon.fatalError()) {
+      LOG(ERROR) << "Exiting: " << *fatal;
+      daemon.stop();
+      return 1;
+    }
+  }
+  daemon.stop();
+  return 0;
+}

@@ -1,0 +1,35 @@
+// AgentOptions: filled from flags in main.cpp (or by tests and tutti-local).
+#pragma once
+
+#include <string>
+
+#include "common/clock.hpp"
+#include "common/codec/envelope_codec.hpp"
+
+namespace tutti::agent {
+
+struct AgentOptions {
+  std::string master;             // HOST:PORT of the master's message port
+  std::string ip = "127.0.0.1";   // address to listen on
+  int port = 5051;                // HTTP port (0: pick a free one)
+  int messagePort = 6051;         // ZeroMQ port for executors (0: pick a free one)
+  std::string hostname;           // advertised hostname; empty: ip
+  std::string workDir;            // sandboxes live under it (required)
+  std::string resources;          // Mesos text form; empty: detect
+  std::string attributes;         // "rack:r1;zone:a"
+  std::string launcherDir;        // directory holding tutti-executor
+  Duration registrationBackoffFactor = 1s;  // first retry within [0, b], doubling to 1min
+  Duration executorRegistrationTimeout = 1min;  // an executor must subscribe within this
+  Duration executorShutdownGracePeriod = 5s;    // between SHUTDOWN and SIGKILL
+  Duration executorHeartbeatInterval = 5s;      // HEARTBEAT events to executors
+  Duration recoveryTimeout = 15min;             // executors give up on a vanished agent
+  Duration statusUpdateRetryIntervalMin = 10s;
+  Duration statusUpdateRetryIntervalMax = 10min;
+  size_t maxCompletedExecutorsPerFramework = 150;
+  size_t maxCompletedFrameworks = 50;
+  size_t filesReadMaxBytes = 1u << 20;  // cap on /files/read length
+  codec::DecodeLimits decodeLimits;
+  int httpThreads = 4;
+};
+
+}  // namespace tutti::agent

@@ -1,0 +1,30 @@
+// JSON forms of the value types, shaped as Mesos's HTTP endpoints shape them
+// (so that tools that read Mesos's /master/state read ours).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "tutti/types.hpp"
+
+namespace tutti::json {
+
+using Json = nlohmann::json;
+
+// {"cpus": 1.5, "mem": 128, "disk": 0, "gpus": 0, "ports": "[31000-32000]"}:
+// scalars summed by name (cpus, mem, disk and gpus always present), ranges
+// and sets in their text form.
+Json resources(const Resources& r);
+// Mesos's full form: [{"name","type","scalar":{"value"}|"ranges":{"range":[]}
+// |"set":{"item":[]},"role","reservations":[...],"allocation_info":{"role"}}].
+Json resourcesFull(const Resources& r);
+Json labels(const Labels& l);
+// {"rack": "r1", "cores": 4}: values that parse as numbers are numbers.
+Json attributes(const Attributes& a);
+Json taskStatus(const TaskStatus& s);
+Json commandInfo(const CommandInfo& c);
+Json frameworkCapabilities(const FrameworkInfo& f);
+
+// Dumps without throwing on invalid UTF-8 (replaced with U+FFFD).
+std::string dump(const Json& j, int indent = -1);
+
+}  // namespace tutti::json

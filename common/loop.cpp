@@ -1,0 +1,256 @@
+#include "common/loop.hpp"
+
+#include <glog/logging.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace tutti {
+
+namespace {
+constexpr size_t kLagWindow = 1024;
+// Upper bound on one settle(): protects tests from a handler that re-posts
+// itself forever.
+constexpr size_t kSettleLimit = 10'000'000;
+}  // namespace
+
+Loop::Loop(Clock& clock) : Loop(clock, Options{}) {}
+
+Loop::Loop(Clock& clock, Options options) : clock_(clock), options_(std::move(options)) {
+  wakeFd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  PCHECK(wakeFd_ >= 0) << "eventfd";
+  clockListener_ = clock_.addListener([this] { wakeup(); });
+  lagWindow_.reserve(kLagWindow);
+}
+
+Loop::~Loop() {
+  clock_.removeListener(clockListener_);
+  if (wakeFd_ >= 0) ::close(wakeFd_);
+}
+
+void Loop::post(const char* name, std::function<void()> fn) {
+  bool wasEmpty;
+  {
+    std::lock_guard<std::mutex> lock(postMu_);
+    wasEmpty = posted_.empty();
+    posted_.push_back(Posted{name, std::move(fn), clock_.now()});
+  }
+  if (wasEmpty) wakeup();
+}
+
+void Loop::wakeup() {
+  uint64_t one = 1;
+  ssize_t n = ::write(wakeFd_, &one, sizeof(one));
+  (void)n;  // EAGAIN means a wakeup is already pending.
+}
+
+void Loop::drainWakeFd() {
+  uint64_t value;
+  while (::read(wakeFd_, &value, sizeof(value)) > 0) {
+  }
+}
+
+Loop::TimerId Loop::after(Duration delay, const char* name, std::function<void()> fn) {
+  TimerId id = nextTimerId_++;
+  if (delay < Duration(0)) delay = Duration(0);
+  timerQueue_.emplace(clock_.now() + delay, id);
+  timers_.emplace(id, Timer{name, std::move(fn)});
+  return id;
+}
+
+void Loop::cancel(TimerId id) { timers_.erase(id); }
+
+void Loop::watchSocket(void* socket, const char* name, std::function<void()> onReadable) {
+  watches_.push_back(
+      Watch{socket, -1, name, std::make_shared<std::function<void()>>(std::move(onReadable))});
+}
+
+void Loop::watchFd(int fd, const char* name, std::function<void()> onReadable) {
+  watches_.push_back(
+      Watch{nullptr, fd, name, std::make_shared<std::function<void()>>(std::move(onReadable))});
+}
+
+void Loop::unwatchSocket(void* socket) {
+  std::erase_if(watches_, [&](const Watch& w) { return w.socket == socket; });
+}
+
+void Loop::unwatchFd(int fd) {
+  std::erase_if(watches_, [&](const Watch& w) { return w.socket == nullptr && w.fd == fd; });
+}
+
+bool Loop::isLoopThread() const { return owner_.load() == std::this_thread::get_id(); }
+
+void Loop::adoptCurrentThread() { owner_.store(std::this_thread::get_id()); }
+
+void Loop::stop() {
+  stopped_.store(true);
+  wakeup();
+}
+
+void Loop::run() {
+  adoptCurrentThread();
+  stopped_.store(false);
+  while (!stopped_.load()) {
+    runReady(nextTimeoutMs());
+  }
+}
+
+size_t Loop::settle() {
+  if (owner_.load() == std::thread::id()) adoptCurrentThread();
+  size_t total = 0;
+  while (total < kSettleLimit) {
+    size_t n = runReady(0);
+    if (n == 0) break;
+    total += n;
+  }
+  return total;
+}
+
+size_t Loop::runOnce(Duration timeout) {
+  if (owner_.load() == std::thread::id()) adoptCurrentThread();
+  int ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count());
+  int next = nextTimeoutMs();
+  return runReady(next < 0 || next > ms ? ms : next);
+}
+
+int Loop::nextTimeoutMs() const {
+  {
+    std::lock_guard<std::mutex> lock(const_cast<std::mutex&>(postMu_));
+    if (!posted_.empty()) return 0;
+  }
+  // Skip cancelled timers at the head when computing the deadline.
+  for (const auto& [when, id] : timerQueue_) {
+    if (!timers_.count(id)) continue;
+    Duration left = when - clock_.now();
+    if (left <= Duration(0)) return 0;
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(left).count() + 1;
+    return static_cast<int>(std::min<int64_t>(ms, 60'000));
+  }
+  return -1;
+}
+
+size_t Loop::runReady(int pollTimeoutMs) {
+  std::vector<zmq_pollitem_t> items;
+  items.reserve(watches_.size() + 1);
+  items.push_back(zmq_pollitem_t{nullptr, wakeFd_, ZMQ_POLLIN, 0});
+  for (const auto& w : watches_) {
+    items.push_back(zmq_pollitem_t{w.socket, w.fd, ZMQ_POLLIN, 0});
+  }
+  int rc = zmq_poll(items.data(), static_cast<int>(items.size()), pollTimeoutMs);
+  if (rc < 0 && zmq_errno() != EINTR) {
+    LOG(ERROR) << options_.name << ": zmq_poll failed: " << zmq_strerror(zmq_errno());
+  }
+
+  size_t ran = 0;
+  if (rc > 0) {
+    if (items[0].revents & ZMQ_POLLIN) drainWakeFd();
+    // Copy the handlers first: a handler may add or remove watches.
+    std::vector<std::pair<const char*, std::shared_ptr<std::function<void()>>>> ready;
+    for (size_t i = 1; i < items.size(); ++i) {
+      if (items[i].revents & (ZMQ_POLLIN | ZMQ_POLLERR)) {
+        ready.emplace_back(watches_[i - 1].name, watches_[i - 1].fn);
+      }
+    }
+    for (auto& [name, fn] : ready) {
+      runHandler(name, *fn);
+      ++ran;
+    }
+  }
+  ran += runPosted();
+  ran += runDueTimers();
+  return ran;
+}
+
+size_t Loop::runPosted() {
+  std::deque<Posted> batch;
+  {
+    std::lock_guard<std::mutex> lock(postMu_);
+    batch.swap(posted_);
+  }
+  TimePoint now = clock_.now();
+  size_t i = 0;
+  while (i < batch.size()) {
+    Posted& p = batch[i++];
+    Duration lag = now - p.postedAt;
+    lagLast_ = lag;
+    lagMax_ = std::max(lagMax_, lag);
+    if (lagWindow_.size() < kLagWindow) {
+      lagWindow_.push_back(lag.count());
+    } else {
+      lagWindow_[lagWindowPos_++ % kLagWindow] = lag.count();
+    }
+    runHandler(p.name, p.fn);
+    if (stopped_.load()) break;
+  }
+  if (i < batch.size()) {
+    // Stopped: keep the rest, in order, for a later run.
+    std::lock_guard<std::mutex> lock(postMu_);
+    for (size_t j = batch.size(); j-- > i;) posted_.push_front(std::move(batch[j]));
+  }
+  return i;
+}
+
+size_t Loop::runDueTimers() {
+  size_t ran = 0;
+  TimePoint now = clock_.now();
+  while (!timerQueue_.empty()) {
+    auto head = timerQueue_.begin();
+    if (head->first > now) break;
+    TimerId id = head->second;
+    timerQueue_.erase(head);
+    auto it = timers_.find(id);
+    if (it == timers_.end()) continue;  // cancelled
+    Timer timer = std::move(it->second);
+    timers_.erase(it);
+    runHandler(timer.name, timer.fn);
+    ++ran;
+    if (stopped_.load()) break;
+  }
+  return ran;
+}
+
+void Loop::runHandler(const char* name, const std::function<void()>& fn) {
+  auto start = std::chrono::steady_clock::now();
+  fn();
+  auto took = std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - start);
+  auto& s = handlerStats_[name];
+  s.count++;
+  s.total += took;
+  s.max = std::max(s.max, took);
+  if (took > options_.slowHandlerThreshold) {
+    ++slowHandlers_;
+    LOG(WARNING) << options_.name << ": handler '" << name << "' took " << toMillis(took)
+                 << " ms";
+  }
+}
+
+LoopStats Loop::stats() const {
+  LoopStats out;
+  for (const auto& [name, s] : handlerStats_) {
+    auto& agg = out.handlers[name];
+    agg.count += s.count;
+    agg.total += s.total;
+    agg.max = std::max(agg.max, s.max);
+  }
+  out.slowHandlers = slowHandlers_;
+  out.lagLast = lagLast_;
+  out.lagMax = lagMax_;
+  if (!lagWindow_.empty()) {
+    std::vector<int64_t> sorted = lagWindow_;
+    size_t idx = std::min(sorted.size() - 1, (sorted.size() * 99) / 100);
+    std::nth_element(sorted.begin(), sorted.begin() + idx, sorted.end());
+    out.lagP99Ms = static_cast<double>(sorted[idx]) / 1e6;
+  }
+  {
+    std::lock_guard<std::mutex> lock(const_cast<std::mutex&>(postMu_));
+    out.pendingPosts = posted_.size();
+  }
+  out.timers = timers_.size();
+  return out;
+}
+
+}  // namespace tutti

@@ -1,0 +1,189 @@
+#include "common/process.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <glog/logging.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace tutti {
+
+namespace {
+std::vector<char*> cstrings(const std::vector<std::string>& v) {
+  std::vector<char*> out;
+  out.reserve(v.size() + 1);
+  for (const auto& s : v) out.push_back(const_cast<char*>(s.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
+int pidfdOpen(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+}  // namespace
+
+Result<pid_t> spawnProcess(const SpawnOptions& o) {
+  if (o.argv.empty()) return Status::InvalidArgument("spawn: empty argv");
+
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawnattr_init(&attr);
+
+  if (!o.stdinPath.empty()) {
+    posix_spawn_file_actions_addopen(&fa, 0, o.stdinPath.c_str(), O_RDONLY, 0);
+  }
+  if (!o.stdoutPath.empty()) {
+    posix_spawn_file_actions_addopen(&fa, 1, o.stdoutPath.c_str(),
+                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
+  }
+  if (!o.stderrPath.empty()) {
+    posix_spawn_file_actions_addopen(&fa, 2, o.stderrPath.c_str(),
+                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
+  }
+  if (!o.workingDir.empty()) posix_spawn_file_actions_addchdir_np(&fa, o.workingDir.c_str());
+  // No descriptor of ours (listening sockets, log files) leaks into the child.
+  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+
+  short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+  sigset_t empty, all;
+  sigemptyset(&empty);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &empty);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  if (o.newSession) {
+    flags |= POSIX_SPAWN_SETSID;
+  } else if (o.newProcessGroup) {
+    flags |= POSIX_SPAWN_SETPGROUP;
+    posix_spawnattr_setpgroup(&attr, 0);
+  }
+  posix_spawnattr_setflags(&attr, flags);
+
+  auto argv = cstrings(o.argv);
+  auto envp = cstrings(o.env);
+  pid_t pid = -1;
+  int rc = ::posix_spawn(&pid, o.argv[0].c_str(), &fa, &attr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) {
+    return Status::IoError("cannot start '" + o.argv[0] + "': " + std::strerror(rc));
+  }
+  return pid;
+}
+
+std::string describeWaitStatus(int status) {
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    int sig = WTERMSIG(status);
+    const char* name = ::strsignal(sig);
+    return "killed by signal " + std::to_string(sig) + " (" + (name ? name : "?") + ")";
+  }
+  return "ended with wait status " + std::to_string(status);
+}
+
+Status killProcessGroup(pid_t pgid, int signal) {
+  if (pgid <= 1) return Status::InvalidArgument("refusing to signal process group " +
+                                                std::to_string(pgid));
+  if (::kill(-pgid, signal) != 0 && errno != ESRCH) {
+    return Status::IoError("kill(-" + std::to_string(pgid) + "): " + std::strerror(errno));
+  }
+  return Status::OK();
+}
+
+size_t killSession(pid_t sid, int signal) {
+  if (sid <= 1) return 0;
+  size_t n = 0;
+  DIR* dir = ::opendir("/proc");
+  if (!dir) return 0;
+  while (struct dirent* e = ::readdir(dir)) {
+    char* end = nullptr;
+    long pid = std::strtol(e->d_name, &end, 10);
+    if (*end != '\0' || pid <= 1) continue;
+    char path[64];
+    std::snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    FILE* f = std::fopen(path, "r");
+    if (!f) continue;
+    char buf[512];
+    size_t len = std::fread(buf, 1, sizeof(buf) - 1, f);
+    std::fclose(f);
+    buf[len] = '\0';
+    // Fields after the command name (which may contain spaces): state ppid pgrp session.
+    const char* close = std::strrchr(buf, ')');
+    if (!close) continue;
+    char state;
+    long ppid, pgrp, session;
+    if (std::sscanf(close + 1, " %c %ld %ld %ld", &state, &ppid, &pgrp, &session) != 4) continue;
+    if (session != sid || state == 'Z') continue;
+    if (::kill(static_cast<pid_t>(pid), signal) == 0) ++n;
+  }
+  ::closedir(dir);
+  return n;
+}
+
+bool processExists(pid_t pid) {
+  if (pid <= 0) return false;
+  if (::kill(pid, 0) != 0 && errno == ESRCH) return false;
+  // A zombie still "exists" for kill(); check /proc for state Z.
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+  FILE* f = std::fopen(path, "r");
+  if (!f) return false;
+  char buf[512];
+  size_t n = std::fread(buf, 1, sizeof(buf) - 1, f);
+  std::fclose(f);
+  buf[n] = '\0';
+  const char* close = std::strrchr(buf, ')');
+  if (close && close[1] == ' ' && close[2] == 'Z') return false;
+  return true;
+}
+
+ProcessWatcher::~ProcessWatcher() {
+  for (auto& [pid, e] : watched_) {
+    loop_.unwatchFd(e.pidfd);
+    ::close(e.pidfd);
+  }
+}
+
+Status ProcessWatcher::watch(pid_t pid, OnExit onExit) {
+  int fd = pidfdOpen(pid);
+  if (fd < 0) {
+    if (errno == ESRCH) return Status::NotFound("process " + std::to_string(pid) + " is gone");
+    return Status::IoError("pidfd_open(" + std::to_string(pid) + "): " + std::strerror(errno));
+  }
+  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  unwatch(pid);
+  watched_[pid] = Entry{fd, std::move(onExit)};
+  loop_.watchFd(fd, "process.exit", [this, pid] { onReadable(pid); });
+  return Status::OK();
+}
+
+void ProcessWatcher::unwatch(pid_t pid) {
+  auto it = watched_.find(pid);
+  if (it == watched_.end()) return;
+  loop_.unwatchFd(it->second.pidfd);
+  ::close(it->second.pidfd);
+  watched_.erase(it);
+}
+
+void ProcessWatcher::onReadable(pid_t pid) {
+  auto it = watched_.find(pid);
+  if (it == watched_.end()) return;
+  std::optional<int> status;
+  int st = 0;
+  pid_t r = ::waitpid(pid, &st, WNOHANG);
+  if (r == pid) {
+    status = st;
+  } else if (r == 0) {
+    return;  // spurious: still running
+  }
+  // r < 0 (ECHILD): not our child; it ended but its status is not ours to read.
+  OnExit fn = std::move(it->second.onExit);
+  unwatch(pid);
+  fn(pid, status);
+}
+
+}  // namespace tutti

@@ -1,0 +1,78 @@
+// Starting and watching processes.
+//
+// spawnProcess() uses posix_spawn (vfork semantics: no copy of a large
+// daemon's address space), closes every inherited descriptor above stderr,
+// resets the signal mask and dispositions, and can start a new session or
+// process group. ProcessWatcher reports exits through the owning loop using
+// pidfds, so it works for children and, without a wait status, for processes
+// that are not our children (e.g. executors re-attached after a restart).
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/loop.hpp"
+#include "tutti/status.hpp"
+
+namespace tutti {
+
+struct SpawnOptions {
+  std::vector<std::string> argv;  // argv[0] is the program path
+  // The complete environment ("NAME=value"); the parent's is not inherited.
+  std::vector<std::string> env;
+  std::string workingDir;  // empty: the parent's
+  std::string stdinPath = "/dev/null";
+  std::string stdoutPath;  // empty: inherit; otherwise opened O_APPEND|O_CREAT
+  std::string stderrPath;
+  bool newSession = false;       // setsid(): survives its parent's group
+  bool newProcessGroup = false;  // setpgid(0, 0): killable as a group
+};
+
+Result<pid_t> spawnProcess(const SpawnOptions& options);
+
+// Text for a waitpid status: "exited with status 3", "killed by signal 9
+// (Killed)".
+std::string describeWaitStatus(int status);
+
+// Sends `signal` to the process group `pgid`; ESRCH (already gone) is OK.
+Status killProcessGroup(pid_t pgid, int signal);
+// Sends `signal` to every process of session `sid` (found through /proc):
+// reaches a task's children even when they left its process group. Returns
+// the number of processes signalled.
+size_t killSession(pid_t sid, int signal);
+// Whether a process with this pid exists (and is not a zombie we own).
+bool processExists(pid_t pid);
+
+// Loop thread only.
+class ProcessWatcher {
+ public:
+  // `status` is the waitpid status when the process was our child.
+  using OnExit = std::function<void(pid_t pid, std::optional<int> status)>;
+
+  explicit ProcessWatcher(Loop& loop) : loop_(loop) {}
+  ~ProcessWatcher();
+  ProcessWatcher(const ProcessWatcher&) = delete;
+  ProcessWatcher& operator=(const ProcessWatcher&) = delete;
+
+  // Calls `onExit` once, on the loop, when `pid` ends. NotFound if the
+  // process is already gone (and not a zombie child).
+  Status watch(pid_t pid, OnExit onExit);
+  void unwatch(pid_t pid);
+  size_t size() const { return watched_.size(); }
+
+ private:
+  void onReadable(pid_t pid);
+  struct Entry {
+    int pidfd;
+    OnExit onExit;
+  };
+  Loop& loop_;
+  std::unordered_map<pid_t, Entry> watched_;
+};
+
+}  // namespace tutti

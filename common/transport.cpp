@@ -1,0 +1,264 @@
+#include "common/transport.hpp"
+
+#include <glog/logging.h>
+
+#include <zmq.hpp>
+
+#include "common/ids.hpp"
+
+namespace tutti {
+
+namespace {
+constexpr Duration kDropLogInterval = 60s;
+constexpr int kReceiveBatch = 512;  // frames read per wakeup, for fairness
+}  // namespace
+
+Transport::Transport(Loop& loop, Metrics& metrics, TransportOptions options)
+    : loop_(loop),
+      options_(std::move(options)),
+      received_(metrics.counter(options_.metricPrefix + "/messages_received")),
+      sent_(metrics.counter(options_.metricPrefix + "/messages_sent")),
+      dropped_(metrics.counter(options_.metricPrefix + "/messages_dropped")),
+      sendFailed_(metrics.counter(options_.metricPrefix + "/messages_send_failed")) {}
+
+void Transport::setFilter(Filter filter) {
+  std::lock_guard<std::mutex> lock(filterMu_);
+  filter_ = filter ? std::make_shared<Filter>(std::move(filter)) : nullptr;
+}
+
+Transport::FilterAction Transport::applyFilter(Direction d, const ConnectionId& peer,
+                                               const wire::Payload& m) {
+  std::shared_ptr<Filter> f;
+  {
+    std::lock_guard<std::mutex> lock(filterMu_);
+    f = filter_;
+  }
+  return f ? (*f)(d, peer, m) : FilterAction::kDeliver;
+}
+
+Status Transport::send(const ConnectionId& to, const wire::Payload& message) {
+  if (applyFilter(Direction::kOutbound, to, message) == FilterAction::kDrop) {
+    return Status::OK();  // as if lost on the network
+  }
+  Status s = sendFrame(to, codec::encodeEnvelope(message));
+  if (s.ok()) {
+    sent_.inc();
+  } else {
+    sendFailed_.inc();
+    VLOG(1) << options_.metricPrefix << ": failed to send " << wire::payloadName(message)
+            << ": " << s;
+  }
+  return s;
+}
+
+void Transport::countDropped(const ConnectionId& from, const std::string& why) {
+  dropped_.inc();
+  TimePoint now = loop_.now();
+  auto it = lastDropLog_.find(from);
+  if (it != lastDropLog_.end() && now - it->second < kDropLogInterval) return;
+  if (lastDropLog_.size() > 10'000) lastDropLog_.clear();  // bound memory under attack
+  lastDropLog_[from] = now;
+  LOG(WARNING) << options_.metricPrefix << ": dropped a message from connection "
+               << toHex(from) << ": " << why << " (logged once a minute per peer)";
+}
+
+void Transport::onFrame(const ConnectionId& from, const void* data, size_t size) {
+  auto decoded = codec::decodeEnvelope(data, size, options_.limits);
+  if (!decoded.ok()) {
+    countDropped(from, decoded.error());
+    return;
+  }
+  received_.inc();
+  if (applyFilter(Direction::kInbound, from, *decoded) == FilterAction::kDrop) return;
+  if (handler_) handler_(from, std::move(decoded).value());
+}
+
+zmq::context_t& zmqContext() {
+  static zmq::context_t* ctx = [] {
+    auto* c = new zmq::context_t(1);
+    // Each daemon has one loop thread; more I/O threads only add switching.
+    return c;
+  }();
+  return *ctx;
+}
+
+void terminateZmqContext() { zmqContext().close(); }
+
+namespace {
+void commonSocketOptions(zmq::socket_t& s, const TransportOptions& o) {
+  s.set(zmq::sockopt::linger, 0);
+  // Hard cap: ZeroMQ drops a connection that sends a bigger frame. Frames
+  // between limits.maxBytes and this cap are read and counted as dropped.
+  s.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(o.limits.maxBytes) * 4);
+  s.set(zmq::sockopt::sndhwm, o.sendHighWaterMark);
+  s.set(zmq::sockopt::rcvhwm, o.sendHighWaterMark);
+  s.set(zmq::sockopt::heartbeat_ivl, 2000);
+  s.set(zmq::sockopt::heartbeat_timeout, 10000);
+  s.set(zmq::sockopt::heartbeat_ttl, 10000);
+}
+}  // namespace
+
+// ---- ROUTER ----
+
+ZmqRouterTransport::ZmqRouterTransport(Loop& loop, Metrics& metrics, TransportOptions options)
+    : Transport(loop, metrics, std::move(options)) {}
+
+ZmqRouterTransport::~ZmqRouterTransport() { close(); }
+
+Result<std::string> ZmqRouterTransport::bind(const std::string& endpoint) {
+  try {
+    socket_ = std::make_unique<zmq::socket_t>(zmqContext(), zmq::socket_type::router);
+    commonSocketOptions(*socket_, options_);
+    socket_->set(zmq::sockopt::router_mandatory, 1);
+    socket_->bind(endpoint);
+    std::string bound = socket_->get(zmq::sockopt::last_endpoint);
+    loop_.watchSocket(socket_->handle(), "transport.router", [this] { onReadable(); });
+    return bound;
+  } catch (const zmq::error_t& e) {
+    socket_.reset();
+    return Status::Unavailable("cannot bind " + endpoint + ": " + e.what());
+  }
+}
+
+void ZmqRouterTransport::close() {
+  if (!socket_) return;
+  loop_.unwatchSocket(socket_->handle());
+  socket_->close();
+  socket_.reset();
+}
+
+void ZmqRouterTransport::onReadable() {
+  for (int i = 0; i < kReceiveBatch && socket_; ++i) {
+    zmq::message_t identity;
+    try {
+      auto got = socket_->recv(identity, zmq::recv_flags::dontwait);
+      if (!got) return;
+      ConnectionId from(static_cast<const char*>(identity.data()), identity.size());
+      if (!identity.more()) {
+        countDropped(from, "frame without a body");
+        continue;
+      }
+      zmq::message_t body;
+      (void)socket_->recv(body, zmq::recv_flags::none);
+      if (body.more()) {
+        // Drain the rest of this multipart message: one envelope per frame.
+        zmq::message_t extra;
+        do {
+          (void)socket_->recv(extra, zmq::recv_flags::none);
+        } while (extra.more());
+        countDropped(from, "message with more than one frame");
+        continue;
+      }
+      onFrame(from, body.data(), body.size());
+    } catch (const zmq::error_t& e) {
+      LOG(ERROR) << options_.metricPrefix << ": receive failed: " << e.what();
+      return;
+    }
+  }
+}
+
+Status ZmqRouterTransport::sendFrame(const ConnectionId& to, std::string&& frame) {
+  if (!socket_) return Status::Unavailable("transport is closed");
+  try {
+    zmq::message_t id(to.data(), to.size());
+    if (!socket_->send(id, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+      return Status::Unavailable("send queue to peer is full");
+    }
+    zmq::message_t body(frame.data(), frame.size());
+    if (!socket_->send(body, zmq::send_flags::dontwait)) {
+      return Status::Unavailable("send queue to peer is full");
+    }
+    return Status::OK();
+  } catch (const zmq::error_t& e) {
+    if (e.num() == EHOSTUNREACH) return Status::Unavailable("peer is not connected");
+    return Status::IoError(std::string("send failed: ") + e.what());
+  }
+}
+
+// ---- DEALER ----
+
+ZmqDealerTransport::ZmqDealerTransport(Loop& loop, Metrics& metrics, TransportOptions options)
+    : Transport(loop, metrics, std::move(options)) {}
+
+ZmqDealerTransport::~ZmqDealerTransport() { close(); }
+
+Status ZmqDealerTransport::connect(const std::string& endpoint) {
+  close();
+  try {
+    socket_ = std::make_unique<zmq::socket_t>(zmqContext(), zmq::socket_type::dealer);
+    commonSocketOptions(*socket_, options_);
+    // Queue only on completed connections: a send while the peer is away
+    // fails at once instead of piling up and arriving in a burst later.
+    socket_->set(zmq::sockopt::immediate, 1);
+    socket_->set(zmq::sockopt::reconnect_ivl, 100);
+    socket_->set(zmq::sockopt::reconnect_ivl_max, 2000);
+    socket_->connect(endpoint);
+    endpoint_ = endpoint;
+    loop_.watchSocket(socket_->handle(), "transport.dealer", [this] { onReadable(); });
+    return Status::OK();
+  } catch (const zmq::error_t& e) {
+    socket_.reset();
+    return Status::InvalidArgument("cannot connect to " + endpoint + ": " + e.what());
+  }
+}
+
+void ZmqDealerTransport::close(int lingerMs) {
+  if (!socket_) return;
+  loop_.unwatchSocket(socket_->handle());
+  socket_->set(zmq::sockopt::linger, lingerMs);
+  socket_->close();
+  socket_.reset();
+}
+
+void ZmqDealerTransport::onReadable() {
+  for (int i = 0; i < kReceiveBatch && socket_; ++i) {
+    try {
+      zmq::message_t body;
+      auto got = socket_->recv(body, zmq::recv_flags::dontwait);
+      if (!got) return;
+      if (body.more()) {
+        zmq::message_t extra;
+        do {
+          (void)socket_->recv(extra, zmq::recv_flags::none);
+        } while (extra.more());
+        countDropped("", "message with more than one frame");
+        continue;
+      }
+      onFrame("", body.data(), body.size());
+    } catch (const zmq::error_t& e) {
+      LOG(ERROR) << options_.metricPrefix << ": receive failed: " << e.what();
+      return;
+    }
+  }
+}
+
+Status ZmqDealerTransport::sendFrame(const ConnectionId&, std::string&& frame) {
+  if (!socket_) return Status::Unavailable("not connected");
+  try {
+    zmq::message_t body(frame.data(), frame.size());
+    if (!socket_->send(body, zmq::send_flags::dontwait)) {
+      return Status::Unavailable("not connected to " + endpoint_);
+    }
+    return Status::OK();
+  } catch (const zmq::error_t& e) {
+    return Status::IoError(std::string("send failed: ") + e.what());
+  }
+}
+
+Result<std::string> toZmqEndpoint(const std::string& hostPort) {
+  std::string s = hostPort;
+  if (s.rfind("tcp://", 0) == 0) s = s.substr(6);
+  auto colon = s.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 >= s.size()) {
+    return Status::InvalidArgument("'" + hostPort + "' is not HOST:PORT");
+  }
+  std::string port = s.substr(colon + 1);
+  for (char c : port) {
+    if (c < '0' || c > '9') return Status::InvalidArgument("'" + hostPort + "' has a bad port");
+  }
+  long p = std::stol(port.size() > 6 ? std::string("999999") : port);
+  if (p <= 0 || p > 65535) return Status::InvalidArgument("'" + hostPort + "' has a bad port");
+  return "tcp://" + s;
+}
+
+}  // namespace tutti

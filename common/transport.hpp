@@ -1,0 +1,143 @@
+// Transport: sends and receives Envelope frames (DESIGN §5).
+//
+// A server binds a ZeroMQ ROUTER (ZmqRouterTransport); each client connects a
+// DEALER (ZmqDealerTransport). Inbound frames are decoded at this boundary
+// (common/codec/envelope_codec.hpp): a frame that fails to decode is dropped,
+// counted in `<prefix>/messages_dropped`, logged at most once per peer per
+// minute, and never reaches a handler. FakeTransport (tests/fixtures) gives
+// unit tests the same interface without sockets.
+//
+// Threads: every method runs on the owning Loop's thread, except setFilter(),
+// which tests may call from any thread.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "common/codec/envelope_codec.hpp"
+#include "common/loop.hpp"
+#include "common/metrics.hpp"
+#include "common/wire.hpp"
+#include "tutti/status.hpp"
+
+namespace zmq {
+class context_t;
+class socket_t;
+}  // namespace zmq
+
+namespace tutti {
+
+// The peer a message came from: the ROUTER routing id of its connection.
+// Empty for a DEALER's single upstream peer.
+using ConnectionId = std::string;
+
+struct TransportOptions {
+  std::string metricPrefix = "transport";  // e.g. "master" gives master/messages_dropped
+  codec::DecodeLimits limits;
+  int sendHighWaterMark = 100'000;  // messages queued per peer before sends fail
+};
+
+class Transport {
+ public:
+  enum class Direction { kInbound, kOutbound };
+  enum class FilterAction { kDeliver, kDrop };
+  using Handler = std::function<void(const ConnectionId& from, wire::Payload&& message)>;
+  // Sees every decoded message in both directions before it is delivered or
+  // sent; kDrop discards it as a lossy network would. Tests use it to await
+  // or drop messages. Runs on the loop thread.
+  using Filter =
+      std::function<FilterAction(Direction, const ConnectionId& peer, const wire::Payload&)>;
+
+  Transport(Loop& loop, Metrics& metrics, TransportOptions options);
+  virtual ~Transport() = default;
+  Transport(const Transport&) = delete;
+  Transport& operator=(const Transport&) = delete;
+
+  void setHandler(Handler handler) { handler_ = std::move(handler); }
+  void setFilter(Filter filter);
+
+  // Encodes and queues `message` for `to`. Unavailable when the peer is not
+  // connected (or its queue is full); the message is then lost and the
+  // caller decides whether to retry.
+  Status send(const ConnectionId& to, const wire::Payload& message);
+
+  // Decodes a received frame and dispatches it (also used by fakes/tests).
+  void onFrame(const ConnectionId& from, const void* data, size_t size);
+
+  Loop& loop() { return loop_; }
+  const TransportOptions& options() const { return options_; }
+
+ protected:
+  virtual Status sendFrame(const ConnectionId& to, std::string&& frame) = 0;
+  void countDropped(const ConnectionId& from, const std::string& why);
+
+  Loop& loop_;
+  TransportOptions options_;
+  Counter& received_;
+  Counter& sent_;
+  Counter& dropped_;
+  Counter& sendFailed_;
+
+ private:
+  FilterAction applyFilter(Direction d, const ConnectionId& peer, const wire::Payload& m);
+
+  Handler handler_;
+  std::mutex filterMu_;
+  std::shared_ptr<Filter> filter_;
+  std::unordered_map<ConnectionId, TimePoint> lastDropLog_;
+};
+
+// The process-wide ZeroMQ context.
+zmq::context_t& zmqContext();
+// Waits for messages that closed sockets still hold (their linger), then
+// ends the context. Call at the very end of main(), after every transport
+// is destroyed; no transport may be used afterwards.
+void terminateZmqContext();
+
+class ZmqRouterTransport final : public Transport {
+ public:
+  ZmqRouterTransport(Loop& loop, Metrics& metrics, TransportOptions options);
+  ~ZmqRouterTransport() override;
+  // Binds, e.g. "tcp://127.0.0.1:6050" ("...:0" picks a free port) and
+  // starts receiving. Returns the bound endpoint.
+  Result<std::string> bind(const std::string& endpoint);
+  // Closes the socket (idempotent).
+  void close();
+
+ protected:
+  Status sendFrame(const ConnectionId& to, std::string&& frame) override;
+
+ private:
+  void onReadable();
+  std::unique_ptr<zmq::socket_t> socket_;
+};
+
+class ZmqDealerTransport final : public Transport {
+ public:
+  ZmqDealerTransport(Loop& loop, Metrics& metrics, TransportOptions options);
+  ~ZmqDealerTransport() override;
+  // Connects to "tcp://host:port", closing any previous connection (a new
+  // connection has a new identity at the server).
+  Status connect(const std::string& endpoint);
+  // Closes the socket; messages still queued are sent for up to `lingerMs`
+  // in the background (see terminateZmqContext()).
+  void close(int lingerMs = 0);
+  const std::string& endpoint() const { return endpoint_; }
+
+ protected:
+  // `to` is ignored: a DEALER has one peer.
+  Status sendFrame(const ConnectionId& to, std::string&& frame) override;
+
+ private:
+  void onReadable();
+  std::unique_ptr<zmq::socket_t> socket_;
+  std::string endpoint_;
+};
+
+// "host:port" or "tcp://host:port" to "tcp://host:port"; rejects anything else.
+Result<std::string> toZmqEndpoint(const std::string& hostPort);
+
+}  // namespace tutti

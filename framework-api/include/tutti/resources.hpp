@@ -1,0 +1,172 @@
+// Resources: the quantities an agent has and a task uses, with Mesos's
+// text form and arithmetic.
+//
+// Text form (Mesos's): `cpus:4;mem:2048;disk:10000;ports:[31000-32000];
+// gpus:0;cpus(eng):2;bugs:{a,b}`. `name(role)` is a static reservation for
+// `role`; `*` is the unreserved pseudo-role. mem and disk are in MB.
+// Scalars are kept in fixed point with three decimals (thousandths), so sums
+// and differences are exact; parsing rounds to the nearest thousandth.
+//
+// Value type: copyable, no shared state, not thread-safe for concurrent
+// mutation (like std::vector). Parsing never throws; malformed text gives an
+// InvalidArgument Result whose message names the offending part.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <ostream>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tutti/status.hpp"
+
+namespace tutti {
+
+struct Label {
+  std::string key;
+  std::string value;
+  bool operator==(const Label&) const = default;
+};
+using Labels = std::vector<Label>;
+
+// An inclusive range of unsigned integers, as in `ports:[31000-32000]`.
+struct Range {
+  uint64_t begin = 0;
+  uint64_t end = 0;
+  bool operator==(const Range&) const = default;
+};
+
+struct ReservationInfo {
+  enum class Type { STATIC, DYNAMIC };
+  Type type = Type::STATIC;
+  std::string role;
+  std::string principal;  // dynamic reservations: who reserved
+  Labels labels;
+  bool operator==(const ReservationInfo&) const = default;
+};
+
+// One named quantity of one kind (reservation stack and allocation role).
+struct Resource {
+  enum class Type { SCALAR, RANGES, SET };
+
+  std::string name;
+  Type type = Type::SCALAR;
+  int64_t scalarMillis = 0;       // SCALAR: thousandths of a unit
+  std::vector<Range> ranges;      // RANGES: sorted, disjoint, coalesced
+  std::set<std::string> set;      // SET
+  std::vector<ReservationInfo> reservations;  // outermost first; empty: unreserved
+  std::optional<std::string> allocationRole;  // set on offered and used resources
+
+  // The role this resource is reserved for ("*" when unreserved).
+  const std::string& reservationRole() const;
+  bool isReserved() const { return !reservations.empty(); }
+  bool isEmpty() const;
+  double scalar() const { return static_cast<double>(scalarMillis) / 1000.0; }
+
+  // Same name, type, reservations and allocation role: values can be added.
+  bool sameKind(const Resource& other) const;
+  bool operator==(const Resource&) const = default;
+};
+
+// Returns an error unless `role` is a valid role name: not empty, not `.` or
+// `..`, no leading `-`, no whitespace or control characters, `/`-separated
+// components that are themselves not empty, `.`, `..` or `*` and do not
+// start with `-`, none of `()[]{}:;,` (they delimit the text form). `*` is
+// valid.
+Status validateRoleName(std::string_view role);
+
+// Converts a decimal text ("0.5", "2048") to thousandths, rounding to the
+// nearest. Rejects negatives, NaN, infinities, exponents and values above
+// 2^53 thousandths.
+Result<int64_t> parseScalarMillis(std::string_view text);
+// Prints thousandths without trailing zeros ("0.5", "2048").
+std::string formatScalarMillis(int64_t millis);
+
+// A multiset of Resource kept in canonical form: one entry per kind, no empty
+// entries, kinds in a stable order (by name, then type, reservations, role).
+class Resources {
+ public:
+  Resources() = default;
+  Resources(std::initializer_list<Resource> list);
+
+  // Parses Mesos's text form. Entries without an explicit role are reserved
+  // for `defaultRole` (unreserved when it is "*").
+  static Result<Resources> parse(std::string_view text, std::string_view defaultRole = "*");
+  // Validates then adds: returns an error for a malformed resource (empty
+  // name, bad ranges, negative scalar, invalid role).
+  static Result<Resources> fromList(const std::vector<Resource>& list);
+  static Status validate(const Resource& resource);
+
+  // Mesos's text form; parse(toString()) gives back an equal Resources.
+  std::string toString() const;
+
+  const std::vector<Resource>& list() const { return list_; }
+  bool empty() const { return list_.empty(); }
+  size_t size() const { return list_.size(); }
+  auto begin() const { return list_.begin(); }
+  auto end() const { return list_.end(); }
+
+  Resources& operator+=(const Resource& r);
+  Resources& operator+=(const Resources& r);
+  // Subtracts what is present; a kind never goes below zero (subtracting
+  // what is not contained removes only the overlap).
+  Resources& operator-=(const Resource& r);
+  Resources& operator-=(const Resources& r);
+  Resources operator+(const Resources& r) const;
+  Resources operator-(const Resources& r) const;
+  bool operator==(const Resources& r) const { return list_ == r.list_; }
+  bool operator!=(const Resources& r) const { return !(*this == r); }
+
+  // True when every kind of `r` is present here in at least that amount.
+  bool contains(const Resources& r) const;
+  bool contains(const Resource& r) const;
+
+  Resources filter(const std::function<bool(const Resource&)>& keep) const;
+  // Resources reserved for exactly `role` (innermost reservation).
+  Resources reserved(std::string_view role) const;
+  Resources reserved() const;    // all reserved resources
+  Resources unreserved() const;  // resources with no reservation
+  // Unreserved resources plus those reserved for `role` or an ancestor of it:
+  // what a framework in `role` may be offered.
+  Resources allocatableTo(std::string_view role) const;
+
+  // Sets (or clears) the allocation role of every entry.
+  Resources allocate(std::string_view role) const;
+  Resources unallocate() const;
+  // Roles the entries are allocated to.
+  std::set<std::string> allocationRoles() const;
+
+  // Without reservations or allocation roles: the raw quantities.
+  Resources flatten() const;
+  // Adds a reservation on top of each entry's stack (dynamic reserve) and
+  // removes the innermost one (unreserve).
+  Resources pushReservation(const ReservationInfo& reservation) const;
+  Resources popReservation() const;
+
+  // Scalar sums over all kinds with this name (0 when absent).
+  double scalar(std::string_view name) const;
+  int64_t scalarMillis(std::string_view name) const;
+  std::optional<double> cpus() const;
+  std::optional<double> mem() const;
+  std::optional<double> disk() const;
+  std::optional<double> gpus() const;
+  // Ranges named `ports`, merged across kinds.
+  std::vector<Range> ports() const;
+  std::set<std::string> names() const;
+
+ private:
+  void addUnchecked(const Resource& r);
+  std::vector<Resource> list_;
+};
+
+std::ostream& operator<<(std::ostream& os, const Resources& r);
+
+// Range helpers (inclusive ranges, canonical: sorted, disjoint, coalesced).
+std::vector<Range> coalesceRanges(std::vector<Range> ranges);
+std::string formatRanges(const std::vector<Range>& ranges);  // "[1-10, 20-30]"
+
+}  // namespace tutti

@@ -1,0 +1,289 @@
+// Plain C++ value types of the tutti API: ids, infos, tasks, statuses, offers.
+//
+// These mirror Mesos's protobuf messages (v1 names) so that a Mesos
+// framework ports by renaming. They are values: copyable, comparable, with no
+// hidden sharing. Cap'n Proto is only the wire and disk format; the codecs in
+// common/ convert between the two.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tutti/resources.hpp"
+
+namespace tutti {
+
+// A strongly typed string id: TaskID and AgentID cannot be mixed up.
+template <typename Tag>
+struct Id {
+  std::string value;
+  Id() = default;
+  explicit Id(std::string v) : value(std::move(v)) {}
+  bool empty() const { return value.empty(); }
+  auto operator<=>(const Id&) const = default;
+  bool operator==(const Id&) const = default;
+};
+
+using FrameworkID = Id<struct FrameworkIdTag>;
+using AgentID = Id<struct AgentIdTag>;
+using OfferID = Id<struct OfferIdTag>;
+using TaskID = Id<struct TaskIdTag>;
+using ExecutorID = Id<struct ExecutorIdTag>;
+using ContainerID = Id<struct ContainerIdTag>;
+using MasterID = Id<struct MasterIdTag>;
+
+template <typename Tag>
+std::ostream& operator<<(std::ostream& os, const Id<Tag>& id) {
+  return os << id.value;
+}
+
+// Mesos's task states, with Mesos's numbers.
+enum class TaskState {
+  TASK_STARTING = 0,
+  TASK_RUNNING = 1,
+  TASK_FINISHED = 2,
+  TASK_FAILED = 3,
+  TASK_KILLED = 4,
+  TASK_LOST = 5,
+  TASK_STAGING = 6,
+  TASK_ERROR = 7,
+  TASK_KILLING = 8,
+  TASK_DROPPED = 9,
+  TASK_UNREACHABLE = 10,
+  TASK_GONE = 11,
+  TASK_GONE_BY_OPERATOR = 12,
+  TASK_UNKNOWN = 13,
+};
+const char* toString(TaskState state);
+std::optional<TaskState> parseTaskState(std::string_view name);
+// FINISHED, FAILED, KILLED, ERROR, LOST, DROPPED, GONE, GONE_BY_OPERATOR.
+bool isTerminal(TaskState state);
+
+// Mesos's reasons (v1 names), with Mesos's numbers.
+enum class Reason {
+  REASON_COMMAND_EXECUTOR_FAILED = 0,
+  REASON_EXECUTOR_TERMINATED = 1,
+  REASON_EXECUTOR_UNREGISTERED = 2,
+  REASON_FRAMEWORK_REMOVED = 3,
+  REASON_GC_ERROR = 4,
+  REASON_INVALID_FRAMEWORKID = 5,
+  REASON_INVALID_OFFERS = 6,
+  REASON_MASTER_DISCONNECTED = 7,
+  REASON_CONTAINER_LIMITATION_MEMORY = 8,
+  REASON_RECONCILIATION = 9,
+  REASON_AGENT_DISCONNECTED = 10,
+  REASON_AGENT_REMOVED = 11,
+  REASON_AGENT_RESTARTED = 12,
+  REASON_AGENT_UNKNOWN = 13,
+  REASON_TASK_INVALID = 14,
+  REASON_TASK_UNAUTHORIZED = 15,
+  REASON_TASK_UNKNOWN = 16,
+  REASON_CONTAINER_PREEMPTED = 17,
+  REASON_RESOURCES_UNKNOWN = 18,
+  REASON_CONTAINER_LIMITATION = 19,
+  REASON_CONTAINER_LIMITATION_DISK = 20,
+  REASON_CONTAINER_LAUNCH_FAILED = 21,
+  REASON_CONTAINER_UPDATE_FAILED = 22,
+  REASON_EXECUTOR_REGISTRATION_TIMEOUT = 23,
+  REASON_EXECUTOR_REREGISTRATION_TIMEOUT = 24,
+  REASON_TASK_GROUP_INVALID = 25,
+  REASON_TASK_GROUP_UNAUTHORIZED = 26,
+  REASON_IO_SWITCHBOARD_EXITED = 27,
+  REASON_TASK_CHECK_STATUS_UPDATED = 28,
+  REASON_TASK_HEALTH_CHECK_STATUS_UPDATED = 29,
+  REASON_TASK_KILLED_DURING_LAUNCH = 30,
+  REASON_AGENT_REMOVED_BY_OPERATOR = 31,
+  REASON_AGENT_REREGISTERED = 32,
+  REASON_MAX_COMPLETION_TIME_REACHED = 33,
+};
+constexpr int kReasonCount = 34;
+const char* toString(Reason reason);
+
+enum class Source { SOURCE_MASTER = 0, SOURCE_AGENT = 1, SOURCE_EXECUTOR = 2 };
+const char* toString(Source source);
+
+struct Attribute {
+  std::string name;
+  std::string value;
+  bool operator==(const Attribute&) const = default;
+};
+using Attributes = std::vector<Attribute>;
+// Parses `rack:r1;zone:a`. Names and values must be non-empty.
+Result<Attributes> parseAttributes(std::string_view text);
+
+struct EnvironmentVariable {
+  std::string name;
+  std::string value;
+  bool operator==(const EnvironmentVariable&) const = default;
+};
+
+struct CommandInfo {
+  bool shell = true;       // run `value` with /bin/sh -c
+  std::string value;       // the shell command, or the program when !shell
+  std::vector<std::string> arguments;  // argv when !shell
+  std::vector<EnvironmentVariable> environment;
+  std::optional<std::string> user;
+  bool operator==(const CommandInfo&) const = default;
+};
+
+struct KillPolicy {
+  std::chrono::nanoseconds gracePeriod{0};
+  bool operator==(const KillPolicy&) const = default;
+};
+
+struct ExecutorInfo {
+  enum class Type { UNKNOWN = 0, DEFAULT = 1, CUSTOM = 2 };
+  ExecutorID executorId;
+  FrameworkID frameworkId;
+  std::string name;
+  std::optional<CommandInfo> command;
+  Resources resources;
+  Type type = Type::CUSTOM;
+  bool operator==(const ExecutorInfo&) const = default;
+};
+
+struct TaskInfo {
+  std::string name;
+  TaskID taskId;
+  AgentID agentId;
+  Resources resources;
+  std::optional<CommandInfo> command;
+  std::optional<ExecutorInfo> executor;
+  Labels labels;
+  std::optional<KillPolicy> killPolicy;
+  std::string data;
+  bool operator==(const TaskInfo&) const = default;
+};
+
+// The executor a task runs under: its own executor's id, or for command
+// tasks the task id (each command task gets its own built-in executor).
+ExecutorID executorIdOf(const TaskInfo& task);
+
+struct TaskStatus {
+  TaskID taskId;
+  TaskState state = TaskState::TASK_STAGING;
+  std::string message;
+  Source source = Source::SOURCE_MASTER;
+  std::optional<Reason> reason;
+  std::string data;
+  AgentID agentId;
+  ExecutorID executorId;
+  double timestamp = 0;  // seconds since the epoch
+  std::string uuid;      // 16 bytes when the update needs an acknowledgement
+  std::optional<bool> healthy;
+  Labels labels;
+  std::optional<int> exitStatus;  // waitpid status of the task's command
+  bool operator==(const TaskStatus&) const = default;
+};
+
+enum class FrameworkCapability {
+  UNKNOWN = 0,
+  REVOCABLE_RESOURCES = 1,
+  TASK_KILLING_STATE = 2,
+  GPU_RESOURCES = 3,
+  SHARED_RESOURCES = 4,
+  PARTITION_AWARE = 5,
+  MULTI_ROLE = 6,
+  RESERVATION_REFINEMENT = 7,
+  REGION_AWARE = 8,
+};
+const char* toString(FrameworkCapability capability);
+
+struct FrameworkInfo {
+  std::string user;
+  std::string name;
+  std::optional<FrameworkID> id;
+  double failoverTimeoutSecs = 0;
+  bool checkpoint = false;
+  std::vector<std::string> roles;  // empty means the single role "*"
+  std::string hostname;
+  std::string principal;
+  std::string webuiUrl;
+  std::vector<FrameworkCapability> capabilities;
+  Labels labels;
+
+  bool hasCapability(FrameworkCapability c) const;
+  // `roles`, or {"*"} when empty.
+  std::vector<std::string> effectiveRoles() const;
+  bool operator==(const FrameworkInfo&) const = default;
+};
+
+struct AgentInfo {
+  std::string hostname;
+  uint32_t port = 0;  // HTTP port
+  std::optional<AgentID> id;
+  Resources resources;
+  Attributes attributes;
+  bool operator==(const AgentInfo&) const = default;
+};
+
+struct MasterInfo {
+  MasterID id;
+  std::string ip;
+  uint32_t port = 0;  // HTTP port
+  std::string hostname;
+  std::string version;
+  std::string messageAddress;  // tcp://ip:port for agents and schedulers
+  bool operator==(const MasterInfo&) const = default;
+};
+
+struct Filters {
+  double refuseSeconds = 5.0;
+  bool operator==(const Filters&) const = default;
+};
+
+struct Offer {
+  OfferID id;
+  FrameworkID frameworkId;
+  AgentID agentId;
+  std::string hostname;
+  Resources resources;
+  Attributes attributes;
+  std::vector<ExecutorID> executorIds;
+  std::string allocationRole;
+  std::string url;  // the agent's HTTP endpoint
+  bool operator==(const Offer&) const = default;
+
+  // What an accept does with an offer.
+  struct Operation {
+    enum class Type { UNKNOWN, LAUNCH, RESERVE, UNRESERVE, CREATE, DESTROY };
+    Type type = Type::UNKNOWN;
+    std::vector<TaskInfo> tasks;  // LAUNCH
+    Resources resources;          // RESERVE, UNRESERVE, CREATE, DESTROY
+    bool operator==(const Operation&) const = default;
+
+    static Operation launch(std::vector<TaskInfo> tasks);
+  };
+};
+const char* toString(Offer::Operation::Type type);
+
+// A task as the master and agents keep it.
+struct Task {
+  TaskID taskId;
+  std::string name;
+  FrameworkID frameworkId;
+  ExecutorID executorId;
+  AgentID agentId;
+  TaskState state = TaskState::TASK_STAGING;
+  Resources resources;
+  std::vector<TaskStatus> statuses;
+  Labels labels;
+  // The state and uuid of the latest update not yet acknowledged, if any.
+  std::optional<TaskState> statusUpdateState;
+  std::string statusUpdateUuid;
+  bool operator==(const Task&) const = default;
+};
+
+}  // namespace tutti
+
+template <typename Tag>
+struct std::hash<tutti::Id<Tag>> {
+  size_t operator()(const tutti::Id<Tag>& id) const noexcept {
+    return std::hash<std::string>()(id.value);
+  }
+};

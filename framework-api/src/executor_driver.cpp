@@ -1,0 +1,306 @@
+// TuttiExecutorDriver: subscribes to the agent named in the environment,
+// turns events into Executor callbacks on its own loop thread, keeps status
+// updates until the agent acknowledges them, and gives up (shutting the
+// executor down) when the agent stays away longer than the recovery timeout.
+#include <glog/logging.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "common/duration.hpp"
+#include "common/ids.hpp"
+#include "common/loop.hpp"
+#include "common/metrics.hpp"
+#include "common/transport.hpp"
+#include "tutti/executor.hpp"
+
+namespace tutti {
+
+namespace {
+constexpr Duration kConnectPoll = 10ms;
+constexpr Duration kResubscribe = 1s;
+constexpr Duration kWatchdog = 1s;
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+}  // namespace
+
+class TuttiExecutorDriver::Impl {
+ public:
+  Impl(TuttiExecutorDriver* self, Executor* executor)
+      : self_(self),
+        executor_(executor),
+        loop_(RealClock::instance(), Loop::Options{"executor-driver", 100ms}) {
+    endpoint_ = env("TUTTI_AGENT_ENDPOINT");
+    frameworkId_ = FrameworkID(env("TUTTI_FRAMEWORK_ID"));
+    executorId_ = ExecutorID(env("TUTTI_EXECUTOR_ID"));
+    agentId_ = AgentID(env("TUTTI_AGENT_ID"));
+    std::string recovery = env("TUTTI_RECOVERY_TIMEOUT");
+    if (!recovery.empty()) {
+      auto d = parseDuration(recovery);
+      if (d.ok()) recoveryTimeout_ = *d;
+    }
+    std::string heartbeat = env("TUTTI_EXECUTOR_HEARTBEAT_INTERVAL");
+    if (!heartbeat.empty()) {
+      auto d = parseDuration(heartbeat);
+      if (d.ok()) heartbeatInterval_ = *d;
+    }
+  }
+
+  ~Impl() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (status_ == DriverStatus::DRIVER_RUNNING) status_ = DriverStatus::DRIVER_ABORTED;
+    }
+    loop_.stop();
+    if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+    if (thread_.joinable()) thread_.detach();
+    loop_.adoptCurrentThread();
+    if (transport_) transport_->close(1000);
+  }
+
+  DriverStatus start() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (status_ != DriverStatus::DRIVER_NOT_STARTED) return status_;
+    if (endpoint_.empty() || frameworkId_.empty() || executorId_.empty()) {
+      LOG(ERROR) << "Executor driver: TUTTI_AGENT_ENDPOINT, TUTTI_FRAMEWORK_ID and "
+                    "TUTTI_EXECUTOR_ID must be set (an executor is started by a tutti agent)";
+      status_ = DriverStatus::DRIVER_ABORTED;
+      return status_;
+    }
+    TransportOptions t;
+    t.metricPrefix = "executor";
+    transport_ = std::make_unique<ZmqDealerTransport>(loop_, metrics_, t);
+    transport_->setHandler(
+        [this](const ConnectionId&, wire::Payload&& m) { onMessage(std::move(m)); });
+    status_ = DriverStatus::DRIVER_RUNNING;
+    thread_ = std::thread([this] {
+      Status s = transport_->connect(endpoint_);
+      if (!s.ok()) LOG(ERROR) << "Executor driver: " << s;
+      lastHeard_ = loop_.now();
+      subscribe();
+      watchdogTimer_ = loop_.after(kWatchdog, "executor.watchdog", [this] { onWatchdog(); });
+      loop_.run();
+    });
+    return status_;
+  }
+
+  DriverStatus finishFromAnyThread(DriverStatus to) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (status_ != DriverStatus::DRIVER_RUNNING) return status_;
+    }
+    onLoop("executor.stop", [this, to] { finish(to); });
+    return to;
+  }
+
+  DriverStatus join() {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (status_ == DriverStatus::DRIVER_NOT_STARTED) return status_;
+    cv_.wait(lock, [this] { return status_ != DriverStatus::DRIVER_RUNNING; });
+    return status_;
+  }
+
+  DriverStatus status() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return status_;
+  }
+
+  DriverStatus sendStatusUpdate(const TaskStatus& in) {
+    DriverStatus s = status();
+    if (s != DriverStatus::DRIVER_RUNNING) return s;
+    TaskStatus status = in;
+    status.uuid = randomUuidBytes();
+    status.source = Source::SOURCE_EXECUTOR;
+    status.executorId = executorId_;
+    if (status.agentId.empty()) status.agentId = agentId_;
+    status.timestamp = RealClock::instance().wallSeconds();
+    unacked_.fetch_add(1);
+    onLoop("executor.update", [this, status] {
+      pending_.emplace(nextSeq_++, status);
+      if (subscribed_) {
+        (void)transport_->send("", wire::ExecutorUpdateCall{frameworkId_, executorId_, status});
+      }
+    });
+    return s;
+  }
+
+  DriverStatus sendFrameworkMessage(const std::string& data) {
+    DriverStatus s = status();
+    if (s != DriverStatus::DRIVER_RUNNING) return s;
+    onLoop("executor.message", [this, data] {
+      if (subscribed_) {
+        (void)transport_->send("", wire::ExecutorMessageCall{frameworkId_, executorId_, data});
+      }
+    });
+    return s;
+  }
+
+  size_t unacknowledged() const { return static_cast<size_t>(unacked_.load()); }
+
+ private:
+  void onLoop(const char* name, std::function<void()> fn) {
+    if (loop_.isLoopThread()) {
+      fn();
+    } else {
+      loop_.post(name, std::move(fn));
+    }
+  }
+
+  void finish(DriverStatus to) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (status_ != DriverStatus::DRIVER_RUNNING) return;
+      status_ = to;
+    }
+    if (subscribeTimer_) loop_.cancel(subscribeTimer_);
+    if (watchdogTimer_) loop_.cancel(watchdogTimer_);
+    subscribeTimer_ = watchdogTimer_ = 0;
+    loop_.stop();
+    cv_.notify_all();
+  }
+
+  bool running() { return status() == DriverStatus::DRIVER_RUNNING; }
+
+  void subscribe() {
+    subscribeTimer_ = 0;
+    if (subscribed_ || !running()) return;
+    wire::ExecutorSubscribeCall call{frameworkId_, executorId_, {}, {}};
+    for (const auto& [_, task] : tasks_) call.unacknowledgedTasks.push_back(task);
+    for (const auto& [_, status] : pending_) call.unacknowledgedUpdates.push_back(status);
+    Status s = transport_->send("", call);
+    Duration next = s.ok() ? kResubscribe : kConnectPoll;
+    subscribeTimer_ = loop_.after(next, "executor.subscribe", [this] { subscribe(); });
+  }
+
+  void onWatchdog() {
+    watchdogTimer_ = 0;
+    if (!running()) return;
+    Duration silence = loop_.now() - lastHeard_;
+    if (silence > recoveryTimeout_) {
+      LOG(ERROR) << "Executor driver: the agent has been away for " << toSeconds(silence)
+                 << "s (recovery timeout " << formatDuration(recoveryTimeout_)
+                 << "); shutting down";
+      executor_->shutdown(self_, Duration(0));
+      finish(DriverStatus::DRIVER_ABORTED);
+      return;
+    }
+    if (subscribed_ && silence > heartbeatInterval_ * 3) {
+      LOG(WARNING) << "Executor driver: no word from the agent for " << toSeconds(silence)
+                   << "s; re-subscribing";
+      subscribed_ = false;
+      executor_->disconnected(self_);
+      (void)transport_->connect(endpoint_);
+      subscribe();
+    }
+    watchdogTimer_ = loop_.after(kWatchdog, "executor.watchdog", [this] { onWatchdog(); });
+  }
+
+  void onMessage(wire::Payload&& message) {
+    if (!running()) return;
+    lastHeard_ = loop_.now();
+    std::visit([this](auto& m) { handle(m); }, message);
+  }
+
+  void handle(wire::ExecutorSubscribedEvent& e) {
+    if (subscribeTimer_) loop_.cancel(subscribeTimer_);
+    subscribeTimer_ = 0;
+    bool again = everSubscribed_;
+    subscribed_ = everSubscribed_ = true;
+    if (agentId_.empty() && e.agentInfo.id) agentId_ = *e.agentInfo.id;
+    // Updates sent while we were away go out again, in order.
+    for (const auto& [_, status] : pending_) {
+      (void)transport_->send("", wire::ExecutorUpdateCall{frameworkId_, executorId_, status});
+    }
+    if (again) {
+      executor_->reregistered(self_, e.agentInfo);
+    } else {
+      executor_->registered(self_, e.executorInfo, e.frameworkInfo, e.agentInfo);
+    }
+  }
+  void handle(wire::LaunchEvent& e) {
+    tasks_[e.task.taskId] = e.task;
+    executor_->launchTask(self_, e.task);
+  }
+  void handle(wire::KillEvent& e) { executor_->killTask(self_, e.taskId, e.killPolicy); }
+  void handle(wire::AcknowledgedEvent& e) {
+    for (auto it = pending_.begin(); it != pending_.end(); ++it) {
+      if (it->second.uuid != e.uuid) continue;
+      if (isTerminal(it->second.state)) tasks_.erase(it->second.taskId);
+      pending_.erase(it);
+      unacked_.fetch_sub(1);
+      break;
+    }
+  }
+  void handle(wire::ExecutorMessageEvent& e) { executor_->frameworkMessage(self_, e.data); }
+  void handle(wire::ShutdownEvent& e) { executor_->shutdown(self_, e.gracePeriod); }
+  void handle(wire::ExecutorErrorEvent& e) {
+    LOG(ERROR) << "Executor driver: the agent reported an error: " << e.message;
+    executor_->error(self_, e.message);
+    finish(DriverStatus::DRIVER_ABORTED);
+  }
+  void handle(wire::ExecutorHeartbeatEvent&) {}
+  template <typename M>
+  void handle(M&) {
+    VLOG(1) << "Executor driver: ignoring an unexpected message";
+  }
+
+  TuttiExecutorDriver* self_;
+  Executor* executor_;
+  std::string endpoint_;
+  FrameworkID frameworkId_;
+  ExecutorID executorId_;
+  AgentID agentId_;
+  Duration recoveryTimeout_ = 15min;
+  Duration heartbeatInterval_ = 5s;
+  Metrics metrics_;
+  Loop loop_;
+  std::unique_ptr<ZmqDealerTransport> transport_;
+  std::thread thread_;
+  std::atomic<int64_t> unacked_{0};
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  DriverStatus status_ = DriverStatus::DRIVER_NOT_STARTED;
+
+  // Loop thread only.
+  bool subscribed_ = false;
+  bool everSubscribed_ = false;
+  TimePoint lastHeard_{0};
+  uint64_t nextSeq_ = 0;
+  std::map<uint64_t, TaskStatus> pending_;  // by send order
+  std::map<TaskID, TaskInfo> tasks_;        // launched, not yet terminal-acknowledged
+  Loop::TimerId subscribeTimer_ = 0;
+  Loop::TimerId watchdogTimer_ = 0;
+};
+
+TuttiExecutorDriver::TuttiExecutorDriver(Executor* executor)
+    : impl_(std::make_unique<Impl>(this, executor)) {}
+TuttiExecutorDriver::~TuttiExecutorDriver() = default;
+DriverStatus TuttiExecutorDriver::start() { return impl_->start(); }
+DriverStatus TuttiExecutorDriver::stop() {
+  return impl_->finishFromAnyThread(DriverStatus::DRIVER_STOPPED);
+}
+DriverStatus TuttiExecutorDriver::abort() {
+  return impl_->finishFromAnyThread(DriverStatus::DRIVER_ABORTED);
+}
+DriverStatus TuttiExecutorDriver::join() { return impl_->join(); }
+DriverStatus TuttiExecutorDriver::run() {
+  DriverStatus s = start();
+  return s == DriverStatus::DRIVER_RUNNING ? join() : s;
+}
+DriverStatus TuttiExecutorDriver::sendStatusUpdate(const TaskStatus& status) {
+  return impl_->sendStatusUpdate(status);
+}
+DriverStatus TuttiExecutorDriver::sendFrameworkMessage(const std::string& data) {
+  return impl_->sendFrameworkMessage(data);
+}
+size_t TuttiExecutorDriver::unacknowledgedUpdates() const { return impl_->unacknowledged(); }
+
+}  // namespace tutti

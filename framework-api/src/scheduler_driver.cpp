@@ -1,0 +1,374 @@
+// TuttiSchedulerDriver: finds the master, subscribes (retrying with
+// backoff), turns events into Scheduler callbacks on its own loop thread,
+// and re-subscribes when the master goes silent.
+#include <glog/logging.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "common/loop.hpp"
+#include "common/metrics.hpp"
+#include "common/transport.hpp"
+#include "tutti/scheduler.hpp"
+
+namespace tutti {
+
+const char* toString(DriverStatus status) {
+  switch (status) {
+    case DriverStatus::DRIVER_NOT_STARTED: return "DRIVER_NOT_STARTED";
+    case DriverStatus::DRIVER_RUNNING: return "DRIVER_RUNNING";
+    case DriverStatus::DRIVER_ABORTED: return "DRIVER_ABORTED";
+    case DriverStatus::DRIVER_STOPPED: return "DRIVER_STOPPED";
+  }
+  return "DRIVER_UNKNOWN";
+}
+
+namespace {
+constexpr Duration kConnectPoll = 10ms;    // while the connection is being made
+constexpr Duration kMinResubscribe = 1s;   // after a subscribe that was sent
+}  // namespace
+
+class TuttiSchedulerDriver::Impl {
+ public:
+  Impl(TuttiSchedulerDriver* self, Scheduler* scheduler, FrameworkInfo info, std::string master,
+       SchedulerDriverOptions options)
+      : self_(self),
+        scheduler_(scheduler),
+        info_(std::move(info)),
+        master_(std::move(master)),
+        options_(options),
+        loop_(RealClock::instance(), Loop::Options{"scheduler-driver", 100ms}) {}
+
+  ~Impl() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (status_ == DriverStatus::DRIVER_RUNNING) status_ = DriverStatus::DRIVER_ABORTED;
+    }
+    loop_.stop();
+    if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+    if (thread_.joinable()) thread_.detach();
+    loop_.adoptCurrentThread();
+    // Linger so that a TEARDOWN sent by stop() still reaches the master.
+    if (transport_) transport_->close(2000);
+  }
+
+  DriverStatus start() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (status_ != DriverStatus::DRIVER_NOT_STARTED) return status_;
+    auto endpoint = toZmqEndpoint(master_);
+    if (!endpoint.ok()) {
+      LOG(ERROR) << "Scheduler driver: invalid master address: " << endpoint.error();
+      status_ = DriverStatus::DRIVER_ABORTED;
+      return status_;
+    }
+    endpoint_ = *endpoint;
+    TransportOptions t;
+    t.metricPrefix = "scheduler";
+    transport_ = std::make_unique<ZmqDealerTransport>(loop_, metrics_, t);
+    transport_->setHandler(
+        [this](const ConnectionId&, wire::Payload&& m) { onMessage(std::move(m)); });
+    status_ = DriverStatus::DRIVER_RUNNING;
+    thread_ = std::thread([this] {
+      Status s = transport_->connect(endpoint_);
+      if (!s.ok()) LOG(ERROR) << "Scheduler driver: " << s;
+      subscribe();
+      loop_.run();
+    });
+    return status_;
+  }
+
+  DriverStatus stop(bool failover) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (status_ != DriverStatus::DRIVER_RUNNING) return status_;
+    }
+    onLoop("driver.stop", [this, failover] {
+      if (!failover && info_.id) {
+        Status s = transport_->send("", wire::TeardownCall{*info_.id});
+        if (!s.ok()) LOG(WARNING) << "Scheduler driver: could not send TEARDOWN: " << s;
+      }
+      finish(DriverStatus::DRIVER_STOPPED);
+    });
+    return DriverStatus::DRIVER_STOPPED;
+  }
+
+  DriverStatus abort() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (status_ != DriverStatus::DRIVER_RUNNING) return status_;
+    }
+    onLoop("driver.abort", [this] { finish(DriverStatus::DRIVER_ABORTED); });
+    return DriverStatus::DRIVER_ABORTED;
+  }
+
+  DriverStatus join() {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (status_ == DriverStatus::DRIVER_NOT_STARTED) return status_;
+    cv_.wait(lock, [this] { return status_ != DriverStatus::DRIVER_RUNNING; });
+    return status_;
+  }
+
+  DriverStatus status() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return status_;
+  }
+
+  // Sends a call once subscribed; calls made while disconnected are dropped
+  // (as with Mesos's driver): offers they refer to are void anyway.
+  DriverStatus call(const char* what, std::function<wire::Payload(const FrameworkID&)> build) {
+    DriverStatus s = status();
+    if (s != DriverStatus::DRIVER_RUNNING) return s;
+    onLoop("driver.call", [this, what, build = std::move(build)] {
+      if (!subscribed_ || !info_.id) {
+        VLOG(1) << "Scheduler driver: dropping " << what << ": not subscribed";
+        return;
+      }
+      Status r = transport_->send("", build(*info_.id));
+      if (!r.ok()) LOG(WARNING) << "Scheduler driver: " << what << " not sent: " << r;
+    });
+    return s;
+  }
+
+  SchedulerDriverOptions& options() { return options_; }
+
+ private:
+  void onLoop(const char* name, std::function<void()> fn) {
+    if (loop_.isLoopThread()) {
+      fn();
+    } else {
+      loop_.post(name, std::move(fn));
+    }
+  }
+
+  void finish(DriverStatus status) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (status_ != DriverStatus::DRIVER_RUNNING) return;
+      status_ = status;
+    }
+    if (subscribeTimer_) loop_.cancel(subscribeTimer_);
+    if (watchdogTimer_) loop_.cancel(watchdogTimer_);
+    subscribeTimer_ = watchdogTimer_ = 0;
+    subscribed_ = false;
+    loop_.stop();
+    cv_.notify_all();
+  }
+
+  bool running() { return status() == DriverStatus::DRIVER_RUNNING; }
+
+  void subscribe() {
+    subscribeTimer_ = 0;
+    if (subscribed_ || !running()) return;
+    wire::SubscribeCall call{info_, {}};
+    Status s = transport_->send("", call);
+    Duration next;
+    if (!s.ok() && connectPolls_ < 200) {
+      ++connectPolls_;
+      next = kConnectPoll;  // the connection is not up yet
+    } else {
+      Duration cap = std::min<Duration>(
+          options_.subscriptionBackoffMax,
+          options_.subscriptionBackoffMin * (int64_t{1} << std::min(attempt_, 16)));
+      std::uniform_int_distribution<int64_t> dist(0, cap.count());
+      next = Duration(dist(rng_));
+      if (s.ok()) next = std::max(next, kMinResubscribe);
+      ++attempt_;
+    }
+    subscribeTimer_ = loop_.after(next, "driver.subscribe", [this] { subscribe(); });
+  }
+
+  void armWatchdog() {
+    if (watchdogTimer_) loop_.cancel(watchdogTimer_);
+    watchdogTimer_ = loop_.after(fromSeconds(heartbeatInterval_), "driver.watchdog",
+                                 [this] { onWatchdog(); });
+  }
+
+  void onWatchdog() {
+    watchdogTimer_ = 0;
+    if (!subscribed_ || !running()) return;
+    Duration silence = loop_.now() - lastEvent_;
+    if (silence > fromSeconds(heartbeatInterval_ * options_.missedHeartbeatsBeforeDisconnect)) {
+      LOG(WARNING) << "Scheduler driver: no word from the master for " << toSeconds(silence)
+                   << "s; re-subscribing";
+      subscribed_ = false;
+      scheduler_->disconnected(self_);
+      if (!running()) return;
+      (void)transport_->connect(endpoint_);  // a fresh connection
+      attempt_ = 0;
+      connectPolls_ = 0;
+      subscribe();
+      return;
+    }
+    armWatchdog();
+  }
+
+  void onMessage(wire::Payload&& message) {
+    if (!running()) return;
+    lastEvent_ = loop_.now();
+    std::visit([this](auto& m) { handle(m); }, message);
+  }
+
+  void handle(wire::SubscribedEvent& e) {
+    if (subscribeTimer_) loop_.cancel(subscribeTimer_);
+    subscribeTimer_ = 0;
+    bool again = everSubscribed_;
+    subscribed_ = true;
+    everSubscribed_ = true;
+    info_.id = e.frameworkId;
+    heartbeatInterval_ = e.heartbeatIntervalSeconds > 0 ? e.heartbeatIntervalSeconds : 15;
+    attempt_ = 0;
+    armWatchdog();
+    if (again) {
+      scheduler_->reregistered(self_, e.masterInfo);
+    } else {
+      scheduler_->registered(self_, e.frameworkId, e.masterInfo);
+    }
+  }
+  void handle(wire::OffersEvent& e) {
+    if (subscribed_) scheduler_->resourceOffers(self_, e.offers);
+  }
+  void handle(wire::RescindEvent& e) {
+    if (subscribed_) scheduler_->offerRescinded(self_, e.offerId);
+  }
+  void handle(wire::UpdateEvent& e) {
+    if (!subscribed_) return;
+    scheduler_->statusUpdate(self_, e.status);
+    if (options_.implicitAcknowledgements && !e.status.uuid.empty() && running() && info_.id) {
+      (void)transport_->send("", wire::AcknowledgeCall{*info_.id, e.status.agentId,
+                                                       e.status.taskId, e.status.uuid});
+    }
+  }
+  void handle(wire::MessageEvent& e) {
+    if (subscribed_) scheduler_->frameworkMessage(self_, e.executorId, e.agentId, e.data);
+  }
+  void handle(wire::FailureEvent& e) {
+    if (!subscribed_) return;
+    if (e.executorId.empty()) {
+      scheduler_->agentLost(self_, e.agentId);
+    } else {
+      scheduler_->executorLost(self_, e.executorId, e.agentId, e.status.value_or(-1));
+    }
+  }
+  void handle(wire::ErrorEvent& e) {
+    LOG(ERROR) << "Scheduler driver: the master reported an error: " << e.message;
+    scheduler_->error(self_, e.message);
+    finish(DriverStatus::DRIVER_ABORTED);
+  }
+  void handle(wire::HeartbeatEvent&) {}
+  template <typename M>
+  void handle(M&) {
+    VLOG(1) << "Scheduler driver: ignoring an unexpected message";
+  }
+
+  TuttiSchedulerDriver* self_;
+  Scheduler* scheduler_;
+  FrameworkInfo info_;
+  std::string master_;
+  std::string endpoint_;
+  SchedulerDriverOptions options_;
+  Metrics metrics_;
+  Loop loop_;
+  std::unique_ptr<ZmqDealerTransport> transport_;
+  std::thread thread_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  DriverStatus status_ = DriverStatus::DRIVER_NOT_STARTED;
+
+  // Loop thread only.
+  bool subscribed_ = false;
+  bool everSubscribed_ = false;
+  int attempt_ = 0;
+  int connectPolls_ = 0;
+  double heartbeatInterval_ = 15;
+  TimePoint lastEvent_{0};
+  Loop::TimerId subscribeTimer_ = 0;
+  Loop::TimerId watchdogTimer_ = 0;
+  std::mt19937_64 rng_{std::random_device{}()};
+};
+
+TuttiSchedulerDriver::TuttiSchedulerDriver(Scheduler* scheduler, const FrameworkInfo& framework,
+                                           const std::string& master,
+                                           SchedulerDriverOptions options)
+    : impl_(std::make_unique<Impl>(this, scheduler, framework, master, options)) {}
+
+TuttiSchedulerDriver::~TuttiSchedulerDriver() = default;
+
+DriverStatus TuttiSchedulerDriver::start() { return impl_->start(); }
+DriverStatus TuttiSchedulerDriver::stop(bool failover) { return impl_->stop(failover); }
+DriverStatus TuttiSchedulerDriver::abort() { return impl_->abort(); }
+DriverStatus TuttiSchedulerDriver::join() { return impl_->join(); }
+
+DriverStatus TuttiSchedulerDriver::run() {
+  DriverStatus s = start();
+  return s == DriverStatus::DRIVER_RUNNING ? join() : s;
+}
+
+DriverStatus TuttiSchedulerDriver::acceptOffers(const std::vector<OfferID>& offerIds,
+                                                const std::vector<Offer::Operation>& operations,
+                                                const Filters& filters) {
+  return impl_->call("ACCEPT", [=](const FrameworkID& id) {
+    return wire::Payload(wire::AcceptCall{id, offerIds, operations, filters});
+  });
+}
+
+DriverStatus TuttiSchedulerDriver::launchTasks(const std::vector<OfferID>& offerIds,
+                                               const std::vector<TaskInfo>& tasks,
+                                               const Filters& filters) {
+  return acceptOffers(offerIds, {Offer::Operation::launch(tasks)}, filters);
+}
+
+DriverStatus TuttiSchedulerDriver::declineOffer(const OfferID& offerId, const Filters& filters) {
+  return impl_->call("DECLINE", [=](const FrameworkID& id) {
+    return wire::Payload(wire::DeclineCall{id, {offerId}, filters});
+  });
+}
+
+DriverStatus TuttiSchedulerDriver::reviveOffers(const std::vector<std::string>& roles) {
+  return impl_->call("REVIVE", [=](const FrameworkID& id) {
+    return wire::Payload(wire::ReviveCall{id, roles});
+  });
+}
+
+DriverStatus TuttiSchedulerDriver::suppressOffers(const std::vector<std::string>& roles) {
+  return impl_->call("SUPPRESS", [=](const FrameworkID& id) {
+    return wire::Payload(wire::SuppressCall{id, roles});
+  });
+}
+
+DriverStatus TuttiSchedulerDriver::killTask(const TaskID& taskId) {
+  return impl_->call("KILL", [=](const FrameworkID& id) {
+    return wire::Payload(wire::KillCall{id, taskId, AgentID(), std::nullopt});
+  });
+}
+
+DriverStatus TuttiSchedulerDriver::acknowledgeStatusUpdate(const TaskStatus& status) {
+  if (impl_->options().implicitAcknowledgements) {
+    LOG(WARNING) << "acknowledgeStatusUpdate() with implicit acknowledgements enabled; ignored";
+    return impl_->status();
+  }
+  if (status.uuid.empty()) return impl_->status();  // nothing to acknowledge
+  return impl_->call("ACKNOWLEDGE", [=](const FrameworkID& id) {
+    return wire::Payload(wire::AcknowledgeCall{id, status.agentId, status.taskId, status.uuid});
+  });
+}
+
+DriverStatus TuttiSchedulerDriver::reconcileTasks(const std::vector<TaskStatus>& statuses) {
+  return impl_->call("RECONCILE", [=](const FrameworkID& id) {
+    wire::ReconcileCall call{id, {}};
+    for (const auto& s : statuses) call.tasks.push_back({s.taskId, s.agentId});
+    return wire::Payload(call);
+  });
+}
+
+DriverStatus TuttiSchedulerDriver::sendFrameworkMessage(const ExecutorID& executorId,
+                                                        const AgentID& agentId,
+                                                        const std::string& data) {
+  return impl_->call("MESSAGE", [=](const FrameworkID& id) {
+    return wire::Payload(wire::MessageCall{id, agentId, executorId, data});
+  });
+}
+
+}  // namespace tutti

@@ -1,0 +1,257 @@
+#include "master/agent_manager.hpp"
+
+#include <glog/logging.h>
+
+#include "common/ids.hpp"
+#include "common/version.hpp"
+#include "master/master.hpp"
+
+namespace tutti::master {
+
+const char* toString(AgentState s) {
+  switch (s) {
+    case AgentState::kRegistered: return "REGISTERED";
+    case AgentState::kUnreachable: return "UNREACHABLE";
+  }
+  return "UNKNOWN";
+}
+
+Resources AgentRecord::usedTotal() const {
+  Resources out;
+  for (const auto& [_, r] : used) out += r;
+  return out;
+}
+
+std::string AgentRecord::pid() const {
+  return "slave(1)@" + info.hostname + ":" + std::to_string(info.port);
+}
+
+AgentManager::AgentManager(Master& master)
+    : master_(master),
+      registrations_(master.metrics().counter("master/slave_registrations")),
+      reregistrations_(master.metrics().counter("master/slave_reregistrations")),
+      removals_(master.metrics().counter("master/slave_removals")),
+      invalidRegistrations_(master.metrics().counter("master/invalid_agent_registrations")) {}
+
+AgentRecord* AgentManager::find(const AgentID& id) {
+  auto it = agents_.find(id);
+  return it == agents_.end() ? nullptr : &it->second;
+}
+
+const AgentRecord* AgentManager::find(const AgentID& id) const {
+  auto it = agents_.find(id);
+  return it == agents_.end() ? nullptr : &it->second;
+}
+
+AgentRecord* AgentManager::findRegistered(const AgentID& id) {
+  AgentRecord* a = find(id);
+  return a && a->state == AgentState::kRegistered ? a : nullptr;
+}
+
+size_t AgentManager::registeredCount() const {
+  size_t n = 0;
+  for (const auto& [_, a] : agents_) n += a.state == AgentState::kRegistered;
+  return n;
+}
+
+size_t AgentManager::unreachableCount() const { return agents_.size() - registeredCount(); }
+
+void AgentManager::send(const AgentRecord& agent, const wire::Payload& message) {
+  Status s = master_.transport().send(agent.conn, message);
+  if (!s.ok()) {
+    VLOG(1) << "Failed to send " << wire::payloadName(message) << " to agent " << agent.id
+            << ": " << s;
+  }
+}
+
+void AgentManager::touch(AgentRecord& agent, const ConnectionId& from) {
+  if (agent.conn != from) {
+    VLOG(1) << "Agent " << agent.id << " now speaks on a new connection";
+    agent.conn = from;
+  }
+}
+
+Status AgentManager::validateAgentInfo(const AgentInfo& info) const {
+  if (info.hostname.empty()) return Status::InvalidArgument("agent hostname is empty");
+  if (info.port == 0 || info.port > 65535) {
+    return Status::InvalidArgument("agent HTTP port " + std::to_string(info.port) +
+                                   " is not a port");
+  }
+  if (info.resources.empty()) return Status::InvalidArgument("agent has no resources");
+  if (info.id) {
+    Status s = validateId("AgentID", info.id->value);
+    if (!s.ok()) return s;
+  }
+  return Status::OK();
+}
+
+void AgentManager::onRegisterAgent(const ConnectionId& from, const wire::RegisterAgentMessage& m) {
+  Status valid = validateAgentInfo(m.agentInfo);
+  if (!valid.ok()) {
+    invalidRegistrations_.inc();
+    LOG(WARNING) << "Refusing agent registration from " << m.agentInfo.hostname << ":"
+                 << m.agentInfo.port << ": " << valid.message();
+    (void)master_.transport().send(
+        from, wire::ShutdownAgentMessage{AgentID(), "Registration refused: " + valid.message()});
+    return;
+  }
+
+  // A retry of a registration that already succeeded: answer again.
+  for (auto& [id, agent] : agents_) {
+    if (agent.state != AgentState::kRegistered) continue;
+    if (agent.info.hostname != m.agentInfo.hostname || agent.info.port != m.agentInfo.port) {
+      continue;
+    }
+    if (agent.conn == from) {
+      send(agent, wire::AgentRegisteredMessage{agent.id, master_.options().agentPingTimeout});
+      return;
+    }
+    // Same address, new connection, no id: the agent restarted without its
+    // state. The old agent and its tasks are gone.
+    removeAgent(id, Reason::REASON_AGENT_RESTARTED,
+                "agent at " + agent.info.hostname + ":" + std::to_string(agent.info.port) +
+                    " restarted and registered as a new agent");
+    break;
+  }
+
+  AgentID id(master_.info().id.value + "-S" + std::to_string(nextAgentNumber_++));
+  AgentRecord& agent = agents_[id];
+  agent.id = id;
+  agent.info = m.agentInfo;
+  agent.info.id = id;
+  agent.conn = from;
+  agent.version = m.version;
+  agent.total = m.agentInfo.resources;
+  agent.registeredTime = master_.loop().clock().wallSeconds();
+  registrations_.inc();
+  LOG(INFO) << "Registered agent " << id << " at " << agent.pid() << " with "
+            << agent.total;
+  admit(agent);
+  send(agent, wire::AgentRegisteredMessage{id, master_.options().agentPingTimeout});
+}
+
+void AgentManager::admit(AgentRecord& agent) {
+  agent.state = AgentState::kRegistered;
+  agent.missedPings = 0;
+  agent.pongSinceLastPing = true;
+  master_.allocator().addAgent(agent.id, agent.info, agent.total, agent.used);
+  schedulePing(agent);
+  master_.requestAllocation();
+}
+
+void AgentManager::onReregisterAgent(const ConnectionId& from,
+                                     const wire::ReregisterAgentMessage& m) {
+  Status valid = validateAgentInfo(m.agentInfo);
+  if (valid.ok() && !m.agentInfo.id) valid = Status::InvalidArgument("re-registration without an AgentID");
+  if (!valid.ok()) {
+    invalidRegistrations_.inc();
+    LOG(WARNING) << "Refusing agent re-registration from " << m.agentInfo.hostname << ":"
+                 << m.agentInfo.port << ": " << valid.message();
+    (void)master_.transport().send(
+        from, wire::ShutdownAgentMessage{AgentID(), "Re-registration refused: " + valid.message()});
+    return;
+  }
+  const AgentID id = *m.agentInfo.id;
+  reregistrations_.inc();
+  AgentRecord* existing = find(id);
+  const bool wasUnreachable = existing && existing->state == AgentState::kUnreachable;
+
+  if (existing && existing->state == AgentState::kRegistered) {
+    // A reconnect: same agent, maybe a new connection.
+    touch(*existing, from);
+    existing->reregisteredTime = master_.loop().clock().wallSeconds();
+    LOG(INFO) << "Agent " << id << " at " << existing->pid() << " re-registered (reconnect)";
+    master_.tasks().reconcileAgentTasks(*existing, m.tasks);
+    send(*existing, wire::AgentReregisteredMessage{id, master_.options().agentPingTimeout});
+    return;
+  }
+
+  AgentRecord& agent = agents_[id];
+  agent.id = id;
+  agent.info = m.agentInfo;
+  agent.conn = from;
+  agent.version = m.version;
+  agent.total = m.agentInfo.resources;
+  agent.reregisteredTime = master_.loop().clock().wallSeconds();
+  if (agent.registeredTime == 0) agent.registeredTime = agent.reregisteredTime;
+  LOG(INFO) << "Agent " << id << " at " << agent.pid() << " re-registered"
+            << (wasUnreachable ? " after being unreachable" : " (unknown to this master)")
+            << " with " << m.tasks.size() << " tasks";
+
+  // Frameworks the agent knows and we do not (this master restarted) come
+  // back as disconnected frameworks waiting to re-subscribe.
+  for (const auto& fwInfo : m.frameworks) master_.frameworks().recoverFramework(fwInfo);
+  master_.tasks().addAgentTasks(agent, m.tasks, m.executors, wasUnreachable);
+  admit(agent);
+  send(agent, wire::AgentReregisteredMessage{id, master_.options().agentPingTimeout});
+}
+
+void AgentManager::onPong(const ConnectionId& from, const wire::PongMessage& m) {
+  AgentRecord* agent = findRegistered(m.agentId);
+  if (!agent) return;  // it will notice the missing pings and re-register
+  touch(*agent, from);
+  agent->pongSinceLastPing = true;
+  agent->missedPings = 0;
+}
+
+void AgentManager::onUnregisterAgent(const ConnectionId& from,
+                                     const wire::UnregisterAgentMessage& m) {
+  AgentRecord* agent = find(m.agentId);
+  if (!agent) return;
+  LOG(INFO) << "Agent " << m.agentId << " unregistered";
+  removeAgent(m.agentId, Reason::REASON_AGENT_REMOVED, "agent " + m.agentId.value + " shut down");
+}
+
+void AgentManager::schedulePing(AgentRecord& agent) {
+  if (agent.pingTimer) master_.loop().cancel(agent.pingTimer);
+  agent.pongSinceLastPing = false;
+  send(agent, wire::PingMessage{agent.id, true});
+  AgentID id = agent.id;
+  agent.pingTimer = master_.loop().after(master_.options().agentPingTimeout, "master.agent_ping",
+                                         [this, id] { onPingTimer(id); });
+}
+
+void AgentManager::onPingTimer(const AgentID& id) {
+  AgentRecord* agent = findRegistered(id);
+  if (!agent) return;
+  agent->pingTimer = 0;
+  if (!agent->pongSinceLastPing) {
+    agent->missedPings++;
+    if (agent->missedPings >= master_.options().maxAgentPingTimeouts) {
+      markUnreachable(id, "missed " + std::to_string(agent->missedPings) + " pings in a row");
+      return;
+    }
+  }
+  schedulePing(*agent);
+}
+
+void AgentManager::markUnreachable(const AgentID& id, const std::string& why) {
+  AgentRecord* agent = findRegistered(id);
+  if (!agent) return;
+  LOG(WARNING) << "Agent " << id << " at " << agent->pid() << " is unreachable: " << why;
+  removals_.inc();
+  if (agent->pingTimer) master_.loop().cancel(agent->pingTimer);
+  agent->pingTimer = 0;
+  agent->state = AgentState::kUnreachable;
+  agent->unreachableTime = master_.loop().clock().wallSeconds();
+  master_.offers().rescindOffersOfAgent(id);
+  master_.allocator().removeAgent(id);
+  master_.tasks().agentLost(*agent, TaskState::TASK_UNREACHABLE, Reason::REASON_AGENT_REMOVED,
+                            "Agent " + id.value + " is unreachable: " + why);
+  master_.frameworks().broadcastAgentLost(id);
+}
+
+void AgentManager::removeAgent(const AgentID& id, Reason reason, const std::string& why) {
+  AgentRecord* agent = find(id);
+  if (!agent) return;
+  LOG(INFO) << "Removing agent " << id << ": " << why;
+  removals_.inc();
+  if (agent->pingTimer) master_.loop().cancel(agent->pingTimer);
+  master_.offers().rescindOffersOfAgent(id);
+  master_.allocator().removeAgent(id);
+  master_.tasks().agentLost(*agent, TaskState::TASK_GONE, reason, why);
+  master_.frameworks().broadcastAgentLost(id);
+  agents_.erase(id);
+}
+
+}  // namespace tutti::master

@@ -1,0 +1,72 @@
+// AgentManager: agent registration, re-registration, health (pings), and
+// unreachable agents. Loop thread only.
+//
+// Health follows Mesos: the master pings each agent every
+// --agent_ping_timeout; after --max_agent_ping_timeouts pings in a row go
+// unanswered the agent is unreachable: its offers are rescinded and its
+// tasks reported TASK_UNREACHABLE (partition-aware frameworks) or TASK_LOST.
+// An unreachable agent may re-register later; tasks of frameworks that are
+// not partition-aware are then killed, as Mesos does.
+#pragma once
+
+#include <map>
+#include <optional>
+
+#include "common/metrics.hpp"
+#include "common/wire.hpp"
+#include "master/state.hpp"
+
+namespace tutti::master {
+
+class Master;
+
+class AgentManager {
+ public:
+  explicit AgentManager(Master& master);
+
+  void onRegisterAgent(const ConnectionId& from, const wire::RegisterAgentMessage& m);
+  void onReregisterAgent(const ConnectionId& from, const wire::ReregisterAgentMessage& m);
+  void onPong(const ConnectionId& from, const wire::PongMessage& m);
+  void onUnregisterAgent(const ConnectionId& from, const wire::UnregisterAgentMessage& m);
+
+  AgentRecord* find(const AgentID& id);
+  const AgentRecord* find(const AgentID& id) const;
+  // Registered (reachable) agents only.
+  AgentRecord* findRegistered(const AgentID& id);
+  const std::map<AgentID, AgentRecord>& all() const { return agents_; }
+
+  // Sends to a registered agent; failures are logged (the agent's retries
+  // and re-registration repair what is lost).
+  void send(const AgentRecord& agent, const wire::Payload& message);
+
+  // A message from a registered agent arrived on `from`: remember the
+  // connection (a reconnect gets a new one).
+  void touch(AgentRecord& agent, const ConnectionId& from);
+
+  // Marks the agent unreachable: offers rescinded, tasks TASK_UNREACHABLE
+  // (partition-aware frameworks) or TASK_LOST. The record stays so that the
+  // agent may re-register.
+  void markUnreachable(const AgentID& id, const std::string& why);
+  // Removes the agent for good (it unregistered, or restarted as a new
+  // agent): tasks TASK_GONE (partition-aware) or TASK_LOST with `reason`.
+  void removeAgent(const AgentID& id, Reason reason, const std::string& why);
+
+  size_t registeredCount() const;
+  size_t unreachableCount() const;
+
+ private:
+  void admit(AgentRecord& agent);
+  void schedulePing(AgentRecord& agent);
+  void onPingTimer(const AgentID& id);
+  Status validateAgentInfo(const AgentInfo& info) const;
+
+  Master& master_;
+  std::map<AgentID, AgentRecord> agents_;
+  uint64_t nextAgentNumber_ = 0;
+  Counter& registrations_;
+  Counter& reregistrations_;
+  Counter& removals_;
+  Counter& invalidRegistrations_;
+};
+
+}  // namespace tutti::master

@@ -1,0 +1,69 @@
+// FrameworkManager: subscription, re-subscription (failover), heartbeats,
+// disconnection, failover timeouts and teardown. Loop thread only.
+//
+// A framework is disconnected when a send to it fails (its connection is
+// gone) — heartbeats every --heartbeat_interval make sure this is noticed.
+// A disconnected framework gets no offers; after its failover_timeout it is
+// torn down and its tasks killed.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <set>
+
+#include "common/metrics.hpp"
+#include "common/wire.hpp"
+#include "master/state.hpp"
+
+namespace tutti::master {
+
+class Master;
+
+class FrameworkManager {
+ public:
+  explicit FrameworkManager(Master& master);
+
+  void onSubscribe(const ConnectionId& from, const wire::SubscribeCall& m);
+  void onTeardown(const ConnectionId& from, const wire::TeardownCall& m);
+  void onRevive(const ConnectionId& from, const wire::ReviveCall& m);
+  void onSuppress(const ConnectionId& from, const wire::SuppressCall& m);
+
+  // The framework if `from` is its subscribed connection; otherwise logs,
+  // counts master/invalid_framework_calls and returns null.
+  FrameworkRecord* authorize(const ConnectionId& from, const FrameworkID& id, const char* call);
+
+  FrameworkRecord* find(const FrameworkID& id);
+  const FrameworkRecord* find(const FrameworkID& id) const;
+  bool isCompleted(const FrameworkID& id) const { return completedIds_.count(id) > 0; }
+  const std::map<FrameworkID, FrameworkRecord>& all() const { return frameworks_; }
+  const std::deque<FrameworkRecord>& completed() const { return completed_; }
+
+  // Sends to a connected framework; a failed send disconnects it. Returns
+  // whether the message was handed to the transport.
+  bool send(FrameworkRecord& fw, const wire::Payload& message);
+
+  // A framework an agent reported after this master started: it waits,
+  // disconnected, for its scheduler to re-subscribe.
+  void recoverFramework(const FrameworkInfo& info);
+  // Tells every connected framework that the agent is gone (agentLost).
+  void broadcastAgentLost(const AgentID& agent);
+  // Removes the framework: offers recovered, tasks killed on the agents.
+  void teardown(const FrameworkID& id, const std::string& why);
+
+ private:
+  Status validate(const FrameworkInfo& info) const;
+  void disconnect(FrameworkRecord& fw, const std::string& why);
+  void scheduleHeartbeat(FrameworkRecord& fw);
+  void startFailoverTimer(FrameworkRecord& fw, Duration timeout);
+
+  Master& master_;
+  std::map<FrameworkID, FrameworkRecord> frameworks_;
+  std::deque<FrameworkRecord> completed_;
+  std::set<FrameworkID> completedIds_;
+  uint64_t nextFrameworkNumber_ = 0;
+  Counter& subscriptions_;
+  Counter& invalidCalls_;
+  Counter& invalidSubscriptions_;
+};
+
+}  // namespace tutti::master

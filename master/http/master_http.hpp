@@ -1,0 +1,24 @@
+// The master's HTTP endpoints, shaped as Mesos's (DESIGN §7):
+// /master/state (also /state), /master/state-summary, /master/frameworks,
+// /master/slaves, /master/tasks, /master/roles, /master/flags,
+// /master/health, /metrics/snapshot, /metrics (Prometheus text), /version.
+//
+// Handlers run on HTTP threads; they build JSON on the master's loop (one
+// closure per request) and serialize it on the HTTP thread.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "common/http.hpp"
+#include "common/loop.hpp"
+#include "common/metrics.hpp"
+#include "master/master.hpp"
+
+namespace tutti::master {
+
+// `flags`: the command-line flags to show at /master/flags.
+void installMasterRoutes(HttpServer& server, Master& master, Loop& loop, Metrics& metrics,
+                         std::map<std::string, std::string> flags);
+
+}  // namespace tutti::master

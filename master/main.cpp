@@ -1,0 +1,123 @@
+// tutti-master: the master daemon (standalone; ZooKeeper election comes with
+// the high-availability work). Flags keep Mesos's names.
+#include <gflags/gflags.h>
+#include <glog/logging.h>
+#include <signal.h>
+
+#include <atomic>
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+#include "common/duration.hpp"
+#include "common/flags.hpp"
+#include "master/master_daemon.hpp"
+
+DEFINE_string(ip, "127.0.0.1", "IP address to listen on (HTTP and messages)");
+DEFINE_int32(port, 5050, "HTTP port (operator API, state, metrics); 0 picks a free port");
+DEFINE_int32(message_port, 6050,
+             "ZeroMQ port that agents and schedulers connect to; 0 picks a free port");
+DEFINE_string(hostname, "", "Hostname to advertise (default: --ip)");
+DEFINE_string(work_dir, "", "Directory for the master's files");
+DEFINE_string(agent_ping_timeout, "15secs",
+              "How long the master waits for an agent's answer to a ping");
+DEFINE_int32(max_agent_ping_timeouts, 5,
+             "Unanswered pings in a row after which an agent is unreachable");
+DEFINE_string(agent_reregister_timeout, "10mins",
+              "How long frameworks recovered from re-registering agents wait for their "
+              "scheduler");
+DEFINE_string(allocation_interval, "1secs", "Time between full allocation runs");
+DEFINE_string(offer_timeout, "", "Rescind offers held longer than this (default: never)");
+DEFINE_string(min_allocatable_resources, "cpus:0.01|mem:32",
+              "Offer an agent's free resources only if they hold one of these "
+              "('|'-separated alternatives)");
+DEFINE_int32(max_completed_frameworks, 50, "Completed frameworks kept for /master/state");
+DEFINE_int32(max_completed_tasks_per_framework, 1000,
+             "Completed tasks kept per framework for /master/state");
+DEFINE_int32(max_message_bytes, 16 << 20, "Largest message accepted from a peer, in bytes");
+
+DEFINE_validator(port, &tutti::validatePortFlag);
+DEFINE_validator(message_port, &tutti::validatePortFlag);
+DEFINE_validator(agent_ping_timeout, &tutti::validateDurationFlag);
+DEFINE_validator(agent_reregister_timeout, &tutti::validateDurationFlag);
+DEFINE_validator(allocation_interval, &tutti::validateDurationFlag);
+
+namespace {
+bool validatePositive(const char* flag, int32_t value) {
+  if (value <= 0) {
+    std::cerr << "Invalid value for --" << flag << ": " << value << " (must be > 0)\n";
+    return false;
+  }
+  return true;
+}
+bool validateOptionalDuration(const char* flag, const std::string& value) {
+  return value.empty() || tutti::validateDurationFlag(flag, value);
+}
+bool validateMinAllocatable(const char* flag, const std::string& value) {
+  size_t start = 0;
+  while (start <= value.size()) {
+    size_t end = value.find('|', start);
+    if (end == std::string::npos) end = value.size();
+    if (!tutti::validateResourcesFlag(flag, value.substr(start, end - start))) return false;
+    start = end + 1;
+  }
+  return true;
+}
+}  // namespace
+
+DEFINE_validator(max_agent_ping_timeouts, &validatePositive);
+DEFINE_validator(max_completed_frameworks, &validatePositive);
+DEFINE_validator(max_completed_tasks_per_framework, &validatePositive);
+DEFINE_validator(max_message_bytes, &validatePositive);
+DEFINE_validator(offer_timeout, &validateOptionalDuration);
+DEFINE_validator(min_allocatable_resources, &validateMinAllocatable);
+
+int main(int argc, char** argv) {
+  tutti::parseFlags(&argc, &argv,
+                    "tutti-master: the tutti master. It learns agents' resources and offers "
+                    "them to frameworks.");
+  tutti::initLogging(argv[0]);
+
+  tutti::master::MasterOptions options;
+  options.ip = FLAGS_ip;
+  options.port = FLAGS_port;
+  options.messagePort = FLAGS_message_port;
+  options.hostname = FLAGS_hostname;
+  options.workDir = FLAGS_work_dir;
+  options.agentPingTimeout = *tutti::parseDuration(FLAGS_agent_ping_timeout);
+  options.maxAgentPingTimeouts = FLAGS_max_agent_ping_timeouts;
+  options.agentReregisterTimeout = *tutti::parseDuration(FLAGS_agent_reregister_timeout);
+  options.allocationInterval = *tutti::parseDuration(FLAGS_allocation_interval);
+  if (!FLAGS_offer_timeout.empty()) {
+    options.offerTimeout = *tutti::parseDuration(FLAGS_offer_timeout);
+  }
+  options.minAllocatableResources = FLAGS_min_allocatable_resources;
+  options.maxCompletedFrameworks = static_cast<size_t>(FLAGS_max_completed_frameworks);
+  options.maxCompletedTasksPerFramework =
+      static_cast<size_t>(FLAGS_max_completed_tasks_per_framework);
+  options.decodeLimits.maxBytes = static_cast<size_t>(FLAGS_max_message_bytes);
+
+  std::map<std::string, std::string> flags = tutti::currentFlags();
+
+  // Block the termination signals in every thread; the main thread waits.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  tutti::master::MasterDaemon daemon(options);
+  tutti::Status s = daemon.start(flags);
+  if (!s.ok()) {
+    LOG(ERROR) << "Cannot start the master: " << s;
+    return 1;
+  }
+  LOG(INFO) << "tutti-master listening: HTTP http://" << options.ip << ":" << daemon.httpPort()
+            << ", messages " << daemon.messageAddress();
+
+  int sig = 0;
+  sigwait(&set, &sig);
+  LOG(INFO) << "Received signal " << sig << "; shutting down";
+  daemon.stop();
+  return 0;
+}

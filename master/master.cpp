@@ -1,0 +1,193 @@
+#include "master/master.hpp"
+
+#include <glog/logging.h>
+
+#include <sstream>
+
+namespace tutti::master {
+
+namespace {
+template <typename T, typename V>
+struct VariantIndex;
+template <typename T, typename... Ts>
+struct VariantIndex<T, std::variant<Ts...>> {
+  static constexpr size_t value = [] {
+    size_t i = 0;
+    bool found = false;
+    ((found = found || std::is_same_v<T, Ts>, i += found ? 0 : 1), ...);
+    return i;
+  }();
+};
+
+std::vector<Resources> parseMinAllocatable(const std::string& text) {
+  std::vector<Resources> out;
+  std::stringstream ss(text);
+  std::string part;
+  while (std::getline(ss, part, '|')) {
+    auto r = Resources::parse(part);
+    if (r.ok() && !r->empty()) out.push_back(*r);
+  }
+  return out;
+}
+}  // namespace
+
+Master::Master(MasterOptions options, MasterInfo info, Loop& loop, Transport& transport,
+               Metrics& metrics, std::unique_ptr<Allocator> allocator)
+    : options_(std::move(options)),
+      info_(std::move(info)),
+      loop_(loop),
+      transport_(transport),
+      metrics_(metrics),
+      allocator_(std::move(allocator)),
+      unexpectedMessages_(metrics.counter("master/messages_unexpected")) {
+  agents_ = std::make_unique<AgentManager>(*this);
+  frameworks_ = std::make_unique<FrameworkManager>(*this);
+  offers_ = std::make_unique<OfferManager>(*this);
+  tasks_ = std::make_unique<TaskManager>(*this);
+  handlers_.resize(std::variant_size_v<wire::Payload>);
+
+  on(frameworks_.get(), &FrameworkManager::onSubscribe);
+  on(frameworks_.get(), &FrameworkManager::onTeardown);
+  on(frameworks_.get(), &FrameworkManager::onRevive);
+  on(frameworks_.get(), &FrameworkManager::onSuppress);
+  on(offers_.get(), &OfferManager::onDecline);
+  on(tasks_.get(), &TaskManager::onAccept);
+  on(tasks_.get(), &TaskManager::onKill);
+  on(tasks_.get(), &TaskManager::onAcknowledge);
+  on(tasks_.get(), &TaskManager::onReconcile);
+  on(tasks_.get(), &TaskManager::onMessage);
+  on(tasks_.get(), &TaskManager::onStatusUpdate);
+  on(tasks_.get(), &TaskManager::onExecutorToFramework);
+  on(agents_.get(), &AgentManager::onRegisterAgent);
+  on(agents_.get(), &AgentManager::onReregisterAgent);
+  on(agents_.get(), &AgentManager::onPong);
+  on(agents_.get(), &AgentManager::onUnregisterAgent);
+
+  AllocatorOptions allocatorOptions;
+  allocatorOptions.allocationInterval = options_.allocationInterval;
+  allocatorOptions.minAllocatableResources = parseMinAllocatable(options_.minAllocatableResources);
+  allocator_->initialize(allocatorOptions, loop_.clock(),
+                         [this](const FrameworkID& fw, const auto& resources) {
+                           offers_->onAllocation(fw, resources);
+                         });
+  registerMetrics();
+}
+
+Master::~Master() {
+  for (const auto& name : {"master/slaves_active", "master/slaves_unreachable",
+                           "master/frameworks_active", "master/frameworks_disconnected",
+                           "master/frameworks_completed", "master/outstanding_offers",
+                           "master/tasks_staging", "master/tasks_starting",
+                           "master/tasks_running", "master/tasks_killing",
+                           "master/tasks_unreachable", "master/uptime_secs", "master/elected",
+                           "master/cpus_total", "master/cpus_used", "master/mem_total",
+                           "master/mem_used", "master/disk_total", "master/disk_used",
+                           "master/loop_lag_ms_p99"}) {
+    metrics_.removeGauge(name);
+  }
+}
+
+template <typename M, typename Owner>
+void Master::on(Owner* owner, void (Owner::*handler)(const ConnectionId&, const M&)) {
+  constexpr size_t index = VariantIndex<M, wire::Payload>::value;
+  static_assert(index < std::variant_size_v<wire::Payload>);
+  handlers_[index] = [owner, handler](const ConnectionId& from, wire::Payload&& message) {
+    (owner->*handler)(from, std::get<M>(message));
+  };
+}
+
+void Master::start() {
+  startTime_ = loop_.clock().wallSeconds();
+  transport_.setHandler([this](const ConnectionId& from, wire::Payload&& message) {
+    dispatch(from, std::move(message));
+  });
+  allocationTimer_ =
+      loop_.after(options_.allocationInterval, "master.allocation", [this] { allocationTick(); });
+  LOG(INFO) << "Master " << info_.id << " started on " << info_.messageAddress
+            << " (HTTP port " << info_.port << ")";
+}
+
+void Master::dispatch(const ConnectionId& from, wire::Payload&& message) {
+  auto& handler = handlers_[message.index()];
+  if (!handler) {
+    unexpectedMessages_.inc();
+    LOG_EVERY_N(WARNING, 100) << "Dropping " << wire::payloadName(message)
+                              << ": not a message the master accepts";
+    return;
+  }
+  handler(from, std::move(message));
+}
+
+void Master::requestAllocation() {
+  if (allocationPending_) return;
+  allocationPending_ = true;
+  loop_.post("master.allocate_changed", [this] {
+    allocationPending_ = false;
+    if (allocator_->hasPendingChanges()) allocator_->allocate(AllocationScope::kChanged);
+  });
+}
+
+void Master::allocationTick() {
+  auto start = std::chrono::steady_clock::now();
+  allocator_->allocate(AllocationScope::kAll);
+  metrics_.counter("allocator/allocation_runs").inc();
+  metrics_.histogram("allocator/allocation_run_ms")
+      .record(toMillis(std::chrono::steady_clock::now() - start));
+  allocationTimer_ =
+      loop_.after(options_.allocationInterval, "master.allocation", [this] { allocationTick(); });
+}
+
+void Master::registerMetrics() {
+  metrics_.gauge("master/elected", [] { return 1.0; });
+  metrics_.gauge("master/uptime_secs",
+                 [this] { return loop_.clock().wallSeconds() - startTime_; });
+  metrics_.gauge("master/slaves_active",
+                 [this] { return static_cast<double>(agents_->registeredCount()); });
+  metrics_.gauge("master/slaves_unreachable",
+                 [this] { return static_cast<double>(agents_->unreachableCount()); });
+  metrics_.gauge("master/frameworks_active", [this] {
+    double n = 0;
+    for (const auto& [_, f] : frameworks_->all()) n += f.state == FrameworkState::kActive;
+    return n;
+  });
+  metrics_.gauge("master/frameworks_disconnected", [this] {
+    double n = 0;
+    for (const auto& [_, f] : frameworks_->all()) n += f.state == FrameworkState::kDisconnected;
+    return n;
+  });
+  metrics_.gauge("master/frameworks_completed",
+                 [this] { return static_cast<double>(frameworks_->completed().size()); });
+  metrics_.gauge("master/outstanding_offers",
+                 [this] { return static_cast<double>(offers_->size()); });
+  for (auto [name, state] :
+       std::initializer_list<std::pair<const char*, TaskState>>{
+           {"master/tasks_staging", TaskState::TASK_STAGING},
+           {"master/tasks_starting", TaskState::TASK_STARTING},
+           {"master/tasks_running", TaskState::TASK_RUNNING},
+           {"master/tasks_killing", TaskState::TASK_KILLING}}) {
+    metrics_.gauge(name, [this, state] { return static_cast<double>(tasks_->activeCount(state)); });
+  }
+  metrics_.gauge("master/tasks_unreachable", [this] {
+    double n = 0;
+    for (const auto& [_, f] : frameworks_->all()) n += f.unreachableTasks.size();
+    return n;
+  });
+  for (const char* res : {"cpus", "mem", "disk"}) {
+    std::string r = res;
+    metrics_.gauge("master/" + r + "_total", [this, r] {
+      double n = 0;
+      for (const auto& [_, a] : agents_->all()) {
+        if (a.state == AgentState::kRegistered) n += a.total.scalar(r);
+      }
+      return n;
+    });
+    metrics_.gauge("master/" + r + "_used", [this, r] {
+      double n = 0;
+      for (const auto& [_, a] : agents_->all()) n += a.usedTotal().scalar(r);
+      return n;
+    });
+  }
+  metrics_.gauge("master/loop_lag_ms_p99", [this] { return loop_.stats().lagP99Ms; });
+}
+
+}  // namespace tutti::master

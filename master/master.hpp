@@ -1,0 +1,83 @@
+// Master: the leader that holds cluster state and makes offers (DESIGN §7).
+//
+// The Master wires four managers — agents, frameworks, offers, tasks — to
+// one Transport, one Allocator and one Loop, and dispatches each inbound
+// message to the handler named after it through a table keyed by the
+// envelope's union tag. It owns no threads: every method runs on the loop
+// thread. MasterDaemon (master_daemon.hpp) adds the thread, sockets and HTTP.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "common/loop.hpp"
+#include "common/metrics.hpp"
+#include "common/transport.hpp"
+#include "master/agent_manager.hpp"
+#include "master/allocator/allocator.hpp"
+#include "master/framework_manager.hpp"
+#include "master/offer_manager.hpp"
+#include "master/options.hpp"
+#include "master/task_manager.hpp"
+
+namespace tutti::master {
+
+class Master {
+ public:
+  Master(MasterOptions options, MasterInfo info, Loop& loop, Transport& transport,
+         Metrics& metrics, std::unique_ptr<Allocator> allocator);
+  ~Master();
+  Master(const Master&) = delete;
+  Master& operator=(const Master&) = delete;
+
+  // Installs the message handler and starts the allocation timer.
+  void start();
+
+  const MasterOptions& options() const { return options_; }
+  const MasterInfo& info() const { return info_; }
+  double startTime() const { return startTime_; }
+  Loop& loop() { return loop_; }
+  Transport& transport() { return transport_; }
+  Metrics& metrics() { return metrics_; }
+  Allocator& allocator() { return *allocator_; }
+  AgentManager& agents() { return *agents_; }
+  FrameworkManager& frameworks() { return *frameworks_; }
+  OfferManager& offers() { return *offers_; }
+  TaskManager& tasks() { return *tasks_; }
+  const AgentManager& agents() const { return *agents_; }
+  const FrameworkManager& frameworks() const { return *frameworks_; }
+  const OfferManager& offers() const { return *offers_; }
+  const TaskManager& tasks() const { return *tasks_; }
+
+  // Asks for an event-triggered allocation soon; many requests before it
+  // runs coalesce into one run over what changed.
+  void requestAllocation();
+
+  // Handles one inbound message (the transport's handler).
+  void dispatch(const ConnectionId& from, wire::Payload&& message);
+
+ private:
+  template <typename M, typename Owner>
+  void on(Owner* owner, void (Owner::*handler)(const ConnectionId&, const M&));
+  void allocationTick();
+  void registerMetrics();
+
+  MasterOptions options_;
+  MasterInfo info_;
+  Loop& loop_;
+  Transport& transport_;
+  Metrics& metrics_;
+  std::unique_ptr<Allocator> allocator_;
+  std::unique_ptr<AgentManager> agents_;
+  std::unique_ptr<FrameworkManager> frameworks_;
+  std::unique_ptr<OfferManager> offers_;
+  std::unique_ptr<TaskManager> tasks_;
+  std::vector<std::function<void(const ConnectionId&, wire::Payload&&)>> handlers_;
+  bool allocationPending_ = false;
+  Loop::TimerId allocationTimer_ = 0;
+  double startTime_ = 0;
+  Counter& unexpectedMessages_;
+};
+
+}  // namespace tutti::master

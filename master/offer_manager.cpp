@@ -1,0 +1,165 @@
+#include "master/offer_manager.hpp"
+
+#include <glog/logging.h>
+
+#include "master/master.hpp"
+
+namespace tutti::master {
+
+OfferManager::OfferManager(Master& master)
+    : master_(master),
+      offersSent_(master.metrics().counter("master/outstanding_offers_sent")),
+      offersDeclined_(master.metrics().counter("master/offers_declined")),
+      offersRescinded_(master.metrics().counter("master/offers_rescinded")) {}
+
+const OfferRecord* OfferManager::find(const OfferID& id) const {
+  auto it = offers_.find(id);
+  return it == offers_.end() ? nullptr : &it->second;
+}
+
+void OfferManager::onAllocation(
+    const FrameworkID& frameworkId,
+    const std::map<std::string, std::map<AgentID, Resources>>& resources) {
+  FrameworkRecord* fw = master_.frameworks().find(frameworkId);
+  if (!fw || fw->state != FrameworkState::kActive) {
+    for (const auto& [role, byAgent] : resources) {
+      for (const auto& [agentId, r] : byAgent) {
+        master_.allocator().recoverResources(frameworkId, agentId, r, std::nullopt);
+      }
+    }
+    return;
+  }
+
+  wire::OffersEvent event;
+  for (const auto& [role, byAgent] : resources) {
+    for (const auto& [agentId, r] : byAgent) {
+      AgentRecord* agent = master_.agents().findRegistered(agentId);
+      if (!agent) {
+        master_.allocator().recoverResources(frameworkId, agentId, r, std::nullopt);
+        continue;
+      }
+      Offer offer;
+      offer.id = OfferID(master_.info().id.value + "-O" + std::to_string(nextOfferNumber_++));
+      offer.frameworkId = frameworkId;
+      offer.agentId = agentId;
+      offer.hostname = agent->info.hostname;
+      offer.resources = r;
+      offer.attributes = agent->info.attributes;
+      auto ex = agent->executors.find(frameworkId);
+      if (ex != agent->executors.end()) {
+        for (const auto& [exId, _] : ex->second) offer.executorIds.push_back(exId);
+      }
+      offer.allocationRole = role;
+      offer.url = "http://" + agent->info.hostname + ":" + std::to_string(agent->info.port);
+
+      OfferRecord& rec = offers_[offer.id];
+      rec.offer = offer;
+      if (master_.options().offerTimeout) {
+        OfferID id = offer.id;
+        rec.timeoutTimer = master_.loop().after(*master_.options().offerTimeout,
+                                                "master.offer_timeout",
+                                                [this, id] { onOfferTimeout(id); });
+      }
+      agent->offers.insert(offer.id);
+      agent->offered += r;
+      fw->offers.insert(offer.id);
+      fw->offered += r;
+      event.offers.push_back(std::move(offer));
+    }
+  }
+  if (event.offers.empty()) return;
+  offersSent_.inc(static_cast<int64_t>(event.offers.size()));
+  VLOG(1) << "Sending " << event.offers.size() << " offers to framework " << frameworkId;
+  // A failed send disconnects the framework, which withdraws these offers.
+  master_.frameworks().send(*fw, event);
+}
+
+void OfferManager::erase(std::map<OfferID, OfferRecord>::iterator it) {
+  const Offer& offer = it->second.offer;
+  if (it->second.timeoutTimer) master_.loop().cancel(it->second.timeoutTimer);
+  if (AgentRecord* agent = master_.agents().find(offer.agentId)) {
+    agent->offers.erase(offer.id);
+    agent->offered -= offer.resources;
+  }
+  if (FrameworkRecord* fw = master_.frameworks().find(offer.frameworkId)) {
+    fw->offers.erase(offer.id);
+    fw->offered -= offer.resources;
+  }
+  offers_.erase(it);
+}
+
+std::optional<Offer> OfferManager::take(const OfferID& id) {
+  auto it = offers_.find(id);
+  if (it == offers_.end()) return std::nullopt;
+  Offer offer = it->second.offer;
+  erase(it);
+  return offer;
+}
+
+void OfferManager::remove(const OfferID& id, const std::optional<Filters>& filters) {
+  auto it = offers_.find(id);
+  if (it == offers_.end()) return;
+  Offer offer = it->second.offer;
+  erase(it);
+  master_.allocator().recoverResources(offer.frameworkId, offer.agentId, offer.resources,
+                                       filters);
+  master_.requestAllocation();
+}
+
+void OfferManager::onDecline(const ConnectionId& from, const wire::DeclineCall& m) {
+  FrameworkRecord* fw = master_.frameworks().authorize(from, m.frameworkId, "DECLINE");
+  if (!fw) return;
+  for (const auto& id : m.offerIds) {
+    const OfferRecord* rec = find(id);
+    if (!rec || rec->offer.frameworkId != fw->id) {
+      VLOG(1) << "Ignoring decline of unknown offer " << id;
+      continue;
+    }
+    offersDeclined_.inc();
+    remove(id, m.filters);
+  }
+}
+
+void OfferManager::rescindOffersOfAgent(const AgentID& agentId) {
+  AgentRecord* agent = master_.agents().find(agentId);
+  if (!agent) return;
+  std::set<OfferID> ids = agent->offers;
+  for (const auto& id : ids) {
+    auto it = offers_.find(id);
+    if (it == offers_.end()) continue;
+    FrameworkID fwId = it->second.offer.frameworkId;
+    erase(it);
+    offersRescinded_.inc();
+    if (FrameworkRecord* fw = master_.frameworks().find(fwId)) {
+      master_.frameworks().send(*fw, wire::RescindEvent{id});
+    }
+  }
+}
+
+void OfferManager::removeOffersOfFramework(const FrameworkID& frameworkId, bool rescind) {
+  FrameworkRecord* fw = master_.frameworks().find(frameworkId);
+  if (!fw) return;
+  std::set<OfferID> ids = fw->offers;
+  for (const auto& id : ids) {
+    if (rescind) {
+      offersRescinded_.inc();
+      master_.frameworks().send(*fw, wire::RescindEvent{id});
+    }
+    remove(id, std::nullopt);
+  }
+}
+
+void OfferManager::onOfferTimeout(const OfferID& id) {
+  auto it = offers_.find(id);
+  if (it == offers_.end()) return;
+  it->second.timeoutTimer = 0;
+  FrameworkID fwId = it->second.offer.frameworkId;
+  LOG(INFO) << "Offer " << id << " to framework " << fwId << " timed out";
+  offersRescinded_.inc();
+  if (FrameworkRecord* fw = master_.frameworks().find(fwId)) {
+    master_.frameworks().send(*fw, wire::RescindEvent{id});
+  }
+  remove(id, std::nullopt);
+}
+
+}  // namespace tutti::master

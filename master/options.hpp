@@ -1,0 +1,33 @@
+// MasterOptions: everything the master's components need to know, filled
+// from flags in main.cpp (or directly by tests and tutti-local).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "common/clock.hpp"
+#include "common/codec/envelope_codec.hpp"
+
+namespace tutti::master {
+
+struct MasterOptions {
+  std::string ip = "127.0.0.1";    // address to listen on (HTTP and messages)
+  int port = 5050;                 // HTTP port (0: pick a free one)
+  int messagePort = 6050;          // ZeroMQ ROUTER port (0: pick a free one)
+  std::string hostname;            // advertised hostname; empty: ip
+  std::string workDir;             // where the master keeps its files
+  Duration agentPingTimeout = 15s;  // a ping unanswered this long is missed
+  int maxAgentPingTimeouts = 5;    // missed pings before an agent is unreachable
+  Duration agentReregisterTimeout = 10min;  // grace for frameworks recovered from agents
+  Duration allocationInterval = 1s;  // full allocation runs this often
+  Duration heartbeatInterval = 15s;  // HEARTBEAT events to schedulers
+  std::optional<Duration> offerTimeout;  // rescind offers held longer than this
+  std::string minAllocatableResources = "cpus:0.01|mem:32";  // '|'-separated alternatives
+  size_t maxCompletedFrameworks = 50;
+  size_t maxCompletedTasksPerFramework = 1000;
+  size_t maxUnreachableTasksPerFramework = 1000;
+  codec::DecodeLimits decodeLimits;  // for every inbound frame
+  int httpThreads = 4;
+};
+
+}  // namespace tutti::master

@@ -1,0 +1,546 @@
+#include "master/task_manager.hpp"
+
+#include <glog/logging.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "master/master.hpp"
+#include "master/validation.hpp"
+
+namespace tutti::master {
+
+namespace {
+constexpr size_t kMaxStatusesPerTask = 32;
+
+std::string lowerStateName(TaskState s) {
+  std::string name = toString(s);  // TASK_FINISHED
+  std::string out = name.substr(5);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+}  // namespace
+
+TaskManager::TaskManager(Master& master)
+    : master_(master),
+      validUpdates_(master.metrics().counter("master/valid_status_updates")),
+      invalidUpdates_(master.metrics().counter("master/invalid_status_updates")),
+      invalidTasks_(master.metrics().counter("master/invalid_tasks")),
+      taskLaunches_(master.metrics().counter("master/task_launches")) {
+  for (size_t i = 0; i < terminal_.size(); ++i) {
+    auto s = static_cast<TaskState>(i);
+    if (isTerminal(s)) {
+      terminal_[i] = &master.metrics().counter("master/tasks_" + lowerStateName(s));
+    }
+  }
+}
+
+TaskStatus TaskManager::masterStatus(const Task& task, TaskState state, Reason reason,
+                                     const std::string& message) const {
+  TaskStatus s;
+  s.taskId = task.taskId;
+  s.state = state;
+  s.message = message;
+  s.source = Source::SOURCE_MASTER;
+  s.reason = reason;
+  s.agentId = task.agentId;
+  s.executorId = task.executorId;
+  s.timestamp = master_.loop().clock().wallSeconds();
+  return s;
+}
+
+void TaskManager::setState(TaskRecord& rec, TaskState state) {
+  TaskState old = rec.task.state;
+  if (old == state) return;
+  if (!isTerminal(old)) active_[static_cast<size_t>(old)]--;
+  if (isTerminal(state)) {
+    if (!isTerminal(old)) terminal_[static_cast<size_t>(state)]->inc();
+  } else {
+    active_[static_cast<size_t>(state)]++;
+  }
+  rec.task.state = state;
+}
+
+void TaskManager::sendUpdate(FrameworkRecord& fw, const TaskStatus& status) {
+  master_.frameworks().send(fw, wire::UpdateEvent{status});
+}
+
+void TaskManager::addTask(FrameworkRecord& fw, AgentRecord& agent, const TaskInfo& info) {
+  TaskRecord rec;
+  rec.task.taskId = info.taskId;
+  rec.task.name = info.name;
+  rec.task.frameworkId = fw.id;
+  rec.task.executorId = executorIdOf(info);
+  rec.task.agentId = agent.id;
+  rec.task.state = TaskState::TASK_STAGING;
+  rec.task.resources = info.resources;
+  rec.task.labels = info.labels;
+  active_[static_cast<size_t>(TaskState::TASK_STAGING)]++;
+  fw.used += info.resources;
+  agent.used[fw.id] += info.resources;
+  agent.tasks[fw.id].insert(info.taskId);
+  if (info.executor) agent.executors[fw.id][info.executor->executorId] = *info.executor;
+  fw.tasks.emplace(info.taskId, std::move(rec));
+}
+
+void TaskManager::addReportedTask(FrameworkRecord& fw, AgentRecord& agent, const Task& task) {
+  if (fw.tasks.count(task.taskId)) return;
+  fw.unreachableTasks.erase(task.taskId);
+  TaskRecord rec;
+  rec.task = task;
+  rec.task.agentId = agent.id;
+  rec.task.frameworkId = fw.id;
+  if (isTerminal(task.state)) {
+    rec.released = true;  // nothing of the agent's is in use
+  } else {
+    active_[static_cast<size_t>(task.state)]++;
+    fw.used += task.resources;
+    agent.used[fw.id] += task.resources;
+  }
+  agent.tasks[fw.id].insert(task.taskId);
+  fw.tasks.emplace(task.taskId, std::move(rec));
+}
+
+void TaskManager::release(FrameworkRecord& fw, TaskRecord& rec, bool toAllocator) {
+  if (rec.released) return;
+  rec.released = true;
+  const Task& t = rec.task;
+  fw.used -= t.resources;
+  if (AgentRecord* agent = master_.agents().find(t.agentId)) {
+    auto it = agent->used.find(fw.id);
+    if (it != agent->used.end()) {
+      it->second -= t.resources;
+      if (it->second.empty()) agent->used.erase(it);
+    }
+  }
+  if (toAllocator) {
+    master_.allocator().recoverResources(fw.id, t.agentId, t.resources, std::nullopt);
+    master_.requestAllocation();
+  }
+}
+
+void TaskManager::removeTask(FrameworkRecord& fw, const TaskID& id) {
+  auto it = fw.tasks.find(id);
+  if (it == fw.tasks.end()) return;
+  TaskRecord& rec = it->second;
+  bool agentAlive = master_.agents().findRegistered(rec.task.agentId) != nullptr;
+  release(fw, rec, agentAlive);
+  if (!isTerminal(rec.task.state)) active_[static_cast<size_t>(rec.task.state)]--;
+  if (AgentRecord* agent = master_.agents().find(rec.task.agentId)) {
+    auto t = agent->tasks.find(fw.id);
+    if (t != agent->tasks.end()) {
+      t->second.erase(id);
+      if (t->second.empty()) agent->tasks.erase(t);
+    }
+  }
+  if (rec.task.state == TaskState::TASK_UNREACHABLE) {
+    fw.unreachableTasks[id] = std::move(rec.task);
+    while (fw.unreachableTasks.size() > master_.options().maxUnreachableTasksPerFramework) {
+      fw.unreachableTasks.erase(fw.unreachableTasks.begin());
+    }
+  } else {
+    fw.completedTasks.push_back(std::move(rec.task));
+    while (fw.completedTasks.size() > master_.options().maxCompletedTasksPerFramework) {
+      fw.completedTasks.pop_front();
+    }
+  }
+  fw.tasks.erase(it);
+}
+
+void TaskManager::dropLaunches(FrameworkRecord& fw, const wire::AcceptCall& m,
+                               const std::string& why) {
+  TaskState state =
+      fw.partitionAware() ? TaskState::TASK_DROPPED : TaskState::TASK_LOST;
+  for (const auto& op : m.operations) {
+    if (op.type != Offer::Operation::Type::LAUNCH) continue;
+    for (const auto& t : op.tasks) {
+      Task task;
+      task.taskId = t.taskId;
+      task.agentId = t.agentId;
+      task.executorId = executorIdOf(t);
+      invalidTasks_.inc();
+      terminal_[static_cast<size_t>(state)]->inc();
+      sendUpdate(fw, masterStatus(task, state, Reason::REASON_INVALID_OFFERS, why));
+    }
+  }
+}
+
+void TaskManager::onAccept(const ConnectionId& from, const wire::AcceptCall& m) {
+  FrameworkRecord* fw = master_.frameworks().authorize(from, m.frameworkId, "ACCEPT");
+  if (!fw) return;
+
+  // Gather the offers. Any problem voids the whole accept, as in Mesos:
+  // the valid offers' resources go back and every launch is dropped.
+  std::string error;
+  std::vector<Offer> offers;
+  std::set<OfferID> seen;
+  for (const auto& id : m.offerIds) {
+    if (!seen.insert(id).second) {
+      error = "Offer " + id.value + " is listed twice";
+      continue;
+    }
+    const OfferRecord* rec = master_.offers().find(id);
+    if (!rec || rec->offer.frameworkId != fw->id) {
+      if (error.empty()) error = "Offer " + id.value + " is no longer valid";
+      continue;
+    }
+    auto offer = master_.offers().take(id);
+    offers.push_back(*offer);
+  }
+  if (error.empty() && offers.empty()) error = "No offers to accept";
+  for (size_t i = 1; error.empty() && i < offers.size(); ++i) {
+    if (offers[i].agentId != offers[0].agentId) {
+      error = "Offers " + offers[0].id.value + " and " + offers[i].id.value +
+              " are for different agents";
+    } else if (offers[i].allocationRole != offers[0].allocationRole) {
+      error = "Offers " + offers[0].id.value + " and " + offers[i].id.value +
+              " are for different roles";
+    }
+  }
+  AgentRecord* agent = nullptr;
+  if (error.empty()) {
+    agent = master_.agents().findRegistered(offers[0].agentId);
+    if (!agent) error = "Agent " + offers[0].agentId.value + " is not registered";
+  }
+  if (!error.empty()) {
+    LOG(WARNING) << "Invalid ACCEPT from framework " << fw->id << ": " << error;
+    for (const auto& o : offers) {
+      master_.allocator().recoverResources(fw->id, o.agentId, o.resources, std::nullopt);
+    }
+    if (!offers.empty()) master_.requestAllocation();
+    dropLaunches(*fw, m, error);
+    return;
+  }
+
+  Resources available;
+  for (const auto& o : offers) available += o.resources;
+  const std::string& role = offers[0].allocationRole;
+  std::set<TaskID> launching;
+  LaunchContext ctx{fw->info, agent->id, role, [&](const TaskID& id) {
+                      return fw->tasks.count(id) > 0 || launching.count(id) > 0;
+                    }};
+
+  for (const auto& op : m.operations) {
+    if (op.type != Offer::Operation::Type::LAUNCH) {
+      // Reservations and volumes come with the allocator issue; until then
+      // the operation is refused and its resources simply stay unused.
+      LOG(WARNING) << "Framework " << fw->id << " asked for a " << toString(op.type)
+                   << " operation, which this master does not support yet";
+      master_.metrics().counter("master/invalid_operations").inc();
+      continue;
+    }
+    for (const auto& task : op.tasks) {
+      auto valid = validateTask(task, ctx, available);
+      if (!valid.ok()) {
+        invalidTasks_.inc();
+        Task t;
+        t.taskId = task.taskId;
+        t.agentId = agent->id;
+        t.executorId = executorIdOf(task);
+        terminal_[static_cast<size_t>(TaskState::TASK_ERROR)]->inc();
+        LOG(INFO) << "Framework " << fw->id << ": " << valid.error();
+        sendUpdate(*fw, masterStatus(t, TaskState::TASK_ERROR, Reason::REASON_TASK_INVALID,
+                                     valid.error()));
+        continue;
+      }
+      const TaskInfo& info = *valid;
+      available -= info.resources;
+      launching.insert(info.taskId);
+      addTask(*fw, *agent, info);
+      taskLaunches_.inc();
+      VLOG(1) << "Launching task " << info.taskId << " of framework " << fw->id
+              << " on agent " << agent->id;
+      master_.agents().send(*agent, wire::RunTaskMessage{fw->info, info, agent->id});
+    }
+  }
+
+  if (!available.empty()) {
+    master_.allocator().recoverResources(fw->id, agent->id, available, m.filters);
+    master_.requestAllocation();
+  }
+}
+
+void TaskManager::onKill(const ConnectionId& from, const wire::KillCall& m) {
+  FrameworkRecord* fw = master_.frameworks().authorize(from, m.frameworkId, "KILL");
+  if (!fw) return;
+  auto it = fw->tasks.find(m.taskId);
+  if (it == fw->tasks.end()) {
+    if (fw->unreachableTasks.count(m.taskId)) {
+      LOG(INFO) << "Cannot kill task " << m.taskId << ": its agent is unreachable";
+      return;
+    }
+    // Unknown: answer with what reconciliation knows, as Mesos does.
+    sendUpdate(*fw, reconcileOne(*fw, m.taskId, m.agentId));
+    return;
+  }
+  const Task& task = it->second.task;
+  if (isTerminal(task.state)) return;
+  AgentRecord* agent = master_.agents().findRegistered(task.agentId);
+  if (!agent) return;
+  master_.agents().send(*agent,
+                        wire::KillTaskMessage{fw->id, task.taskId, agent->id, m.killPolicy});
+}
+
+void TaskManager::onAcknowledge(const ConnectionId& from, const wire::AcknowledgeCall& m) {
+  FrameworkRecord* fw = master_.frameworks().authorize(from, m.frameworkId, "ACKNOWLEDGE");
+  if (!fw) return;
+  if (m.uuid.size() != 16) {
+    master_.metrics().counter("master/invalid_status_update_acknowledgements").inc();
+    return;
+  }
+  AgentRecord* agent = master_.agents().findRegistered(m.agentId);
+  if (!agent) {
+    VLOG(1) << "Dropping acknowledgement for task " << m.taskId << ": agent " << m.agentId
+            << " is not registered";
+    return;
+  }
+  master_.agents().send(*agent,
+                        wire::StatusUpdateAckMessage{agent->id, fw->id, m.taskId, m.uuid});
+  auto it = fw->tasks.find(m.taskId);
+  if (it == fw->tasks.end()) return;
+  Task& task = it->second.task;
+  if (task.statusUpdateUuid != m.uuid) return;
+  std::optional<TaskState> acked = task.statusUpdateState;
+  task.statusUpdateState.reset();
+  task.statusUpdateUuid.clear();
+  if (acked && isTerminal(*acked)) removeTask(*fw, m.taskId);
+}
+
+TaskStatus TaskManager::reconcileOne(const FrameworkRecord& fw, const TaskID& taskId,
+                                     const AgentID& agentId) const {
+  Task t;
+  t.taskId = taskId;
+  t.agentId = agentId;
+  auto it = fw.tasks.find(taskId);
+  if (it != fw.tasks.end()) {
+    const Task& task = it->second.task;
+    TaskStatus s = masterStatus(task, task.state, Reason::REASON_RECONCILIATION, "");
+    if (!task.statuses.empty()) {
+      s.message = task.statuses.back().message;
+      s.healthy = task.statuses.back().healthy;
+      s.exitStatus = task.statuses.back().exitStatus;
+    }
+    return s;
+  }
+  auto un = fw.unreachableTasks.find(taskId);
+  if (un != fw.unreachableTasks.end()) {
+    t.agentId = un->second.agentId;
+    return masterStatus(t, fw.partitionAware() ? TaskState::TASK_UNREACHABLE
+                                               : TaskState::TASK_LOST,
+                        Reason::REASON_RECONCILIATION, "Task is on an unreachable agent");
+  }
+  bool pa = fw.partitionAware();
+  if (!agentId.empty()) {
+    const AgentRecord* agent = master_.agents().find(agentId);
+    if (agent && agent->state == AgentState::kRegistered) {
+      return masterStatus(t, pa ? TaskState::TASK_GONE : TaskState::TASK_LOST,
+                          Reason::REASON_RECONCILIATION, "Task is unknown to the agent");
+    }
+    if (agent && agent->state == AgentState::kUnreachable) {
+      return masterStatus(t, pa ? TaskState::TASK_UNREACHABLE : TaskState::TASK_LOST,
+                          Reason::REASON_RECONCILIATION, "Agent is unreachable");
+    }
+  }
+  return masterStatus(t, pa ? TaskState::TASK_UNKNOWN : TaskState::TASK_LOST,
+                      Reason::REASON_RECONCILIATION, "Task is unknown to the master");
+}
+
+void TaskManager::onReconcile(const ConnectionId& from, const wire::ReconcileCall& m) {
+  FrameworkRecord* fw = master_.frameworks().authorize(from, m.frameworkId, "RECONCILE");
+  if (!fw) return;
+  if (m.tasks.empty()) {
+    // Implicit: every task the master knows for this framework.
+    std::vector<TaskStatus> statuses;
+    for (const auto& [id, rec] : fw->tasks) {
+      statuses.push_back(reconcileOne(*fw, id, rec.task.agentId));
+    }
+    for (const auto& [id, task] : fw->unreachableTasks) {
+      statuses.push_back(reconcileOne(*fw, id, task.agentId));
+    }
+    for (const auto& s : statuses) sendUpdate(*fw, s);
+    return;
+  }
+  for (const auto& t : m.tasks) sendUpdate(*fw, reconcileOne(*fw, t.taskId, t.agentId));
+}
+
+void TaskManager::onMessage(const ConnectionId& from, const wire::MessageCall& m) {
+  FrameworkRecord* fw = master_.frameworks().authorize(from, m.frameworkId, "MESSAGE");
+  if (!fw) return;
+  AgentRecord* agent = master_.agents().findRegistered(m.agentId);
+  if (!agent) return;  // best effort, as in Mesos
+  master_.agents().send(*agent, wire::FrameworkToExecutorMessage{agent->id, fw->id,
+                                                                 m.executorId, m.data});
+}
+
+void TaskManager::onExecutorToFramework(const ConnectionId& from,
+                                        const wire::ExecutorToFrameworkMessage& m) {
+  AgentRecord* agent = master_.agents().findRegistered(m.agentId);
+  if (!agent) return;
+  master_.agents().touch(*agent, from);
+  FrameworkRecord* fw = master_.frameworks().find(m.frameworkId);
+  if (!fw) return;
+  master_.frameworks().send(*fw, wire::MessageEvent{m.agentId, m.executorId, m.data});
+}
+
+void TaskManager::onStatusUpdate(const ConnectionId& from, const wire::StatusUpdateMessage& m) {
+  AgentRecord* agent = master_.agents().findRegistered(m.agentId);
+  if (!agent) {
+    invalidUpdates_.inc();
+    VLOG(1) << "Dropping status update from unregistered agent " << m.agentId;
+    return;
+  }
+  master_.agents().touch(*agent, from);
+  if (m.status.uuid.size() != 16) {
+    invalidUpdates_.inc();
+    LOG(WARNING) << "Dropping status update without a valid uuid from agent " << m.agentId;
+    return;
+  }
+
+  FrameworkRecord* fw = master_.frameworks().find(m.frameworkId);
+  if (!fw) {
+    if (master_.frameworks().isCompleted(m.frameworkId)) {
+      // Nobody will acknowledge it; acknowledge for the framework so the
+      // agent stops retrying.
+      master_.agents().send(*agent, wire::StatusUpdateAckMessage{agent->id, m.frameworkId,
+                                                                 m.status.taskId, m.status.uuid});
+    } else {
+      invalidUpdates_.inc();
+    }
+    return;
+  }
+  validUpdates_.inc();
+
+  TaskStatus status = m.status;
+  status.agentId = agent->id;
+  auto it = fw->tasks.find(status.taskId);
+  if (it != fw->tasks.end()) {
+    TaskRecord& rec = it->second;
+    bool duplicate = std::any_of(rec.task.statuses.begin(), rec.task.statuses.end(),
+                                 [&](const TaskStatus& s) { return s.uuid == status.uuid; });
+    if (!duplicate) {
+      TaskState latest = m.latestState.value_or(status.state);
+      if (!isTerminal(rec.task.state)) setState(rec, latest);
+      TaskStatus kept = status;
+      kept.data.clear();  // as Mesos: the data may be large; the scheduler has it
+      rec.task.statuses.push_back(std::move(kept));
+      if (rec.task.statuses.size() > kMaxStatusesPerTask) {
+        rec.task.statuses.erase(rec.task.statuses.begin());
+      }
+      if (isTerminal(rec.task.state)) release(*fw, rec, /*toAllocator=*/true);
+    }
+    rec.task.statusUpdateState = status.state;
+    rec.task.statusUpdateUuid = status.uuid;
+  }
+  sendUpdate(*fw, status);
+}
+
+void TaskManager::agentLost(AgentRecord& agent, TaskState partitionAwareState, Reason reason,
+                            const std::string& message) {
+  auto byFramework = agent.tasks;  // removeTask edits agent.tasks
+  for (const auto& [fwId, taskIds] : byFramework) {
+    FrameworkRecord* fw = master_.frameworks().find(fwId);
+    if (!fw) continue;
+    TaskState state = fw->partitionAware() ? partitionAwareState : TaskState::TASK_LOST;
+    for (const auto& id : taskIds) {
+      auto it = fw->tasks.find(id);
+      if (it == fw->tasks.end()) continue;
+      TaskRecord& rec = it->second;
+      release(*fw, rec, /*toAllocator=*/false);  // the allocator forgot the agent
+      if (!isTerminal(rec.task.state)) {
+        TaskStatus s = masterStatus(rec.task, state, reason, message);
+        setState(rec, state);
+        rec.task.statuses.push_back(s);
+        sendUpdate(*fw, s);
+      }
+      removeTask(*fw, id);
+    }
+  }
+  agent.tasks.clear();
+  agent.used.clear();
+  agent.executors.clear();
+}
+
+void TaskManager::reconcileAgentTasks(AgentRecord& agent, const std::vector<Task>& reported) {
+  std::set<std::pair<FrameworkID, TaskID>> known;
+  for (const auto& t : reported) known.emplace(t.frameworkId, t.taskId);
+  auto byFramework = agent.tasks;
+  for (const auto& [fwId, taskIds] : byFramework) {
+    FrameworkRecord* fw = master_.frameworks().find(fwId);
+    if (!fw) continue;
+    for (const auto& id : taskIds) {
+      if (known.count({fwId, id})) continue;
+      auto it = fw->tasks.find(id);
+      if (it == fw->tasks.end() || isTerminal(it->second.task.state)) continue;
+      // The agent never got (or lost) this launch.
+      TaskState state = fw->partitionAware() ? TaskState::TASK_DROPPED : TaskState::TASK_LOST;
+      TaskStatus s = masterStatus(it->second.task, state, Reason::REASON_RECONCILIATION,
+                                  "Task is unknown to the agent");
+      setState(it->second, state);
+      sendUpdate(*fw, s);
+      removeTask(*fw, id);
+    }
+  }
+  for (const auto& t : reported) {
+    FrameworkRecord* fw = master_.frameworks().find(t.frameworkId);
+    if (fw && !fw->tasks.count(t.taskId)) {
+      addReportedTask(*fw, agent, t);
+      if (!isTerminal(t.state)) {
+        master_.allocator().updateAllocation(fw->id, agent.id, Resources(), t.resources);
+      }
+    }
+  }
+}
+
+void TaskManager::addAgentTasks(AgentRecord& agent, const std::vector<Task>& tasks,
+                                const std::vector<ExecutorInfo>& executors,
+                                bool wasUnreachable) {
+  std::set<FrameworkID> shutdown;
+  for (const auto& t : tasks) {
+    FrameworkRecord* fw = master_.frameworks().find(t.frameworkId);
+    if (!fw) continue;
+    if (wasUnreachable && !fw->partitionAware()) {
+      // Its tasks were reported lost; Mesos kills them when the agent
+      // comes back.
+      shutdown.insert(fw->id);
+      continue;
+    }
+    addReportedTask(*fw, agent, t);
+  }
+  for (const auto& e : executors) {
+    if (shutdown.count(e.frameworkId)) continue;
+    if (master_.frameworks().find(e.frameworkId)) {
+      agent.executors[e.frameworkId][e.executorId] = e;
+    }
+  }
+  for (const auto& fwId : shutdown) {
+    LOG(INFO) << "Shutting down framework " << fwId << " on agent " << agent.id
+              << ": it is not partition-aware and its tasks were reported lost";
+    master_.agents().send(agent, wire::ShutdownFrameworkMessage{agent.id, fwId});
+  }
+}
+
+void TaskManager::frameworkRemoved(FrameworkRecord& fw) {
+  std::set<AgentID> agents;
+  std::vector<TaskID> ids;
+  for (auto& [id, rec] : fw.tasks) ids.push_back(id);
+  for (const auto& id : ids) {
+    TaskRecord& rec = fw.tasks.at(id);
+    agents.insert(rec.task.agentId);
+    if (!isTerminal(rec.task.state)) {
+      rec.task.statuses.push_back(masterStatus(rec.task, TaskState::TASK_KILLED,
+                                               Reason::REASON_FRAMEWORK_REMOVED,
+                                               "Framework removed"));
+      setState(rec, TaskState::TASK_KILLED);
+    }
+    removeTask(fw, id);
+  }
+  for (const auto& agentId : agents) {
+    if (AgentRecord* agent = master_.agents().findRegistered(agentId)) {
+      master_.agents().send(*agent, wire::ShutdownFrameworkMessage{agent->id, fw.id});
+      agent->executors.erase(fw.id);
+    }
+  }
+}
+
+}  // namespace tutti::master

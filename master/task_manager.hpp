@@ -1,0 +1,76 @@
+// TaskManager: launches (accept validation), kills, status updates,
+// acknowledgements, reconciliation and framework messages. Loop thread only.
+//
+// Task lifecycle at the master: added as TASK_STAGING when an accept is
+// valid; follows the agent's updates; its resources go back to the
+// allocator when it reaches a terminal state; it is removed (to the
+// framework's completed tasks) once the terminal update is acknowledged, or
+// at once for updates the master itself generates (they need no ack).
+#pragma once
+
+#include <array>
+#include <vector>
+
+#include "common/metrics.hpp"
+#include "common/wire.hpp"
+#include "master/state.hpp"
+
+namespace tutti::master {
+
+class Master;
+
+class TaskManager {
+ public:
+  explicit TaskManager(Master& master);
+
+  void onAccept(const ConnectionId& from, const wire::AcceptCall& m);
+  void onKill(const ConnectionId& from, const wire::KillCall& m);
+  void onAcknowledge(const ConnectionId& from, const wire::AcknowledgeCall& m);
+  void onReconcile(const ConnectionId& from, const wire::ReconcileCall& m);
+  void onMessage(const ConnectionId& from, const wire::MessageCall& m);
+  void onStatusUpdate(const ConnectionId& from, const wire::StatusUpdateMessage& m);
+  void onExecutorToFramework(const ConnectionId& from, const wire::ExecutorToFrameworkMessage& m);
+
+  // The agent is unreachable or gone: its tasks become `partitionAwareState`
+  // (TASK_UNREACHABLE or TASK_GONE) for partition-aware frameworks and
+  // TASK_LOST for the others.
+  void agentLost(AgentRecord& agent, TaskState partitionAwareState, Reason reason,
+                 const std::string& message);
+  // A registered agent reconnected and reported its tasks.
+  void reconcileAgentTasks(AgentRecord& agent, const std::vector<Task>& reported);
+  // An agent (re-)admitted with tasks: an unreachable agent that came back,
+  // or an agent unknown to this master.
+  void addAgentTasks(AgentRecord& agent, const std::vector<Task>& tasks,
+                     const std::vector<ExecutorInfo>& executors, bool wasUnreachable);
+  // The framework is being torn down: its tasks are killed and completed.
+  void frameworkRemoved(FrameworkRecord& fw);
+
+  // Non-terminal tasks in each state (for metrics and state).
+  int64_t activeCount(TaskState s) const { return active_[static_cast<size_t>(s)]; }
+
+ private:
+  TaskStatus masterStatus(const Task& task, TaskState state, Reason reason,
+                          const std::string& message) const;
+  void addTask(FrameworkRecord& fw, AgentRecord& agent, const TaskInfo& info);
+  void addReportedTask(FrameworkRecord& fw, AgentRecord& agent, const Task& task);
+  void setState(TaskRecord& rec, TaskState state);
+  // Gives a terminal task's resources back (to the allocator when
+  // `toAllocator`; not when the agent itself is gone).
+  void release(FrameworkRecord& fw, TaskRecord& rec, bool toAllocator);
+  // Moves the task out of the active set, to completed or unreachable.
+  void removeTask(FrameworkRecord& fw, const TaskID& id);
+  void sendUpdate(FrameworkRecord& fw, const TaskStatus& status);
+  void dropLaunches(FrameworkRecord& fw, const wire::AcceptCall& m, const std::string& why);
+  TaskStatus reconcileOne(const FrameworkRecord& fw, const TaskID& taskId,
+                          const AgentID& agentId) const;
+
+  Master& master_;
+  std::array<int64_t, 14> active_{};
+  std::array<Counter*, 14> terminal_{};
+  Counter& validUpdates_;
+  Counter& invalidUpdates_;
+  Counter& invalidTasks_;
+  Counter& taskLaunches_;
+};
+
+}  // namespace tutti::master

@@ -1,0 +1,30 @@
+// Validation of what a framework asks the master to launch. Pure functions.
+//
+// Errors are meant for the framework author: they name the task and say
+// what is wrong ("Task 'web-1' uses more resources (cpus:2) than the offers
+// hold (cpus:1)"). The master turns them into TASK_ERROR updates.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "tutti/types.hpp"
+
+namespace tutti::master {
+
+struct LaunchContext {
+  const FrameworkInfo& framework;
+  const AgentID& agentId;
+  const std::string& offerRole;  // the role the offers were made to
+  // Whether the framework already has a task with this id (the accept's
+  // earlier tasks included).
+  std::function<bool(const TaskID&)> taskIdInUse;
+};
+
+// Checks `task` against the framework, the offered agent and what is left
+// of the offers (`available`, allocated to offerRole). Returns the task as
+// it will run: agent id filled in, resources allocated to the offer's role.
+Result<TaskInfo> validateTask(const TaskInfo& task, const LaunchContext& context,
+                              const Resources& available);
+
+}  // namespace tutti::master
