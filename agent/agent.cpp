@@ -642,8 +642,10 @@ void Agent::onExecutorExited(const FrameworkID& fwId, const ExecutorID& exId,
   if (ex.registrationTimer) loop_.cancel(ex.registrationTimer);
   if (ex.killTimer) loop_.cancel(ex.killTimer);
   ex.registrationTimer = ex.killTimer = 0;
-  // Whatever the executor left behind (a task's stray children) goes too.
-  launcher_.destroy(ex.pid);
+  // Whatever the executor left in its process group goes too. (The
+  // command executor already killed its task's group; a full sweep of the
+  // session is kept for executors the agent had to kill, see destroy().)
+  if (ex.pid > 1) ::kill(-ex.pid, SIGKILL);
   std::string how = status ? describeWaitStatus(*status) : "ended";
   VLOG(1) << "Executor " << exId << " of framework " << fwId << " " << how;
 

@@ -60,7 +60,7 @@ void ExecuteScheduler::resourceOffers(SchedulerDriver* driver, const std::vector
       launch.push_back(std::move(task));
     }
     if (launch.empty()) {
-      if (!killRequested_ && nextToLaunch_ < tasks_.size() && ++unfitOffers_ == 10) {
+      if (!killRequested_ && nextToLaunch_ < tasks_.size() && ++unfitOffers_ == 3) {
         out_ << "Waiting for an offer that holds " << options_.resources << " (offers so far, "
              << "e.g. " << offer.resources.unallocate() << ", are too small)" << std::endl;
       }

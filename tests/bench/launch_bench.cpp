@@ -1,1 +1,151 @@
-// (being written)
+// launch: master + one agent in this process, N `true` tasks through the
+// scheduler driver, against the machine's plain posix_spawn+waitpid rate.
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+
+#include "tests/bench/bench.hpp"
+#include "tests/fixtures/cluster.hpp"
+#include "tutti/scheduler.hpp"
+
+extern char** environ;
+
+namespace tutti::bench {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+
+// Sequential posix_spawn + waitpid of /bin/true for about a second.
+double spawnRate() {
+  char arg0[] = "/bin/true";
+  char* args[] = {arg0, nullptr};
+  auto start = Clock::now();
+  int n = 0;
+  while (Clock::now() - start < std::chrono::seconds(1)) {
+    pid_t pid;
+    if (posix_spawn(&pid, "/bin/true", nullptr, nullptr, args, environ) != 0) break;
+    int st;
+    waitpid(pid, &st, 0);
+    ++n;
+  }
+  double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  return n / secs;
+}
+
+class LaunchScheduler : public Scheduler {
+ public:
+  explicit LaunchScheduler(int tasks) : total_(tasks) {}
+
+  void registered(SchedulerDriver*, const FrameworkID&, const MasterInfo&) override {}
+  void reregistered(SchedulerDriver*, const MasterInfo&) override {}
+  void disconnected(SchedulerDriver*) override {}
+  void resourceOffers(SchedulerDriver* d, const std::vector<Offer>& offers) override {
+    Resources each = *Resources::parse("cpus:0.01;mem:16");
+    for (const auto& o : offers) {
+      std::vector<TaskInfo> launch;
+      Resources left = o.resources;
+      while (next_ < total_ && left.contains(each.allocate(o.allocationRole))) {
+        TaskInfo t;
+        t.name = "bench";
+        t.taskId = TaskID("t" + std::to_string(next_++));
+        t.agentId = o.agentId;
+        t.resources = each;
+        CommandInfo c;
+        c.value = "true";
+        t.command = c;
+        left -= each.allocate(o.allocationRole);
+        launch.push_back(std::move(t));
+      }
+      if (launch.empty()) {
+        d->declineOffer(o.id, Filters{0.1});
+        continue;
+      }
+      if (!started_) {
+        started_ = true;
+        start_ = Clock::now();
+      }
+      d->launchTasks({o.id}, launch, Filters{0.1});
+    }
+  }
+  void offerRescinded(SchedulerDriver*, const OfferID&) override {}
+  void statusUpdate(SchedulerDriver*, const TaskStatus& s) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (s.state == TaskState::TASK_RUNNING) ++running_;
+    if (isTerminal(s.state)) {
+      ++ended_;
+      if (s.state != TaskState::TASK_FINISHED) ++failed_;
+      if (ended_ == total_) {
+        end_ = Clock::now();
+        cv_.notify_all();
+      }
+    }
+  }
+  void frameworkMessage(SchedulerDriver*, const ExecutorID&, const AgentID&,
+                        const std::string&) override {}
+  void agentLost(SchedulerDriver*, const AgentID&) override {}
+  void executorLost(SchedulerDriver*, const ExecutorID&, const AgentID&, int) override {}
+  void error(SchedulerDriver*, const std::string& m) override {
+    std::fprintf(stderr, "framework error: %s\n", m.c_str());
+  }
+
+  bool wait(std::chrono::seconds timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, timeout, [this] { return ended_ == total_; });
+  }
+  double seconds() const { return std::chrono::duration<double>(end_ - start_).count(); }
+  int failed() const { return failed_; }
+
+ private:
+  int total_;
+  int next_ = 0;
+  bool started_ = false;
+  Clock::time_point start_, end_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int running_ = 0;
+  int ended_ = 0;
+  int failed_ = 0;
+};
+}  // namespace
+
+int runLaunch(const LaunchOptions& options) {
+  double limit = spawnRate();
+
+  testing::TempDir dir;
+  master::MasterDaemon master(testing::testMasterOptions());
+  if (!master.start().ok()) return 1;
+  agent::AgentOptions ao = testing::testAgentOptions(master.messageAddress(), dir.path());
+  ao.resources = "cpus:1000;mem:1000000;disk:100000";
+  agent::AgentDaemon agent(ao);
+  if (!agent.start().ok()) return 1;
+
+  LaunchScheduler scheduler(options.tasks);
+  FrameworkInfo fw;
+  fw.name = "tutti-bench";
+  fw.user = "bench";
+  TuttiSchedulerDriver driver(&scheduler, fw, master.messageAddress());
+  driver.start();
+  bool done = scheduler.wait(std::chrono::seconds(600));
+  driver.stop();
+  driver.join();
+  agent.stop();
+  master.stop();
+  if (!done) {
+    std::fprintf(stderr, "launch: not every task ended within 10 minutes\n");
+    return 1;
+  }
+  double secs = scheduler.seconds();
+  double rate = options.tasks / secs;
+  std::printf("launch tasks=%d seconds=%.3f tasks_per_s=%.1f spawn_limit_per_s=%.1f ratio=%.3f"
+              " failed=%d containerizer=%s\n",
+              options.tasks, secs, rate, limit, rate / limit, scheduler.failed(),
+              options.containerizer.c_str());
+  return scheduler.failed() == 0 ? 0 : 1;
+}
+
+}  // namespace tutti::bench

@@ -1,1 +1,49 @@
-// (being written)
+// tutti-bench: benchmarks that print their figures. Run by hand; the test
+// suite runs each at a tiny size so that it keeps working.
+//
+//   tutti-bench launch --tasks=1000
+#include <gflags/gflags.h>
+#include <glog/logging.h>
+
+#include <cstring>
+#include <iostream>
+
+#include "common/flags.hpp"
+#include "tests/bench/bench.hpp"
+
+DEFINE_int32(tasks, 1000, "launch: number of tasks");
+DEFINE_string(containerizer, "process", "launch: containerizer (process)");
+
+int main(int argc, char** argv) {
+  const std::string usage =
+      "tutti-bench SCENARIO [flags]\n\nScenarios:\n"
+      "  launch   master + one agent in this process; launch --tasks=N `true` tasks through\n"
+      "           the scheduler driver as fast as offers allow; compare with the machine's\n"
+      "           plain posix_spawn+waitpid rate of /bin/true";
+  if (argc < 2 || argv[1][0] == '-') {
+    if (argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
+      std::cout << usage << "\n";
+      return 0;
+    }
+    std::cerr << usage << "\n";
+    return 1;
+  }
+  std::string scenario = argv[1];
+  // Drop the scenario so that gflags sees only flags.
+  for (int i = 1; i + 1 < argc; ++i) argv[i] = argv[i + 1];
+  --argc;
+  tutti::parseFlags(&argc, &argv, usage);
+  FLAGS_logtostderr = true;
+  if (FLAGS_minloglevel == 0) FLAGS_minloglevel = 1;
+  google::InitGoogleLogging(argv[0]);
+
+  if (scenario == "launch") {
+    if (FLAGS_containerizer != "process") {
+      std::cerr << "launch: only --containerizer=process exists so far\n";
+      return 1;
+    }
+    return tutti::bench::runLaunch({FLAGS_tasks, FLAGS_containerizer});
+  }
+  std::cerr << "Unknown scenario '" << scenario << "'\n" << usage << "\n";
+  return 1;
+}

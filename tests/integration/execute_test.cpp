@@ -1,1 +1,173 @@
-// (being written)
+// Integration: the real tutti-master, tutti-agent, tutti-executor and
+// tutti-execute binaries on loopback.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "common/http.hpp"
+#include "common/process.hpp"
+#include "tests/fixtures/process_fixture.hpp"
+
+namespace tutti::testing {
+namespace {
+
+class ExecuteTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    master_ = startMasterProcess(dir_.path());
+    agent_ = startAgentProcess(master_, dir_.path());
+  }
+
+  std::vector<std::string> execute(std::vector<std::string> flags) {
+    std::vector<std::string> argv = {binary("tutti-execute"), "--master=" + master_.address()};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    return argv;
+  }
+
+  // The sandbox directory of the executor that ran `taskId`.
+  std::string sandboxOf(const std::string& taskId) {
+    auto state = getJson(agent_.httpPort, "/state");
+    for (const char* key : {"frameworks", "completed_frameworks"}) {
+      for (const auto& fw : state[key]) {
+        for (const char* ekey : {"executors", "completed_executors"}) {
+          for (const auto& ex : fw[ekey]) {
+            if (ex["id"] == taskId) return ex["directory"];
+          }
+        }
+      }
+    }
+    return "";
+  }
+
+  TempDir dir_;
+  MasterProcess master_;
+  AgentProcess agent_;
+};
+
+TEST_F(ExecuteTest, ExitsWithTheCommandsStatusAndKeepsItsOutputInTheSandbox) {
+  auto r = runCommand(execute({"--name=echo", "--command=echo hello; exit 3"}));
+  EXPECT_EQ(r.exitCode, 3) << r.output;
+  EXPECT_NE(r.output.find("TASK_RUNNING"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("TASK_FAILED"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("exited with status 3"), std::string::npos) << r.output;
+
+  std::string sandbox = sandboxOf("echo");
+  ASSERT_FALSE(sandbox.empty());
+  auto file = getJson(agent_.httpPort, "/files/read?path=" + sandbox + "/stdout&offset=0");
+  ASSERT_TRUE(file.is_object());
+  EXPECT_EQ(file["data"], "hello\n");
+  EXPECT_EQ(file["offset"], 0);
+  auto size = getJson(agent_.httpPort, "/files/read?path=" + sandbox + "/stdout&offset=-1");
+  EXPECT_EQ(size["offset"], 6);
+
+  // Nothing outside a sandbox can be read.
+  for (std::string path : {sandbox + "/../../../../../../../../etc/passwd", std::string("/etc/passwd"),
+                           sandbox + "/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd"}) {
+    auto res = httpGet("127.0.0.1", agent_.httpPort, "/files/read?path=" + path);
+    ASSERT_TRUE(res.ok());
+    EXPECT_TRUE(res->first == 403 || res->first == 404) << path << " gave " << res->first;
+    EXPECT_EQ(res->second.find("root:"), std::string::npos);
+  }
+  auto missing = httpGet("127.0.0.1", agent_.httpPort, "/files/read?path=" + sandbox + "/nope");
+  ASSERT_TRUE(missing.ok());
+  EXPECT_EQ(missing->first, 404);
+  auto bad = httpGet("127.0.0.1", agent_.httpPort, "/files/read?path=" + sandbox + "/stdout&offset=x");
+  ASSERT_TRUE(bad.ok());
+  EXPECT_EQ(bad->first, 400);
+}
+
+TEST_F(ExecuteTest, HundredInstancesAllFinish) {
+  auto r = runCommand(execute({"--name=many", "--command=true", "--instances=100"}),
+                      std::chrono::seconds(120));
+  EXPECT_EQ(r.exitCode, 0) << r.output;
+  size_t finished = 0;
+  for (size_t pos = r.output.find("TASK_FINISHED"); pos != std::string::npos;
+       pos = r.output.find("TASK_FINISHED", pos + 1)) {
+    ++finished;
+  }
+  EXPECT_EQ(finished, 100u) << r.output;
+
+  auto metrics = getJson(master_.httpPort, "/metrics/snapshot");
+  EXPECT_EQ(metrics["master/tasks_finished"], 100.0);
+  EXPECT_EQ(metrics["master/tasks_running"], 0.0);
+  EXPECT_EQ(metrics["master/tasks_staging"], 0.0);
+}
+
+TEST_F(ExecuteTest, SignalKillsTheTaskAndNoProcessOfItRemains) {
+  std::string pids = dir_.path() + "/pids";
+  // The task leaves a background child too: the kill must take the group.
+  std::string command = "sleep 1000 & echo $! >> " + pids + "; echo $$ >> " + pids + "; wait";
+  ProcessHandle p = startProcess(execute({"--name=sleeper", "--command=" + command}),
+                                 dir_.path() + "/execute.log");
+  ASSERT_TRUE(waitUntil([&] { return p.log().find("TASK_RUNNING") != std::string::npos; }))
+      << p.log();
+  ASSERT_TRUE(waitUntil([&] {
+    std::ifstream in(pids);
+    std::string a, b;
+    return static_cast<bool>(in >> a >> b);
+  }));
+  std::vector<pid_t> taskPids;
+  {
+    std::ifstream in(pids);
+    pid_t x;
+    while (in >> x) taskPids.push_back(x);
+  }
+  ASSERT_EQ(taskPids.size(), 2u);
+  for (pid_t x : taskPids) EXPECT_TRUE(processExists(x)) << x;
+
+  int status = p.stop(SIGTERM, std::chrono::seconds(30));
+  ASSERT_NE(status, -1) << "tutti-execute did not exit after SIGTERM";
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 143);  // the command ended by SIGTERM
+  std::string out = p.log();
+  EXPECT_NE(out.find("TASK_KILLED"), std::string::npos) << out;
+  EXPECT_TRUE(waitUntil([&] {
+    for (pid_t x : taskPids) {
+      if (processExists(x)) return false;
+    }
+    return true;
+  })) << "a process of the killed task is still alive";
+}
+
+TEST_F(ExecuteTest, TaskLargerThanAnyAgentWaitsAndCanBeInterrupted) {
+  ProcessHandle p = startProcess(execute({"--name=huge", "--command=true",
+                                          "--resources=cpus:64;mem:32"}),
+                                 dir_.path() + "/huge.log");
+  ASSERT_TRUE(waitUntil([&] { return p.log().find("Waiting for an offer") != std::string::npos; },
+                        std::chrono::seconds(60)))
+      << p.log();
+  int status = p.stop(SIGINT, std::chrono::seconds(10));
+  ASSERT_NE(status, -1);
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+}
+
+TEST(BinariesTest, FlagsAreCheckedAndDocumented) {
+  auto bad = runCommand({binary("tutti-master"), "--port=abc"});
+  EXPECT_EQ(bad.exitCode, 1);
+  auto badDuration = runCommand({binary("tutti-master"), "--agent_ping_timeout=5parsecs"});
+  EXPECT_EQ(badDuration.exitCode, 1);
+  EXPECT_NE(badDuration.output.find("Invalid duration"), std::string::npos) << badDuration.output;
+  auto badResources = runCommand({binary("tutti-agent"), "--master=127.0.0.1:1",
+                                  "--work_dir=/tmp/x", "--resources=cpus:-1"});
+  EXPECT_EQ(badResources.exitCode, 1);
+  EXPECT_NE(badResources.output.find("--resources"), std::string::npos) << badResources.output;
+  auto unknown = runCommand({binary("tutti-agent"), "--no_such_flag=1"});
+  EXPECT_EQ(unknown.exitCode, 1);
+
+  for (auto [bin, flag] : {std::pair{"tutti-master", "--message_port=6050"},
+                           {"tutti-agent", "--work_dir="},
+                           {"tutti-execute", "--instances=1"}}) {
+    auto help = runCommand({binary(bin), "--help"});
+    EXPECT_EQ(help.exitCode, 0) << bin;
+    EXPECT_NE(help.output.find(flag), std::string::npos) << bin << ":\n" << help.output;
+  }
+}
+
+}  // namespace
+}  // namespace tutti::testing
