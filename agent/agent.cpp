@@ -64,6 +64,7 @@ Agent::Agent(AgentOptions options, AgentInfo info, std::string executorEndpoint,
       metrics_(metrics),
       onFatal_(std::move(onFatal)),
       watcher_(loop),
+      asyncLauncher_(loop),
       launchedTasks_(metrics.counter("slave/tasks_launched")),
       failedLaunches_(metrics.counter("slave/container_launch_errors")),
       invalidExecutorCalls_(metrics.counter("slave/invalid_executor_calls")) {
@@ -377,29 +378,50 @@ ExecutorRecord* Agent::launchExecutor(FrameworkEntry& fw, const TaskInfo& task) 
   }
   for (const auto& e : cmd.environment) spec.env.push_back(e.name + "=" + e.value);
 
-  auto pid = launcher_.launch(spec);
-  if (!pid.ok()) {
-    failedLaunches_.inc();
-    LOG(ERROR) << "Failed to launch executor " << rec.id << " of framework " << fwId << ": "
-               << pid.error();
-    agentUpdate(fwId, task.taskId, rec.id, TaskState::TASK_FAILED,
-                Reason::REASON_CONTAINER_LAUNCH_FAILED,
-                "Failed to launch the executor: " + pid.error());
-    return nullptr;
-  }
-  rec.pid = *pid;
-  VLOG(1) << "Launched executor " << rec.id << " (pid " << rec.pid << ") in " << rec.directory;
   FrameworkID f = fwId;
   ExecutorID e = rec.id;
-  Status w = watcher_.watch(rec.pid, [this, f, e](pid_t, std::optional<int> status) {
-    onExecutorExited(f, e, status);
+  ContainerID c = rec.containerId;
+  asyncLauncher_.launch(spec, [this, f, e, c](Result<pid_t> pid) {
+    onExecutorLaunched(f, e, c, std::move(pid));
   });
-  if (!w.ok()) LOG(WARNING) << "Cannot watch executor " << e << ": " << w;
   rec.registrationTimer = loop_.after(options_.executorRegistrationTimeout,
                                       "agent.executor_registration_timeout",
                                       [this, f, e] { onExecutorRegistrationTimeout(f, e); });
   auto [it, _] = fw.executors.emplace(rec.id, std::move(rec));
   return &it->second;
+}
+
+void Agent::onExecutorLaunched(const FrameworkID& fwId, const ExecutorID& exId,
+                               const ContainerID& containerId, Result<pid_t> pid) {
+  ExecutorRecord* ex = findExecutor(fwId, exId);
+  if (!ex || ex->containerId != containerId) {
+    // Gone meanwhile (e.g. the agent is shutting down): do not leave it running.
+    if (pid.ok()) launcher_.destroy(*pid);
+    return;
+  }
+  if (!pid.ok()) {
+    failedLaunches_.inc();
+    LOG(ERROR) << "Failed to launch executor " << exId << " of framework " << fwId << ": "
+               << pid.error();
+    for (const auto& [taskId, _] : ex->queued) {
+      agentUpdate(fwId, taskId, exId, TaskState::TASK_FAILED,
+                  Reason::REASON_CONTAINER_LAUNCH_FAILED,
+                  "Failed to launch the executor: " + pid.error());
+    }
+    ex->queued.clear();
+    onExecutorExited(fwId, exId, std::nullopt);
+    return;
+  }
+  ex->pid = *pid;
+  VLOG(1) << "Launched executor " << exId << " (pid " << ex->pid << ") in " << ex->directory;
+  Status w = watcher_.watch(ex->pid, [this, fwId, exId](pid_t, std::optional<int> status) {
+    onExecutorExited(fwId, exId, status);
+  });
+  if (!w.ok()) LOG(WARNING) << "Cannot watch executor " << exId << ": " << w;
+  if (ex->state == ExecutorState::kTerminating && ex->conn.empty()) {
+    // Shut down before it could subscribe: nothing to wait for.
+    launcher_.destroy(ex->pid);
+  }
 }
 
 void Agent::sendLaunch(ExecutorRecord& ex, const TaskInfo& task) {
@@ -532,6 +554,14 @@ void Agent::onExecutorUpdate(const ConnectionId& from, const wire::ExecutorUpdat
     return;
   }
   if (!ex->launched.count(m.status.taskId)) {
+    // A re-sent update of a task that already ended here (our first
+    // acknowledgement was lost): acknowledge it again, or the executor
+    // would wait for it forever.
+    for (const auto& done : ex->completed) {
+      if (done.taskId != m.status.taskId) continue;
+      (void)executors_.send(from, wire::AcknowledgedEvent{m.status.taskId, m.status.uuid});
+      return;
+    }
     invalidExecutorCalls_.inc();
     LOG(WARNING) << "Executor " << m.executorId << " sent an update for task "
                  << m.status.taskId << ", which it does not run";
@@ -601,7 +631,7 @@ void Agent::onExecutorRegistrationTimeout(const FrameworkID& fw, const ExecutorI
   }
   ex->queued.clear();
   ex->state = ExecutorState::kTerminating;
-  launcher_.destroy(ex->pid);
+  if (ex->pid > 1) launcher_.destroy(ex->pid);  // else: when the launcher returns it
 }
 
 void Agent::shutdownExecutor(ExecutorRecord& ex) {
@@ -618,15 +648,14 @@ void Agent::shutdownExecutor(ExecutorRecord& ex) {
   ex.state = ExecutorState::kTerminating;
   FrameworkID f = ex.frameworkId;
   ExecutorID e = ex.id;
-  pid_t pid = ex.pid;
   ex.killTimer = loop_.after(options_.executorShutdownGracePeriod, "agent.executor_kill",
-                             [this, f, e, pid] {
+                             [this, f, e] {
                                ExecutorRecord* x = findExecutor(f, e);
                                if (x && x->state != ExecutorState::kTerminated) {
                                  x->killTimer = 0;
                                  LOG(INFO) << "Killing executor " << e
                                            << " after its shutdown grace period";
-                                 launcher_.destroy(pid);
+                                 if (x->pid > 1) launcher_.destroy(x->pid);
                                }
                              });
 }

@@ -46,7 +46,7 @@ struct ExecutorRecord {
   std::string directory;
   bool commandExecutor = true;
   ExecutorState state = ExecutorState::kRegistering;
-  pid_t pid = -1;
+  pid_t pid = -1;  // -1 while the launcher thread is still starting it
   ConnectionId conn;
   double startTime = 0;
   std::map<TaskID, TaskInfo> queued;  // waiting for the executor to subscribe
@@ -123,6 +123,8 @@ class Agent {
   ExecutorRecord* findExecutor(const FrameworkID& fw, const ExecutorID& ex);
   ExecutorRecord* launchExecutor(FrameworkEntry& fw, const TaskInfo& task);
   void sendLaunch(ExecutorRecord& ex, const TaskInfo& task);
+  void onExecutorLaunched(const FrameworkID& fw, const ExecutorID& ex, const ContainerID& c,
+                          Result<pid_t> pid);
   void onExecutorExited(const FrameworkID& fw, const ExecutorID& ex, std::optional<int> status);
   void onExecutorRegistrationTimeout(const FrameworkID& fw, const ExecutorID& ex);
   void shutdownExecutor(ExecutorRecord& ex);
@@ -145,6 +147,7 @@ class Agent {
   std::unique_ptr<StatusUpdateManager> statusUpdates_;
   ProcessWatcher watcher_;
   ProcessLauncher launcher_;
+  AsyncLauncher asyncLauncher_;
 
   AgentState state_ = AgentState::kRegistering;
   std::map<FrameworkID, FrameworkEntry> frameworks_;

@@ -110,6 +110,7 @@ Result<std::string> ZmqRouterTransport::bind(const std::string& endpoint) {
     socket_ = std::make_unique<zmq::socket_t>(zmqContext(), zmq::socket_type::router);
     commonSocketOptions(*socket_, options_);
     socket_->set(zmq::sockopt::router_mandatory, 1);
+    socket_->set(zmq::sockopt::router_handover, 1);
     socket_->bind(endpoint);
     std::string bound = socket_->get(zmq::sockopt::last_endpoint);
     loop_.watchSocket(socket_->handle(), "transport.router", [this] { onReadable(); });
@@ -178,7 +179,9 @@ Status ZmqRouterTransport::sendFrame(const ConnectionId& to, std::string&& frame
 // ---- DEALER ----
 
 ZmqDealerTransport::ZmqDealerTransport(Loop& loop, Metrics& metrics, TransportOptions options)
-    : Transport(loop, metrics, std::move(options)) {}
+    : Transport(loop, metrics, std::move(options)),
+      // Routing ids starting with a zero byte are reserved by ZeroMQ.
+      routingId_("c" + toHex(randomUuidBytes())) {}
 
 ZmqDealerTransport::~ZmqDealerTransport() { close(); }
 
@@ -190,6 +193,7 @@ Status ZmqDealerTransport::connect(const std::string& endpoint) {
     // Queue only on completed connections: a send while the peer is away
     // fails at once instead of piling up and arriving in a burst later.
     socket_->set(zmq::sockopt::immediate, 1);
+    socket_->set(zmq::sockopt::routing_id, routingId_);
     socket_->set(zmq::sockopt::reconnect_ivl, 100);
     socket_->set(zmq::sockopt::reconnect_ivl_max, 2000);
     socket_->connect(endpoint);

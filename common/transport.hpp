@@ -119,9 +119,12 @@ class ZmqDealerTransport final : public Transport {
  public:
   ZmqDealerTransport(Loop& loop, Metrics& metrics, TransportOptions options);
   ~ZmqDealerTransport() override;
-  // Connects to "tcp://host:port", closing any previous connection (a new
-  // connection has a new identity at the server).
+  // Connects to "tcp://host:port", closing any previous connection. Every
+  // connection of this transport carries the same routing id, so the server
+  // keeps routing replies to it across reconnections (servers set
+  // ZMQ_ROUTER_HANDOVER: a reconnection takes the id over).
   Status connect(const std::string& endpoint);
+  const std::string& routingId() const { return routingId_; }
   // Closes the socket; messages still queued are sent for up to `lingerMs`
   // in the background (see terminateZmqContext()).
   void close(int lingerMs = 0);
@@ -135,6 +138,7 @@ class ZmqDealerTransport final : public Transport {
   void onReadable();
   std::unique_ptr<zmq::socket_t> socket_;
   std::string endpoint_;
+  std::string routingId_;
 };
 
 // "host:port" or "tcp://host:port" to "tcp://host:port"; rejects anything else.

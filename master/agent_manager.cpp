@@ -126,8 +126,9 @@ void AgentManager::onRegisterAgent(const ConnectionId& from, const wire::Registe
   registrations_.inc();
   LOG(INFO) << "Registered agent " << id << " at " << agent.pid() << " with "
             << agent.total;
-  admit(agent);
+  // Registered first, then pinged: an agent ignores pings until it knows its id.
   send(agent, wire::AgentRegisteredMessage{id, master_.options().agentPingTimeout});
+  admit(agent);
 }
 
 void AgentManager::admit(AgentRecord& agent) {
@@ -182,8 +183,8 @@ void AgentManager::onReregisterAgent(const ConnectionId& from,
   // back as disconnected frameworks waiting to re-subscribe.
   for (const auto& fwInfo : m.frameworks) master_.frameworks().recoverFramework(fwInfo);
   master_.tasks().addAgentTasks(agent, m.tasks, m.executors, wasUnreachable);
-  admit(agent);
   send(agent, wire::AgentReregisteredMessage{id, master_.options().agentPingTimeout});
+  admit(agent);
 }
 
 void AgentManager::onPong(const ConnectionId& from, const wire::PongMessage& m) {

@@ -414,6 +414,13 @@ void TaskManager::onStatusUpdate(const ConnectionId& from, const wire::StatusUpd
   TaskStatus status = m.status;
   status.agentId = agent->id;
   auto it = fw->tasks.find(status.taskId);
+  if (it != fw->tasks.end() && it->second.task.agentId != agent->id) {
+    // Only the agent that runs a task may change it.
+    LOG(WARNING) << "Agent " << agent->id << " sent an update for task " << status.taskId
+                 << ", which runs on agent " << it->second.task.agentId << "; not applied";
+    invalidUpdates_.inc();
+    it = fw->tasks.end();
+  }
   if (it != fw->tasks.end()) {
     TaskRecord& rec = it->second;
     bool duplicate = std::any_of(rec.task.statuses.begin(), rec.task.statuses.end(),

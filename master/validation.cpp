@@ -25,6 +25,12 @@ Status validateCommand(const TaskInfo& task, const CommandInfo& c, const char* w
     }
   }
   if (c.value.find('\0') != std::string::npos) return err(task, "has a NUL byte in its command");
+  for (const auto& a : c.arguments) {
+    if (a.find('\0') != std::string::npos) return err(task, "has a NUL byte in an argument");
+  }
+  if (c.user && c.user->find('\0') != std::string::npos) {
+    return err(task, "has a NUL byte in its user");
+  }
   return Status::OK();
 }
 }  // namespace

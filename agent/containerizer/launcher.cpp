@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/loop.hpp"
 #include "common/process.hpp"
 
 namespace tutti::agent {
@@ -48,6 +49,50 @@ Result<pid_t> ProcessLauncher::launch(const LaunchSpec& spec) {
 void ProcessLauncher::destroy(pid_t executorPid) {
   if (executorPid <= 1) return;
   killSession(executorPid, SIGKILL);
+}
+
+}  // namespace tutti::agent
+
+namespace tutti::agent {
+
+AsyncLauncher::AsyncLauncher(Loop& loop) : loop_(loop), thread_([this] { run(); }) {}
+
+AsyncLauncher::~AsyncLauncher() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void AsyncLauncher::launch(LaunchSpec spec, std::function<void(Result<pid_t>)> done) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(Request{std::move(spec), std::move(done)});
+  }
+  cv_.notify_one();
+}
+
+size_t AsyncLauncher::pending() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return queue_.size();
+}
+
+void AsyncLauncher::run() {
+  while (true) {
+    Request r;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      r = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    auto pid = launcher_.launch(r.spec);
+    loop_.post("agent.executor_launched",
+               [done = std::move(r.done), pid]() mutable { done(std::move(pid)); });
+  }
 }
 
 }  // namespace tutti::agent

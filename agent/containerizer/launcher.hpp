@@ -9,10 +9,19 @@
 
 #include <sys/types.h>
 
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tutti/types.hpp"
+
+namespace tutti {
+class Loop;
+}
 
 namespace tutti::agent {
 
@@ -28,6 +37,37 @@ class ProcessLauncher {
   Result<pid_t> launch(const LaunchSpec& spec);
   // SIGKILLs every process of the executor's session.
   void destroy(pid_t executorPid);
+};
+
+// Runs ProcessLauncher::launch() on a worker thread so that creating
+// sandboxes and spawning executors never stalls the agent's loop (a launch
+// costs milliseconds; a batch of a thousand would stop the loop for
+// seconds). Results are posted back to the loop in request order.
+// launch() is called on the loop thread; `done` runs on it.
+class AsyncLauncher {
+ public:
+  explicit AsyncLauncher(Loop& loop);
+  ~AsyncLauncher();
+  AsyncLauncher(const AsyncLauncher&) = delete;
+  AsyncLauncher& operator=(const AsyncLauncher&) = delete;
+
+  void launch(LaunchSpec spec, std::function<void(Result<pid_t>)> done);
+  size_t pending() const;
+
+ private:
+  struct Request {
+    LaunchSpec spec;
+    std::function<void(Result<pid_t>)> done;
+  };
+  void run();
+
+  Loop& loop_;
+  ProcessLauncher launcher_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Request> queue_;
+  bool stopping_ = false;
+  std::thread thread_;
 };
 
 // <work_dir>/slaves/<agent>/frameworks/<fw>/executors/<ex>/runs/<container>

@@ -84,7 +84,7 @@ void CommandExecutor::update(TaskState state, const std::string& message,
   s.message = message;
   s.reason = reason;
   s.exitStatus = exitStatus;
-  driver_->sendStatusUpdate(s);
+  if (driver_->sendStatusUpdate(s) != DriverStatus::DRIVER_RUNNING) driverGone_ = true;
   if (isTerminal(state)) terminal_ = true;
 }
 
@@ -204,11 +204,14 @@ void CommandExecutor::onExit(std::optional<int> status) {
 }
 
 void CommandExecutor::finishWhenAcknowledged() {
-  if (driver_->unacknowledgedUpdates() == 0) {
+  if (driver_->unacknowledgedUpdates() == 0 || driverGone_) {
     done_();
     return;
   }
-  loop_.after(5ms, "executor.await_ack", [this] { finishWhenAcknowledged(); });
+  // The agent acknowledges within milliseconds when it is there; when it is
+  // not, poll slowly (the driver gives up after the recovery timeout).
+  ackPoll_ = std::min<Duration>(ackPoll_ == Duration(0) ? 2ms : ackPoll_ * 2, 1s);
+  loop_.after(ackPoll_, "executor.await_ack", [this] { finishWhenAcknowledged(); });
 }
 
 }  // namespace tutti::executor

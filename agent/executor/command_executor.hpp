@@ -57,6 +57,8 @@ class CommandExecutor final : public Executor {
   bool terminal_ = false;
   bool shutdownRequested_ = false;
   Loop::TimerId escalation_ = 0;
+  Duration ackPoll_{0};
+  bool driverGone_ = false;  // the driver stopped (agent gone): nobody will ack
 };
 
 }  // namespace tutti::executor

@@ -192,11 +192,13 @@ class TuttiExecutorDriver::Impl {
       return;
     }
     if (subscribed_ && silence > heartbeatInterval_ * 3) {
+      // The agent may have restarted (it would not know us) or be busy;
+      // subscribing again is harmless either way. The connection itself is
+      // kept: ZeroMQ reconnects it under the same routing id.
       LOG(WARNING) << "Executor driver: no word from the agent for " << toSeconds(silence)
                    << "s; re-subscribing";
       subscribed_ = false;
       executor_->disconnected(self_);
-      (void)transport_->connect(endpoint_);
       subscribe();
     }
     watchdogTimer_ = loop_.after(kWatchdog, "executor.watchdog", [this] { onWatchdog(); });

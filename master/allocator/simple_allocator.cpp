@@ -150,8 +150,10 @@ void SimpleAllocator::recoverResources(const FrameworkID& framework, const Agent
   }
   auto fw = frameworks_.find(framework);
   if (fw == frameworks_.end()) return;
+  // removeAgent() already took a removed agent's resources off the books.
+  if (agent == agents_.end()) return;
   fw->second.allocated -= resources;
-  if (filters && filters->refuseSeconds > 0 && agent != agents_.end()) {
+  if (filters && filters->refuseSeconds > 0) {
     // Mesos caps refuse_seconds at a year; so do we.
     double secs = std::min(filters->refuseSeconds, 365.0 * 24 * 3600);
     fw->second.filters[agentId].push_back(

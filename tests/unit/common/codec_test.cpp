@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <ctime>
 #include <cstring>
 #include <functional>
 #include <limits>
@@ -426,8 +427,8 @@ TEST_P(CodecRoundTripTest, DecodesFromAMisalignedBuffer) {
   const w::Payload* sample = sampleOfIndex(samples, index);
   ASSERT_NE(sample, nullptr);
   std::string frame = encodeEnvelope(*sample);
-  std::vector<char> buffer(frame.size() + 1);
-  std::memcpy(buffer.data() + 1, frame.data(), frame.size());
+  // The heap buffer is 16-byte aligned, so the frame starts 1 byte off.
+  const std::string buffer = "x" + frame;
   const char* misaligned = buffer.data() + 1;
   ASSERT_NE(reinterpret_cast<uintptr_t>(misaligned) % 8, 0u);
   auto decoded = decodeEnvelope(misaligned, frame.size());
@@ -992,9 +993,12 @@ TEST(CodecDecodeTest, RejectsMessagesMissingTheirRequiredStruct) {
 }
 
 TEST(CodecDecodeTest, ZeroSizedListElementsDoNotAmplify) {
+  if (false) GTEST_SKIP() << "bug: decodeEnvelope materialises every element of a list of zero-sized "
+                  "structs; Cap'n Proto charges one traversal word each, so a 96-byte frame "
+                  "can decode into 4M TaskInfo objects (2.4 GB, 4 s)";
   // A list of zero-sized structs costs Cap'n Proto one traversal word per
   // element but no bytes on the wire. Decoding must not turn a frame of a few
-  // dozen bytes into millions of C++ objects.
+  // dozen bytes into a million C++ objects.
   constexpr unsigned kClaimed = 1'000'000;
   capnp::MallocMessageBuilder message;
   auto env = message.initRoot<p::Envelope>();
@@ -1008,13 +1012,32 @@ TEST(CodecDecodeTest, ZeroSizedListElementsDoNotAmplify) {
 
   auto decoded = decodeFrame(frame);
   if (decoded.ok()) {
-    size_t attributes = std::get<w::RegisterAgentMessage>(*decoded).agentInfo.attributes.size();
-    if (attributes == kClaimed) {
-      GTEST_SKIP() << "bug: a " << frame.size() << "-byte frame decodes into " << attributes
-                   << " Attribute objects (list of zero-sized structs; see report)";
-    }
-    EXPECT_LE(attributes, frame.size());
+    EXPECT_LE(std::get<w::RegisterAgentMessage>(*decoded).agentInfo.attributes.size(),
+              frame.size())
+        << "a " << frame.size() << "-byte frame decoded into that many attributes";
   }
+}
+
+TEST(CodecDecodeTest, DecodingManyResourcesIsNotQuadratic) {
+  if (false) GTEST_SKIP() << "bug: Resources::fromList inserts each entry into a sorted vector "
+                  "(resources.cpp addUnchecked), O(n^2) for input in descending order: a "
+                  "2.9 MB frame of 40k resources takes ~9 s of CPU to decode, a 16 MB frame "
+                  "minutes, all on the receiving loop's thread";
+  constexpr unsigned kCount = 40'000;
+  std::string frame = rawAgentResources(kCount, [](capnp::List<p::Resource>::Builder list) {
+    for (unsigned i = 0; i < kCount; ++i) {
+      std::string name = "r" + std::to_string(10'000'000 - i);  // descending
+      list[i].setName(capnp::Text::Reader(name.data(), name.size()));
+      list[i].setScalar(1);
+    }
+  });
+  std::clock_t start = std::clock();
+  auto decoded = decodeFrame(frame);
+  double cpuSeconds = static_cast<double>(std::clock() - start) / CLOCKS_PER_SEC;
+  ASSERT_TRUE(decoded.ok()) << decoded.error();
+  EXPECT_EQ(std::get<w::RegisterAgentMessage>(*decoded).agentInfo.resources.size(), kCount);
+  // Sorting 40k entries takes milliseconds; allow a wide margin.
+  EXPECT_LT(cpuSeconds, 1.0);
 }
 
 }  // namespace

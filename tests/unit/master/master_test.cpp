@@ -47,10 +47,6 @@ using testing::FakeTransport;
 }
 #define EXPECT_HAS_SUBSTR(haystack, needle) EXPECT_PRED_FORMAT2(hasSubstr, haystack, needle)
 
-// Skips a test that documents a known bug; TUTTI_RUN_KNOWN_BUGS=1 runs it
-// (to check a fix).
-#define SKIP_KNOWN_BUG() \
-  if (!std::getenv("TUTTI_RUN_KNOWN_BUGS")) GTEST_SKIP() << "bug: "
 
 Resources res(std::string_view text) {
   auto r = Resources::parse(text);
@@ -358,9 +354,6 @@ TEST_F(MasterTest, InvalidAgentRegistrationIsRefused) {
 // The agent only answers pings once it knows its id (agent/agent.cpp, handle(PingMessage)),
 // so the registration answer must reach it before the first ping.
 TEST_F(MasterTest, AgentRegisteredIsSentBeforeTheFirstPing) {
-  SKIP_KNOWN_BUG() << "AgentManager::onRegisterAgent calls admit() (which sends the first "
-                    "PingMessage) before it sends AgentRegisteredMessage; the agent drops that "
-                    "ping, so the first ping interval after registration always counts as missed";
   wire::RegisterAgentMessage m;
   m.agentInfo.hostname = "host1";
   m.agentInfo.port = 5051;
@@ -560,9 +553,6 @@ TEST_F(MasterTest, StatusUpdateWithoutUuidOrFromUnknownAgentIsDropped) {
 // the master placed on another agent must not change that task (Mesos looks
 // the task up on the sending agent: Slave::getTask()).
 TEST_F(MasterTest, StatusUpdateFromAnotherAgentDoesNotChangeTheTask) {
-  SKIP_KNOWN_BUG() << "TaskManager::onStatusUpdate looks the task up by framework only, so "
-                    "agent2 can move agent1's task to TASK_FINISHED (and release agent1's "
-                    "resources to the allocator while the task still runs)";
   AgentID agent1 = registerAgent("agent1", "host1", "cpus:1;mem:128");
   FrameworkID fw = subscribe("fw1", frameworkInfo("fw"));
   Offer offer = oneOffer("fw1");
@@ -781,6 +771,83 @@ TEST_F(MasterTest, AgentAnsweringPingsStaysRegistered) {
   advance(1s);
   EXPECT_EQ(master_->agents().find(agent)->state, AgentState::kUnreachable);
   EXPECT_EQ(oneUpdate("fw1").state, TaskState::TASK_LOST);
+}
+
+TEST_F(MasterTest, UnreachableAgentThatComesBackKeepsPartitionAwareTasks) {
+  AgentID agent = registerAgent("agent1", "host1");
+  FrameworkID fw1 = subscribe("fw1", frameworkInfo("plain"));
+  launchRunning("fw1", fw1, "agent1", agent, oneOffer("fw1"), commandTask("t1", "cpus:1;mem:128"),
+                1, 3600);
+  FrameworkID fw2 = subscribe("fw2", frameworkInfo("aware", true));
+  launchRunning("fw2", fw2, "agent1", agent, oneOffer("fw2"), commandTask("t2", "cpus:1;mem:128"),
+                2, 3600);
+  advance(75s);
+  ASSERT_EQ(master_->agents().find(agent)->state, AgentState::kUnreachable);
+  transport_.clear();
+
+  // The agent reconnects with both tasks still running.
+  wire::ReregisterAgentMessage m;
+  m.agentInfo.hostname = "host1";
+  m.agentInfo.port = 5051;
+  m.agentInfo.id = agent;
+  m.agentInfo.resources = res("cpus:4;mem:4096");
+  for (const auto& [fw, id] : {std::pair{fw1, "t1"}, std::pair{fw2, "t2"}}) {
+    Task t;
+    t.taskId = TaskID(id);
+    t.frameworkId = fw;
+    t.agentId = agent;
+    t.executorId = ExecutorID(id);
+    t.state = TaskState::TASK_RUNNING;
+    t.resources = res("cpus:1;mem:128").allocate("*");
+    m.tasks.push_back(t);
+  }
+  transport_.inject("agent1b", m);
+  settle();
+  auto reregistered = transport_.take<wire::AgentReregisteredMessage>("agent1b");
+  ASSERT_EQ(reregistered.size(), 1u);
+  EXPECT_EQ(reregistered[0].agentId, agent);
+  EXPECT_EQ(master_->agents().find(agent)->state, AgentState::kRegistered);
+  EXPECT_EQ(master_->agents().find(agent)->conn, "agent1b");
+
+  // The task of the framework that was told TASK_LOST is shut down...
+  auto shutdowns = transport_.take<wire::ShutdownFrameworkMessage>("agent1b");
+  ASSERT_EQ(shutdowns.size(), 1u);
+  EXPECT_EQ(shutdowns[0].frameworkId, fw1);
+  EXPECT_EQ(task(fw1, "t1"), nullptr);
+  // ...the partition-aware one's is running again.
+  EXPECT_EQ(taskState(fw2, "t2"), TaskState::TASK_RUNNING);
+  EXPECT_TRUE(framework(fw2)->unreachableTasks.empty());
+  EXPECT_EQ(framework(fw2)->used, res("cpus:1;mem:128").allocate("*"));
+  // Only what t2 does not use is offered.
+  Resources offered;
+  for (const char* conn : {"fw1", "fw2"}) {
+    for (const auto& o : offersFor(conn)) offered += o.resources;
+  }
+  EXPECT_EQ(offered, res("cpus:3;mem:3968").allocate("*"));
+}
+
+TEST_F(MasterTest, OffersNameTheFrameworksExecutorsOnTheAgent) {
+  AgentID agent = registerAgent("agent1", "host1");
+  FrameworkID fw = subscribe("fw1", frameworkInfo("fw"));
+  TaskInfo t = commandTask("t1", "cpus:1;mem:128");
+  t.command.reset();
+  ExecutorInfo e;
+  e.executorId = ExecutorID("e1");
+  e.name = "custom";
+  CommandInfo c;
+  c.value = "./executor";
+  e.command = c;
+  t.executor = e;
+  accept("fw1", fw, {oneOffer("fw1").id}, {t}, 0);
+  auto runs = transport_.take<wire::RunTaskMessage>("agent1");
+  ASSERT_EQ(runs.size(), 1u);
+  ASSERT_TRUE(runs[0].task.executor.has_value());
+  EXPECT_EQ(runs[0].task.executor->frameworkId, fw);
+  ASSERT_NE(task(fw, "t1"), nullptr);
+  EXPECT_EQ(task(fw, "t1")->task.executorId, ExecutorID("e1"));
+  Offer rest = oneOffer("fw1");
+  EXPECT_EQ(rest.executorIds, std::vector<ExecutorID>{ExecutorID("e1")});
+  (void)agent;
 }
 
 TEST_F(MasterTest, PingsAreSentEveryPingTimeout) {

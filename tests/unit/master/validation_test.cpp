@@ -1,1 +1,372 @@
-// (being written)
+// Unit tests for master::validateTask(): every rule and the success path.
+#include "master/validation.hpp"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+
+namespace tutti::master {
+namespace {
+
+::testing::AssertionResult hasSubstr(const char* haystackExpr, const char* needleExpr,
+                                     const std::string& haystack, const std::string& needle) {
+  if (haystack.find(needle) != std::string::npos) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << haystackExpr << " (\"" << haystack
+                                       << "\") does not contain " << needleExpr << " (\""
+                                       << needle << "\")";
+}
+#define EXPECT_HAS_SUBSTR(haystack, needle) EXPECT_PRED_FORMAT2(hasSubstr, haystack, needle)
+
+Resources res(std::string_view text) {
+  auto r = Resources::parse(text);
+  EXPECT_TRUE(r.ok()) << "parse(\"" << text << "\"): " << r.error();
+  return r.ok() ? *r : Resources();
+}
+
+CommandInfo command(const std::string& value) {
+  CommandInfo c;
+  c.value = value;
+  return c;
+}
+
+class ValidationTest : public ::testing::Test {
+ protected:
+  ValidationTest() {
+    framework_.name = "fw";
+    framework_.id = FrameworkID("fw-1");
+    available_ = res("cpus:4;mem:4096;ports:[31000-31010]").allocate("*");
+  }
+
+  TaskInfo task(const std::string& id = "t1", std::string_view resources = "cpus:1;mem:128") {
+    TaskInfo t;
+    t.name = "task";
+    t.taskId = TaskID(id);
+    t.resources = res(resources);
+    t.command = command("echo hello");
+    return t;
+  }
+
+  ExecutorInfo executor(const std::string& id = "e1") {
+    ExecutorInfo e;
+    e.executorId = ExecutorID(id);
+    e.name = "my executor";
+    e.command = command("./my-executor");
+    e.resources = res("cpus:0.1;mem:32");
+    return e;
+  }
+
+  Result<TaskInfo> validate(const TaskInfo& t) {
+    LaunchContext ctx{framework_, agentId_, offerRole_,
+                      [this](const TaskID& id) { return inUse_.count(id) > 0; }};
+    return validateTask(t, ctx, available_);
+  }
+
+  // The error message of an invalid task (fails the test when it is valid).
+  std::string error(const TaskInfo& t) {
+    auto r = validate(t);
+    EXPECT_FALSE(r.ok()) << "task " << t.taskId << " is unexpectedly valid";
+    if (r.ok()) return "";
+    EXPECT_EQ(r.status().code(), Status::Code::kInvalidArgument);
+    EXPECT_HAS_SUBSTR(r.error(), "Task '" + t.taskId.value + "'");
+    return r.error();
+  }
+
+  FrameworkInfo framework_;
+  AgentID agentId_{"agent-1"};
+  std::string offerRole_ = "*";
+  Resources available_;
+  std::set<TaskID> inUse_;
+};
+
+// ---- success ---------------------------------------------------------------------
+
+TEST_F(ValidationTest, ValidCommandTaskIsCompleted) {
+  TaskInfo t = task();
+  t.labels = {{"k", "v"}};
+  auto r = validate(t);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->agentId, agentId_);
+  EXPECT_EQ(r->resources, res("cpus:1;mem:128").allocate("*"));
+  EXPECT_EQ(r->resources.allocationRoles(), std::set<std::string>{"*"});
+  // Everything else is kept.
+  EXPECT_EQ(r->taskId, t.taskId);
+  EXPECT_EQ(r->name, t.name);
+  EXPECT_EQ(r->command, t.command);
+  EXPECT_EQ(r->labels, t.labels);
+  EXPECT_FALSE(r->executor.has_value());
+}
+
+TEST_F(ValidationTest, ResourcesAreAllocatedToTheOfferRole) {
+  framework_.roles = {"eng"};
+  offerRole_ = "eng";
+  available_ = res("cpus:4;mem:4096").allocate("eng");
+  auto r = validate(task());
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->resources, res("cpus:1;mem:128").allocate("eng"));
+}
+
+TEST_F(ValidationTest, ResourcesAlreadyAllocatedToTheOfferRoleAreAccepted) {
+  TaskInfo t = task();
+  t.resources = t.resources.allocate("*");
+  auto r = validate(t);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->resources, res("cpus:1;mem:128").allocate("*"));
+}
+
+TEST_F(ValidationTest, TaskNamingTheOfferedAgentIsValid) {
+  TaskInfo t = task();
+  t.agentId = agentId_;
+  auto r = validate(t);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->agentId, agentId_);
+}
+
+TEST_F(ValidationTest, TaskUsingExactlyWhatIsAvailable) {
+  auto r = validate(task("all", "cpus:4;mem:4096;ports:[31000-31010]"));
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->resources, available_);
+}
+
+TEST_F(ValidationTest, ExecutorTaskGetsTheFrameworkIdFilledIn) {
+  TaskInfo t = task();
+  t.command.reset();
+  t.executor = executor();
+  auto r = validate(t);
+  ASSERT_TRUE(r.ok()) << r.error();
+  ASSERT_TRUE(r->executor.has_value());
+  EXPECT_EQ(r->executor->frameworkId, FrameworkID("fw-1"));
+  EXPECT_EQ(r->executor->executorId, ExecutorID("e1"));
+  EXPECT_EQ(r->agentId, agentId_);
+}
+
+TEST_F(ValidationTest, ExecutorOfThisFrameworkIsValid) {
+  TaskInfo t = task();
+  t.command.reset();
+  t.executor = executor();
+  t.executor->frameworkId = FrameworkID("fw-1");
+  EXPECT_TRUE(validate(t).ok());
+}
+
+TEST_F(ValidationTest, ZeroKillGracePeriodIsValid) {
+  TaskInfo t = task();
+  t.killPolicy = KillPolicy{std::chrono::nanoseconds(0)};
+  EXPECT_TRUE(validate(t).ok());
+}
+
+// ---- ids ---------------------------------------------------------------------------
+
+TEST_F(ValidationTest, InvalidTaskIds) {
+  for (const std::string id :
+       {std::string(""), std::string("a/b"), std::string("."), std::string(".."),
+        std::string("has space"), std::string("tab\there"), std::string("nl\n"),
+        std::string("del\x7f"), std::string(256, 'x')}) {
+    SCOPED_TRACE("task id '" + id + "'");
+    EXPECT_HAS_SUBSTR(error(task(id)), "invalid id");
+  }
+}
+
+TEST_F(ValidationTest, LongestAndUnusualValidTaskIds) {
+  for (const std::string id : {std::string(255, 'x'), std::string("a.b-c_d:e"),
+                               std::string("..."), std::string("\xc3\xa9t\xc3\xa9")}) {
+    SCOPED_TRACE("task id '" + id + "'");
+    auto r = validate(task(id));
+    EXPECT_TRUE(r.ok()) << r.error();
+  }
+}
+
+TEST_F(ValidationTest, DuplicateTaskId) {
+  inUse_.insert(TaskID("t1"));
+  EXPECT_HAS_SUBSTR(error(task("t1")), "duplicate id");
+  EXPECT_TRUE(validate(task("t2")).ok());
+}
+
+TEST_F(ValidationTest, AgentMismatch) {
+  TaskInfo t = task();
+  t.agentId = AgentID("agent-2");
+  std::string e = error(t);
+  EXPECT_HAS_SUBSTR(e, "agent-2");
+  EXPECT_HAS_SUBSTR(e, "agent-1");
+}
+
+// ---- command and executor ----------------------------------------------------------------
+
+TEST_F(ValidationTest, BothCommandAndExecutor) {
+  TaskInfo t = task();
+  t.executor = executor();
+  EXPECT_HAS_SUBSTR(error(t), "both a command and an executor");
+}
+
+TEST_F(ValidationTest, NeitherCommandNorExecutor) {
+  TaskInfo t = task();
+  t.command.reset();
+  EXPECT_HAS_SUBSTR(error(t), "neither a command nor an executor");
+}
+
+TEST_F(ValidationTest, EmptyCommand) {
+  TaskInfo t = task();
+  t.command = command("");
+  EXPECT_HAS_SUBSTR(error(t), "empty task command");
+
+  // Also for a program (shell = false) with arguments.
+  t.command->shell = false;
+  t.command->arguments = {"ls", "-l"};
+  EXPECT_HAS_SUBSTR(error(t), "empty task command");
+}
+
+TEST_F(ValidationTest, NulByteInCommand) {
+  TaskInfo t = task();
+  t.command = command(std::string("echo a\0b", 8));
+  EXPECT_HAS_SUBSTR(error(t), "NUL byte in its command");
+}
+
+TEST_F(ValidationTest, EnvironmentVariableNames) {
+  for (const std::string name : {std::string(""), std::string("A=B"), std::string("A\0B", 3)}) {
+    SCOPED_TRACE("name '" + name + "'");
+    TaskInfo t = task();
+    t.command->environment = {{"GOOD", "1"}, {name, "value"}};
+    EXPECT_HAS_SUBSTR(error(t), "invalid environment variable name");
+  }
+}
+
+TEST_F(ValidationTest, NulByteInEnvironmentValue) {
+  TaskInfo t = task();
+  t.command->environment = {{"GOOD", std::string("a\0b", 3)}};
+  std::string e = error(t);
+  EXPECT_HAS_SUBSTR(e, "NUL byte");
+  EXPECT_HAS_SUBSTR(e, "GOOD");
+}
+
+TEST_F(ValidationTest, ValidEnvironmentIsAccepted) {
+  TaskInfo t = task();
+  t.command->environment = {{"PATH", "/bin:/usr/bin"}, {"EMPTY", ""}, {"_x1", "a=b"}};
+  EXPECT_TRUE(validate(t).ok());
+}
+
+TEST_F(ValidationTest, InvalidExecutorId) {
+  TaskInfo t = task();
+  t.command.reset();
+  t.executor = executor("bad/id");
+  EXPECT_HAS_SUBSTR(error(t), "invalid executor id");
+  t.executor = executor("");
+  EXPECT_HAS_SUBSTR(error(t), "invalid executor id");
+}
+
+TEST_F(ValidationTest, ExecutorOfAnotherFramework) {
+  TaskInfo t = task();
+  t.command.reset();
+  t.executor = executor();
+  t.executor->frameworkId = FrameworkID("fw-2");
+  EXPECT_HAS_SUBSTR(error(t), "executor of another framework");
+}
+
+TEST_F(ValidationTest, ExecutorWithoutCommand) {
+  TaskInfo t = task();
+  t.command.reset();
+  t.executor = executor();
+  t.executor->command.reset();
+  EXPECT_HAS_SUBSTR(error(t), "executor without a command");
+}
+
+TEST_F(ValidationTest, ExecutorWithEmptyCommandOrBadEnvironment) {
+  TaskInfo t = task();
+  t.command.reset();
+  t.executor = executor();
+  t.executor->command = command("");
+  EXPECT_HAS_SUBSTR(error(t), "empty executor command");
+
+  t.executor->command = command("./run");
+  t.executor->command->environment = {{"A=B", "x"}};
+  EXPECT_HAS_SUBSTR(error(t), "invalid environment variable name");
+
+  t.executor->command = command(std::string("./run\0x", 7));
+  EXPECT_HAS_SUBSTR(error(t), "NUL byte");
+}
+
+// ---- resources and roles ---------------------------------------------------------------------
+
+TEST_F(ValidationTest, NoResources) {
+  TaskInfo t = task();
+  t.resources = Resources();
+  EXPECT_HAS_SUBSTR(error(t), "uses no resources");
+}
+
+TEST_F(ValidationTest, ResourcesBeyondWhatIsAvailable) {
+  std::string e = error(task("big", "cpus:5;mem:128"));
+  EXPECT_HAS_SUBSTR(e, "more resources");
+  EXPECT_HAS_SUBSTR(e, "cpus:5");
+  EXPECT_HAS_SUBSTR(e, "cpus:4");
+  // Resource kinds the offer does not have at all.
+  EXPECT_HAS_SUBSTR(error(task("gpu", "cpus:1;gpus:1")), "more resources");
+  // Ports outside the offered range.
+  EXPECT_HAS_SUBSTR(error(task("port", "cpus:1;ports:[8080-8080]")), "more resources");
+  EXPECT_TRUE(validate(task("okport", "cpus:1;ports:[31005-31006]")).ok());
+}
+
+TEST_F(ValidationTest, ResourcesAllocatedToAnotherRole) {
+  TaskInfo t = task();
+  t.resources = t.resources.allocate("other");
+  std::string e = error(t);
+  EXPECT_HAS_SUBSTR(e, "allocated to role 'other'");
+  EXPECT_HAS_SUBSTR(e, "for role '*'");
+}
+
+TEST_F(ValidationTest, ResourcesReservedForARoleTheFrameworkIsNotIn) {
+  available_ = res("cpus(eng):1;cpus:3;mem:1024").allocate("*");
+  std::string e = error(task("t1", "cpus(eng):1;mem:128"));
+  EXPECT_HAS_SUBSTR(e, "reserved for role 'eng'");
+}
+
+TEST_F(ValidationTest, SubRoleMayUseItsParentsReservation) {
+  framework_.roles = {"eng/web"};
+  offerRole_ = "eng/web";
+  available_ = res("cpus(eng):1;cpus:3;mem:1024").allocate("eng/web");
+  auto r = validate(task("t1", "cpus(eng):1;mem:128"));
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->resources, res("cpus(eng):1;mem:128").allocate("eng/web"));
+}
+
+TEST_F(ValidationTest, RoleMayUseItsOwnReservation) {
+  framework_.roles = {"eng"};
+  offerRole_ = "eng";
+  available_ = res("cpus(eng):1;mem:1024").allocate("eng");
+  EXPECT_TRUE(validate(task("t1", "cpus(eng):1;mem:128")).ok());
+}
+
+TEST_F(ValidationTest, ParentRoleMayNotUseASubRolesReservation) {
+  framework_.roles = {"eng"};
+  offerRole_ = "eng";
+  available_ = res("cpus(eng/web):1;mem:1024").allocate("eng");
+  EXPECT_HAS_SUBSTR(error(task("t1", "cpus(eng/web):1;mem:128")), "reserved for role 'eng/web'");
+}
+
+TEST_F(ValidationTest, RoleWithTheSamePrefixIsNotASubRole) {
+  framework_.roles = {"engineering"};
+  offerRole_ = "engineering";
+  available_ = res("cpus(eng):1;mem:1024").allocate("engineering");
+  EXPECT_HAS_SUBSTR(error(task("t1", "cpus(eng):1;mem:128")), "reserved for role 'eng'");
+}
+
+TEST_F(ValidationTest, ReservedResourcesMustAlsoBeInTheOffer) {
+  framework_.roles = {"eng"};
+  offerRole_ = "eng";
+  available_ = res("cpus:4;mem:1024").allocate("eng");
+  // The role is the framework's, but the offer holds no reserved cpus.
+  EXPECT_HAS_SUBSTR(error(task("t1", "cpus(eng):1;mem:128")), "more resources");
+}
+
+TEST_F(ValidationTest, NegativeKillGracePeriod) {
+  TaskInfo t = task();
+  t.killPolicy = KillPolicy{std::chrono::nanoseconds(-1)};
+  EXPECT_HAS_SUBSTR(error(t), "negative kill grace period");
+}
+
+// Rules are checked in order: the first problem is the one reported.
+TEST_F(ValidationTest, IdIsCheckedBeforeEverythingElse) {
+  TaskInfo t = task("a/b", "cpus:100");
+  t.command = command("");
+  EXPECT_HAS_SUBSTR(error(t), "invalid id");
+}
+
+}  // namespace
+}  // namespace tutti::master
