@@ -9,6 +9,7 @@ namespace tutti::bench {
 struct LaunchOptions {
   int tasks = 1000;
   std::string containerizer = "process";
+  std::string workDir;  // the agent's work_dir; empty: a fresh directory under $TMPDIR
 };
 int runLaunch(const LaunchOptions& options);
 

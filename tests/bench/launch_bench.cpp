@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
+#include <string>
 
 #include "tests/bench/bench.hpp"
 #include "tests/fixtures/cluster.hpp"
@@ -19,6 +20,24 @@ namespace tutti::bench {
 
 namespace {
 using Clock = std::chrono::steady_clock;
+
+// "ext4", "tmpfs", … of the filesystem holding `path` (from /proc/mounts).
+std::string filesystemOf(const std::string& path) {
+  FILE* f = std::fopen("/proc/mounts", "r");
+  if (!f) return "unknown";
+  char dev[512], mnt[512], type[64];
+  std::string best, bestType = "unknown";
+  while (std::fscanf(f, "%511s %511s %63s %*[^\n]", dev, mnt, type) == 3) {
+    std::string m = mnt;
+    bool under = path.rfind(m, 0) == 0 && (m == "/" || path.size() == m.size() || path[m.size()] == '/');
+    if (under && m.size() >= best.size()) {
+      best = m;
+      bestType = type;
+    }
+  }
+  std::fclose(f);
+  return bestType;
+}
 
 // Sequential posix_spawn + waitpid of /bin/true for about a second.
 double spawnRate() {
@@ -116,6 +135,7 @@ class LaunchScheduler : public Scheduler {
 int runLaunch(const LaunchOptions& options) {
   double limit = spawnRate();
 
+  if (!options.workDir.empty()) setenv("TMPDIR", options.workDir.c_str(), 1);
   testing::TempDir dir;
   master::MasterDaemon master(testing::testMasterOptions());
   if (!master.start().ok()) return 1;
@@ -142,9 +162,9 @@ int runLaunch(const LaunchOptions& options) {
   double secs = scheduler.seconds();
   double rate = options.tasks / secs;
   std::printf("launch tasks=%d seconds=%.3f tasks_per_s=%.1f spawn_limit_per_s=%.1f ratio=%.3f"
-              " failed=%d containerizer=%s\n",
+              " failed=%d containerizer=%s work_fs=%s\n",
               options.tasks, secs, rate, limit, rate / limit, scheduler.failed(),
-              options.containerizer.c_str());
+              options.containerizer.c_str(), filesystemOf(dir.path()).c_str());
   return scheduler.failed() == 0 ? 0 : 1;
 }
 

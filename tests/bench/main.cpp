@@ -13,6 +13,9 @@
 
 DEFINE_int32(tasks, 1000, "launch: number of tasks");
 DEFINE_string(containerizer, "process", "launch: containerizer (process)");
+DEFINE_string(work_dir, "",
+              "launch: parent directory for the agent's work_dir (default: $TMPDIR or /tmp); "
+              "sandbox creation cost depends on its filesystem");
 
 int main(int argc, char** argv) {
   const std::string usage =
@@ -42,7 +45,7 @@ int main(int argc, char** argv) {
       std::cerr << "launch: only --containerizer=process exists so far\n";
       return 1;
     }
-    return tutti::bench::runLaunch({FLAGS_tasks, FLAGS_containerizer});
+    return tutti::bench::runLaunch({FLAGS_tasks, FLAGS_containerizer, FLAGS_work_dir});
   }
   std::cerr << "Unknown scenario '" << scenario << "'\n" << usage << "\n";
   return 1;
