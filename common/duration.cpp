@@ -1,6 +1,8 @@
 #include "common/duration.hpp"
 
 #include <cmath>
+#include <cctype>
+#include <cstdint>
 #include <cstdlib>
 #include <utility>
 
@@ -33,6 +35,28 @@ Result<Duration> parseDuration(std::string_view text) {
     if (t.size() <= name.size() || t.substr(t.size() - name.size()) != name) continue;
     std::string number(t.substr(0, t.size() - name.size()));
     if (number.empty() || number[0] == '-' || number[0] == '+') break;
+    bool digitsOnly = number.find_first_not_of("0123456789") == std::string::npos;
+    if (digitsOnly) {
+      // Whole numbers are converted exactly (what formatDuration prints).
+      unsigned long long n = 0;
+      bool overflow = false;
+      for (char c : number) {
+        unsigned d = static_cast<unsigned>(c - '0');
+        if (n > (static_cast<unsigned long long>(INT64_MAX) - d) / 10) overflow = true;
+        n = n * 10 + d;
+        if (overflow) break;
+      }
+      if (overflow || n > static_cast<unsigned long long>(INT64_MAX / unit.nanos)) {
+        return Status::InvalidArgument("Duration '" + std::string(text) + "' is too large");
+      }
+      return Duration(static_cast<int64_t>(n) * unit.nanos);
+    }
+    // Decimals with an optional exponent (Mesos accepts 1e3secs); no hex,
+    // no leading sign, no inf/nan.
+    if (number.find_first_not_of("0123456789.eE+-") != std::string::npos ||
+        !(std::isdigit(static_cast<unsigned char>(number[0])) || number[0] == '.')) {
+      break;
+    }
     char* end = nullptr;
     double v = std::strtod(number.c_str(), &end);
     if (end != number.c_str() + number.size() || !std::isfinite(v) || v < 0) break;

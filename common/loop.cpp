@@ -92,11 +92,14 @@ void Loop::stop() {
 }
 
 void Loop::run() {
+  // stopped_ is not cleared on entry: a stop() that lands before the thread
+  // reaches run() must still end it. It is consumed on the way out, so that
+  // the loop can be run again.
   adoptCurrentThread();
-  stopped_.store(false);
   while (!stopped_.load()) {
     runReady(nextTimeoutMs());
   }
+  stopped_.store(false);
 }
 
 size_t Loop::settle() {
@@ -195,20 +198,28 @@ size_t Loop::runPosted() {
 }
 
 size_t Loop::runDueTimers() {
-  size_t ran = 0;
+  // Only timers due when this round starts run in it; a timer armed by a
+  // handler (even with zero delay) waits for the next round, so posted work
+  // and sockets get their turn.
   TimePoint now = clock_.now();
-  while (!timerQueue_.empty()) {
-    auto head = timerQueue_.begin();
-    if (head->first > now) break;
-    TimerId id = head->second;
-    timerQueue_.erase(head);
-    auto it = timers_.find(id);
+  std::vector<TimerId> due;
+  for (auto it = timerQueue_.begin(); it != timerQueue_.end() && it->first <= now;) {
+    due.push_back(it->second);
+    it = timerQueue_.erase(it);
+  }
+  size_t ran = 0;
+  for (size_t i = 0; i < due.size(); ++i) {
+    auto it = timers_.find(due[i]);
     if (it == timers_.end()) continue;  // cancelled
     Timer timer = std::move(it->second);
     timers_.erase(it);
     runHandler(timer.name, timer.fn);
     ++ran;
-    if (stopped_.load()) break;
+    if (stopped_.load()) {
+      // Stopped: the rest stay due for a later run.
+      for (size_t j = i + 1; j < due.size(); ++j) timerQueue_.emplace(now, due[j]);
+      break;
+    }
   }
   return ran;
 }

@@ -15,7 +15,7 @@ void Histogram::record(double value) {
   }
   ++count_;
   last_ = value;
-  max_ = std::max(max_, value);
+  max_ = count_ == 1 ? value : std::max(max_, value);
 }
 
 Histogram::Summary Histogram::summary() const {

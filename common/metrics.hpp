@@ -45,7 +45,7 @@ class Histogram {
   size_t pos_ = 0;
   uint64_t count_ = 0;
   double last_ = 0;
-  double max_ = 0;
+  double max_ = 0;  // meaningful once count_ > 0
 };
 
 class Metrics {

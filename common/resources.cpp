@@ -762,11 +762,36 @@ Status Resources::validate(const Resource& resource) {
 Result<Resources> Resources::fromList(const std::vector<Resource>& list) {
   Resources out;
   TypeChecker types;
+  // Sort once and merge neighbours: inserting one by one into the sorted
+  // vector would be quadratic, and this runs on input from peers.
+  std::vector<Resource> items;
+  items.reserve(list.size());
   for (const auto& r : list) {
     Status s = validate(r);
     if (s.ok()) s = types.check(r);
     if (!s.ok()) return s;
-    out.addUnchecked(r);
+    Resource c = canonical(r);
+    if (!c.isEmpty()) items.push_back(std::move(c));
+  }
+  std::stable_sort(items.begin(), items.end(), kindLess);
+  for (auto& r : items) {
+    if (out.list_.empty() || !out.list_.back().sameKind(r)) {
+      out.list_.push_back(std::move(r));
+      continue;
+    }
+    Resource& last = out.list_.back();
+    switch (r.type) {
+      case Resource::Type::SCALAR:
+        last.scalarMillis = saturatingAdd(last.scalarMillis, r.scalarMillis);
+        break;
+      case Resource::Type::RANGES:
+        last.ranges.insert(last.ranges.end(), r.ranges.begin(), r.ranges.end());
+        break;
+      case Resource::Type::SET: last.set.merge(r.set); break;
+    }
+  }
+  for (auto& r : out.list_) {
+    if (r.type == Resource::Type::RANGES) r.ranges = coalesceRanges(std::move(r.ranges));
   }
   Status s = checkTotals(out);
   if (!s.ok()) return s;

@@ -252,6 +252,9 @@ Status ZmqDealerTransport::sendFrame(const ConnectionId&, std::string&& frame) {
 Result<std::string> toZmqEndpoint(const std::string& hostPort) {
   std::string s = hostPort;
   if (s.rfind("tcp://", 0) == 0) s = s.substr(6);
+  if (s.find("://") != std::string::npos || s.find('/') != std::string::npos) {
+    return Status::InvalidArgument("'" + hostPort + "' is not HOST:PORT");
+  }
   auto colon = s.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 >= s.size()) {
     return Status::InvalidArgument("'" + hostPort + "' is not HOST:PORT");

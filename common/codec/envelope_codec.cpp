@@ -591,7 +591,12 @@ Result<w::Payload> decodeEnvelope(const void* data, size_t size, const DecodeLim
   }
 
   capnp::ReaderOptions options;
-  options.traversalLimitInWords = limits.traversalLimitWords;
+  // Cap'n Proto charges one word per element of a list of empty structs, and
+  // the codec builds a C++ object for each: a few bytes could otherwise turn
+  // into millions of objects. Reading more than a few times the frame's own
+  // size is never needed for a genuine message.
+  options.traversalLimitInWords =
+      std::min<uint64_t>(limits.traversalLimitWords, (size / sizeof(capnp::word)) * 4 + 1024);
   options.nestingLimit = limits.nestingLimit;
   try {
     capnp::FlatArrayMessageReader reader(
