@@ -53,7 +53,7 @@ Resources ExecutorRecord::resources() const {
 }
 
 Agent::Agent(AgentOptions options, AgentInfo info, std::string executorEndpoint, Loop& loop,
-             ZmqDealerTransport& master, Transport& executors, Metrics& metrics,
+             ClientTransport& master, Transport& executors, Metrics& metrics,
              std::function<void(const std::string&)> onFatal)
     : options_(std::move(options)),
       info_(std::move(info)),

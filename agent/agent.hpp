@@ -73,7 +73,7 @@ class Agent {
   // `executorEndpoint` is what executors connect to (tcp://ip:port).
   // `onFatal` is called (on the loop) when the master refuses this agent.
   Agent(AgentOptions options, AgentInfo info, std::string executorEndpoint, Loop& loop,
-        ZmqDealerTransport& master, Transport& executors, Metrics& metrics,
+        ClientTransport& master, Transport& executors, Metrics& metrics,
         std::function<void(const std::string&)> onFatal);
   ~Agent();
   Agent(const Agent&) = delete;
@@ -140,7 +140,7 @@ class Agent {
   AgentInfo info_;
   std::string executorEndpoint_;
   Loop& loop_;
-  ZmqDealerTransport& master_;
+  ClientTransport& master_;
   Transport& executors_;
   Metrics& metrics_;
   std::function<void(const std::string&)> onFatal_;

@@ -179,7 +179,7 @@ Status ZmqRouterTransport::sendFrame(const ConnectionId& to, std::string&& frame
 // ---- DEALER ----
 
 ZmqDealerTransport::ZmqDealerTransport(Loop& loop, Metrics& metrics, TransportOptions options)
-    : Transport(loop, metrics, std::move(options)),
+    : ClientTransport(loop, metrics, std::move(options)),
       // Routing ids starting with a zero byte are reserved by ZeroMQ.
       routingId_("c" + toHex(randomUuidBytes())) {}
 

@@ -115,7 +115,18 @@ class ZmqRouterTransport final : public Transport {
   std::unique_ptr<zmq::socket_t> socket_;
 };
 
-class ZmqDealerTransport final : public Transport {
+// A transport with one upstream peer that it connects to (agents to the
+// master, drivers to the master or agent). Messages are sent with an empty
+// ConnectionId.
+class ClientTransport : public Transport {
+ public:
+  using Transport::Transport;
+  // (Re)connects to `endpoint` ("tcp://host:port").
+  virtual Status connect(const std::string& endpoint) = 0;
+  virtual const std::string& endpoint() const = 0;
+};
+
+class ZmqDealerTransport final : public ClientTransport {
  public:
   ZmqDealerTransport(Loop& loop, Metrics& metrics, TransportOptions options);
   ~ZmqDealerTransport() override;
@@ -123,12 +134,12 @@ class ZmqDealerTransport final : public Transport {
   // connection of this transport carries the same routing id, so the server
   // keeps routing replies to it across reconnections (servers set
   // ZMQ_ROUTER_HANDOVER: a reconnection takes the id over).
-  Status connect(const std::string& endpoint);
+  Status connect(const std::string& endpoint) override;
   const std::string& routingId() const { return routingId_; }
   // Closes the socket; messages still queued are sent for up to `lingerMs`
   // in the background (see terminateZmqContext()).
   void close(int lingerMs = 0);
-  const std::string& endpoint() const { return endpoint_; }
+  const std::string& endpoint() const override { return endpoint_; }
 
  protected:
   // `to` is ignored: a DEALER has one peer.

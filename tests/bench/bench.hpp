@@ -13,4 +13,12 @@ struct LaunchOptions {
 };
 int runLaunch(const LaunchOptions& options);
 
+struct AllocatorOptions {
+  int agents = 1000;
+  int frameworks = 10;
+};
+// `allocator agents=A frameworks=F add_agents_ms=X full_cycle_ms=Y
+// event_cycle_ms=Z offers=N` (the allocator alone, no master).
+int runAllocator(const AllocatorOptions& options);
+
 }  // namespace tutti::bench

@@ -12,6 +12,8 @@
 #include "tests/bench/bench.hpp"
 
 DEFINE_int32(tasks, 1000, "launch: number of tasks");
+DEFINE_int32(agents, 1000, "allocator: number of agents");
+DEFINE_int32(frameworks, 10, "allocator: number of frameworks");
 DEFINE_string(containerizer, "process", "launch: containerizer (process)");
 DEFINE_string(work_dir, "",
               "launch: parent directory for the agent's work_dir (default: $TMPDIR or /tmp); "
@@ -22,7 +24,9 @@ int main(int argc, char** argv) {
       "tutti-bench SCENARIO [flags]\n\nScenarios:\n"
       "  launch   master + one agent in this process; launch --tasks=N `true` tasks through\n"
       "           the scheduler driver as fast as offers allow; compare with the machine's\n"
-      "           plain posix_spawn+waitpid rate of /bin/true";
+      "           plain posix_spawn+waitpid rate of /bin/true\n"
+      "  allocator  the allocator alone: --agents=A --frameworks=F; full and event-triggered\n"
+      "           allocation cycles";
   if (argc < 2 || argv[1][0] == '-') {
     if (argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
       std::cout << usage << "\n";
@@ -46,6 +50,9 @@ int main(int argc, char** argv) {
       return 1;
     }
     return tutti::bench::runLaunch({FLAGS_tasks, FLAGS_containerizer, FLAGS_work_dir});
+  }
+  if (scenario == "allocator") {
+    return tutti::bench::runAllocator({FLAGS_agents, FLAGS_frameworks});
   }
   std::cerr << "Unknown scenario '" << scenario << "'\n" << usage << "\n";
   return 1;
