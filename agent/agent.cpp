@@ -246,7 +246,8 @@ void Agent::onMasterMessage(wire::Payload&& message) {
                       std::is_same_v<M, wire::StatusUpdateAckMessage> ||
                       std::is_same_v<M, wire::ShutdownFrameworkMessage> ||
                       std::is_same_v<M, wire::ShutdownAgentMessage> ||
-                      std::is_same_v<M, wire::FrameworkToExecutorMessage>) {
+                      std::is_same_v<M, wire::FrameworkToExecutorMessage> ||
+                      std::is_same_v<M, wire::CheckpointResourcesMessage>) {
           handle(m);
         } else {
           metrics_.counter("slave/messages_unexpected").inc();
@@ -490,6 +491,14 @@ void Agent::handle(const wire::ShutdownFrameworkMessage& m) {
   if (f == frameworks_.end()) return;
   LOG(INFO) << "Shutting down framework " << m.frameworkId;
   for (auto& [_, ex] : f->second.executors) shutdownExecutor(ex);
+}
+
+void Agent::handle(const wire::CheckpointResourcesMessage& m) {
+  if (!info_.id || m.agentId != *info_.id) return;
+  // Dynamic reservations made at the master; kept in memory for now
+  // (checkpointed to disk with agent recovery) and reported on re-registration.
+  LOG(INFO) << "Resources are now " << m.resources;
+  info_.resources = m.resources;
 }
 
 void Agent::handle(const wire::FrameworkToExecutorMessage& m) {

@@ -109,6 +109,7 @@ class Agent {
   void handle(const wire::ShutdownFrameworkMessage& m);
   void handle(const wire::ShutdownAgentMessage& m);
   void handle(const wire::FrameworkToExecutorMessage& m);
+  void handle(const wire::CheckpointResourcesMessage& m);
   // Executor messages.
   void onExecutorMessage(const ConnectionId& from, wire::Payload&& message);
   void onExecutorSubscribe(const ConnectionId& from, const wire::ExecutorSubscribeCall& m);

@@ -239,4 +239,18 @@ Result<std::pair<int, std::string>> httpPost(const std::string& host, int port,
   });
 }
 
+Result<std::pair<int, std::string>> httpRequest(const std::string& method, const std::string& host,
+                                                int port, const std::string& path,
+                                                const std::string& body,
+                                                const std::string& contentType,
+                                                const HttpClientOptions& options) {
+  return withClient(host, port, options, [&](httplib::Client& c) {
+    if (method == "GET") return c.Get(path);
+    if (method == "POST") return c.Post(path, body, contentType.c_str());
+    if (method == "PUT") return c.Put(path, body, contentType.c_str());
+    if (method == "PATCH") return c.Patch(path, body, contentType.c_str());
+    return c.Delete(path, body, contentType.c_str());
+  });
+}
+
 }  // namespace tutti

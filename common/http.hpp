@@ -96,4 +96,11 @@ Result<std::pair<int, std::string>> httpPost(const std::string& host, int port,
                                              const std::string& contentType = "application/json",
                                              const HttpClientOptions& options = {});
 
+// Any method (GET, POST, PUT, DELETE, PATCH).
+Result<std::pair<int, std::string>> httpRequest(const std::string& method, const std::string& host,
+                                                int port, const std::string& path,
+                                                const std::string& body = "",
+                                                const std::string& contentType = "application/json",
+                                                const HttpClientOptions& options = {});
+
 }  // namespace tutti

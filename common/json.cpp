@@ -135,6 +135,115 @@ Json frameworkCapabilities(const FrameworkInfo& f) {
   return list;
 }
 
+namespace {
+Result<Resource> parseResourceEntry(const Json& e, size_t index) {
+  auto fail = [&](const std::string& why) {
+    return Status::InvalidArgument("resource #" + std::to_string(index) + ": " + why);
+  };
+  if (!e.is_object()) return fail("not an object");
+  if (!e.contains("name") || !e["name"].is_string()) return fail("'name' must be a string");
+  Resource r;
+  r.name = e["name"].get<std::string>();
+  std::string type = "SCALAR";
+  if (e.contains("type")) {
+    if (!e["type"].is_string()) return fail("'type' must be a string");
+    type = e["type"].get<std::string>();
+  }
+  if (type == "SCALAR") {
+    r.type = Resource::Type::SCALAR;
+    if (!e.contains("scalar") || !e["scalar"].is_object() || !e["scalar"].contains("value") ||
+        !e["scalar"]["value"].is_number()) {
+      return fail("'scalar.value' must be a number");
+    }
+    double v = e["scalar"]["value"].get<double>();
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), "%.6f", v);
+    auto m = parseScalarMillis(buf);
+    if (!m.ok()) return fail(m.error());
+    r.scalarMillis = *m;
+  } else if (type == "RANGES") {
+    r.type = Resource::Type::RANGES;
+    const Json* list = e.contains("ranges") && e["ranges"].is_object() && e["ranges"].contains("range")
+                           ? &e["ranges"]["range"]
+                           : nullptr;
+    if (!list || !list->is_array()) return fail("'ranges.range' must be an array");
+    for (const auto& rg : *list) {
+      if (!rg.is_object() || !rg.contains("begin") || !rg.contains("end") ||
+          !rg["begin"].is_number_unsigned() || !rg["end"].is_number_unsigned()) {
+        return fail("each range needs unsigned 'begin' and 'end'");
+      }
+      r.ranges.push_back(Range{rg["begin"].get<uint64_t>(), rg["end"].get<uint64_t>()});
+    }
+  } else if (type == "SET") {
+    r.type = Resource::Type::SET;
+    const Json* items = e.contains("set") && e["set"].is_object() && e["set"].contains("item")
+                            ? &e["set"]["item"]
+                            : nullptr;
+    if (!items || !items->is_array()) return fail("'set.item' must be an array");
+    for (const auto& i : *items) {
+      if (!i.is_string()) return fail("set items must be strings");
+      r.set.insert(i.get<std::string>());
+    }
+  } else {
+    return fail("unknown type '" + type + "'");
+  }
+  if (e.contains("reservations")) {
+    if (!e["reservations"].is_array()) return fail("'reservations' must be an array");
+    for (const auto& ri : e["reservations"]) {
+      if (!ri.is_object() || !ri.contains("role") || !ri["role"].is_string()) {
+        return fail("each reservation needs a string 'role'");
+      }
+      ReservationInfo info;
+      std::string t = ri.contains("type") && ri["type"].is_string() ? ri["type"].get<std::string>()
+                                                                     : "DYNAMIC";
+      if (t == "STATIC") {
+        info.type = ReservationInfo::Type::STATIC;
+      } else if (t == "DYNAMIC") {
+        info.type = ReservationInfo::Type::DYNAMIC;
+      } else {
+        return fail("unknown reservation type '" + t + "'");
+      }
+      info.role = ri["role"].get<std::string>();
+      if (ri.contains("principal") && ri["principal"].is_string()) {
+        info.principal = ri["principal"].get<std::string>();
+      }
+      r.reservations.push_back(std::move(info));
+    }
+  } else if (e.contains("role") && e["role"].is_string() && e["role"].get<std::string>() != "*") {
+    // Mesos's pre-1.4 form: a role without reservations means a static one.
+    r.reservations.push_back({ReservationInfo::Type::STATIC, e["role"].get<std::string>(), "", {}});
+  }
+  return r;
+}
+}  // namespace
+
+Result<Resources> parseResources(const Json& j) {
+  if (j.is_string()) return Resources::parse(j.get<std::string>());
+  std::vector<Resource> list;
+  if (j.is_object()) {
+    for (const auto& [name, v] : j.items()) {
+      if (!v.is_number()) {
+        return Status::InvalidArgument("resource '" + name + "': value must be a number");
+      }
+      auto r = parseResourceEntry(Json{{"name", name}, {"type", "SCALAR"},
+                                       {"scalar", {{"value", v}}}},
+                                  list.size());
+      if (!r.ok()) return r.status();
+      list.push_back(*r);
+    }
+    return Resources::fromList(list);
+  }
+  if (!j.is_array()) {
+    return Status::InvalidArgument("resources must be a string, an array or an object");
+  }
+  for (const auto& e : j) {
+    auto r = parseResourceEntry(e, list.size());
+    if (!r.ok()) return r.status();
+    list.push_back(*r);
+  }
+  return Resources::fromList(list);
+}
+
 std::string dump(const Json& j, int indent) {
   return j.dump(indent, ' ', false, Json::error_handler_t::replace);
 }

@@ -24,6 +24,14 @@ Json taskStatus(const TaskStatus& s);
 Json commandInfo(const CommandInfo& c);
 Json frameworkCapabilities(const FrameworkInfo& f);
 
+// Parses resources from JSON: either Mesos's text form in a string
+// ("cpus:2;mem:512") or Mesos's JSON form, an array of
+// {"name","type":"SCALAR"|"RANGES"|"SET","scalar":{"value"},"ranges":{"range":
+// [{"begin","end"}]},"set":{"item":[]},"role","reservations":[{"type","role",
+// "principal"}]}, or an object {"cpus": 2, "mem": 512} of scalars. Never
+// throws; errors say which entry is wrong.
+Result<Resources> parseResources(const Json& j);
+
 // Dumps without throwing on invalid UTF-8 (replaced with U+FFFD).
 std::string dump(const Json& j, int indent = -1);
 

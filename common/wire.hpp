@@ -268,6 +268,12 @@ struct UnregisterAgentMessage {
   bool operator==(const UnregisterAgentMessage&) const = default;
 };
 
+struct CheckpointResourcesMessage {
+  AgentID agentId;
+  Resources resources;
+  bool operator==(const CheckpointResourcesMessage&) const = default;
+};
+
 // The order matches the Envelope union's ordinals (index + 1).
 using Payload = std::variant<
     SubscribeCall, AcceptCall, DeclineCall, ReviveCall, SuppressCall, KillCall, AcknowledgeCall,
@@ -278,7 +284,8 @@ using Payload = std::variant<
     ExecutorHeartbeatEvent, RegisterAgentMessage, AgentRegisteredMessage, ReregisterAgentMessage,
     AgentReregisteredMessage, PingMessage, PongMessage, RunTaskMessage, KillTaskMessage,
     StatusUpdateMessage, StatusUpdateAckMessage, ShutdownFrameworkMessage, ShutdownAgentMessage,
-    FrameworkToExecutorMessage, ExecutorToFrameworkMessage, UnregisterAgentMessage>;
+    FrameworkToExecutorMessage, ExecutorToFrameworkMessage, UnregisterAgentMessage,
+    CheckpointResourcesMessage>;
 
 // The message's name, e.g. "SubscribeCall" (for logs and metrics).
 const char* payloadName(const Payload& payload);

@@ -203,6 +203,15 @@ void AgentManager::onUnregisterAgent(const ConnectionId& from,
   removeAgent(m.agentId, Reason::REASON_AGENT_REMOVED, "agent " + m.agentId.value + " shut down");
 }
 
+void AgentManager::convertResources(AgentRecord& agent, const Resources& from,
+                                    const Resources& to) {
+  agent.total = agent.total - from.unallocate() + to.unallocate();
+  agent.info.resources = agent.total;
+  master_.allocator().updateAgent(agent.id, agent.info, agent.total);
+  send(agent, wire::CheckpointResourcesMessage{agent.id, agent.total});
+  LOG(INFO) << "Agent " << agent.id << " resources are now " << agent.total;
+}
+
 void AgentManager::schedulePing(AgentRecord& agent) {
   if (agent.pingTimer) master_.loop().cancel(agent.pingTimer);
   agent.pongSinceLastPing = false;

@@ -51,6 +51,10 @@ class AgentManager {
   // agent): tasks TASK_GONE (partition-aware) or TASK_LOST with `reason`.
   void removeAgent(const AgentID& id, Reason reason, const std::string& why);
 
+  // Replaces `from` by `to` in the agent's total (a reservation made or
+  // removed), tells the allocator and the agent.
+  void convertResources(AgentRecord& agent, const Resources& from, const Resources& to);
+
   size_t registeredCount() const;
   size_t unreachableCount() const;
 

@@ -44,6 +44,7 @@ Master::Master(MasterOptions options, MasterInfo info, Loop& loop, Transport& tr
   frameworks_ = std::make_unique<FrameworkManager>(*this);
   offers_ = std::make_unique<OfferManager>(*this);
   tasks_ = std::make_unique<TaskManager>(*this);
+  roles_ = std::make_unique<RoleManager>(*this);
   handlers_.resize(std::variant_size_v<wire::Payload>);
 
   on(frameworks_.get(), &FrameworkManager::onSubscribe);

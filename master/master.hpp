@@ -19,6 +19,7 @@
 #include "master/framework_manager.hpp"
 #include "master/offer_manager.hpp"
 #include "master/options.hpp"
+#include "master/role_manager.hpp"
 #include "master/task_manager.hpp"
 
 namespace tutti::master {
@@ -45,6 +46,8 @@ class Master {
   FrameworkManager& frameworks() { return *frameworks_; }
   OfferManager& offers() { return *offers_; }
   TaskManager& tasks() { return *tasks_; }
+  RoleManager& roles() { return *roles_; }
+  const RoleManager& roles() const { return *roles_; }
   const AgentManager& agents() const { return *agents_; }
   const FrameworkManager& frameworks() const { return *frameworks_; }
   const OfferManager& offers() const { return *offers_; }
@@ -73,6 +76,7 @@ class Master {
   std::unique_ptr<FrameworkManager> frameworks_;
   std::unique_ptr<OfferManager> offers_;
   std::unique_ptr<TaskManager> tasks_;
+  std::unique_ptr<RoleManager> roles_;
   std::vector<std::function<void(const ConnectionId&, wire::Payload&&)>> handlers_;
   bool allocationPending_ = false;
   Loop::TimerId allocationTimer_ = 0;

@@ -136,6 +136,22 @@ void OfferManager::rescindOffersOfAgent(const AgentID& agentId) {
   }
 }
 
+void OfferManager::rescindOffersOfAgentAndRecover(const AgentID& agentId) {
+  AgentRecord* agent = master_.agents().find(agentId);
+  if (!agent) return;
+  std::set<OfferID> ids = agent->offers;
+  for (const auto& id : ids) {
+    auto it = offers_.find(id);
+    if (it == offers_.end()) continue;
+    FrameworkID fwId = it->second.offer.frameworkId;
+    offersRescinded_.inc();
+    if (FrameworkRecord* fw = master_.frameworks().find(fwId)) {
+      master_.frameworks().send(*fw, wire::RescindEvent{id});
+    }
+    remove(id, std::nullopt);
+  }
+}
+
 void OfferManager::removeOffersOfFramework(const FrameworkID& frameworkId, bool rescind) {
   FrameworkRecord* fw = master_.frameworks().find(frameworkId);
   if (!fw) return;

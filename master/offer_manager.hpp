@@ -30,6 +30,9 @@ class OfferManager {
   void remove(const OfferID& id, const std::optional<Filters>& filters);
   // The agent is gone: its offers are rescinded, nothing is recovered.
   void rescindOffersOfAgent(const AgentID& agent);
+  // Withdraws every offer on the agent (frameworks get RescindEvent) and
+  // gives the resources back, e.g. before an operator reservation.
+  void rescindOffersOfAgentAndRecover(const AgentID& agent);
   // The framework left or failed over: its offers are withdrawn and their
   // resources recovered; with `rescind`, it is told (RescindEvent).
   void removeOffersOfFramework(const FrameworkID& framework, bool rescind);

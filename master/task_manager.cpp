@@ -222,11 +222,16 @@ void TaskManager::onAccept(const ConnectionId& from, const wire::AcceptCall& m) 
                     }};
 
   for (const auto& op : m.operations) {
+    if (op.type == Offer::Operation::Type::RESERVE ||
+        op.type == Offer::Operation::Type::UNRESERVE) {
+      applyReservation(*fw, *agent, role, op, available);
+      continue;
+    }
     if (op.type != Offer::Operation::Type::LAUNCH) {
-      // Reservations and volumes come with the allocator issue; until then
-      // the operation is refused and its resources simply stay unused.
+      // Persistent volumes (CREATE/DESTROY) are not supported: the operation
+      // is refused and its resources simply stay unused.
       LOG(WARNING) << "Framework " << fw->id << " asked for a " << toString(op.type)
-                   << " operation, which this master does not support yet";
+                   << " operation, which this master does not support";
       master_.metrics().counter("master/invalid_operations").inc();
       continue;
     }
@@ -259,6 +264,37 @@ void TaskManager::onAccept(const ConnectionId& from, const wire::AcceptCall& m) 
     master_.allocator().recoverResources(fw->id, agent->id, available, m.filters);
     master_.requestAllocation();
   }
+}
+
+void TaskManager::applyReservation(FrameworkRecord& fw, AgentRecord& agent,
+                                   const std::string& role, const Offer::Operation& op,
+                                   Resources& available) {
+  bool reserve = op.type == Offer::Operation::Type::RESERVE;
+  Resources from, to;
+  if (reserve) {
+    auto consumed = validateReserve(op.resources, fw.info, role, available);
+    if (!consumed.ok()) {
+      LOG(WARNING) << "Framework " << fw.id << ": invalid operation: " << consumed.error();
+      master_.metrics().counter("master/invalid_operations").inc();
+      return;
+    }
+    from = *consumed;
+    to = op.resources.allocate(role);
+  } else {
+    auto result = validateUnreserve(op.resources, role, available);
+    if (!result.ok()) {
+      LOG(WARNING) << "Framework " << fw.id << ": invalid operation: " << result.error();
+      master_.metrics().counter("master/invalid_operations").inc();
+      return;
+    }
+    from = op.resources.allocate(role);
+    to = result->allocate(role);
+  }
+  available = available - from + to;
+  master_.allocator().updateAllocation(fw.id, agent.id, from, to);
+  master_.agents().convertResources(agent, from, to);
+  master_.metrics().counter(reserve ? "master/operations_reserve" : "master/operations_unreserve")
+      .inc();
 }
 
 void TaskManager::onKill(const ConnectionId& from, const wire::KillCall& m) {

@@ -60,6 +60,9 @@ class TaskManager {
   // Moves the task out of the active set, to completed or unreachable.
   void removeTask(FrameworkRecord& fw, const TaskID& id);
   void sendUpdate(FrameworkRecord& fw, const TaskStatus& status);
+  // RESERVE / UNRESERVE inside an accept: converts part of `available`.
+  void applyReservation(FrameworkRecord& fw, AgentRecord& agent, const std::string& role,
+                        const Offer::Operation& op, Resources& available);
   void dropLaunches(FrameworkRecord& fw, const wire::AcceptCall& m, const std::string& why);
   TaskStatus reconcileOne(const FrameworkRecord& fw, const TaskID& taskId,
                           const AgentID& agentId) const;

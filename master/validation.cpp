@@ -105,4 +105,100 @@ Result<TaskInfo> validateTask(const TaskInfo& task, const LaunchContext& ctx,
   return out;
 }
 
+namespace {
+bool isSelfOrSubRole(const std::string& role, const std::string& parent) {
+  return role == parent || role.rfind(parent + "/", 0) == 0;
+}
+
+// Checks the top of each reservation stack: dynamic, valid role. Returns
+// the resources without it (what a reserve consumes).
+Result<Resources> popDynamic(const Resources& resources, const char* what) {
+  if (resources.empty()) return Status::InvalidArgument(std::string(what) + " of no resources");
+  for (const auto& r : resources) {
+    if (r.reservations.empty()) {
+      return Status::InvalidArgument(std::string(what) + ": '" + r.name +
+                                     "' carries no reservation");
+    }
+    const ReservationInfo& top = r.reservations.back();
+    if (top.type != ReservationInfo::Type::DYNAMIC) {
+      return Status::InvalidArgument(std::string(what) + ": '" + r.name +
+                                     "' has a static reservation, which cannot change");
+    }
+    if (r.allocationRole) {
+      return Status::InvalidArgument(std::string(what) + ": give resources without an "
+                                                         "allocation role");
+    }
+  }
+  return resources.popReservation();
+}
+}  // namespace
+
+Result<Resources> validateReserve(const Resources& reserve, const FrameworkInfo& framework,
+                                  const std::string& offerRole, const Resources& available) {
+  auto consumed = popDynamic(reserve, "RESERVE");
+  if (!consumed.ok()) return consumed.status();
+  for (const auto& r : reserve) {
+    const ReservationInfo& top = r.reservations.back();
+    if (!isSelfOrSubRole(top.role, offerRole)) {
+      return Status::InvalidArgument("RESERVE for role '" + top.role +
+                                     "' from offers of role '" + offerRole + "'");
+    }
+    if (top.principal != framework.principal) {
+      return Status::InvalidArgument("RESERVE must name the framework's principal '" +
+                                     framework.principal + "', not '" + top.principal + "'");
+    }
+    if (r.reservations.size() > 1 &&
+        !isSelfOrSubRole(top.role, r.reservations[r.reservations.size() - 2].role)) {
+      return Status::InvalidArgument("RESERVE for role '" + top.role +
+                                     "' does not refine the existing reservation");
+    }
+  }
+  Resources from = consumed->allocate(offerRole);
+  if (!available.contains(from)) {
+    return Status::InvalidArgument("RESERVE of " + consumed->toString() +
+                                   ", which the offers do not hold (" +
+                                   available.unallocate().toString() + ")");
+  }
+  return from;
+}
+
+Result<Resources> validateUnreserve(const Resources& unreserve, const std::string& offerRole,
+                                    const Resources& available) {
+  auto to = popDynamic(unreserve, "UNRESERVE");
+  if (!to.ok()) return to.status();
+  if (!available.contains(unreserve.allocate(offerRole))) {
+    return Status::InvalidArgument("UNRESERVE of " + unreserve.toString() +
+                                   ", which the offers do not hold");
+  }
+  return *to;
+}
+
+Result<Resources> validateOperatorReserve(const Resources& reserve, const Resources& free) {
+  auto consumed = popDynamic(reserve, "Reserve");
+  if (!consumed.ok()) return consumed.status();
+  for (const auto& r : reserve) {
+    Status s = validateRoleName(r.reservations.back().role);
+    if (!s.ok() || r.reservations.back().role == "*") {
+      return Status::InvalidArgument("Reserve for an invalid role '" +
+                                     r.reservations.back().role + "'");
+    }
+  }
+  if (!free.contains(*consumed)) {
+    return Status::InvalidArgument("Reserve of " + consumed->toString() +
+                                   ", which the agent does not have free (" + free.toString() +
+                                   ")");
+  }
+  return consumed;
+}
+
+Result<Resources> validateOperatorUnreserve(const Resources& unreserve, const Resources& free) {
+  auto to = popDynamic(unreserve, "Unreserve");
+  if (!to.ok()) return to.status();
+  if (!free.contains(unreserve)) {
+    return Status::InvalidArgument("Unreserve of " + unreserve.toString() +
+                                   ", which the agent does not have free (in use or unknown)");
+  }
+  return to;
+}
+
 }  // namespace tutti::master

@@ -27,4 +27,21 @@ struct LaunchContext {
 Result<TaskInfo> validateTask(const TaskInfo& task, const LaunchContext& context,
                               const Resources& available);
 
+// RESERVE: `reserve` (resources carrying the new dynamic reservation on top
+// of their stack) must come out of `available` (unreserved, or reserved to a
+// parent role, allocated to `offerRole`), be reserved for `offerRole` or a
+// sub-role of it, and name the framework's principal. Returns the resources
+// it consumes from `available` (the same resources without the new
+// reservation, allocated to offerRole).
+Result<Resources> validateReserve(const Resources& reserve, const FrameworkInfo& framework,
+                                  const std::string& offerRole, const Resources& available);
+// UNRESERVE: `unreserve` must be dynamically reserved resources held in
+// `available`; returns what they become (the reservation popped).
+Result<Resources> validateUnreserve(const Resources& unreserve, const std::string& offerRole,
+                                    const Resources& available);
+// Operator reservations (/master/reserve): the same rules without a
+// framework; `free` is the agent's unused, unoffered resources.
+Result<Resources> validateOperatorReserve(const Resources& reserve, const Resources& free);
+Result<Resources> validateOperatorUnreserve(const Resources& unreserve, const Resources& free);
+
 }  // namespace tutti::master

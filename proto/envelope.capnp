@@ -63,5 +63,6 @@ struct Envelope {
     frameworkToExecutorMessage @42 :I.FrameworkToExecutorMessage;
     executorToFrameworkMessage @43 :I.ExecutorToFrameworkMessage;
     unregisterAgentMessage @44 :I.UnregisterAgentMessage;
+    checkpointResourcesMessage @45 :I.CheckpointResourcesMessage;
   }
 }

@@ -97,3 +97,10 @@ struct ExecutorToFrameworkMessage {
 struct UnregisterAgentMessage {
   agentId @0 :Text;
 }
+
+# The agent's total resources changed at the master (dynamic reservations):
+# the agent keeps them and reports them when it re-registers.
+struct CheckpointResourcesMessage {
+  agentId @0 :Text;
+  resources @1 :List(T.Resource);
+}

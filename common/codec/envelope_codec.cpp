@@ -503,6 +503,15 @@ w::UnregisterAgentMessage dec(p::UnregisterAgentMessage::Reader r) {
   return w::UnregisterAgentMessage{AgentID(toStd(r.getAgentId()))};
 }
 
+void enc(const w::CheckpointResourcesMessage& m, p::CheckpointResourcesMessage::Builder b) {
+  b.setAgentId(txt(m.agentId.value));
+  encodeResources(m.resources, b.initResources(m.resources.size()));
+}
+w::CheckpointResourcesMessage dec(p::CheckpointResourcesMessage::Reader r) {
+  return w::CheckpointResourcesMessage{AgentID(toStd(r.getAgentId())),
+                                       decodeResources(r.getResources())};
+}
+
 // Every message: its C++ type, its Envelope member (CamelCase, as the
 // generated init/get accessors spell it) and the union tag.
 #define TUTTI_ENVELOPE_MEMBERS(X)                                       \
@@ -549,7 +558,8 @@ w::UnregisterAgentMessage dec(p::UnregisterAgentMessage::Reader r) {
   X(ShutdownAgentMessage, SHUTDOWN_AGENT_MESSAGE)                       \
   X(FrameworkToExecutorMessage, FRAMEWORK_TO_EXECUTOR_MESSAGE)          \
   X(ExecutorToFrameworkMessage, EXECUTOR_TO_FRAMEWORK_MESSAGE)          \
-  X(UnregisterAgentMessage, UNREGISTER_AGENT_MESSAGE)
+  X(UnregisterAgentMessage, UNREGISTER_AGENT_MESSAGE)                   \
+  X(CheckpointResourcesMessage, CHECKPOINT_RESOURCES_MESSAGE)
 
 }  // namespace
 

@@ -1,1 +1,255 @@
-// (being written)
+// HierarchicalAllocator: hierarchical weighted DRF over the role tree, with
+// quota (guarantee and limit), static and dynamic reservations, refuse
+// filters, suppress/revive and minimum allocatable resources (DESIGN §7).
+// It implements Allocator (allocator.hpp) and replaces SimpleAllocator.
+//
+// Role tree. Roles are '/'-separated paths ("eng", "eng/web"); each path
+// component is a node under a root (ancestors exist implicitly). Every node
+// has a DrfSorter over its children plus one "self" client standing for the
+// frameworks subscribed to the node's own role (weight 1), and a DrfSorter
+// over those frameworks. A child's share is the dominant share of everything
+// allocated in its subtree divided by the role's weight, so weights apply per
+// level: "eng/web" with weight 3 competes with its siblings under "eng", and
+// "eng" competes with "ops" by eng's weight. A multi-role framework is a
+// separate client in each of its roles, holding what it was allocated in that
+// role. Inactive frameworks and suppressed roles leave the order but keep
+// counting in their roles' shares.
+//
+// A cycle visits candidate agents (below) in the order they were added and,
+// for each, walks the tree from the root in share order to the first
+// framework that can use the agent's free resources: active, role not
+// suppressed, something allocatable to its role (unreserved, or reserved to
+// the role or an ancestor: Resources::allocatableTo), at least one of
+// AllocatorOptions::minAllocatableResources, no refuse filter containing the
+// offer, within quota limits. What is left on the agent (resources reserved
+// for other roles, parts cut by limits) goes on to the next framework.
+//
+// Starvation guard: the order is never computed once per cycle. Each
+// placement adds the offer to the receiving framework's and its roles'
+// allocations at once (offered counts as allocated) and moves their sorter
+// entries, so the next agent is placed by the updated order: a cycle spreads
+// agents in DRF order instead of handing every agent to whoever was lowest
+// when it started. Declined resources come back through recoverResources()
+// with a refuse filter, which passes the agent to the next framework in
+// order for refuse_seconds; an expiring filter makes the agent a candidate
+// of the next event-triggered cycle (hasPendingChanges() watches the
+// earliest expiry). Equal shares are broken by fewer offers received, so
+// equal frameworks take turns rather than one of them winning every tie. A
+// framework that others' declines keep offering nothing to therefore still
+// climbs to its fair share, one placement at a time.
+//
+// Quota. consumption(role) = what is allocated to the role and its sub-roles
+// plus the unallocated resources reserved to them (as in Mesos 1.9+).
+// Stage 1 serves roles whose guarantee exceeds their consumption, least
+// satisfied first: each gets, on each agent, the unreserved resources of the
+// guaranteed names up to what is missing, the resources reserved to it, and
+// other unreserved resources as far as they are not held back for other
+// guarantees. Stage 2 is fair sharing over all roles; it never takes
+// unreserved resources that the unmet guarantees need: when an offer's
+// unreserved part would leave less free (on active agents) than the sum of
+// unmet guarantees (nested guarantees are not counted twice), it offers only
+// the reserved part. Limits bound consumption in both stages, counting
+// sub-roles and offers: scalar quantities are cut down to what the role and
+// every ancestor with a limit still have room for (limits on non-scalar
+// resources are ignored).
+//
+// Cost. kAll looks at every agent with offerable free resources; kChanged at
+// agents whose free resources changed, whose filter expired, and, after a
+// framework/role/weight/quota event, those with free resources (in a busy
+// cluster few are: everything is offered). A placement costs O(depth ×
+// log clients) sorter updates plus the Resources arithmetic of one offer; the
+// per-agent walk skips subtrees with no active framework and, when the agent
+// has only reserved resources left, subtrees those reservations cannot serve.
+// A cluster-total change (agent added/removed/resized) re-sorts each sorter
+// once, on its next use. roles() is O(allocations).
+//
+// Accounting: allocated = offered + used, per agent and framework, kept in
+// Resources; recoverResources() gives back at most what is held, and a
+// recovery for a removed agent is ignored (removeAgent() already released
+// it). addAgent(used) and addFramework(used) merge: usage reported by both
+// counts once. updateAllocation(from, to) converts `from` into `to` in the
+// agent's total and the allocation (RESERVE/UNRESERVE); with an empty `from`
+// it records `to` as newly used, out of the agent's free resources.
+//
+// Thread: the master's loop only; offers are reported synchronously from
+// allocate() through the OfferCallback, after the cycle's bookkeeping is
+// done. Errors: calls about unknown frameworks or agents are ignored.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <queue>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "master/allocator/allocator.hpp"
+#include "master/allocator/sorter.hpp"
+
+namespace tutti::master {
+
+class HierarchicalAllocator final : public Allocator {
+ public:
+  HierarchicalAllocator();
+  ~HierarchicalAllocator() override;
+
+  void initialize(const AllocatorOptions& options, Clock& clock,
+                  OfferCallback offerCallback) override;
+
+  void addFramework(const FrameworkID& id, const FrameworkInfo& info,
+                    const std::map<AgentID, Resources>& used, bool active,
+                    const std::set<std::string>& suppressedRoles) override;
+  void removeFramework(const FrameworkID& id) override;
+  void activateFramework(const FrameworkID& id) override;
+  void deactivateFramework(const FrameworkID& id) override;
+  void updateFramework(const FrameworkID& id, const FrameworkInfo& info,
+                       const std::set<std::string>& suppressedRoles) override;
+
+  void addAgent(const AgentID& id, const AgentInfo& info, const Resources& total,
+                const std::map<FrameworkID, Resources>& used) override;
+  void removeAgent(const AgentID& id) override;
+  void updateAgent(const AgentID& id, const AgentInfo& info, const Resources& total) override;
+  void activateAgent(const AgentID& id) override;
+  void deactivateAgent(const AgentID& id) override;
+
+  void updateAllocation(const FrameworkID& framework, const AgentID& agent,
+                        const Resources& from, const Resources& to) override;
+  void recoverResources(const FrameworkID& framework, const AgentID& agent,
+                        const Resources& resources,
+                        const std::optional<Filters>& filters) override;
+  void suppressOffers(const FrameworkID& framework, const std::set<std::string>& roles) override;
+  void reviveOffers(const FrameworkID& framework, const std::set<std::string>& roles) override;
+  void updateWeights(const std::map<std::string, double>& weights) override;
+  void updateQuota(const std::string& role, const std::optional<Quota>& quota) override;
+
+  void allocate(AllocationScope scope) override;
+  bool hasPendingChanges() const override;
+  std::vector<RoleSummary> roles() const override;
+
+  // Diagnostics beyond the interface (tests, debugging).
+  // The agent's free (unallocated) resources; empty for an unknown agent.
+  Resources freeResources(const AgentID& agent) const;
+  // Everything allocated (offered + used) on the agent, in allocated form.
+  Resources allocatedResources(const AgentID& agent) const;
+  // Recomputes every incremental aggregate from scratch and compares; returns
+  // a description of the first mismatch, or "" when all agree. O(everything).
+  std::string checkConsistency() const;
+
+ private:
+  struct Agent;
+  struct Framework;
+  struct FrameworkRole;
+  struct RoleNode;
+  struct Holding;
+  struct Visit;
+  struct Pending;
+  struct AgentBySeq {
+    bool operator()(const Agent* a, const Agent* b) const;
+  };
+  struct IdHash {
+    size_t operator()(const AgentID& id) const { return std::hash<std::string>()(id.value); }
+  };
+  using AgentSet = std::set<Agent*, AgentBySeq>;
+
+  // ---- Roles --------------------------------------------------------------
+  RoleNode* findRole(const std::string& name) const;
+  // Finds or creates the node (and its ancestors) and takes a reference.
+  RoleNode* acquireRole(const std::string& name);
+  // Drops a reference; removes nodes nothing refers to any more.
+  void releaseRole(RoleNode* node);
+  void maybeRemoveRole(RoleNode* node);
+  static bool isSelfOrAncestor(const RoleNode* ancestor, const RoleNode* node);
+  // Adds `delta` (times `sign`) to the allocation of `node` as its own
+  // allocation, and to the subtree allocations up to the root.
+  void changeRoleAllocation(RoleNode* node, const ScalarVec& delta, int sign);
+  void changeReservedFree(RoleNode* node, const ScalarVec& delta, int sign);
+  void changeActiveCount(RoleNode* node, int delta, bool own);
+  ScalarVec consumption(const RoleNode* node) const;
+  void setQuotaVectors(RoleNode* node);
+
+  // ---- Frameworks ---------------------------------------------------------
+  FrameworkRole* frameworkRole(Framework& fw, const std::string& role, bool subscribe);
+  void maybeRemoveFrameworkRole(FrameworkRole* fr);
+  void syncActive(FrameworkRole* fr);
+  void clearFilters(FrameworkRole* fr);
+  void applyRoles(Framework& fw, const FrameworkInfo& info,
+                  const std::set<std::string>& suppressedRoles);
+
+  // ---- Agents and holdings ------------------------------------------------
+  Holding* findHolding(Agent& agent, const FrameworkID& fw, const RoleNode* role);
+  Holding& holdingFor(Agent& agent, const FrameworkID& fw, RoleNode* role, FrameworkRole* owner);
+  void dropHolding(Agent& agent, size_t index);
+  // Adds `resources` (unallocated form, part of the agent's free resources)
+  // to the holding, with all aggregates. Does not touch free resources.
+  void addToHolding(Agent& agent, Holding& holding, const Resources& unallocated,
+                    const ScalarVec& scalars);
+  // Takes (at most) `wanted` (allocated form, one role) out of the agent's
+  // free resources into the framework's holding; returns what was taken.
+  void takeUsed(Agent& agent, const FrameworkID& fw, const Resources& wanted);
+  // Gives `part` (allocated form, one role, part of the holding) back.
+  Resources giveBack(Agent& agent, size_t holdingIndex, const Resources& part);
+  void retireFree(Agent& agent);
+  void admitFree(Agent& agent);
+  void setTotal(Agent& agent, const Resources& total);
+  void markChanged(Agent& agent);
+  ScalarVec scalarsOf(const Resources& resources);
+
+  // ---- Allocation ---------------------------------------------------------
+  void refreshBasis();
+  bool meetsMinimum(const Resources& offer) const;
+  bool isFiltered(FrameworkRole& fr, Agent& agent, const Resources& offer);
+  void processExpiredFilters(TimePoint now);
+  std::vector<RoleNode*> unmetRoles();
+  ScalarVec requiredHeadroom() const;
+  ScalarVec need(const RoleNode* node) const;
+  void allocateGuarantees(Agent& agent, Visit& visit);
+  void allocateFairShare(Agent& agent, Visit& visit);
+  bool walk(RoleNode* node, Agent& agent, Visit& visit);
+  bool relevant(const RoleNode* node, const Agent& agent) const;
+  bool tryOffer(FrameworkRole& fr, Agent& agent, Visit& visit);
+  // Cuts scalar quantities down to what the role's limits (and its
+  // ancestors') allow; returns false when nothing limited needed cutting.
+  bool clampToLimits(const RoleNode* role, Resources& offer) const;
+  void place(FrameworkRole& fr, Agent& agent, const Resources& offer, bool wholeFree);
+  void flushOffers();
+
+  AllocatorOptions options_;
+  std::vector<Resources> minimums_;  // flattened alternatives
+  Clock* clock_ = nullptr;
+  OfferCallback offerCallback_;
+
+  ResourceNames names_;
+  std::vector<bool> excludedName_;  // by name id
+  ShareBasis basis_;
+  ScalarVec clusterTotal_;
+  bool basisDirty_ = true;
+
+  std::unique_ptr<RoleNode> root_;
+  std::unordered_map<std::string, std::unique_ptr<RoleNode>> roles_;
+  std::set<RoleNode*> quotaRoles_;
+  std::map<std::string, double> weights_;
+
+  std::map<FrameworkID, std::unique_ptr<Framework>> frameworks_;
+  // Holdings on agents of frameworks the allocator does not know (yet).
+  std::map<FrameworkID, AgentSet> orphans_;
+
+  std::unordered_map<AgentID, std::unique_ptr<Agent>, IdHash> agents_;
+  uint64_t nextAgentSeq_ = 0;
+  AgentSet offerable_;  // active agents whose free resources meet the minimum
+  AgentSet changed_;
+  bool globalChange_ = false;
+  ScalarVec freeUnreserved_;  // on active agents: the headroom for guarantees
+
+  // Refuse filter expiries (earliest first); entries may be stale.
+  using Expiry = std::pair<TimePoint, AgentID>;
+  std::priority_queue<Expiry, std::vector<Expiry>, std::greater<>> expiries_;
+  size_t liveFilters_ = 0;
+
+  uint64_t visitSeq_ = 0;
+  std::unique_ptr<Pending> pending_;
+};
+
+}  // namespace tutti::master

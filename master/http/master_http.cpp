@@ -191,6 +191,15 @@ Json rolesJson(Master& m) {
     j["weight"] = r.weight;
     j["resources"] = json::resources(r.allocated);
     j["allocated"] = json::resources(r.allocated);
+    Resources offered, reserved;
+    for (const auto& [_, o] : m.offers().all()) {
+      if (o.offer.allocationRole == r.role) offered += o.offer.resources;
+    }
+    for (const auto& [_, a] : m.agents().all()) {
+      if (a.state == AgentState::kRegistered) reserved += a.total.reserved(r.role);
+    }
+    j["offered"] = json::resources(offered);
+    j["reserved"] = json::resources(reserved);
     Json fws = Json::array();
     for (const auto& f : r.frameworks) fws.push_back(f.value);
     j["frameworks"] = fws;
@@ -201,6 +210,70 @@ Json rolesJson(Master& m) {
     roles.push_back(j);
   }
   return {{"roles", roles}};
+}
+
+int httpStatusFor(const Status& s) {
+  switch (s.code()) {
+    case Status::Code::kOk: return 200;
+    case Status::Code::kInvalidArgument: return 400;
+    case Status::Code::kNotFound: return 404;
+    case Status::Code::kFailedPrecondition: return 409;
+    case Status::Code::kPermissionDenied: return 403;
+    default: return 500;
+  }
+}
+
+HttpResponse statusResponse(const Status& s, int okStatus = 200) {
+  if (s.ok()) return HttpResponse::json("{}\n", okStatus);
+  return HttpResponse::error(httpStatusFor(s), s.message());
+}
+
+// A JSON request body, or a 400 that says why not.
+Result<Json> parseBody(const HttpRequest& req) {
+  Json j = Json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return Status::InvalidArgument("The request body is not valid JSON");
+  return j;
+}
+
+Json weightsJson(const Master& m) {
+  Json out = Json::array();
+  for (const auto& [role, w] : m.roles().weights()) out.push_back({{"role", role}, {"weight", w}});
+  return out;
+}
+
+Json quotaJson(const Master& m) {
+  Json infos = Json::array();
+  for (const auto& [role, q] : m.roles().quotas()) {
+    Json j{{"role", role}, {"guarantee", json::resourcesFull(q.guarantee)}};
+    if (!q.limit.empty()) j["limit"] = json::resourcesFull(q.limit);
+    infos.push_back(j);
+  }
+  return {{"infos", infos}};
+}
+
+// Mesos's /reserve and /unreserve take form fields slaveId and resources
+// (JSON); a JSON body {"slave_id"|"agent_id", "resources"} works too.
+Result<std::pair<AgentID, Resources>> reservationRequest(const HttpRequest& req) {
+  std::optional<std::string> agent = req.param("slaveId");
+  if (!agent) agent = req.param("agentId");
+  Json resources;
+  if (auto r = req.param("resources")) {
+    resources = Json::parse(*r, nullptr, false);
+    if (resources.is_discarded()) return Status::InvalidArgument("'resources' is not valid JSON");
+  } else {
+    auto body = parseBody(req);
+    if (!body.ok()) return body.status();
+    if (!body->is_object()) return Status::InvalidArgument("Expected a JSON object");
+    for (const char* key : {"slave_id", "agent_id", "slaveId", "agentId"}) {
+      if (body->contains(key) && (*body)[key].is_string()) agent = (*body)[key].get<std::string>();
+    }
+    if (body->contains("resources")) resources = (*body)["resources"];
+  }
+  if (!agent || agent->empty()) return Status::InvalidArgument("Missing the agent id (slaveId)");
+  if (resources.is_null()) return Status::InvalidArgument("Missing 'resources'");
+  auto parsed = json::parseResources(resources);
+  if (!parsed.ok()) return parsed.status();
+  return std::make_pair(AgentID(*agent), *parsed);
 }
 
 HttpResponse jsonOnLoop(Loop& loop, const char* name, std::function<Json()> build) {
@@ -251,6 +324,94 @@ void installMasterRoutes(HttpServer& server, Master& master, Loop& loop, Metrics
   both("/roles", [&master, &loop](const HttpRequest&) {
     return jsonOnLoop(loop, "http.roles", [&master] { return rolesJson(master); });
   });
+  // Weights: GET, and PUT [{"role": "eng", "weight": 2.0}, ...].
+  server.route("GET", "/master/weights", [&master, &loop](const HttpRequest&) {
+    return jsonOnLoop(loop, "http.weights", [&master] { return weightsJson(master); });
+  });
+  server.route("GET", "/weights", [&master, &loop](const HttpRequest&) {
+    return jsonOnLoop(loop, "http.weights", [&master] { return weightsJson(master); });
+  });
+  auto putWeights = [&master, &loop, &metrics](const HttpRequest& req) {
+    auto body = parseBody(req);
+    std::map<std::string, double> weights;
+    Status s = body.status();
+    if (s.ok() && !body->is_array()) s = Status::InvalidArgument("Expected a JSON array");
+    if (s.ok()) {
+      for (const auto& e : *body) {
+        if (!e.is_object() || !e.contains("role") || !e["role"].is_string() ||
+            !e.contains("weight") || !e["weight"].is_number()) {
+          s = Status::InvalidArgument("Each entry needs a string 'role' and a number 'weight'");
+          break;
+        }
+        weights[e["role"].get<std::string>()] = e["weight"].get<double>();
+      }
+    }
+    if (s.ok()) s = loop.call("http.update_weights", [&] { return master.roles().updateWeights(weights); });
+    if (!s.ok()) metrics.counter("master/invalid_http_requests").inc();
+    return statusResponse(s);
+  };
+  server.route("PUT", "/master/weights", putWeights);
+  server.route("PUT", "/weights", putWeights);
+
+  // Quota: GET; POST {"role", "guarantee", "limit"}; DELETE /master/quota/ROLE.
+  auto getQuota = [&master, &loop](const HttpRequest&) {
+    return jsonOnLoop(loop, "http.quota", [&master] { return quotaJson(master); });
+  };
+  server.route("GET", "/master/quota", getQuota);
+  server.route("GET", "/quota", getQuota);
+  auto postQuota = [&master, &loop, &metrics](const HttpRequest& req) {
+    auto body = parseBody(req);
+    Status s = body.status();
+    std::string role;
+    Quota quota;
+    if (s.ok() && (!body->is_object() || !body->contains("role") || !(*body)["role"].is_string())) {
+      s = Status::InvalidArgument("Expected a JSON object with a string 'role'");
+    }
+    if (s.ok()) {
+      role = (*body)["role"].get<std::string>();
+      for (const char* key : {"guarantee", "limit"}) {
+        if (!body->contains(key)) continue;
+        auto r = json::parseResources((*body)[key]);
+        if (!r.ok()) {
+          s = Status::InvalidArgument(std::string("'") + key + "': " + r.error());
+          break;
+        }
+        (std::string(key) == "guarantee" ? quota.guarantee : quota.limit) = *r;
+      }
+    }
+    if (s.ok()) s = loop.call("http.set_quota", [&] { return master.roles().setQuota(role, quota); });
+    if (!s.ok()) metrics.counter("master/invalid_http_requests").inc();
+    return statusResponse(s);
+  };
+  server.route("POST", "/master/quota", postQuota);
+  server.route("POST", "/quota", postQuota);
+  auto deleteQuota = [&master, &loop](const HttpRequest& req) {
+    std::string role = req.path.substr(req.path.find("/quota/") + 7);
+    Status s = loop.call("http.remove_quota", [&] { return master.roles().removeQuota(role); });
+    return statusResponse(s);
+  };
+  server.routePrefix("DELETE", "/master/quota/", deleteQuota);
+  server.routePrefix("DELETE", "/quota/", deleteQuota);
+
+  // Operator reservations.
+  for (bool reserve : {true, false}) {
+    auto handler = [&master, &loop, &metrics, reserve](const HttpRequest& req) {
+      auto request = reservationRequest(req);
+      Status s = request.status();
+      if (s.ok()) {
+        s = loop.call("http.reserve", [&] {
+          return reserve ? master.roles().reserve(request->first, request->second)
+                         : master.roles().unreserve(request->first, request->second);
+        });
+      }
+      if (!s.ok()) metrics.counter("master/invalid_http_requests").inc();
+      return statusResponse(s, 202);
+    };
+    std::string name = reserve ? "/reserve" : "/unreserve";
+    server.route("POST", "/master" + name, handler);
+    server.route("POST", name, handler);
+  }
+
   both("/flags", [flags](const HttpRequest&) {
     return HttpResponse::json(json::dump(Json{{"flags", flags}}) + "\n");
   });

@@ -142,3 +142,88 @@ TEST(InProcessTest, StatusUpdatesAreRetriedUntilAcknowledged) {
 
 }  // namespace
 }  // namespace tutti::testing
+
+namespace tutti::testing {
+namespace {
+
+TEST(InProcessTest, OperatorEndpointsValidateBodiesAndApplyChanges) {
+  auto master = StartMaster();
+  auto agent = StartAgent(*master);
+  int port = master->httpPort();
+  ASSERT_TRUE(waitUntil([&] { return getJson(port, "/master/slaves")["slaves"].size() == 1; }));
+  std::string agentId = getJson(port, "/master/slaves")["slaves"][0]["id"];
+
+  auto call = [&](const std::string& method, const std::string& path, const std::string& body,
+                  const std::string& type = "application/json") {
+    auto r = httpRequest(method, "127.0.0.1", port, path, body, type);
+    EXPECT_TRUE(r.ok()) << r.error();
+    return r.ok() ? r->first : -1;
+  };
+  // Hostile or malformed bodies: a clear 4xx, nothing changes.
+  EXPECT_EQ(call("PUT", "/master/weights", "{not json"), 400);
+  EXPECT_EQ(call("PUT", "/master/weights", "[{\"role\": \"eng\"}]"), 400);
+  EXPECT_EQ(call("PUT", "/master/weights", "[{\"role\": \"eng\", \"weight\": -2}]"), 400);
+  EXPECT_EQ(call("PUT", "/master/weights", std::string(100000, '[')), 400);
+  EXPECT_EQ(call("POST", "/master/quota", "{\"role\": \"eng\", \"guarantee\": \"cpus:-1\"}"), 400);
+  EXPECT_EQ(call("POST", "/master/quota", "{\"guarantee\": \"cpus:1\"}"), 400);
+  EXPECT_EQ(call("DELETE", "/master/quota/eng", ""), 404);
+  EXPECT_EQ(call("POST", "/master/reserve", "{\"slave_id\": \"nope\", \"resources\": \"cpus:1\"}"),
+            404);
+  EXPECT_EQ(call("POST", "/master/reserve",
+                 "{\"slave_id\": \"" + agentId + "\", \"resources\": []}"), 400);
+  EXPECT_EQ(getJson(port, "/master/weights"), nlohmann::json::array());
+  EXPECT_EQ(getJson(port, "/master/quota")["infos"].size(), 0u);
+
+  // Valid requests take effect.
+  EXPECT_EQ(call("PUT", "/master/weights", "[{\"role\": \"eng\", \"weight\": 2.5}]"), 200);
+  EXPECT_EQ(getJson(port, "/master/weights")[0]["weight"], 2.5);
+  EXPECT_EQ(call("POST", "/master/quota",
+                 "{\"role\": \"eng\", \"guarantee\": \"cpus:1;mem:256\", \"limit\": {\"cpus\": 2}}"),
+            200);
+  auto quota = getJson(port, "/master/quota");
+  ASSERT_EQ(quota["infos"].size(), 1u);
+  EXPECT_EQ(quota["infos"][0]["role"], "eng");
+
+  // Mesos's form: slaveId and a JSON resources array.
+  std::string resources =
+      R"([{"name":"cpus","type":"SCALAR","scalar":{"value":1},)"
+      R"("reservations":[{"type":"DYNAMIC","role":"eng","principal":"ops"}]}])";
+  std::string form = "slaveId=" + agentId + "&resources=" + resources;
+  for (auto& c : form) {
+    if (c == ' ') c = '+';
+  }
+  // URL-encode the JSON characters that matter in a form body.
+  std::string encoded;
+  for (char c : form) {
+    if (c == '{' || c == '}' || c == '[' || c == ']' || c == '"' || c == ':' || c == ',') {
+      char buf[4];
+      std::snprintf(buf, sizeof(buf), "%%%02X", static_cast<unsigned char>(c));
+      encoded += buf;
+    } else {
+      encoded += c;
+    }
+  }
+  EXPECT_EQ(call("POST", "/master/reserve", encoded, "application/x-www-form-urlencoded"), 202);
+  auto slaves = getJson(port, "/master/slaves")["slaves"];
+  EXPECT_EQ(slaves[0]["reserved_resources"]["eng"]["cpus"], 1.0);
+  // Reserving more than is free is a conflict.
+  EXPECT_EQ(call("POST", "/master/reserve",
+                 "{\"slave_id\": \"" + agentId + "\", \"resources\": " +
+                     R"([{"name":"cpus","type":"SCALAR","scalar":{"value":100},)"
+                     R"("reservations":[{"type":"DYNAMIC","role":"eng"}]}]})"),
+            409);
+  EXPECT_EQ(call("POST", "/master/unreserve",
+                 "{\"slave_id\": \"" + agentId + "\", \"resources\": " + resources + "}"),
+            202);
+  EXPECT_EQ(getJson(port, "/master/slaves")["slaves"][0]["reserved_resources"].size(), 0u);
+  // The agent was told.
+  EXPECT_TRUE(waitUntil([&] {
+    return getJson(agent->httpPort(), "/state")["resources"]["cpus"] == 4.0;
+  })) << getJson(agent->httpPort(), "/state")["resources"];
+  EXPECT_EQ(call("DELETE", "/master/quota/eng", ""), 200);
+  auto metrics = getJson(port, "/metrics/snapshot");
+  EXPECT_GE(metrics["master/invalid_http_requests"].get<double>(), 7);
+}
+
+}  // namespace
+}  // namespace tutti::testing

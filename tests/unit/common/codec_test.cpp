@@ -305,6 +305,7 @@ std::vector<w::Payload> fullSamples() {
   out.push_back(w::FrameworkToExecutorMessage{agent, fw, ExecutorID("e1"), bytesOf({0, 0, 7})});
   out.push_back(w::ExecutorToFrameworkMessage{agent, fw, ExecutorID("e1"), bytesOf({9, 0})});
   out.push_back(w::UnregisterAgentMessage{agent});
+  out.push_back(w::CheckpointResourcesMessage{agent, sampleResources()});
   return out;
 }
 
@@ -333,7 +334,7 @@ const char* const kExpectedNames[] = {
     "AgentReregisteredMessage", "PingMessage", "PongMessage", "RunTaskMessage",
     "KillTaskMessage", "StatusUpdateMessage", "StatusUpdateAckMessage",
     "ShutdownFrameworkMessage", "ShutdownAgentMessage", "FrameworkToExecutorMessage",
-    "ExecutorToFrameworkMessage", "UnregisterAgentMessage"};
+    "ExecutorToFrameworkMessage", "UnregisterAgentMessage", "CheckpointResourcesMessage"};
 // clang-format on
 static_assert(sizeof(kExpectedNames) / sizeof(kExpectedNames[0]) == kPayloadTypes);
 
@@ -675,7 +676,7 @@ TEST(CodecDecodeTest, RejectsAnUnknownUnionTag) {
   EXPECT_EQ(static_cast<uint8_t>(a[kTagOffset]), 17u);
   EXPECT_EQ(static_cast<uint8_t>(b[kTagOffset]), 28u);
 
-  for (uint16_t tag : {uint16_t{44}, uint16_t{45}, uint16_t{1000}, uint16_t{0xffff}}) {
+  for (uint16_t tag : {uint16_t{45}, uint16_t{46}, uint16_t{1000}, uint16_t{0xffff}}) {
     std::string frame = a;
     frame[kTagOffset] = static_cast<char>(tag & 0xff);
     frame[kTagOffset + 1] = static_cast<char>(tag >> 8);
@@ -684,7 +685,8 @@ TEST(CodecDecodeTest, RejectsAnUnknownUnionTag) {
     EXPECT_HAS_SUBSTR(decoded.error(), "unknown message type");
     EXPECT_HAS_SUBSTR(decoded.error(), std::to_string(tag));
   }
-  // The patched position really is the tag: 43 is the last known member.
+  // The patched position really is the tag: 43 and 44 are the last known
+  // members.
   std::string last = a;
   last[kTagOffset] = 43;
   auto decoded = decodeFrame(last);

@@ -1,0 +1,115 @@
+#include "master/role_manager.hpp"
+
+#include <glog/logging.h>
+
+#include <cmath>
+
+#include "master/master.hpp"
+#include "master/validation.hpp"
+
+namespace tutti::master {
+
+namespace {
+Status validateConcreteRole(const std::string& role) {
+  Status s = validateRoleName(role);
+  if (!s.ok()) return Status::InvalidArgument("Invalid role '" + role + "': " + s.message());
+  if (role == "*") return Status::InvalidArgument("The default role '*' cannot be configured");
+  return Status::OK();
+}
+
+Status validateQuotaResources(const Resources& r, const char* what) {
+  for (const auto& x : r) {
+    if (x.type != Resource::Type::SCALAR) {
+      return Status::InvalidArgument(std::string(what) + ": '" + x.name + "' is not a scalar");
+    }
+    if (x.isReserved() || x.allocationRole) {
+      return Status::InvalidArgument(std::string(what) + ": '" + x.name +
+                                     "' must be given without a role");
+    }
+  }
+  return Status::OK();
+}
+}  // namespace
+
+Status RoleManager::updateWeights(const std::map<std::string, double>& weights) {
+  for (const auto& [role, w] : weights) {
+    Status s = validateConcreteRole(role);
+    if (!s.ok()) return s;
+    if (!std::isfinite(w) || w <= 0) {
+      return Status::InvalidArgument("Weight of role '" + role + "' must be a positive number");
+    }
+  }
+  for (const auto& [role, w] : weights) weights_[role] = w;
+  master_.allocator().updateWeights(weights);
+  master_.requestAllocation();
+  LOG(INFO) << "Updated the weights of " << weights.size() << " roles";
+  return Status::OK();
+}
+
+Status RoleManager::setQuota(const std::string& role, const Quota& quota) {
+  Status s = validateConcreteRole(role);
+  if (!s.ok()) return s;
+  s = validateQuotaResources(quota.guarantee, "guarantee");
+  if (!s.ok()) return s;
+  s = validateQuotaResources(quota.limit, "limit");
+  if (!s.ok()) return s;
+  if (quota.guarantee.empty() && quota.limit.empty()) {
+    return Status::InvalidArgument("A quota needs a guarantee or a limit");
+  }
+  if (!quota.limit.empty()) {
+    for (const auto& g : quota.guarantee) {
+      if (quota.limit.names().count(g.name) &&
+          quota.limit.scalarMillis(g.name) < g.scalarMillis) {
+        return Status::InvalidArgument("The limit of '" + g.name +
+                                       "' is below its guarantee");
+      }
+    }
+  }
+  quotas_[role] = quota;
+  master_.allocator().updateQuota(role, quota);
+  master_.requestAllocation();
+  LOG(INFO) << "Quota of role '" << role << "': guarantee " << quota.guarantee << ", limit "
+            << (quota.limit.empty() ? std::string("none") : quota.limit.toString());
+  return Status::OK();
+}
+
+Status RoleManager::removeQuota(const std::string& role) {
+  if (!quotas_.erase(role)) return Status::NotFound("Role '" + role + "' has no quota");
+  master_.allocator().updateQuota(role, std::nullopt);
+  master_.requestAllocation();
+  LOG(INFO) << "Removed the quota of role '" << role << "'";
+  return Status::OK();
+}
+
+Status RoleManager::reserve(const AgentID& agentId, const Resources& resources) {
+  AgentRecord* agent = master_.agents().findRegistered(agentId);
+  if (!agent) return Status::NotFound("No registered agent '" + agentId.value + "'");
+  master_.offers().rescindOffersOfAgentAndRecover(agentId);
+  Resources free = agent->total - agent->usedTotal().unallocate();
+  auto consumed = validateOperatorReserve(resources, free);
+  if (!consumed.ok()) {
+    return consumed.error().find("free") != std::string::npos
+               ? Status::FailedPrecondition(consumed.error())
+               : consumed.status();
+  }
+  master_.agents().convertResources(*agent, *consumed, resources);
+  master_.requestAllocation();
+  return Status::OK();
+}
+
+Status RoleManager::unreserve(const AgentID& agentId, const Resources& resources) {
+  AgentRecord* agent = master_.agents().findRegistered(agentId);
+  if (!agent) return Status::NotFound("No registered agent '" + agentId.value + "'");
+  master_.offers().rescindOffersOfAgentAndRecover(agentId);
+  Resources free = agent->total - agent->usedTotal().unallocate();
+  auto to = validateOperatorUnreserve(resources, free);
+  if (!to.ok()) {
+    return to.error().find("free") != std::string::npos ? Status::FailedPrecondition(to.error())
+                                                        : to.status();
+  }
+  master_.agents().convertResources(*agent, resources, *to);
+  master_.requestAllocation();
+  return Status::OK();
+}
+
+}  // namespace tutti::master

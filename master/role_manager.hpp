@@ -1,0 +1,46 @@
+// RoleManager: role weights and quota (/master/weights, /master/quota) and
+// operator reservations (/master/reserve, /master/unreserve). Loop thread
+// only. Weights and quota are kept in memory; they move to the durable
+// registry with the high-availability work.
+//
+// Errors are InvalidArgument (a malformed request: HTTP 400),
+// FailedPrecondition (the resources are not free: 409) or NotFound (404).
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "master/allocator/allocator.hpp"
+#include "master/state.hpp"
+
+namespace tutti::master {
+
+class Master;
+
+class RoleManager {
+ public:
+  explicit RoleManager(Master& master) : master_(master) {}
+
+  // Weights must be finite and > 0; roles valid and not "*".
+  Status updateWeights(const std::map<std::string, double>& weights);
+  const std::map<std::string, double>& weights() const { return weights_; }
+
+  // Sets (or replaces) a role's quota. The guarantee and limit are
+  // unreserved scalars; a limit, when given, must hold the guarantee.
+  Status setQuota(const std::string& role, const Quota& quota);
+  Status removeQuota(const std::string& role);
+  const std::map<std::string, Quota>& quotas() const { return quotas_; }
+
+  // Operator reservations on an agent's free (unused) resources. Offers
+  // outstanding on the agent are rescinded first, so that what they held
+  // counts as free.
+  Status reserve(const AgentID& agent, const Resources& resources);
+  Status unreserve(const AgentID& agent, const Resources& resources);
+
+ private:
+  Master& master_;
+  std::map<std::string, double> weights_;
+  std::map<std::string, Quota> quotas_;
+};
+
+}  // namespace tutti::master
