@@ -162,11 +162,12 @@ class HierarchicalAllocator final : public Allocator {
   void releaseRole(RoleNode* node);
   void maybeRemoveRole(RoleNode* node);
   static bool isSelfOrAncestor(const RoleNode* ancestor, const RoleNode* node);
-  // Adds `delta` (times `sign`) to the allocation of `node` as its own
-  // allocation, and to the subtree allocations up to the root.
-  void changeRoleAllocation(RoleNode* node, const ScalarVec& delta, int sign);
+  // Adds (sign > 0) or removes `delta` to/from the role's own allocation and
+  // the subtree allocations up to the root, moving each sorter entry.
+  void changeRoleAllocation(RoleNode* node, const ScalarVec& delta, int sign, bool countOffer);
   void changeReservedFree(RoleNode* node, const ScalarVec& delta, int sign);
-  void changeActiveCount(RoleNode* node, int delta, bool own);
+  // An active framework client of `node` came (+1) or went (-1).
+  void changeActiveCount(RoleNode* node, int delta);
   ScalarVec consumption(const RoleNode* node) const;
   void setQuotaVectors(RoleNode* node);
 
@@ -179,18 +180,22 @@ class HierarchicalAllocator final : public Allocator {
                   const std::set<std::string>& suppressedRoles);
 
   // ---- Agents and holdings ------------------------------------------------
-  Holding* findHolding(Agent& agent, const FrameworkID& fw, const RoleNode* role);
-  Holding& holdingFor(Agent& agent, const FrameworkID& fw, RoleNode* role, FrameworkRole* owner);
+  Holding* findHolding(Agent& agent, const FrameworkID& fw, const std::string& role);
+  // Finds or creates the holding (references to holdings die with the next).
+  Holding& holdingFor(Agent& agent, const FrameworkID& fw, const std::string& role);
   void dropHolding(Agent& agent, size_t index);
-  // Adds `resources` (unallocated form, part of the agent's free resources)
-  // to the holding, with all aggregates. Does not touch free resources.
-  void addToHolding(Agent& agent, Holding& holding, const Resources& unallocated,
-                    const ScalarVec& scalars);
-  // Takes (at most) `wanted` (allocated form, one role) out of the agent's
-  // free resources into the framework's holding; returns what was taken.
+  // Book-keeping of a holding and every aggregate above it; free resources
+  // are the caller's business.
+  void addToHolding(Holding& holding, const Resources& allocated, const ScalarVec& scalars,
+                    bool countOffer);
+  void removeFromHolding(Holding& holding, const Resources& allocated, const ScalarVec& scalars);
+  // Records `wanted` (allocated form, one role) as held unless it already is,
+  // out of the agent's free resources (never beyond them).
   void takeUsed(Agent& agent, const FrameworkID& fw, const Resources& wanted);
-  // Gives `part` (allocated form, one role, part of the holding) back.
+  // Gives (at most) `part` of the holding back; returns what was given.
   Resources giveBack(Agent& agent, size_t holdingIndex, const Resources& part);
+  // Around every change of agent.free: retireFree() takes the agent's free
+  // resources out of the aggregates, admitFree() re-derives and re-adds them.
   void retireFree(Agent& agent);
   void admitFree(Agent& agent);
   void setTotal(Agent& agent, const Resources& total);
@@ -202,18 +207,29 @@ class HierarchicalAllocator final : public Allocator {
   bool meetsMinimum(const Resources& offer) const;
   bool isFiltered(FrameworkRole& fr, Agent& agent, const Resources& offer);
   void processExpiredFilters(TimePoint now);
+  void compactExpiries();
+  // Roles with quota whose guarantee exceeds their consumption, least
+  // satisfied first (only those with an active framework in their subtree).
   std::vector<RoleNode*> unmetRoles();
+  // Unreserved quantities the unmet guarantees still need (nested ones not
+  // counted twice).
   ScalarVec requiredHeadroom() const;
   ScalarVec need(const RoleNode* node) const;
-  void allocateGuarantees(Agent& agent, Visit& visit);
-  void allocateFairShare(Agent& agent, Visit& visit);
+  // Stage 1 on one agent; false when no guarantee is unmet any more.
+  bool allocateGuarantees(Agent& agent);
+  // Stage 2 on one agent.
+  void allocateFairShare(Agent& agent, const ScalarVec& required);
+  // Walks `node`'s subtree in share order and makes at most one offer.
   bool walk(RoleNode* node, Agent& agent, Visit& visit);
   bool relevant(const RoleNode* node, const Agent& agent) const;
   bool tryOffer(FrameworkRole& fr, Agent& agent, Visit& visit);
+  // Stage 1: cuts the offer down to what serves the guarantee; false when it
+  // serves none of it.
+  bool shapeForGuarantee(const Visit& visit, Resources& offer);
   // Cuts scalar quantities down to what the role's limits (and its
-  // ancestors') allow; returns false when nothing limited needed cutting.
+  // ancestors') allow; true when something was cut.
   bool clampToLimits(const RoleNode* role, Resources& offer) const;
-  void place(FrameworkRole& fr, Agent& agent, const Resources& offer, bool wholeFree);
+  void place(FrameworkRole& fr, Agent& agent, const Resources& offer, bool whole);
   void flushOffers();
 
   AllocatorOptions options_;
