@@ -8,6 +8,7 @@
 
 #include "common/duration.hpp"
 #include "common/ids.hpp"
+#include "common/master_detector.hpp"
 #include "common/version.hpp"
 
 namespace tutti::agent {
@@ -114,18 +115,44 @@ Agent::~Agent() {
 
 void Agent::start() {
   startTime_ = loop_.clock().wallSeconds();
-  auto endpoint = toZmqEndpoint(options_.master);
-  if (!endpoint.ok()) {
-    onFatal_("invalid --master: " + endpoint.error());
+  auto detector = MasterDetector::create(
+      loop_, options_.master,
+      [this](const std::optional<MasterInfo>& leader) { onLeader(leader); },
+      options_.zkSessionTimeout);
+  if (!detector.ok()) {
+    onFatal_("invalid --master: " + detector.error());
     return;
   }
-  Status s = master_.connect(*endpoint);
+  detector_ = std::move(detector).value();
+  Status s = detector_->start();
   if (!s.ok()) {
     onFatal_(s.message());
     return;
   }
   heartbeatTimer_ = loop_.after(options_.executorHeartbeatInterval, "agent.executor_heartbeat",
                                 [this] { sendExecutorHeartbeats(); });
+}
+
+void Agent::onLeader(const std::optional<MasterInfo>& leader) {
+  if (state_ == AgentState::kTerminating) return;
+  if (!leader) {
+    LOG(WARNING) << "No leading master; waiting for one to be elected";
+    state_ = AgentState::kRegistering;
+    if (registrationTimer_) loop_.cancel(registrationTimer_);
+    registrationTimer_ = 0;
+    return;
+  }
+  if (master_.endpoint() == leader->messageAddress && state_ == AgentState::kRegistered) return;
+  LOG(INFO) << "Registering with the master at " << leader->messageAddress;
+  Status s = master_.connect(leader->messageAddress);
+  if (!s.ok()) {
+    LOG(ERROR) << "Cannot connect to the master: " << s;
+    return;
+  }
+  state_ = AgentState::kRegistering;
+  registrationAttempt_ = 0;
+  connectPolls_ = 0;
+  if (registrationTimer_) loop_.cancel(registrationTimer_);
   doRegister();
 }
 

@@ -26,6 +26,10 @@
 #include "common/process.hpp"
 #include "common/transport.hpp"
 
+namespace tutti {
+class MasterDetector;
+}
+
 namespace tutti::agent {
 
 enum class AgentState {
@@ -116,6 +120,7 @@ class Agent {
   void onExecutorUpdate(const ConnectionId& from, const wire::ExecutorUpdateCall& m);
   void onExecutorMessageCall(const ConnectionId& from, const wire::ExecutorMessageCall& m);
 
+  void onLeader(const std::optional<MasterInfo>& leader);
   void doRegister();
   void registered(const AgentID& id, Duration pingTimeout, bool reregistered);
   void onMasterWatchdog();
@@ -146,6 +151,7 @@ class Agent {
   Metrics& metrics_;
   std::function<void(const std::string&)> onFatal_;
   std::unique_ptr<StatusUpdateManager> statusUpdates_;
+  std::unique_ptr<MasterDetector> detector_;
   ProcessWatcher watcher_;
   ProcessLauncher launcher_;
   AsyncLauncher asyncLauncher_;

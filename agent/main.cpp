@@ -10,7 +10,10 @@
 #include "common/duration.hpp"
 #include "common/flags.hpp"
 
-DEFINE_string(master, "", "The master's message address, HOST:PORT (required)");
+DEFINE_string(master, "",
+              "The master: its message address HOST:PORT, or zk://host:port,.../path to "
+              "follow the elected leader (required)");
+DEFINE_string(zk_session_timeout, "10secs", "ZooKeeper session timeout (with --master=zk://)");
 DEFINE_string(ip, "127.0.0.1", "IP address to listen on (HTTP and executors)");
 DEFINE_int32(port, 5051, "HTTP port (state, files, metrics); 0 picks a free port");
 DEFINE_int32(message_port, 6051, "ZeroMQ port executors connect to; 0 picks a free port");
@@ -43,6 +46,7 @@ DEFINE_validator(registration_backoff_factor, &tutti::validateDurationFlag);
 DEFINE_validator(executor_registration_timeout, &tutti::validateDurationFlag);
 DEFINE_validator(executor_shutdown_grace_period, &tutti::validateDurationFlag);
 DEFINE_validator(recovery_timeout, &tutti::validateDurationFlag);
+DEFINE_validator(zk_session_timeout, &tutti::validateDurationFlag);
 DEFINE_validator(status_update_retry_interval_min, &tutti::validateDurationFlag);
 DEFINE_validator(status_update_retry_interval_max, &tutti::validateDurationFlag);
 
@@ -58,6 +62,7 @@ int main(int argc, char** argv) {
 
   tutti::agent::AgentOptions o;
   o.master = FLAGS_master;
+  o.zkSessionTimeout = *tutti::parseDuration(FLAGS_zk_session_timeout);
   o.ip = FLAGS_ip;
   o.port = FLAGS_port;
   o.messagePort = FLAGS_message_port;

@@ -9,7 +9,8 @@
 namespace tutti::agent {
 
 struct AgentOptions {
-  std::string master;             // HOST:PORT of the master's message port
+  std::string master;             // HOST:PORT of the master's message port, or zk://…/path
+  Duration zkSessionTimeout = 10s;  // when --master is zk://
   std::string ip = "127.0.0.1";   // address to listen on
   int port = 5051;                // HTTP port (0: pick a free one)
   int messagePort = 6051;         // ZeroMQ port for executors (0: pick a free one)

@@ -9,6 +9,7 @@
 
 #include "common/duration.hpp"
 #include "common/transport.hpp"
+#include "common/zookeeper.hpp"
 #include "tutti/resources.hpp"
 #include "tutti/types.hpp"
 
@@ -111,6 +112,11 @@ bool validatePortFlag(const char* flag, int32_t value) {
 
 bool validateHostPortFlag(const char* flag, const std::string& value) {
   if (value.empty()) return true;
+  if (value.rfind("zk://", 0) == 0) {
+    auto url = ZooKeeper::parseUrl(value);
+    if (!url.ok()) std::fprintf(stderr, "Invalid value for --%s: %s\n", flag, url.error().c_str());
+    return url.ok();
+  }
   auto r = toZmqEndpoint(value);
   if (!r.ok()) {
     std::fprintf(stderr, "Invalid value for --%s: %s\n", flag, r.error().c_str());

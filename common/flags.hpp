@@ -21,7 +21,8 @@ bool validateDurationFlag(const char* flag, const std::string& value);
 bool validateResourcesFlag(const char* flag, const std::string& value);
 bool validateAttributesFlag(const char* flag, const std::string& value);
 bool validatePortFlag(const char* flag, int32_t value);
-bool validateHostPortFlag(const char* flag, const std::string& value);  // empty allowed
+// HOST:PORT or zk://HOST:PORT,.../PATH; empty allowed.
+bool validateHostPortFlag(const char* flag, const std::string& value);
 
 // Sets glog defaults suited to daemons started by hand: log to stderr unless
 // --log_dir is given.

@@ -244,6 +244,44 @@ Result<Resources> parseResources(const Json& j) {
   return Resources::fromList(list);
 }
 
+Json masterInfo(const MasterInfo& info) {
+  return {{"id", info.id.value},
+          {"hostname", info.hostname},
+          {"ip", info.ip},
+          {"port", info.port},
+          {"address", {{"hostname", info.hostname}, {"ip", info.ip}, {"port", info.port}}},
+          {"version", info.version},
+          {"message_address", info.messageAddress},
+          {"pid", "master@" + info.ip + ":" + std::to_string(info.port)}};
+}
+
+Result<MasterInfo> parseMasterInfo(const std::string& text) {
+  Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Status::InvalidArgument("master info is not a JSON object");
+  }
+  auto str = [&](const char* key) -> std::optional<std::string> {
+    if (!j.contains(key) || !j[key].is_string()) return std::nullopt;
+    return j[key].get<std::string>();
+  };
+  MasterInfo info;
+  auto id = str("id");
+  auto address = str("message_address");
+  if (!id || id->empty()) return Status::InvalidArgument("master info has no 'id'");
+  if (!address || address->rfind("tcp://", 0) != 0) {
+    return Status::InvalidArgument("master info has no 'message_address' (tcp://host:port)");
+  }
+  info.id = MasterID(*id);
+  info.messageAddress = *address;
+  info.hostname = str("hostname").value_or("");
+  info.ip = str("ip").value_or("");
+  info.version = str("version").value_or("");
+  if (j.contains("port") && j["port"].is_number_unsigned() && j["port"].get<uint64_t>() < 65536) {
+    info.port = j["port"].get<uint32_t>();
+  }
+  return info;
+}
+
 std::string dump(const Json& j, int indent) {
   return j.dump(indent, ' ', false, Json::error_handler_t::replace);
 }

@@ -32,6 +32,14 @@ Json frameworkCapabilities(const FrameworkInfo& f);
 // throws; errors say which entry is wrong.
 Result<Resources> parseResources(const Json& j);
 
+// MasterInfo as the masters publish it in ZooKeeper (json.info_ nodes) and
+// in /master/state's leader_info: {"id", "hostname", "ip", "port",
+// "address": {"hostname", "ip", "port"}, "version", "message_address",
+// "pid"}.
+Json masterInfo(const MasterInfo& info);
+// Parses what masterInfo() wrote; a clear error for anything else.
+Result<MasterInfo> parseMasterInfo(const std::string& text);
+
 // Dumps without throwing on invalid UTF-8 (replaced with U+FFFD).
 std::string dump(const Json& j, int indent = -1);
 

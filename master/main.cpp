@@ -11,6 +11,7 @@
 
 #include "common/duration.hpp"
 #include "common/flags.hpp"
+#include "common/zookeeper.hpp"
 #include "master/master_daemon.hpp"
 
 DEFINE_string(ip, "127.0.0.1", "IP address to listen on (HTTP and messages)");
@@ -34,6 +35,13 @@ DEFINE_string(min_allocatable_resources, "cpus:0.01|mem:32",
 DEFINE_int32(max_completed_frameworks, 50, "Completed frameworks kept for /master/state");
 DEFINE_int32(max_completed_tasks_per_framework, 1000,
              "Completed tasks kept per framework for /master/state");
+DEFINE_string(zk, "",
+              "ZooKeeper URL for leader election, zk://host1:2181,host2:2181/tutti (default: "
+              "standalone)");
+DEFINE_string(zk_session_timeout, "10secs", "ZooKeeper session timeout of the election");
+DEFINE_int32(quorum, 1,
+             "Number of masters that form a quorum (accepted for Mesos compatibility; the "
+             "ZooKeeper ensemble provides the quorum)");
 DEFINE_int32(max_message_bytes, 16 << 20, "Largest message accepted from a peer, in bytes");
 
 DEFINE_validator(port, &tutti::validatePortFlag);
@@ -41,6 +49,7 @@ DEFINE_validator(message_port, &tutti::validatePortFlag);
 DEFINE_validator(agent_ping_timeout, &tutti::validateDurationFlag);
 DEFINE_validator(agent_reregister_timeout, &tutti::validateDurationFlag);
 DEFINE_validator(allocation_interval, &tutti::validateDurationFlag);
+DEFINE_validator(zk_session_timeout, &tutti::validateDurationFlag);
 
 namespace {
 bool validatePositive(const char* flag, int32_t value) {
@@ -69,6 +78,17 @@ DEFINE_validator(max_agent_ping_timeouts, &validatePositive);
 DEFINE_validator(max_completed_frameworks, &validatePositive);
 DEFINE_validator(max_completed_tasks_per_framework, &validatePositive);
 DEFINE_validator(max_message_bytes, &validatePositive);
+DEFINE_validator(quorum, &validatePositive);
+
+namespace {
+bool validateZk(const char* flag, const std::string& value) {
+  if (value.empty()) return true;
+  auto url = tutti::ZooKeeper::parseUrl(value);
+  if (!url.ok()) std::cerr << "Invalid value for --" << flag << ": " << url.error() << "\n";
+  return url.ok();
+}
+}  // namespace
+DEFINE_validator(zk, &validateZk);
 DEFINE_validator(offer_timeout, &validateOptionalDuration);
 DEFINE_validator(min_allocatable_resources, &validateMinAllocatable);
 
@@ -96,6 +116,8 @@ int main(int argc, char** argv) {
   options.maxCompletedTasksPerFramework =
       static_cast<size_t>(FLAGS_max_completed_tasks_per_framework);
   options.decodeLimits.maxBytes = static_cast<size_t>(FLAGS_max_message_bytes);
+  options.zk = FLAGS_zk;
+  options.zkSessionTimeout = *tutti::parseDuration(FLAGS_zk_session_timeout);
 
   std::map<std::string, std::string> flags = tutti::currentFlags();
 
@@ -115,9 +137,22 @@ int main(int argc, char** argv) {
   LOG(INFO) << "tutti-master listening: HTTP http://" << options.ip << ":" << daemon.httpPort()
             << ", messages " << daemon.messageAddress();
 
-  int sig = 0;
-  sigwait(&set, &sig);
-  LOG(INFO) << "Received signal " << sig << "; shutting down";
+  if (!options.zk.empty()) LOG(INFO) << "Contending for leadership in " << options.zk;
+  while (true) {
+    timespec timeout{0, 100 * 1000 * 1000};
+    int sig = sigtimedwait(&set, nullptr, &timeout);
+    if (sig > 0) {
+      LOG(INFO) << "Received signal " << sig << "; shutting down";
+      break;
+    }
+    if (auto fatal = daemon.fatalError()) {
+      // As Mesos's masters do: exit so that the supervisor restarts us as a
+      // fresh contender.
+      LOG(ERROR) << "Exiting: " << *fatal;
+      daemon.stop();
+      return 1;
+    }
+  }
   daemon.stop();
   return 0;
 }

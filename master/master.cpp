@@ -98,6 +98,8 @@ void Master::on(Owner* owner, void (Owner::*handler)(const ConnectionId&, const 
 }
 
 void Master::start() {
+  if (started_) return;
+  started_ = true;
   startTime_ = loop_.clock().wallSeconds();
   transport_.setHandler([this](const ConnectionId& from, wire::Payload&& message) {
     dispatch(from, std::move(message));
@@ -139,7 +141,7 @@ void Master::allocationTick() {
 }
 
 void Master::registerMetrics() {
-  metrics_.gauge("master/elected", [] { return 1.0; });
+  metrics_.gauge("master/elected", [this] { return started_ ? 1.0 : 0.0; });
   metrics_.gauge("master/uptime_secs",
                  [this] { return loop_.clock().wallSeconds() - startTime_; });
   metrics_.gauge("master/slaves_active",

@@ -32,8 +32,10 @@ class Master {
   Master(const Master&) = delete;
   Master& operator=(const Master&) = delete;
 
-  // Installs the message handler and starts the allocation timer.
+  // Installs the message handler and starts the allocation timer: this
+  // master leads from now on.
   void start();
+  bool started() const { return started_; }
 
   const MasterOptions& options() const { return options_; }
   const MasterInfo& info() const { return info_; }
@@ -81,6 +83,7 @@ class Master {
   bool allocationPending_ = false;
   Loop::TimerId allocationTimer_ = 0;
   double startTime_ = 0;
+  bool started_ = false;
   Counter& unexpectedMessages_;
 };
 

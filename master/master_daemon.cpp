@@ -50,12 +50,55 @@ Status MasterDaemon::start(std::map<std::string, std::string> flags) {
 
   master_ = std::make_unique<Master>(options_, info_, *loop_, *transport_, metrics_,
                                      std::make_unique<SimpleAllocator>());
-  installMasterRoutes(*http_, *master_, *loop_, metrics_, flags);
+  installMasterRoutes(*http_, *master_, *loop_, metrics_, flags,
+                      [this]() -> std::optional<std::string> {
+                        if (leading_.load()) return std::nullopt;
+                        std::lock_guard<std::mutex> lock(mu_);
+                        return leaderUrl_;
+                      });
   http_->serve();
-  master_->start();
+  if (options_.zk.empty()) {
+    master_->start();
+    leading_ = true;
+  } else {
+    auto url = ZooKeeper::parseUrl(options_.zk);
+    if (!url.ok()) {
+      http_->stop();
+      transport_->close();
+      return url.status();
+    }
+    LeaderElection::Callbacks callbacks;
+    callbacks.onElected = [this] {
+      master_->start();
+      leading_ = true;
+    };
+    callbacks.onLeader = [this](const std::optional<MasterInfo>& leader) {
+      std::lock_guard<std::mutex> lock(mu_);
+      leaderUrl_ = leader ? "http://" + leader->ip + ":" + std::to_string(leader->port) : "";
+    };
+    callbacks.onLost = [this](const std::string& why) {
+      std::lock_guard<std::mutex> lock(mu_);
+      fatal_ = "stepping down: " + why;
+    };
+    election_ = std::make_unique<LeaderElection>(
+        *loop_, ZooKeeper::Options{url->first, options_.zkSessionTimeout}, url->second, info_,
+        callbacks);
+    loop_->adoptCurrentThread();
+    Status s = election_->start();
+    if (!s.ok()) {
+      http_->stop();
+      transport_->close();
+      return s;
+    }
+  }
   running_ = true;
   thread_ = std::thread([this] { loop_->run(); });
   return Status::OK();
+}
+
+std::optional<std::string> MasterDaemon::fatalError() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return fatal_;
 }
 
 void MasterDaemon::stop() {
@@ -65,6 +108,8 @@ void MasterDaemon::stop() {
   loop_->stop();
   if (thread_.joinable()) thread_.join();
   loop_->adoptCurrentThread();
+  election_.reset();  // closes the session: our election node goes at once
+  leading_ = false;
   master_.reset();
   transport_->close();
 }

@@ -6,7 +6,10 @@
 // Thread-safe: start/stop from one controlling thread.
 #pragma once
 
+#include <atomic>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -16,6 +19,7 @@
 #include "common/loop.hpp"
 #include "common/metrics.hpp"
 #include "common/transport.hpp"
+#include "master/election.hpp"
 #include "master/master.hpp"
 #include "master/options.hpp"
 
@@ -28,8 +32,15 @@ class MasterDaemon {
   ~MasterDaemon();
 
   // `flags` are shown at /master/flags.
+  // Standalone (no --zk): leads at once. With --zk: contends in ZooKeeper
+  // and leads once elected; serves redirects meanwhile.
   Status start(std::map<std::string, std::string> flags = {});
   void stop();
+
+  // Set when this master must step down (its ZooKeeper session ended);
+  // the process should exit non-zero so that its supervisor restarts it.
+  std::optional<std::string> fatalError() const;
+  bool leading() const { return leading_.load(); }
 
   int httpPort() const { return httpPort_; }
   int messagePort() const { return messagePort_; }
@@ -55,6 +66,11 @@ class MasterDaemon {
   int httpPort_ = 0;
   int messagePort_ = 0;
   bool running_ = false;
+  std::unique_ptr<LeaderElection> election_;
+  std::atomic<bool> leading_{false};
+  mutable std::mutex mu_;
+  std::string leaderUrl_;                 // guarded by mu_
+  std::optional<std::string> fatal_;      // guarded by mu_
 };
 
 }  // namespace tutti::master

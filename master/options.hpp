@@ -28,6 +28,8 @@ struct MasterOptions {
   size_t maxUnreachableTasksPerFramework = 1000;
   codec::DecodeLimits decodeLimits;  // for every inbound frame
   int httpThreads = 4;
+  std::string zk;                     // zk://host:port,.../path; empty: standalone
+  Duration zkSessionTimeout = 10s;    // for the election session
 };
 
 }  // namespace tutti::master

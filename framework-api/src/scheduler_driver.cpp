@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "common/loop.hpp"
+#include "common/master_detector.hpp"
 #include "common/metrics.hpp"
 #include "common/transport.hpp"
 #include "tutti/scheduler.hpp"
@@ -50,6 +51,7 @@ class TuttiSchedulerDriver::Impl {
     if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
     if (thread_.joinable()) thread_.detach();
     loop_.adoptCurrentThread();
+    detector_.reset();
     // Linger so that a TEARDOWN sent by stop() still reaches the master.
     if (transport_) transport_->close(2000);
   }
@@ -57,13 +59,14 @@ class TuttiSchedulerDriver::Impl {
   DriverStatus start() {
     std::lock_guard<std::mutex> lock(mu_);
     if (status_ != DriverStatus::DRIVER_NOT_STARTED) return status_;
-    auto endpoint = toZmqEndpoint(master_);
-    if (!endpoint.ok()) {
-      LOG(ERROR) << "Scheduler driver: invalid master address: " << endpoint.error();
+    auto detector = MasterDetector::create(
+        loop_, master_, [this](const std::optional<MasterInfo>& leader) { onLeader(leader); });
+    if (!detector.ok()) {
+      LOG(ERROR) << "Scheduler driver: " << detector.error();
       status_ = DriverStatus::DRIVER_ABORTED;
       return status_;
     }
-    endpoint_ = *endpoint;
+    detector_ = std::move(detector).value();
     TransportOptions t;
     t.metricPrefix = "scheduler";
     transport_ = std::make_unique<ZmqDealerTransport>(loop_, metrics_, t);
@@ -71,9 +74,9 @@ class TuttiSchedulerDriver::Impl {
         [this](const ConnectionId&, wire::Payload&& m) { onMessage(std::move(m)); });
     status_ = DriverStatus::DRIVER_RUNNING;
     thread_ = std::thread([this] {
-      Status s = transport_->connect(endpoint_);
+      loop_.adoptCurrentThread();
+      Status s = detector_->start();
       if (!s.ok()) LOG(ERROR) << "Scheduler driver: " << s;
-      subscribe();
       loop_.run();
     });
     return status_;
@@ -185,6 +188,33 @@ class TuttiSchedulerDriver::Impl {
                                  [this] { onWatchdog(); });
   }
 
+  // A new leading master (or none): connect to it and subscribe again.
+  void onLeader(const std::optional<MasterInfo>& leader) {
+    if (!running()) return;
+    if (!leader) {
+      if (subscribed_) {
+        subscribed_ = false;
+        scheduler_->disconnected(self_);
+      }
+      if (subscribeTimer_) loop_.cancel(subscribeTimer_);
+      subscribeTimer_ = 0;
+      return;
+    }
+    if (leader->messageAddress == endpoint_ && subscribed_) return;
+    if (subscribed_) {
+      subscribed_ = false;
+      scheduler_->disconnected(self_);
+      if (!running()) return;
+    }
+    endpoint_ = leader->messageAddress;
+    Status s = transport_->connect(endpoint_);
+    if (!s.ok()) LOG(ERROR) << "Scheduler driver: " << s;
+    attempt_ = 0;
+    connectPolls_ = 0;
+    if (subscribeTimer_) loop_.cancel(subscribeTimer_);
+    subscribe();
+  }
+
   void onWatchdog() {
     watchdogTimer_ = 0;
     if (!subscribed_ || !running()) return;
@@ -271,6 +301,7 @@ class TuttiSchedulerDriver::Impl {
   Metrics metrics_;
   Loop loop_;
   std::unique_ptr<ZmqDealerTransport> transport_;
+  std::unique_ptr<MasterDetector> detector_;
   std::thread thread_;
 
   std::mutex mu_;

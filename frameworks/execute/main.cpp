@@ -17,7 +17,8 @@
 #include "frameworks/execute/execute_scheduler.hpp"
 #include "tutti/scheduler.hpp"
 
-DEFINE_string(master, "", "The master's message address, HOST:PORT (required)");
+DEFINE_string(master, "",
+              "The master: HOST:PORT of its message port, or zk://host:port,.../path (required)");
 DEFINE_string(name, "tutti-execute", "Task name; with --instances=N, task ids are NAME-0..N-1");
 DEFINE_string(command, "", "Shell command to run (required)");
 DEFINE_string(resources, "cpus:0.1;mem:32", "Resources for each task");

@@ -283,11 +283,46 @@ HttpResponse jsonOnLoop(Loop& loop, const char* name, std::function<Json()> buil
 }  // namespace
 
 void installMasterRoutes(HttpServer& server, Master& master, Loop& loop, Metrics& metrics,
-                         std::map<std::string, std::string> flags) {
+                         std::map<std::string, std::string> flags,
+                         std::function<std::optional<std::string>()> leaderUrl) {
+  // Leader-only endpoints: a standby master redirects (307) to the leader,
+  // or answers 503 while there is none.
+  auto gate = [leaderUrl](HttpServer::Handler h) -> HttpServer::Handler {
+    return [leaderUrl, h](const HttpRequest& req) {
+      std::optional<std::string> leader = leaderUrl ? leaderUrl() : std::nullopt;
+      if (!leader) return h(req);
+      if (leader->empty()) return HttpResponse::error(503, "No leading master is elected");
+      HttpResponse r = HttpResponse::error(307, "This master is not the leader");
+      r.headers["Location"] = *leader + req.path;
+      return r;
+    };
+  };
+  auto route = [&](const std::string& method, const std::string& path, HttpServer::Handler h) {
+    server.route(method, path, gate(std::move(h)));
+  };
+  auto routePrefix = [&](const std::string& method, const std::string& prefix,
+                         HttpServer::Handler h) {
+    server.routePrefix(method, prefix, gate(std::move(h)));
+  };
   auto both = [&](const std::string& path, HttpServer::Handler h) {
+    route("GET", "/master" + path, h);
+    route("GET", path, h);
+  };
+  auto open = [&](const std::string& path, HttpServer::Handler h) {
     server.route("GET", "/master" + path, h);
     server.route("GET", path, h);
   };
+  // Any master answers with the leader's address.
+  open("/redirect", [leaderUrl, &master](const HttpRequest&) {
+    std::optional<std::string> leader = leaderUrl ? leaderUrl() : std::nullopt;
+    std::string target = leader ? *leader
+                                : "http://" + master.info().ip + ":" +
+                                      std::to_string(master.info().port);
+    if (target.empty()) return HttpResponse::error(503, "No leading master is elected");
+    HttpResponse r = HttpResponse::text("", 307);
+    r.headers["Location"] = target;
+    return r;
+  });
   both("/state", [&master, &loop, flags](const HttpRequest&) {
     return jsonOnLoop(loop, "http.state", [&master, &flags] { return stateJson(master, flags, false); });
   });
@@ -325,10 +360,10 @@ void installMasterRoutes(HttpServer& server, Master& master, Loop& loop, Metrics
     return jsonOnLoop(loop, "http.roles", [&master] { return rolesJson(master); });
   });
   // Weights: GET, and PUT [{"role": "eng", "weight": 2.0}, ...].
-  server.route("GET", "/master/weights", [&master, &loop](const HttpRequest&) {
+  route("GET", "/master/weights", [&master, &loop](const HttpRequest&) {
     return jsonOnLoop(loop, "http.weights", [&master] { return weightsJson(master); });
   });
-  server.route("GET", "/weights", [&master, &loop](const HttpRequest&) {
+  route("GET", "/weights", [&master, &loop](const HttpRequest&) {
     return jsonOnLoop(loop, "http.weights", [&master] { return weightsJson(master); });
   });
   auto putWeights = [&master, &loop, &metrics](const HttpRequest& req) {
@@ -350,15 +385,15 @@ void installMasterRoutes(HttpServer& server, Master& master, Loop& loop, Metrics
     if (!s.ok()) metrics.counter("master/invalid_http_requests").inc();
     return statusResponse(s);
   };
-  server.route("PUT", "/master/weights", putWeights);
-  server.route("PUT", "/weights", putWeights);
+  route("PUT", "/master/weights", putWeights);
+  route("PUT", "/weights", putWeights);
 
   // Quota: GET; POST {"role", "guarantee", "limit"}; DELETE /master/quota/ROLE.
   auto getQuota = [&master, &loop](const HttpRequest&) {
     return jsonOnLoop(loop, "http.quota", [&master] { return quotaJson(master); });
   };
-  server.route("GET", "/master/quota", getQuota);
-  server.route("GET", "/quota", getQuota);
+  route("GET", "/master/quota", getQuota);
+  route("GET", "/quota", getQuota);
   auto postQuota = [&master, &loop, &metrics](const HttpRequest& req) {
     auto body = parseBody(req);
     Status s = body.status();
@@ -383,15 +418,15 @@ void installMasterRoutes(HttpServer& server, Master& master, Loop& loop, Metrics
     if (!s.ok()) metrics.counter("master/invalid_http_requests").inc();
     return statusResponse(s);
   };
-  server.route("POST", "/master/quota", postQuota);
-  server.route("POST", "/quota", postQuota);
+  route("POST", "/master/quota", postQuota);
+  route("POST", "/quota", postQuota);
   auto deleteQuota = [&master, &loop](const HttpRequest& req) {
     std::string role = req.path.substr(req.path.find("/quota/") + 7);
     Status s = loop.call("http.remove_quota", [&] { return master.roles().removeQuota(role); });
     return statusResponse(s);
   };
-  server.routePrefix("DELETE", "/master/quota/", deleteQuota);
-  server.routePrefix("DELETE", "/quota/", deleteQuota);
+  routePrefix("DELETE", "/master/quota/", deleteQuota);
+  routePrefix("DELETE", "/quota/", deleteQuota);
 
   // Operator reservations.
   for (bool reserve : {true, false}) {
@@ -408,15 +443,15 @@ void installMasterRoutes(HttpServer& server, Master& master, Loop& loop, Metrics
       return statusResponse(s, 202);
     };
     std::string name = reserve ? "/reserve" : "/unreserve";
-    server.route("POST", "/master" + name, handler);
-    server.route("POST", name, handler);
+    route("POST", "/master" + name, handler);
+    route("POST", name, handler);
   }
 
-  both("/flags", [flags](const HttpRequest&) {
+  open("/flags", [flags](const HttpRequest&) {
     return HttpResponse::json(json::dump(Json{{"flags", flags}}) + "\n");
   });
-  both("/health", [](const HttpRequest&) { return HttpResponse::text("", 200); });
-  both("/version", [](const HttpRequest&) {
+  open("/health", [](const HttpRequest&) { return HttpResponse::text("", 200); });
+  open("/version", [](const HttpRequest&) {
     return HttpResponse::json(
         json::dump(Json{{"version", tuttiVersion()}, {"build_user", ""}, {"git_sha", ""}}) + "\n");
   });

@@ -7,7 +7,9 @@
 // closure per request) and serialize it on the HTTP thread.
 #pragma once
 
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "common/http.hpp"
@@ -17,8 +19,11 @@
 
 namespace tutti::master {
 
-// `flags`: the command-line flags to show at /master/flags.
+// `flags`: the command-line flags to show at /master/flags. `leaderUrl`
+// (thread-safe): nullopt while this master leads; otherwise the leader's
+// "http://ip:port", or "" when no leader is known.
 void installMasterRoutes(HttpServer& server, Master& master, Loop& loop, Metrics& metrics,
-                         std::map<std::string, std::string> flags);
+                         std::map<std::string, std::string> flags,
+                         std::function<std::optional<std::string>()> leaderUrl = nullptr);
 
 }  // namespace tutti::master
