@@ -2,6 +2,7 @@
 
 #include <glog/logging.h>
 #include <signal.h>
+#include <sys/wait.h>
 
 #include <cstdlib>
 #include <random>
@@ -104,6 +105,7 @@ Agent::Agent(AgentOptions options, AgentInfo info, std::string executorEndpoint,
 }
 
 Agent::~Agent() {
+  *alive_ = false;
   for (const auto& name :
        {"slave/registered", "slave/uptime_secs", "slave/executors_running", "slave/tasks_running",
         "slave/status_updates_pending", "slave/frameworks_active"}) {
@@ -158,6 +160,13 @@ void Agent::onLeader(const std::optional<MasterInfo>& leader) {
 
 std::vector<Task> Agent::reportedTasks() const {
   std::vector<Task> out;
+  auto addEnded = [&](const FrameworkID& fwId, const ExecutorRecord& ex) {
+    // Tasks that ended here but whose final update the scheduler has not
+    // acknowledged yet: the master must learn their real end.
+    for (const auto& t : ex.completed) {
+      if (statusUpdates_->hasPending(fwId, t.taskId)) out.push_back(t);
+    }
+  };
   for (const auto& [fwId, fw] : frameworks_) {
     for (const auto& [exId, ex] : fw.executors) {
       for (const auto& [taskId, info] : ex.queued) {
@@ -173,7 +182,13 @@ std::vector<Task> Agent::reportedTasks() const {
         out.push_back(t);
       }
       for (const auto& [taskId, t] : ex.launched) out.push_back(t);
+      addEnded(fwId, ex);
     }
+    for (const auto& ex : fw.completedExecutors) addEnded(fwId, ex);
+  }
+  for (const auto& fw : completedFrameworks_) {
+    if (!fw.info.id) continue;
+    for (const auto& ex : fw.completedExecutors) addEnded(*fw.info.id, ex);
   }
   return out;
 }
@@ -187,9 +202,22 @@ void Agent::doRegister() {
     m.agentInfo = info_;
     m.version = tuttiVersion();
     m.tasks = reportedTasks();
+    std::set<FrameworkID> reported;
     for (const auto& [fwId, fw] : frameworks_) {
       m.frameworks.push_back(fw.info);
-      for (const auto& [_, ex] : fw.executors) m.executors.push_back(ex.info);
+      reported.insert(fwId);
+      for (const auto& [_, ex] : fw.executors) {
+        m.executors.push_back(ex.info);
+      }
+    }
+    for (const auto& fw : completedFrameworks_) {
+      if (!fw.info.id || reported.count(*fw.info.id)) continue;
+      bool pending = false;
+      for (const auto& t : m.tasks) pending = pending || t.frameworkId == *fw.info.id;
+      if (pending) {
+        m.frameworks.push_back(fw.info);
+        reported.insert(*fw.info.id);
+      }
     }
     s = master_.send("", m);
   } else {
@@ -326,6 +354,16 @@ void Agent::handle(const wire::RunTaskMessage& m) {
       return;
     }
   }
+  if (task.executor && (!task.executor->command || task.executor->command->value.empty())) {
+    agentUpdate(fwId, task.taskId, exId, TaskState::TASK_FAILED, Reason::REASON_TASK_INVALID,
+                "The task's executor has no command");
+    return;
+  }
+  if (!task.executor && (!task.command || task.command->value.empty())) {
+    agentUpdate(fwId, task.taskId, exId, TaskState::TASK_FAILED, Reason::REASON_TASK_INVALID,
+                "The task has no command");
+    return;
+  }
   FrameworkEntry& fw = frameworks_[fwId];
   fw.info = m.frameworkInfo;
   launchedTasks_.inc();
@@ -409,8 +447,12 @@ ExecutorRecord* Agent::launchExecutor(FrameworkEntry& fw, const TaskInfo& task) 
   FrameworkID f = fwId;
   ExecutorID e = rec.id;
   ContainerID c = rec.containerId;
-  asyncLauncher_.launch(spec, [this, f, e, c](Result<pid_t> pid) {
-    onExecutorLaunched(f, e, c, std::move(pid));
+  asyncLauncher_.launch(spec, [this, alive = alive_, f, e, c](Result<pid_t> pid) {
+    if (*alive) {
+      onExecutorLaunched(f, e, c, std::move(pid));
+    } else if (pid.ok()) {
+      launcher_.destroy(*pid);
+    }
   });
   rec.registrationTimer = loop_.after(options_.executorRegistrationTimeout,
                                       "agent.executor_registration_timeout",
@@ -445,11 +487,25 @@ void Agent::onExecutorLaunched(const FrameworkID& fwId, const ExecutorID& exId,
   Status w = watcher_.watch(ex->pid, [this, fwId, exId](pid_t, std::optional<int> status) {
     onExecutorExited(fwId, exId, status);
   });
-  if (!w.ok()) LOG(WARNING) << "Cannot watch executor " << exId << ": " << w;
-  if (ex->state == ExecutorState::kTerminating && ex->conn.empty()) {
-    // Shut down before it could subscribe: nothing to wait for.
+  if (!w.ok()) {
+    // Without a watch we would never learn that it ended: treat it as ended.
+    LOG(ERROR) << "Cannot watch executor " << exId << " (" << w << "); killing it";
+    launcher_.destroy(ex->pid);
+    loop_.post("agent.executor_unwatched",
+               [this, alive = alive_, fwId, exId] {
+                 if (*alive) onExecutorExited(fwId, exId, std::nullopt);
+               });
+  }
+  if ((ex->state == ExecutorState::kTerminating && ex->conn.empty()) || ex->killWhenLaunched) {
+    // Shut down before it could subscribe, or its kill came due while the
+    // launcher was still starting it: nothing to wait for.
     launcher_.destroy(ex->pid);
   }
+}
+
+void Agent::addCompleted(ExecutorRecord& ex, const Task& task) {
+  ex.completed.push_back(task);
+  while (ex.completed.size() > options_.maxCompletedTasksPerExecutor) ex.completed.pop_front();
 }
 
 void Agent::sendLaunch(ExecutorRecord& ex, const TaskInfo& task) {
@@ -505,7 +561,7 @@ void Agent::handle(const wire::StatusUpdateAckMessage& m) {
   for (auto& [_, ex] : f->second.executors) {
     auto it = ex.launched.find(m.taskId);
     if (it == ex.launched.end()) continue;
-    ex.completed.push_back(it->second);
+    addCompleted(ex, it->second);
     ex.launched.erase(it);
     ex.infos.erase(m.taskId);
     break;
@@ -560,10 +616,9 @@ void Agent::onExecutorSubscribe(const ConnectionId& from, const wire::ExecutorSu
   ex->conn = from;
   if (ex->registrationTimer) loop_.cancel(ex->registrationTimer);
   ex->registrationTimer = 0;
-  // Updates it could not deliver before (e.g. while we restarted).
-  for (const auto& s : m.unacknowledgedUpdates) {
-    if (statusUpdates_->update(m.frameworkId, s)) taskUpdated(m.frameworkId, s);
-  }
+  // Updates it could not deliver before (e.g. while we restarted), checked
+  // like any other update.
+  for (const auto& s : m.unacknowledgedUpdates) acceptExecutorUpdate(*ex, from, s);
   FrameworkEntry& fw = frameworks_[m.frameworkId];
   (void)executors_.send(from, wire::ExecutorSubscribedEvent{ex->info, fw.info, info_,
                                                             ex->containerId});
@@ -582,32 +637,43 @@ void Agent::onExecutorSubscribe(const ConnectionId& from, const wire::ExecutorSu
 
 void Agent::onExecutorUpdate(const ConnectionId& from, const wire::ExecutorUpdateCall& m) {
   ExecutorRecord* ex = findExecutor(m.frameworkId, m.executorId);
-  if (!ex || ex->conn != from || m.status.uuid.size() != 16) {
+  if (!ex || ex->conn != from) {
     invalidExecutorCalls_.inc();
     LOG_EVERY_N(WARNING, 100) << "Dropping a status update from executor " << m.executorId
                               << " of framework " << m.frameworkId
-                              << ": unknown executor, wrong connection or no uuid";
+                              << ": unknown executor or wrong connection";
     return;
   }
-  if (!ex->launched.count(m.status.taskId)) {
+  acceptExecutorUpdate(*ex, from, m.status);
+}
+
+void Agent::acceptExecutorUpdate(ExecutorRecord& ex, const ConnectionId& from,
+                                 const TaskStatus& update) {
+  if (update.uuid.size() != 16) {
+    invalidExecutorCalls_.inc();
+    LOG_EVERY_N(WARNING, 100) << "Dropping a status update without a uuid from executor "
+                              << ex.id;
+    return;
+  }
+  if (!ex.launched.count(update.taskId)) {
     // A re-sent update of a task that already ended here (our first
     // acknowledgement was lost): acknowledge it again, or the executor
-    // would wait for it forever.
-    for (const auto& done : ex->completed) {
-      if (done.taskId != m.status.taskId) continue;
-      (void)executors_.send(from, wire::AcknowledgedEvent{m.status.taskId, m.status.uuid});
+    // would wait for it forever; nothing goes to the master twice.
+    for (const auto& done : ex.completed) {
+      if (done.taskId != update.taskId) continue;
+      (void)executors_.send(from, wire::AcknowledgedEvent{update.taskId, update.uuid});
       return;
     }
     invalidExecutorCalls_.inc();
-    LOG(WARNING) << "Executor " << m.executorId << " sent an update for task "
-                 << m.status.taskId << ", which it does not run";
+    LOG(WARNING) << "Executor " << ex.id << " sent an update for task " << update.taskId
+                 << ", which it does not run";
     return;
   }
-  TaskStatus status = m.status;
+  TaskStatus status = update;
   status.agentId = *info_.id;
-  status.executorId = ex->id;
+  status.executorId = ex.id;
   status.source = Source::SOURCE_EXECUTOR;
-  if (statusUpdates_->update(m.frameworkId, status)) taskUpdated(m.frameworkId, status);
+  if (statusUpdates_->update(ex.frameworkId, status)) taskUpdated(ex.frameworkId, status);
   // Received (and, once agent recovery exists, written to disk): tell the
   // executor so it stops resending.
   (void)executors_.send(from, wire::AcknowledgedEvent{status.taskId, status.uuid});
@@ -691,7 +757,11 @@ void Agent::shutdownExecutor(ExecutorRecord& ex) {
                                  x->killTimer = 0;
                                  LOG(INFO) << "Killing executor " << e
                                            << " after its shutdown grace period";
-                                 if (x->pid > 1) launcher_.destroy(x->pid);
+                                 if (x->pid > 1) {
+                                   launcher_.destroy(x->pid);
+                                 } else {
+                                   x->killWhenLaunched = true;
+                                 }
                                }
                              });
 }
@@ -707,10 +777,19 @@ void Agent::onExecutorExited(const FrameworkID& fwId, const ExecutorID& exId,
   if (ex.registrationTimer) loop_.cancel(ex.registrationTimer);
   if (ex.killTimer) loop_.cancel(ex.killTimer);
   ex.registrationTimer = ex.killTimer = 0;
-  // Whatever the executor left in its process group goes too. (The
-  // command executor already killed its task's group; a full sweep of the
-  // session is kept for executors the agent had to kill, see destroy().)
-  if (ex.pid > 1) ::kill(-ex.pid, SIGKILL);
+  // Whatever the executor left behind goes too. After a clean exit (every
+  // task ended) its own process group is enough — the command executor
+  // already killed its task's group; otherwise (a crash, a signal) the
+  // whole session is swept, tasks in their own process groups included.
+  bool clean = status && WIFEXITED(*status);
+  for (const auto& [_, t] : ex.launched) clean = clean && isTerminal(t.state);
+  if (ex.pid > 1) {
+    if (clean && ex.queued.empty()) {
+      ::kill(-ex.pid, SIGKILL);
+    } else {
+      launcher_.destroy(ex.pid);
+    }
+  }
   std::string how = status ? describeWaitStatus(*status) : "ended";
   VLOG(1) << "Executor " << exId << " of framework " << fwId << " " << how;
 
@@ -726,7 +805,7 @@ void Agent::onExecutorExited(const FrameworkID& fwId, const ExecutorID& exId,
   }
   ex.state = ExecutorState::kTerminated;
   // Tasks whose final update is still unacknowledged stay visible as such.
-  for (auto& [taskId, task] : ex.launched) ex.completed.push_back(task);
+  for (auto& [taskId, task] : ex.launched) addCompleted(ex, task);
   ex.launched.clear();
   ex.infos.clear();
   f->second.completedExecutors.push_back(std::move(ex));

@@ -58,6 +58,7 @@ struct ExecutorRecord {
   std::deque<Task> completed;         // terminal and acknowledged
   std::map<TaskID, TaskInfo> infos;   // TaskInfo of launched tasks
   bool shutdownRequested = false;     // killed on purpose: tasks end TASK_KILLED
+  bool killWhenLaunched = false;      // its kill came due before its pid was known
   Loop::TimerId registrationTimer = 0;
   Loop::TimerId killTimer = 0;
   std::optional<int> exitStatus;
@@ -118,6 +119,8 @@ class Agent {
   void onExecutorMessage(const ConnectionId& from, wire::Payload&& message);
   void onExecutorSubscribe(const ConnectionId& from, const wire::ExecutorSubscribeCall& m);
   void onExecutorUpdate(const ConnectionId& from, const wire::ExecutorUpdateCall& m);
+  void acceptExecutorUpdate(ExecutorRecord& ex, const ConnectionId& from,
+                            const TaskStatus& update);
   void onExecutorMessageCall(const ConnectionId& from, const wire::ExecutorMessageCall& m);
 
   void onLeader(const std::optional<MasterInfo>& leader);
@@ -129,6 +132,7 @@ class Agent {
   ExecutorRecord* findExecutor(const FrameworkID& fw, const ExecutorID& ex);
   ExecutorRecord* launchExecutor(FrameworkEntry& fw, const TaskInfo& task);
   void sendLaunch(ExecutorRecord& ex, const TaskInfo& task);
+  void addCompleted(ExecutorRecord& ex, const Task& task);
   void onExecutorLaunched(const FrameworkID& fw, const ExecutorID& ex, const ContainerID& c,
                           Result<pid_t> pid);
   void onExecutorExited(const FrameworkID& fw, const ExecutorID& ex, std::optional<int> status);
@@ -156,6 +160,8 @@ class Agent {
   ProcessLauncher launcher_;
   AsyncLauncher asyncLauncher_;
 
+  // Closures that may outlive the agent (launcher results) check this.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   AgentState state_ = AgentState::kRegistering;
   std::map<FrameworkID, FrameworkEntry> frameworks_;
   std::deque<FrameworkEntry> completedFrameworks_;

@@ -27,6 +27,7 @@ struct AgentOptions {
   Duration statusUpdateRetryIntervalMin = 10s;
   Duration statusUpdateRetryIntervalMax = 10min;
   size_t maxCompletedExecutorsPerFramework = 150;
+  size_t maxCompletedTasksPerExecutor = 200;
   size_t maxCompletedFrameworks = 50;
   size_t filesReadMaxBytes = 1u << 20;  // cap on /files/read length
   codec::DecodeLimits decodeLimits;

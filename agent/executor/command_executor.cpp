@@ -20,7 +20,15 @@ const std::set<std::string> kExecutorOnly = {
 }  // namespace
 
 CommandExecutor::CommandExecutor(Loop& loop, std::function<void()> done)
-    : loop_(loop), done_(std::move(done)), watcher_(loop) {}
+    : loop_(loop),
+      done_([this, done = std::move(done)] {
+        // Several paths may end the executor (the task's end, a shutdown
+        // deadline, an error); the owner hears it once.
+        if (finished_) return;
+        finished_ = true;
+        done();
+      }),
+      watcher_(loop) {}
 
 void CommandExecutor::registered(ExecutorDriver*, const ExecutorInfo&,
                                  const FrameworkInfo& framework, const AgentInfo&) {
@@ -52,13 +60,22 @@ void CommandExecutor::frameworkMessage(ExecutorDriver*, const std::string& data)
 void CommandExecutor::shutdown(ExecutorDriver*, std::chrono::nanoseconds gracePeriod) {
   loop_.post("executor.shutdown", [this, gracePeriod] {
     shutdownRequested_ = true;
+    // Whatever happens, this executor is gone within the grace period: the
+    // agent (or the driver, giving up on a vanished agent) asked for it,
+    // and acknowledgements may never come.
+    if (!shutdownDeadline_) {
+      shutdownDeadline_ = loop_.after(gracePeriod, "executor.shutdown_deadline", [this] {
+        if (running_) killProcessGroup(pid_, SIGKILL);
+        done_();
+      });
+    }
     if (!running_) {
       if (task_ && !terminal_) {
         update(TaskState::TASK_KILLED, "Executor shut down before the task started");
         finishWhenAcknowledged();
         return;
       }
-      if (!task_) done_();
+      if (!task_ || gracePeriod.count() == 0) done_();
       return;
     }
     // Leave a little of the agent's grace period for our own exit.
@@ -71,7 +88,7 @@ void CommandExecutor::shutdown(ExecutorDriver*, std::chrono::nanoseconds gracePe
 void CommandExecutor::error(ExecutorDriver*, const std::string& message) {
   LOG(ERROR) << "Executor error: " << message;
   loop_.post("executor.error", [this] {
-    if (running_) kill(Duration(0));
+    if (running_) killProcessGroup(pid_, SIGKILL);
     done_();
   });
 }
@@ -165,9 +182,13 @@ void CommandExecutor::launch(const TaskInfo& task) {
 
 void CommandExecutor::kill(Duration grace) {
   if (!running_) return;
+  TimePoint deadline = loop_.now() + grace;
   if (killing_) {
     // A second kill with a shorter grace period escalates, as Mesos does.
-    if (grace.count() == 0) killProcessGroup(pid_, SIGKILL);
+    if (deadline < escalationAt_) {
+      if (escalation_) loop_.cancel(escalation_);
+      armEscalation(grace);
+    }
     return;
   }
   killing_ = true;
@@ -177,6 +198,16 @@ void CommandExecutor::kill(Duration grace) {
   LOG(INFO) << "Sending SIGTERM to process group " << pid_ << "; SIGKILL in "
             << toSeconds(grace) << "s";
   killProcessGroup(pid_, SIGTERM);
+  armEscalation(grace);
+}
+
+void CommandExecutor::armEscalation(Duration grace) {
+  escalationAt_ = loop_.now() + grace;
+  if (grace.count() == 0) {
+    killProcessGroup(pid_, SIGKILL);
+    escalation_ = 0;
+    return;
+  }
   escalation_ = loop_.after(grace, "executor.escalate", [this] {
     escalation_ = 0;
     if (!running_) return;

@@ -40,6 +40,7 @@ class CommandExecutor final : public Executor {
  private:
   void launch(const TaskInfo& task);
   void kill(Duration grace);
+  void armEscalation(Duration grace);
   void onExit(std::optional<int> status);
   void update(TaskState state, const std::string& message, std::optional<Reason> reason = {},
               std::optional<int> exitStatus = {});
@@ -57,8 +58,11 @@ class CommandExecutor final : public Executor {
   bool terminal_ = false;
   bool shutdownRequested_ = false;
   Loop::TimerId escalation_ = 0;
+  TimePoint escalationAt_{0};
+  Loop::TimerId shutdownDeadline_ = 0;
   Duration ackPoll_{0};
-  bool driverGone_ = false;  // the driver stopped (agent gone): nobody will ack
+  bool driverGone_ = false;
+  bool finished_ = false;  // the driver stopped (agent gone): nobody will ack
 };
 
 }  // namespace tutti::executor

@@ -124,8 +124,13 @@ class TuttiExecutorDriver::Impl {
     unacked_.fetch_add(1);
     onLoop("executor.update", [this, status] {
       pending_.emplace(nextSeq_++, status);
-      if (subscribed_) {
-        (void)transport_->send("", wire::ExecutorUpdateCall{frameworkId_, executorId_, status});
+      if (subscribed_ &&
+          !transport_->send("", wire::ExecutorUpdateCall{frameworkId_, executorId_, status})
+               .ok()) {
+        // The connection is down: subscribe again, which re-sends every
+        // pending update once the agent answers.
+        subscribed_ = false;
+        subscribe();
       }
     });
     return s;

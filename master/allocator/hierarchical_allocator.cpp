@@ -89,6 +89,10 @@ struct HierarchicalAllocator::FrameworkRole {
   std::unordered_map<Agent*, std::vector<Filter>> filters;
   std::unordered_set<Agent*> holdingAgents;
   uint64_t tried = 0;  // Visit id of the last attempt
+  // This cycle's offers to the framework in this role (valid while
+  // pendingCycle is the current cycle).
+  std::map<AgentID, Resources>* pending = nullptr;
+  uint64_t pendingCycle = 0;
 };
 
 struct HierarchicalAllocator::Framework {
@@ -104,7 +108,7 @@ struct HierarchicalAllocator::Holding {
   FrameworkID framework;
   RoleNode* role = nullptr;
   FrameworkRole* owner = nullptr;  // null: a framework the allocator does not know
-  Resources resources;             // allocated form (role set)
+  Resources resources;             // unallocated form: the role is `role`
   ScalarVec scalars;               // of `resources`
 };
 
@@ -148,7 +152,7 @@ bool HierarchicalAllocator::AgentBySeq::operator()(const Agent* a, const Agent* 
 
 HierarchicalAllocator::HierarchicalAllocator()
     : root_(std::make_unique<RoleNode>(basis_)), pending_(std::make_unique<Pending>()) {
-  root_->self = root_->children.add(".");
+  root_->self = root_->children.add();
 }
 
 HierarchicalAllocator::~HierarchicalAllocator() = default;
@@ -185,8 +189,8 @@ HierarchicalAllocator::RoleNode* HierarchicalAllocator::acquireRole(const std::s
     node->depth = parent->depth + 1;
     auto w = weights_.find(name);
     node->weight = w == weights_.end() ? 1.0 : w->second;
-    node->self = node->children.add(".");
-    node->handle = parent->children.add(name, node->weight);
+    node->self = node->children.add();
+    node->handle = parent->children.add(node->weight);
     if (parent->childByHandle.size() <= node->handle) parent->childByHandle.resize(node->handle + 1);
     parent->childByHandle[node->handle] = node;
     roles_.emplace(name, std::move(owned));
@@ -298,7 +302,7 @@ HierarchicalAllocator::FrameworkRole* HierarchicalAllocator::frameworkRole(Frame
     fr = owned.get();
     fr->framework = &fw;
     fr->role = acquireRole(role);
-    fr->handle = fr->role->frameworks.add(fw.id.value);
+    fr->handle = fr->role->frameworks.add();
     auto& byHandle = fr->role->frameworkByHandle;
     if (byHandle.size() <= fr->handle) byHandle.resize(fr->handle + 1);
     byHandle[fr->handle] = fr;
@@ -562,13 +566,32 @@ HierarchicalAllocator::Holding& HierarchicalAllocator::holdingFor(Agent& agent,
                                                                   const FrameworkID& fw,
                                                                   const std::string& role) {
   if (Holding* h = findHolding(agent, fw, role)) return *h;
+  auto it = frameworks_.find(fw);
+  if (it == frameworks_.end()) return newHolding(agent, fw, acquireRole(role), nullptr);
+  FrameworkRole* owner = frameworkRole(*it->second, role, false);
+  ++owner->role->refs;
+  return newHolding(agent, fw, owner->role, owner);
+}
+
+HierarchicalAllocator::Holding& HierarchicalAllocator::holdingFor(Agent& agent,
+                                                                  FrameworkRole& owner) {
+  for (auto& h : agent.holdings) {
+    if (h.owner == &owner) return h;
+  }
+  ++owner.role->refs;
+  return newHolding(agent, owner.framework->id, owner.role, &owner);
+}
+
+HierarchicalAllocator::Holding& HierarchicalAllocator::newHolding(Agent& agent,
+                                                                  const FrameworkID& fw,
+                                                                  RoleNode* role,
+                                                                  FrameworkRole* owner) {
   Holding h;
   h.framework = fw;
-  h.role = acquireRole(role);
-  auto it = frameworks_.find(fw);
-  if (it != frameworks_.end()) {
-    h.owner = frameworkRole(*it->second, role, false);
-    h.owner->holdingAgents.insert(&agent);
+  h.role = role;  // the caller took the holding's reference
+  h.owner = owner;
+  if (owner) {
+    owner->holdingAgents.insert(&agent);
   } else {
     orphans_[fw].insert(&agent);
   }
@@ -593,12 +616,12 @@ void HierarchicalAllocator::dropHolding(Agent& agent, size_t index) {
   releaseRole(h.role);
 }
 
-void HierarchicalAllocator::addToHolding(Holding& holding, const Resources& allocated,
+void HierarchicalAllocator::addToHolding(Holding& holding, Resources unallocated,
                                          const ScalarVec& scalars, bool countOffer) {
   if (holding.resources.empty()) {
-    holding.resources = allocated;
+    holding.resources = std::move(unallocated);
   } else {
-    holding.resources += allocated;
+    holding.resources += unallocated;
   }
   addScalars(holding.scalars, scalars);
   changeRoleAllocation(holding.role, scalars, +1, countOffer);
@@ -607,9 +630,9 @@ void HierarchicalAllocator::addToHolding(Holding& holding, const Resources& allo
   }
 }
 
-void HierarchicalAllocator::removeFromHolding(Holding& holding, const Resources& allocated,
+void HierarchicalAllocator::removeFromHolding(Holding& holding, const Resources& unallocated,
                                               const ScalarVec& scalars) {
-  holding.resources -= allocated;
+  holding.resources -= unallocated;
   subtractScalars(holding.scalars, scalars);
   changeRoleAllocation(holding.role, scalars, -1, false);
   if (holding.owner) holding.owner->role->frameworks.unallocate(holding.owner->handle, scalars);
@@ -622,25 +645,26 @@ void HierarchicalAllocator::takeUsed(Agent& agent, const FrameworkID& fw,
   Holding* existing = findHolding(agent, fw, role);
   // What is already recorded is the same usage reported again: only the
   // rest is new, and only as far as the agent has it free.
-  Resources extra = existing ? wanted - existing->resources : wanted;
-  Resources taken = overlap(agent.free, extra.unallocate());
+  Resources extra = wanted.unallocate();
+  if (existing) extra -= existing->resources;
+  Resources taken = overlap(agent.free, extra);
   if (taken.empty()) return;
   retireFree(agent);
   agent.free -= taken;
   admitFree(agent);
   Holding& h = holdingFor(agent, fw, role);
-  addToHolding(h, taken.allocate(role), scalarsOf(taken), false);
+  ScalarVec scalars = scalarsOf(taken);
+  addToHolding(h, std::move(taken), scalars, false);
 }
 
 Resources HierarchicalAllocator::giveBack(Agent& agent, size_t index, const Resources& part) {
   Holding& h = agent.holdings[index];
   Resources actual = overlap(h.resources, part);
   if (actual.empty()) return actual;
-  Resources unallocated = actual.unallocate();
-  removeFromHolding(h, actual, scalarsOf(unallocated));
+  removeFromHolding(h, actual, scalarsOf(actual));
   bool empty = h.resources.empty();
   retireFree(agent);
-  agent.free += unallocated;
+  agent.free += actual;
   admitFree(agent);
   if (empty) dropHolding(agent, index);
   return actual;
@@ -760,7 +784,7 @@ void HierarchicalAllocator::removeAgent(const AgentID& id) {
 
   while (!agent.holdings.empty()) {
     Holding& h = agent.holdings.back();
-    removeFromHolding(h, h.resources, ScalarVec(h.scalars));
+    removeFromHolding(h, Resources(h.resources), ScalarVec(h.scalars));
     dropHolding(agent, agent.holdings.size() - 1);
   }
 
@@ -779,7 +803,7 @@ void HierarchicalAllocator::updateAgent(const AgentID& id, const AgentInfo& info
   retireFree(agent);
   setTotal(agent, total.unallocate());
   Resources allocated;
-  for (const auto& h : agent.holdings) allocated += h.resources.unallocate();
+  for (const auto& h : agent.holdings) allocated += h.resources;
   // If the agent shrank below what is in use, nothing is free (over-committed).
   agent.free = agent.total - allocated;
   admitFree(agent);
@@ -827,7 +851,8 @@ void HierarchicalAllocator::updateAllocation(const FrameworkID& framework, const
       agent.free -= taken;
       admitFree(agent);
       Holding& holding = holdingFor(agent, framework, role);
-      addToHolding(holding, taken.allocate(role), scalarsOf(taken), false);
+      ScalarVec scalars = scalarsOf(taken);
+      addToHolding(holding, std::move(taken), scalars, false);
     }
     return;
   }
@@ -837,7 +862,7 @@ void HierarchicalAllocator::updateAllocation(const FrameworkID& framework, const
   auto toParts = splitByRole(to, defaultRole);
   for (const auto& [role, part] : fromParts) {
     Holding* h = findHolding(agent, framework, role);
-    if (!h || !h->resources.contains(part)) return;  // stale: ignore
+    if (!h || !h->resources.contains(part.unallocate())) return;  // stale: ignore
   }
   Resources newTotal = agent.total - from.unallocate();
   newTotal += to.unallocate();
@@ -845,11 +870,14 @@ void HierarchicalAllocator::updateAllocation(const FrameworkID& framework, const
   setTotal(agent, newTotal);
   for (const auto& [role, part] : fromParts) {
     Holding* h = findHolding(agent, framework, role);
-    removeFromHolding(*h, part, scalarsOf(part.unallocate()));
+    Resources unallocated = part.unallocate();
+    removeFromHolding(*h, unallocated, scalarsOf(unallocated));
   }
   for (const auto& [role, part] : toParts) {
     Holding& h = holdingFor(agent, framework, role);
-    addToHolding(h, part, scalarsOf(part.unallocate()), false);
+    Resources unallocated = part.unallocate();
+    ScalarVec scalars = scalarsOf(unallocated);
+    addToHolding(h, std::move(unallocated), scalars, false);
   }
   for (size_t i = agent.holdings.size(); i-- > 0;) {
     if (agent.holdings[i].resources.empty()) dropHolding(agent, i);
@@ -878,19 +906,31 @@ void HierarchicalAllocator::recoverResources(const FrameworkID& framework, const
   if (defaultRole.empty()) return;  // holds nothing here
 
   double refuse = filters ? std::min(filters->refuseSeconds, kMaxRefuseSeconds) : 0;
-  auto fw = frameworks_.find(framework);
-  for (const auto& [role, part] : splitByRole(resources, defaultRole)) {
+  auto give = [&](const std::string& role, const Resources& unallocated) {
     Holding* h = findHolding(agent, framework, role);
-    if (!h) continue;
-    Resources given = giveBack(agent, static_cast<size_t>(h - agent.holdings.data()), part);
-    if (given.empty() || !(refuse > 0) || fw == frameworks_.end()) continue;
-    auto fr = fw->second->roles.find(role);
-    if (fr == fw->second->roles.end()) continue;
+    if (!h) return;
+    FrameworkRole* owner = h->owner;
+    Resources given = giveBack(agent, static_cast<size_t>(h - agent.holdings.data()), unallocated);
+    if (given.empty() || !(refuse > 0) || !owner) return;
+    // giveBack() may have dropped the owner (a role the framework left).
+    auto fw = frameworks_.find(framework);
+    if (fw == frameworks_.end() || !fw->second->roles.count(role)) return;
     TimePoint expires = clock_->now() + fromSeconds(refuse);
-    fr->second->filters[&agent].push_back({given.unallocate(), expires});
-    agent.filteredBy.insert(fr->second.get());
+    owner->filters[&agent].push_back({std::move(given), expires});
+    agent.filteredBy.insert(owner);
     ++liveFilters_;
     expiries_.emplace(expires, agent.id);
+  };
+  const auto& first = *resources.begin();
+  bool oneRole = std::all_of(resources.begin(), resources.end(), [&](const Resource& r) {
+    return r.allocationRole == first.allocationRole;
+  });
+  if (oneRole) {
+    give(first.allocationRole ? *first.allocationRole : defaultRole, resources.unallocate());
+  } else {
+    for (const auto& [role, part] : splitByRole(resources, defaultRole)) {
+      give(role, part.unallocate());
+    }
   }
   markChanged(agent);
   compactExpiries();
@@ -1258,23 +1298,38 @@ bool HierarchicalAllocator::tryOffer(FrameworkRole& fr, Agent& agent, Visit& vis
 
 void HierarchicalAllocator::place(FrameworkRole& fr, Agent& agent, const Resources& offer,
                                   bool whole) {
-  RoleNode* role = fr.role;
-  ScalarVec scalars = whole ? agent.freeScalars : scalarsOf(offer);
-  Resources allocated = offer.allocate(role->name);
+  Resources allocated = offer.allocate(fr.role->name);
+  ScalarVec scalars;
+  Resources taken;
   retireFree(agent);
   if (whole) {
-    agent.free = Resources();  // `offer` may be agent.free: not used below
+    // `offer` is agent.free: move it into the holding rather than copy.
+    scalars = std::move(agent.freeScalars);
+    taken = std::move(agent.free);
+    agent.free = Resources();
   } else {
-    agent.free -= offer;
+    scalars = scalarsOf(offer);
+    taken = offer;
+    agent.free -= taken;
   }
   admitFree(agent);
-  Holding& h = holdingFor(agent, fr.framework->id, role->name);
-  addToHolding(h, allocated, scalars, true);
-  pending_->offers[fr.framework->id][role->name][agent.id] += allocated;
+  addToHolding(holdingFor(agent, fr), std::move(taken), scalars, true);
+
+  if (fr.pendingCycle != cycleSeq_) {
+    fr.pending = &pending_->offers[fr.framework->id][fr.role->name];
+    fr.pendingCycle = cycleSeq_;
+  }
+  auto slot = fr.pending->find(agent.id);
+  if (slot == fr.pending->end()) {
+    fr.pending->emplace(agent.id, std::move(allocated));
+  } else {
+    slot->second += allocated;
+  }
 }
 
 void HierarchicalAllocator::allocate(AllocationScope scope) {
   if (!clock_) return;
+  ++cycleSeq_;
   processExpiredFilters(clock_->now());
   refreshBasis();
 
@@ -1315,7 +1370,9 @@ void HierarchicalAllocator::flushOffers() {
 std::vector<RoleSummary> HierarchicalAllocator::roles() const {
   std::map<std::string, RoleSummary> byRole;
   for (const auto& [id, agent] : agents_) {
-    for (const auto& h : agent->holdings) byRole[h.role->name].allocated += h.resources;
+    for (const auto& h : agent->holdings) {
+      byRole[h.role->name].allocated += h.resources.allocate(h.role->name);
+    }
   }
   for (const auto& [id, fw] : frameworks_) {
     for (const auto& [name, fr] : fw->roles) {
@@ -1343,7 +1400,7 @@ Resources HierarchicalAllocator::allocatedResources(const AgentID& agent) const 
   auto it = agents_.find(agent);
   Resources out;
   if (it == agents_.end()) return out;
-  for (const auto& h : it->second->holdings) out += h.resources;
+  for (const auto& h : it->second->holdings) out += h.resources.allocate(h.role->name);
   return out;
 }
 
@@ -1400,10 +1457,10 @@ std::string HierarchicalAllocator::checkConsistency() const {
         err << where << "two holdings of " << h.framework << " in " << h.role->name << "; ";
       }
       for (const auto& r : h.resources) {
-        if (r.allocationRole != h.role->name) err << where << "holding entry of another role; ";
+        if (r.allocationRole) err << where << "holding entry with an allocation role; ";
       }
       if (!same(h.scalars, scalars(h.resources))) err << where << "holding scalars differ; ";
-      held += h.resources.unallocate();
+      held += h.resources;
       addScalars(own[h.role], h.scalars);
       if (h.owner) {
         if (h.owner->framework->id != h.framework) err << where << "holding owner mismatch; ";

@@ -183,16 +183,19 @@ class HierarchicalAllocator final : public Allocator {
   Holding* findHolding(Agent& agent, const FrameworkID& fw, const std::string& role);
   // Finds or creates the holding (references to holdings die with the next).
   Holding& holdingFor(Agent& agent, const FrameworkID& fw, const std::string& role);
+  Holding& holdingFor(Agent& agent, FrameworkRole& owner);
+  Holding& newHolding(Agent& agent, const FrameworkID& fw, RoleNode* role, FrameworkRole* owner);
   void dropHolding(Agent& agent, size_t index);
   // Book-keeping of a holding and every aggregate above it; free resources
   // are the caller's business.
-  void addToHolding(Holding& holding, const Resources& allocated, const ScalarVec& scalars,
+  void addToHolding(Holding& holding, Resources unallocated, const ScalarVec& scalars,
                     bool countOffer);
-  void removeFromHolding(Holding& holding, const Resources& allocated, const ScalarVec& scalars);
+  void removeFromHolding(Holding& holding, const Resources& unallocated, const ScalarVec& scalars);
   // Records `wanted` (allocated form, one role) as held unless it already is,
   // out of the agent's free resources (never beyond them).
   void takeUsed(Agent& agent, const FrameworkID& fw, const Resources& wanted);
-  // Gives (at most) `part` of the holding back; returns what was given.
+  // Gives (at most) `part` (unallocated form) of the holding back; returns
+  // what was given.
   Resources giveBack(Agent& agent, size_t holdingIndex, const Resources& part);
   // Around every change of agent.free: retireFree() takes the agent's free
   // resources out of the aggregates, admitFree() re-derives and re-adds them.
@@ -265,6 +268,7 @@ class HierarchicalAllocator final : public Allocator {
   size_t liveFilters_ = 0;
 
   uint64_t visitSeq_ = 0;
+  uint64_t cycleSeq_ = 0;
   std::unique_ptr<Pending> pending_;
 };
 

@@ -33,20 +33,10 @@ long ResourceNames::find(std::string_view name) const {
   return -1;
 }
 
-bool DrfSorter::Less::operator()(const Entry& a, const Entry& b) const {
-  if (a.share != b.share) return a.share < b.share;
-  if (a.offers != b.offers) return a.offers < b.offers;
-  if (a.handle == b.handle) return false;
-  const std::string& na = sorter->clients_[a.handle].name;
-  const std::string& nb = sorter->clients_[b.handle].name;
-  if (na != nb) return na < nb;
-  return a.handle < b.handle;
-}
-
 DrfSorter::DrfSorter(const ShareBasis& basis)
-    : basis_(basis), basisVersion_(basis.version), order_(Less{this}) {}
+    : basis_(basis), basisVersion_(basis.version) {}
 
-DrfSorter::Handle DrfSorter::add(std::string name, double weight) {
+DrfSorter::Handle DrfSorter::add(double weight) {
   Handle h;
   if (!freeSlots_.empty()) {
     h = freeSlots_.back();
@@ -57,7 +47,7 @@ DrfSorter::Handle DrfSorter::add(std::string name, double weight) {
   }
   Client& c = clients_[h];
   c = Client{};
-  c.name = std::move(name);
+  c.seq = nextSeq_++;
   c.weight = weight > 0 ? weight : 1.0;
   c.used = true;
   c.share = computeShare(c);

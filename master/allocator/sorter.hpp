@@ -7,7 +7,8 @@
 // out of fair sharing (AllocatorOptions::fairSharingExcludedResourceNames)
 // and non-scalar resources have no denominator in the basis, so they never
 // count. Ties go to the client offered fewer times (so equal clients take
-// turns), then to the smaller name.
+// turns), then to the one added first (deterministic, and no string
+// comparisons on the hot path).
 //
 // Kept sorted incrementally: a change to one client's allocation, weight or
 // activity recomputes that client's share and moves that one entry
@@ -30,7 +31,6 @@
 #include <set>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace tutti::master {
@@ -77,6 +77,7 @@ class DrfSorter {
   struct Entry {
     double share;
     uint64_t offers;
+    uint64_t seq;  // order of add(): the last tie-breaker
     Handle handle;
   };
 
@@ -84,8 +85,8 @@ class DrfSorter {
   DrfSorter(const DrfSorter&) = delete;
   DrfSorter& operator=(const DrfSorter&) = delete;
 
-  // A new client, inactive, with nothing allocated. `name` breaks ties.
-  Handle add(std::string name, double weight = 1.0);
+  // A new client, inactive, with nothing allocated.
+  Handle add(double weight = 1.0);
   void remove(Handle h);
   void setActive(Handle h, bool active);
   bool active(Handle h) const { return clients_[h].active; }
@@ -112,7 +113,7 @@ class DrfSorter {
 
  private:
   struct Client {
-    std::string name;
+    uint64_t seq = 0;
     double weight = 1.0;
     ScalarVec allocation;
     double share = 0;
@@ -121,12 +122,18 @@ class DrfSorter {
     bool used = false;  // false: a free slot
   };
   struct Less {
-    const DrfSorter* sorter;
-    bool operator()(const Entry& a, const Entry& b) const;
+    bool operator()(const Entry& a, const Entry& b) const {
+      if (a.share != b.share) return a.share < b.share;
+      if (a.offers != b.offers) return a.offers < b.offers;
+      return a.seq < b.seq;
+    }
   };
 
   double computeShare(const Client& c) const;
-  Entry entryOf(Handle h) const { return Entry{clients_[h].share, clients_[h].offers, h}; }
+  Entry entryOf(Handle h) const {
+    const Client& c = clients_[h];
+    return Entry{c.share, c.offers, c.seq, h};
+  }
   // Re-computes the client's share and moves its entry (if active).
   void reposition(Handle h);
   // Re-computes every share when the basis changed since the last sort.
@@ -136,6 +143,7 @@ class DrfSorter {
   uint64_t basisVersion_ = 0;
   std::vector<Client> clients_;
   std::vector<Handle> freeSlots_;
+  uint64_t nextSeq_ = 0;
   std::set<Entry, Less> order_;
 };
 

@@ -48,9 +48,11 @@ TEST_F(HighAvailabilityTest, OneLeaderStandbysRedirect) {
   ASSERT_GE(leader, 0);
   for (size_t i = 0; i < masters_.size(); ++i) {
     if (static_cast<int>(i) == leader) continue;
-    auto r = httpGet("127.0.0.1", masters_[i].httpPort, "/master/state");
-    ASSERT_TRUE(r.ok());
-    EXPECT_EQ(r->first, 307) << "standby " << i;
+    // A standby learns the leader through its own watch, a moment later.
+    ASSERT_TRUE(waitUntil([&] {
+      auto r = httpGet("127.0.0.1", masters_[i].httpPort, "/master/state");
+      return r.ok() && r->first == 307;
+    })) << "standby " << i;
     auto redirect = httpGet("127.0.0.1", masters_[i].httpPort, "/master/redirect");
     ASSERT_TRUE(redirect.ok());
     EXPECT_EQ(redirect->first, 307);

@@ -10,9 +10,7 @@
 // the protocol by injecting calls from a fake connection id. Time moves only
 // through ManualClock::advance().
 //
-// Tests named *Bug* show a known bug: they assert the correct behaviour and
-// are skipped unless TUTTI_RUN_BUG_TESTS=1 (then they run, and fail until the
-// bug is fixed).
+// Tests named *Bug* once showed bugs found in review; they guard the fixes.
 #include "agent/agent.hpp"
 
 #include <gtest/gtest.h>
@@ -64,13 +62,6 @@ namespace fs = std::filesystem;
 using ::tutti::testing::FakeTransport;
 using ::tutti::testing::TempDir;
 
-bool runBugTests() {
-  const char* v = std::getenv("TUTTI_RUN_BUG_TESTS");
-  return v && std::string(v) == "1";
-}
-// Skips a test that demonstrates a known bug (see the file comment).
-#define SKIP_KNOWN_BUG(why) \
-  if (!runBugTests()) GTEST_SKIP() << "bug: " << why
 
 const AgentID kAgent("agent-1");
 const FrameworkID kFw("fw-1");
@@ -1236,13 +1227,9 @@ TEST_F(AgentTest, ShutdownKillsAnExecutorWhoseLaunchIsStillPending) {
   EXPECT_TRUE(killedBy(completedExecutor("t1")->exitStatus, SIGKILL));
 }
 
-// ---- known bugs (skipped; TUTTI_RUN_BUG_TESTS=1 runs them) ----
+// ---- regressions of bugs found in review ----
 
 TEST_F(AgentTest, BugReregistrationReportsTasksOfExecutorsThatEnded) {
-  SKIP_KNOWN_BUG(
-      "an executor's record (with its tasks) leaves frameworks_ when its process ends, so "
-      "ReregisterAgentMessage omits tasks whose terminal update is still unacknowledged; the "
-      "master then reports them TASK_LOST (REASON_RECONCILIATION) before the real TASK_FAILED");
   registerAgent(/*pingTimeout=*/1s);
   pid_t pid = launchRunning("t1", "conn-1");
   ASSERT_GT(pid, 0);
@@ -1273,10 +1260,6 @@ TEST_F(AgentTest, BugReregistrationReportsTasksOfExecutorsThatEnded) {
 }
 
 TEST_F(AgentTest, BugResubscriptionDoesNotResendUpdatesOfCompletedTasks) {
-  SKIP_KNOWN_BUG(
-      "onExecutorSubscribe feeds unacknowledgedUpdates to the status update manager without the "
-      "checks of onExecutorUpdate: a terminal update of a task that already completed goes to "
-      "the master a second time");
   registerAgent();
   ASSERT_GT(launchRunning("t1", "conn-1"), 0);
   TaskStatus finished = executorStatus("t1", TaskState::TASK_FINISHED, 1);
@@ -1293,9 +1276,6 @@ TEST_F(AgentTest, BugResubscriptionDoesNotResendUpdatesOfCompletedTasks) {
 }
 
 TEST_F(AgentTest, BugResubscriptionCannotUpdateTasksOfOtherExecutors) {
-  SKIP_KNOWN_BUG(
-      "onExecutorSubscribe accepts unacknowledgedUpdates for tasks the executor does not run "
-      "(and without a 16-byte uuid); they change another executor's task and reach the master");
   registerAgent();
   ASSERT_GT(launchRunning("t1", "conn-1"), 0);
   ASSERT_GT(launchRunning("t2", "conn-2"), 0);
@@ -1312,10 +1292,6 @@ TEST_F(AgentTest, BugResubscriptionCannotUpdateTasksOfOtherExecutors) {
 }
 
 TEST_F(AgentTest, BugExecutorExitKillsTheTaskItLeftBehind) {
-  SKIP_KNOWN_BUG(
-      "onExecutorExited (agent.cpp) kills only the executor's process group; the command "
-      "executor starts its task in a process group of its own, so a crashed executor leaves "
-      "the task running although TASK_FAILED was reported");
   // An executor that, like tutti-executor, starts its task in a new process
   // group of its session.
   writeExecutorScript(
@@ -1346,10 +1322,6 @@ TEST_F(AgentTest, BugExecutorExitKillsTheTaskItLeftBehind) {
 }
 
 TEST_F(AgentTest, BugExecutorWithoutACommandIsRefused) {
-  SKIP_KNOWN_BUG(
-      "launchExecutor dereferences ExecutorInfo::command unchecked (agent.cpp, "
-      "`const CommandInfo& cmd = *rec.info.command`): a RunTaskMessage whose executor has no "
-      "command is undefined behaviour instead of TASK_FAILED");
   registerAgent();
   TaskInfo t = customTask("t1", "e1");
   t.executor->command.reset();
@@ -1361,9 +1333,6 @@ TEST_F(AgentTest, BugExecutorWithoutACommandIsRefused) {
 }
 
 TEST_F(AgentTest, BugCompletedTasksOfALongLivedExecutorAreBounded) {
-  SKIP_KNOWN_BUG(
-      "ExecutorRecord::completed grows without bound (no cap like Mesos's 200 completed tasks "
-      "per executor), and onExecutorUpdate scans it linearly");
   registerAgent();
   runTask(customTask("t0", "e1"));
   ASSERT_TRUE(waitForPid("e1"));
@@ -1582,7 +1551,7 @@ TEST_F(CommandExecutorTest, KillEscalatesToSigkillAfterTheGracePeriod) {
   EXPECT_FALSE(processExists(pid));
 }
 
-TEST_F(CommandExecutorTest, KillUsesTheTasksOwnKillPolicyThenTheDefault) {
+TEST_F(CommandExecutorTest, KillWithoutAPolicyUsesTheTasksOwnPolicy) {
   registered();
   launch(stubbornTask("t1", KillPolicy{1s}));
   pid_t pid = stubbornPid("t1");
@@ -1644,10 +1613,6 @@ TEST_F(CommandExecutorTest, ShutdownBeforeAnyTaskEndsAtOnce) {
 }
 
 TEST_F(CommandExecutorTest, BugASecondKillWithAShorterGracePeriodEscalates) {
-  SKIP_KNOWN_BUG(
-      "CommandExecutor::kill() escalates a second kill only when its grace period is 0; a "
-      "shorter non-zero grace period is ignored, contrary to its comment (\"a second kill with "
-      "a shorter grace period escalates, as Mesos does\")");
   registered();
   launch(stubbornTask("t1"));
   pid_t pid = stubbornPid("t1");
@@ -1689,10 +1654,6 @@ TEST_F(CommandExecutorTest, ErrorKillsTheTaskBeforeTheLoopStops) {
 }
 
 TEST_F(CommandExecutorTest, BugShutdownEndsTheExecutorEvenWithoutAcknowledgements) {
-  SKIP_KNOWN_BUG(
-      "after shutdown(grace) the command executor waits for acknowledgements without limit "
-      "(finishWhenAcknowledged); told to shut down by an agent that does not know it (e.g. a "
-      "restarted agent), which never acknowledges, it never exits");
   registered();
   launch(commandTask("t1", "exec sleep 1000"));
   ASSERT_TRUE(hasState(TaskState::TASK_RUNNING));
@@ -1703,10 +1664,6 @@ TEST_F(CommandExecutorTest, BugShutdownEndsTheExecutorEvenWithoutAcknowledgement
 }
 
 TEST_F(CommandExecutorTest, BugShutdownAfterTheDriverGaveUpEndsTheExecutor) {
-  SKIP_KNOWN_BUG(
-      "when the task already ended and its updates are unacknowledged, shutdown() does nothing "
-      "and finishWhenAcknowledged polls forever: after the driver's recovery timeout "
-      "(shutdown(0) then DRIVER_ABORTED) tutti-executor never exits");
   registered();
   launch(commandTask("t1", "exit 0"));
   ASSERT_TRUE(waitUntil([&] { return hasState(TaskState::TASK_FINISHED); }));

@@ -1152,9 +1152,9 @@ TEST(DrfSorterTest, OrdersByWeightedDominantShareIncrementally) {
   basis.inverseTotal = {1.0 / 100, 1.0 / 1000};  // 100 cpus, 1000 mem
   basis.version = 1;
   DrfSorter sorter(basis);
-  auto a = sorter.add("a");
-  auto b = sorter.add("b", 2.0);
-  auto c = sorter.add("c");
+  auto a = sorter.add();
+  auto b = sorter.add(2.0);
+  auto c = sorter.add();
   sorter.setActive(a, true);
   sorter.setActive(b, true);
   auto order = [&] {
@@ -1171,7 +1171,7 @@ TEST(DrfSorterTest, OrdersByWeightedDominantShareIncrementally) {
   sorter.setActive(c, true);
   EXPECT_EQ(order().front(), c);
   sorter.unallocate(a, {20, 0});
-  EXPECT_EQ(order(), (std::vector<DrfSorter::Handle>{a, c, b}));  // tie a/c: name
+  EXPECT_EQ(order(), (std::vector<DrfSorter::Handle>{a, c, b}));  // tie a/c: a was added first
   sorter.countOffer(a);
   EXPECT_EQ(order(), (std::vector<DrfSorter::Handle>{c, a, b}));  // tie: fewer offers
 
@@ -1191,7 +1191,7 @@ TEST(DrfSorterTest, ExcludedNamesHaveNoDenominator) {
   ShareBasis basis;
   basis.inverseTotal = {1.0 / 10, 0.0};  // name 1 (say gpus) excluded
   DrfSorter sorter(basis);
-  auto a = sorter.add("a");
+  auto a = sorter.add();
   sorter.allocate(a, {1, 1000000});
   EXPECT_DOUBLE_EQ(sorter.share(a), 0.1);
 }

@@ -1,0 +1,181 @@
+// The registry's Cap'n Proto form (proto/registry.capnp).
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+
+#include <cstring>
+
+#include "common/codec/types_codec.hpp"
+#include "master/registry/registry.hpp"
+#include "proto/registry.capnp.h"
+
+namespace tutti::master {
+
+namespace p = tutti::proto;
+using codec::decode;
+using codec::encode;
+
+namespace {
+std::string toBytes(capnp::MallocMessageBuilder& message) {
+  auto words = capnp::messageToFlatArray(message);
+  auto bytes = words.asBytes();
+  return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+}
+
+// Runs `fn` on the root of `bytes`, turning any decoding error into a Status.
+template <typename Root, typename Fn>
+Status readRoot(const std::string& bytes, Fn fn) {
+  if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0) {
+    return Status::InvalidArgument("not a registry record (size " + std::to_string(bytes.size()) +
+                                   ")");
+  }
+  auto words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
+  std::memcpy(words.begin(), bytes.data(), bytes.size());
+  capnp::ReaderOptions options;
+  options.traversalLimitInWords = words.size() * 4 + 1024;
+  try {
+    capnp::FlatArrayMessageReader reader(words, options);
+    fn(reader.getRoot<Root>());
+    return Status::OK();
+  } catch (const codec::CodecError& e) {
+    return Status::InvalidArgument(std::string("invalid registry record: ") + e.what());
+  } catch (const kj::Exception& e) {
+    return Status::InvalidArgument(std::string("malformed registry record: ") +
+                                   e.getDescription().cStr());
+  }
+}
+
+void encodeAgent(const RegistryState::Agent& a, p::RegistryAgent::Builder b) {
+  encode(a.info, b.initInfo());
+  b.setState(static_cast<p::RegistryAgent::State>(static_cast<uint16_t>(a.state)));
+  b.setUnreachableTime(a.unreachableTime);
+}
+
+RegistryState::Agent decodeAgent(p::RegistryAgent::Reader r) {
+  RegistryState::Agent a;
+  a.info = decode(r.getInfo());
+  if (!a.info.id) throw codec::CodecError("agent without an id");
+  auto raw = static_cast<uint16_t>(r.getState());
+  if (raw > 2) throw codec::CodecError("unknown agent state");
+  a.state = static_cast<RegistryState::Agent::State>(raw);
+  a.unreachableTime = r.getUnreachableTime();
+  return a;
+}
+
+void encodeRole(const std::string& role, const std::optional<double>& weight,
+                const std::optional<Quota>& quota, p::RegistryRole::Builder b) {
+  b.setRole(capnp::Text::Reader(role.data(), role.size()));
+  if (weight) {
+    b.setHasWeight(true);
+    b.setWeight(*weight);
+  }
+  if (quota) {
+    b.setHasQuota(true);
+    codec::encodeResources(quota->guarantee, b.initGuarantee(quota->guarantee.size()));
+    codec::encodeResources(quota->limit, b.initLimit(quota->limit.size()));
+  }
+}
+
+void decodeRole(p::RegistryRole::Reader r, RegistryState& into) {
+  std::string role = codec::toStd(r.getRole());
+  if (role.empty()) throw codec::CodecError("role without a name");
+  if (r.getHasWeight()) into.weights[role] = r.getWeight();
+  if (r.getHasQuota()) {
+    into.quotas[role] = Quota{codec::decodeResources(r.getGuarantee()),
+                              codec::decodeResources(r.getLimit())};
+  }
+}
+
+std::set<std::string> rolesOf(const RegistryState& s) {
+  std::set<std::string> roles;
+  for (const auto& [r, _] : s.weights) roles.insert(r);
+  for (const auto& [r, _] : s.quotas) roles.insert(r);
+  return roles;
+}
+
+template <typename M, typename K>
+std::optional<typename M::mapped_type> lookup(const M& m, const K& k) {
+  auto it = m.find(k);
+  if (it == m.end()) return std::nullopt;
+  return it->second;
+}
+}  // namespace
+
+std::string encodeRegistry(const RegistryState& state) {
+  capnp::MallocMessageBuilder message;
+  auto root = message.initRoot<p::Registry>();
+  auto agents = root.initAgents(state.agents.size());
+  size_t i = 0;
+  for (const auto& [_, a] : state.agents) encodeAgent(a, agents[i++]);
+  auto frameworks = root.initFrameworks(state.frameworks.size());
+  i = 0;
+  for (const auto& [_, f] : state.frameworks) encode(f, frameworks[i++].initInfo());
+  auto roles = rolesOf(state);
+  auto list = root.initRoles(roles.size());
+  i = 0;
+  for (const auto& role : roles) {
+    encodeRole(role, lookup(state.weights, role), lookup(state.quotas, role), list[i++]);
+  }
+  return toBytes(message);
+}
+
+Result<RegistryState> decodeRegistry(const std::string& bytes) {
+  RegistryState state;
+  Status s = readRoot<p::Registry>(bytes, [&](p::Registry::Reader r) {
+    for (auto a : r.getAgents()) {
+      auto agent = decodeAgent(a);
+      state.agents[*agent.info.id] = agent;
+    }
+    for (auto f : r.getFrameworks()) {
+      FrameworkInfo info = decode(f.getInfo());
+      if (!info.id) throw codec::CodecError("framework without an id");
+      state.frameworks[*info.id] = info;
+    }
+    for (auto role : r.getRoles()) decodeRole(role, state);
+  });
+  if (!s.ok()) return s;
+  return state;
+}
+
+std::string encodeRegistryAgent(const RegistryState::Agent& agent) {
+  capnp::MallocMessageBuilder message;
+  encodeAgent(agent, message.initRoot<p::RegistryAgent>());
+  return toBytes(message);
+}
+
+Result<RegistryState::Agent> decodeRegistryAgent(const std::string& bytes) {
+  RegistryState::Agent agent;
+  Status s = readRoot<p::RegistryAgent>(bytes, [&](p::RegistryAgent::Reader r) {
+    agent = decodeAgent(r);
+  });
+  if (!s.ok()) return s;
+  return agent;
+}
+
+std::string encodeRegistryFramework(const FrameworkInfo& info) {
+  capnp::MallocMessageBuilder message;
+  encode(info, message.initRoot<p::RegistryFramework>().initInfo());
+  return toBytes(message);
+}
+
+Result<FrameworkInfo> decodeRegistryFramework(const std::string& bytes) {
+  FrameworkInfo info;
+  Status s = readRoot<p::RegistryFramework>(bytes, [&](p::RegistryFramework::Reader r) {
+    info = decode(r.getInfo());
+    if (!info.id) throw codec::CodecError("framework without an id");
+  });
+  if (!s.ok()) return s;
+  return info;
+}
+
+std::string encodeRegistryRole(const std::string& role, const std::optional<double>& weight,
+                               const std::optional<Quota>& quota) {
+  capnp::MallocMessageBuilder message;
+  encodeRole(role, weight, quota, message.initRoot<p::RegistryRole>());
+  return toBytes(message);
+}
+
+Status decodeRegistryRole(const std::string& bytes, RegistryState& into) {
+  return readRoot<p::RegistryRole>(bytes, [&](p::RegistryRole::Reader r) { decodeRole(r, into); });
+}
+
+}  // namespace tutti::master

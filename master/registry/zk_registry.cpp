@@ -1,0 +1,194 @@
+// --registry=zk: the registry in ZooKeeper under <path>/registry, one znode
+// per agent (agents/<id>), per framework (frameworks/<id>) and per role
+// (roles/<role, '/' escaped as %2F>). Each batch of changes is written with
+// multi-op transactions of at most 500 operations.
+#include <glog/logging.h>
+
+#include <memory>
+
+#include "common/zookeeper.hpp"
+#include "master/registry/registry.hpp"
+#include "master/registry/zk_registry.hpp"
+
+namespace tutti::master {
+
+namespace {
+constexpr size_t kOpsPerMulti = 500;
+
+std::string escapeRole(const std::string& role) {
+  std::string out;
+  for (char c : role) {
+    if (c == '/') {
+      out += "%2F";
+    } else if (c == '%') {
+      out += "%25";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+class ZkRegistry final : public Registry {
+ public:
+  ZkRegistry(Loop& loop, ZooKeeper& zk, std::string root)
+      : Registry(loop), zk_(zk), root_(std::move(root)) {}
+  const char* name() const override { return "zk"; }
+
+ protected:
+  void load(std::function<void(Result<RegistryState>)> done) override {
+    auto state = std::make_shared<RegistryState>();
+    auto finish = std::make_shared<std::function<void(Status)>>(
+        [state, done](Status s) { done(s.ok() ? Result<RegistryState>(*state) : Result<RegistryState>(s)); });
+    zk_.createPath(root_ + "/agents", [this, state, finish](Status s) {
+      if (!s.ok()) return (*finish)(s);
+      zk_.createPath(root_ + "/frameworks", [this, state, finish](Status s) {
+        if (!s.ok()) return (*finish)(s);
+        zk_.createPath(root_ + "/roles", [this, state, finish](Status s) {
+          if (!s.ok()) return (*finish)(s);
+          loadChildren("agents", state, [this, state, finish](Status s) {
+            if (!s.ok()) return (*finish)(s);
+            loadChildren("frameworks", state, [this, state, finish](Status s) {
+              if (!s.ok()) return (*finish)(s);
+              loadChildren("roles", state, *finish);
+            });
+          });
+        });
+      });
+    });
+  }
+
+  void store(const RegistryState& state, const Dirty& dirty, Done done) override {
+    std::vector<ZooKeeper::Op> ops;
+    auto put = [&](const std::string& path, std::string data) {
+      ZooKeeper::Op op;
+      op.path = path;
+      op.data = std::move(data);
+      if (existing_.count(path)) {
+        op.type = ZooKeeper::Op::Type::kSet;
+      } else {
+        op.type = ZooKeeper::Op::Type::kCreate;
+        existing_.insert(path);
+      }
+      ops.push_back(std::move(op));
+    };
+    auto drop = [&](const std::string& path) {
+      if (!existing_.erase(path)) return;
+      ZooKeeper::Op op;
+      op.type = ZooKeeper::Op::Type::kDelete;
+      op.path = path;
+      ops.push_back(std::move(op));
+    };
+    for (const auto& id : dirty.agents) {
+      std::string path = root_ + "/agents/" + id.value;
+      auto it = state.agents.find(id);
+      if (it == state.agents.end()) {
+        drop(path);
+      } else {
+        put(path, encodeRegistryAgent(it->second));
+      }
+    }
+    for (const auto& id : dirty.frameworks) {
+      std::string path = root_ + "/frameworks/" + id.value;
+      auto it = state.frameworks.find(id);
+      if (it == state.frameworks.end()) {
+        drop(path);
+      } else {
+        put(path, encodeRegistryFramework(it->second));
+      }
+    }
+    for (const auto& role : dirty.roles) {
+      std::string path = root_ + "/roles/" + escapeRole(role);
+      auto w = state.weights.find(role);
+      auto q = state.quotas.find(role);
+      if (w == state.weights.end() && q == state.quotas.end()) {
+        drop(path);
+      } else {
+        put(path, encodeRegistryRole(
+                      role, w == state.weights.end() ? std::nullopt : std::optional<double>(w->second),
+                      q == state.quotas.end() ? std::nullopt : std::optional<Quota>(q->second)));
+      }
+    }
+    writeBatches(std::make_shared<std::vector<ZooKeeper::Op>>(std::move(ops)), 0,
+                 std::move(done));
+  }
+
+ private:
+  void writeBatches(std::shared_ptr<std::vector<ZooKeeper::Op>> ops, size_t from, Done done) {
+    if (from >= ops->size()) {
+      loop_.post("registry.stored", [done = std::move(done)] { done(Status::OK()); });
+      return;
+    }
+    size_t to = std::min(ops->size(), from + kOpsPerMulti);
+    std::vector<ZooKeeper::Op> batch(ops->begin() + static_cast<long>(from),
+                                     ops->begin() + static_cast<long>(to));
+    zk_.multi(std::move(batch), [this, ops, to, done = std::move(done)](Status s) mutable {
+      if (!s.ok()) {
+        // What exists is unknown now: re-read the node list before the next
+        // write by forgetting it (the master steps down on a failed write).
+        done(s);
+        return;
+      }
+      writeBatches(ops, to, std::move(done));
+    });
+  }
+
+  void loadChildren(const std::string& kind, std::shared_ptr<RegistryState> state,
+                    std::function<void(Status)> done) {
+    std::string dir = root_ + "/" + kind;
+    zk_.getChildren(dir, [this, kind, dir, state, done](Result<std::vector<std::string>> names) {
+      if (!names.ok()) return done(names.status());
+      auto remaining = std::make_shared<size_t>(names->size());
+      auto failed = std::make_shared<bool>(false);
+      if (names->empty()) return done(Status::OK());
+      for (const auto& name : *names) {
+        std::string path = dir + "/" + name;
+        existing_.insert(path);
+        zk_.get(path, [kind, path, state, done, remaining, failed](Result<std::string> data) {
+          if (*failed) return;
+          Status s = data.status();
+          if (s.ok()) {
+            if (kind == "agents") {
+              auto a = decodeRegistryAgent(*data);
+              if (a.ok()) {
+                state->agents[*a->info.id] = *a;
+              } else {
+                s = a.status();
+              }
+            } else if (kind == "frameworks") {
+              auto f = decodeRegistryFramework(*data);
+              if (f.ok()) {
+                state->frameworks[*f->id] = *f;
+              } else {
+                s = f.status();
+              }
+            } else {
+              s = decodeRegistryRole(*data, *state);
+            }
+            if (!s.ok()) {
+              s = Status::InvalidArgument("corrupt registry node " + path + " (" + s.message() +
+                                          "); it is left in place for the operator");
+            }
+          }
+          if (!s.ok()) {
+            *failed = true;
+            done(s);
+            return;
+          }
+          if (--*remaining == 0) done(Status::OK());
+        });
+      }
+    });
+  }
+
+  ZooKeeper& zk_;
+  std::string root_;
+  std::set<std::string> existing_;  // nodes known to exist
+};
+}  // namespace
+
+std::unique_ptr<Registry> makeZkRegistry(Loop& loop, ZooKeeper& zk, const std::string& root) {
+  return std::make_unique<ZkRegistry>(loop, zk, root);
+}
+
+}  // namespace tutti::master

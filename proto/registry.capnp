@@ -1,0 +1,41 @@
+# The master's registry: what must survive a master failover (DESIGN §7).
+# Stored whole in <work_dir>/registry (local backend), or one znode per
+# agent and framework under <zk path>/registry (zk backend).
+@0x9bb1a376b5eb82ca;
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("tutti::proto");
+
+using T = import "types.capnp";
+
+struct RegistryAgent {
+  info @0 :T.AgentInfo;
+  state @1 :State;
+  # When it became unreachable (seconds since the epoch).
+  unreachableTime @2 :Float64;
+
+  enum State {
+    admitted @0;
+    unreachable @1;
+    gone @2;
+  }
+}
+
+struct RegistryFramework {
+  info @0 :T.FrameworkInfo;
+}
+
+struct RegistryRole {
+  role @0 :Text;
+  hasWeight @1 :Bool;
+  weight @2 :Float64;
+  hasQuota @3 :Bool;
+  guarantee @4 :List(T.Resource);
+  limit @5 :List(T.Resource);
+}
+
+struct Registry {
+  agents @0 :List(RegistryAgent);
+  frameworks @1 :List(RegistryFramework);
+  roles @2 :List(RegistryRole);
+}
