@@ -83,6 +83,17 @@ Agent::Agent(AgentOptions options, AgentInfo info, std::string executorEndpoint,
   executors_.setHandler([this](const ConnectionId& from, wire::Payload&& m) {
     onExecutorMessage(from, std::move(m));
   });
+  master_.onReconnected([this] {
+    // The master may have restarted and forgotten us: re-register now
+    // rather than after five ping timeouts.
+    if (state_ == AgentState::kTerminating || !info_.id) return;
+    LOG(INFO) << "The connection to the master came back; re-registering";
+    state_ = AgentState::kRegistering;
+    registrationAttempt_ = 0;
+    connectPolls_ = 0;
+    if (registrationTimer_) loop_.cancel(registrationTimer_);
+    doRegister();
+  });
   metrics_.gauge("slave/registered", [this] { return state_ == AgentState::kRegistered ? 1 : 0; });
   metrics_.gauge("slave/uptime_secs", [this] { return loop_.clock().wallSeconds() - startTime_; });
   metrics_.gauge("slave/executors_running", [this] {

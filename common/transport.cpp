@@ -4,6 +4,9 @@
 
 #include <zmq.hpp>
 
+#include <atomic>
+#include <cstring>
+
 #include "common/ids.hpp"
 
 namespace tutti {
@@ -196,6 +199,18 @@ Status ZmqDealerTransport::connect(const std::string& endpoint) {
     socket_->set(zmq::sockopt::routing_id, routingId_);
     socket_->set(zmq::sockopt::reconnect_ivl, 100);
     socket_->set(zmq::sockopt::reconnect_ivl_max, 2000);
+    // Watch the connection itself: ZeroMQ reconnects silently, and we want
+    // to know when a peer came back (it may have restarted).
+    static std::atomic<uint64_t> monitors{0};
+    std::string monitorAddress = "inproc://tutti-monitor-" + std::to_string(monitors++);
+    zmq_socket_monitor(socket_->handle(), monitorAddress.c_str(),
+                       ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED);
+    monitor_ = std::make_unique<zmq::socket_t>(zmqContext(), zmq::socket_type::pair);
+    monitor_->set(zmq::sockopt::linger, 0);
+    monitor_->connect(monitorAddress);
+    loop_.watchSocket(monitor_->handle(), "transport.monitor", [this] { onMonitorEvent(); });
+    everConnected_ = false;
+    lost_ = false;
     socket_->connect(endpoint);
     endpoint_ = endpoint;
     loop_.watchSocket(socket_->handle(), "transport.dealer", [this] { onReadable(); });
@@ -206,7 +221,40 @@ Status ZmqDealerTransport::connect(const std::string& endpoint) {
   }
 }
 
+void ZmqDealerTransport::onMonitorEvent() {
+  for (int i = 0; i < 64 && monitor_; ++i) {
+    zmq::message_t event;
+    try {
+      if (!monitor_->recv(event, zmq::recv_flags::dontwait)) return;
+      zmq::message_t address;
+      if (event.more()) (void)monitor_->recv(address, zmq::recv_flags::none);
+    } catch (const zmq::error_t&) {
+      return;
+    }
+    if (event.size() < sizeof(uint16_t)) continue;
+    uint16_t id;
+    std::memcpy(&id, event.data(), sizeof(id));
+    if (id == ZMQ_EVENT_DISCONNECTED) {
+      lost_ = true;
+    } else if (id == ZMQ_EVENT_CONNECTED) {
+      bool again = everConnected_ && lost_;
+      everConnected_ = true;
+      lost_ = false;
+      if (again && onReconnected_) {
+        VLOG(1) << options_.metricPrefix << ": reconnected to " << endpoint_;
+        onReconnected_();
+      }
+    }
+  }
+}
+
 void ZmqDealerTransport::close(int lingerMs) {
+  if (monitor_) {
+    loop_.unwatchSocket(monitor_->handle());
+    if (socket_) zmq_socket_monitor(socket_->handle(), nullptr, 0);
+    monitor_->close();
+    monitor_.reset();
+  }
   if (!socket_) return;
   loop_.unwatchSocket(socket_->handle());
   socket_->set(zmq::sockopt::linger, lingerMs);

@@ -124,6 +124,13 @@ class ClientTransport : public Transport {
   // (Re)connects to `endpoint` ("tcp://host:port").
   virtual Status connect(const std::string& endpoint) = 0;
   virtual const std::string& endpoint() const = 0;
+  // Called (on the loop) when the underlying connection comes up again
+  // after it was lost — e.g. the peer restarted. A peer that restarted has
+  // forgotten us: agents re-register, drivers re-subscribe.
+  void onReconnected(std::function<void()> fn) { onReconnected_ = std::move(fn); }
+
+ protected:
+  std::function<void()> onReconnected_;
 };
 
 class ZmqDealerTransport final : public ClientTransport {
@@ -147,9 +154,13 @@ class ZmqDealerTransport final : public ClientTransport {
 
  private:
   void onReadable();
+  void onMonitorEvent();
   std::unique_ptr<zmq::socket_t> socket_;
+  std::unique_ptr<zmq::socket_t> monitor_;
   std::string endpoint_;
   std::string routingId_;
+  bool everConnected_ = false;
+  bool lost_ = false;
 };
 
 // "host:port" or "tcp://host:port" to "tcp://host:port"; rejects anything else.

@@ -2,6 +2,7 @@
 
 #include <glog/logging.h>
 
+#include "common/duration.hpp"
 #include "common/ids.hpp"
 #include "common/version.hpp"
 #include "master/master.hpp"
@@ -10,7 +11,9 @@ namespace tutti::master {
 
 const char* toString(AgentState s) {
   switch (s) {
+    case AgentState::kAdmitting: return "ADMITTING";
     case AgentState::kRegistered: return "REGISTERED";
+    case AgentState::kRecovered: return "RECOVERED";
     case AgentState::kUnreachable: return "UNREACHABLE";
   }
   return "UNKNOWN";
@@ -54,7 +57,11 @@ size_t AgentManager::registeredCount() const {
   return n;
 }
 
-size_t AgentManager::unreachableCount() const { return agents_.size() - registeredCount(); }
+size_t AgentManager::unreachableCount() const {
+  size_t n = 0;
+  for (const auto& [_, a] : agents_) n += a.state == AgentState::kUnreachable;
+  return n;
+}
 
 void AgentManager::send(const AgentRecord& agent, const wire::Payload& message) {
   Status s = master_.transport().send(agent.conn, message);
@@ -96,8 +103,13 @@ void AgentManager::onRegisterAgent(const ConnectionId& from, const wire::Registe
     return;
   }
 
-  // A retry of a registration that already succeeded: answer again.
+  // A retry of a registration that already succeeded (or is being
+  // recorded): answer again, or let the pending answer do.
   for (auto& [id, agent] : agents_) {
+    if (agent.state == AgentState::kAdmitting && agent.conn == from &&
+        agent.info.hostname == m.agentInfo.hostname && agent.info.port == m.agentInfo.port) {
+      return;
+    }
     if (agent.state != AgentState::kRegistered) continue;
     if (agent.info.hostname != m.agentInfo.hostname || agent.info.port != m.agentInfo.port) {
       continue;
@@ -123,12 +135,17 @@ void AgentManager::onRegisterAgent(const ConnectionId& from, const wire::Registe
   agent.version = m.version;
   agent.total = m.agentInfo.resources;
   agent.registeredTime = master_.loop().clock().wallSeconds();
+  agent.state = AgentState::kAdmitting;
   registrations_.inc();
-  LOG(INFO) << "Registered agent " << id << " at " << agent.pid() << " with "
-            << agent.total;
-  // Registered first, then pinged: an agent ignores pings until it knows its id.
-  send(agent, wire::AgentRegisteredMessage{id, master_.options().agentPingTimeout});
-  admit(agent);
+  // Durable first: a failed-over master must know every admitted agent.
+  master_.registry().admitAgent(agent.info, [this, id](Status s) {
+    AgentRecord* a = find(id);
+    if (!s.ok() || !a || a->state != AgentState::kAdmitting) return;
+    LOG(INFO) << "Registered agent " << id << " at " << a->pid() << " with " << a->total;
+    // Registered first, then pinged: an agent ignores pings until it knows its id.
+    send(*a, wire::AgentRegisteredMessage{id, master_.options().agentPingTimeout});
+    admit(*a);
+  });
 }
 
 void AgentManager::admit(AgentRecord& agent) {
@@ -153,9 +170,14 @@ void AgentManager::onReregisterAgent(const ConnectionId& from,
     return;
   }
   const AgentID id = *m.agentInfo.id;
+  if (gone_.count(id)) {
+    LOG(WARNING) << "Refusing re-registration of agent " << id << ": it was removed";
+    (void)master_.transport().send(
+        from, wire::ShutdownAgentMessage{id, "This agent was removed from the cluster"});
+    return;
+  }
   reregistrations_.inc();
   AgentRecord* existing = find(id);
-  const bool wasUnreachable = existing && existing->state == AgentState::kUnreachable;
 
   if (existing && existing->state == AgentState::kRegistered) {
     // A reconnect: same agent, maybe a new connection.
@@ -166,9 +188,26 @@ void AgentManager::onReregisterAgent(const ConnectionId& from,
     send(*existing, wire::AgentReregisteredMessage{id, master_.options().agentPingTimeout});
     return;
   }
+  if (existing && existing->state == AgentState::kAdmitting) return;  // being recorded
 
+  const bool wasUnreachable = existing && existing->state == AgentState::kUnreachable;
   AgentRecord& agent = agents_[id];
   agent.id = id;
+  agent.info = m.agentInfo;
+  agent.conn = from;
+  agent.state = AgentState::kAdmitting;
+  master_.registry().admitAgent(m.agentInfo, [this, from, m, wasUnreachable](Status s) {
+    if (!s.ok()) return;  // the master steps down
+    reregistered(from, m, wasUnreachable);
+  });
+}
+
+void AgentManager::reregistered(const ConnectionId& from, const wire::ReregisterAgentMessage& m,
+                                bool wasUnreachable) {
+  const AgentID id = *m.agentInfo.id;
+  AgentRecord* a = find(id);
+  if (!a || a->state != AgentState::kAdmitting) return;
+  AgentRecord& agent = *a;
   agent.info = m.agentInfo;
   agent.conn = from;
   agent.version = m.version;
@@ -176,8 +215,8 @@ void AgentManager::onReregisterAgent(const ConnectionId& from,
   agent.reregisteredTime = master_.loop().clock().wallSeconds();
   if (agent.registeredTime == 0) agent.registeredTime = agent.reregisteredTime;
   LOG(INFO) << "Agent " << id << " at " << agent.pid() << " re-registered"
-            << (wasUnreachable ? " after being unreachable" : " (unknown to this master)")
-            << " with " << m.tasks.size() << " tasks";
+            << (wasUnreachable ? " after being unreachable" : "") << " with " << m.tasks.size()
+            << " tasks";
 
   // Frameworks the agent knows and we do not (this master restarted) come
   // back as disconnected frameworks waiting to re-subscribe.
@@ -185,6 +224,66 @@ void AgentManager::onReregisterAgent(const ConnectionId& from,
   master_.tasks().addAgentTasks(agent, m.tasks, m.executors, wasUnreachable);
   send(agent, wire::AgentReregisteredMessage{id, master_.options().agentPingTimeout});
   admit(agent);
+}
+
+void AgentManager::restore(const std::map<AgentID, RegistryState::Agent>& agents) {
+  size_t recovered = 0;
+  for (const auto& [id, a] : agents) {
+    if (a.state == RegistryState::Agent::State::kGone) {
+      gone_.insert(id);
+      continue;
+    }
+    AgentRecord& agent = agents_[id];
+    agent.id = id;
+    agent.info = a.info;
+    agent.total = a.info.resources;
+    if (a.state == RegistryState::Agent::State::kUnreachable) {
+      agent.state = AgentState::kUnreachable;
+      agent.unreachableTime = a.unreachableTime;
+    } else {
+      agent.state = AgentState::kRecovered;
+      ++recovered;
+    }
+  }
+  if (recovered > 0) {
+    LOG(INFO) << "Waiting " << formatDuration(master_.options().agentReregisterTimeout)
+              << " for " << recovered << " agents to re-register";
+    master_.loop().after(master_.options().agentReregisterTimeout, "master.reregister_timeout",
+                         [this] { onReregisterTimeout(); });
+  }
+}
+
+void AgentManager::onReregisterTimeout() {
+  for (const auto& [id, agent] : agents_) {
+    if (agent.state == AgentState::kRecovered) removalQueue_.push_back(id);
+  }
+  if (!removalQueue_.empty()) {
+    LOG(WARNING) << removalQueue_.size() << " agents did not re-register within "
+                 << formatDuration(master_.options().agentReregisterTimeout);
+  }
+  drainRemovals();
+}
+
+void AgentManager::drainRemovals() {
+  removalTimer_ = 0;
+  int limit = master_.options().agentRemovalRateLimit;
+  int n = 0;
+  while (!removalQueue_.empty() && (limit <= 0 || n < limit)) {
+    AgentID id = removalQueue_.front();
+    removalQueue_.pop_front();
+    AgentRecord* agent = find(id);
+    if (!agent || agent->state != AgentState::kRecovered) continue;
+    ++n;
+    removals_.inc();
+    agent->state = AgentState::kUnreachable;
+    agent->unreachableTime = master_.loop().clock().wallSeconds();
+    master_.registry().markUnreachable(id, agent->unreachableTime, nullptr);
+    LOG(WARNING) << "Agent " << id << " did not re-register after the failover: unreachable";
+  }
+  if (!removalQueue_.empty()) {
+    removalTimer_ = master_.loop().after(master_.options().agentRemovalRatePeriod,
+                                         "master.agent_removal", [this] { drainRemovals(); });
+  }
 }
 
 void AgentManager::onPong(const ConnectionId& from, const wire::PongMessage& m) {
@@ -207,6 +306,7 @@ void AgentManager::convertResources(AgentRecord& agent, const Resources& from,
                                     const Resources& to) {
   agent.total = agent.total - from.unallocate() + to.unallocate();
   agent.info.resources = agent.total;
+  master_.registry().admitAgent(agent.info, nullptr);  // reservations survive failovers
   master_.allocator().updateAgent(agent.id, agent.info, agent.total);
   send(agent, wire::CheckpointResourcesMessage{agent.id, agent.total});
   LOG(INFO) << "Agent " << agent.id << " resources are now " << agent.total;
@@ -244,6 +344,7 @@ void AgentManager::markUnreachable(const AgentID& id, const std::string& why) {
   agent->pingTimer = 0;
   agent->state = AgentState::kUnreachable;
   agent->unreachableTime = master_.loop().clock().wallSeconds();
+  master_.registry().markUnreachable(id, agent->unreachableTime, nullptr);
   master_.offers().rescindOffersOfAgent(id);
   master_.allocator().removeAgent(id);
   master_.tasks().agentLost(*agent, TaskState::TASK_UNREACHABLE, Reason::REASON_AGENT_REMOVED,
@@ -261,6 +362,7 @@ void AgentManager::removeAgent(const AgentID& id, Reason reason, const std::stri
   master_.allocator().removeAgent(id);
   master_.tasks().agentLost(*agent, TaskState::TASK_GONE, reason, why);
   master_.frameworks().broadcastAgentLost(id);
+  master_.registry().removeAgent(id, nullptr);
   agents_.erase(id);
 }
 

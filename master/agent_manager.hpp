@@ -9,11 +9,14 @@
 // not partition-aware are then killed, as Mesos does.
 #pragma once
 
+#include <deque>
 #include <map>
+#include <set>
 #include <optional>
 
 #include "common/metrics.hpp"
 #include "common/wire.hpp"
+#include "master/registry/registry.hpp"
 #include "master/state.hpp"
 
 namespace tutti::master {
@@ -28,6 +31,11 @@ class AgentManager {
   void onReregisterAgent(const ConnectionId& from, const wire::ReregisterAgentMessage& m);
   void onPong(const ConnectionId& from, const wire::PongMessage& m);
   void onUnregisterAgent(const ConnectionId& from, const wire::UnregisterAgentMessage& m);
+
+  // After a failover: agents the registry holds. Admitted ones wait
+  // --agent_reregister_timeout to re-register, then become unreachable
+  // (at most --agent_removal_rate_limit of them per period).
+  void restore(const std::map<AgentID, RegistryState::Agent>& agents);
 
   AgentRecord* find(const AgentID& id);
   const AgentRecord* find(const AgentID& id) const;
@@ -60,6 +68,10 @@ class AgentManager {
 
  private:
   void admit(AgentRecord& agent);
+  void reregistered(const ConnectionId& from, const wire::ReregisterAgentMessage& m,
+                    bool wasUnreachable);
+  void onReregisterTimeout();
+  void drainRemovals();
   void schedulePing(AgentRecord& agent);
   void onPingTimer(const AgentID& id);
   Status validateAgentInfo(const AgentInfo& info) const;
@@ -67,6 +79,9 @@ class AgentManager {
   Master& master_;
   std::map<AgentID, AgentRecord> agents_;
   uint64_t nextAgentNumber_ = 0;
+  std::set<AgentID> gone_;                 // removed for good: refused if they come back
+  std::deque<AgentID> removalQueue_;       // recovered agents that did not come back
+  Loop::TimerId removalTimer_ = 0;
   Counter& registrations_;
   Counter& reregistrations_;
   Counter& removals_;

@@ -97,6 +97,7 @@ void FrameworkManager::onSubscribe(const ConnectionId& from, const wire::Subscri
       // Offers made to the previous connection are void.
       master_.offers().removeOffersOfFramework(id, /*rescind=*/false);
       FrameworkInfo info = m.frameworkInfo;
+      if (!(fw->info == info)) master_.registry().addFramework(info, nullptr);
       fw->info = info;
       fw->conn = from;
       fw->state = FrameworkState::kActive;
@@ -122,20 +123,29 @@ void FrameworkManager::onSubscribe(const ConnectionId& from, const wire::Subscri
                   static_cast<unsigned long long>(nextFrameworkNumber_++));
     id = FrameworkID(master_.info().id.value + buf);
   }
-  FrameworkRecord& fw = frameworks_[id];
-  fw.id = id;
-  fw.info = m.frameworkInfo;
-  fw.info.id = id;
-  fw.conn = from;
-  fw.state = FrameworkState::kActive;
-  fw.registeredTime = now;
-  fw.suppressedRoles = suppressed;
-  master_.allocator().addFramework(id, fw.info, {}, true, suppressed);
-  LOG(INFO) << "Framework " << id << " (" << fw.info.name << ") subscribed";
-  send(fw, wire::SubscribedEvent{id, toSeconds(master_.options().heartbeatInterval),
-                                 master_.info()});
-  scheduleHeartbeat(fw);
-  master_.requestAllocation();
+  FrameworkInfo info = m.frameworkInfo;
+  info.id = id;
+  if (pendingSubscriptions_.count(id)) return;  // a retry while the registry writes
+  pendingSubscriptions_.insert(id);
+  // Durable first: a failed-over master must know this framework.
+  master_.registry().addFramework(info, [this, id, info, from, suppressed, now](Status s) {
+    pendingSubscriptions_.erase(id);
+    if (!s.ok()) return;  // the master steps down
+    if (find(id) || isCompleted(id)) return;
+    FrameworkRecord& fw = frameworks_[id];
+    fw.id = id;
+    fw.info = info;
+    fw.conn = from;
+    fw.state = FrameworkState::kActive;
+    fw.registeredTime = now;
+    fw.suppressedRoles = suppressed;
+    master_.allocator().addFramework(id, fw.info, {}, true, suppressed);
+    LOG(INFO) << "Framework " << id << " (" << fw.info.name << ") subscribed";
+    send(fw, wire::SubscribedEvent{id, toSeconds(master_.options().heartbeatInterval),
+                                   master_.info()});
+    scheduleHeartbeat(fw);
+    master_.requestAllocation();
+  });
 }
 
 bool FrameworkManager::send(FrameworkRecord& fw, const wire::Payload& message) {
@@ -180,6 +190,10 @@ void FrameworkManager::startFailoverTimer(FrameworkRecord& fw, Duration timeout)
   });
 }
 
+void FrameworkManager::restore(const std::map<FrameworkID, FrameworkInfo>& frameworks) {
+  for (const auto& [_, info] : frameworks) recoverFramework(info);
+}
+
 void FrameworkManager::recoverFramework(const FrameworkInfo& info) {
   if (!info.id || find(*info.id) || isCompleted(*info.id)) return;
   if (!validate(info).ok()) return;
@@ -189,8 +203,11 @@ void FrameworkManager::recoverFramework(const FrameworkInfo& info) {
   fw.state = FrameworkState::kDisconnected;
   fw.registeredTime = master_.loop().clock().wallSeconds();
   master_.allocator().addFramework(fw.id, info, {}, false, {});
+  if (!master_.registry().state().frameworks.count(fw.id)) {
+    master_.registry().addFramework(info, nullptr);
+  }
   LOG(INFO) << "Recovered framework " << fw.id << " (" << info.name
-            << ") from an agent; waiting for it to re-subscribe";
+            << "); waiting for it to re-subscribe";
   startFailoverTimer(fw, std::max(fromSeconds(info.failoverTimeoutSecs),
                                   master_.options().agentReregisterTimeout));
 }
@@ -214,6 +231,7 @@ void FrameworkManager::teardown(const FrameworkID& id, const std::string& why) {
   master_.allocator().removeFramework(id);
   fw.state = FrameworkState::kCompleted;
   fw.unregisteredTime = master_.loop().clock().wallSeconds();
+  master_.registry().removeFramework(id, nullptr);
   completedIds_.insert(id);
   completed_.push_back(std::move(fw));
   frameworks_.erase(it);

@@ -42,6 +42,10 @@ class FrameworkManager {
   // whether the message was handed to the transport.
   bool send(FrameworkRecord& fw, const wire::Payload& message);
 
+  // After a failover: the frameworks the registry holds wait, disconnected,
+  // for their schedulers (see recoverFramework).
+  void restore(const std::map<FrameworkID, FrameworkInfo>& frameworks);
+
   // A framework an agent reported after this master started: it waits,
   // disconnected, for its scheduler to re-subscribe.
   void recoverFramework(const FrameworkInfo& info);
@@ -61,6 +65,7 @@ class FrameworkManager {
   std::deque<FrameworkRecord> completed_;
   std::set<FrameworkID> completedIds_;
   uint64_t nextFrameworkNumber_ = 0;
+  std::set<FrameworkID> pendingSubscriptions_;  // waiting for the registry
   Counter& subscriptions_;
   Counter& invalidCalls_;
   Counter& invalidSubscriptions_;

@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <optional>
 #include <csignal>
 #include <iostream>
 #include <thread>
@@ -42,6 +43,13 @@ DEFINE_string(zk_session_timeout, "10secs", "ZooKeeper session timeout of the el
 DEFINE_int32(quorum, 1,
              "Number of masters that form a quorum (accepted for Mesos compatibility; the "
              "ZooKeeper ensemble provides the quorum)");
+DEFINE_string(registry, "",
+              "Where the master keeps what must survive a failover: in_memory, local (a file "
+              "in --work_dir) or zk (under --zk); default: zk with --zk, else local with "
+              "--work_dir, else in_memory");
+DEFINE_string(agent_removal_rate_limit, "",
+              "After a failover, mark agents that did not re-register unreachable at most this "
+              "fast, e.g. '100/1mins' (default: all at once)");
 DEFINE_int32(max_message_bytes, 16 << 20, "Largest message accepted from a peer, in bytes");
 
 DEFINE_validator(port, &tutti::validatePortFlag);
@@ -89,6 +97,32 @@ bool validateZk(const char* flag, const std::string& value) {
 }
 }  // namespace
 DEFINE_validator(zk, &validateZk);
+
+namespace {
+bool validateRegistry(const char* flag, const std::string& v) {
+  if (v.empty() || v == "in_memory" || v == "local" || v == "zk") return true;
+  std::cerr << "Invalid value for --" << flag << ": '" << v << "' (in_memory, local or zk)\n";
+  return false;
+}
+// "N/duration" -> (N, duration).
+std::optional<std::pair<int, tutti::Duration>> parseRate(const std::string& v) {
+  auto slash = v.find('/');
+  if (slash == std::string::npos || slash == 0) return std::nullopt;
+  std::string n = v.substr(0, slash);
+  if (n.find_first_not_of("0123456789") != std::string::npos || n.size() > 9) return std::nullopt;
+  auto d = tutti::parseDuration(v.substr(slash + 1));
+  if (!d.ok() || d->count() <= 0 || std::stoi(n) <= 0) return std::nullopt;
+  return std::make_pair(std::stoi(n), *d);
+}
+bool validateRate(const char* flag, const std::string& v) {
+  if (v.empty() || parseRate(v)) return true;
+  std::cerr << "Invalid value for --" << flag << ": '" << v << "' (expected N/duration, e.g. "
+            << "100/1mins)\n";
+  return false;
+}
+}  // namespace
+DEFINE_validator(registry, &validateRegistry);
+DEFINE_validator(agent_removal_rate_limit, &validateRate);
 DEFINE_validator(offer_timeout, &validateOptionalDuration);
 DEFINE_validator(min_allocatable_resources, &validateMinAllocatable);
 
@@ -117,6 +151,11 @@ int main(int argc, char** argv) {
       static_cast<size_t>(FLAGS_max_completed_tasks_per_framework);
   options.decodeLimits.maxBytes = static_cast<size_t>(FLAGS_max_message_bytes);
   options.zk = FLAGS_zk;
+  options.registry = FLAGS_registry;
+  if (auto rate = parseRate(FLAGS_agent_removal_rate_limit)) {
+    options.agentRemovalRateLimit = rate->first;
+    options.agentRemovalRatePeriod = rate->second;
+  }
   options.zkSessionTimeout = *tutti::parseDuration(FLAGS_zk_session_timeout);
 
   std::map<std::string, std::string> flags = tutti::currentFlags();

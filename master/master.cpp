@@ -32,7 +32,8 @@ std::vector<Resources> parseMinAllocatable(const std::string& text) {
 }  // namespace
 
 Master::Master(MasterOptions options, MasterInfo info, Loop& loop, Transport& transport,
-               Metrics& metrics, std::unique_ptr<Allocator> allocator)
+               Metrics& metrics, std::unique_ptr<Allocator> allocator,
+               std::unique_ptr<Registry> registry)
     : options_(std::move(options)),
       info_(std::move(info)),
       loop_(loop),
@@ -45,6 +46,11 @@ Master::Master(MasterOptions options, MasterInfo info, Loop& loop, Transport& tr
   offers_ = std::make_unique<OfferManager>(*this);
   tasks_ = std::make_unique<TaskManager>(*this);
   roles_ = std::make_unique<RoleManager>(*this);
+  registry_ = registry ? std::move(registry) : makeInMemoryRegistry(loop_);
+  registry_->onFailure([this](const Status& s) {
+    LOG(ERROR) << "The registry refused a write (" << s << "); this master must step down";
+    if (onFatal_) onFatal_("registry write failed: " + s.message());
+  });
   handlers_.resize(std::variant_size_v<wire::Payload>);
 
   on(frameworks_.get(), &FrameworkManager::onSubscribe);
@@ -101,13 +107,31 @@ void Master::start() {
   if (started_) return;
   started_ = true;
   startTime_ = loop_.clock().wallSeconds();
+  LOG(INFO) << "Master " << info_.id << " leads; recovering the registry (" << registry_->name()
+            << ")";
+  registry_->recover([this](Result<RegistryState> state) {
+    if (!state.ok()) {
+      LOG(ERROR) << "Cannot recover the registry: " << state.error();
+      if (onFatal_) onFatal_("cannot recover the registry: " + state.error());
+      return;
+    }
+    recovered(*state);
+  });
+}
+
+void Master::recovered(const RegistryState& state) {
+  roles_->restore(state.weights, state.quotas);
+  frameworks_->restore(state.frameworks);
+  agents_->restore(state.agents);
   transport_.setHandler([this](const ConnectionId& from, wire::Payload&& message) {
     dispatch(from, std::move(message));
   });
+  serving_ = true;
   allocationTimer_ =
       loop_.after(options_.allocationInterval, "master.allocation", [this] { allocationTick(); });
-  LOG(INFO) << "Master " << info_.id << " started on " << info_.messageAddress
-            << " (HTTP port " << info_.port << ")";
+  LOG(INFO) << "Master " << info_.id << " serving on " << info_.messageAddress << " (HTTP port "
+            << info_.port << "); recovered " << state.agents.size() << " agents and "
+            << state.frameworks.size() << " frameworks from the registry";
 }
 
 void Master::dispatch(const ConnectionId& from, wire::Payload&& message) {

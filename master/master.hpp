@@ -19,6 +19,7 @@
 #include "master/framework_manager.hpp"
 #include "master/offer_manager.hpp"
 #include "master/options.hpp"
+#include "master/registry/registry.hpp"
 #include "master/role_manager.hpp"
 #include "master/task_manager.hpp"
 
@@ -26,16 +27,25 @@ namespace tutti::master {
 
 class Master {
  public:
+  // `registry` defaults to an in-memory one.
   Master(MasterOptions options, MasterInfo info, Loop& loop, Transport& transport,
-         Metrics& metrics, std::unique_ptr<Allocator> allocator);
+         Metrics& metrics, std::unique_ptr<Allocator> allocator,
+         std::unique_ptr<Registry> registry = nullptr);
   ~Master();
   Master(const Master&) = delete;
   Master& operator=(const Master&) = delete;
 
-  // Installs the message handler and starts the allocation timer: this
-  // master leads from now on.
+  // This master leads from now on: recovers the registry (agents it lists
+  // wait --agent_reregister_timeout to re-register; frameworks to
+  // re-subscribe), then installs the message handler and starts allocating.
   void start();
   bool started() const { return started_; }
+  // True once the registry is recovered and messages are handled.
+  bool serving() const { return serving_; }
+  Registry& registry() { return *registry_; }
+  // Called when this master must stop leading (the registry refused a
+  // write): it must not diverge from what is stored.
+  void onFatal(std::function<void(const std::string&)> fn) { onFatal_ = std::move(fn); }
 
   const MasterOptions& options() const { return options_; }
   const MasterInfo& info() const { return info_; }
@@ -66,6 +76,7 @@ class Master {
   template <typename M, typename Owner>
   void on(Owner* owner, void (Owner::*handler)(const ConnectionId&, const M&));
   void allocationTick();
+  void recovered(const RegistryState& state);
   void registerMetrics();
 
   MasterOptions options_;
@@ -79,6 +90,9 @@ class Master {
   std::unique_ptr<OfferManager> offers_;
   std::unique_ptr<TaskManager> tasks_;
   std::unique_ptr<RoleManager> roles_;
+  std::unique_ptr<Registry> registry_;
+  std::function<void(const std::string&)> onFatal_;
+  bool serving_ = false;
   std::vector<std::function<void(const ConnectionId&, wire::Payload&&)>> handlers_;
   bool allocationPending_ = false;
   Loop::TimerId allocationTimer_ = 0;

@@ -7,6 +7,9 @@
 #include "common/version.hpp"
 #include "master/allocator/simple_allocator.hpp"
 #include "master/http/master_http.hpp"
+#include "master/registry/zk_registry.hpp"
+
+#include <sys/stat.h>
 
 namespace tutti::master {
 
@@ -48,8 +51,54 @@ Status MasterDaemon::start(std::map<std::string, std::string> flags) {
   info_.version = tuttiVersion();
   info_.messageAddress = "tcp://" + options_.ip + ":" + std::to_string(messagePort_);
 
+  auto fail = [this](Status s) {
+    http_->stop();
+    transport_->close();
+    return s;
+  };
+  std::string zkPath;
+  if (!options_.zk.empty()) {
+    auto url = ZooKeeper::parseUrl(options_.zk);
+    if (!url.ok()) return fail(url.status());
+    zkPath = url->second;
+    LeaderElection::Callbacks callbacks;
+    callbacks.onElected = [this] {
+      leading_ = true;
+      master_->start();
+    };
+    callbacks.onLeader = [this](const std::optional<MasterInfo>& leader) {
+      std::lock_guard<std::mutex> lock(mu_);
+      leaderUrl_ = leader ? "http://" + leader->ip + ":" + std::to_string(leader->port) : "";
+    };
+    callbacks.onLost = [this](const std::string& why) { setFatal("stepping down: " + why); };
+    election_ = std::make_unique<LeaderElection>(
+        *loop_, ZooKeeper::Options{url->first, options_.zkSessionTimeout}, zkPath, info_,
+        callbacks);
+  }
+
+  std::string kind = options_.registry;
+  if (kind.empty()) kind = !options_.zk.empty() ? "zk" : !options_.workDir.empty() ? "local"
+                                                                                    : "in_memory";
+  std::unique_ptr<Registry> registry;
+  if (kind == "zk") {
+    if (!election_) return fail(Status::InvalidArgument("--registry=zk needs --zk"));
+    registry = makeZkRegistry(*loop_, election_->zookeeper(), zkPath + "/registry");
+  } else if (kind == "local") {
+    if (options_.workDir.empty()) {
+      return fail(Status::InvalidArgument("--registry=local needs --work_dir"));
+    }
+    ::mkdir(options_.workDir.c_str(), 0755);
+    registry = makeLocalRegistry(*loop_, options_.workDir);
+  } else if (kind == "in_memory") {
+    registry = makeInMemoryRegistry(*loop_);
+  } else {
+    return fail(Status::InvalidArgument("unknown --registry '" + kind +
+                                        "' (in_memory, local or zk)"));
+  }
+
   master_ = std::make_unique<Master>(options_, info_, *loop_, *transport_, metrics_,
-                                     std::make_unique<SimpleAllocator>());
+                                     std::make_unique<SimpleAllocator>(), std::move(registry));
+  master_->onFatal([this](const std::string& why) { setFatal("stepping down: " + why); });
   installMasterRoutes(*http_, *master_, *loop_, metrics_, flags,
                       [this]() -> std::optional<std::string> {
                         if (leading_.load()) return std::nullopt;
@@ -57,43 +106,22 @@ Status MasterDaemon::start(std::map<std::string, std::string> flags) {
                         return leaderUrl_;
                       });
   http_->serve();
-  if (options_.zk.empty()) {
-    master_->start();
+  loop_->adoptCurrentThread();
+  if (!election_) {
     leading_ = true;
+    master_->start();
   } else {
-    auto url = ZooKeeper::parseUrl(options_.zk);
-    if (!url.ok()) {
-      http_->stop();
-      transport_->close();
-      return url.status();
-    }
-    LeaderElection::Callbacks callbacks;
-    callbacks.onElected = [this] {
-      master_->start();
-      leading_ = true;
-    };
-    callbacks.onLeader = [this](const std::optional<MasterInfo>& leader) {
-      std::lock_guard<std::mutex> lock(mu_);
-      leaderUrl_ = leader ? "http://" + leader->ip + ":" + std::to_string(leader->port) : "";
-    };
-    callbacks.onLost = [this](const std::string& why) {
-      std::lock_guard<std::mutex> lock(mu_);
-      fatal_ = "stepping down: " + why;
-    };
-    election_ = std::make_unique<LeaderElection>(
-        *loop_, ZooKeeper::Options{url->first, options_.zkSessionTimeout}, url->second, info_,
-        callbacks);
-    loop_->adoptCurrentThread();
     Status s = election_->start();
-    if (!s.ok()) {
-      http_->stop();
-      transport_->close();
-      return s;
-    }
+    if (!s.ok()) return fail(s);
   }
   running_ = true;
   thread_ = std::thread([this] { loop_->run(); });
   return Status::OK();
+}
+
+void MasterDaemon::setFatal(const std::string& why) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!fatal_) fatal_ = why;
 }
 
 std::optional<std::string> MasterDaemon::fatalError() const {
@@ -108,9 +136,9 @@ void MasterDaemon::stop() {
   loop_->stop();
   if (thread_.joinable()) thread_.join();
   loop_->adoptCurrentThread();
-  election_.reset();  // closes the session: our election node goes at once
   leading_ = false;
-  master_.reset();
+  master_.reset();    // its registry may use the election's session
+  election_.reset();  // closes the session: our election node goes at once
   transport_->close();
 }
 

@@ -54,6 +54,8 @@ class MasterDaemon {
   ZmqRouterTransport& transport() { return *transport_; }
 
  private:
+  void setFatal(const std::string& why);
+
   MasterOptions options_;
   Clock* clock_;
   Metrics metrics_;

@@ -29,6 +29,12 @@ struct MasterOptions {
   codec::DecodeLimits decodeLimits;  // for every inbound frame
   int httpThreads = 4;
   std::string zk;                     // zk://host:port,.../path; empty: standalone
+  std::string registry;               // in_memory | local | zk; empty: zk with --zk, else
+                                      // local with --work_dir, else in_memory
+  // Recovered agents that do not come back are marked unreachable at most
+  // this fast ("N/duration", e.g. "100/1mins"); empty: all at once.
+  int agentRemovalRateLimit = 0;      // agents per period (0: no limit)
+  Duration agentRemovalRatePeriod = 1min;
   Duration zkSessionTimeout = 10s;    // for the election session
 };
 

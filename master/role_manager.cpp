@@ -31,6 +31,14 @@ Status validateQuotaResources(const Resources& r, const char* what) {
 }
 }  // namespace
 
+void RoleManager::restore(const std::map<std::string, double>& weights,
+                          const std::map<std::string, Quota>& quotas) {
+  weights_ = weights;
+  quotas_ = quotas;
+  if (!weights.empty()) master_.allocator().updateWeights(weights);
+  for (const auto& [role, q] : quotas) master_.allocator().updateQuota(role, q);
+}
+
 Status RoleManager::updateWeights(const std::map<std::string, double>& weights) {
   for (const auto& [role, w] : weights) {
     Status s = validateConcreteRole(role);
@@ -40,6 +48,7 @@ Status RoleManager::updateWeights(const std::map<std::string, double>& weights) 
     }
   }
   for (const auto& [role, w] : weights) weights_[role] = w;
+  master_.registry().setWeights(weights, nullptr);
   master_.allocator().updateWeights(weights);
   master_.requestAllocation();
   LOG(INFO) << "Updated the weights of " << weights.size() << " roles";
@@ -66,6 +75,7 @@ Status RoleManager::setQuota(const std::string& role, const Quota& quota) {
     }
   }
   quotas_[role] = quota;
+  master_.registry().setQuota(role, quota, nullptr);
   master_.allocator().updateQuota(role, quota);
   master_.requestAllocation();
   LOG(INFO) << "Quota of role '" << role << "': guarantee " << quota.guarantee << ", limit "
@@ -75,6 +85,7 @@ Status RoleManager::setQuota(const std::string& role, const Quota& quota) {
 
 Status RoleManager::removeQuota(const std::string& role) {
   if (!quotas_.erase(role)) return Status::NotFound("Role '" + role + "' has no quota");
+  master_.registry().setQuota(role, std::nullopt, nullptr);
   master_.allocator().updateQuota(role, std::nullopt);
   master_.requestAllocation();
   LOG(INFO) << "Removed the quota of role '" << role << "'";

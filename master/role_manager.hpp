@@ -1,7 +1,6 @@
 // RoleManager: role weights and quota (/master/weights, /master/quota) and
 // operator reservations (/master/reserve, /master/unreserve). Loop thread
-// only. Weights and quota are kept in memory; they move to the durable
-// registry with the high-availability work.
+// only. Weights and quota are kept in the registry.
 //
 // Errors are InvalidArgument (a malformed request: HTTP 400),
 // FailedPrecondition (the resources are not free: 409) or NotFound (404).
@@ -21,7 +20,12 @@ class RoleManager {
  public:
   explicit RoleManager(Master& master) : master_(master) {}
 
-  // Weights must be finite and > 0; roles valid and not "*".
+  // After a failover: the weights and quota the registry holds.
+  void restore(const std::map<std::string, double>& weights,
+               const std::map<std::string, Quota>& quotas);
+
+  // Weights must be finite and > 0; roles valid and not "*". Weights and
+  // quota are written to the registry (a failed write steps the master down).
   Status updateWeights(const std::map<std::string, double>& weights);
   const std::map<std::string, double>& weights() const { return weights_; }
 

@@ -18,8 +18,10 @@
 namespace tutti::master {
 
 enum class AgentState {
+  kAdmitting,    // (re-)registering: waiting for the registry to record it
   kRegistered,   // connected and answering pings
-  kUnreachable,  // missed too many pings; may come back and re-register
+  kRecovered,    // known from the registry after a failover; not back yet
+  kUnreachable,  // missed too many pings (or never came back); may re-register
 };
 const char* toString(AgentState s);
 

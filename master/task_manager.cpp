@@ -307,7 +307,7 @@ void TaskManager::onKill(const ConnectionId& from, const wire::KillCall& m) {
       return;
     }
     // Unknown: answer with what reconciliation knows, as Mesos does.
-    sendUpdate(*fw, reconcileOne(*fw, m.taskId, m.agentId));
+    if (auto s = reconcileOne(*fw, m.taskId, m.agentId)) sendUpdate(*fw, *s);
     return;
   }
   const Task& task = it->second.task;
@@ -343,8 +343,9 @@ void TaskManager::onAcknowledge(const ConnectionId& from, const wire::Acknowledg
   if (acked && isTerminal(*acked)) removeTask(*fw, m.taskId);
 }
 
-TaskStatus TaskManager::reconcileOne(const FrameworkRecord& fw, const TaskID& taskId,
-                                     const AgentID& agentId) const {
+std::optional<TaskStatus> TaskManager::reconcileOne(const FrameworkRecord& fw,
+                                                    const TaskID& taskId,
+                                                    const AgentID& agentId) const {
   Task t;
   t.taskId = taskId;
   t.agentId = agentId;
@@ -369,6 +370,10 @@ TaskStatus TaskManager::reconcileOne(const FrameworkRecord& fw, const TaskID& ta
   bool pa = fw.partitionAware();
   if (!agentId.empty()) {
     const AgentRecord* agent = master_.agents().find(agentId);
+    if (agent && (agent->state == AgentState::kRecovered ||
+                  agent->state == AgentState::kAdmitting)) {
+      return std::nullopt;
+    }
     if (agent && agent->state == AgentState::kRegistered) {
       return masterStatus(t, pa ? TaskState::TASK_GONE : TaskState::TASK_LOST,
                           Reason::REASON_RECONCILIATION, "Task is unknown to the agent");
@@ -389,15 +394,17 @@ void TaskManager::onReconcile(const ConnectionId& from, const wire::ReconcileCal
     // Implicit: every task the master knows for this framework.
     std::vector<TaskStatus> statuses;
     for (const auto& [id, rec] : fw->tasks) {
-      statuses.push_back(reconcileOne(*fw, id, rec.task.agentId));
+      if (auto s = reconcileOne(*fw, id, rec.task.agentId)) statuses.push_back(*s);
     }
     for (const auto& [id, task] : fw->unreachableTasks) {
-      statuses.push_back(reconcileOne(*fw, id, task.agentId));
+      if (auto s = reconcileOne(*fw, id, task.agentId)) statuses.push_back(*s);
     }
     for (const auto& s : statuses) sendUpdate(*fw, s);
     return;
   }
-  for (const auto& t : m.tasks) sendUpdate(*fw, reconcileOne(*fw, t.taskId, t.agentId));
+  for (const auto& t : m.tasks) {
+    if (auto s = reconcileOne(*fw, t.taskId, t.agentId)) sendUpdate(*fw, *s);
+  }
 }
 
 void TaskManager::onMessage(const ConnectionId& from, const wire::MessageCall& m) {

@@ -64,8 +64,10 @@ class TaskManager {
   void applyReservation(FrameworkRecord& fw, AgentRecord& agent, const std::string& role,
                         const Offer::Operation& op, Resources& available);
   void dropLaunches(FrameworkRecord& fw, const wire::AcceptCall& m, const std::string& why);
-  TaskStatus reconcileOne(const FrameworkRecord& fw, const TaskID& taskId,
-                          const AgentID& agentId) const;
+  // Nothing while the task's agent is still expected back after a failover
+  // (Mesos answers only once it knows).
+  std::optional<TaskStatus> reconcileOne(const FrameworkRecord& fw, const TaskID& taskId,
+                                         const AgentID& agentId) const;
 
   Master& master_;
   std::array<int64_t, 14> active_{};

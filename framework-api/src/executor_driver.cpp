@@ -79,6 +79,14 @@ class TuttiExecutorDriver::Impl {
     transport_ = std::make_unique<ZmqDealerTransport>(loop_, metrics_, t);
     transport_->setHandler(
         [this](const ConnectionId&, wire::Payload&& m) { onMessage(std::move(m)); });
+    transport_->onReconnected([this] {
+      // The agent may have restarted and forgotten us: subscribe again
+      // (which re-sends every unacknowledged update).
+      if (!running() || !subscribed_) return;
+      subscribed_ = false;
+      executor_->disconnected(self_);
+      subscribe();
+    });
     status_ = DriverStatus::DRIVER_RUNNING;
     thread_ = std::thread([this] {
       Status s = transport_->connect(endpoint_);

@@ -72,6 +72,17 @@ class TuttiSchedulerDriver::Impl {
     transport_ = std::make_unique<ZmqDealerTransport>(loop_, metrics_, t);
     transport_->setHandler(
         [this](const ConnectionId&, wire::Payload&& m) { onMessage(std::move(m)); });
+    transport_->onReconnected([this] {
+      // The master may have restarted: subscribe again (with our id).
+      if (!running() || !subscribed_) return;
+      subscribed_ = false;
+      scheduler_->disconnected(self_);
+      if (!running()) return;
+      attempt_ = 0;
+      connectPolls_ = 0;
+      if (subscribeTimer_) loop_.cancel(subscribeTimer_);
+      subscribe();
+    });
     status_ = DriverStatus::DRIVER_RUNNING;
     thread_ = std::thread([this] {
       loop_.adoptCurrentThread();

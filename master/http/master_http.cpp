@@ -346,10 +346,13 @@ void installMasterRoutes(HttpServer& server, Master& master, Loop& loop, Metrics
     return jsonOnLoop(loop, "http.slaves", [&master] {
       Json agents = Json::array();
       Json unreachable = Json::array();
+      Json recovered = Json::array();
       for (const auto& [_, a] : master.agents().all()) {
-        (a.state == AgentState::kRegistered ? agents : unreachable).push_back(agentJson(a));
+        if (a.state == AgentState::kRegistered) agents.push_back(agentJson(a));
+        if (a.state == AgentState::kUnreachable) unreachable.push_back(agentJson(a));
+        if (a.state == AgentState::kRecovered) recovered.push_back(agentJson(a));
       }
-      return Json{{"slaves", agents}, {"recovered_slaves", Json::array()},
+      return Json{{"slaves", agents}, {"recovered_slaves", recovered},
                   {"unreachable_slaves", unreachable}};
     });
   });

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include "common/zookeeper.hpp"
 #include "tests/fixtures/process_fixture.hpp"
 #include "tests/fixtures/zookeeper_server.hpp"
 #include "tutti/scheduler.hpp"
@@ -132,6 +133,94 @@ TEST_F(HighAvailabilityTest, KillingTheLeaderLosesNoTask) {
 
   driver.stop();
   driver.join();
+}
+
+}  // namespace
+}  // namespace tutti::testing
+
+namespace tutti::testing {
+namespace {
+
+// Drives a private loop until `condition` holds (for the test's own
+// ZooKeeper client).
+bool drive(Loop& loop, const std::function<bool()>& condition) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    loop.runOnce(std::chrono::milliseconds(10));
+  }
+  return condition();
+}
+
+TEST(HighAvailabilityGarbageTest, CorruptNodesAreSkippedOrRefusedAndLeftInPlace) {
+  ZooKeeperServer zk;
+  zk.start();
+  Loop loop(RealClock::instance());
+  ZooKeeper client(loop, ZooKeeper::Options{zk.servers(), std::chrono::seconds(10)}, nullptr);
+  ASSERT_TRUE(client.start().ok());
+  ASSERT_TRUE(drive(loop, [&] { return client.state() == ZooKeeper::SessionState::kConnected; }));
+  // A garbage election node with the lowest sequence number.
+  std::optional<Status> made;
+  client.createPath("/tutti", [&](Status s) {
+    client.create("/tutti/json.info_", "{not json", ZooKeeper::kSequential,
+                  [&](Result<std::string> r) { made = r.status(); });
+  });
+  ASSERT_TRUE(drive(loop, [&] { return made.has_value(); }));
+  ASSERT_TRUE(made->ok()) << *made;
+
+  // A master still gets elected: the garbage is skipped.
+  TempDir dir;
+  MasterProcess master =
+      startMasterProcess(dir.path(), {"--zk=" + zk.url("/tutti"), "--zk_session_timeout=2secs"});
+  ASSERT_TRUE(waitUntil([&] { return isLeader(master); })) << master.process.log();
+  EXPECT_NE(master.process.log().find("corrupt ZooKeeper node"), std::string::npos);
+  master.process.stop(SIGTERM);
+
+  // A corrupt registry node: the next leader cannot recover, says why, steps
+  // down (exit 1) and leaves the node alone.
+  std::optional<Status> corrupted;
+  client.createPath("/tutti/registry/agents", [&](Status) {
+    client.create("/tutti/registry/agents/bad", "garbage!", ZooKeeper::kPersistent,
+                  [&](Result<std::string> r) { corrupted = r.status(); });
+  });
+  ASSERT_TRUE(drive(loop, [&] { return corrupted.has_value(); }));
+  ASSERT_TRUE(corrupted->ok()) << *corrupted;
+  TempDir dir2;
+  MasterProcess second =
+      startMasterProcess(dir2.path(), {"--zk=" + zk.url("/tutti"), "--zk_session_timeout=2secs"});
+  ASSERT_TRUE(waitUntil([&] { return !second.process.alive(); })) << second.process.log();
+  int status = second.process.stop(SIGKILL);
+  (void)status;
+  EXPECT_NE(second.process.log().find("corrupt registry node"), std::string::npos)
+      << second.process.log();
+  std::optional<Result<std::string>> left;
+  client.get("/tutti/registry/agents/bad", [&](Result<std::string> r) { left = r; });
+  ASSERT_TRUE(drive(loop, [&] { return left.has_value(); }));
+  ASSERT_TRUE(left->ok());
+  EXPECT_EQ(left->value(), "garbage!");
+}
+
+TEST(LocalRegistryTest, RestartedStandaloneMasterRecoversItsAgents) {
+  TempDir dir;
+  MasterProcess master = startMasterProcess(dir.path(), {"--agent_reregister_timeout=1mins"});
+  TempDir agentDir;
+  AgentProcess agent = startAgentProcess(master, agentDir.path());
+  ASSERT_TRUE(waitUntil([&] { return getJson(master.httpPort, "/master/slaves")["slaves"].size() == 1; }));
+  std::string agentId = getJson(master.httpPort, "/master/slaves")["slaves"][0]["id"];
+  int port = master.httpPort, messagePort = master.messagePort;
+
+  // Restart the master on the same ports and work dir.
+  master.process.stop(SIGKILL);
+  master.process = startProcess(
+      {binary("tutti-master"), "--ip=127.0.0.1", "--port=" + std::to_string(port),
+       "--message_port=" + std::to_string(messagePort), "--work_dir=" + dir.path()},
+      dir.path() + "/master2.log");
+  // The agent is known from the registry, and comes back under its id.
+  ASSERT_TRUE(waitUntil([&] {
+    auto slaves = getJson(port, "/master/slaves");
+    return slaves.is_object() && slaves["slaves"].size() == 1 &&
+           slaves["slaves"][0]["id"] == agentId;
+  }, std::chrono::seconds(120))) << master.process.log();
 }
 
 }  // namespace

@@ -38,6 +38,7 @@ class ReservationTest : public ::testing::Test {
     master_ = std::make_unique<Master>(MasterOptions{}, info, loop_, transport_, metrics_,
                                        std::make_unique<SimpleAllocator>());
     master_->start();
+    loop_.settle();  // the registry is recovered before messages are handled
     wire::RegisterAgentMessage reg;
     reg.agentInfo.hostname = "host1";
     reg.agentInfo.port = 5051;

@@ -1,0 +1,196 @@
+// The registry: codec round trips, the local file backend, batching, and a
+// master recovering from it (agents that do not come back become
+// unreachable, at the configured rate).
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "common/loop.hpp"
+#include "master/allocator/simple_allocator.hpp"
+#include "master/master.hpp"
+#include "master/registry/registry.hpp"
+#include "tests/fixtures/cluster.hpp"
+#include "tests/fixtures/fake_transport.hpp"
+
+namespace tutti::master {
+namespace {
+
+using testing::FakeTransport;
+using testing::TempDir;
+
+Resources res(const std::string& text) { return *Resources::parse(text); }
+
+RegistryState sampleState() {
+  RegistryState s;
+  for (int i = 0; i < 3; ++i) {
+    RegistryState::Agent a;
+    a.info.id = AgentID("a" + std::to_string(i));
+    a.info.hostname = "host" + std::to_string(i);
+    a.info.port = 5051;
+    a.info.resources = res("cpus:4;mem:1024;ports:[31000-31010]");
+    a.info.attributes = {{"rack", "r1"}};
+    a.state = i == 2 ? RegistryState::Agent::State::kUnreachable
+                     : RegistryState::Agent::State::kAdmitted;
+    a.unreachableTime = i == 2 ? 1700000000.5 : 0;
+    s.agents[*a.info.id] = a;
+  }
+  FrameworkInfo f;
+  f.id = FrameworkID("f1");
+  f.name = "fw";
+  f.user = "u";
+  f.failoverTimeoutSecs = 60;
+  f.roles = {"eng"};
+  s.frameworks[*f.id] = f;
+  s.weights["eng"] = 2.5;
+  s.quotas["eng/web"] = Quota{res("cpus:1"), res("cpus:2")};
+  return s;
+}
+
+class RegistryTest : public ::testing::Test {
+ protected:
+  // Runs the loop until `done` is set (the local backend completes through
+  // posted closures).
+  template <typename T>
+  T await(std::optional<T>& slot) {
+    for (int i = 0; i < 1000 && !slot; ++i) loop_.settle();
+    EXPECT_TRUE(slot.has_value());
+    return *slot;
+  }
+
+  ManualClock clock_;
+  Loop loop_{clock_};
+  TempDir dir_;
+};
+
+TEST_F(RegistryTest, CodecRoundTrips) {
+  RegistryState s = sampleState();
+  auto back = decodeRegistry(encodeRegistry(s));
+  ASSERT_TRUE(back.ok()) << back.error();
+  EXPECT_EQ(*back, s);
+  auto agent = decodeRegistryAgent(encodeRegistryAgent(s.agents.begin()->second));
+  ASSERT_TRUE(agent.ok());
+  EXPECT_EQ(*agent, s.agents.begin()->second);
+  RegistryState roles;
+  ASSERT_TRUE(decodeRegistryRole(encodeRegistryRole("eng/web", 3.0, s.quotas["eng/web"]), roles)
+                  .ok());
+  EXPECT_EQ(roles.weights["eng/web"], 3.0);
+  EXPECT_EQ(roles.quotas["eng/web"], s.quotas["eng/web"]);
+  for (std::string bad : {std::string(), std::string("garbage!"), std::string(16, '\xff')}) {
+    EXPECT_FALSE(decodeRegistry(bad).ok());
+    EXPECT_FALSE(decodeRegistryAgent(bad).ok());
+  }
+}
+
+TEST_F(RegistryTest, LocalBackendPersistsAndBatches) {
+  {
+    auto r = makeLocalRegistry(loop_, dir_.path());
+    std::optional<Result<RegistryState>> loaded;
+    r->recover([&](Result<RegistryState> s) { loaded = s; });
+    ASSERT_TRUE(await(loaded).ok());
+    EXPECT_TRUE(loaded->value().agents.empty());
+    RegistryState s = sampleState();
+    int acked = 0;
+    for (const auto& [_, a] : s.agents) {
+      r->admitAgent(a.info, [&](Status st) { acked += st.ok(); });
+    }
+    r->markUnreachable(AgentID("a2"), 1700000000.5, nullptr);
+    r->addFramework(s.frameworks.begin()->second, nullptr);
+    r->setWeights(s.weights, nullptr);
+    r->setQuota("eng/web", s.quotas["eng/web"], nullptr);
+    for (int i = 0; i < 100 && acked < 3; ++i) loop_.settle();
+    EXPECT_EQ(acked, 3);
+    EXPECT_EQ(r->writes(), 1u) << "mutations of one loop turn go out in one write";
+  }
+  auto again = makeLocalRegistry(loop_, dir_.path());
+  std::optional<Result<RegistryState>> loaded;
+  again->recover([&](Result<RegistryState> s) { loaded = s; });
+  ASSERT_TRUE(await(loaded).ok()) << loaded->error();
+  EXPECT_EQ(loaded->value(), sampleState());
+}
+
+TEST_F(RegistryTest, CorruptFileIsAClearErrorAndStaysInPlace) {
+  {
+    std::ofstream(dir_.path() + "/registry") << "this is not a registry";
+  }
+  auto r = makeLocalRegistry(loop_, dir_.path());
+  std::optional<Result<RegistryState>> loaded;
+  r->recover([&](Result<RegistryState> s) { loaded = s; });
+  ASSERT_FALSE(await(loaded).ok());
+  EXPECT_NE(loaded->error().find("corrupt"), std::string::npos) << loaded->error();
+  std::ifstream in(dir_.path() + "/registry");
+  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(content, "this is not a registry");
+}
+
+TEST_F(RegistryTest, RecoveredMasterWaitsForAgentsThenMarksTheRestUnreachableAtTheRate) {
+  // What a previous leader stored: four admitted agents, one framework.
+  RegistryState stored;
+  for (int i = 0; i < 4; ++i) {
+    RegistryState::Agent a;
+    a.info.id = AgentID("old-S" + std::to_string(i));
+    a.info.hostname = "h" + std::to_string(i);
+    a.info.port = 5051;
+    a.info.resources = res("cpus:2;mem:512");
+    stored.agents[*a.info.id] = a;
+  }
+  FrameworkInfo f;
+  f.id = FrameworkID("old-0000");
+  f.name = "fw";
+  f.user = "u";
+  stored.frameworks[*f.id] = f;
+  {
+    std::ofstream out(dir_.path() + "/registry", std::ios::binary);
+    out << encodeRegistry(stored);
+  }
+
+  Metrics metrics;
+  FakeTransport transport(loop_, metrics);
+  MasterOptions options;
+  options.agentReregisterTimeout = std::chrono::seconds(30);
+  options.agentRemovalRateLimit = 2;
+  options.agentRemovalRatePeriod = std::chrono::seconds(10);
+  MasterInfo info;
+  info.id = MasterID("new");
+  Master master(options, info, loop_, transport, metrics, std::make_unique<SimpleAllocator>(),
+                makeLocalRegistry(loop_, dir_.path()));
+  master.start();
+  for (int i = 0; i < 100 && !master.serving(); ++i) loop_.settle();
+  ASSERT_TRUE(master.serving());
+  EXPECT_EQ(master.agents().find(AgentID("old-S0"))->state, AgentState::kRecovered);
+  ASSERT_NE(master.frameworks().find(FrameworkID("old-0000")), nullptr);
+
+  // One agent comes back in time, with its id.
+  wire::ReregisterAgentMessage back;
+  back.agentInfo = stored.agents.begin()->second.info;
+  back.version = "test";
+  transport.inject("agent0", back);
+  loop_.settle();
+  loop_.settle();
+  ASSERT_EQ(transport.take<wire::AgentReregisteredMessage>("agent0").size(), 1u);
+  EXPECT_EQ(master.agents().find(AgentID("old-S0"))->state, AgentState::kRegistered);
+
+  // The other three: two at the timeout, one a period later.
+  auto unreachable = [&] {
+    int n = 0;
+    for (int i = 1; i < 4; ++i) {
+      n += master.agents().find(AgentID("old-S" + std::to_string(i)))->state ==
+           AgentState::kUnreachable;
+    }
+    return n;
+  };
+  clock_.advance(std::chrono::seconds(29));
+  loop_.settle();
+  EXPECT_EQ(unreachable(), 0);
+  clock_.advance(std::chrono::seconds(1));
+  loop_.settle();
+  EXPECT_EQ(unreachable(), 2);
+  clock_.advance(std::chrono::seconds(10));
+  loop_.settle();
+  EXPECT_EQ(unreachable(), 3);
+  for (int i = 0; i < 10; ++i) loop_.settle();
+  EXPECT_EQ(master.registry().state().agents.at(AgentID("old-S3")).state,
+            RegistryState::Agent::State::kUnreachable);
+}
+
+}  // namespace
+}  // namespace tutti::master
