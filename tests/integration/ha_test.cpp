@@ -5,6 +5,9 @@
 
 #include "common/zookeeper.hpp"
 #include "tests/fixtures/process_fixture.hpp"
+#include "tests/fixtures/tcp_proxy.hpp"
+#include "common/process.hpp"
+#include <fstream>
 #include "tests/fixtures/zookeeper_server.hpp"
 #include "tutti/scheduler.hpp"
 
@@ -221,6 +224,100 @@ TEST(LocalRegistryTest, RestartedStandaloneMasterRecoversItsAgents) {
     return slaves.is_object() && slaves["slaves"].size() == 1 &&
            slaves["slaves"][0]["id"] == agentId;
   }, std::chrono::seconds(120))) << master.process.log();
+}
+
+}  // namespace
+}  // namespace tutti::testing
+
+namespace tutti::testing {
+namespace {
+
+TEST(SessionExpiryTest, LeaderStepsDownAndTasksNeverStop) {
+  ZooKeeperServer zk;
+  zk.start();
+  TcpProxy proxy(zk.port());  // the masters reach ZooKeeper through it
+  std::string viaProxy = "zk://127.0.0.1:" + std::to_string(proxy.port()) + "/tutti";
+  std::vector<std::unique_ptr<TempDir>> dirs;
+  std::vector<MasterProcess> masters;
+  std::vector<std::vector<std::string>> flags;
+  for (int i = 0; i < 2; ++i) {
+    dirs.push_back(std::make_unique<TempDir>());
+    masters.push_back(startMasterProcess(dirs.back()->path(),
+                                         {"--zk=" + viaProxy, "--zk_session_timeout=2secs"}));
+  }
+  ASSERT_TRUE(waitUntil([&] { return leaderIndex(masters) >= 0; }));
+
+  TempDir agentDir;
+  int agentPort = freePort();
+  ProcessHandle agent = startProcess(
+      {binary("tutti-agent"), "--master=" + zk.url("/tutti"), "--ip=127.0.0.1",
+       "--port=" + std::to_string(agentPort), "--message_port=" + std::to_string(freePort()),
+       "--work_dir=" + agentDir.path() + "/work", "--resources=cpus:2;mem:1024",
+       "--registration_backoff_factor=50ms"},
+      agentDir.path() + "/agent.log");
+  std::string pids = agentDir.path() + "/pids";
+  RecordingScheduler scheduler;
+  auto launched = std::make_shared<std::atomic<bool>>(false);
+  scheduler.onOffers = [launched, pids](SchedulerDriver* d, const std::vector<Offer>& offers) {
+    for (const auto& o : offers) {
+      if (!launched->exchange(true)) {
+        d->launchTasks({o.id}, {commandTask("t", "echo $$ > " + pids + "; exec sleep 1000", o)});
+      } else {
+        d->declineOffer(o.id, Filters{3600});
+      }
+    }
+  };
+  FrameworkInfo info;
+  info.name = "expiry";
+  info.user = "tester";
+  info.failoverTimeoutSecs = 600;
+  info.capabilities = {FrameworkCapability::PARTITION_AWARE};
+  TuttiSchedulerDriver driver(&scheduler, info, zk.url("/tutti"));
+  driver.start();
+  ASSERT_TRUE(scheduler.waitForState(TaskID("t"), TaskState::TASK_RUNNING));
+  pid_t taskPid = 0;
+  ASSERT_TRUE(waitUntil([&] {
+    std::ifstream in(pids);
+    return static_cast<bool>(in >> taskPid);
+  }));
+
+  // Cut the masters off ZooKeeper for longer than their sessions last.
+  proxy.block();
+  auto cut = std::chrono::steady_clock::now();
+  waitUntil([&] { return std::chrono::steady_clock::now() - cut > std::chrono::seconds(4); },
+            std::chrono::seconds(10));
+  proxy.unblock();
+  // Both learn that their sessions expired and step down (exit 1).
+  for (auto& m : masters) {
+    ASSERT_TRUE(waitUntil([&] { return !m.process.alive(); }, std::chrono::seconds(60)))
+        << m.process.log();
+    EXPECT_NE(m.process.log().find("stepping down"), std::string::npos) << m.process.log();
+  }
+  EXPECT_TRUE(processExists(taskPid)) << "the task stopped while the masters were away";
+
+  // The supervisor (here: the test) restarts them; a leader is elected
+  // again and the task is still there.
+  for (size_t i = 0; i < masters.size(); ++i) {
+    masters[i] = startMasterProcess(dirs[i]->path(),
+                                    {"--zk=" + viaProxy, "--zk_session_timeout=2secs"});
+  }
+  int leader = -1;
+  ASSERT_TRUE(waitUntil([&] { return (leader = leaderIndex(masters)) >= 0; },
+                        std::chrono::seconds(60)));
+  ASSERT_TRUE(waitUntil([&] {
+    auto state = getJson(masters[leader].httpPort, "/master/state");
+    if (!state.is_object()) return false;
+    for (const auto& fw : state["frameworks"]) {
+      for (const auto& t : fw["tasks"]) {
+        if (t["id"] == "t" && t["state"] == "TASK_RUNNING") return true;
+      }
+    }
+    return false;
+  }, std::chrono::seconds(60)));
+  EXPECT_TRUE(processExists(taskPid));
+  EXPECT_EQ(scheduler.stateOf(TaskID("t")), TaskState::TASK_RUNNING);
+  driver.stop();
+  driver.join();
 }
 
 }  // namespace

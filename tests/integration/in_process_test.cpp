@@ -227,3 +227,87 @@ TEST(InProcessTest, OperatorEndpointsValidateBodiesAndApplyChanges) {
 
 }  // namespace
 }  // namespace tutti::testing
+
+namespace tutti::testing {
+namespace {
+
+std::vector<pid_t> readPids(const std::string& path) {
+  std::vector<pid_t> out;
+  std::ifstream in(path);
+  pid_t x;
+  while (in >> x) out.push_back(x);
+  return out;
+}
+
+TEST(FrameworkFailoverTest, WithinTheTimeoutTasksKeepRunningAndPendingUpdatesArrive) {
+  auto options = testMasterOptions();
+  options.heartbeatInterval = std::chrono::milliseconds(200);
+  auto master = StartMaster(options);
+  auto agentOptions = testAgentOptions("", "");
+  agentOptions.statusUpdateRetryIntervalMin = std::chrono::milliseconds(200);
+  auto agent = StartAgent(*master, agentOptions);
+  TempDir dir;
+  std::string go = dir.path() + "/go";
+
+  FrameworkInfo info;
+  info.name = "failover";
+  info.user = "tester";
+  info.failoverTimeoutSecs = 60;
+  RecordingScheduler first;
+  // The task ends when the test says so (while its scheduler is away).
+  launchOnce(first, "t", "while [ ! -e " + go + " ]; do sleep 0.05; done");
+  auto d1 = std::make_unique<TuttiSchedulerDriver>(&first, info, master->messageAddress());
+  d1->start();
+  ASSERT_TRUE(first.waitForState(TaskID("t"), TaskState::TASK_RUNNING));
+  FrameworkID id = *first.frameworkId();
+  d1->stop(/*failover=*/true);
+  d1->join();
+  d1.reset();
+  ASSERT_TRUE(waitUntil([&] {
+    auto m = getJson(master->httpPort(), "/metrics/snapshot");
+    return m.is_object() && m["master/frameworks_disconnected"] == 1.0;
+  }));
+  { std::ofstream(go) << "go"; }  // the task finishes while nobody listens
+
+  info.id = id;
+  RecordingScheduler second;
+  TuttiSchedulerDriver d2(&second, info, master->messageAddress());
+  d2.start();
+  ASSERT_TRUE(second.waitForState(TaskID("t"), TaskState::TASK_FINISHED));
+  EXPECT_EQ(second.frameworkId(), id);
+  d2.stop();
+  d2.join();
+}
+
+TEST(FrameworkFailoverTest, PastTheTimeoutTheFrameworkIsTornDownAndItsTasksKilled) {
+  auto options = testMasterOptions();
+  options.heartbeatInterval = std::chrono::milliseconds(200);
+  auto master = StartMaster(options);
+  auto agent = StartAgent(*master);
+  TempDir dir;
+  std::string pids = dir.path() + "/pids";
+  FrameworkInfo info;
+  info.name = "failover";
+  info.user = "tester";
+  info.failoverTimeoutSecs = 1;
+  RecordingScheduler scheduler;
+  launchOnce(scheduler, "t", "echo $$ >> " + pids + "; exec sleep 1000");
+  auto driver = std::make_unique<TuttiSchedulerDriver>(&scheduler, info, master->messageAddress());
+  driver->start();
+  ASSERT_TRUE(scheduler.waitForState(TaskID("t"), TaskState::TASK_RUNNING));
+  ASSERT_TRUE(waitUntil([&] { return readPids(pids).size() == 1; }));
+  pid_t taskPid = readPids(pids)[0];
+  driver->stop(/*failover=*/true);
+  driver->join();
+  driver.reset();
+  ASSERT_TRUE(waitUntil([&] {
+    auto m = getJson(master->httpPort(), "/metrics/snapshot");
+    return m.is_object() && m["master/frameworks_completed"] == 1.0;
+  }));
+  EXPECT_TRUE(waitUntil([&] { return !processExists(taskPid); }));
+  auto m = getJson(master->httpPort(), "/metrics/snapshot");
+  EXPECT_EQ(m["master/tasks_killed"], 1.0);
+}
+
+}  // namespace
+}  // namespace tutti::testing
