@@ -33,6 +33,9 @@ DEFINE_string(offer_timeout, "", "Rescind offers held longer than this (default:
 DEFINE_string(min_allocatable_resources, "cpus:0.01|mem:32",
               "Offer an agent's free resources only if they hold one of these "
               "('|'-separated alternatives)");
+DEFINE_string(fair_sharing_excluded_resource_names, "gpus",
+              "Comma-separated resource names left out of fair-sharing (dominant share) "
+              "computations");
 DEFINE_int32(max_completed_frameworks, 50, "Completed frameworks kept for /master/state");
 DEFINE_int32(max_completed_tasks_per_framework, 1000,
              "Completed tasks kept per framework for /master/state");
@@ -146,6 +149,14 @@ int main(int argc, char** argv) {
     options.offerTimeout = *tutti::parseDuration(FLAGS_offer_timeout);
   }
   options.minAllocatableResources = FLAGS_min_allocatable_resources;
+  options.fairSharingExcludedResourceNames.clear();
+  for (size_t start = 0; start <= FLAGS_fair_sharing_excluded_resource_names.size();) {
+    size_t end = FLAGS_fair_sharing_excluded_resource_names.find(',', start);
+    if (end == std::string::npos) end = FLAGS_fair_sharing_excluded_resource_names.size();
+    std::string name = FLAGS_fair_sharing_excluded_resource_names.substr(start, end - start);
+    if (!name.empty()) options.fairSharingExcludedResourceNames.insert(name);
+    start = end + 1;
+  }
   options.maxCompletedFrameworks = static_cast<size_t>(FLAGS_max_completed_frameworks);
   options.maxCompletedTasksPerFramework =
       static_cast<size_t>(FLAGS_max_completed_tasks_per_framework);

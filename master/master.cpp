@@ -40,7 +40,11 @@ Master::Master(MasterOptions options, MasterInfo info, Loop& loop, Transport& tr
       transport_(transport),
       metrics_(metrics),
       allocator_(std::move(allocator)),
-      unexpectedMessages_(metrics.counter("master/messages_unexpected")) {
+      unexpectedMessages_(metrics.counter("master/messages_unexpected")),
+      droppedEarly_(metrics.counter("master/messages_dropped_recovering")),
+      allocatorOffers_(metrics.counter("allocator/offers")),
+      allocationRuns_(metrics.counter("allocator/allocation_runs")),
+      allocationRunMs_(metrics.histogram("allocator/allocation_run_ms")) {
   agents_ = std::make_unique<AgentManager>(*this);
   frameworks_ = std::make_unique<FrameworkManager>(*this);
   offers_ = std::make_unique<OfferManager>(*this);
@@ -73,8 +77,12 @@ Master::Master(MasterOptions options, MasterInfo info, Loop& loop, Transport& tr
   AllocatorOptions allocatorOptions;
   allocatorOptions.allocationInterval = options_.allocationInterval;
   allocatorOptions.minAllocatableResources = parseMinAllocatable(options_.minAllocatableResources);
+  allocatorOptions.fairSharingExcludedResourceNames = options_.fairSharingExcludedResourceNames;
   allocator_->initialize(allocatorOptions, loop_.clock(),
                          [this](const FrameworkID& fw, const auto& resources) {
+                           size_t n = 0;
+                           for (const auto& [_, agents] : resources) n += agents.size();
+                           allocatorOffers_.inc(n);
                            offers_->onAllocation(fw, resources);
                          });
   registerMetrics();
@@ -109,6 +117,13 @@ void Master::start() {
   startTime_ = loop_.clock().wallSeconds();
   LOG(INFO) << "Master " << info_.id << " leads; recovering the registry (" << registry_->name()
             << ")";
+  transport_.setHandler([this](const ConnectionId& from, wire::Payload&& message) {
+    if (early_.size() >= kMaxEarlyMessages) {
+      droppedEarly_.inc();
+      return;
+    }
+    early_.emplace_back(from, std::move(message));
+  });
   registry_->recover([this](Result<RegistryState> state) {
     if (!state.ok()) {
       LOG(ERROR) << "Cannot recover the registry: " << state.error();
@@ -127,6 +142,12 @@ void Master::recovered(const RegistryState& state) {
     dispatch(from, std::move(message));
   });
   serving_ = true;
+  if (!early_.empty()) {
+    LOG(INFO) << "Handling " << early_.size() << " messages that arrived during recovery";
+    auto early = std::move(early_);
+    early_.clear();
+    for (auto& [from, message] : early) dispatch(from, std::move(message));
+  }
   allocationTimer_ =
       loop_.after(options_.allocationInterval, "master.allocation", [this] { allocationTick(); });
   LOG(INFO) << "Master " << info_.id << " serving on " << info_.messageAddress << " (HTTP port "
@@ -150,16 +171,19 @@ void Master::requestAllocation() {
   allocationPending_ = true;
   loop_.post("master.allocate_changed", [this] {
     allocationPending_ = false;
-    if (allocator_->hasPendingChanges()) allocator_->allocate(AllocationScope::kChanged);
+    if (allocator_->hasPendingChanges()) runAllocation(AllocationScope::kChanged);
   });
 }
 
-void Master::allocationTick() {
+void Master::runAllocation(AllocationScope scope) {
   auto start = std::chrono::steady_clock::now();
-  allocator_->allocate(AllocationScope::kAll);
-  metrics_.counter("allocator/allocation_runs").inc();
-  metrics_.histogram("allocator/allocation_run_ms")
-      .record(toMillis(std::chrono::steady_clock::now() - start));
+  allocator_->allocate(scope);
+  allocationRuns_.inc();
+  allocationRunMs_.record(toMillis(std::chrono::steady_clock::now() - start));
+}
+
+void Master::allocationTick() {
+  runAllocation(AllocationScope::kAll);
   allocationTimer_ =
       loop_.after(options_.allocationInterval, "master.allocation", [this] { allocationTick(); });
 }

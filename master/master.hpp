@@ -76,6 +76,8 @@ class Master {
   template <typename M, typename Owner>
   void on(Owner* owner, void (Owner::*handler)(const ConnectionId&, const M&));
   void allocationTick();
+  // Runs the allocator and records allocator/allocation_runs and _run_ms.
+  void runAllocation(AllocationScope scope);
   void recovered(const RegistryState& state);
   void registerMetrics();
 
@@ -99,6 +101,16 @@ class Master {
   double startTime_ = 0;
   bool started_ = false;
   Counter& unexpectedMessages_;
+  // Messages that arrive while the registry is being recovered (agents and
+  // schedulers follow the election as fast as the new leader does); they
+  // are handled in order once recovery is done. Bounded: beyond
+  // kMaxEarlyMessages they are dropped (and counted) and their senders retry.
+  static constexpr size_t kMaxEarlyMessages = 100'000;
+  std::vector<std::pair<ConnectionId, wire::Payload>> early_;
+  Counter& droppedEarly_;
+  Counter& allocatorOffers_;
+  Counter& allocationRuns_;       // full and event-triggered runs
+  Histogram& allocationRunMs_;  // allocator/offers: (framework, role, agent) offers made
 };
 
 }  // namespace tutti::master

@@ -5,7 +5,7 @@
 
 #include "common/ids.hpp"
 #include "common/version.hpp"
-#include "master/allocator/simple_allocator.hpp"
+#include "master/allocator/hierarchical_allocator.hpp"
 #include "master/http/master_http.hpp"
 #include "master/registry/zk_registry.hpp"
 
@@ -97,7 +97,7 @@ Status MasterDaemon::start(std::map<std::string, std::string> flags) {
   }
 
   master_ = std::make_unique<Master>(options_, info_, *loop_, *transport_, metrics_,
-                                     std::make_unique<SimpleAllocator>(), std::move(registry));
+                                     std::make_unique<HierarchicalAllocator>(), std::move(registry));
   master_->onFatal([this](const std::string& why) { setFatal("stepping down: " + why); });
   installMasterRoutes(*http_, *master_, *loop_, metrics_, flags,
                       [this]() -> std::optional<std::string> {

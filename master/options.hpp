@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <set>
 #include <string>
 
 #include "common/clock.hpp"
@@ -23,6 +24,8 @@ struct MasterOptions {
   Duration heartbeatInterval = 15s;  // HEARTBEAT events to schedulers
   std::optional<Duration> offerTimeout;  // rescind offers held longer than this
   std::string minAllocatableResources = "cpus:0.01|mem:32";  // '|'-separated alternatives
+  // Resource names left out of dominant-share computations.
+  std::set<std::string> fairSharingExcludedResourceNames = {"gpus"};
   size_t maxCompletedFrameworks = 50;
   size_t maxCompletedTasksPerFramework = 1000;
   size_t maxUnreachableTasksPerFramework = 1000;

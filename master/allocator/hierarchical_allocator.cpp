@@ -1,6 +1,7 @@
 #include "master/allocator/hierarchical_allocator.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <sstream>
 
@@ -19,6 +20,13 @@ Resources overlap(const Resources& a, const Resources& b) { return a - (a - b); 
 int roleDepth(const std::string& role) {
   if (role == "*") return 0;
   return static_cast<int>(std::count(role.begin(), role.end(), '/')) + 1;
+}
+
+// The resources in unallocated form (a copy only when something has a role).
+Resources withoutAllocationRoles(const Resources& resources) {
+  bool any = std::any_of(resources.begin(), resources.end(),
+                         [](const Resource& r) { return r.allocationRole.has_value(); });
+  return any ? resources.unallocate() : resources;
 }
 
 // Groups entries by allocation role; entries without one go under
@@ -71,6 +79,14 @@ struct HierarchicalAllocator::RoleNode {
   int activeOwn = 0;       // active framework clients of this role
   int activeSubtree = 0;   // ... of this role and its sub-roles
 
+  // offer.allocate(name) of recent whole idle agents (see allocatedForm()).
+  struct OfferForm {
+    Resources source;
+    Resources allocated;
+  };
+  std::array<OfferForm, 4> offerForms;
+  size_t nextOfferForm = 0;
+
   int64_t limitAt(size_t i) const { return i < limit.size() ? limit[i] : -1; }
 };
 
@@ -87,12 +103,10 @@ struct HierarchicalAllocator::FrameworkRole {
   bool suppressed = false;
   bool active = false;  // in the order: framework active, subscribed, not suppressed
   std::unordered_map<Agent*, std::vector<Filter>> filters;
-  std::unordered_set<Agent*> holdingAgents;
+  std::vector<Agent*> holdingAgents;  // Holding::ownerSlot indexes it
   uint64_t tried = 0;  // Visit id of the last attempt
-  // This cycle's offers to the framework in this role (valid while
-  // pendingCycle is the current cycle).
-  std::map<AgentID, Resources>* pending = nullptr;
-  uint64_t pendingCycle = 0;
+  // Offers made in the running cycle, reported when it ends.
+  std::vector<std::pair<Agent*, Resources>> offers;
 };
 
 struct HierarchicalAllocator::Framework {
@@ -108,13 +122,13 @@ struct HierarchicalAllocator::Holding {
   FrameworkID framework;
   RoleNode* role = nullptr;
   FrameworkRole* owner = nullptr;  // null: a framework the allocator does not know
+  size_t ownerSlot = 0;            // in owner->holdingAgents
   Resources resources;             // unallocated form: the role is `role`
   ScalarVec scalars;               // of `resources`
 };
 
 struct HierarchicalAllocator::Agent {
   AgentID id;
-  AgentInfo info;
   uint64_t seq = 0;
   bool active = true;
   Resources total;
@@ -127,7 +141,11 @@ struct HierarchicalAllocator::Agent {
   ScalarVec freeUnreserved;
   bool freeHasUnreserved = false;
   std::vector<std::pair<RoleNode*, ScalarVec>> freeReserved;  // by reservation role
-  bool offerable = false;  // in offerable_
+  // In the list of offerable agents (active, free resources meet the minimum).
+  bool offerable = false;
+  Agent* prevOfferable = nullptr;
+  Agent* nextOfferable = nullptr;
+  bool changed = false;  // in changed_
 
   std::vector<Holding> holdings;
   std::unordered_set<FrameworkRole*> filteredBy;
@@ -142,16 +160,12 @@ struct HierarchicalAllocator::Visit {
   ScalarVec required;             // unmet guarantees of all roles (the headroom to keep)
 };
 
-struct HierarchicalAllocator::Pending {
-  std::map<FrameworkID, std::map<std::string, std::map<AgentID, Resources>>> offers;
-};
-
 bool HierarchicalAllocator::AgentBySeq::operator()(const Agent* a, const Agent* b) const {
   return a->seq < b->seq;
 }
 
 HierarchicalAllocator::HierarchicalAllocator()
-    : root_(std::make_unique<RoleNode>(basis_)), pending_(std::make_unique<Pending>()) {
+    : root_(std::make_unique<RoleNode>(basis_)) {
   root_->self = root_->children.add();
 }
 
@@ -163,8 +177,17 @@ void HierarchicalAllocator::initialize(const AllocatorOptions& options, Clock& c
   clock_ = &clock;
   offerCallback_ = std::move(offerCallback);
   minimums_.clear();
+  scalarMinimums_.clear();
+  minimumsAreScalars_ = true;
   for (const auto& m : options_.minAllocatableResources) {
-    if (!m.empty()) minimums_.push_back(m.flatten());
+    if (m.empty()) continue;
+    minimums_.push_back(m.flatten());
+    std::vector<std::pair<size_t, int64_t>> alternative;
+    for (const auto& r : minimums_.back()) {
+      if (r.type != Resource::Type::SCALAR) minimumsAreScalars_ = false;
+      alternative.emplace_back(names_.id(r.name), r.scalarMillis);
+    }
+    scalarMinimums_.push_back(std::move(alternative));
   }
   basisDirty_ = true;
 }
@@ -181,7 +204,8 @@ HierarchicalAllocator::RoleNode* HierarchicalAllocator::acquireRole(const std::s
   if (!node) {
     size_t slash = name.rfind('/');
     // The new child holds a reference on its parent.
-    RoleNode* parent = slash == std::string::npos ? root_.get() : acquireRole(name.substr(0, slash));
+    RoleNode* parent =
+        slash == std::string::npos ? root_.get() : acquireRole(name.substr(0, slash));
     auto owned = std::make_unique<RoleNode>(basis_);
     node = owned.get();
     node->name = name;
@@ -191,8 +215,9 @@ HierarchicalAllocator::RoleNode* HierarchicalAllocator::acquireRole(const std::s
     node->weight = w == weights_.end() ? 1.0 : w->second;
     node->self = node->children.add();
     node->handle = parent->children.add(node->weight);
-    if (parent->childByHandle.size() <= node->handle) parent->childByHandle.resize(node->handle + 1);
-    parent->childByHandle[node->handle] = node;
+    auto& byHandle = parent->childByHandle;
+    if (byHandle.size() <= node->handle) byHandle.resize(node->handle + 1);
+    byHandle[node->handle] = node;
     roles_.emplace(name, std::move(owned));
   }
   ++node->refs;
@@ -394,7 +419,8 @@ void HierarchicalAllocator::addFramework(const FrameworkID& id, const FrameworkI
         FrameworkRole* fr = frameworkRole(fw, agent->holdings[i].role->name, false);
         Holding& h = agent->holdings[i];  // frameworkRole() may not touch holdings
         h.owner = fr;
-        fr->holdingAgents.insert(agent);
+        h.ownerSlot = fr->holdingAgents.size();
+        fr->holdingAgents.push_back(agent);
         fr->role->frameworks.allocate(fr->handle, h.scalars);
       }
     }
@@ -591,7 +617,8 @@ HierarchicalAllocator::Holding& HierarchicalAllocator::newHolding(Agent& agent,
   h.role = role;  // the caller took the holding's reference
   h.owner = owner;
   if (owner) {
-    owner->holdingAgents.insert(&agent);
+    h.ownerSlot = owner->holdingAgents.size();
+    owner->holdingAgents.push_back(&agent);
   } else {
     orphans_[fw].insert(&agent);
   }
@@ -601,10 +628,19 @@ HierarchicalAllocator::Holding& HierarchicalAllocator::newHolding(Agent& agent,
 
 void HierarchicalAllocator::dropHolding(Agent& agent, size_t index) {
   Holding h = std::move(agent.holdings[index]);
-  agent.holdings[index] = std::move(agent.holdings.back());
+  if (index + 1 != agent.holdings.size()) agent.holdings[index] = std::move(agent.holdings.back());
   agent.holdings.pop_back();
   if (h.owner) {
-    h.owner->holdingAgents.erase(&agent);
+    // Swap-remove from the owner's list and fix the moved entry's slot.
+    auto& list = h.owner->holdingAgents;
+    Agent* moved = list.back();
+    list[h.ownerSlot] = moved;
+    list.pop_back();
+    if (h.ownerSlot < list.size()) {
+      for (auto& other : moved->holdings) {
+        if (other.owner == h.owner) other.ownerSlot = h.ownerSlot;
+      }
+    }
     maybeRemoveFrameworkRole(h.owner);
   } else {
     auto it = orphans_.find(h.framework);
@@ -706,15 +742,7 @@ void HierarchicalAllocator::admitFree(Agent& agent) {
   }
   if (agent.active) addScalars(freeUnreserved_, agent.freeUnreserved);
   for (const auto& [node, v] : agent.freeReserved) changeReservedFree(node, v, +1);
-  bool offerable = agent.active && meetsMinimum(agent.free);
-  if (offerable != agent.offerable) {
-    agent.offerable = offerable;
-    if (offerable) {
-      offerable_.insert(&agent);
-    } else {
-      offerable_.erase(&agent);
-    }
-  }
+  setOfferable(agent, agent.active && meetsMinimum(agent.free, agent.freeScalars));
 }
 
 void HierarchicalAllocator::setTotal(Agent& agent, const Resources& total) {
@@ -738,7 +766,30 @@ void HierarchicalAllocator::setTotal(Agent& agent, const Resources& total) {
   agent.total = total;
 }
 
-void HierarchicalAllocator::markChanged(Agent& agent) { changed_.insert(&agent); }
+void HierarchicalAllocator::markChanged(Agent& agent) {
+  if (agent.changed) return;
+  agent.changed = true;
+  changed_.push_back(&agent);
+}
+
+void HierarchicalAllocator::setOfferable(Agent& agent, bool offerable) {
+  if (agent.offerable == offerable) return;
+  agent.offerable = offerable;
+  if (offerable) {
+    agent.prevOfferable = offerableTail_;
+    agent.nextOfferable = nullptr;
+    (offerableTail_ ? offerableTail_->nextOfferable : offerableHead_) = &agent;
+    offerableTail_ = &agent;
+    ++offerableCount_;
+  } else {
+    (agent.prevOfferable ? agent.prevOfferable->nextOfferable : offerableHead_) =
+        agent.nextOfferable;
+    (agent.nextOfferable ? agent.nextOfferable->prevOfferable : offerableTail_) =
+        agent.prevOfferable;
+    agent.prevOfferable = agent.nextOfferable = nullptr;
+    --offerableCount_;
+  }
+}
 
 void HierarchicalAllocator::addAgent(const AgentID& id, const AgentInfo& info,
                                      const Resources& total,
@@ -747,10 +798,9 @@ void HierarchicalAllocator::addAgent(const AgentID& id, const AgentInfo& info,
   auto owned = std::make_unique<Agent>();
   Agent& agent = *owned;
   agent.id = id;
-  agent.info = info;
   agent.seq = nextAgentSeq_++;
   agents_.emplace(id, std::move(owned));
-  setTotal(agent, total.unallocate());
+  setTotal(agent, withoutAllocationRoles(total));
   agent.free = agent.total;
   admitFree(agent);
   for (const auto& [fwId, resources] : used) {
@@ -771,8 +821,8 @@ void HierarchicalAllocator::removeAgent(const AgentID& id) {
   retireFree(agent);
   agent.freeReserved.clear();
   agent.freeUnreserved.clear();
-  if (agent.offerable) offerable_.erase(&agent);
-  changed_.erase(&agent);
+  setOfferable(agent, false);
+  if (agent.changed) std::erase(changed_, &agent);
 
   for (FrameworkRole* fr : agent.filteredBy) {
     auto f = fr->filters.find(&agent);
@@ -799,9 +849,8 @@ void HierarchicalAllocator::updateAgent(const AgentID& id, const AgentInfo& info
   auto it = agents_.find(id);
   if (it == agents_.end()) return;
   Agent& agent = *it->second;
-  agent.info = info;
   retireFree(agent);
-  setTotal(agent, total.unallocate());
+  setTotal(agent, withoutAllocationRoles(total));
   Resources allocated;
   for (const auto& h : agent.holdings) allocated += h.resources;
   // If the agent shrank below what is in use, nothing is free (over-committed).
@@ -882,10 +931,8 @@ void HierarchicalAllocator::updateAllocation(const FrameworkID& framework, const
   for (size_t i = agent.holdings.size(); i-- > 0;) {
     if (agent.holdings[i].resources.empty()) dropHolding(agent, i);
   }
-  // The free resources did not change, but a reservation may now be gone
-  // from the total: re-derive (cheap) so that nothing refers to it.
-  retireFree(agent);
-  admitFree(agent);
+  // The free resources did not change (nor their reservation roles, which
+  // the new total still references).
 }
 
 void HierarchicalAllocator::recoverResources(const FrameworkID& framework, const AgentID& agentId,
@@ -963,9 +1010,18 @@ void HierarchicalAllocator::refreshBasis() {
   ++basis_.version;
 }
 
-bool HierarchicalAllocator::meetsMinimum(const Resources& offer) const {
+bool HierarchicalAllocator::meetsMinimum(const Resources& offer, const ScalarVec& scalars) const {
   if (offer.empty()) return false;
   if (minimums_.empty()) return true;
+  if (minimumsAreScalars_) {
+    for (const auto& alternative : scalarMinimums_) {
+      bool enough = std::all_of(alternative.begin(), alternative.end(), [&](const auto& need) {
+        return scalarAt(scalars, need.first) >= need.second;
+      });
+      if (enough) return true;
+    }
+    return false;
+  }
   bool flatAlready = std::all_of(offer.begin(), offer.end(), [](const Resource& r) {
     return !r.isReserved() && !r.allocationRole;
   });
@@ -1025,7 +1081,7 @@ bool HierarchicalAllocator::hasPendingChanges() const {
   for (const Agent* agent : changed_) {
     if (agent->offerable) return true;
   }
-  if (globalChange_ && !offerable_.empty()) return true;
+  if (globalChange_ && offerableCount_ > 0) return true;
   return clock_ && !expiries_.empty() && expiries_.top().first <= clock_->now();
 }
 
@@ -1046,6 +1102,8 @@ ScalarVec HierarchicalAllocator::need(const RoleNode* node) const {
     if (child) addScalars(children, need(child));
   }
   if (own.size() < children.size()) own.resize(children.size(), 0);
+  // A parent's guarantee covers its sub-roles': what the subtree needs is
+  // the larger of the two, never their sum.
   for (size_t i = 0; i < children.size(); ++i) own[i] = std::max(own[i], children[i]);
   return own;
 }
@@ -1290,57 +1348,60 @@ bool HierarchicalAllocator::tryOffer(FrameworkRole& fr, Agent& agent, Visit& vis
       }
     }
   }
-  if (!meetsMinimum(*offer)) return false;
+  ScalarVec scalars = whole ? agent.freeScalars : scalarsOf(*offer);
+  if (!meetsMinimum(*offer, scalars)) return false;
   if (isFiltered(fr, agent, *offer)) return false;
-  place(fr, agent, *offer, whole);
+  place(fr, agent, *offer, std::move(scalars), whole);
   return true;
 }
 
+Resources HierarchicalAllocator::allocatedForm(const Resources& offer, RoleNode* role,
+                                               bool idleAgent) {
+  if (!idleAgent) return offer.allocate(role->name);
+  // Idle agents of one shape make identical offers: a copy is a third of
+  // the cost of Resources::allocate(). Partly used agents rarely repeat.
+  for (const auto& form : role->offerForms) {
+    if (form.source == offer && !form.source.empty()) return form.allocated;
+  }
+  Resources allocated = offer.allocate(role->name);
+  role->offerForms[role->nextOfferForm++ % role->offerForms.size()] = {offer, allocated};
+  return allocated;
+}
+
 void HierarchicalAllocator::place(FrameworkRole& fr, Agent& agent, const Resources& offer,
-                                  bool whole) {
-  Resources allocated = offer.allocate(fr.role->name);
-  ScalarVec scalars;
+                                  ScalarVec scalars, bool whole) {
+  if (fr.offers.empty()) offering_.push_back(&fr);
+  fr.offers.emplace_back(&agent, allocatedForm(offer, fr.role, whole && agent.holdings.empty()));
   Resources taken;
   retireFree(agent);
   if (whole) {
     // `offer` is agent.free: move it into the holding rather than copy.
-    scalars = std::move(agent.freeScalars);
     taken = std::move(agent.free);
     agent.free = Resources();
   } else {
-    scalars = scalarsOf(offer);
     taken = offer;
     agent.free -= taken;
   }
   admitFree(agent);
   addToHolding(holdingFor(agent, fr), std::move(taken), scalars, true);
-
-  if (fr.pendingCycle != cycleSeq_) {
-    fr.pending = &pending_->offers[fr.framework->id][fr.role->name];
-    fr.pendingCycle = cycleSeq_;
-  }
-  auto slot = fr.pending->find(agent.id);
-  if (slot == fr.pending->end()) {
-    fr.pending->emplace(agent.id, std::move(allocated));
-  } else {
-    slot->second += allocated;
-  }
 }
 
 void HierarchicalAllocator::allocate(AllocationScope scope) {
   if (!clock_) return;
-  ++cycleSeq_;
   processExpiredFilters(clock_->now());
   refreshBasis();
 
-  std::vector<Agent*> candidates;
+  std::vector<Agent*>& candidates = candidates_;  // keeps its capacity
+  candidates.clear();
   if (scope == AllocationScope::kAll || globalChange_) {
-    candidates.assign(offerable_.begin(), offerable_.end());
+    candidates.reserve(offerableCount_);
+    for (Agent* a = offerableHead_; a; a = a->nextOfferable) candidates.push_back(a);
   } else {
     for (Agent* agent : changed_) {
       if (agent->offerable) candidates.push_back(agent);
     }
   }
+  for (Agent* agent : changed_) agent->changed = false;
   changed_.clear();
   globalChange_ = false;
 
@@ -1359,10 +1420,27 @@ void HierarchicalAllocator::allocate(AllocationScope scope) {
 }
 
 void HierarchicalAllocator::flushOffers() {
-  if (pending_->offers.empty()) return;
-  auto offers = std::move(pending_->offers);
-  pending_->offers.clear();
-  for (const auto& [fw, byRole] : offers) offerCallback_(fw, byRole);
+  if (offering_.empty()) return;
+  std::sort(offering_.begin(), offering_.end(), [](const FrameworkRole* a, const FrameworkRole* b) {
+    if (a->framework != b->framework) return a->framework->id < b->framework->id;
+    return a->role->name < b->role->name;
+  });
+  // Everything is taken out first: a callback may call back into us.
+  using ByRole = std::map<std::string, std::map<AgentID, Resources>>;
+  std::vector<std::pair<FrameworkID, ByRole>> out;
+  for (FrameworkRole* fr : offering_) {
+    if (out.empty() || out.back().first != fr->framework->id) {
+      out.emplace_back(fr->framework->id, ByRole{});
+    }
+    auto& byAgent = out.back().second[fr->role->name];
+    for (auto& [agent, resources] : fr->offers) {
+      auto [it, inserted] = byAgent.try_emplace(agent->id, std::move(resources));
+      if (!inserted) it->second += resources;
+    }
+    fr->offers.clear();
+  }
+  offering_.clear();
+  for (const auto& [fw, byRole] : out) offerCallback_(fw, byRole);
 }
 
 // ---- Reports -------------------------------------------------------------------
@@ -1464,7 +1542,8 @@ std::string HierarchicalAllocator::checkConsistency() const {
       addScalars(own[h.role], h.scalars);
       if (h.owner) {
         if (h.owner->framework->id != h.framework) err << where << "holding owner mismatch; ";
-        if (!h.owner->holdingAgents.count(const_cast<Agent*>(&agent))) {
+        const auto& list = h.owner->holdingAgents;
+        if (h.ownerSlot >= list.size() || list[h.ownerSlot] != &agent) {
           err << where << "owner does not list the agent; ";
         }
         addScalars(byOwner[h.owner], h.scalars);
@@ -1500,17 +1579,24 @@ std::string HierarchicalAllocator::checkConsistency() const {
         addScalars(reservedFree[n], scalars(one));
       }
     }
-    bool shouldOffer = agent.active && meetsMinimum(agent.free);
+    bool shouldOffer = agent.active && meetsMinimum(agent.free, scalars(agent.free));
     if (agent.offerable != shouldOffer) err << where << "offerable flag; ";
-    if (agent.offerable != (offerable_.count(const_cast<Agent*>(&agent)) > 0)) {
-      err << where << "offerable set; ";
-    }
     offerable += agent.offerable;
     for (const FrameworkRole* fr : agent.filteredBy) {
       if (!fr->filters.count(const_cast<Agent*>(&agent))) err << where << "stale filteredBy; ";
     }
   }
-  if (offerable != offerable_.size()) err << "offerable set has removed agents; ";
+  size_t listed = 0;
+  for (const Agent* a = offerableHead_; a; a = a->nextOfferable) {
+    if (!a->offerable || !agents_.count(a->id) || agents_.at(a->id).get() != a) {
+      err << "offerable list holds agent " << a->id << " wrongly; ";
+    }
+    if (++listed > agents_.size()) break;
+  }
+  if (offerable != offerableCount_ || listed != offerableCount_) {
+    err << "offerable list: " << listed << " listed, " << offerableCount_ << " counted, "
+        << offerable << " offerable; ";
+  }
   if (!same(clusterTotal, clusterTotal_)) {
     err << "cluster total " << show(clusterTotal_) << " != " << show(clusterTotal) << "; ";
   }
@@ -1544,7 +1630,19 @@ std::string HierarchicalAllocator::checkConsistency() const {
     }
   }
 
-  // Role nodes, bottom-up sums.
+  // Role nodes: references recounted, bottom-up sums.
+  std::map<const RoleNode*, int> refs;
+  for (const auto& [name, node] : roles_) {
+    if (node->parent != root_.get()) ++refs[node->parent];
+    if (node->quota) ++refs[node.get()];
+  }
+  for (const auto& [id, fw] : frameworks_) {
+    for (const auto& [name, fr] : fw->roles) ++refs[fr->role];
+  }
+  for (const auto& [id, agent] : agents_) {
+    for (const auto& h : agent->holdings) ++refs[h.role];
+    for (const RoleNode* node : agent->reservationRoles) ++refs[node];
+  }
   std::map<const RoleNode*, ScalarVec> subtree;
   std::map<const RoleNode*, int> activeSubtree;
   for (const auto& [name, node] : roles_) {
@@ -1575,6 +1673,7 @@ std::string HierarchicalAllocator::checkConsistency() const {
       err << where << "activity in parent; ";
     }
     if (n->subscribed != subscribed[n]) err << where << "subscribed count; ";
+    if (n->refs != refs[n]) err << where << "refs " << n->refs << " != " << refs[n] << "; ";
     if (n->refs <= 0) err << where << "unreferenced node kept; ";
   }
   return err.str();

@@ -145,7 +145,6 @@ class HierarchicalAllocator final : public Allocator {
   struct RoleNode;
   struct Holding;
   struct Visit;
-  struct Pending;
   struct AgentBySeq {
     bool operator()(const Agent* a, const Agent* b) const;
   };
@@ -203,11 +202,13 @@ class HierarchicalAllocator final : public Allocator {
   void admitFree(Agent& agent);
   void setTotal(Agent& agent, const Resources& total);
   void markChanged(Agent& agent);
+  void setOfferable(Agent& agent, bool offerable);
   ScalarVec scalarsOf(const Resources& resources);
 
   // ---- Allocation ---------------------------------------------------------
   void refreshBasis();
-  bool meetsMinimum(const Resources& offer) const;
+  // `scalars` are the offer's scalar quantities.
+  bool meetsMinimum(const Resources& offer, const ScalarVec& scalars) const;
   bool isFiltered(FrameworkRole& fr, Agent& agent, const Resources& offer);
   void processExpiredFilters(TimePoint now);
   void compactExpiries();
@@ -232,11 +233,18 @@ class HierarchicalAllocator final : public Allocator {
   // Cuts scalar quantities down to what the role's limits (and its
   // ancestors') allow; true when something was cut.
   bool clampToLimits(const RoleNode* role, Resources& offer) const;
-  void place(FrameworkRole& fr, Agent& agent, const Resources& offer, bool whole);
+  // `whole`: the offer is all of agent.free.
+  void place(FrameworkRole& fr, Agent& agent, const Resources& offer, ScalarVec scalars,
+             bool whole);
+  // offer.allocate(role), memoised for offers of whole idle agents.
+  Resources allocatedForm(const Resources& offer, RoleNode* role, bool idleAgent);
   void flushOffers();
 
   AllocatorOptions options_;
   std::vector<Resources> minimums_;  // flattened alternatives
+  // The same as (name id, millis) lists, used when all are scalars.
+  std::vector<std::vector<std::pair<size_t, int64_t>>> scalarMinimums_;
+  bool minimumsAreScalars_ = true;
   Clock* clock_ = nullptr;
   OfferCallback offerCallback_;
 
@@ -257,8 +265,12 @@ class HierarchicalAllocator final : public Allocator {
 
   std::unordered_map<AgentID, std::unique_ptr<Agent>, IdHash> agents_;
   uint64_t nextAgentSeq_ = 0;
-  AgentSet offerable_;  // active agents whose free resources meet the minimum
-  AgentSet changed_;
+  // Active agents whose free resources meet the minimum, in the order they
+  // became so (an intrusive list through Agent).
+  Agent* offerableHead_ = nullptr;
+  Agent* offerableTail_ = nullptr;
+  size_t offerableCount_ = 0;
+  std::vector<Agent*> changed_;  // since the last cycle, each once
   bool globalChange_ = false;
   ScalarVec freeUnreserved_;  // on active agents: the headroom for guarantees
 
@@ -268,8 +280,8 @@ class HierarchicalAllocator final : public Allocator {
   size_t liveFilters_ = 0;
 
   uint64_t visitSeq_ = 0;
-  uint64_t cycleSeq_ = 0;
-  std::unique_ptr<Pending> pending_;
+  std::vector<FrameworkRole*> offering_;  // with offers in the running cycle
+  std::vector<Agent*> candidates_;
 };
 
 }  // namespace tutti::master

@@ -75,35 +75,22 @@ void DrfSorter::setActive(Handle h, bool active) {
 }
 
 void DrfSorter::setWeight(Handle h, double weight) {
-  Client& c = clients_[h];
-  if (c.active) order_.erase(entryOf(h));
-  c.weight = weight > 0 ? weight : 1.0;
-  c.share = computeShare(c);
-  if (c.active) order_.insert(entryOf(h));
+  update(h, [&](Client& c) { c.weight = weight > 0 ? weight : 1.0; });
 }
 
 void DrfSorter::allocate(Handle h, const ScalarVec& delta, bool countOffer) {
-  Client& c = clients_[h];
-  if (c.active) order_.erase(entryOf(h));
-  addScalars(c.allocation, delta);
-  if (countOffer) ++c.offers;
-  c.share = computeShare(c);
-  if (c.active) order_.insert(entryOf(h));
+  update(h, [&](Client& c) {
+    addScalars(c.allocation, delta);
+    if (countOffer) ++c.offers;
+  });
 }
 
 void DrfSorter::unallocate(Handle h, const ScalarVec& delta) {
-  Client& c = clients_[h];
-  if (c.active) order_.erase(entryOf(h));
-  subtractScalars(c.allocation, delta);
-  c.share = computeShare(c);
-  if (c.active) order_.insert(entryOf(h));
+  update(h, [&](Client& c) { subtractScalars(c.allocation, delta); });
 }
 
 void DrfSorter::countOffer(Handle h) {
-  Client& c = clients_[h];
-  if (c.active) order_.erase(entryOf(h));
-  ++c.offers;
-  if (c.active) order_.insert(entryOf(h));
+  update(h, [](Client& c) { ++c.offers; });
 }
 
 double DrfSorter::share(Handle h) {

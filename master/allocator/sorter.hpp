@@ -130,12 +130,26 @@ class DrfSorter {
   };
 
   double computeShare(const Client& c) const;
+  // Applies `change` to the client, re-computes its share and moves its
+  // entry. The set node is re-used (extract/insert): no allocation.
+  template <typename Change>
+  void update(Handle h, Change change) {
+    Client& c = clients_[h];
+    if (!c.active) {
+      change(c);
+      c.share = computeShare(c);
+      return;
+    }
+    auto node = order_.extract(entryOf(h));
+    change(c);
+    c.share = computeShare(c);
+    node.value() = entryOf(h);
+    order_.insert(std::move(node));
+  }
   Entry entryOf(Handle h) const {
     const Client& c = clients_[h];
     return Entry{c.share, c.offers, c.seq, h};
   }
-  // Re-computes the client's share and moves its entry (if active).
-  void reposition(Handle h);
   // Re-computes every share when the basis changed since the last sort.
   void refresh();
 

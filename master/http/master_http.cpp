@@ -185,19 +185,25 @@ Json tasksJson(const Master& m) {
 
 Json rolesJson(Master& m) {
   Json roles = Json::array();
+  // One pass over offers and agents for all roles.
+  std::map<std::string, Resources> offeredByRole, reservedByRole;
+  for (const auto& [_, o] : m.offers().all()) {
+    offeredByRole[o.offer.allocationRole] += o.offer.resources;
+  }
+  for (const auto& [_, a] : m.agents().all()) {
+    if (a.state != AgentState::kRegistered) continue;
+    for (const Resource& r : a.total) {
+      if (r.isReserved()) reservedByRole[r.reservationRole()] += r;
+    }
+  }
   for (const auto& r : m.allocator().roles()) {
     Json j;
     j["name"] = r.role;
     j["weight"] = r.weight;
     j["resources"] = json::resources(r.allocated);
     j["allocated"] = json::resources(r.allocated);
-    Resources offered, reserved;
-    for (const auto& [_, o] : m.offers().all()) {
-      if (o.offer.allocationRole == r.role) offered += o.offer.resources;
-    }
-    for (const auto& [_, a] : m.agents().all()) {
-      if (a.state == AgentState::kRegistered) reserved += a.total.reserved(r.role);
-    }
+    Resources offered = offeredByRole[r.role];
+    Resources reserved = reservedByRole[r.role];
     j["offered"] = json::resources(offered);
     j["reserved"] = json::resources(reserved);
     Json fws = Json::array();

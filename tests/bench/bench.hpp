@@ -21,4 +21,12 @@ struct AllocatorOptions {
 // event_cycle_ms=Z offers=N` (the allocator alone, no master).
 int runAllocator(const AllocatorOptions& options);
 
+struct FailoverOptions {
+  int agents = 10;
+  int zkSessionTimeoutMs = 2000;
+};
+// `failover agents= tasks= zk_session_ms= elected_ms= agents_back_ms=
+// framework_back_ms=`, measured from kill -9 of the leading master.
+int runFailover(const FailoverOptions& options);
+
 }  // namespace tutti::bench

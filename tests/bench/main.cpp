@@ -12,7 +12,8 @@
 #include "tests/bench/bench.hpp"
 
 DEFINE_int32(tasks, 1000, "launch: number of tasks");
-DEFINE_int32(agents, 1000, "allocator: number of agents");
+DEFINE_int32(agents, 1000, "allocator, failover: number of agents (failover default: 10)");
+DEFINE_int32(zk_session_timeout_ms, 2000, "failover: the masters' ZooKeeper session timeout");
 DEFINE_int32(frameworks, 10, "allocator: number of frameworks");
 DEFINE_string(containerizer, "process", "launch: containerizer (process)");
 DEFINE_string(work_dir, "",
@@ -25,6 +26,8 @@ int main(int argc, char** argv) {
       "  launch   master + one agent in this process; launch --tasks=N `true` tasks through\n"
       "           the scheduler driver as fast as offers allow; compare with the machine's\n"
       "           plain posix_spawn+waitpid rate of /bin/true\n"
+      "  failover ZooKeeper, three masters, --agents=N agents and a framework with a task\n"
+      "           per agent; kill -9 the leader and time the recovery\n"
       "  allocator  the allocator alone: --agents=A --frameworks=F; full and event-triggered\n"
       "           allocation cycles";
   if (argc < 2 || argv[1][0] == '-') {
@@ -50,6 +53,10 @@ int main(int argc, char** argv) {
       return 1;
     }
     return tutti::bench::runLaunch({FLAGS_tasks, FLAGS_containerizer, FLAGS_work_dir});
+  }
+  if (scenario == "failover") {
+    int agents = gflags::GetCommandLineFlagInfoOrDie("agents").is_default ? 10 : FLAGS_agents;
+    return tutti::bench::runFailover({agents, FLAGS_zk_session_timeout_ms});
   }
   if (scenario == "allocator") {
     return tutti::bench::runAllocator({FLAGS_agents, FLAGS_frameworks});

@@ -281,6 +281,13 @@ TEST(SessionExpiryTest, LeaderStepsDownAndTasksNeverStop) {
     return static_cast<bool>(in >> taskPid);
   }));
 
+  // Both masters must hold a session (their election node) before the cut;
+  // one that connects only afterwards never loses anything.
+  for (auto& m : masters) {
+    ASSERT_TRUE(waitUntil([&] {
+      return m.process.log().find("Contending for leadership as") != std::string::npos;
+    })) << m.process.log();
+  }
   // Cut the masters off ZooKeeper for longer than their sessions last.
   proxy.block();
   auto cut = std::chrono::steady_clock::now();

@@ -225,6 +225,57 @@ TEST(InProcessTest, OperatorEndpointsValidateBodiesAndApplyChanges) {
   EXPECT_GE(metrics["master/invalid_http_requests"].get<double>(), 7);
 }
 
+// The hierarchical allocator behind the real master: a static reservation
+// for "eng" reaches eng's sub-role and never another role; /master/roles and
+// the allocator's metrics show the decisions.
+TEST(InProcessTest, ReservedResourcesReachOnlyTheirRoleAndDecisionsAreVisible) {
+  auto master = StartMaster();
+  agent::AgentOptions agentOptions = testAgentOptions("", "");
+  agentOptions.resources = "cpus:2;mem:2048;cpus(eng):2;mem(eng):1024";
+  auto agent = StartAgent(*master, agentOptions);
+  int port = master->httpPort();
+  ASSERT_TRUE(waitUntil([&] { return getJson(port, "/master/slaves")["slaves"].size() == 1; }));
+
+  // ops subscribes first and keeps its offer: it gets the unreserved part.
+  RecordingScheduler ops;
+  FrameworkInfo opsInfo = framework();
+  opsInfo.roles = {"ops"};
+  TuttiSchedulerDriver opsDriver(&ops, opsInfo, master->messageAddress());
+  opsDriver.start();
+  ASSERT_TRUE(waitUntil([&] { return !ops.offers().empty(); }));
+  Resources opsOffered = ops.offers()[0].resources;
+  EXPECT_TRUE(opsOffered.reserved().empty()) << opsOffered.toString();
+  EXPECT_EQ(opsOffered.scalar("cpus"), 2);
+
+  // eng/web gets what is left: the resources reserved for its parent.
+  RecordingScheduler web;
+  FrameworkInfo webInfo = framework();
+  webInfo.roles = {"eng/web"};
+  TuttiSchedulerDriver webDriver(&web, webInfo, master->messageAddress());
+  webDriver.start();
+  ASSERT_TRUE(waitUntil([&] { return !web.offers().empty(); }));
+  Resources webOffered = web.offers()[0].resources;
+  EXPECT_EQ(webOffered.reserved("eng").scalar("cpus"), 2) << webOffered.toString();
+  EXPECT_EQ(webOffered.unreserved().scalar("cpus"), 0) << webOffered.toString();
+  for (const auto& o : ops.offers()) EXPECT_TRUE(o.resources.reserved().empty());
+
+  auto roles = getJson(port, "/master/roles")["roles"];
+  std::map<std::string, nlohmann::json> byName;
+  for (const auto& r : roles) byName[r["name"]] = r;
+  ASSERT_TRUE(byName.count("ops")) << roles;
+  ASSERT_TRUE(byName.count("eng/web")) << roles;
+  EXPECT_EQ(byName["ops"]["offered"]["cpus"], 2.0);
+  EXPECT_EQ(byName["eng/web"]["offered"]["cpus"], 2.0);
+  EXPECT_EQ(byName["ops"]["frameworks"].size(), 1u);
+  auto metrics = getJson(port, "/metrics/snapshot");
+  EXPECT_EQ(metrics["allocator/offers"], 2.0);
+  EXPECT_TRUE(metrics.contains("allocator/allocation_runs"));
+  opsDriver.stop();
+  webDriver.stop();
+  opsDriver.join();
+  webDriver.join();
+}
+
 }  // namespace
 }  // namespace tutti::testing
 

@@ -9,7 +9,11 @@
 // with a deadline.
 #include "common/transport.hpp"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <functional>
@@ -261,13 +265,24 @@ TEST_F(TransportTest, ClosedOrUnconnectedTransportsAreUnavailable) {
 
 TEST_F(TransportTest, DealerSendFailsWhileTheServerIsAway) {
   // No server listens on this port: the DEALER (ZMQ_IMMEDIATE) refuses to
-  // queue instead of piling messages up.
-  ZmqRouterTransport probe(serverLoop_, serverMetrics_, optionsWithPrefix("probe"));
-  auto bound = probe.bind("tcp://127.0.0.1:0");
-  ASSERT_TRUE(bound.ok()) << bound.error();
-  probe.close();  // the port is now (very likely) free and nobody listens
+  // queue instead of piling messages up. The port is held by a socket that
+  // is bound but never listens, so no other test can take it meanwhile and
+  // every connection attempt is refused.
+  int holder = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(holder, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(holder, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(holder, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  std::string endpoint = "tcp://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{holder};
   ZmqDealerTransport client(clientLoop_, clientMetrics_, optionsWithPrefix("lonely"));
-  ASSERT_TRUE(client.connect(*bound).ok());
+  ASSERT_TRUE(client.connect(endpoint).ok());
   Status s = client.send("", w::HeartbeatEvent{});
   EXPECT_EQ(s.code(), Status::Code::kUnavailable) << s;
   EXPECT_EQ(counter(clientMetrics_, "lonely/messages_send_failed"), 1);

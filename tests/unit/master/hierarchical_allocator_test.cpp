@@ -243,8 +243,8 @@ TEST_F(HierarchicalAllocatorTest, RecoveringMoreThanHeldChangesNothing) {
   recover("f1", "a1", half);
   // The master repeats itself: the same resources again, and a framework
   // that holds nothing here.
-  allocator_->recoverResources(FrameworkID("f1"), AgentID("a1"), res("cpus:4;mem:4096").allocate("*"),
-                               std::nullopt);
+  allocator_->recoverResources(FrameworkID("f1"), AgentID("a1"),
+                               res("cpus:4;mem:4096").allocate("*"), std::nullopt);
   held_[{"f1", "a1"}] = Resources();
   allocator_->recoverResources(FrameworkID("nobody"), AgentID("a1"), half, std::nullopt);
   checkInvariants();
@@ -507,6 +507,24 @@ TEST_F(HierarchicalAllocatorTest, GuaranteeIsHeldForAnIdleRole) {
   allocator_->reviveOffers(FrameworkID("fq"), {});
   allocate(AllocationScope::kChanged);
   EXPECT_EQ(heldBy("fq").scalar("cpus"), 6);
+}
+
+// Guarantees nest: a parent's guarantee covers its sub-roles', so the
+// headroom held for them is max(parent, sum of children), not the sum of all.
+TEST_F(HierarchicalAllocatorTest, NestedGuaranteesAreNotHeldTwice) {
+  for (int i = 0; i < 10; ++i) addAgent("a" + std::to_string(i), "cpus:1;mem:1024");
+  addFramework("ops", {"ops"});
+  auto guarantee = [this](const std::string& role, std::string_view cpus) {
+    Quota q;
+    q.guarantee = res(cpus);
+    allocator_->updateQuota(role, q);
+  };
+  guarantee("eng", "cpus:3");
+  guarantee("eng/web", "cpus:2");
+  guarantee("eng/db", "cpus:2");
+  allocate();
+  // max(3, 2 + 2) = 4 cpus are held for eng's idle subtree.
+  EXPECT_EQ(heldBy("ops").scalar("cpus"), 6);
 }
 
 // A guarantee on a parent role is served by the frameworks of its sub-roles.
@@ -892,6 +910,34 @@ TEST_F(HierarchicalAllocatorTest, RemoveFrameworkFreesItsAllocation) {
   for (const auto& s : allocator_->roles()) EXPECT_EQ(s.frameworks.count(FrameworkID(first)), 0u);
 }
 
+TEST_F(HierarchicalAllocatorTest, RolesComeAndGo) {
+  addAgent("a1", "cpus(x/y):1;cpus:4;mem:4096");
+  addFramework("f1", {"a/b/c", "a/d"});
+  addFramework("f2", {"x/y/z"});
+  allocate();
+  EXPECT_FALSE(allocator_->roles().empty());
+  removeFramework("f1");
+  removeFramework("f2");
+  checkInvariants();  // recounts every role's references
+  EXPECT_TRUE(allocator_->roles().empty());
+  removeAgent("a1");
+  checkInvariants();
+}
+
+TEST_F(HierarchicalAllocatorTest, UpdateAgentResizes) {
+  addFramework("f1");
+  addAgent("a1", "cpus:4;mem:4096");
+  ASSERT_EQ(allocate().size(), 1u);
+  AgentInfo info;
+  info.id = AgentID("a1");
+  totals_["a1"] = res("cpus:6;mem:4096;gpus:1");
+  allocator_->updateAgent(AgentID("a1"), info, totals_["a1"]);
+  EXPECT_TRUE(allocator_->hasPendingChanges());
+  auto offers = allocate(AllocationScope::kChanged);
+  ASSERT_EQ(offers.size(), 1u);
+  EXPECT_EQ(offers[0].resources, res("cpus:2;gpus:1").allocate("*"));
+}
+
 TEST_F(HierarchicalAllocatorTest, RolesSummary) {
   addFramework("f1", {"eng/web"});
   addFramework("f2", {"eng/web", "ops"});
@@ -1076,6 +1122,13 @@ TEST_P(AllocatorProperty, InvariantsHoldAfterEveryStep) {
       clock_.advance(std::chrono::milliseconds(pick(3000)));
     } else if (action < 77) {
       allocator_->updateWeights({{roles[pick(roles.size())], 0.5 + pick(4)}});
+    } else if (action < 78 && !agents.empty()) {
+      // The agent grows (a resize never below what is in use).
+      const std::string& a = agents[pick(agents.size())];
+      totals_[a] += res("cpus:1;mem:256");
+      AgentInfo info;
+      info.id = AgentID(a);
+      allocator_->updateAgent(AgentID(a), info, totals_[a]);
     } else if (action < 79 && !agents.empty()) {
       const std::string& a = agents[pick(agents.size())];
       if (chance(50)) {

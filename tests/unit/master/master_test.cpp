@@ -17,7 +17,7 @@
 #include "common/loop.hpp"
 #include "common/metrics.hpp"
 #include "common/wire.hpp"
-#include "master/allocator/simple_allocator.hpp"
+#include "master/allocator/hierarchical_allocator.hpp"
 #include "master/options.hpp"
 #include "tests/fixtures/fake_transport.hpp"
 
@@ -99,7 +99,7 @@ class MasterTest : public ::testing::Test {
     info.version = "test";
     info.messageAddress = "tcp://127.0.0.1:6050";
     master_ = std::make_unique<master::Master>(options_, info, loop_, transport_, metrics_,
-                                               std::make_unique<master::SimpleAllocator>());
+                                               std::make_unique<master::HierarchicalAllocator>());
     master_->start();
     loop_.settle();
   }

@@ -6,7 +6,7 @@
 #include <fstream>
 
 #include "common/loop.hpp"
-#include "master/allocator/simple_allocator.hpp"
+#include "master/allocator/hierarchical_allocator.hpp"
 #include "master/master.hpp"
 #include "master/registry/registry.hpp"
 #include "tests/fixtures/cluster.hpp"
@@ -151,7 +151,7 @@ TEST_F(RegistryTest, RecoveredMasterWaitsForAgentsThenMarksTheRestUnreachableAtT
   options.agentRemovalRatePeriod = std::chrono::seconds(10);
   MasterInfo info;
   info.id = MasterID("new");
-  Master master(options, info, loop_, transport, metrics, std::make_unique<SimpleAllocator>(),
+  Master master(options, info, loop_, transport, metrics, std::make_unique<HierarchicalAllocator>(),
                 makeLocalRegistry(loop_, dir_.path()));
   master.start();
   for (int i = 0; i < 100 && !master.serving(); ++i) loop_.settle();

@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "common/loop.hpp"
-#include "master/allocator/simple_allocator.hpp"
+#include "master/allocator/hierarchical_allocator.hpp"
 #include "master/master.hpp"
 #include "tests/fixtures/fake_transport.hpp"
 
@@ -36,7 +36,7 @@ class ReservationTest : public ::testing::Test {
     info.id = MasterID("m1");
     info.messageAddress = "tcp://127.0.0.1:6050";
     master_ = std::make_unique<Master>(MasterOptions{}, info, loop_, transport_, metrics_,
-                                       std::make_unique<SimpleAllocator>());
+                                       std::make_unique<HierarchicalAllocator>());
     master_->start();
     loop_.settle();  // the registry is recovered before messages are handled
     wire::RegisterAgentMessage reg;

@@ -1,0 +1,179 @@
+// failover: ZooKeeper, three masters (processes), N agents (processes) and a
+// framework with one task per agent; kill -9 the leader and time, from the
+// kill, until its ZooKeeper session ends (its election node disappears), a
+// new leader is elected, every agent is back with it, and the framework is
+// back with all its tasks.
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <set>
+#include <thread>
+
+#include "common/http.hpp"
+#include "common/zookeeper.hpp"
+#include "tests/bench/bench.hpp"
+#include "tests/fixtures/process_fixture.hpp"
+#include "tests/fixtures/reaper.hpp"
+#include "tests/fixtures/zookeeper_server.hpp"
+#include "tutti/scheduler.hpp"
+
+namespace tutti::bench {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+
+bool elected(int port) {
+  auto m = testing::getJson(port, "/metrics/snapshot");
+  return m.is_object() && m.value("master/elected", 0.0) == 1.0;
+}
+
+double msSince(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+}  // namespace
+
+int runFailover(const FailoverOptions& options) {
+  testing::ZooKeeperServer zk;
+  zk.start();
+  std::string url = zk.url("/tutti");
+  std::string timeout = std::to_string(options.zkSessionTimeoutMs) + "ms";
+
+  std::vector<std::unique_ptr<testing::TempDir>> dirs;
+  std::vector<testing::MasterProcess> masters;
+  for (int i = 0; i < 3; ++i) {
+    dirs.push_back(std::make_unique<testing::TempDir>());
+    masters.push_back(testing::startMasterProcess(
+        dirs.back()->path(), {"--zk=" + url, "--zk_session_timeout=" + timeout}));
+  }
+  int leader = -1;
+  testing::waitUntil([&] {
+    for (int i = 0; i < 3; ++i) {
+      if (elected(masters[i].httpPort)) leader = i;
+    }
+    return leader >= 0;
+  });
+  if (leader < 0) {
+    std::fprintf(stderr, "failover: no leader elected\n");
+    return 1;
+  }
+
+  std::vector<testing::ProcessHandle> agents;
+  std::vector<std::unique_ptr<testing::TempDir>> agentDirs;
+  for (int i = 0; i < options.agents; ++i) {
+    agentDirs.push_back(std::make_unique<testing::TempDir>());
+    agents.push_back(testing::startProcess(
+        {testing::binary("tutti-agent"), "--master=" + url, "--ip=127.0.0.1",
+         "--port=" + std::to_string(testing::freePort()),
+         "--message_port=" + std::to_string(testing::freePort()),
+         "--work_dir=" + agentDirs.back()->path() + "/work", "--resources=cpus:1;mem:256",
+         "--registration_backoff_factor=50ms", "--zk_session_timeout=" + timeout},
+        agentDirs.back()->path() + "/agent.log"));
+  }
+  auto slaves = [&](int port) {
+    auto s = testing::getJson(port, "/master/slaves");
+    return s.is_object() ? s["slaves"].size() : size_t{0};
+  };
+  if (!testing::waitUntil([&] { return slaves(masters[leader].httpPort) == size_t(options.agents); },
+                          std::chrono::seconds(120))) {
+    std::fprintf(stderr, "failover: agents did not register\n");
+    return 1;
+  }
+
+  // A framework with one task on every agent. The new leader offers what
+  // the tasks leave free again (filters are not part of the registry), so
+  // agents that already have their task get declined.
+  testing::RecordingScheduler scheduler;
+  auto launched = std::make_shared<std::set<std::string>>();  // driver thread only
+  scheduler.onOffers = [launched](SchedulerDriver* d, const std::vector<Offer>& offers) {
+    for (const auto& o : offers) {
+      if (!launched->insert(o.agentId.value).second) {
+        d->declineOffer(o.id, Filters{3600});
+        continue;
+      }
+      d->launchTasks({o.id}, {testing::commandTask("t" + std::to_string(launched->size()),
+                                                   "exec sleep 3600", o, "cpus:0.5;mem:64")},
+                     Filters{3600});
+    }
+  };
+  FrameworkInfo info;
+  info.name = "failover-bench";
+  info.user = "bench";
+  info.failoverTimeoutSecs = 3600;
+  info.capabilities = {FrameworkCapability::PARTITION_AWARE};
+  TuttiSchedulerDriver driver(&scheduler, info, url);
+  driver.start();
+  int tasks = options.agents;
+  if (!scheduler.waitForUpdates([&](const std::vector<TaskStatus>& updates) {
+        int running = 0;
+        for (const auto& u : updates) running += u.state == TaskState::TASK_RUNNING;
+        return running >= tasks;
+      }, std::chrono::seconds(120))) {
+    std::fprintf(stderr, "failover: tasks did not start\n");
+    return 1;
+  }
+  FrameworkID fwId = *scheduler.frameworkId();
+
+  // Watch the election nodes from outside.
+  Loop loop(RealClock::instance());
+  ZooKeeper client(loop, ZooKeeper::Options{zk.servers(), std::chrono::seconds(30)}, nullptr);
+  client.start();
+  size_t nodes = 0;
+  auto countNodes = [&] {
+    std::optional<size_t> n;
+    client.getChildren("/tutti", [&](Result<std::vector<std::string>> c) {
+      size_t k = 0;
+      if (c.ok()) {
+        for (const auto& x : *c) k += x.rfind("json.info_", 0) == 0;
+      }
+      n = k;
+    });
+    auto deadline = Clock::now() + std::chrono::seconds(5);
+    while (!n && Clock::now() < deadline) loop.runOnce(std::chrono::milliseconds(5));
+    return n.value_or(0);
+  };
+  testing::waitUntil([&] { return (nodes = countNodes()) == 3; });
+
+  auto kill = Clock::now();
+  masters[leader].process.stop(SIGKILL);
+  double zkSession = -1, electedMs = -1, agentsBack = -1, frameworkBack = -1;
+  int next = -1;
+  while (msSince(kill) < 120'000 && frameworkBack < 0) {
+    if (zkSession < 0 && countNodes() == 2) zkSession = msSince(kill);
+    if (electedMs < 0) {
+      for (int i = 0; i < 3; ++i) {
+        if (i != leader && elected(masters[i].httpPort)) {
+          next = i;
+          electedMs = msSince(kill);
+        }
+      }
+    }
+    if (next >= 0 && agentsBack < 0 && slaves(masters[next].httpPort) == size_t(options.agents)) {
+      agentsBack = msSince(kill);
+    }
+    if (next >= 0 && agentsBack >= 0) {
+      auto state = testing::getJson(masters[next].httpPort, "/master/state");
+      if (state.is_object()) {
+        for (const auto& fw : state["frameworks"]) {
+          if (fw["id"] != fwId.value || !fw["connected"].get<bool>()) continue;
+          int running = 0;
+          for (const auto& t : fw["tasks"]) running += t["state"] == "TASK_RUNNING";
+          if (running == tasks) frameworkBack = msSince(kill);
+        }
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  driver.stop();
+  driver.join();
+  for (auto& a : agents) a.stop(SIGTERM, std::chrono::seconds(10));
+  testing::killAllDescendants();
+  std::printf("failover agents=%d tasks=%d zk_session_ms=%.0f elected_ms=%.0f agents_back_ms=%.0f "
+              "framework_back_ms=%.0f zk_session_timeout_ms=%d\n",
+              options.agents, tasks, zkSession, electedMs, agentsBack, frameworkBack,
+              options.zkSessionTimeoutMs);
+  return frameworkBack >= 0 ? 0 : 1;
+}
+
+}  // namespace tutti::bench
