@@ -69,14 +69,23 @@ Agent::Agent(AgentOptions options, AgentInfo info, std::string executorEndpoint,
       asyncLauncher_(loop),
       launchedTasks_(metrics.counter("slave/tasks_launched")),
       failedLaunches_(metrics.counter("slave/container_launch_errors")),
-      invalidExecutorCalls_(metrics.counter("slave/invalid_executor_calls")) {
+      invalidExecutorCalls_(metrics.counter("slave/invalid_executor_calls")),
+      checkpointErrors_(metrics.counter("slave/checkpoint_errors")),
+      recoveredExecutors_(metrics.counter("slave/executors_recovered")) {
   statusUpdates_ = std::make_unique<StatusUpdateManager>(
       loop_,
       StatusUpdateManager::Options{options_.statusUpdateRetryIntervalMin,
                                    options_.statusUpdateRetryIntervalMax},
       [this](const wire::StatusUpdateMessage& m) {
+        // Checkpointed updates go out after this turn's flush: on disk first.
+        if (flushScheduled_) {
+          updatesAfterFlush_.push_back(m);
+          return true;
+        }
         return master_.send("", m).ok();
       });
+  statusUpdates_->setPersist(
+      [this](const FrameworkID& fw, const ExecutorID& ex) { checkpointExecutor(fw, ex); });
   master_.setHandler([this](const ConnectionId&, wire::Payload&& m) {
     onMasterMessage(std::move(m));
   });
@@ -128,6 +137,23 @@ Agent::~Agent() {
 
 void Agent::start() {
   startTime_ = loop_.clock().wallSeconds();
+  flagResources_ = info_.resources;
+  Status s = recover();
+  if (!s.ok()) {
+    onFatal_(s.message());
+    return;
+  }
+  heartbeatTimer_ = loop_.after(options_.executorHeartbeatInterval, "agent.executor_heartbeat",
+                                [this] { sendExecutorHeartbeats(); });
+  if (recovering_) {
+    recoveryTimer_ = loop_.after(options_.executorReregistrationTimeout, "agent.recovery_timeout",
+                                 [this] { finishRecovery(); });
+  } else {
+    startDetection();
+  }
+}
+
+void Agent::startDetection() {
   auto detector = MasterDetector::create(
       loop_, options_.master,
       [this](const std::optional<MasterInfo>& leader) { onLeader(leader); },
@@ -138,12 +164,253 @@ void Agent::start() {
   }
   detector_ = std::move(detector).value();
   Status s = detector_->start();
-  if (!s.ok()) {
-    onFatal_(s.message());
+  if (!s.ok()) onFatal_(s.message());
+}
+
+// ---- checkpoint and recovery ----
+
+namespace {
+bool sameProcess(pid_t pid, uint64_t startTicks) {
+  if (pid <= 1) return false;
+  auto ticks = processStartTicks(pid);
+  return ticks && *ticks == startTicks;
+}
+}  // namespace
+
+Status Agent::recover() {
+  auto agent = checkpointer_.readAgent();
+  if (!agent.ok()) {
+    return Status::InvalidArgument("cannot recover the agent: " + agent.status().message() +
+                                   " (restart with --recover=cleanup to start as a new agent)");
+  }
+  auto executors = checkpointer_.readExecutors();
+  for (const auto& e : executors.errors) {
+    checkpointErrors_.inc();
+    LOG(ERROR) << "Skipping an unreadable executor checkpoint: " << e;
+  }
+  bool rebooted = *agent && (*agent)->bootId != currentBootId();
+  if (options_.recover == "cleanup" || rebooted || !*agent) {
+    if (!rebooted) {
+      for (const auto& st : executors.executors) {
+        if (st.terminated || !sameProcess(st.pid, st.pidStartTicks)) continue;
+        LOG(INFO) << "Killing executor " << st.executor.executorId << " (pid " << st.pid
+                  << ") of the previous run";
+        launcher_.destroy(st.pid);
+      }
+    }
+    if (*agent) {
+      LOG(INFO) << (rebooted ? "The machine rebooted since the checkpoint: "
+                             : "--recover=cleanup: ")
+                << "starting as a new agent";
+    }
+    Status s = checkpointer_.removeAll();
+    if (!s.ok()) return s;
+    return Status::OK();
+  }
+  const AgentCheckpointState& a = **agent;
+  if (a.flagResources != flagResources_) {
+    return Status::InvalidArgument(
+        "the agent's resources changed since its checkpoint (were '" +
+        a.flagResources.toString() + "', now '" + flagResources_.toString() +
+        "'): restart with the old --resources, or with --recover=cleanup to start as a new "
+        "agent (its executors are killed)");
+  }
+  info_.id = a.info.id;
+  info_.resources = a.info.resources;  // with dynamic reservations
+  statusUpdates_->setAgentId(*info_.id);
+  LOG(INFO) << "Recovering agent " << *info_.id << " with " << executors.executors.size()
+            << " checkpointed executors";
+  for (const auto& st : executors.executors) recoverExecutor(st);
+  checkpointAgent();
+  return Status::OK();
+}
+
+void Agent::recoverExecutor(const ExecutorCheckpointState& st) {
+  const FrameworkID fwId = *st.framework.id;
+  FrameworkEntry& fw = frameworks_[fwId];
+  fw.info = st.framework;
+  ExecutorRecord rec;
+  rec.id = st.executor.executorId;
+  rec.frameworkId = fwId;
+  rec.info = st.executor;
+  rec.containerId = st.containerId;
+  rec.directory = st.directory;
+  rec.commandExecutor = st.commandExecutor;
+  rec.startTime = st.startTime;
+  rec.shutdownRequested = st.shutdownRequested;
+  rec.recovered = true;
+  for (const auto& t : st.queued) rec.queued[t.taskId] = t;
+  for (size_t i = 0; i < st.launched.size(); ++i) {
+    rec.launched[st.launched[i].taskId] = st.launched[i];
+    if (i < st.launchedInfos.size()) rec.infos[st.launched[i].taskId] = st.launchedInfos[i];
+  }
+  // Pending updates go back into their streams (sent once registered); the
+  // tasks' states catch up with them.
+  std::map<TaskID, std::vector<TaskStatus>> byTask;
+  for (const auto& u : st.pendingUpdates) byTask[u.taskId].push_back(u);
+  for (const auto& [taskId, updates] : byTask) {
+    statusUpdates_->restore(fwId, taskId, updates, st.ackedUuids);
+    auto t = rec.launched.find(taskId);
+    if (t == rec.launched.end()) continue;
+    for (const auto& u : updates) {
+      if (!isTerminal(t->second.state)) t->second.state = u.state;
+    }
+  }
+  if (st.terminated) {
+    rec.state = ExecutorState::kTerminated;
+    for (auto& [_, t] : rec.launched) rec.completed.push_back(t);
+    rec.launched.clear();
+    rec.infos.clear();
+    fw.completedExecutors.push_back(std::move(rec));
+    maybeCompleteFramework(fwId);
     return;
   }
-  heartbeatTimer_ = loop_.after(options_.executorHeartbeatInterval, "agent.executor_heartbeat",
-                                [this] { sendExecutorHeartbeats(); });
+  bool alive = sameProcess(st.pid, st.pidStartTicks);
+  rec.pid = alive ? st.pid : -1;
+  rec.pidStartTicks = st.pidStartTicks;
+  rec.state = ExecutorState::kRegistering;
+  ExecutorID exId = rec.id;
+  fw.executors.emplace(exId, std::move(rec));
+  if (!alive) {
+    LOG(WARNING) << "Executor " << exId << " of framework " << fwId
+                 << " ended while the agent was away";
+    onExecutorExited(fwId, exId, std::nullopt);
+    return;
+  }
+  Status w = watcher_.watch(st.pid, [this, fwId, exId](pid_t, std::optional<int> status) {
+    onExecutorExited(fwId, exId, status);
+  });
+  if (!w.ok()) {
+    onExecutorExited(fwId, exId, std::nullopt);
+    return;
+  }
+  recoveredExecutors_.inc();
+  recovering_ = true;
+  LOG(INFO) << "Waiting for executor " << exId << " (pid " << st.pid << ") of framework "
+            << fwId << " to re-subscribe";
+}
+
+void Agent::finishRecovery() {
+  if (recoveryTimer_) loop_.cancel(recoveryTimer_);
+  recoveryTimer_ = 0;
+  if (!recovering_) return;
+  recovering_ = false;
+  for (auto& [fwId, fw] : frameworks_) {
+    for (auto& [exId, ex] : fw.executors) {
+      if (!ex.recovered || ex.state != ExecutorState::kRegistering) continue;
+      LOG(WARNING) << "Executor " << exId << " of framework " << fwId
+                   << " did not re-subscribe within "
+                   << formatDuration(options_.executorReregistrationTimeout) << "; killing it";
+      ex.state = ExecutorState::kTerminating;
+      if (ex.pid > 1) launcher_.destroy(ex.pid);
+    }
+  }
+  LOG(INFO) << "Recovery finished; registering with the master";
+  startDetection();
+}
+
+void Agent::checkpointAgent() {
+  if (!info_.id) return;
+  AgentCheckpointState st;
+  st.info = info_;
+  st.flagResources = flagResources_;
+  st.executorEndpoint = executorEndpoint_;
+  st.bootId = currentBootId();
+  Status s = checkpointer_.writeAgent(st);
+  if (!s.ok()) {
+    checkpointErrors_.inc();
+    LOG(ERROR) << "Cannot checkpoint the agent: " << s;
+  }
+}
+
+void Agent::checkpointExecutor(const FrameworkID& fwId, const ExecutorID& exId) {
+  if (exId.value.empty()) return;
+  auto f = frameworks_.find(fwId);
+  if (f != frameworks_.end() && !f->second.info.checkpoint) return;
+  // Coalesced: one write per executor per loop turn, however many changes.
+  dirtyExecutors_.emplace(fwId, exId);
+  if (flushScheduled_) return;
+  flushScheduled_ = true;
+  loop_.post("agent.checkpoint_flush", [this, alive = alive_] {
+    if (*alive) flushCheckpoints();
+  });
+}
+
+void Agent::flushCheckpoints() {
+  flushScheduled_ = false;
+  auto dirty = std::move(dirtyExecutors_);
+  dirtyExecutors_.clear();
+  for (const auto& [fwId, exId] : dirty) writeExecutorCheckpoint(fwId, exId);
+  auto updates = std::move(updatesAfterFlush_);
+  updatesAfterFlush_.clear();
+  for (const auto& m : updates) (void)master_.send("", m);  // retried if lost
+  auto acks = std::move(acksAfterFlush_);
+  acksAfterFlush_.clear();
+  for (const auto& [conn, ack] : acks) (void)executors_.send(conn, ack);
+}
+
+void Agent::writeExecutorCheckpoint(const FrameworkID& fwId, const ExecutorID& exId) {
+  const FrameworkEntry* fw = nullptr;
+  const ExecutorRecord* ex = nullptr;
+  auto f = frameworks_.find(fwId);
+  if (f != frameworks_.end()) {
+    fw = &f->second;
+    auto e = fw->executors.find(exId);
+    if (e != fw->executors.end()) ex = &e->second;
+  } else {
+    for (auto it = completedFrameworks_.rbegin(); it != completedFrameworks_.rend(); ++it) {
+      if (it->info.id && *it->info.id == fwId) {
+        fw = &*it;
+        break;
+      }
+    }
+  }
+  if (!fw || !fw->info.checkpoint) return;
+  if (!ex) {
+    for (auto it = fw->completedExecutors.rbegin(); it != fw->completedExecutors.rend(); ++it) {
+      if (it->id == exId) {
+        ex = &*it;
+        break;
+      }
+    }
+  }
+  if (!ex) return;
+  ExecutorCheckpointState st;
+  statusUpdates_->pendingForExecutor(fwId, exId, &st.pendingUpdates, &st.ackedUuids);
+  st.terminated = ex->state == ExecutorState::kTerminated;
+  Status s;
+  if (st.terminated && st.pendingUpdates.empty()) {
+    s = checkpointer_.removeExecutor(fwId, exId);
+  } else {
+    st.framework = fw->info;
+    st.executor = ex->info;
+    st.containerId = ex->containerId;
+    st.directory = ex->directory;
+    st.commandExecutor = ex->commandExecutor;
+    st.pid = ex->pid;
+    st.pidStartTicks = ex->pidStartTicks;
+    st.startTime = ex->startTime;
+    st.shutdownRequested = ex->shutdownRequested;
+    for (const auto& [_, t] : ex->queued) st.queued.push_back(t);
+    for (const auto& [taskId, t] : ex->launched) {
+      st.launched.push_back(t);
+      auto info = ex->infos.find(taskId);
+      st.launchedInfos.push_back(info != ex->infos.end() ? info->second : TaskInfo{});
+    }
+    if (st.terminated) {
+      for (const auto& t : ex->completed) {
+        if (statusUpdates_->hasPending(fwId, t.taskId)) {
+          st.launched.push_back(t);
+          st.launchedInfos.push_back(TaskInfo{});
+        }
+      }
+    }
+    s = checkpointer_.writeExecutor(st);
+  }
+  if (!s.ok()) {
+    checkpointErrors_.inc();
+    LOG(ERROR) << "Cannot checkpoint executor " << exId << " of framework " << fwId << ": " << s;
+  }
 }
 
 void Agent::onLeader(const std::optional<MasterInfo>& leader) {
@@ -257,7 +524,9 @@ void Agent::registered(const AgentID& id, Duration pingTimeout, bool reregistere
     LOG(WARNING) << "Master registered this agent as " << id << " but it is " << *info_.id;
   }
   bool first = state_ != AgentState::kRegistered;
+  bool changed = !info_.id || *info_.id != id;
   info_.id = id;
+  if (changed) checkpointAgent();
   state_ = AgentState::kRegistered;
   if (registrationTimer_) loop_.cancel(registrationTimer_);
   registrationTimer_ = 0;
@@ -400,6 +669,7 @@ void Agent::handle(const wire::RunTaskMessage& m) {
   } else {
     ex->queued[task.taskId] = task;
   }
+  checkpointExecutor(fwId, exId);
 }
 
 ExecutorRecord* Agent::launchExecutor(FrameworkEntry& fw, const TaskInfo& task) {
@@ -494,6 +764,8 @@ void Agent::onExecutorLaunched(const FrameworkID& fwId, const ExecutorID& exId,
     return;
   }
   ex->pid = *pid;
+  ex->pidStartTicks = processStartTicks(ex->pid).value_or(0);
+  checkpointExecutor(fwId, exId);
   VLOG(1) << "Launched executor " << exId << " (pid " << ex->pid << ") in " << ex->directory;
   Status w = watcher_.watch(ex->pid, [this, fwId, exId](pid_t, std::optional<int> status) {
     onExecutorExited(fwId, exId, status);
@@ -575,6 +847,7 @@ void Agent::handle(const wire::StatusUpdateAckMessage& m) {
     addCompleted(ex, it->second);
     ex.launched.erase(it);
     ex.infos.erase(m.taskId);
+    checkpointExecutor(m.frameworkId, ex.id);
     break;
   }
   maybeCompleteFramework(m.frameworkId);
@@ -593,6 +866,7 @@ void Agent::handle(const wire::CheckpointResourcesMessage& m) {
   // (checkpointed to disk with agent recovery) and reported on re-registration.
   LOG(INFO) << "Resources are now " << m.resources;
   info_.resources = m.resources;
+  checkpointAgent();
 }
 
 void Agent::handle(const wire::FrameworkToExecutorMessage& m) {
@@ -643,6 +917,18 @@ void Agent::onExecutorSubscribe(const ConnectionId& from, const wire::ExecutorSu
     auto queued = std::move(ex->queued);
     ex->queued.clear();
     for (const auto& [_, task] : queued) sendLaunch(*ex, task);
+    checkpointExecutor(m.frameworkId, m.executorId);
+  }
+  if (ex->recovered && recovering_) {
+    LOG(INFO) << "Executor " << m.executorId << " of framework " << m.frameworkId
+              << " re-subscribed";
+    bool waiting = false;
+    for (const auto& [_, f] : frameworks_) {
+      for (const auto& [__, e] : f.executors) {
+        waiting = waiting || (e.recovered && e.state == ExecutorState::kRegistering);
+      }
+    }
+    if (!waiting) finishRecovery();
   }
 }
 
@@ -685,9 +971,15 @@ void Agent::acceptExecutorUpdate(ExecutorRecord& ex, const ConnectionId& from,
   status.executorId = ex.id;
   status.source = Source::SOURCE_EXECUTOR;
   if (statusUpdates_->update(ex.frameworkId, status)) taskUpdated(ex.frameworkId, status);
-  // Received (and, once agent recovery exists, written to disk): tell the
-  // executor so it stops resending.
-  (void)executors_.send(from, wire::AcknowledgedEvent{status.taskId, status.uuid});
+  // Received: tell the executor so it stops resending -- for a
+  // checkpointing framework only once the update is on disk (after this
+  // loop turn's checkpoint flush), or an agent crash could lose it.
+  wire::AcknowledgedEvent ack{status.taskId, status.uuid};
+  if (flushScheduled_) {
+    acksAfterFlush_.emplace_back(from, std::move(ack));
+  } else {
+    (void)executors_.send(from, ack);
+  }
 }
 
 void Agent::onExecutorMessageCall(const ConnectionId& from, const wire::ExecutorMessageCall& m) {
@@ -824,6 +1116,7 @@ void Agent::onExecutorExited(const FrameworkID& fwId, const ExecutorID& exId,
   while (f->second.completedExecutors.size() > options_.maxCompletedExecutorsPerFramework) {
     f->second.completedExecutors.pop_front();
   }
+  checkpointExecutor(fwId, exId);
   maybeCompleteFramework(fwId);
 }
 
@@ -863,7 +1156,13 @@ void Agent::shutdown(std::function<void()> done) {
   state_ = AgentState::kTerminating;
   if (registrationTimer_) loop_.cancel(registrationTimer_);
   registrationTimer_ = 0;
-  shutdownDone_ = std::move(done);
+  // A stopped agent comes back as a new agent (its executors are gone), as
+  // in Mesos: nothing is left to recover.
+  shutdownDone_ = [this, done = std::move(done)] {
+    Status s = checkpointer_.removeAll();
+    if (!s.ok()) LOG(ERROR) << "Cannot remove the checkpoint: " << s;
+    if (done) done();
+  };
   if (frameworks_.empty()) {
     auto d = std::move(shutdownDone_);
     shutdownDone_ = nullptr;

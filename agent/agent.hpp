@@ -9,6 +9,18 @@
 // tasks queued) → kRunning (subscribed, tasks sent) → kTerminating
 // (SHUTDOWN sent or killed) → kTerminated (its process ended; kept in the
 // framework's completed executors for /state and /files).
+//
+// Checkpoint and recovery (DESIGN §8, checkpoint/checkpoint.hpp): the agent
+// writes its id and resources, and every executor of a framework with
+// checkpoint=true (pid, tasks, pending status updates) whenever they change,
+// updates before they are sent. On start, with --recover=reconnect, it
+// reads them back, watches the executors that are still alive (pid and
+// start time must match), waits up to --executor_reregistration_timeout for
+// them to re-subscribe (killing those that do not), and only then
+// re-registers with the master under its old id with all of them; pending
+// updates are re-sent once registered. Executors found dead end their tasks
+// TASK_FAILED. A changed --resources or a reboot (boot id) is not guessed
+// at: the first refuses to start, the second starts as a new agent.
 #pragma once
 
 #include <deque>
@@ -16,8 +28,10 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
+#include "agent/checkpoint/checkpoint.hpp"
 #include "agent/containerizer/launcher.hpp"
 #include "agent/options.hpp"
 #include "agent/status_updates/status_update_manager.hpp"
@@ -51,6 +65,8 @@ struct ExecutorRecord {
   bool commandExecutor = true;
   ExecutorState state = ExecutorState::kRegistering;
   pid_t pid = -1;  // -1 while the launcher thread is still starting it
+  uint64_t pidStartTicks = 0;  // /proc/<pid>/stat start time, for recovery
+  bool recovered = false;      // found in the checkpoint after a restart
   ConnectionId conn;
   double startTime = 0;
   std::map<TaskID, TaskInfo> queued;  // waiting for the executor to subscribe
@@ -123,6 +139,19 @@ class Agent {
                             const TaskStatus& update);
   void onExecutorMessageCall(const ConnectionId& from, const wire::ExecutorMessageCall& m);
 
+  // Recovery (see the header comment).
+  Status recover();
+  void recoverExecutor(const ExecutorCheckpointState& st);
+  void finishRecovery();
+  void startDetection();
+  void checkpointAgent();
+  // Marks the executor's checkpoint for writing at the end of this loop
+  // turn (flushCheckpoints); a no-op for frameworks without checkpoint=true.
+  void checkpointExecutor(const FrameworkID& fw, const ExecutorID& ex);
+  void flushCheckpoints();
+  // Writes (or, once it ended with nothing pending, removes) the checkpoint.
+  void writeExecutorCheckpoint(const FrameworkID& fw, const ExecutorID& ex);
+
   void onLeader(const std::optional<MasterInfo>& leader);
   void doRegister();
   void registered(const AgentID& id, Duration pingTimeout, bool reregistered);
@@ -155,6 +184,16 @@ class Agent {
   Metrics& metrics_;
   std::function<void(const std::string&)> onFatal_;
   std::unique_ptr<StatusUpdateManager> statusUpdates_;
+  Checkpointer checkpointer_{options_.workDir};
+  Resources flagResources_;        // --resources as given, for the compatibility check
+  bool recovering_ = false;        // waiting for recovered executors to re-subscribe
+  Loop::TimerId recoveryTimer_ = 0;
+  std::set<std::pair<FrameworkID, ExecutorID>> dirtyExecutors_;
+  bool flushScheduled_ = false;
+  // Acknowledgements to executors held until their updates are on disk.
+  std::vector<std::pair<ConnectionId, wire::AcknowledgedEvent>> acksAfterFlush_;
+  // Status updates to the master held until they are on disk.
+  std::vector<wire::StatusUpdateMessage> updatesAfterFlush_;
   std::unique_ptr<MasterDetector> detector_;
   ProcessWatcher watcher_;
   ProcessLauncher launcher_;
@@ -178,6 +217,8 @@ class Agent {
   Counter& launchedTasks_;
   Counter& failedLaunches_;
   Counter& invalidExecutorCalls_;
+  Counter& checkpointErrors_;
+  Counter& recoveredExecutors_;
 };
 
 }  // namespace tutti::agent

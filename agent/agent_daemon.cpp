@@ -7,6 +7,7 @@
 
 #include <future>
 
+#include "agent/checkpoint/checkpoint.hpp"
 #include "agent/http/agent_http.hpp"
 #include "agent/resources_detect.hpp"
 
@@ -57,8 +58,24 @@ Status AgentDaemon::start(std::map<std::string, std::string> flags) {
   executorOptions.metricPrefix = "slave/executors";
   executorOptions.limits = options_.decodeLimits;
   executorTransport_ = std::make_unique<ZmqRouterTransport>(*loop_, metrics_, executorOptions);
+  // Executors of the previous run reconnect to the endpoint they were
+  // given: with --message_port=0, bind the checkpointed one again.
+  int executorPort = options_.messagePort;
+  if (options_.recover == "reconnect") {
+    auto checkpoint = Checkpointer(options_.workDir).readAgent();
+    if (checkpoint.ok() && *checkpoint) {
+      const std::string& old = (*checkpoint)->executorEndpoint;
+      int oldPort = std::atoi(old.substr(old.rfind(':') + 1).c_str());
+      if (executorPort == 0) {
+        executorPort = oldPort;
+      } else if (oldPort != executorPort) {
+        LOG(WARNING) << "Executors of the previous run connect to " << old
+                     << "; with --message_port=" << executorPort << " they cannot reconnect";
+      }
+    }
+  }
   auto bound =
-      executorTransport_->bind("tcp://" + options_.ip + ":" + std::to_string(options_.messagePort));
+      executorTransport_->bind("tcp://" + options_.ip + ":" + std::to_string(executorPort));
   if (!bound.ok()) return bound.status();
   messagePort_ = std::stoi(bound->substr(bound->rfind(':') + 1));
 

@@ -32,11 +32,23 @@ DEFINE_string(executor_shutdown_grace_period, "5secs",
               "Time between asking an executor to shut down and killing it");
 DEFINE_string(recovery_timeout, "15mins",
               "Executors shut themselves down when the agent is away this long");
+DEFINE_string(recover, "reconnect",
+              "After a restart: 'reconnect' to the checkpointed executors, or 'cleanup': kill "
+              "them and start as a new agent");
+DEFINE_string(executor_reregistration_timeout, "2secs",
+              "Executors found after a restart must re-subscribe within this, or are killed");
 DEFINE_string(status_update_retry_interval_min, "10secs",
               "First retry interval for unacknowledged status updates (doubles)");
 DEFINE_string(status_update_retry_interval_max, "10mins",
               "Largest retry interval for unacknowledged status updates");
 
+static bool validateRecover(const char* flag, const std::string& value) {
+  if (value == "reconnect" || value == "cleanup") return true;
+  std::cerr << "--" << flag << " must be 'reconnect' or 'cleanup', not '" << value << "'\n";
+  return false;
+}
+DEFINE_validator(recover, &validateRecover);
+DEFINE_validator(executor_reregistration_timeout, &tutti::validateDurationFlag);
 DEFINE_validator(port, &tutti::validatePortFlag);
 DEFINE_validator(message_port, &tutti::validatePortFlag);
 DEFINE_validator(master, &tutti::validateHostPortFlag);
@@ -75,6 +87,8 @@ int main(int argc, char** argv) {
   o.executorRegistrationTimeout = *tutti::parseDuration(FLAGS_executor_registration_timeout);
   o.executorShutdownGracePeriod = *tutti::parseDuration(FLAGS_executor_shutdown_grace_period);
   o.recoveryTimeout = *tutti::parseDuration(FLAGS_recovery_timeout);
+  o.recover = FLAGS_recover;
+  o.executorReregistrationTimeout = *tutti::parseDuration(FLAGS_executor_reregistration_timeout);
   o.statusUpdateRetryIntervalMin = *tutti::parseDuration(FLAGS_status_update_retry_interval_min);
   o.statusUpdateRetryIntervalMax = *tutti::parseDuration(FLAGS_status_update_retry_interval_max);
 

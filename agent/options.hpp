@@ -24,6 +24,11 @@ struct AgentOptions {
   Duration executorShutdownGracePeriod = 5s;    // between SHUTDOWN and SIGKILL
   Duration executorHeartbeatInterval = 5s;      // HEARTBEAT events to executors
   Duration recoveryTimeout = 15min;             // executors give up on a vanished agent
+  // After a restart: "reconnect" to the checkpointed executors, or
+  // "cleanup": kill them, drop the checkpoint and start as a new agent.
+  std::string recover = "reconnect";
+  // Recovered executors that do not re-subscribe within this are killed.
+  Duration executorReregistrationTimeout = 2s;
   Duration statusUpdateRetryIntervalMin = 10s;
   Duration statusUpdateRetryIntervalMax = 10min;
   size_t maxCompletedExecutorsPerFramework = 150;

@@ -18,21 +18,6 @@ std::string sandboxPath(const std::string& workDir, const AgentID& agent,
          executor.value + "/runs/" + container.value;
 }
 
-Status makeDirectories(const std::string& path) {
-  if (path.empty()) return Status::InvalidArgument("empty path");
-  std::string partial;
-  size_t pos = 0;
-  while (pos != std::string::npos) {
-    pos = path.find('/', pos + 1);
-    partial = path.substr(0, pos);
-    if (partial.empty()) continue;
-    if (::mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) {
-      return Status::IoError("mkdir " + partial + ": " + std::strerror(errno));
-    }
-  }
-  return Status::OK();
-}
-
 Result<pid_t> ProcessLauncher::launch(const LaunchSpec& spec) {
   Status s = makeDirectories(spec.directory);
   if (!s.ok()) return s;

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/files.hpp"  // makeDirectories
 #include "tutti/types.hpp"
 
 namespace tutti {
@@ -74,8 +75,5 @@ class AsyncLauncher {
 std::string sandboxPath(const std::string& workDir, const AgentID& agent,
                         const FrameworkID& framework, const ExecutorID& executor,
                         const ContainerID& container);
-
-// mkdir -p with mode 0755.
-Status makeDirectories(const std::string& path);
 
 }  // namespace tutti::agent

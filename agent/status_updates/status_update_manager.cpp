@@ -25,6 +25,7 @@ bool StatusUpdateManager::update(const FrameworkID& framework, const TaskStatus&
     if (u.uuid == status.uuid) return false;
   }
   s.updates.push_back(status);
+  if (persist_) persist_(framework, status.executorId);
   if (s.updates.size() == 1) {
     s.backoff = options_.retryMin;
     sendHead(s);
@@ -70,12 +71,43 @@ std::optional<TaskStatus> StatusUpdateManager::acknowledge(const FrameworkID& fr
   if (isTerminal(acked.state)) {
     // Nothing follows a terminal update.
     streams_.erase(it);
+    if (persist_) persist_(framework, acked.executorId);
     return acked;
   }
   s.acked.insert(uuid);
+  if (persist_) persist_(framework, acked.executorId);
   s.backoff = options_.retryMin;
   sendHead(s);
   return acked;
+}
+
+void StatusUpdateManager::restore(const FrameworkID& framework, const TaskID& task,
+                                  const std::vector<TaskStatus>& updates,
+                                  const std::vector<std::string>& acked) {
+  if (updates.empty()) return;  // acknowledged uuids matter only for an open stream
+  Stream& s = streams_[Key{framework, task}];
+  s.framework = framework;
+  s.task = task;
+  s.acked.insert(acked.begin(), acked.end());
+  for (const auto& u : updates) {
+    bool seen = s.acked.count(u.uuid) > 0;
+    for (const auto& q : s.updates) seen = seen || q.uuid == u.uuid;
+    if (!seen) s.updates.push_back(u);
+  }
+  s.backoff = options_.retryMin;
+}
+
+void StatusUpdateManager::pendingForExecutor(const FrameworkID& framework,
+                                             const ExecutorID& executor,
+                                             std::vector<TaskStatus>* updates,
+                                             std::vector<std::string>* acked) const {
+  for (auto it = streams_.lower_bound(Key{framework, TaskID()});
+       it != streams_.end() && it->first.first == framework; ++it) {
+    const Stream& s = it->second;
+    if (s.updates.empty() || s.updates.front().executorId != executor) continue;
+    updates->insert(updates->end(), s.updates.begin(), s.updates.end());
+    acked->insert(acked->end(), s.acked.begin(), s.acked.end());
+  }
 }
 
 void StatusUpdateManager::resendAll() {

@@ -4,9 +4,10 @@
 // Each task has a stream of updates; only its head is in flight. The head is
 // re-sent with exponential backoff (retryMin doubling to retryMax) until the
 // master forwards the scheduler's acknowledgement; then the next update
-// goes. Duplicate updates (same uuid) are ignored. Updates are kept in
-// memory; writing them to disk before sending comes with agent recovery.
-// Loop thread only.
+// goes. Duplicate updates (same uuid) are ignored. The Persist hook runs
+// whenever a stream changes, before anything is sent: the agent writes the
+// task's executor checkpoint there (frameworks with checkpoint=true), so an
+// update is on disk before the master sees it. Loop thread only.
 #pragma once
 
 #include <deque>
@@ -28,11 +29,28 @@ class StatusUpdateManager {
   };
   // Sends one update to the master; false if it could not be sent now.
   using Forward = std::function<bool(const wire::StatusUpdateMessage&)>;
+  // The task's stream changed (an update queued, one acknowledged); the
+  // executor is the update's executorId (empty for updates of tasks the
+  // agent never gave to an executor).
+  using Persist = std::function<void(const FrameworkID&, const ExecutorID&)>;
 
   StatusUpdateManager(Loop& loop, Options options, Forward forward);
   ~StatusUpdateManager();
 
   void setAgentId(const AgentID& id) { agentId_ = id; }
+  void setPersist(Persist persist) { persist_ = std::move(persist); }
+
+  // Puts back a checkpointed stream (after an agent restart) without
+  // sending anything: resendAll() does once the agent is registered.
+  void restore(const FrameworkID& framework, const TaskID& task,
+               const std::vector<TaskStatus>& updates, const std::vector<std::string>& acked);
+  // The task's pending updates (oldest first) and acknowledged uuids, for
+  // the checkpoint.
+  // Every pending update of the executor's tasks (oldest first per task),
+  // and the uuids already acknowledged in their streams. O(streams).
+  void pendingForExecutor(const FrameworkID& framework, const ExecutorID& executor,
+                          std::vector<TaskStatus>* updates,
+                          std::vector<std::string>* acked) const;
 
   // Queues `status` (which must carry a uuid). Sends it now if its stream
   // was empty. Returns false for a duplicate.
@@ -74,6 +92,7 @@ class StatusUpdateManager {
   Loop& loop_;
   Options options_;
   Forward forward_;
+  Persist persist_;
   AgentID agentId_;
   std::map<Key, Stream> streams_;
 };

@@ -30,6 +30,8 @@ DEFINE_string(framework_name, "tutti-execute", "Framework name");
 DEFINE_string(kill_after, "", "Kill the task(s) after this long, e.g. 10secs");
 DEFINE_string(grace_period, "", "Kill grace period between SIGTERM and SIGKILL (default 3secs)");
 DEFINE_bool(partition_aware, false, "Subscribe with the PARTITION_AWARE capability");
+DEFINE_bool(checkpoint, false,
+            "Ask agents to checkpoint the tasks, so that they survive an agent restart");
 
 DEFINE_validator(master, &tutti::validateHostPortFlag);
 DEFINE_validator(resources, &tutti::validateResourcesFlag);
@@ -107,6 +109,7 @@ int main(int argc, char** argv) {
   info.hostname = host;
   info.roles = {FLAGS_role};
   info.capabilities = {tutti::FrameworkCapability::TASK_KILLING_STATE};
+  info.checkpoint = FLAGS_checkpoint;
   if (FLAGS_partition_aware) {
     info.capabilities.push_back(tutti::FrameworkCapability::PARTITION_AWARE);
   }

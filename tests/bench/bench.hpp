@@ -10,6 +10,7 @@ struct LaunchOptions {
   int tasks = 1000;
   std::string containerizer = "process";
   std::string workDir;  // the agent's work_dir; empty: a fresh directory under $TMPDIR
+  bool checkpoint = false;  // the framework asks for checkpointing (agent recovery)
 };
 int runLaunch(const LaunchOptions& options);
 

@@ -148,6 +148,7 @@ int runLaunch(const LaunchOptions& options) {
   FrameworkInfo fw;
   fw.name = "tutti-bench";
   fw.user = "bench";
+  fw.checkpoint = options.checkpoint;
   TuttiSchedulerDriver driver(&scheduler, fw, master.messageAddress());
   driver.start();
   bool done = scheduler.wait(std::chrono::seconds(600));
@@ -162,9 +163,10 @@ int runLaunch(const LaunchOptions& options) {
   double secs = scheduler.seconds();
   double rate = options.tasks / secs;
   std::printf("launch tasks=%d seconds=%.3f tasks_per_s=%.1f spawn_limit_per_s=%.1f ratio=%.3f"
-              " failed=%d containerizer=%s work_fs=%s\n",
+              " failed=%d containerizer=%s work_fs=%s checkpoint=%d\n",
               options.tasks, secs, rate, limit, rate / limit, scheduler.failed(),
-              options.containerizer.c_str(), filesystemOf(dir.path()).c_str());
+              options.containerizer.c_str(), filesystemOf(dir.path()).c_str(),
+              options.checkpoint ? 1 : 0);
   return scheduler.failed() == 0 ? 0 : 1;
 }
 

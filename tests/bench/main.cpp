@@ -15,6 +15,7 @@ DEFINE_int32(tasks, 1000, "launch: number of tasks");
 DEFINE_int32(agents, 1000, "allocator, failover: number of agents (failover default: 10)");
 DEFINE_int32(zk_session_timeout_ms, 2000, "failover: the masters' ZooKeeper session timeout");
 DEFINE_int32(frameworks, 10, "allocator: number of frameworks");
+DEFINE_bool(checkpoint, false, "launch: the framework asks agents to checkpoint its tasks");
 DEFINE_string(containerizer, "process", "launch: containerizer (process)");
 DEFINE_string(work_dir, "",
               "launch: parent directory for the agent's work_dir (default: $TMPDIR or /tmp); "
@@ -52,7 +53,8 @@ int main(int argc, char** argv) {
       std::cerr << "launch: only --containerizer=process exists so far\n";
       return 1;
     }
-    return tutti::bench::runLaunch({FLAGS_tasks, FLAGS_containerizer, FLAGS_work_dir});
+    return tutti::bench::runLaunch(
+        {FLAGS_tasks, FLAGS_containerizer, FLAGS_work_dir, FLAGS_checkpoint});
   }
   if (scenario == "failover") {
     int agents = gflags::GetCommandLineFlagInfoOrDie("agents").is_default ? 10 : FLAGS_agents;

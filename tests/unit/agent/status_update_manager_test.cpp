@@ -348,6 +348,51 @@ TEST_F(StatusUpdateManagerTest, SameTaskIdInTwoFrameworksAreSeparateStreams) {
   EXPECT_FALSE(manager_->hasPending(kFw2, TaskID("t1")));
 }
 
+// The persist hook runs before the update is sent, and after an
+// acknowledgement; restore() puts checkpointed streams back without sending.
+TEST_F(StatusUpdateManagerTest, PersistRunsBeforeSendingAndRestoreWaitsForResend) {
+  std::vector<std::string> events;
+  manager_->setPersist([&](const FrameworkID& fw, const ExecutorID& ex) {
+    events.push_back("persist " + fw.value + "/" + ex.value + " sent=" +
+                     std::to_string(sent_.size()));
+  });
+  TaskStatus running = status("t1", TaskState::TASK_RUNNING, 1);
+  running.executorId = ExecutorID("e1");
+  ASSERT_TRUE(manager_->update(kFw1, running));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0], "persist fw1/e1 sent=0");  // written before it went out
+  EXPECT_EQ(take().size(), 1u);
+  TaskStatus finished = status("t1", TaskState::TASK_FINISHED, 2);
+  finished.executorId = ExecutorID("e1");
+  manager_->update(kFw1, finished);
+  manager_->acknowledge(kFw1, TaskID("t1"), uuid(1));
+  EXPECT_EQ(events.size(), 3u);
+
+  std::vector<TaskStatus> pending;
+  std::vector<std::string> acked;
+  manager_->pendingForExecutor(kFw1, ExecutorID("e1"), &pending, &acked);
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0].uuid, uuid(2));
+  EXPECT_EQ(acked, std::vector<std::string>{uuid(1)});
+  pending.clear();
+  acked.clear();
+  manager_->pendingForExecutor(kFw1, ExecutorID("other"), &pending, &acked);
+  EXPECT_TRUE(pending.empty());
+
+  // A restarted agent's manager gets the stream back; nothing is sent
+  // until resendAll(), and the acknowledged uuid stays a duplicate.
+  make(StatusUpdateManager::Options{});
+  take();
+  manager_->restore(kFw1, TaskID("t1"), {running, finished}, {uuid(1)});
+  EXPECT_TRUE(take().empty());
+  EXPECT_EQ(manager_->pendingUpdates(), 1u);
+  EXPECT_FALSE(manager_->update(kFw1, running));
+  manager_->resendAll();
+  auto sent = take();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].status.state, TaskState::TASK_FINISHED);
+}
+
 }  // namespace
 }  // namespace agent
 }  // namespace tutti

@@ -1,0 +1,32 @@
+// Small file helpers for on-disk state (the master's local registry, the
+// agent's checkpoint). Any thread; errors come back as Status (IoError, or
+// NotFound when the file does not exist).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "tutti/status.hpp"
+
+namespace tutti {
+
+// Replaces `path` atomically: writes `<dir>/.<name>.tmp`, fsyncs it, renames
+// it over `path` and fsyncs the directory. A crash leaves the old or the new
+// content, never a mix. With `sync` false the fsyncs are skipped: the
+// replacement is still atomic for readers and survives the writer's crash,
+// but not a power loss.
+Status writeFileAtomically(const std::string& path, const std::string& data, bool sync = true);
+
+// The whole file; NotFound when it does not exist.
+Result<std::string> readFile(const std::string& path);
+
+// `mkdir -p`.
+Status makeDirectories(const std::string& path);
+
+// Names in a directory (no "." or ".."); NotFound when it does not exist.
+Result<std::vector<std::string>> listDirectory(const std::string& path);
+
+// Removes a file or a whole directory tree; OK when it does not exist.
+Status removeTree(const std::string& path);
+
+}  // namespace tutti
