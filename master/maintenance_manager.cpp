@@ -94,7 +94,14 @@ Status MaintenanceManager::updateSchedule(const MaintenanceSchedule& schedule,
                                           Registry::Done durable) {
   Status s = validateSchedule(schedule, modes_);
   if (!s.ok()) return s;
-  size_t bytes = encodeRegistryMaintenance(MaintenanceState{schedule, {}}).size();
+  // The modes after the change: DOWN machines stay DOWN, the others drain.
+  std::map<MachineID, MachineMode> next;
+  for (const auto& window : schedule.windows) {
+    for (const auto& id : window.machineIds) {
+      next[id] = modeOf(id) == MachineMode::kDown ? MachineMode::kDown : MachineMode::kDraining;
+    }
+  }
+  size_t bytes = encodeRegistryMaintenance(MaintenanceState{schedule, next}).size();
   if (bytes > kMaxRecordBytes) {
     return Status::InvalidArgument("The schedule is too large (" + std::to_string(bytes / 1024) +
                                    " KiB stored; at most " +
@@ -102,19 +109,13 @@ Status MaintenanceManager::updateSchedule(const MaintenanceSchedule& schedule,
   }
 
   auto before = unavailabilities();
-  std::set<MachineID> scheduled;
-  for (const auto& window : schedule.windows) {
-    for (const auto& id : window.machineIds) scheduled.insert(id);
-  }
   // Machines left out come back UP (validation made sure none is DOWN).
   std::vector<MachineID> leaving;
   for (const auto& [id, _] : modes_) {
-    if (!scheduled.count(id)) leaving.push_back(id);
+    if (!next.count(id)) leaving.push_back(id);
   }
   for (const auto& id : leaving) transition(id, MachineMode::kUp);
-  for (const auto& id : scheduled) {
-    transition(id, modeOf(id) == MachineMode::kDown ? MachineMode::kDown : MachineMode::kDraining);
-  }
+  for (const auto& [id, mode] : next) transition(id, mode);
   schedule_ = schedule;
   windowOf_.clear();
   for (const auto& window : schedule_.windows) {
@@ -122,7 +123,7 @@ Status MaintenanceManager::updateSchedule(const MaintenanceSchedule& schedule,
   }
   master_.registry().setMaintenance(state(), std::move(durable));
   LOG(INFO) << "Updated the maintenance schedule: " << schedule_.windows.size() << " windows, "
-            << scheduled.size() << " machines";
+            << next.size() << " machines";
   rescindChanged(before);
   return Status::OK();
 }

@@ -162,7 +162,8 @@ Json maintenanceScheduleJson(const MaintenanceSchedule& schedule) {
   for (const auto& w : schedule.windows) {
     Json ids = Json::array();
     for (const auto& id : w.machineIds) ids.push_back(machineIdJson(id));
-    windows.push_back({{"machine_ids", ids}, {"unavailability", unavailabilityJson(w.unavailability)}});
+    windows.push_back(
+        {{"machine_ids", ids}, {"unavailability", unavailabilityJson(w.unavailability)}});
   }
   return {{"windows", windows}};
 }

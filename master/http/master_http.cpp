@@ -553,8 +553,9 @@ void installMasterRoutes(HttpServer& server, Master& master, Loop& loop, Metrics
       if (s.ok()) {
         s = changeDurably(loop, master, down ? "http.machine_down" : "http.machine_up",
                           [&master, ids, down](Registry::Done durable) {
-                            return down ? master.maintenance().startMaintenance(ids, std::move(durable))
-                                        : master.maintenance().stopMaintenance(ids, std::move(durable));
+                            auto& m = master.maintenance();
+                            return down ? m.startMaintenance(ids, std::move(durable))
+                                        : m.stopMaintenance(ids, std::move(durable));
                           });
       }
       if (isClientError(s)) metrics.counter("master/invalid_http_requests").inc();

@@ -543,6 +543,12 @@ TEST_F(MaintenanceTest, InvalidChangesChangeNothing) {
   EXPECT_FALSE(down({machine("b"), machine("c")}).ok()) << "c is not scheduled: b stays DRAINING";
   EXPECT_FALSE(down({}).ok());
   EXPECT_FALSE(up({machine("a"), machine("b")}).ok()) << "b is not DOWN: a stays DOWN";
+  // Valid, but too large for one registry record.
+  MaintenanceWindow huge{{machine("a")}, unavailability(10)};
+  for (int i = 0; i < 4000; ++i) {
+    huge.machineIds.push_back(machine(std::to_string(i) + std::string(240, 'h')));
+  }
+  EXPECT_HAS_SUBSTR(setSchedule(scheduleOf({huge})).message(), "too large");
   EXPECT_EQ(maintenance().modeOf(machine("a")), MachineMode::kDown);
   EXPECT_EQ(maintenance().modeOf(machine("b")), MachineMode::kDraining);
   EXPECT_EQ(w_->master->registry().state().maintenance, before);
