@@ -94,6 +94,9 @@ Status AgentDaemon::start(std::map<std::string, std::string> flags) {
   info.port = static_cast<uint32_t>(httpPort_);
   info.resources = *resources;
   info.attributes = *attributes;
+  // For maintenance: the master matches machines by hostname and IP. A
+  // wildcard address names no machine.
+  if (options_.ip != "0.0.0.0" && options_.ip != "::") info.ip = options_.ip;
   agent_ = std::make_unique<Agent>(options_, info, *bound, *loop_, *masterTransport_,
                                    *executorTransport_, metrics_, [this](const std::string& why) {
                                      std::lock_guard<std::mutex> lock(mu_);

@@ -34,7 +34,8 @@ AgentManager::AgentManager(Master& master)
       registrations_(master.metrics().counter("master/slave_registrations")),
       reregistrations_(master.metrics().counter("master/slave_reregistrations")),
       removals_(master.metrics().counter("master/slave_removals")),
-      invalidRegistrations_(master.metrics().counter("master/invalid_agent_registrations")) {}
+      invalidRegistrations_(master.metrics().counter("master/invalid_agent_registrations")),
+      refusedDown_(master.metrics().counter("master/agent_registrations_refused_down")) {}
 
 AgentRecord* AgentManager::find(const AgentID& id) {
   auto it = agents_.find(id);
@@ -92,6 +93,19 @@ Status AgentManager::validateAgentInfo(const AgentInfo& info) const {
   return Status::OK();
 }
 
+bool AgentManager::refuseIfDown(const ConnectionId& from, const AgentInfo& info,
+                                const char* what) {
+  auto machine = master_.maintenance().downMachineOf(info);
+  if (!machine) return false;
+  refusedDown_.inc();
+  std::string why = std::string(what) + " refused: machine '" + toString(*machine) +
+                    "' is DOWN for maintenance; bring it up (/master/machine/up) first";
+  LOG(WARNING) << "Refusing agent at " << info.hostname << ":" << info.port << ": " << why;
+  (void)master_.transport().send(from,
+                                 wire::ShutdownAgentMessage{info.id.value_or(AgentID()), why});
+  return true;
+}
+
 void AgentManager::onRegisterAgent(const ConnectionId& from, const wire::RegisterAgentMessage& m) {
   Status valid = validateAgentInfo(m.agentInfo);
   if (!valid.ok()) {
@@ -102,6 +116,7 @@ void AgentManager::onRegisterAgent(const ConnectionId& from, const wire::Registe
         from, wire::ShutdownAgentMessage{AgentID(), "Registration refused: " + valid.message()});
     return;
   }
+  if (refuseIfDown(from, m.agentInfo, "Registration")) return;
 
   // A retry of a registration that already succeeded (or is being
   // recorded): answer again, or let the pending answer do.
@@ -138,6 +153,7 @@ void AgentManager::onRegisterAgent(const ConnectionId& from, const wire::Registe
   agent.state = AgentState::kAdmitting;
   registrations_.inc();
   // Durable first: a failed-over master must know every admitted agent.
+  // (An agent whose machine goes DOWN meanwhile is removed, so `a` is gone.)
   master_.registry().admitAgent(agent.info, [this, id](Status s) {
     AgentRecord* a = find(id);
     if (!s.ok() || !a || a->state != AgentState::kAdmitting) return;
@@ -176,6 +192,7 @@ void AgentManager::onReregisterAgent(const ConnectionId& from,
         from, wire::ShutdownAgentMessage{id, "This agent was removed from the cluster"});
     return;
   }
+  if (refuseIfDown(from, m.agentInfo, "Re-registration")) return;
   reregistrations_.inc();
   AgentRecord* existing = find(id);
 
@@ -353,6 +370,19 @@ void AgentManager::markUnreachable(const AgentID& id, const std::string& why) {
 }
 
 void AgentManager::removeAgent(const AgentID& id, Reason reason, const std::string& why) {
+  remove(id, TaskState::TASK_GONE, reason, why);
+}
+
+void AgentManager::removeAgentByOperator(const AgentID& id, const std::string& why) {
+  AgentRecord* agent = find(id);
+  if (!agent) return;
+  if (!agent->conn.empty()) send(*agent, wire::ShutdownAgentMessage{id, why});
+  gone_.insert(id);
+  remove(id, TaskState::TASK_GONE_BY_OPERATOR, Reason::REASON_AGENT_REMOVED_BY_OPERATOR, why);
+}
+
+void AgentManager::remove(const AgentID& id, TaskState partitionAwareState, Reason reason,
+                          const std::string& why) {
   AgentRecord* agent = find(id);
   if (!agent) return;
   LOG(INFO) << "Removing agent " << id << ": " << why;
@@ -360,7 +390,7 @@ void AgentManager::removeAgent(const AgentID& id, Reason reason, const std::stri
   if (agent->pingTimer) master_.loop().cancel(agent->pingTimer);
   master_.offers().rescindOffersOfAgent(id);
   master_.allocator().removeAgent(id);
-  master_.tasks().agentLost(*agent, TaskState::TASK_GONE, reason, why);
+  master_.tasks().agentLost(*agent, partitionAwareState, reason, why);
   master_.frameworks().broadcastAgentLost(id);
   master_.registry().removeAgent(id, nullptr);
   agents_.erase(id);

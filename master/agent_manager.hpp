@@ -58,6 +58,11 @@ class AgentManager {
   // Removes the agent for good (it unregistered, or restarted as a new
   // agent): tasks TASK_GONE (partition-aware) or TASK_LOST with `reason`.
   void removeAgent(const AgentID& id, Reason reason, const std::string& why);
+  // The operator took the agent's machine down (maintenance): the agent is
+  // told to shut down (ShutdownAgentMessage with `why`) and removed; its
+  // tasks become TASK_GONE_BY_OPERATOR (partition-aware) or TASK_LOST, with
+  // REASON_AGENT_REMOVED_BY_OPERATOR. Its id is refused from then on.
+  void removeAgentByOperator(const AgentID& id, const std::string& why);
 
   // Replaces `from` by `to` in the agent's total (a reservation made or
   // removed), tells the allocator and the agent.
@@ -75,17 +80,25 @@ class AgentManager {
   void schedulePing(AgentRecord& agent);
   void onPingTimer(const AgentID& id);
   Status validateAgentInfo(const AgentInfo& info) const;
+  // Refuses (ShutdownAgentMessage) an agent whose machine is DOWN for
+  // maintenance; returns whether it did.
+  bool refuseIfDown(const ConnectionId& from, const AgentInfo& info, const char* what);
+  void remove(const AgentID& id, TaskState partitionAwareState, Reason reason,
+              const std::string& why);
 
   Master& master_;
   std::map<AgentID, AgentRecord> agents_;
   uint64_t nextAgentNumber_ = 0;
-  std::set<AgentID> gone_;                 // removed for good: refused if they come back
+  // Removed for good: refused if they come back (from the registry, and
+  // agents removed by the operator since this master leads).
+  std::set<AgentID> gone_;
   std::deque<AgentID> removalQueue_;       // recovered agents that did not come back
   Loop::TimerId removalTimer_ = 0;
   Counter& registrations_;
   Counter& reregistrations_;
   Counter& removals_;
   Counter& invalidRegistrations_;
+  Counter& refusedDown_;
 };
 
 }  // namespace tutti::master

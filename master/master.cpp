@@ -50,6 +50,7 @@ Master::Master(MasterOptions options, MasterInfo info, Loop& loop, Transport& tr
   offers_ = std::make_unique<OfferManager>(*this);
   tasks_ = std::make_unique<TaskManager>(*this);
   roles_ = std::make_unique<RoleManager>(*this);
+  maintenance_ = std::make_unique<MaintenanceManager>(*this);
   registry_ = registry ? std::move(registry) : makeInMemoryRegistry(loop_);
   registry_->onFailure([this](const Status& s) {
     LOG(ERROR) << "The registry refused a write (" << s << "); this master must step down";
@@ -136,6 +137,7 @@ void Master::start() {
 
 void Master::recovered(const RegistryState& state) {
   roles_->restore(state.weights, state.quotas);
+  maintenance_->restore(state.maintenance);
   frameworks_->restore(state.frameworks);
   agents_->restore(state.agents);
   transport_.setHandler([this](const ConnectionId& from, wire::Payload&& message) {

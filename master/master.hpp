@@ -1,7 +1,8 @@
 // Master: the leader that holds cluster state and makes offers (DESIGN §7).
 //
 // The Master wires four managers — agents, frameworks, offers, tasks — to
-// one Transport, one Allocator and one Loop, and dispatches each inbound
+// one Transport, one Allocator and one Loop (plus the operator-state
+// managers for roles and maintenance), and dispatches each inbound
 // message to the handler named after it through a table keyed by the
 // envelope's union tag. It owns no threads: every method runs on the loop
 // thread. MasterDaemon (master_daemon.hpp) adds the thread, sockets and HTTP.
@@ -17,6 +18,7 @@
 #include "master/agent_manager.hpp"
 #include "master/allocator/allocator.hpp"
 #include "master/framework_manager.hpp"
+#include "master/maintenance_manager.hpp"
 #include "master/offer_manager.hpp"
 #include "master/options.hpp"
 #include "master/registry/registry.hpp"
@@ -60,6 +62,8 @@ class Master {
   TaskManager& tasks() { return *tasks_; }
   RoleManager& roles() { return *roles_; }
   const RoleManager& roles() const { return *roles_; }
+  MaintenanceManager& maintenance() { return *maintenance_; }
+  const MaintenanceManager& maintenance() const { return *maintenance_; }
   const AgentManager& agents() const { return *agents_; }
   const FrameworkManager& frameworks() const { return *frameworks_; }
   const OfferManager& offers() const { return *offers_; }
@@ -92,6 +96,7 @@ class Master {
   std::unique_ptr<OfferManager> offers_;
   std::unique_ptr<TaskManager> tasks_;
   std::unique_ptr<RoleManager> roles_;
+  std::unique_ptr<MaintenanceManager> maintenance_;
   std::unique_ptr<Registry> registry_;
   std::function<void(const std::string&)> onFatal_;
   bool serving_ = false;

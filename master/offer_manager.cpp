@@ -51,6 +51,7 @@ void OfferManager::onAllocation(
       }
       offer.allocationRole = role;
       offer.url = "http://" + agent->info.hostname + ":" + std::to_string(agent->info.port);
+      offer.unavailability = master_.maintenance().unavailabilityOf(agent->info);
 
       OfferRecord& rec = offers_[offer.id];
       rec.offer = offer;

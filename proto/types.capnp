@@ -211,6 +211,9 @@ struct AgentInfo {
   id @2 :Text;
   resources @3 :List(Resource);
   attributes @4 :List(Attribute);
+  # The agent's IP address (its --ip); empty when unknown (e.g. it listens
+  # on 0.0.0.0). Maintenance matches machines by hostname and IP.
+  ip @5 :Text;
 }
 
 struct MasterInfo {
@@ -222,6 +225,16 @@ struct MasterInfo {
   version @4 :Text;
   # ZeroMQ endpoint that agents and schedulers connect to: tcp://ip:port.
   messageAddress @5 :Text;
+}
+
+# Mesos's Unavailability: when a machine is scheduled to be down for
+# maintenance (TimeInfo and DurationInfo are nanoseconds).
+struct Unavailability {
+  # Nanoseconds since the epoch.
+  startNanos @0 :Int64;
+  # Absent: unavailable from `start` on, for an unknown time.
+  hasDuration @1 :Bool;
+  durationNanos @2 :Int64;
 }
 
 struct Filters {
@@ -239,6 +252,8 @@ struct Offer {
   allocationRole @7 :Text;
   # The agent's HTTP endpoint, http://host:port.
   url @8 :Text;
+  # Set when the agent's machine is scheduled for maintenance (DRAINING).
+  unavailability @9 :Unavailability;
 }
 
 struct Operation {

@@ -342,6 +342,7 @@ void encode(const AgentInfo& v, proto::AgentInfo::Builder b) {
   if (v.id) b.setId(txt(v.id->value));
   encodeResources(v.resources, b.initResources(v.resources.size()));
   encodeList(v.attributes, b.initAttributes(v.attributes.size()));
+  b.setIp(txt(v.ip));
 }
 
 AgentInfo decode(proto::AgentInfo::Reader r) {
@@ -351,6 +352,7 @@ AgentInfo decode(proto::AgentInfo::Reader r) {
   if (r.getId().size() > 0) v.id = AgentID(toStd(r.getId()));
   v.resources = decodeResources(r.getResources());
   for (auto a : r.getAttributes()) v.attributes.push_back(decode(a));
+  v.ip = toStd(r.getIp());
   return v;
 }
 
@@ -385,6 +387,25 @@ Filters decode(proto::Filters::Reader r) {
   return v;
 }
 
+// ---- Unavailability ----
+void encode(const Unavailability& v, proto::Unavailability::Builder b) {
+  b.setStartNanos(v.start.count());
+  if (v.duration) {
+    b.setHasDuration(true);
+    b.setDurationNanos(v.duration->count());
+  }
+}
+
+Unavailability decode(proto::Unavailability::Reader r) {
+  Unavailability v;
+  v.start = std::chrono::nanoseconds(r.getStartNanos());
+  if (r.getHasDuration()) {
+    if (r.getDurationNanos() < 0) throw CodecError("negative unavailability duration");
+    v.duration = std::chrono::nanoseconds(r.getDurationNanos());
+  }
+  return v;
+}
+
 // ---- Offer ----
 void encode(const Offer& v, proto::Offer::Builder b) {
   b.setId(txt(v.id.value));
@@ -399,6 +420,7 @@ void encode(const Offer& v, proto::Offer::Builder b) {
   }
   b.setAllocationRole(txt(v.allocationRole));
   b.setUrl(txt(v.url));
+  if (v.unavailability) encode(*v.unavailability, b.initUnavailability());
 }
 
 Offer decode(proto::Offer::Reader r) {
@@ -412,6 +434,7 @@ Offer decode(proto::Offer::Reader r) {
   for (auto e : r.getExecutorIds()) v.executorIds.push_back(ExecutorID(toStd(e)));
   v.allocationRole = toStd(r.getAllocationRole());
   v.url = toStd(r.getUrl());
+  if (r.hasUnavailability()) v.unavailability = decode(r.getUnavailability());
   return v;
 }
 

@@ -57,6 +57,8 @@ void encode(const MasterInfo& v, proto::MasterInfo::Builder b);
 MasterInfo decode(proto::MasterInfo::Reader r);
 void encode(const Filters& v, proto::Filters::Builder b);
 Filters decode(proto::Filters::Reader r);
+void encode(const Unavailability& v, proto::Unavailability::Builder b);
+Unavailability decode(proto::Unavailability::Reader r);
 void encode(const Offer& v, proto::Offer::Builder b);
 Offer decode(proto::Offer::Reader r);
 void encode(const Offer::Operation& v, proto::Operation::Builder b);

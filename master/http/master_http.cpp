@@ -1,7 +1,11 @@
 #include "master/http/master_http.hpp"
 
+#include <chrono>
+#include <future>
+
 #include "common/json.hpp"
 #include "common/version.hpp"
+#include "master/http/maintenance_json.hpp"
 
 namespace tutti::master {
 
@@ -33,12 +37,14 @@ std::string roleOf(const Task& t, const FrameworkInfo& info) {
 }
 
 Json offerJson(const Offer& o) {
-  return {{"id", o.id.value},
-          {"framework_id", o.frameworkId.value},
-          {"slave_id", o.agentId.value},
-          {"agent_id", o.agentId.value},
-          {"resources", json::resources(o.resources)},
-          {"allocation_info", {{"role", o.allocationRole}}}};
+  Json j{{"id", o.id.value},
+         {"framework_id", o.frameworkId.value},
+         {"slave_id", o.agentId.value},
+         {"agent_id", o.agentId.value},
+         {"resources", json::resources(o.resources)},
+         {"allocation_info", {{"role", o.allocationRole}}}};
+  if (o.unavailability) j["unavailability"] = unavailabilityJson(*o.unavailability);
+  return j;
 }
 
 Json frameworkJson(const Master& master, const FrameworkRecord& fw, bool summary) {
@@ -225,6 +231,7 @@ int httpStatusFor(const Status& s) {
     case Status::Code::kNotFound: return 404;
     case Status::Code::kFailedPrecondition: return 409;
     case Status::Code::kPermissionDenied: return 403;
+    case Status::Code::kUnavailable: return 503;
     default: return 500;
   }
 }
@@ -285,6 +292,48 @@ Result<std::pair<AgentID, Resources>> reservationRequest(const HttpRequest& req)
 HttpResponse jsonOnLoop(Loop& loop, const char* name, std::function<Json()> build) {
   Json j = loop.call(name, std::move(build));
   return HttpResponse::json(json::dump(j) + "\n");
+}
+
+// How long an operator request waits for the registry to store its change.
+constexpr std::chrono::seconds kDurableWait{30};
+
+// Runs `change` on the loop. It returns a validation error at once, or OK
+// and calls its `durable` callback once the registry holds the change; the
+// answer waits for that, so that a 200 means "stored". Unavailable while
+// the master is still recovering its registry (the change would be lost),
+// or when the registry does not answer in time.
+Status changeDurably(Loop& loop, Master& master, const char* name,
+                     std::function<Status(Registry::Done)> change) {
+  auto promise = std::make_shared<std::promise<Status>>();
+  auto future = promise->get_future();
+  loop.post(name, [&master, promise, change = std::move(change)] {
+    if (!master.serving()) {
+      promise->set_value(
+          Status::Unavailable("The master is recovering its registry; retry shortly"));
+      return;
+    }
+    auto answered = std::make_shared<bool>(false);
+    auto answer = [promise, answered](Status s) {
+      if (*answered) return;  // on the loop: no race
+      *answered = true;
+      promise->set_value(std::move(s));
+    };
+    Status s = change(answer);
+    if (!s.ok()) answer(s);
+  });
+  if (future.wait_for(kDurableWait) != std::future_status::ready) {
+    return Status::Unavailable("Timed out waiting for the registry to store the change");
+  }
+  try {
+    return future.get();
+  } catch (const std::future_error&) {  // the loop went away with the request
+    return Status::Unavailable("The master is stopping");
+  }
+}
+
+bool isClientError(const Status& s) {
+  int code = httpStatusFor(s);
+  return code >= 400 && code < 500;
 }
 }  // namespace
 
@@ -452,6 +501,67 @@ void installMasterRoutes(HttpServer& server, Master& master, Loop& loop, Metrics
       return statusResponse(s, 202);
     };
     std::string name = reserve ? "/reserve" : "/unreserve";
+    route("POST", "/master" + name, handler);
+    route("POST", name, handler);
+  }
+
+  // Maintenance primitives (Mesos's): the schedule, machines down and up,
+  // and the machines' status. Changes answer once the registry holds them.
+  auto getSchedule = [&master, &loop](const HttpRequest&) {
+    return jsonOnLoop(loop, "http.maintenance_schedule", [&master] {
+      return maintenanceScheduleJson(master.maintenance().schedule());
+    });
+  };
+  auto postSchedule = [&master, &loop, &metrics](const HttpRequest& req) {
+    auto body = parseBody(req);
+    Status s = body.status();
+    MaintenanceSchedule schedule;
+    if (s.ok()) {
+      auto parsed = parseMaintenanceSchedule(*body);
+      s = parsed.status();
+      if (s.ok()) schedule = std::move(parsed).value();
+    }
+    if (s.ok()) {
+      s = changeDurably(loop, master, "http.update_maintenance_schedule",
+                        [&master, schedule](Registry::Done durable) {
+                          return master.maintenance().updateSchedule(schedule,
+                                                                     std::move(durable));
+                        });
+    }
+    if (isClientError(s)) metrics.counter("master/invalid_http_requests").inc();
+    return statusResponse(s);
+  };
+  auto getStatus = [&master, &loop](const HttpRequest&) {
+    return jsonOnLoop(loop, "http.maintenance_status",
+                      [&master] { return maintenanceStatusJson(master.maintenance()); });
+  };
+  for (const std::string prefix : {"/master", ""}) {
+    route("GET", prefix + "/maintenance/schedule", getSchedule);
+    route("POST", prefix + "/maintenance/schedule", postSchedule);
+    route("GET", prefix + "/maintenance/status", getStatus);
+  }
+  for (bool down : {true, false}) {
+    auto handler = [&master, &loop, &metrics, down](const HttpRequest& req) {
+      auto body = parseBody(req);
+      Status s = body.status();
+      std::vector<MachineID> ids;
+      if (s.ok()) {
+        auto parsed = parseMachineIds(*body);
+        s = parsed.status();
+        if (s.ok()) ids = std::move(parsed).value();
+      }
+      if (s.ok()) {
+        s = changeDurably(loop, master, down ? "http.machine_down" : "http.machine_up",
+                          [&master, ids, down](Registry::Done durable) {
+                            auto& m = master.maintenance();
+                            return down ? m.startMaintenance(ids, std::move(durable))
+                                        : m.stopMaintenance(ids, std::move(durable));
+                          });
+      }
+      if (isClientError(s)) metrics.counter("master/invalid_http_requests").inc();
+      return statusResponse(s);
+    };
+    std::string name = down ? "/machine/down" : "/machine/up";
     route("POST", "/master" + name, handler);
     route("POST", name, handler);
   }

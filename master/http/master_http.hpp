@@ -1,7 +1,10 @@
 // The master's HTTP endpoints, shaped as Mesos's (DESIGN §7):
 // /master/state (also /state), /master/state-summary, /master/frameworks,
 // /master/slaves, /master/tasks, /master/roles, /master/flags,
-// /master/health, /metrics/snapshot, /metrics (Prometheus text), /version.
+// /master/health, the operator endpoints (/master/weights, /master/quota,
+// /master/reserve, /master/unreserve, /master/maintenance/schedule,
+// /master/maintenance/status, /master/machine/down, /master/machine/up),
+// /metrics/snapshot, /metrics (Prometheus text), /version.
 //
 // Handlers run on HTTP threads; they build JSON on the master's loop (one
 // closure per request) and serialize it on the HTTP thread.

@@ -106,6 +106,12 @@ void Registry::setQuota(const std::string& role, const std::optional<Quota>& quo
   schedule(std::move(done));
 }
 
+void Registry::setMaintenance(const MaintenanceState& maintenance, Done done) {
+  state_.maintenance = maintenance;
+  dirty_.maintenance = true;
+  schedule(std::move(done));
+}
+
 namespace {
 class InMemoryRegistry final : public Registry {
  public:

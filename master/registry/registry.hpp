@@ -1,7 +1,8 @@
 // Registry: the master's durable state — what must survive a failover
 // (DESIGN §7): admitted, unreachable and gone agents; frameworks; role
-// weights and quota. Task state is never written here: agents are the
-// source of truth for tasks and report them when they re-register.
+// weights and quota; the maintenance schedule and machine modes. Task state
+// is never written here: agents are the source of truth for tasks and report
+// them when they re-register.
 //
 // The base class keeps the state in memory and batches mutations: all
 // mutations made during one turn of the loop are stored in one write, and
@@ -23,6 +24,7 @@
 
 #include "common/loop.hpp"
 #include "master/allocator/allocator.hpp"
+#include "master/maintenance.hpp"
 #include "tutti/types.hpp"
 
 namespace tutti::master {
@@ -39,6 +41,7 @@ struct RegistryState {
   std::map<FrameworkID, FrameworkInfo> frameworks;
   std::map<std::string, double> weights;
   std::map<std::string, Quota> quotas;
+  MaintenanceState maintenance;
   bool operator==(const RegistryState&) const = default;
 };
 
@@ -66,6 +69,8 @@ class Registry {
   void removeFramework(const FrameworkID& id, Done done);
   void setWeights(const std::map<std::string, double>& weights, Done done);
   void setQuota(const std::string& role, const std::optional<Quota>& quota, Done done);
+  // Replaces the maintenance schedule and machine modes (stored as one record).
+  void setMaintenance(const MaintenanceState& maintenance, Done done);
 
   uint64_t writes() const { return writes_; }
   virtual const char* name() const = 0;
@@ -75,7 +80,10 @@ class Registry {
     std::set<AgentID> agents;
     std::set<FrameworkID> frameworks;
     std::set<std::string> roles;
-    bool empty() const { return agents.empty() && frameworks.empty() && roles.empty(); }
+    bool maintenance = false;
+    bool empty() const {
+      return agents.empty() && frameworks.empty() && roles.empty() && !maintenance;
+    }
   };
   virtual void load(std::function<void(Result<RegistryState>)> done) = 0;
   // Makes `state` durable; `dirty` names what changed since the last store.
@@ -115,5 +123,9 @@ Result<FrameworkInfo> decodeRegistryFramework(const std::string& bytes);
 std::string encodeRegistryRole(const std::string& role, const std::optional<double>& weight,
                                const std::optional<Quota>& quota);
 Status decodeRegistryRole(const std::string& bytes, RegistryState& into);
+// The maintenance schedule and machine modes (the ZooKeeper backend's
+// maintenance node).
+std::string encodeRegistryMaintenance(const MaintenanceState& maintenance);
+Result<MaintenanceState> decodeRegistryMaintenance(const std::string& bytes);
 
 }  // namespace tutti::master

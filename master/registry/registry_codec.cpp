@@ -85,6 +85,49 @@ void decodeRole(p::RegistryRole::Reader r, RegistryState& into) {
   }
 }
 
+void encodeMachineId(const MachineID& id, p::RegistryMachineId::Builder b) {
+  b.setHostname(capnp::Text::Reader(id.hostname.data(), id.hostname.size()));
+  b.setIp(capnp::Text::Reader(id.ip.data(), id.ip.size()));
+}
+
+MachineID decodeMachineId(p::RegistryMachineId::Reader r) {
+  MachineID id{codec::toStd(r.getHostname()), codec::toStd(r.getIp())};
+  if (id.hostname.empty() && id.ip.empty()) throw codec::CodecError("machine without a name");
+  return id;
+}
+
+void encodeMaintenance(const MaintenanceState& m, p::RegistryMaintenance::Builder b) {
+  auto windows = b.initWindows(m.schedule.windows.size());
+  for (size_t i = 0; i < m.schedule.windows.size(); ++i) {
+    const auto& w = m.schedule.windows[i];
+    auto ids = windows[i].initMachineIds(w.machineIds.size());
+    for (size_t j = 0; j < w.machineIds.size(); ++j) encodeMachineId(w.machineIds[j], ids[j]);
+    encode(w.unavailability, windows[i].initUnavailability());
+  }
+  auto machines = b.initMachines(m.modes.size());
+  size_t i = 0;
+  for (const auto& [id, mode] : m.modes) {
+    encodeMachineId(id, machines[i].initId());
+    machines[i++].setMode(static_cast<p::RegistryMachine::Mode>(static_cast<uint16_t>(mode)));
+  }
+}
+
+MaintenanceState decodeMaintenance(p::RegistryMaintenance::Reader r) {
+  MaintenanceState m;
+  for (auto w : r.getWindows()) {
+    MaintenanceWindow window;
+    for (auto id : w.getMachineIds()) window.machineIds.push_back(decodeMachineId(id));
+    window.unavailability = decode(w.getUnavailability());
+    m.schedule.windows.push_back(std::move(window));
+  }
+  for (auto machine : r.getMachines()) {
+    auto raw = static_cast<uint16_t>(machine.getMode());
+    if (raw > 2) throw codec::CodecError("unknown machine mode");
+    m.modes[decodeMachineId(machine.getId())] = static_cast<MachineMode>(raw);
+  }
+  return m;
+}
+
 std::set<std::string> rolesOf(const RegistryState& s) {
   std::set<std::string> roles;
   for (const auto& [r, _] : s.weights) roles.insert(r);
@@ -115,6 +158,7 @@ std::string encodeRegistry(const RegistryState& state) {
   for (const auto& role : roles) {
     encodeRole(role, lookup(state.weights, role), lookup(state.quotas, role), list[i++]);
   }
+  if (!state.maintenance.empty()) encodeMaintenance(state.maintenance, root.initMaintenance());
   return toBytes(message);
 }
 
@@ -131,6 +175,7 @@ Result<RegistryState> decodeRegistry(const std::string& bytes) {
       state.frameworks[*info.id] = info;
     }
     for (auto role : r.getRoles()) decodeRole(role, state);
+    if (r.hasMaintenance()) state.maintenance = decodeMaintenance(r.getMaintenance());
   });
   if (!s.ok()) return s;
   return state;
@@ -176,6 +221,20 @@ std::string encodeRegistryRole(const std::string& role, const std::optional<doub
 
 Status decodeRegistryRole(const std::string& bytes, RegistryState& into) {
   return readRoot<p::RegistryRole>(bytes, [&](p::RegistryRole::Reader r) { decodeRole(r, into); });
+}
+
+std::string encodeRegistryMaintenance(const MaintenanceState& maintenance) {
+  capnp::MallocMessageBuilder message;
+  encodeMaintenance(maintenance, message.initRoot<p::RegistryMaintenance>());
+  return toBytes(message);
+}
+
+Result<MaintenanceState> decodeRegistryMaintenance(const std::string& bytes) {
+  MaintenanceState maintenance;
+  Status s = readRoot<p::RegistryMaintenance>(
+      bytes, [&](p::RegistryMaintenance::Reader r) { maintenance = decodeMaintenance(r); });
+  if (!s.ok()) return s;
+  return maintenance;
 }
 
 }  // namespace tutti::master

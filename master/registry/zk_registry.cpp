@@ -1,7 +1,8 @@
 // --registry=zk: the registry in ZooKeeper under <path>/registry, one znode
 // per agent (agents/<id>), per framework (frameworks/<id>) and per role
-// (roles/<role, '/' escaped as %2F>). Each batch of changes is written with
-// multi-op transactions of at most 500 operations.
+// (roles/<role, '/' escaped as %2F>), and one for the maintenance schedule
+// and machine modes (maintenance; absent when there is none). Each batch of
+// changes is written with multi-op transactions of at most 500 operations.
 #include <glog/logging.h>
 
 #include <memory>
@@ -50,7 +51,10 @@ class ZkRegistry final : public Registry {
             if (!s.ok()) return (*finish)(s);
             loadChildren("frameworks", state, [this, state, finish](Status s) {
               if (!s.ok()) return (*finish)(s);
-              loadChildren("roles", state, *finish);
+              loadChildren("roles", state, [this, state, finish](Status s) {
+                if (!s.ok()) return (*finish)(s);
+                loadMaintenance(state, *finish);
+              });
             });
           });
         });
@@ -109,6 +113,14 @@ class ZkRegistry final : public Registry {
                       q == state.quotas.end() ? std::nullopt : std::optional<Quota>(q->second)));
       }
     }
+    if (dirty.maintenance) {
+      std::string path = root_ + "/maintenance";
+      if (state.maintenance.empty()) {
+        drop(path);
+      } else {
+        put(path, encodeRegistryMaintenance(state.maintenance));
+      }
+    }
     writeBatches(std::make_shared<std::vector<ZooKeeper::Op>>(std::move(ops)), 0,
                  std::move(done));
   }
@@ -130,6 +142,24 @@ class ZkRegistry final : public Registry {
         return;
       }
       writeBatches(ops, to, std::move(done));
+    });
+  }
+
+  void loadMaintenance(std::shared_ptr<RegistryState> state, std::function<void(Status)> done) {
+    std::string path = root_ + "/maintenance";
+    zk_.get(path, [this, path, state, done](Result<std::string> data) {
+      if (!data.ok()) {
+        if (data.status().code() == Status::Code::kNotFound) return done(Status::OK());
+        return done(data.status());
+      }
+      existing_.insert(path);
+      auto m = decodeRegistryMaintenance(*data);
+      if (!m.ok()) {
+        return done(Status::InvalidArgument("corrupt registry node " + path + " (" + m.error() +
+                                            "); it is left in place for the operator"));
+      }
+      state->maintenance = *m;
+      done(Status::OK());
     });
   }
 

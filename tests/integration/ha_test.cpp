@@ -60,6 +60,16 @@ TEST_F(HighAvailabilityTest, OneLeaderStandbysRedirect) {
     auto redirect = httpGet("127.0.0.1", masters_[i].httpPort, "/master/redirect");
     ASSERT_TRUE(redirect.ok());
     EXPECT_EQ(redirect->first, 307);
+    // Operator endpoints, maintenance included, are the leader's.
+    for (auto [method, path] : {std::pair{"POST", "/master/maintenance/schedule"},
+                                {"GET", "/master/maintenance/schedule"},
+                                {"GET", "/master/maintenance/status"},
+                                {"POST", "/master/machine/down"},
+                                {"POST", "/machine/up"}}) {
+      auto r = httpRequest(method, "127.0.0.1", masters_[i].httpPort, path, "{}");
+      ASSERT_TRUE(r.ok());
+      EXPECT_EQ(r->first, 307) << method << " " << path;
+    }
   }
   auto state = getJson(masters_[leader].httpPort, "/master/state");
   ASSERT_TRUE(state.is_object());

@@ -362,3 +362,179 @@ TEST(FrameworkFailoverTest, PastTheTimeoutTheFrameworkIsTornDownAndItsTasksKille
 
 }  // namespace
 }  // namespace tutti::testing
+
+namespace tutti::testing {
+namespace {
+
+// Maintenance primitives end to end: a schedule drains an agent's machine
+// (its offers carry the unavailability), /machine/down removes the agent and
+// reports its task, the machine refuses agents until /machine/up.
+TEST(MaintenanceIntegrationTest, DrainDownAndUpAMachine) {
+  auto master = StartMaster();
+  int port = master->httpPort();
+  auto onMachine = [&] {
+    agent::AgentOptions o = testAgentOptions("", "");
+    o.hostname = "maint-host";
+    return o;
+  };
+  auto agent = StartAgent(*master, onMachine());
+  agent::AgentOptions elsewhere = testAgentOptions("", "");
+  elsewhere.hostname = "other-host";
+  auto bystander = StartAgent(*master, elsewhere);
+  ASSERT_TRUE(waitUntil([&] { return getJson(port, "/master/slaves")["slaves"].size() == 2; }));
+
+  auto call = [&](const std::string& method, const std::string& path, const std::string& body) {
+    auto r = httpRequest(method, "127.0.0.1", port, path, body);
+    EXPECT_TRUE(r.ok()) << r.error();
+    return r.ok() ? r->first : -1;
+  };
+  const std::string schedule =
+      R"({"windows": [{"machine_ids": [{"hostname": "MAINT-HOST"}],
+          "unavailability": {"start": {"nanoseconds": 1900000000000000000},
+                             "duration": {"nanoseconds": 3600000000000}}}]})";
+  const std::string machine = R"([{"hostname": "maint-host"}])";
+
+  // Hostile bodies: 400, counted, and nothing changes.
+  std::string many = "[";
+  for (int i = 0; i < 12000; ++i) many += std::string(i ? "," : "") + R"({"ip": "10.0.0.1"})";
+  many += "]";
+  EXPECT_EQ(call("POST", "/master/maintenance/schedule", "{not json"), 400);
+  EXPECT_EQ(call("POST", "/master/maintenance/schedule", std::string(100000, '[')), 400);
+  EXPECT_EQ(call("POST", "/master/maintenance/schedule", R"({"windows": 7})"), 400);
+  EXPECT_EQ(call("POST", "/master/maintenance/schedule",
+                 R"({"windows": [{"machine_ids": )" + many +
+                     R"(, "unavailability": {"start": {"nanoseconds": 1}}}]})"),
+            400);
+  EXPECT_EQ(call("POST", "/master/machine/down", machine), 400) << "not in the schedule";
+  EXPECT_EQ(call("POST", "/master/machine/up", R"({"hostname": "maint-host"})"), 400);
+  EXPECT_EQ(getJson(port, "/master/maintenance/schedule"), nlohmann::json({{"windows", nlohmann::json::array()}}));
+  EXPECT_GE(getJson(port, "/metrics/snapshot")["master/invalid_http_requests"].get<double>(), 6);
+
+  // The schedule: the machine is DRAINING.
+  ASSERT_EQ(call("POST", "/master/maintenance/schedule", schedule), 200);
+  auto stored = getJson(port, "/maintenance/schedule");
+  ASSERT_EQ(stored["windows"].size(), 1u);
+  EXPECT_EQ(stored["windows"][0]["machine_ids"][0]["hostname"], "maint-host");
+  auto status = getJson(port, "/master/maintenance/status");
+  ASSERT_EQ(status["draining_machines"].size(), 1u) << status;
+  EXPECT_EQ(status["draining_machines"][0]["id"]["hostname"], "maint-host");
+  EXPECT_EQ(status["down_machines"].size(), 0u);
+
+  // A partition-aware framework: offers of the draining agent carry the
+  // window; it runs a task there anyway.
+  std::string agentId;
+  auto registered = getJson(port, "/master/slaves");
+  for (const auto& s : registered["slaves"]) {
+    if (s["hostname"] == "maint-host") agentId = s["id"];
+  }
+  ASSERT_FALSE(agentId.empty());
+  RecordingScheduler scheduler;
+  auto launched = std::make_shared<std::atomic<bool>>(false);
+  scheduler.onOffers = [launched, agentId](SchedulerDriver* d, const std::vector<Offer>& offers) {
+    for (const auto& o : offers) {
+      if (o.agentId.value == agentId && !launched->exchange(true)) {
+        d->launchTasks({o.id}, {commandTask("t", "sleep 1000", o)});
+      } else {
+        d->declineOffer(o.id);
+      }
+    }
+  };
+  FrameworkInfo info;
+  info.name = "maintenance";
+  info.user = "tester";
+  info.capabilities = {FrameworkCapability::PARTITION_AWARE};
+  TuttiSchedulerDriver driver(&scheduler, info, master->messageAddress());
+  ASSERT_EQ(driver.start(), DriverStatus::DRIVER_RUNNING);
+  ASSERT_TRUE(scheduler.waitForState(TaskID("t"), TaskState::TASK_RUNNING));
+  bool sawDraining = false, sawOther = false;
+  for (const auto& o : scheduler.offers()) {
+    if (o.agentId.value == agentId) {
+      ASSERT_TRUE(o.unavailability.has_value());
+      EXPECT_EQ(o.unavailability->start, std::chrono::nanoseconds(1900000000000000000));
+      EXPECT_EQ(o.unavailability->duration, std::chrono::hours(1));
+      sawDraining = true;
+    } else {
+      EXPECT_FALSE(o.unavailability.has_value());
+      sawOther = true;
+    }
+  }
+  EXPECT_TRUE(sawDraining);
+  EXPECT_TRUE(sawOther);
+
+  // Down: the agent is told to shut down and removed; the task is gone.
+  EXPECT_EQ(call("POST", "/master/machine/up", machine), 400) << "DRAINING, not DOWN";
+  ASSERT_EQ(call("POST", "/master/machine/down", machine), 200);
+  ASSERT_TRUE(scheduler.waitForState(TaskID("t"), TaskState::TASK_GONE_BY_OPERATOR));
+  auto updates = scheduler.updates();
+  EXPECT_EQ(updates.back().reason, Reason::REASON_AGENT_REMOVED_BY_OPERATOR);
+  ASSERT_TRUE(waitUntil([&] { return agent->fatalError().has_value(); }));
+  EXPECT_NE(agent->fatalError()->find("DOWN"), std::string::npos) << *agent->fatalError();
+  auto slaves = getJson(port, "/master/slaves")["slaves"];
+  ASSERT_EQ(slaves.size(), 1u);
+  EXPECT_EQ(slaves[0]["hostname"], "other-host");
+  status = getJson(port, "/master/maintenance/status");
+  EXPECT_EQ(status["down_machines"], nlohmann::json::parse(machine));
+  EXPECT_EQ(status["draining_machines"].size(), 0u);
+  EXPECT_EQ(call("POST", "/master/maintenance/schedule", R"({"windows": []})"), 400)
+      << "a DOWN machine leaves the schedule only through /machine/up";
+
+  // A new agent on the machine is refused with a clear message.
+  auto refused = StartAgent(*master, onMachine());
+  ASSERT_TRUE(waitUntil([&] { return refused->fatalError().has_value(); }));
+  EXPECT_NE(refused->fatalError()->find("is DOWN for maintenance"), std::string::npos)
+      << *refused->fatalError();
+  EXPECT_EQ(getJson(port, "/master/slaves")["slaves"].size(), 1u);
+  // The real binary exits on refusal; in-process the agent would keep trying.
+  refused->stop();
+
+  // Up: out of the schedule; an agent on the machine registers again.
+  ASSERT_EQ(call("POST", "/machine/up", machine), 200);
+  EXPECT_EQ(getJson(port, "/master/maintenance/schedule")["windows"].size(), 0u);
+  status = getJson(port, "/master/maintenance/status");
+  EXPECT_EQ(status["down_machines"].size(), 0u);
+  auto back = StartAgent(*master, onMachine());
+  ASSERT_TRUE(waitUntil([&] { return getJson(port, "/master/slaves")["slaves"].size() == 2; }));
+  EXPECT_FALSE(back->fatalError().has_value());
+  driver.stop();
+  driver.join();
+}
+
+// The schedule and the machines' modes survive a restart of a master with
+// the local registry (--work_dir).
+TEST(MaintenanceIntegrationTest, ScheduleSurvivesARestartWithTheLocalRegistry) {
+  TempDir workDir;
+  auto options = testMasterOptions();
+  options.workDir = workDir.path();
+  const std::string schedule =
+      R"({"windows": [{"machine_ids": [{"hostname": "a"}, {"hostname": "b", "ip": "10.0.0.2"}],
+                       "unavailability": {"start": {"nanoseconds": 5000000000}}},
+                      {"machine_ids": [{"ip": "10.0.0.3"}],
+                       "unavailability": {"start": {"nanoseconds": 6000000000},
+                                          "duration": {"nanoseconds": 1000}}}]})";
+  nlohmann::json before, statusBefore;
+  {
+    auto master = StartMaster(options);
+    int port = master->httpPort();
+    auto r = httpRequest("POST", "127.0.0.1", port, "/master/maintenance/schedule", schedule);
+    ASSERT_TRUE(r.ok() && r->first == 200) << (r.ok() ? r->second : r.error());
+    r = httpRequest("POST", "127.0.0.1", port, "/master/machine/down", R"([{"ip": "10.0.0.3"}])");
+    ASSERT_TRUE(r.ok() && r->first == 200) << (r.ok() ? r->second : r.error());
+    before = getJson(port, "/master/maintenance/schedule");
+    statusBefore = getJson(port, "/master/maintenance/status");
+    ASSERT_EQ(statusBefore["down_machines"].size(), 1u);
+    ASSERT_EQ(statusBefore["draining_machines"].size(), 2u);
+  }
+  auto master = StartMaster(options);
+  int port = master->httpPort();
+  ASSERT_TRUE(waitUntil([&] { return getJson(port, "/master/maintenance/schedule") == before; }))
+      << getJson(port, "/master/maintenance/schedule");
+  EXPECT_EQ(getJson(port, "/master/maintenance/status"), statusBefore);
+  // Still DOWN: an agent on it is refused.
+  agent::AgentOptions o = testAgentOptions("", "");
+  o.hostname = "10.0.0.3";
+  auto agent = StartAgent(*master, o);
+  ASSERT_TRUE(waitUntil([&] { return agent->fatalError().has_value(); }));
+}
+
+}  // namespace
+}  // namespace tutti::testing

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "common/zookeeper.hpp"
+#include "master/registry/zk_registry.hpp"
 #include "tests/fixtures/tcp_proxy.hpp"
 #include "tests/fixtures/zookeeper_server.hpp"
 
@@ -93,6 +94,56 @@ TEST_F(ZooKeeperTest, CreatesReadsWatchesAndDeletes) {
   zk->get("/tutti/test/a", [&](Result<std::string> r) { a = r; });
   ASSERT_TRUE(runUntil([&] { return a.has_value(); }));
   EXPECT_EQ(a->status().code(), Status::Code::kNotFound);
+}
+
+// The zk registry backend keeps the maintenance schedule and machine modes
+// in one node, <root>/maintenance, and removes it when there is none.
+TEST_F(ZooKeeperTest, RegistryKeepsMaintenanceInOneNode) {
+  auto zk = connect();
+  const std::string root = "/tutti/registry";
+  master::MaintenanceState m;
+  master::MaintenanceWindow w;
+  w.machineIds = {master::MachineID{"host1", ""}, master::MachineID{"", "10.0.0.2"}};
+  w.unavailability.start = std::chrono::seconds(1800000000);
+  w.unavailability.duration = std::chrono::minutes(30);
+  m.schedule.windows = {w};
+  m.modes = {{master::MachineID{"host1", ""}, master::MachineMode::kDown},
+             {master::MachineID{"", "10.0.0.2"}, master::MachineMode::kDraining}};
+
+  // Recovers a fresh registry and stores `state`; returns what the next
+  // registry on the same path recovers.
+  auto storeThenRecover = [&](const master::MaintenanceState& state) {
+    auto r = master::makeZkRegistry(loop_, *zk, root);
+    std::optional<Result<master::RegistryState>> loaded;
+    r->recover([&](Result<master::RegistryState> s) { loaded = s; });
+    EXPECT_TRUE(runUntil([&] { return loaded.has_value(); }));
+    EXPECT_TRUE(loaded->ok()) << loaded->error();
+    std::optional<Status> stored;
+    r->setMaintenance(state, [&](Status s) { stored = s; });
+    EXPECT_TRUE(runUntil([&] { return stored.has_value(); }));
+    EXPECT_TRUE(stored->ok()) << *stored;
+    auto again = master::makeZkRegistry(loop_, *zk, root);
+    std::optional<Result<master::RegistryState>> reloaded;
+    again->recover([&](Result<master::RegistryState> s) { reloaded = s; });
+    EXPECT_TRUE(runUntil([&] { return reloaded.has_value(); }));
+    EXPECT_TRUE(reloaded->ok()) << reloaded->error();
+    return reloaded->ok() ? reloaded->value().maintenance : master::MaintenanceState{};
+  };
+
+  EXPECT_EQ(storeThenRecover(m), m);
+  std::optional<Result<std::string>> node;
+  zk->get(root + "/maintenance", [&](Result<std::string> r) { node = r; });
+  ASSERT_TRUE(runUntil([&] { return node.has_value(); }));
+  ASSERT_TRUE(node->ok()) << node->error();
+  auto decoded = master::decodeRegistryMaintenance(node->value());
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_EQ(*decoded, m);
+
+  EXPECT_TRUE(storeThenRecover(master::MaintenanceState{}).empty());
+  node.reset();
+  zk->get(root + "/maintenance", [&](Result<std::string> r) { node = r; });
+  ASSERT_TRUE(runUntil([&] { return node.has_value(); }));
+  EXPECT_EQ(node->status().code(), Status::Code::kNotFound);
 }
 
 TEST_F(ZooKeeperTest, EphemeralNodesGoWithTheSessionAndOutagesExpireIt) {

@@ -219,6 +219,7 @@ struct AgentInfo {
   std::optional<AgentID> id;
   Resources resources;
   Attributes attributes;
+  std::string ip;  // the agent's IP address (its --ip); empty when unknown
   bool operator==(const AgentInfo&) const = default;
 };
 
@@ -230,6 +231,15 @@ struct MasterInfo {
   std::string version;
   std::string messageAddress;  // tcp://ip:port for agents and schedulers
   bool operator==(const MasterInfo&) const = default;
+};
+
+// Mesos's Unavailability: when an agent's machine is scheduled to go down
+// for maintenance. Offers of agents on machines in the maintenance schedule
+// carry it, so that frameworks can plan (finish work, move it elsewhere).
+struct Unavailability {
+  std::chrono::nanoseconds start{0};                 // since the epoch
+  std::optional<std::chrono::nanoseconds> duration;  // none: for an unknown time
+  bool operator==(const Unavailability&) const = default;
 };
 
 struct Filters {
@@ -247,6 +257,8 @@ struct Offer {
   std::vector<ExecutorID> executorIds;
   std::string allocationRole;
   std::string url;  // the agent's HTTP endpoint
+  // Set when the agent's machine is scheduled for maintenance.
+  std::optional<Unavailability> unavailability;
   bool operator==(const Offer&) const = default;
 
   // What an accept does with an offer.

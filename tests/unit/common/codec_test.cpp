@@ -188,6 +188,7 @@ AgentInfo sampleAgent() {
   a.id = AgentID("agent-1");
   a.resources = sampleResources();
   a.attributes = {Attribute{"rack", "r1"}, Attribute{"zone", "a"}};
+  a.ip = "10.0.0.7";
   return a;
 }
 
@@ -213,6 +214,12 @@ Offer sampleOffer(const std::string& tag) {
   o.executorIds = {ExecutorID("executor-a"), ExecutorID("executor-b")};
   o.allocationRole = "eng/dev";
   o.url = "http://agent1.example.com:5051";
+  // Maintenance: an open-ended unavailability, one with a duration, none.
+  if (tag == "1") {
+    o.unavailability = Unavailability{std::chrono::nanoseconds(1700000000123456789), std::nullopt};
+  } else if (tag == "2") {
+    o.unavailability = Unavailability{std::chrono::nanoseconds(-5), std::chrono::hours(2)};
+  }
   return o;
 }
 
@@ -264,7 +271,7 @@ std::vector<w::Payload> fullSamples() {
   out.push_back(w::MessageCall{fw, agent, ExecutorID("e1"), bytesOf({0, 'h', 'i', 0xff})});
   out.push_back(w::TeardownCall{fw});
   out.push_back(w::SubscribedEvent{fw, 7.5, sampleMaster()});
-  out.push_back(w::OffersEvent{{sampleOffer("1"), sampleOffer("2")}});
+  out.push_back(w::OffersEvent{{sampleOffer("1"), sampleOffer("2"), sampleOffer("3")}});
   out.push_back(w::RescindEvent{OfferID("o9")});
   out.push_back(w::UpdateEvent{sampleStatus("u")});
   out.push_back(w::MessageEvent{agent, ExecutorID("e1"), bytesOf({'m', 0, 's'})});

@@ -1,6 +1,6 @@
-// The registry: codec round trips, the local file backend, batching, and a
-// master recovering from it (agents that do not come back become
-// unreachable, at the configured rate).
+// The registry: codec round trips, the in-memory and local file backends,
+// batching, maintenance state, and a master recovering from it (agents that
+// do not come back become unreachable, at the configured rate).
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -19,6 +19,22 @@ using testing::FakeTransport;
 using testing::TempDir;
 
 Resources res(const std::string& text) { return *Resources::parse(text); }
+
+MaintenanceState sampleMaintenance() {
+  MaintenanceState m;
+  MaintenanceWindow w1;
+  w1.machineIds = {MachineID{"host0", ""}, MachineID{"host1", "10.0.0.1"}};
+  w1.unavailability.start = std::chrono::nanoseconds(1700000000123456789);
+  w1.unavailability.duration = std::chrono::hours(2);
+  MaintenanceWindow w2;
+  w2.machineIds = {MachineID{"", "fe80::1"}};
+  w2.unavailability.start = std::chrono::nanoseconds(-1);  // open-ended, from before 1970
+  m.schedule.windows = {w1, w2};
+  m.modes = {{MachineID{"host0", ""}, MachineMode::kDown},
+             {MachineID{"host1", "10.0.0.1"}, MachineMode::kDraining},
+             {MachineID{"", "fe80::1"}, MachineMode::kDraining}};
+  return m;
+}
 
 RegistryState sampleState() {
   RegistryState s;
@@ -43,6 +59,7 @@ RegistryState sampleState() {
   s.frameworks[*f.id] = f;
   s.weights["eng"] = 2.5;
   s.quotas["eng/web"] = Quota{res("cpus:1"), res("cpus:2")};
+  s.maintenance = sampleMaintenance();
   return s;
 }
 
@@ -97,6 +114,7 @@ TEST_F(RegistryTest, LocalBackendPersistsAndBatches) {
     r->addFramework(s.frameworks.begin()->second, nullptr);
     r->setWeights(s.weights, nullptr);
     r->setQuota("eng/web", s.quotas["eng/web"], nullptr);
+    r->setMaintenance(s.maintenance, nullptr);
     for (int i = 0; i < 100 && acked < 3; ++i) loop_.settle();
     EXPECT_EQ(acked, 3);
     EXPECT_EQ(r->writes(), 1u) << "mutations of one loop turn go out in one write";
@@ -106,6 +124,52 @@ TEST_F(RegistryTest, LocalBackendPersistsAndBatches) {
   again->recover([&](Result<RegistryState> s) { loaded = s; });
   ASSERT_TRUE(await(loaded).ok()) << loaded->error();
   EXPECT_EQ(loaded->value(), sampleState());
+}
+
+TEST_F(RegistryTest, MaintenanceRoundTripsInEveryBackend) {
+  // The codec: the whole registry, and the maintenance record alone.
+  MaintenanceState m = sampleMaintenance();
+  auto record = decodeRegistryMaintenance(encodeRegistryMaintenance(m));
+  ASSERT_TRUE(record.ok()) << record.error();
+  EXPECT_EQ(*record, m);
+  RegistryState empty;
+  auto back = decodeRegistry(encodeRegistry(empty));
+  ASSERT_TRUE(back.ok());
+  EXPECT_TRUE(back->maintenance.empty());
+  for (std::string bad : {std::string(), std::string("garbage!"), std::string(16, '\xff')}) {
+    EXPECT_FALSE(decodeRegistryMaintenance(bad).ok());
+  }
+
+  // in_memory: the state is kept and the write acknowledged.
+  {
+    auto r = makeInMemoryRegistry(loop_);
+    std::optional<Result<RegistryState>> loaded;
+    r->recover([&](Result<RegistryState> s) { loaded = s; });
+    ASSERT_TRUE(await(loaded).ok());
+    std::optional<Status> stored;
+    r->setMaintenance(m, [&](Status s) { stored = s; });
+    ASSERT_TRUE(await(stored).ok());
+    EXPECT_EQ(r->state().maintenance, m);
+  }
+
+  // local: a restarted registry reads back the schedule and the modes; a
+  // later change (the machine up, out of the schedule) replaces them.
+  for (const MaintenanceState& want : {m, MaintenanceState{}}) {
+    {
+      auto r = makeLocalRegistry(loop_, dir_.path());
+      std::optional<Result<RegistryState>> loaded;
+      r->recover([&](Result<RegistryState> s) { loaded = s; });
+      ASSERT_TRUE(await(loaded).ok());
+      std::optional<Status> stored;
+      r->setMaintenance(want, [&](Status s) { stored = s; });
+      ASSERT_TRUE(await(stored).ok());
+    }
+    auto again = makeLocalRegistry(loop_, dir_.path());
+    std::optional<Result<RegistryState>> loaded;
+    again->recover([&](Result<RegistryState> s) { loaded = s; });
+    ASSERT_TRUE(await(loaded).ok()) << loaded->error();
+    EXPECT_EQ(loaded->value().maintenance, want);
+  }
 }
 
 TEST_F(RegistryTest, CorruptFileIsAClearErrorAndStaysInPlace) {
