@@ -1,6 +1,7 @@
 #include "master/validation.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "common/ids.hpp"
 
@@ -95,6 +96,10 @@ Result<TaskInfo> validateTask(const TaskInfo& task, const LaunchContext& ctx,
   if (task.killPolicy && task.killPolicy->gracePeriod.count() < 0) {
     return err(task, "has a negative kill grace period");
   }
+  if (task.healthCheck) {
+    Status s = validateHealthCheck(*task.healthCheck);
+    if (!s.ok()) return err(task, "has an invalid health check: " + s.message());
+  }
 
   TaskInfo out = task;
   out.agentId = ctx.agentId;
@@ -103,6 +108,49 @@ Result<TaskInfo> validateTask(const TaskInfo& task, const LaunchContext& ctx,
     out.executor->frameworkId = *ctx.framework.id;
   }
   return out;
+}
+
+Status validateHealthCheck(const HealthCheck& check) {
+  using Type = HealthCheck::Type;
+  for (auto [name, v] : {std::pair{"delaySeconds", check.delaySeconds},
+                         {"intervalSeconds", check.intervalSeconds},
+                         {"timeoutSeconds", check.timeoutSeconds},
+                         {"gracePeriodSeconds", check.gracePeriodSeconds}}) {
+    if (!std::isfinite(v) || v < 0 || v > 86400 * 365) {
+      return Status::InvalidArgument(std::string(name) + " must be between 0 and a year");
+    }
+  }
+  if (check.intervalSeconds <= 0) return Status::InvalidArgument("intervalSeconds must be > 0");
+  if (check.timeoutSeconds <= 0) return Status::InvalidArgument("timeoutSeconds must be > 0");
+  switch (check.type) {
+    case Type::COMMAND:
+      if (!check.command || check.command->value.empty()) {
+        return Status::InvalidArgument("a COMMAND check needs a command");
+      }
+      return Status::OK();
+    case Type::HTTP:
+      if (check.httpScheme != "http") {
+        return Status::InvalidArgument("only the 'http' scheme is supported, not '" +
+                                       check.httpScheme + "'");
+      }
+      if (check.httpPath.empty() || check.httpPath[0] != '/' ||
+          check.httpPath.find_first_of(" \r\n") != std::string::npos) {
+        return Status::InvalidArgument("an HTTP check's path must start with '/' and hold no "
+                                       "spaces or line breaks");
+      }
+      for (uint32_t s : check.httpStatuses) {
+        if (s < 100 || s > 599) return Status::InvalidArgument("bad HTTP status " + std::to_string(s));
+      }
+      [[fallthrough]];
+    case Type::TCP:
+      if (check.port == 0 || check.port > 65535) {
+        return Status::InvalidArgument("an HTTP or TCP check needs a port in 1-65535");
+      }
+      return Status::OK();
+    case Type::UNKNOWN:
+      break;
+  }
+  return Status::InvalidArgument("the check's type must be COMMAND, HTTP or TCP");
 }
 
 namespace {

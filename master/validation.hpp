@@ -21,6 +21,10 @@ struct LaunchContext {
   std::function<bool(const TaskID&)> taskIdInUse;
 };
 
+// A health check Mesos would accept: known type with its fields, sane
+// times, a port for HTTP/TCP, an absolute path for HTTP.
+Status validateHealthCheck(const HealthCheck& check);
+
 // Checks `task` against the framework, the offered agent and what is left
 // of the offers (`available`, allocated to offerRole). Returns the task as
 // it will run: agent id filled in, resources allocated to the offer's role.

@@ -92,6 +92,30 @@ struct TaskInfo {
   labels @6 :List(Label);
   killPolicy @7 :KillPolicy;
   data @8 :Data;
+  healthCheck @9 :HealthCheck;
+}
+
+# Mesos's HealthCheck: run by the executor next to the task; results come
+# back as TASK_RUNNING updates with `healthy` set.
+struct HealthCheck {
+  type @0 :Type;
+  delaySeconds @1 :Float64;
+  intervalSeconds @2 :Float64;
+  timeoutSeconds @3 :Float64;
+  consecutiveFailures @4 :UInt32;
+  gracePeriodSeconds @5 :Float64;
+  command @6 :CommandInfo;      # COMMAND
+  httpScheme @7 :Text;          # HTTP ("http")
+  httpPath @8 :Text;
+  port @9 :UInt32;              # HTTP and TCP
+  httpStatuses @10 :List(UInt32);
+
+  enum Type {
+    unknown @0;
+    command @1;
+    http @2;
+    tcp @3;
+  }
 }
 
 # Mesos's numbering, so that numeric values carry over.

@@ -31,8 +31,11 @@ CommandExecutor::CommandExecutor(Loop& loop, std::function<void()> done)
       watcher_(loop) {}
 
 void CommandExecutor::registered(ExecutorDriver*, const ExecutorInfo&,
-                                 const FrameworkInfo& framework, const AgentInfo&) {
-  loop_.post("executor.registered", [this, framework] { framework_ = framework; });
+                                 const FrameworkInfo& framework, const AgentInfo& agent) {
+  loop_.post("executor.registered", [this, framework, host = agent.hostname] {
+    framework_ = framework;
+    hostname_ = host;
+  });
 }
 
 void CommandExecutor::launchTask(ExecutorDriver*, const TaskInfo& task) {
@@ -94,13 +97,15 @@ void CommandExecutor::error(ExecutorDriver*, const std::string& message) {
 }
 
 void CommandExecutor::update(TaskState state, const std::string& message,
-                             std::optional<Reason> reason, std::optional<int> exitStatus) {
+                             std::optional<Reason> reason, std::optional<int> exitStatus,
+                             std::optional<bool> healthy) {
   TaskStatus s;
   s.taskId = task_->taskId;
   s.state = state;
   s.message = message;
   s.reason = reason;
   s.exitStatus = exitStatus;
+  s.healthy = healthy;
   if (driver_->sendStatusUpdate(s) != DriverStatus::DRIVER_RUNNING) driverGone_ = true;
   if (isTerminal(state)) terminal_ = true;
 }
@@ -156,6 +161,25 @@ void CommandExecutor::launch(const TaskInfo& task) {
     env[name] = kv.substr(eq + 1);
   }
   env["TUTTI_TASK_ID"] = task.taskId.value;
+  env["MESOS_TASK_ID"] = task.taskId.value;
+  if (env.count("TUTTI_SANDBOX")) env["MESOS_SANDBOX"] = env["TUTTI_SANDBOX"];
+  if (!hostname_.empty()) env["HOST"] = hostname_;
+  std::vector<uint64_t> ports;
+  for (const Resource& r : task.resources) {
+    if (r.name != "ports" || r.type != Resource::Type::RANGES) continue;
+    for (const Range& range : r.ranges) {
+      for (uint64_t p = range.begin; p <= range.end && ports.size() < 1000; ++p) ports.push_back(p);
+    }
+  }
+  std::string list;
+  for (size_t i = 0; i < ports.size(); ++i) {
+    env["PORT" + std::to_string(i)] = std::to_string(ports[i]);
+    list += (i ? "," : "") + std::to_string(ports[i]);
+  }
+  if (!ports.empty()) {
+    env["PORT"] = std::to_string(ports[0]);
+    env["PORTS"] = list;
+  }
   for (const auto& v : cmd.environment) env[v.name] = v.value;
   for (const auto& [k, v] : env) o.env.push_back(k + "=" + v);
   o.newProcessGroup = true;  // killable as a group; stdout/stderr: the sandbox files
@@ -178,6 +202,29 @@ void CommandExecutor::launch(const TaskInfo& task) {
     return;
   }
   update(TaskState::TASK_RUNNING, "");
+  if (task.healthCheck) {
+    char cwd[4096];
+    std::string dir = ::getcwd(cwd, sizeof cwd) ? cwd : ".";
+    health_ = std::make_unique<HealthChecker>(loop_, *task.healthCheck, o.env, dir,
+                                              [this](const HealthChecker::Event& e) { onHealth(e); });
+    health_->start();
+  }
+}
+
+void CommandExecutor::onHealth(const HealthChecker::Event& event) {
+  if (!running_ || killing_ || terminal_) return;
+  if (event.killTask) {
+    LOG(WARNING) << event.message;
+    killedUnhealthy_ = true;
+    unhealthyMessage_ = event.message;
+    health_->stop();
+    Duration grace = task_->killPolicy ? Duration(task_->killPolicy->gracePeriod)
+                                       : kDefaultGracePeriod;
+    kill(grace);
+    return;
+  }
+  update(TaskState::TASK_RUNNING, event.message, Reason::REASON_TASK_HEALTH_CHECK_STATUS_UPDATED,
+         std::nullopt, event.healthy);
 }
 
 void CommandExecutor::kill(Duration grace) {
@@ -218,13 +265,17 @@ void CommandExecutor::armEscalation(Duration grace) {
 
 void CommandExecutor::onExit(std::optional<int> status) {
   running_ = false;
+  if (health_) health_->stop();
   if (escalation_) loop_.cancel(escalation_);
   escalation_ = 0;
   // Whatever the command left behind in its process group goes too.
   killProcessGroup(pid_, SIGKILL);
   std::string how = status ? describeWaitStatus(*status) : "ended";
   std::string message = "Command " + how;
-  if (killing_) {
+  if (killedUnhealthy_) {
+    update(TaskState::TASK_KILLED, unhealthyMessage_,
+           Reason::REASON_TASK_HEALTH_CHECK_STATUS_UPDATED, status, false);
+  } else if (killing_) {
     update(TaskState::TASK_KILLED, message, std::nullopt, status);
   } else if (status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0) {
     update(TaskState::TASK_FINISHED, message, std::nullopt, status);

@@ -3,6 +3,14 @@
 // reports TASK_STARTING, TASK_RUNNING and TASK_FINISHED / TASK_FAILED (with
 // the exit status), and kills the task's process group on request: SIGTERM,
 // the kill policy's grace period (default 3s), then SIGKILL; TASK_KILLED.
+// A task's health check runs next to it (health_checker.hpp): changes come
+// as TASK_RUNNING with `healthy` (reason TASK_HEALTH_CHECK_STATUS_UPDATED),
+// and too many failures in a row kill the task (TASK_KILLED, healthy=false).
+//
+// The task's environment: the executor's (minus its own variables), then
+// TUTTI_TASK_ID / MESOS_TASK_ID, MESOS_SANDBOX, HOST (the agent's hostname),
+// PORT0..PORTn, PORT (= PORT0) and PORTS (comma-separated) from the task's
+// `ports` resources in order, then the command's own variables.
 //
 // Threads: Executor callbacks arrive on the driver's thread and are posted
 // to the executor's own Loop, which owns all state.
@@ -10,6 +18,7 @@
 
 #include <optional>
 
+#include "agent/executor/health_checker.hpp"
 #include "common/loop.hpp"
 #include "common/process.hpp"
 #include "tutti/executor.hpp"
@@ -43,7 +52,8 @@ class CommandExecutor final : public Executor {
   void armEscalation(Duration grace);
   void onExit(std::optional<int> status);
   void update(TaskState state, const std::string& message, std::optional<Reason> reason = {},
-              std::optional<int> exitStatus = {});
+              std::optional<int> exitStatus = {}, std::optional<bool> healthy = {});
+  void onHealth(const HealthChecker::Event& event);
   void finishWhenAcknowledged();
 
   Loop& loop_;
@@ -51,6 +61,10 @@ class CommandExecutor final : public Executor {
   ExecutorDriver* driver_ = nullptr;
   ProcessWatcher watcher_;
   FrameworkInfo framework_;
+  std::string hostname_;  // the agent's
+  std::unique_ptr<HealthChecker> health_;
+  bool killedUnhealthy_ = false;
+  std::string unhealthyMessage_;
   std::optional<TaskInfo> task_;
   pid_t pid_ = -1;
   bool running_ = false;

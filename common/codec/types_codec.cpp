@@ -223,6 +223,40 @@ void encode(const TaskInfo& v, proto::TaskInfo::Builder b) {
   if (!v.labels.empty()) encodeLabels(v.labels, b.initLabels(v.labels.size()));
   if (v.killPolicy) encode(*v.killPolicy, b.initKillPolicy());
   if (!v.data.empty()) b.setData(dataOf(v.data));
+  if (v.healthCheck) encode(*v.healthCheck, b.initHealthCheck());
+}
+
+void encode(const HealthCheck& v, proto::HealthCheck::Builder b) {
+  b.setType(static_cast<proto::HealthCheck::Type>(static_cast<uint16_t>(v.type)));
+  b.setDelaySeconds(v.delaySeconds);
+  b.setIntervalSeconds(v.intervalSeconds);
+  b.setTimeoutSeconds(v.timeoutSeconds);
+  b.setConsecutiveFailures(v.consecutiveFailures);
+  b.setGracePeriodSeconds(v.gracePeriodSeconds);
+  if (v.command) encode(*v.command, b.initCommand());
+  b.setHttpScheme(txt(v.httpScheme));
+  b.setHttpPath(txt(v.httpPath));
+  b.setPort(v.port);
+  auto statuses = b.initHttpStatuses(v.httpStatuses.size());
+  for (size_t i = 0; i < v.httpStatuses.size(); ++i) statuses.set(i, v.httpStatuses[i]);
+}
+
+HealthCheck decode(proto::HealthCheck::Reader r) {
+  HealthCheck v;
+  auto type = static_cast<uint16_t>(r.getType());
+  if (type > 3) throw CodecError("unknown health check type");
+  v.type = static_cast<HealthCheck::Type>(type);
+  v.delaySeconds = r.getDelaySeconds();
+  v.intervalSeconds = r.getIntervalSeconds();
+  v.timeoutSeconds = r.getTimeoutSeconds();
+  v.consecutiveFailures = r.getConsecutiveFailures();
+  v.gracePeriodSeconds = r.getGracePeriodSeconds();
+  if (r.hasCommand()) v.command = decode(r.getCommand());
+  v.httpScheme = toStd(r.getHttpScheme());
+  v.httpPath = toStd(r.getHttpPath());
+  v.port = r.getPort();
+  for (auto s : r.getHttpStatuses()) v.httpStatuses.push_back(s);
+  return v;
 }
 
 TaskInfo decode(proto::TaskInfo::Reader r) {
@@ -236,6 +270,7 @@ TaskInfo decode(proto::TaskInfo::Reader r) {
   v.labels = decodeLabels(r.getLabels());
   if (r.hasKillPolicy()) v.killPolicy = decode(r.getKillPolicy());
   v.data = toStd(r.getData());
+  if (r.hasHealthCheck()) v.healthCheck = decode(r.getHealthCheck());
   return v;
 }
 

@@ -225,6 +225,76 @@ TEST(InProcessTest, OperatorEndpointsValidateBodiesAndApplyChanges) {
   EXPECT_GE(metrics["master/invalid_http_requests"].get<double>(), 7);
 }
 
+// Health checks run by the built-in executor: results flip `healthy` on
+// TASK_RUNNING updates, and a failure streak kills the task; the task sees
+// its ports as PORT0/PORTS.
+TEST(InProcessTest, HealthChecksFlipHealthyAndKillAfterFailures) {
+  auto master = StartMaster();
+  auto agent = StartAgent(*master);
+  TempDir dir;
+  std::string flag = dir.path() + "/healthy";
+  RecordingScheduler scheduler;
+  auto launched = std::make_shared<std::atomic<bool>>(false);
+  std::string out = dir.path();
+  scheduler.onOffers = [launched, flag, out](SchedulerDriver* d, const std::vector<Offer>& offers) {
+    for (const auto& o : offers) {
+      if (launched->exchange(true)) {
+        d->declineOffer(o.id, Filters{3600});
+        continue;
+      }
+      TaskInfo t = commandTask("web", "echo \"$PORT0 $PORTS $PORT\" > " + out +
+                                           "/ports; exec sleep 1000",
+                               o, "cpus:0.1;mem:32;ports:[31007-31008]");
+      HealthCheck check;
+      check.type = HealthCheck::Type::COMMAND;
+      check.delaySeconds = 0;
+      check.intervalSeconds = 0.1;
+      check.timeoutSeconds = 5;
+      check.gracePeriodSeconds = 0;
+      check.consecutiveFailures = 5;
+      CommandInfo c;
+      c.value = "test -e " + flag;
+      check.command = c;
+      t.healthCheck = check;
+      t.killPolicy = KillPolicy{std::chrono::milliseconds(200)};
+      d->launchTasks({o.id}, {t});
+    }
+  };
+  TuttiSchedulerDriver driver(&scheduler, framework(), master->messageAddress());
+  driver.start();
+  ASSERT_TRUE(scheduler.waitForState(TaskID("web"), TaskState::TASK_RUNNING));
+  auto healthUpdates = [&](bool healthy) {
+    size_t n = 0;
+    for (const auto& u : scheduler.updates()) {
+      n += u.taskId.value == "web" && u.state == TaskState::TASK_RUNNING && u.healthy == healthy;
+    }
+    return n;
+  };
+  // Not there yet: unhealthy; then healthy once the flag exists.
+  ASSERT_TRUE(waitUntil([&] { return healthUpdates(false) >= 1; }));
+  std::ofstream(flag) << "ok";
+  ASSERT_TRUE(waitUntil([&] { return healthUpdates(true) >= 1; }));
+  for (const auto& u : scheduler.updates()) {
+    if (u.healthy) EXPECT_EQ(u.reason, Reason::REASON_TASK_HEALTH_CHECK_STATUS_UPDATED);
+  }
+  std::string ports;
+  ASSERT_TRUE(waitUntil([&] {
+    std::ifstream in(out + "/ports");
+    std::getline(in, ports);
+    return !ports.empty();
+  }));
+  EXPECT_EQ(ports, "31007 31007,31008 31007");
+  // Gone again: five failures in a row kill the task.
+  ::unlink(flag.c_str());
+  ASSERT_TRUE(scheduler.waitForState(TaskID("web"), TaskState::TASK_KILLED));
+  auto last = scheduler.updates().back();
+  EXPECT_EQ(last.healthy, std::optional<bool>(false));
+  EXPECT_NE(last.message.find("5 consecutive failed health checks"), std::string::npos)
+      << last.message;
+  driver.stop();
+  driver.join();
+}
+
 // The hierarchical allocator behind the real master: a static reservation
 // for "eng" reaches eng's sub-role and never another role; /master/roles and
 // the allocator's metrics show the decisions.

@@ -147,6 +147,28 @@ struct ExecutorInfo {
   bool operator==(const ExecutorInfo&) const = default;
 };
 
+// Mesos's HealthCheck (defaults as Mesos's). The executor runs it next to
+// the task after `delaySeconds`, every `intervalSeconds`, each attempt
+// bounded by `timeoutSeconds`; it reports TASK_RUNNING with `healthy` when
+// the result changes, and kills the task after `consecutiveFailures`
+// failures in a row (0: never) once `gracePeriodSeconds` after the start
+// have passed (failures before are ignored until the first success).
+struct HealthCheck {
+  enum class Type { UNKNOWN = 0, COMMAND = 1, HTTP = 2, TCP = 3 };
+  Type type = Type::UNKNOWN;
+  double delaySeconds = 15;
+  double intervalSeconds = 10;
+  double timeoutSeconds = 20;
+  uint32_t consecutiveFailures = 3;
+  double gracePeriodSeconds = 10;
+  std::optional<CommandInfo> command;  // COMMAND
+  std::string httpScheme = "http";     // HTTP (only "http")
+  std::string httpPath = "/";          // HTTP
+  uint32_t port = 0;                   // HTTP and TCP, on 127.0.0.1
+  std::vector<uint32_t> httpStatuses;  // HTTP: empty means 200-399
+  bool operator==(const HealthCheck&) const = default;
+};
+
 struct TaskInfo {
   std::string name;
   TaskID taskId;
@@ -157,6 +179,7 @@ struct TaskInfo {
   Labels labels;
   std::optional<KillPolicy> killPolicy;
   std::string data;
+  std::optional<HealthCheck> healthCheck;
   bool operator==(const TaskInfo&) const = default;
 };
 

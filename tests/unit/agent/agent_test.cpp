@@ -41,10 +41,7 @@
 #include "tests/fixtures/fake_transport.hpp"
 #include "tests/fixtures/reaper.hpp"
 #include "tutti/executor.hpp"
-
-// The command executor is compiled only into the tutti-executor binary (no
-// library holds it), so its unit tests compile it here.
-#include "agent/executor/command_executor.cpp"
+#include "agent/executor/command_executor.hpp"
 
 namespace tutti {
 

@@ -361,6 +361,34 @@ TEST_F(ValidationTest, NegativeKillGracePeriod) {
   EXPECT_HAS_SUBSTR(error(t), "negative kill grace period");
 }
 
+TEST_F(ValidationTest, HealthChecksMustBeComplete) {
+  auto withCheck = [this](std::function<void(HealthCheck&)> edit) {
+    TaskInfo t = task();
+    HealthCheck c;
+    c.type = HealthCheck::Type::HTTP;
+    c.port = 8080;
+    edit(c);
+    t.healthCheck = c;
+    return t;
+  };
+  EXPECT_TRUE(validate(withCheck([](HealthCheck&) {})).ok());
+  EXPECT_HAS_SUBSTR(error(withCheck([](HealthCheck& c) { c.type = HealthCheck::Type::UNKNOWN; })),
+                    "COMMAND, HTTP or TCP");
+  EXPECT_HAS_SUBSTR(error(withCheck([](HealthCheck& c) { c.port = 0; })), "port");
+  EXPECT_HAS_SUBSTR(error(withCheck([](HealthCheck& c) { c.httpPath = "x"; })), "start with '/'");
+  EXPECT_HAS_SUBSTR(error(withCheck([](HealthCheck& c) { c.httpScheme = "https"; })), "scheme");
+  EXPECT_HAS_SUBSTR(error(withCheck([](HealthCheck& c) { c.intervalSeconds = 0; })),
+                    "intervalSeconds");
+  EXPECT_HAS_SUBSTR(error(withCheck([](HealthCheck& c) { c.timeoutSeconds = -1; })),
+                    "timeoutSeconds");
+  EXPECT_HAS_SUBSTR(error(withCheck([](HealthCheck& c) { c.delaySeconds = 1.0 / 0.0; })),
+                    "delaySeconds");
+  EXPECT_HAS_SUBSTR(error(withCheck([](HealthCheck& c) {
+                      c.type = HealthCheck::Type::COMMAND;
+                    })),
+                    "needs a command");
+}
+
 // Rules are checked in order: the first problem is the one reported.
 TEST_F(ValidationTest, IdIsCheckedBeforeEverythingElse) {
   TaskInfo t = task("a/b", "cpus:100");
