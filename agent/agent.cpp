@@ -4,10 +4,16 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 
 #include "common/duration.hpp"
+#include "common/files.hpp"
 #include "common/ids.hpp"
 #include "common/master_detector.hpp"
 #include "common/version.hpp"
@@ -84,6 +90,10 @@ Agent::Agent(AgentOptions options, AgentInfo info, std::string executorEndpoint,
         }
         return master_.send("", m).ok();
       });
+  gc_ = std::make_unique<GarbageCollector>(
+      loop_, metrics_,
+      GarbageCollector::Options{options_.gcDelay, options_.gcDiskHeadroom,
+                                options_.diskWatchInterval, options_.workDir});
   statusUpdates_->setPersist(
       [this](const FrameworkID& fw, const ExecutorID& ex) { checkpointExecutor(fw, ex); });
   master_.setHandler([this](const ConnectionId&, wire::Payload&& m) {
@@ -145,6 +155,8 @@ void Agent::start() {
   }
   heartbeatTimer_ = loop_.after(options_.executorHeartbeatInterval, "agent.executor_heartbeat",
                                 [this] { sendExecutorHeartbeats(); });
+  gc_->start();
+  scheduleStaleSandboxes();
   if (recovering_) {
     recoveryTimer_ = loop_.after(options_.executorReregistrationTimeout, "agent.recovery_timeout",
                                  [this] { finishRecovery(); });
@@ -288,6 +300,50 @@ void Agent::recoverExecutor(const ExecutorCheckpointState& st) {
   recovering_ = true;
   LOG(INFO) << "Waiting for executor " << exId << " (pid " << st.pid << ") of framework "
             << fwId << " to re-subscribe";
+}
+
+void Agent::scheduleStaleSandboxes() {
+  std::set<std::string> live;
+  for (const auto& [_, fw] : frameworks_) {
+    for (const auto& [__, ex] : fw.executors) live.insert(ex.directory);
+  }
+  double wallNow = loop_.clock().wallSeconds();
+  auto since = [&](const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return loop_.now();
+    double age = std::max(0.0, wallNow - static_cast<double>(st.st_mtime));
+    return loop_.now() - std::chrono::duration_cast<Duration>(std::chrono::duration<double>(age));
+  };
+  auto list = [](const std::string& dir) {
+    auto names = listDirectory(dir);
+    return names.ok() ? *names : std::vector<std::string>{};
+  };
+  std::string root = options_.workDir + "/slaves";
+  size_t n = 0;
+  for (const auto& agent : list(root)) {
+    for (const auto& fw : list(root + "/" + agent + "/frameworks")) {
+      std::string executors = root + "/" + agent + "/frameworks/" + fw + "/executors";
+      for (const auto& ex : list(executors)) {
+        std::string exDir = executors + "/" + ex;
+        bool anyLive = false;
+        for (const auto& run : list(exDir + "/runs")) {
+          anyLive = anyLive || live.count(exDir + "/runs/" + run);
+        }
+        if (!anyLive) {
+          gc_->schedule(exDir, since(exDir));
+          ++n;
+          continue;
+        }
+        for (const auto& run : list(exDir + "/runs")) {
+          std::string runDir = exDir + "/runs/" + run;
+          if (run == "latest" || live.count(runDir)) continue;
+          gc_->schedule(runDir, since(runDir));
+          ++n;
+        }
+      }
+    }
+  }
+  if (n > 0) LOG(INFO) << "Scheduled " << n << " old sandboxes for garbage collection";
 }
 
 void Agent::finishRecovery() {
@@ -695,6 +751,7 @@ ExecutorRecord* Agent::launchExecutor(FrameworkEntry& fw, const TaskInfo& task) 
   rec.info.frameworkId = fwId;
   rec.id = rec.info.executorId;
   rec.directory = sandboxPath(options_.workDir, *info_.id, fwId, rec.id, rec.containerId);
+  gc_->unschedule(rec.directory.substr(0, rec.directory.rfind("/runs/")));
 
   LaunchSpec spec;
   spec.directory = rec.directory;
@@ -765,6 +822,14 @@ void Agent::onExecutorLaunched(const FrameworkID& fwId, const ExecutorID& exId,
   }
   ex->pid = *pid;
   ex->pidStartTicks = processStartTicks(ex->pid).value_or(0);
+  // runs/latest points at the newest run (Mesos's layout), replaced atomically.
+  std::string runs = ex->directory.substr(0, ex->directory.rfind('/'));
+  std::string tmp = runs + "/.latest.tmp";
+  ::unlink(tmp.c_str());
+  if (::symlink(containerId.value.c_str(), tmp.c_str()) != 0 ||
+      ::rename(tmp.c_str(), (runs + "/latest").c_str()) != 0) {
+    LOG(WARNING) << "Cannot link " << runs << "/latest: " << std::strerror(errno);
+  }
   checkpointExecutor(fwId, exId);
   VLOG(1) << "Launched executor " << exId << " (pid " << ex->pid << ") in " << ex->directory;
   Status w = watcher_.watch(ex->pid, [this, fwId, exId](pid_t, std::optional<int> status) {
@@ -1117,6 +1182,11 @@ void Agent::onExecutorExited(const FrameworkID& fwId, const ExecutorID& exId,
     f->second.completedExecutors.pop_front();
   }
   checkpointExecutor(fwId, exId);
+  // The run, and the executor's directory with it (the `latest` link and
+  // earlier runs) unless the executor is launched again meanwhile.
+  const std::string& run = f->second.completedExecutors.back().directory;
+  gc_->schedule(run, loop_.now());
+  gc_->schedule(run.substr(0, run.rfind("/runs/")), loop_.now());
   maybeCompleteFramework(fwId);
 }
 

@@ -33,6 +33,7 @@
 
 #include "agent/checkpoint/checkpoint.hpp"
 #include "agent/containerizer/launcher.hpp"
+#include "agent/gc/garbage_collector.hpp"
 #include "agent/options.hpp"
 #include "agent/status_updates/status_update_manager.hpp"
 #include "common/loop.hpp"
@@ -115,6 +116,7 @@ class Agent {
   const std::map<FrameworkID, FrameworkEntry>& frameworks() const { return frameworks_; }
   const std::deque<FrameworkEntry>& completedFrameworks() const { return completedFrameworks_; }
   const StatusUpdateManager& statusUpdates() const { return *statusUpdates_; }
+  GarbageCollector& gc() { return *gc_; }
   // Every sandbox directory this agent knows (running and completed).
   std::vector<std::string> sandboxes() const;
 
@@ -143,6 +145,9 @@ class Agent {
   Status recover();
   void recoverExecutor(const ExecutorCheckpointState& st);
   void finishRecovery();
+  // Schedules for removal every sandbox under the work dir that no live
+  // executor uses (left by ended executors, earlier runs, older agent ids).
+  void scheduleStaleSandboxes();
   void startDetection();
   void checkpointAgent();
   // Marks the executor's checkpoint for writing at the end of this loop
@@ -184,6 +189,7 @@ class Agent {
   Metrics& metrics_;
   std::function<void(const std::string&)> onFatal_;
   std::unique_ptr<StatusUpdateManager> statusUpdates_;
+  std::unique_ptr<GarbageCollector> gc_;
   Checkpointer checkpointer_{options_.workDir};
   Resources flagResources_;        // --resources as given, for the compatibility check
   bool recovering_ = false;        // waiting for recovered executors to re-subscribe

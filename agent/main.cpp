@@ -37,6 +37,10 @@ DEFINE_string(recover, "reconnect",
               "them and start as a new agent");
 DEFINE_string(executor_reregistration_timeout, "2secs",
               "Executors found after a restart must re-subscribe within this, or are killed");
+DEFINE_string(gc_delay, "1weeks", "Sandboxes of ended executors are removed after this long");
+DEFINE_double(gc_disk_headroom, 0.1,
+              "Free-disk fraction to keep: a fuller disk shortens --gc_delay proportionally");
+DEFINE_string(disk_watch_interval, "1mins", "How often the work dir's disk usage is checked");
 DEFINE_string(status_update_retry_interval_min, "10secs",
               "First retry interval for unacknowledged status updates (doubles)");
 DEFINE_string(status_update_retry_interval_max, "10mins",
@@ -48,6 +52,14 @@ static bool validateRecover(const char* flag, const std::string& value) {
   return false;
 }
 DEFINE_validator(recover, &validateRecover);
+DEFINE_validator(gc_delay, &tutti::validateDurationFlag);
+DEFINE_validator(disk_watch_interval, &tutti::validateDurationFlag);
+static bool validateHeadroom(const char* flag, double value) {
+  if (value >= 0 && value <= 1) return true;
+  std::cerr << "--" << flag << " must be between 0 and 1\n";
+  return false;
+}
+DEFINE_validator(gc_disk_headroom, &validateHeadroom);
 DEFINE_validator(executor_reregistration_timeout, &tutti::validateDurationFlag);
 DEFINE_validator(port, &tutti::validatePortFlag);
 DEFINE_validator(message_port, &tutti::validatePortFlag);
@@ -88,6 +100,9 @@ int main(int argc, char** argv) {
   o.executorShutdownGracePeriod = *tutti::parseDuration(FLAGS_executor_shutdown_grace_period);
   o.recoveryTimeout = *tutti::parseDuration(FLAGS_recovery_timeout);
   o.recover = FLAGS_recover;
+  o.gcDelay = *tutti::parseDuration(FLAGS_gc_delay);
+  o.gcDiskHeadroom = FLAGS_gc_disk_headroom;
+  o.diskWatchInterval = *tutti::parseDuration(FLAGS_disk_watch_interval);
   o.executorReregistrationTimeout = *tutti::parseDuration(FLAGS_executor_reregistration_timeout);
   o.statusUpdateRetryIntervalMin = *tutti::parseDuration(FLAGS_status_update_retry_interval_min);
   o.statusUpdateRetryIntervalMax = *tutti::parseDuration(FLAGS_status_update_retry_interval_max);

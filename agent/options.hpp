@@ -29,6 +29,12 @@ struct AgentOptions {
   std::string recover = "reconnect";
   // Recovered executors that do not re-subscribe within this are killed.
   Duration executorReregistrationTimeout = 2s;
+  // Sandboxes of ended executors are removed after gcDelay, sooner when
+  // the work dir's disk is fuller than 1 - gcDiskHeadroom (checked every
+  // diskWatchInterval); see gc/garbage_collector.hpp.
+  Duration gcDelay = std::chrono::hours(24 * 7);
+  double gcDiskHeadroom = 0.1;
+  Duration diskWatchInterval = std::chrono::minutes(1);
   Duration statusUpdateRetryIntervalMin = 10s;
   Duration statusUpdateRetryIntervalMax = 10min;
   size_t maxCompletedExecutorsPerFramework = 150;

@@ -61,6 +61,22 @@ Result<std::string> resolveSandboxPath(const std::string& path,
   if (path[0] != '/') return Status::InvalidArgument("'path' must be absolute");
   if (path.find('\0') != std::string::npos) return Status::InvalidArgument("Invalid 'path'");
   std::string lexical = normalizePath(path);
+  // `.../runs/latest` names the newest run: follow that one link (a plain
+  // run name, never a path) before checking where the path leads.
+  size_t at = lexical.find("/runs/latest");
+  if (at != std::string::npos) {
+    size_t end = at + std::string("/runs/latest").size();
+    if (end == lexical.size() || lexical[end] == '/') {
+      char target[NAME_MAX + 1];
+      ssize_t n = ::readlink(lexical.substr(0, end).c_str(), target, sizeof(target) - 1);
+      if (n > 0) {
+        std::string run(target, static_cast<size_t>(n));
+        if (run.find('/') == std::string::npos && run != "." && run != "..") {
+          lexical = lexical.substr(0, at) + "/runs/" + run + lexical.substr(end);
+        }
+      }
+    }
+  }
   bool inside = std::any_of(roots.begin(), roots.end(), [&](const std::string& r) {
     return within(lexical, normalizePath(r));
   });

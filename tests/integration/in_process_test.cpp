@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "common/process.hpp"
@@ -291,6 +292,46 @@ TEST(InProcessTest, HealthChecksFlipHealthyAndKillAfterFailures) {
   EXPECT_EQ(last.healthy, std::optional<bool>(false));
   EXPECT_NE(last.message.find("5 consecutive failed health checks"), std::string::npos)
       << last.message;
+  driver.stop();
+  driver.join();
+}
+
+// Sandboxes: runs/latest points at the newest run, and an ended executor's
+// sandbox is garbage-collected after --gc_delay.
+TEST(InProcessTest, LatestLinkAndSandboxGarbageCollection) {
+  auto master = StartMaster();
+  agent::AgentOptions options = testAgentOptions("", "");
+  options.gcDelay = std::chrono::milliseconds(1500);
+  auto agent = StartAgent(*master, options);
+  RecordingScheduler scheduler;
+  launchOnce(scheduler, "short", "echo hello");
+  TuttiSchedulerDriver driver(&scheduler, framework(), master->messageAddress());
+  driver.start();
+  ASSERT_TRUE(scheduler.waitForState(TaskID("short"), TaskState::TASK_FINISHED));
+  std::string sandbox;
+  ASSERT_TRUE(waitUntil([&] {
+    auto state = getJson(agent->httpPort(), "/state");
+    for (const auto& fw : state["completed_frameworks"]) {
+      for (const auto& ex : fw["completed_executors"]) sandbox = ex.value("directory", "");
+    }
+    for (const auto& fw : state["frameworks"]) {
+      for (const auto& ex : fw["completed_executors"]) sandbox = ex.value("directory", "");
+    }
+    return !sandbox.empty();
+  }));
+  std::string runs = sandbox.substr(0, sandbox.rfind('/'));
+  std::error_code ec;
+  auto target = std::filesystem::read_symlink(runs + "/latest", ec);
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_EQ(target.string(), sandbox.substr(sandbox.rfind('/') + 1));
+  EXPECT_EQ(getJson(agent->httpPort(),
+                    "/files/read?path=" + runs + "/latest/stdout&offset=0")["data"],
+            "hello\n");
+  std::string executorDir = runs.substr(0, runs.rfind('/'));
+  EXPECT_TRUE(waitUntil([&] { return !std::filesystem::exists(executorDir); }))
+      << executorDir << " is still there";
+  auto metrics = getJson(agent->httpPort(), "/metrics/snapshot");
+  EXPECT_GE(metrics.value("slave/gc_removed", 0.0), 1.0);
   driver.stop();
   driver.join();
 }

@@ -160,6 +160,24 @@ TEST_F(FilesTest, RootReachedThroughASymlinkStillWorks) {
   EXPECT_EQ(r.status().code(), Status::Code::kPermissionDenied);
 }
 
+// `runs/latest` names the newest run; a `latest` that is not a plain run
+// name is not followed, so it cannot lead anywhere else.
+TEST_F(FilesTest, LatestRunLinkIsFollowedOnlyToARun) {
+  fs::path runs = work_ / "runs";
+  fs::create_directories(runs / "c1");
+  writeFile(runs / "c1" / "stdout", "run one");
+  fs::create_symlink("c1", runs / "latest");
+  roots_.push_back((runs / "c1").string());
+  auto r = resolve(s(runs / "latest" / "stdout"));
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(*r, s(runs / "c1" / "stdout"));
+  fs::remove(runs / "latest");
+  fs::create_symlink("../outside", runs / "latest");
+  r = resolve(s(runs / "latest" / "secret"));
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Status::Code::kPermissionDenied);
+}
+
 TEST_F(FilesTest, RefusesRelativeAndEmptyPaths) {
   for (const std::string& path : {std::string(""), std::string("stdout"),
                                   std::string("sandbox/stdout"), std::string("./stdout"),
