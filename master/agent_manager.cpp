@@ -120,7 +120,13 @@ void AgentManager::onRegisterAgent(const ConnectionId& from, const wire::Registe
 
   // A retry of a registration that already succeeded (or is being
   // recorded): answer again, or let the pending answer do.
-  for (auto& [id, agent] : agents_) {
+  auto sameAddress = byAddress_.find(addressOf(m.agentInfo));
+  std::vector<AgentID> candidates;
+  if (sameAddress != byAddress_.end()) {
+    candidates.assign(sameAddress->second.begin(), sameAddress->second.end());
+  }
+  for (const AgentID& id : candidates) {
+    AgentRecord& agent = agents_.at(id);
     if (agent.state == AgentState::kAdmitting && agent.conn == from &&
         agent.info.hostname == m.agentInfo.hostname && agent.info.port == m.agentInfo.port) {
       return;
@@ -151,6 +157,7 @@ void AgentManager::onRegisterAgent(const ConnectionId& from, const wire::Registe
   agent.total = m.agentInfo.resources;
   agent.registeredTime = master_.loop().clock().wallSeconds();
   agent.state = AgentState::kAdmitting;
+  indexAddress(agent);
   registrations_.inc();
   // Durable first: a failed-over master must know every admitted agent.
   // (An agent whose machine goes DOWN meanwhile is removed, so `a` is gone.)
@@ -208,9 +215,11 @@ void AgentManager::onReregisterAgent(const ConnectionId& from,
   if (existing && existing->state == AgentState::kAdmitting) return;  // being recorded
 
   const bool wasUnreachable = existing && existing->state == AgentState::kUnreachable;
+  if (existing) unindexAddress(*existing);
   AgentRecord& agent = agents_[id];
   agent.id = id;
   agent.info = m.agentInfo;
+  indexAddress(agent);
   agent.conn = from;
   agent.state = AgentState::kAdmitting;
   master_.registry().admitAgent(m.agentInfo, [this, from, m, wasUnreachable](Status s) {
@@ -253,6 +262,7 @@ void AgentManager::restore(const std::map<AgentID, RegistryState::Agent>& agents
     AgentRecord& agent = agents_[id];
     agent.id = id;
     agent.info = a.info;
+    indexAddress(agent);
     agent.total = a.info.resources;
     if (a.state == RegistryState::Agent::State::kUnreachable) {
       agent.state = AgentState::kUnreachable;
@@ -393,7 +403,19 @@ void AgentManager::remove(const AgentID& id, TaskState partitionAwareState, Reas
   master_.tasks().agentLost(*agent, partitionAwareState, reason, why);
   master_.frameworks().broadcastAgentLost(id);
   master_.registry().removeAgent(id, nullptr);
+  unindexAddress(*agent);
   agents_.erase(id);
+}
+
+void AgentManager::indexAddress(const AgentRecord& agent) {
+  byAddress_[addressOf(agent.info)].insert(agent.id);
+}
+
+void AgentManager::unindexAddress(const AgentRecord& agent) {
+  auto it = byAddress_.find(addressOf(agent.info));
+  if (it == byAddress_.end()) return;
+  it->second.erase(agent.id);
+  if (it->second.empty()) byAddress_.erase(it);
 }
 
 }  // namespace tutti::master

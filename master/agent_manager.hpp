@@ -86,8 +86,16 @@ class AgentManager {
   void remove(const AgentID& id, TaskState partitionAwareState, Reason reason,
               const std::string& why);
 
+  // agents_ indexed by advertised address (hostname, HTTP port), so that a
+  // registration finds an earlier incarnation without scanning every agent.
+  using Address = std::pair<std::string, uint32_t>;
+  static Address addressOf(const AgentInfo& info) { return {info.hostname, info.port}; }
+  void indexAddress(const AgentRecord& agent);
+  void unindexAddress(const AgentRecord& agent);
+
   Master& master_;
   std::map<AgentID, AgentRecord> agents_;
+  std::map<Address, std::set<AgentID>> byAddress_;
   uint64_t nextAgentNumber_ = 0;
   // Removed for good: refused if they come back (from the registry, and
   // agents removed by the operator since this master leads).
