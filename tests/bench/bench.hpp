@@ -14,6 +14,16 @@ struct LaunchOptions {
 };
 int runLaunch(const LaunchOptions& options);
 
+struct RegisterOptions {
+  int agents = 1000;
+  int connections = 8;      // DEALER connections the agents are multiplexed over
+  int timeoutSeconds = 300;
+  std::string out;          // also write the figures as JSON here
+};
+// `register agents=N seconds=S master_rss_mb=R`: N emulated agents register
+// with a tutti-master process.
+int runRegister(const RegisterOptions& options);
+
 struct AllocatorOptions {
   int agents = 1000;
   int frameworks = 10;

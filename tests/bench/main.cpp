@@ -12,7 +12,10 @@
 #include "tests/bench/bench.hpp"
 
 DEFINE_int32(tasks, 1000, "launch: number of tasks");
-DEFINE_int32(agents, 1000, "allocator, failover: number of agents (failover default: 10)");
+DEFINE_int32(agents, 1000,
+             "allocator, failover, register: number of agents (failover default: 10)");
+DEFINE_int32(connections, 8, "register: connections the emulated agents share");
+DEFINE_string(out, "", "register: also write the figures as JSON to this file");
 DEFINE_int32(zk_session_timeout_ms, 2000, "failover: the masters' ZooKeeper session timeout");
 DEFINE_int32(frameworks, 10, "allocator: number of frameworks");
 DEFINE_bool(checkpoint, false, "launch: the framework asks agents to checkpoint its tasks");
@@ -30,7 +33,9 @@ int main(int argc, char** argv) {
       "  failover ZooKeeper, three masters, --agents=N agents and a framework with a task\n"
       "           per agent; kill -9 the leader and time the recovery\n"
       "  allocator  the allocator alone: --agents=A --frameworks=F; full and event-triggered\n"
-      "           allocation cycles";
+      "           allocation cycles\n"
+      "  register --agents=N emulated agents (over --connections) register with a\n"
+      "           tutti-master process; time and the master's RSS";
   if (argc < 2 || argv[1][0] == '-') {
     if (argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
       std::cout << usage << "\n";
@@ -59,6 +64,9 @@ int main(int argc, char** argv) {
   if (scenario == "failover") {
     int agents = gflags::GetCommandLineFlagInfoOrDie("agents").is_default ? 10 : FLAGS_agents;
     return tutti::bench::runFailover({agents, FLAGS_zk_session_timeout_ms});
+  }
+  if (scenario == "register") {
+    return tutti::bench::runRegister({FLAGS_agents, FLAGS_connections, 300, FLAGS_out});
   }
   if (scenario == "allocator") {
     return tutti::bench::runAllocator({FLAGS_agents, FLAGS_frameworks});
