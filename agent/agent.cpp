@@ -249,7 +249,7 @@ void Agent::recoverExecutor(const ExecutorCheckpointState& st) {
   rec.directory = st.directory;
   rec.commandExecutor = st.commandExecutor;
   rec.startTime = st.startTime;
-  rec.shutdownRequested = st.shutdownRequested;
+  const bool shutDown = st.shutdownRequested;  // re-issued below once it is watched
   rec.recovered = true;
   for (const auto& t : st.queued) rec.queued[t.taskId] = t;
   for (size_t i = 0; i < st.launched.size(); ++i) {
@@ -297,6 +297,12 @@ void Agent::recoverExecutor(const ExecutorCheckpointState& st) {
     return;
   }
   recoveredExecutors_.inc();
+  if (shutDown) {
+    // It was being shut down when the agent died: carry on (SHUTDOWN when
+    // it re-subscribes, SIGKILL after the grace period).
+    shutdownExecutor(fw.executors.at(exId));
+    return;
+  }
   recovering_ = true;
   LOG(INFO) << "Waiting for executor " << exId << " (pid " << st.pid << ") of framework "
             << fwId << " to re-subscribe";
@@ -421,8 +427,8 @@ void Agent::writeExecutorCheckpoint(const FrameworkID& fwId, const ExecutorID& e
       }
     }
   }
-  if (!fw || !fw->info.checkpoint) return;
-  if (!ex) {
+  if (fw && !fw->info.checkpoint) return;
+  if (fw && !ex) {
     for (auto it = fw->completedExecutors.rbegin(); it != fw->completedExecutors.rend(); ++it) {
       if (it->id == exId) {
         ex = &*it;
@@ -430,7 +436,16 @@ void Agent::writeExecutorCheckpoint(const FrameworkID& fwId, const ExecutorID& e
       }
     }
   }
-  if (!ex) return;
+  if (!ex) {
+    // No record (the framework came back, or its records were evicted): the
+    // file goes once nothing of the executor is pending, or it would be
+    // recovered again and again.
+    std::vector<TaskStatus> pending;
+    std::vector<std::string> acked;
+    statusUpdates_->pendingForExecutor(fwId, exId, &pending, &acked);
+    if (pending.empty()) (void)checkpointer_.removeExecutor(fwId, exId);
+    return;
+  }
   ExecutorCheckpointState st;
   statusUpdates_->pendingForExecutor(fwId, exId, &st.pendingUpdates, &st.ackedUuids);
   st.terminated = ex->state == ExecutorState::kTerminated;

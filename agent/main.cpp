@@ -35,7 +35,7 @@ DEFINE_string(recovery_timeout, "15mins",
 DEFINE_string(recover, "reconnect",
               "After a restart: 'reconnect' to the checkpointed executors, or 'cleanup': kill "
               "them and start as a new agent");
-DEFINE_string(executor_reregistration_timeout, "2secs",
+DEFINE_string(executor_reregistration_timeout, "5secs",
               "Executors found after a restart must re-subscribe within this, or are killed");
 DEFINE_string(gc_delay, "1weeks", "Sandboxes of ended executors are removed after this long");
 DEFINE_double(gc_disk_headroom, 0.1,

@@ -28,7 +28,9 @@ struct AgentOptions {
   // "cleanup": kill them, drop the checkpoint and start as a new agent.
   std::string recover = "reconnect";
   // Recovered executors that do not re-subscribe within this are killed.
-  Duration executorReregistrationTimeout = 2s;
+  // (Above ZeroMQ's 2 s maximum reconnect interval: executors find the
+  // agent by reconnecting; recovery ends as soon as all of them are back.)
+  Duration executorReregistrationTimeout = 5s;
   // Sandboxes of ended executors are removed after gcDelay, sooner when
   // the work dir's disk is fuller than 1 - gcDiskHeadroom (checked every
   // diskWatchInterval); see gc/garbage_collector.hpp.

@@ -134,7 +134,9 @@ Result<ExecutorCheckpointState> Checkpointer::decodeExecutor(const std::string& 
 Status Checkpointer::writeAgent(const AgentCheckpointState& state) {
   Status s = makeDirectories(meta_);
   if (!s.ok()) return s;
-  return writeFileAtomically(meta_ + "/agent", encodeAgent(state), /*sync=*/false);
+  // Written rarely (registration, reservations): synced, so that a power
+  // loss never leaves a torn agent file that would stop the agent starting.
+  return writeFileAtomically(meta_ + "/agent", encodeAgent(state), /*sync=*/true);
 }
 
 Result<std::optional<AgentCheckpointState>> Checkpointer::readAgent() const {

@@ -6,12 +6,14 @@
 //   meta/executors/<framework>/<exec>   ExecutorCheckpoint, one per executor
 //                                       of a framework with checkpoint=true
 //
-// Every file is replaced atomically (temp file, rename), without fsync: the
-// checkpoint protects against the agent's crash (the page cache outlives the
-// process), and is worthless after a power loss or reboot anyway, since no
-// executor survives one (the boot id check then starts a new agent). An
-// fsync per write cost 3.6x in launch throughput (tutti-bench launch
-// --checkpoint: 62 vs 225 tasks/s) for no gain. Plain values
+// Every file is replaced atomically (temp file, rename). Executor files are
+// not fsynced: they protect against the agent's crash (the page cache
+// outlives the process), and are worthless after a power loss or reboot
+// anyway, since no executor survives one (the boot id check then starts a
+// new agent). An fsync per write cost 3.6x in launch throughput
+// (tutti-bench launch --checkpoint: 62 vs 225 tasks/s) for no gain. The
+// agent file, written rarely, is fsynced so that a power loss never leaves
+// it torn (which would stop the agent from starting). Plain values
 // in, plain values out; no loop, no threads: callers run it on their own
 // thread (the agent's loop). Errors: IoError from the file system,
 // InvalidArgument for a file that does not decode (the caller decides; the

@@ -111,6 +111,12 @@ void CommandExecutor::update(TaskState state, const std::string& message,
 }
 
 void CommandExecutor::launch(const TaskInfo& task) {
+  if (task_ && task_->taskId == task.taskId) {
+    // The same launch again (an agent that restarted before recording that
+    // it had sent it): nothing to do.
+    LOG(WARNING) << "Ignoring a second launch of task " << task.taskId;
+    return;
+  }
   if (task_) {
     TaskStatus s;
     s.taskId = task.taskId;

@@ -29,7 +29,9 @@ int connectLoopback(uint32_t port, Duration timeout, std::string* error) {
     *error = std::string("socket: ") + std::strerror(errno);
     return -1;
   }
-  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(timeout).count();
+  // Never zero: a zero timeval would mean "block forever".
+  auto micros = std::max<int64_t>(
+      1000, std::chrono::duration_cast<std::chrono::microseconds>(timeout).count());
   timeval tv{static_cast<time_t>(micros / 1000000), static_cast<suseconds_t>(micros % 1000000)};
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);  // bounds connect() too
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -156,6 +158,10 @@ void HealthChecker::attempt() {
 }
 
 void HealthChecker::attemptCommand() {
+  if (!check_.command || check_.command->value.empty()) {
+    finished(attemptId_, false, "the check has no command");
+    return;
+  }
   const CommandInfo& cmd = *check_.command;
   SpawnOptions o;
   if (cmd.shell) {

@@ -50,6 +50,12 @@ void GarbageCollector::schedule(const std::string& path, TimePoint since) {
 
 void GarbageCollector::unschedule(const std::string& path) {
   scheduled_.erase(path);
+  {
+    // Also when it is already queued for the worker (not when the worker
+    // is removing it right now).
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.erase(std::remove(queue_.begin(), queue_.end(), path), queue_.end());
+  }
   arm();
 }
 
