@@ -32,6 +32,7 @@
 #include <string>
 
 #include "agent/checkpoint/checkpoint.hpp"
+#include "agent/containerizer/isolator.hpp"
 #include "agent/containerizer/launcher.hpp"
 #include "agent/options.hpp"
 #include "agent/status_updates/status_update_manager.hpp"
@@ -78,6 +79,10 @@ struct ExecutorRecord {
   Loop::TimerId registrationTimer = 0;
   Loop::TimerId killTimer = 0;
   std::optional<int> exitStatus;
+  // Set when its container hit a limit (e.g. "Memory limit exceeded: limit
+  // 64 MB"): its unfinished tasks end TASK_FAILED with `limitationReason`.
+  std::optional<std::string> limitation;
+  Reason limitationReason = Reason::REASON_CONTAINER_LIMITATION_MEMORY;
 
   Resources resources() const;
 };
@@ -115,6 +120,8 @@ class Agent {
   const std::map<FrameworkID, FrameworkEntry>& frameworks() const { return frameworks_; }
   const std::deque<FrameworkEntry>& completedFrameworks() const { return completedFrameworks_; }
   const StatusUpdateManager& statusUpdates() const { return *statusUpdates_; }
+  // The cgroups isolator; null with posix isolation only.
+  const CgroupsIsolator* isolator() const { return isolator_.get(); }
   // Every sandbox directory this agent knows (running and completed).
   std::vector<std::string> sandboxes() const;
 
@@ -165,6 +172,11 @@ class Agent {
   void onExecutorLaunched(const FrameworkID& fw, const ExecutorID& ex, const ContainerID& c,
                           Result<pid_t> pid);
   void onExecutorExited(const FrameworkID& fw, const ExecutorID& ex, std::optional<int> status);
+  // The executor's container hit a limit: kill it; onExecutorExited reports.
+  void onContainerLimitation(const FrameworkID& fw, const ExecutorID& ex,
+                             const ContainerID& container, const std::string& message);
+  // With a limitation recorded (or found) for the executor's container.
+  bool checkLimitation(ExecutorRecord& ex);
   void onExecutorRegistrationTimeout(const FrameworkID& fw, const ExecutorID& ex);
   void shutdownExecutor(ExecutorRecord& ex);
   void sendExecutorHeartbeats();
@@ -198,6 +210,7 @@ class Agent {
   ProcessWatcher watcher_;
   ProcessLauncher launcher_;
   AsyncLauncher asyncLauncher_;
+  std::unique_ptr<CgroupsIsolator> isolator_;
 
   // Closures that may outlive the agent (launcher results) check this.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

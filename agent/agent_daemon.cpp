@@ -1,5 +1,7 @@
 #include "agent/agent_daemon.hpp"
 
+#include "agent/http/monitor.hpp"
+
 #include <glog/logging.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -41,6 +43,9 @@ Status AgentDaemon::start(std::map<std::string, std::string> flags) {
   if (::access((options_.launcherDir + "/tutti-executor").c_str(), X_OK) != 0) {
     return Status::NotFound("tutti-executor not found in --launcher_dir=" + options_.launcherDir);
   }
+
+  auto isolation = parseIsolation(options_.isolation);
+  if (!isolation.ok()) return isolation.status();
 
   auto resources = agentResources(options_.resources, options_.workDir);
   if (!resources.ok()) return resources.status();
@@ -103,6 +108,7 @@ Status AgentDaemon::start(std::map<std::string, std::string> flags) {
                                      fatal_ = why;
                                    });
   installAgentRoutes(*http_, *agent_, *loop_, metrics_, flags);
+  installMonitorRoutes(*http_, *agent_, *loop_);
   http_->serve();
   running_ = true;
   thread_ = std::thread([this] {
