@@ -12,6 +12,7 @@
 #include "agent/containerizer/cgroups.hpp"
 #include "common/files.hpp"
 #include "tests/fixtures/cluster.hpp"
+#include "tests/fixtures/process_fixture.hpp"
 #include "tutti/scheduler.hpp"
 
 namespace tutti::testing {
@@ -254,6 +255,65 @@ TEST(IsolationTest, UnknownIsolatorRefusesToStart) {
   Status s = daemon.start();
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("cgroups/gpu"), std::string::npos) << s;
+}
+
+// A tutti-agent process killed with SIGKILL and restarted re-attaches to the
+// cgroups of its recovered container (the limit still holds and is
+// reported), and removes a cgroup that belongs to no known container.
+TEST(IsolationTest, RestartedAgentReattachesToItsContainersAndRemovesOrphans) {
+  CgroupRoot root({"memory", "pids"});
+  REQUIRE_CGROUPS(root);
+  TempDir masterDir, agentDir, taskDir;
+  MasterProcess master = startMasterProcess(masterDir.path());
+  const std::vector<std::string> flags = {"--isolation=cgroups/mem,cgroups/pids",
+                                          "--cgroups_root=" + root.name()};
+  AgentProcess agent = startAgentProcess(master, agentDir.path(), flags);
+  ASSERT_TRUE(agent.process.alive()) << agent.process.log();
+  RecordingScheduler scheduler;
+  const std::string go = taskDir.path() + "/go";
+  launchOnce(scheduler, {{"t", "while [ ! -e " + go + " ]; do sleep 0.05; done; "
+                               "head -c 300M /dev/zero | tail",
+                          "cpus:0.1;mem:64"}});
+  FrameworkInfo info = framework();
+  info.checkpoint = true;
+  info.failoverTimeoutSecs = 600;
+  TuttiSchedulerDriver driver(&scheduler, info, master.address());
+  ASSERT_EQ(driver.start(), DriverStatus::DRIVER_RUNNING);
+  ASSERT_TRUE(scheduler.waitForState(TaskID("t"), TaskState::TASK_RUNNING));
+  std::set<std::string> containers;
+  ASSERT_TRUE(waitUntil([&] { return (containers = root.containers()).size() == 1; }));
+  const std::string container = *containers.begin();
+
+  agent.process.stop(SIGKILL);
+  for (const auto& d : root.layout().dirs("orphan")) ASSERT_EQ(::mkdir(d.c_str(), 0755), 0);
+  AgentProcess again = startAgentProcess(master, agentDir.path(),
+                                         {flags[0], flags[1], "--message_port=0"});
+  ASSERT_TRUE(again.process.alive()) << again.process.log();
+  EXPECT_TRUE(waitUntil([&] { return root.containers() == std::set<std::string>{container}; }));
+  auto stats = statisticsOf(again.httpPort, "t");
+  ASSERT_TRUE(stats.is_object()) << again.process.log();
+  EXPECT_EQ(stats["statistics"]["mem_limit_bytes"], 64ull << 20);
+  EXPECT_EQ(stats["statistics"]["source"], "cgroups");
+
+  // Now the task breaks its limit under the new agent.
+  std::ofstream(go) << "go\n";
+  ASSERT_TRUE(scheduler.waitForState(TaskID("t"), TaskState::TASK_FAILED,
+                                     std::chrono::seconds(10)));
+  auto last = lastUpdate(scheduler, "t");
+  ASSERT_TRUE(last && last->reason);
+  EXPECT_EQ(*last->reason, Reason::REASON_CONTAINER_LIMITATION_MEMORY) << last->message;
+  EXPECT_NE(last->message.find("limit 64 MB"), std::string::npos) << last->message;
+  EXPECT_TRUE(waitUntil([&] { return root.containers().empty(); }, std::chrono::seconds(10)));
+  driver.stop();
+  driver.join();
+}
+
+TEST(IsolationTest, AgentBinaryRejectsAnUnknownIsolator) {
+  CommandResult r = runCommand({binary("tutti-agent"), "--master=127.0.0.1:1",
+                                "--work_dir=/nonexistent", "--isolation=cgroups/cpu,bogus/x"},
+                               std::chrono::seconds(30));
+  EXPECT_EQ(r.exitCode, 1) << r.output;
+  EXPECT_NE(r.output.find("unknown isolator 'bogus/x'"), std::string::npos) << r.output;
 }
 
 }  // namespace
