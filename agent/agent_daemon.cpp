@@ -46,6 +46,11 @@ Status AgentDaemon::start(std::map<std::string, std::string> flags) {
 
   auto isolation = parseIsolation(options_.isolation);
   if (!isolation.ok()) return isolation.status();
+  if (options_.cgroupsRoot.empty() || options_.cgroupsRoot.find('/') != std::string::npos ||
+      options_.cgroupsRoot == "." || options_.cgroupsRoot == "..") {
+    return Status::InvalidArgument("--cgroups_root must be one directory name, not '" +
+                                   options_.cgroupsRoot + "'");
+  }
 
   auto resources = agentResources(options_.resources, options_.workDir);
   if (!resources.ok()) return resources.status();
