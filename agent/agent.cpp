@@ -1088,6 +1088,7 @@ void Agent::onContainerLimitation(const FrameworkID& fw, const ExecutorID& exId,
   ex->limitation = message;
   ex->limitationReason = Reason::REASON_CONTAINER_LIMITATION_MEMORY;
   ex->state = ExecutorState::kTerminating;
+  metrics_.counter("slave/container_limitations_memory").inc();
   if (isolator_) isolator_->kill(container);
   if (ex->pid > 1) launcher_.destroy(ex->pid);
 }

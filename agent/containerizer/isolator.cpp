@@ -57,6 +57,25 @@ const char* toString(ContainerState s) {
   return "UNKNOWN";
 }
 
+bool validTransition(ContainerState from, ContainerState to) {
+  switch (from) {
+    case ContainerState::kPreparing: return to == ContainerState::kRunning;
+    case ContainerState::kRunning: return to == ContainerState::kLimited;
+    case ContainerState::kLimited: return false;
+  }
+  return false;
+}
+
+void CgroupsIsolator::setState(const ContainerID& id, Container& c, ContainerState to) {
+  if (c.state == to) return;
+  if (!validTransition(c.state, to)) {
+    LOG(ERROR) << "Container " << id << ": invalid transition " << toString(c.state) << " -> "
+               << toString(to);
+    return;
+  }
+  c.state = to;
+}
+
 std::unique_ptr<CgroupsIsolator> CgroupsIsolator::create(Loop& loop, const AgentOptions& options,
                                                          const IsolationConfig& config) {
   if (config.namespacesPid) {
@@ -113,7 +132,7 @@ CgroupsIsolator::Hooks CgroupsIsolator::prepare(const ContainerID& id,
 void CgroupsIsolator::running(const ContainerID& id, OnLimitation onLimitation) {
   auto it = containers_.find(id);
   if (it == containers_.end()) return;
-  it->second.state = ContainerState::kRunning;
+  setState(id, it->second, ContainerState::kRunning);
   it->second.onLimitation = std::move(onLimitation);
   watchOom(id, it->second);
 }
@@ -129,7 +148,10 @@ void CgroupsIsolator::recover(const ContainerID& id, const Resources& resources,
   Status s = updateContainerLimits(layout_, id.value, c.limits);
   if (!s.ok()) LOG(WARNING) << "Cannot re-apply the limits of container " << id << ": " << s;
   watchOom(id, c);
-  if (oomKillCount(layout_, id.value) > 0) c.limitation = memoryMessage(c);
+  if (oomKillCount(layout_, id.value) > 0) {
+    c.limitation = memoryMessage(c);
+    setState(id, c, ContainerState::kLimited);
+  }
 }
 
 Status CgroupsIsolator::update(const ContainerID& id, const Resources& resources) {
@@ -149,7 +171,7 @@ std::optional<std::string> CgroupsIsolator::limitation(const ContainerID& id) {
   Container& c = it->second;
   if (!c.limitation && oomKillCount(layout_, id.value) > 0) {
     c.limitation = memoryMessage(c);
-    c.state = ContainerState::kLimited;
+    setState(id, c, ContainerState::kLimited);
   }
   return c.limitation;
 }
@@ -249,7 +271,7 @@ void CgroupsIsolator::recheckOom(const ContainerID& id) {
 
 void CgroupsIsolator::limited(const ContainerID& id, Container& c) {
   c.limitation = memoryMessage(c);
-  c.state = ContainerState::kLimited;
+  setState(id, c, ContainerState::kLimited);
   LOG(INFO) << "Container " << id << " hit its memory limit: " << *c.limitation;
   if (c.onLimitation) c.onLimitation(*c.limitation);
 }

@@ -48,6 +48,8 @@ Result<IsolationConfig> parseIsolation(const std::string& text);
 
 enum class ContainerState { kPreparing, kRunning, kLimited };
 const char* toString(ContainerState s);
+// kPreparing → kRunning → kLimited; a recovered container starts kRunning.
+bool validTransition(ContainerState from, ContainerState to);
 
 class CgroupsIsolator {
  public:
@@ -106,6 +108,8 @@ class CgroupsIsolator {
   void onOomNotification(const ContainerID& id);
   void recheckOom(const ContainerID& id);
   void limited(const ContainerID& id, Container& c);
+  // Checked transition (an invalid one is logged and ignored).
+  void setState(const ContainerID& id, Container& c, ContainerState to);
   std::string memoryMessage(const Container& c) const;
 
   Loop& loop_;

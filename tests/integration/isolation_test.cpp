@@ -180,6 +180,34 @@ TEST(IsolationTest, ForkBombIsHeldAtThePidsLimit) {
   driver.join();
 }
 
+TEST(IsolationTest, PidsResourceOfTheTaskSetsItsPidsLimit) {
+  CgroupRoot root({"pids"});
+  REQUIRE_CGROUPS(root);
+  auto master = StartMaster();
+  auto options = isolatedAgent("cgroups/pids", root);
+  options.resources = "cpus:4;mem:4096;disk:4096;ports:[31000-31100];pids:1000";
+  options.cgroupsPidsLimit = 500;
+  auto agent = StartAgent(*master, options);
+  RecordingScheduler scheduler;
+  launchOnce(scheduler, {{"t", "sleep 1000", "cpus:0.1;mem:32;pids:20"}});
+  TuttiSchedulerDriver driver(&scheduler, framework(), master->messageAddress());
+  ASSERT_EQ(driver.start(), DriverStatus::DRIVER_RUNNING);
+  ASSERT_TRUE(scheduler.waitForState(TaskID("t"), TaskState::TASK_RUNNING));
+  std::set<std::string> containers;
+  ASSERT_TRUE(waitUntil([&] { return (containers = root.containers()).size() == 1; }));
+  auto max = readFile(root.layout().dir("pids", *containers.begin()) + "/pids.max");
+  ASSERT_TRUE(max.ok());
+  EXPECT_EQ(*max, "20\n");
+  auto stats = statisticsOf(agent->httpPort(), "t");
+  ASSERT_TRUE(stats.is_object());
+  EXPECT_EQ(stats["statistics"]["pids_limit"], 20);
+  driver.killTask(TaskID("t"));
+  ASSERT_TRUE(scheduler.waitForState(TaskID("t"), TaskState::TASK_KILLED));
+  EXPECT_TRUE(waitUntil([&] { return root.containers().empty(); }, std::chrono::seconds(10)));
+  driver.stop();
+  driver.join();
+}
+
 TEST(IsolationTest, CfsQuotaHoldsABusyLoopAndStatisticsShowTheLimits) {
   CgroupRoot root({"cpu", "cpuacct", "memory"});
   REQUIRE_CGROUPS(root);
