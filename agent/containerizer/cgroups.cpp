@@ -391,6 +391,21 @@ Status destroyContainerCgroups(const CgroupLayout& layout, const std::string& co
   return Status::OK();
 }
 
+Status tryDestroyContainerCgroups(const CgroupLayout& layout, const std::string& containerId) {
+  if (layout.version == CgroupVersion::kV2) {
+    for (const auto& d : layout.dirs(containerId)) (void)writeControl(d + "/cgroup.kill", "1");
+  }
+  for (pid_t p : containerProcesses(layout, containerId)) ::kill(p, SIGKILL);
+  std::string busy;
+  for (const auto& d : layout.dirs(containerId)) {
+    if (::rmdir(d.c_str()) == 0 || errno == ENOENT) continue;
+    if (errno != EBUSY) return Status::IoError("cannot remove cgroup " + d + ": " + std::strerror(errno));
+    busy += (busy.empty() ? "" : ", ") + d;
+  }
+  if (!busy.empty()) return Status::Unavailable("cgroup still has processes: " + busy);
+  return Status::OK();
+}
+
 std::set<std::string> listContainerCgroups(const CgroupLayout& layout) {
   std::set<std::string> out;
   std::set<std::string> seen;

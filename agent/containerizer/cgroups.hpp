@@ -119,6 +119,9 @@ std::vector<pid_t> containerProcesses(const CgroupLayout& layout, const std::str
 // SIGKILLs every process in the container's cgroups until none is left
 // (bounded), then removes the directories. Missing directories are fine.
 Status destroyContainerCgroups(const CgroupLayout& layout, const std::string& containerId);
+// One non-blocking round of the same: SIGKILL what is listed, try each
+// rmdir once. Unavailable while processes are still leaving (retry later).
+Status tryDestroyContainerCgroups(const CgroupLayout& layout, const std::string& containerId);
 // Container ids (directory names) found under the roots.
 std::set<std::string> listContainerCgroups(const CgroupLayout& layout);
 

@@ -109,6 +109,7 @@ CgroupsIsolator::CgroupsIsolator(Loop& loop, CgroupLayout layout, const AgentOpt
       cfs_(options.cgroupsEnableCfs) {}
 
 CgroupsIsolator::~CgroupsIsolator() {
+  *alive_ = false;
   for (auto& [_, c] : containers_) unwatchOom(c);
 }
 
@@ -167,7 +168,16 @@ void CgroupsIsolator::kill(const ContainerID& id) {
 
 std::optional<std::string> CgroupsIsolator::limitation(const ContainerID& id) {
   auto it = containers_.find(id);
-  if (it == containers_.end()) return std::nullopt;
+  if (it == containers_.end()) {
+    // Not watched (e.g. its executor died while the agent was away): the
+    // counter still tells, and the limit is in the cgroup.
+    if (oomKillCount(layout_, id.value) == 0) return std::nullopt;
+    Container c;
+    c.limits = computeLimits(Resources(), 0, false);
+    auto usage = readContainerUsage(layout_, id.value);
+    if (usage.memLimitBytes) c.limits.memBytes = *usage.memLimitBytes;
+    return memoryMessage(c);
+  }
   Container& c = it->second;
   if (!c.limitation && oomKillCount(layout_, id.value) > 0) {
     c.limitation = memoryMessage(c);
@@ -182,8 +192,22 @@ void CgroupsIsolator::destroy(const ContainerID& id) {
     unwatchOom(it->second);
     containers_.erase(it);
   }
-  Status s = destroyContainerCgroups(layout_, id.value);
-  if (!s.ok()) LOG(WARNING) << "Destroying container " << id << ": " << s;
+  removeCgroups(id.value, 0);
+}
+
+void CgroupsIsolator::removeCgroups(const std::string& id, int attempt) {
+  // Never sleeps on the loop: killed processes leave their cgroups only
+  // once they have exited, so a busy cgroup is tried again a little later.
+  Status s = tryDestroyContainerCgroups(layout_, id);
+  if (s.ok()) return;
+  if (s.code() == Status::Code::kUnavailable && attempt < kRemoveAttempts) {
+    loop_.after(attempt < 10 ? 5ms : 50ms, "agent.container_cgroup_remove",
+                [this, alive = alive_, id, attempt] {
+                  if (*alive) removeCgroups(id, attempt + 1);
+                });
+    return;
+  }
+  LOG(WARNING) << "Cannot destroy container " << id << ": " << s;
 }
 
 void CgroupsIsolator::cleanupOrphans(const std::set<std::string>& known) {
@@ -262,7 +286,9 @@ void CgroupsIsolator::recheckOom(const ContainerID& id) {
   Container& c = it->second;
   if (oomKillCount(layout_, id.value) == 0) {
     if (c.rechecks++ < 10) {
-      loop_.after(20ms, "agent.container_oom_recheck", [this, id] { recheckOom(id); });
+      loop_.after(20ms, "agent.container_oom_recheck", [this, alive = alive_, id] {
+        if (*alive) recheckOom(id);
+      });
     }
     return;
   }
@@ -290,7 +316,9 @@ void CgroupsIsolator::onOomNotification(const ContainerID& id) {
   if (c.limitation) return;
   if (oomKillCount(layout_, id.value) == 0) {
     if (c.rechecks++ < 10) {
-      loop_.after(20ms, "agent.container_oom_recheck", [this, id] { recheckOom(id); });
+      loop_.after(20ms, "agent.container_oom_recheck", [this, alive = alive_, id] {
+        if (*alive) recheckOom(id);
+      });
     }
     return;
   }

@@ -86,7 +86,8 @@ class CgroupsIsolator {
   // The limitation the container hit, if any (also found from the OOM
   // counter when the event has not been handled yet).
   std::optional<std::string> limitation(const ContainerID& id);
-  // Kills what is left and removes the cgroups; forgets the container.
+  // Kills what is left and removes the cgroups (retried on the loop while
+  // processes are still exiting); forgets the container.
   void destroy(const ContainerID& id);
   // Removes every container cgroup under the root not in `known`.
   void cleanupOrphans(const std::set<std::string>& known);
@@ -108,6 +109,8 @@ class CgroupsIsolator {
   void onOomNotification(const ContainerID& id);
   void recheckOom(const ContainerID& id);
   void limited(const ContainerID& id, Container& c);
+  static constexpr int kRemoveAttempts = 200;  // ~10 s
+  void removeCgroups(const std::string& id, int attempt);
   // Checked transition (an invalid one is logged and ignored).
   void setState(const ContainerID& id, Container& c, ContainerState to);
   std::string memoryMessage(const Container& c) const;
@@ -117,6 +120,8 @@ class CgroupsIsolator {
   uint64_t defaultPids_;
   bool cfs_;
   std::map<ContainerID, Container> containers_;
+  // Timers that outlive the isolator check this.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace tutti::agent

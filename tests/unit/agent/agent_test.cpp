@@ -1737,7 +1737,11 @@ TEST_F(AgentCgroupsTest, ExecutorStartsInItsCgroupsAndLimitsFollowItsTasks) {
   const std::string dir = layout_->dir("memory", executor("e1")->containerId.value);
   ASSERT_EQ(::kill(pid, SIGKILL), 0);
   ASSERT_TRUE(waitForExit("e1"));
-  EXPECT_FALSE(fs::exists(dir));
+  // Removal is retried on the loop's (manual) clock while processes exit.
+  EXPECT_TRUE(waitUntil([&] {
+    clock_.advance(50ms);
+    return !fs::exists(dir);
+  }));
 }
 
 TEST_F(AgentCgroupsTest, TasksWaitUntilTheExecutorIsInItsCgroups) {
