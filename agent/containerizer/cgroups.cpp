@@ -399,7 +399,9 @@ Status tryDestroyContainerCgroups(const CgroupLayout& layout, const std::string&
   std::string busy;
   for (const auto& d : layout.dirs(containerId)) {
     if (::rmdir(d.c_str()) == 0 || errno == ENOENT) continue;
-    if (errno != EBUSY) return Status::IoError("cannot remove cgroup " + d + ": " + std::strerror(errno));
+    if (errno != EBUSY) {
+      return Status::IoError("cannot remove cgroup " + d + ": " + std::strerror(errno));
+    }
     busy += (busy.empty() ? "" : ", ") + d;
   }
   if (!busy.empty()) return Status::Unavailable("cgroup still has processes: " + busy);

@@ -43,7 +43,9 @@ class CgroupRoot {
     }
     for (const auto& [_, dir] : layout_->roots) ::rmdir(dir.c_str());
   }
-  bool usable() const { return layout_.has_value() && layout_->version != agent::CgroupVersion::kNone; }
+  bool usable() const {
+    return layout_.has_value() && layout_->version != agent::CgroupVersion::kNone;
+  }
   const std::string& name() const { return name_; }
   const CgroupLayout& layout() const { return *layout_; }
   std::set<std::string> containers() const { return agent::listContainerCgroups(*layout_); }
@@ -144,7 +146,8 @@ TEST(IsolationTest, ForkBombIsHeldAtThePidsLimit) {
   options.cgroupsPidsLimit = 50;
   auto agent = StartAgent(*master, options);
   RecordingScheduler scheduler;
-  launchOnce(scheduler, {{"bomb", "for i in $(seq 200); do sleep 30 & done; wait", "cpus:0.1;mem:64"}});
+  launchOnce(scheduler,
+             {{"bomb", "for i in $(seq 200); do sleep 30 & done; wait", "cpus:0.1;mem:64"}});
   TuttiSchedulerDriver driver(&scheduler, framework(), master->messageAddress());
   ASSERT_EQ(driver.start(), DriverStatus::DRIVER_RUNNING);
   ASSERT_TRUE(scheduler.waitForState(TaskID("bomb"), TaskState::TASK_RUNNING));
@@ -236,7 +239,8 @@ TEST(IsolationTest, CfsQuotaHoldsABusyLoopAndStatisticsShowTheLimits) {
   auto s1 = statisticsOf(agent->httpPort(), "busy");
   ASSERT_TRUE(s1.is_object());
   double used = cpuSecs(s1) - cpuSecs(s0);
-  double wall = s1["statistics"]["timestamp"].get<double>() - s0["statistics"]["timestamp"].get<double>();
+  double wall = s1["statistics"]["timestamp"].get<double>() -
+                s0["statistics"]["timestamp"].get<double>();
   ASSERT_GT(wall, 1.0);
   EXPECT_LE(used / wall, 0.3) << "used " << used << " s of cpu in " << wall << " s";
   EXPECT_GT(used / wall, 0.05) << "the loop should run at all";

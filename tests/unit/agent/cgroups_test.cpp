@@ -41,12 +41,12 @@ TEST(CgroupsTest, ParsesMountInfoAndProcCgroup) {
 }
 
 TEST(CgroupsTest, DetectsV1RelativeToOwnCgroup) {
+  auto memswOnly = [](const std::string& p) {
+    return p.find("memsw") != std::string::npos ? Result<std::string>(std::string("0"))
+                                                : noFile(p);
+  };
   auto layout = detectCgroups(kHybridMountInfo, kHybridProcCgroup,
-                              {"cpu", "cpuacct", "memory", "pids"}, "tutti", [](const std::string& p) {
-                                return p.find("memsw") != std::string::npos
-                                           ? Result<std::string>(std::string("0"))
-                                           : noFile(p);
-                              });
+                              {"cpu", "cpuacct", "memory", "pids"}, "tutti", memswOnly);
   ASSERT_TRUE(layout.ok()) << layout.error();
   EXPECT_EQ(layout->version, CgroupVersion::kV1);
   EXPECT_EQ(layout->roots.at("memory"), "/sys/fs/cgroup/memory/process_api/abc/tutti");
