@@ -146,8 +146,11 @@ TEST(IsolationTest, ForkBombIsHeldAtThePidsLimit) {
   options.cgroupsPidsLimit = 50;
   auto agent = StartAgent(*master, options);
   RecordingScheduler scheduler;
-  launchOnce(scheduler,
-             {{"bomb", "for i in $(seq 200); do sleep 30 & done; wait", "cpus:0.1;mem:64"}});
+  // The inner shell dies when a fork fails; the task itself goes on (exec
+  // needs no fork) so that its container can be looked at.
+  launchOnce(scheduler, {{"bomb",
+                          "sh -c 'for i in $(seq 200); do sleep 30 & done; wait'; exec sleep 1000",
+                          "cpus:0.1;mem:64"}});
   TuttiSchedulerDriver driver(&scheduler, framework(), master->messageAddress());
   ASSERT_EQ(driver.start(), DriverStatus::DRIVER_RUNNING);
   ASSERT_TRUE(scheduler.waitForState(TaskID("bomb"), TaskState::TASK_RUNNING));
