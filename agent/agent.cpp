@@ -113,6 +113,12 @@ Agent::Agent(AgentOptions options, AgentInfo info, std::string executorEndpoint,
     if (registrationTimer_) loop_.cancel(registrationTimer_);
     doRegister();
   });
+  auto isolation = parseIsolation(options_.isolation);
+  if (isolation.ok()) {
+    isolator_ = CgroupsIsolator::create(loop_, options_, *isolation);
+  } else {
+    LOG(ERROR) << isolation.error() << "; running with posix isolation only";
+  }
   metrics_.gauge("slave/registered", [this] { return state_ == AgentState::kRegistered ? 1 : 0; });
   metrics_.gauge("slave/uptime_secs", [this] { return loop_.clock().wallSeconds() - startTime_; });
   metrics_.gauge("slave/executors_running", [this] {
@@ -152,6 +158,15 @@ void Agent::start() {
   if (!s.ok()) {
     onFatal_(s.message());
     return;
+  }
+  if (isolator_) {
+    // Containers of executors that are gone (killed with a previous run, or
+    // whose checkpoint was dropped) must not keep processes or cgroups.
+    std::set<std::string> known;
+    for (const auto& [_, fw] : frameworks_) {
+      for (const auto& [__, ex] : fw.executors) known.insert(ex.containerId.value);
+    }
+    isolator_->cleanupOrphans(known);
   }
   heartbeatTimer_ = loop_.after(options_.executorHeartbeatInterval, "agent.executor_heartbeat",
                                 [this] { sendExecutorHeartbeats(); });
@@ -295,6 +310,13 @@ void Agent::recoverExecutor(const ExecutorCheckpointState& st) {
   if (!w.ok()) {
     onExecutorExited(fwId, exId, std::nullopt);
     return;
+  }
+  if (isolator_) {
+    ExecutorRecord& r = fw.executors.at(exId);
+    ContainerID c = r.containerId;
+    isolator_->recover(c, r.resources(), [this, fwId, exId, c](const std::string& m) {
+      onContainerLimitation(fwId, exId, c, m);
+    });
   }
   recoveredExecutors_.inc();
   if (shutDown) {
@@ -735,10 +757,18 @@ void Agent::handle(const wire::RunTaskMessage& m) {
     ex = launchExecutor(fw, task);
     if (!ex) return;
   }
-  if (ex->state == ExecutorState::kRunning) {
+  // With isolation, a task goes to the executor only once its launch
+  // result is back (pid known): by then the launcher has moved it into its
+  // cgroups.
+  bool fresh = ex->pid <= 0;
+  if (ex->state == ExecutorState::kRunning && (ex->pid > 0 || !isolator_)) {
     sendLaunch(*ex, task);
   } else {
     ex->queued[task.taskId] = task;
+  }
+  if (isolator_ && !fresh) {
+    Status u = isolator_->update(ex->containerId, ex->resources());
+    if (!u.ok()) LOG(WARNING) << "Cannot update the limits of executor " << exId << ": " << u;
   }
   checkpointExecutor(fwId, exId);
 }
@@ -800,6 +830,11 @@ ExecutorRecord* Agent::launchExecutor(FrameworkEntry& fw, const TaskInfo& task) 
   FrameworkID f = fwId;
   ExecutorID e = rec.id;
   ContainerID c = rec.containerId;
+  if (isolator_) {
+    auto hooks = isolator_->prepare(c, isolator_->limitsFor(rec.info.resources + task.resources));
+    spec.prepare = std::move(hooks.prepare);
+    spec.isolate = std::move(hooks.isolate);
+  }
   asyncLauncher_.launch(spec, [this, alive = alive_, f, e, c](Result<pid_t> pid) {
     if (*alive) {
       onExecutorLaunched(f, e, c, std::move(pid));
@@ -820,6 +855,7 @@ void Agent::onExecutorLaunched(const FrameworkID& fwId, const ExecutorID& exId,
   if (!ex || ex->containerId != containerId) {
     // Gone meanwhile (e.g. the agent is shutting down): do not leave it running.
     if (pid.ok()) launcher_.destroy(*pid);
+    if (isolator_) isolator_->destroy(containerId);
     return;
   }
   if (!pid.ok()) {
@@ -844,6 +880,19 @@ void Agent::onExecutorLaunched(const FrameworkID& fwId, const ExecutorID& exId,
   if (::symlink(containerId.value.c_str(), tmp.c_str()) != 0 ||
       ::rename(tmp.c_str(), (runs + "/latest").c_str()) != 0) {
     LOG(WARNING) << "Cannot link " << runs << "/latest: " << std::strerror(errno);
+  }
+  if (isolator_) {
+    isolator_->running(containerId, [this, fwId, exId, containerId](const std::string& m) {
+      onContainerLimitation(fwId, exId, containerId, m);
+    });
+    // Tasks added while it was starting.
+    if (ex->queued.size() > 1) (void)isolator_->update(containerId, ex->resources());
+  }
+  if (ex->state == ExecutorState::kRunning && !ex->queued.empty()) {
+    // It subscribed before its launch result came back: its tasks were held.
+    auto queued = std::move(ex->queued);
+    ex->queued.clear();
+    for (const auto& [_, task] : queued) sendLaunch(*ex, task);
   }
   checkpointExecutor(fwId, exId);
   VLOG(1) << "Launched executor " << exId << " (pid " << ex->pid << ") in " << ex->directory;
@@ -993,7 +1042,9 @@ void Agent::onExecutorSubscribe(const ConnectionId& from, const wire::ExecutorSu
   }
   bool first = ex->state == ExecutorState::kRegistering;
   ex->state = ExecutorState::kRunning;
-  if (first) {
+  // With isolation, a task goes out only once the launch result is back
+  // (the executor is in its cgroups by then): see onExecutorLaunched.
+  if (first && (ex->pid > 0 || !isolator_)) {
     auto queued = std::move(ex->queued);
     ex->queued.clear();
     for (const auto& [_, task] : queued) sendLaunch(*ex, task);
@@ -1050,6 +1101,12 @@ void Agent::acceptExecutorUpdate(ExecutorRecord& ex, const ConnectionId& from,
   status.agentId = *info_.id;
   status.executorId = ex.id;
   status.source = Source::SOURCE_EXECUTOR;
+  if (status.state == TaskState::TASK_FAILED && checkLimitation(ex)) {
+    // The OOM killer ended the task before the agent destroyed the
+    // container: the limitation is the reason, not the executor's view.
+    status.reason = ex.limitationReason;
+    status.message = *ex.limitation;
+  }
   if (statusUpdates_->update(ex.frameworkId, status)) taskUpdated(ex.frameworkId, status);
   // Received: tell the executor so it stops resending -- for a
   // checkpointing framework only once the update is on disk (after this
@@ -1101,6 +1158,30 @@ void Agent::agentUpdate(const FrameworkID& fw, const TaskID& task, const Executo
 }
 
 // ---- executor lifecycle ----
+
+void Agent::onContainerLimitation(const FrameworkID& fw, const ExecutorID& exId,
+                                  const ContainerID& container, const std::string& message) {
+  ExecutorRecord* ex = findExecutor(fw, exId);
+  if (!ex || ex->containerId != container || ex->state == ExecutorState::kTerminated) return;
+  LOG(INFO) << "Executor " << exId << " of framework " << fw << ": " << message
+            << "; destroying its container";
+  ex->limitation = message;
+  ex->limitationReason = Reason::REASON_CONTAINER_LIMITATION_MEMORY;
+  ex->state = ExecutorState::kTerminating;
+  metrics_.counter("slave/container_limitations_memory").inc();
+  if (isolator_) isolator_->kill(container);
+  if (ex->pid > 1) launcher_.destroy(ex->pid);
+}
+
+bool Agent::checkLimitation(ExecutorRecord& ex) {
+  if (ex.limitation) return true;
+  if (!isolator_) return false;
+  auto l = isolator_->limitation(ex.containerId);
+  if (!l) return false;
+  ex.limitation = *l;
+  ex.limitationReason = Reason::REASON_CONTAINER_LIMITATION_MEMORY;
+  return true;
+}
 
 void Agent::onExecutorRegistrationTimeout(const FrameworkID& fw, const ExecutorID& exId) {
   ExecutorRecord* ex = findExecutor(fw, exId);
@@ -1175,16 +1256,23 @@ void Agent::onExecutorExited(const FrameworkID& fwId, const ExecutorID& exId,
   }
   std::string how = status ? describeWaitStatus(*status) : "ended";
   VLOG(1) << "Executor " << exId << " of framework " << fwId << " " << how;
+  bool limited = checkLimitation(ex);
+  if (isolator_) isolator_->destroy(ex.containerId);
 
   TaskState state = ex.shutdownRequested ? TaskState::TASK_KILLED : TaskState::TASK_FAILED;
   Reason reason = Reason::REASON_EXECUTOR_TERMINATED;
+  if (limited) {
+    state = TaskState::TASK_FAILED;
+    reason = ex.limitationReason;
+  }
   for (const auto& [taskId, _] : ex.queued) {
-    agentUpdate(fwId, taskId, exId, state, reason, "Executor " + how + " before the task started");
+    agentUpdate(fwId, taskId, exId, state, reason,
+                limited ? *ex.limitation : "Executor " + how + " before the task started");
   }
   ex.queued.clear();
   for (auto& [taskId, task] : ex.launched) {
     if (isTerminal(task.state)) continue;
-    agentUpdate(fwId, taskId, exId, state, reason, "Executor " + how);
+    agentUpdate(fwId, taskId, exId, state, reason, limited ? *ex.limitation : "Executor " + how);
   }
   ex.state = ExecutorState::kTerminated;
   // Tasks whose final update is still unacknowledged stay visible as such.

@@ -32,6 +32,7 @@
 #include <string>
 
 #include "agent/checkpoint/checkpoint.hpp"
+#include "agent/containerizer/isolator.hpp"
 #include "agent/containerizer/launcher.hpp"
 #include "agent/gc/garbage_collector.hpp"
 #include "agent/options.hpp"
@@ -79,6 +80,10 @@ struct ExecutorRecord {
   Loop::TimerId registrationTimer = 0;
   Loop::TimerId killTimer = 0;
   std::optional<int> exitStatus;
+  // Set when its container hit a limit (e.g. "Memory limit exceeded: limit
+  // 64 MB"): its unfinished tasks end TASK_FAILED with `limitationReason`.
+  std::optional<std::string> limitation;
+  Reason limitationReason = Reason::REASON_CONTAINER_LIMITATION_MEMORY;
 
   Resources resources() const;
 };
@@ -117,6 +122,8 @@ class Agent {
   const std::deque<FrameworkEntry>& completedFrameworks() const { return completedFrameworks_; }
   const StatusUpdateManager& statusUpdates() const { return *statusUpdates_; }
   GarbageCollector& gc() { return *gc_; }
+  // The cgroups isolator; null with posix isolation only.
+  const CgroupsIsolator* isolator() const { return isolator_.get(); }
   // Every sandbox directory this agent knows (running and completed).
   std::vector<std::string> sandboxes() const;
 
@@ -170,6 +177,11 @@ class Agent {
   void onExecutorLaunched(const FrameworkID& fw, const ExecutorID& ex, const ContainerID& c,
                           Result<pid_t> pid);
   void onExecutorExited(const FrameworkID& fw, const ExecutorID& ex, std::optional<int> status);
+  // The executor's container hit a limit: kill it; onExecutorExited reports.
+  void onContainerLimitation(const FrameworkID& fw, const ExecutorID& ex,
+                             const ContainerID& container, const std::string& message);
+  // With a limitation recorded (or found) for the executor's container.
+  bool checkLimitation(ExecutorRecord& ex);
   void onExecutorRegistrationTimeout(const FrameworkID& fw, const ExecutorID& ex);
   void shutdownExecutor(ExecutorRecord& ex);
   void sendExecutorHeartbeats();
@@ -204,6 +216,7 @@ class Agent {
   ProcessWatcher watcher_;
   ProcessLauncher launcher_;
   AsyncLauncher asyncLauncher_;
+  std::unique_ptr<CgroupsIsolator> isolator_;
 
   // Closures that may outlive the agent (launcher results) check this.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -1,5 +1,7 @@
 #include "agent/agent_daemon.hpp"
 
+#include "agent/http/monitor.hpp"
+
 #include <glog/logging.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -40,6 +42,14 @@ Status AgentDaemon::start(std::map<std::string, std::string> flags) {
   if (options_.launcherDir.empty()) options_.launcherDir = selfDirectory();
   if (::access((options_.launcherDir + "/tutti-executor").c_str(), X_OK) != 0) {
     return Status::NotFound("tutti-executor not found in --launcher_dir=" + options_.launcherDir);
+  }
+
+  auto isolation = parseIsolation(options_.isolation);
+  if (!isolation.ok()) return isolation.status();
+  if (options_.cgroupsRoot.empty() || options_.cgroupsRoot.find('/') != std::string::npos ||
+      options_.cgroupsRoot == "." || options_.cgroupsRoot == "..") {
+    return Status::InvalidArgument("--cgroups_root must be one directory name, not '" +
+                                   options_.cgroupsRoot + "'");
   }
 
   auto resources = agentResources(options_.resources, options_.workDir);
@@ -103,6 +113,7 @@ Status AgentDaemon::start(std::map<std::string, std::string> flags) {
                                      fatal_ = why;
                                    });
   installAgentRoutes(*http_, *agent_, *loop_, metrics_, flags);
+  installMonitorRoutes(*http_, *agent_, *loop_);
   http_->serve();
   running_ = true;
   thread_ = std::thread([this] {

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "agent/agent_daemon.hpp"
+#include "agent/containerizer/isolator.hpp"
 #include "common/duration.hpp"
 #include "common/flags.hpp"
 
@@ -45,6 +46,33 @@ DEFINE_string(status_update_retry_interval_min, "10secs",
               "First retry interval for unacknowledged status updates (doubles)");
 DEFINE_string(status_update_retry_interval_max, "10mins",
               "Largest retry interval for unacknowledged status updates");
+
+DEFINE_string(isolation, "posix/cpu,posix/mem",
+              "Isolators, comma separated: posix/cpu, posix/mem (no limits), cgroups/cpu, "
+              "cgroups/mem, cgroups/pids, posix/rlimits, namespaces/pid");
+DEFINE_string(cgroups_root, "tutti",
+              "Name of the cgroup holding the containers' cgroups (under the agent's own "
+              "cgroup on v1, under the hierarchy's root on v2)");
+DEFINE_bool(cgroups_enable_cfs, false,
+            "Hard cpu limit (CFS quota: cpus x 100ms per 100ms) besides cpu shares");
+DEFINE_uint64(cgroups_pids_limit, 0,
+              "Pids limit of a container whose tasks ask for no 'pids' resource; 0: none");
+
+static bool validateIsolation(const char* flag, const std::string& value) {
+  auto c = tutti::agent::parseIsolation(value);
+  if (c.ok()) return true;
+  std::cerr << "--" << flag << ": " << c.error() << "\n";
+  return false;
+}
+DEFINE_validator(isolation, &validateIsolation);
+static bool validateCgroupsRoot(const char* flag, const std::string& value) {
+  if (!value.empty() && value.find('/') == std::string::npos && value != "." && value != "..") {
+    return true;
+  }
+  std::cerr << "--" << flag << " must be one directory name, not '" << value << "'\n";
+  return false;
+}
+DEFINE_validator(cgroups_root, &validateCgroupsRoot);
 
 static bool validateRecover(const char* flag, const std::string& value) {
   if (value == "reconnect" || value == "cleanup") return true;
@@ -106,6 +134,10 @@ int main(int argc, char** argv) {
   o.executorReregistrationTimeout = *tutti::parseDuration(FLAGS_executor_reregistration_timeout);
   o.statusUpdateRetryIntervalMin = *tutti::parseDuration(FLAGS_status_update_retry_interval_min);
   o.statusUpdateRetryIntervalMax = *tutti::parseDuration(FLAGS_status_update_retry_interval_max);
+  o.isolation = FLAGS_isolation;
+  o.cgroupsRoot = FLAGS_cgroups_root;
+  o.cgroupsEnableCfs = FLAGS_cgroups_enable_cfs;
+  o.cgroupsPidsLimit = FLAGS_cgroups_pids_limit;
 
   sigset_t set;
   sigemptyset(&set);

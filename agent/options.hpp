@@ -45,6 +45,14 @@ struct AgentOptions {
   size_t filesReadMaxBytes = 1u << 20;  // cap on /files/read length
   codec::DecodeLimits decodeLimits;
   int httpThreads = 4;
+  // Isolators (--isolation), comma separated: posix/cpu, posix/mem,
+  // cgroups/cpu, cgroups/mem, cgroups/pids, posix/rlimits, namespaces/pid.
+  // Parsed and checked by parseIsolation() (containerizer/isolator.hpp).
+  std::string isolation = "posix/cpu,posix/mem";
+  std::string cgroupsRoot = "tutti";  // containers live in <cgroup>/<root>/<container>
+  bool cgroupsEnableCfs = false;      // hard cpu limit (cpu.cfs_quota_us / cpu.max)
+  // Pids limit of a container whose tasks ask for no `pids` resource; 0: none.
+  uint64_t cgroupsPidsLimit = 0;
 };
 
 }  // namespace tutti::agent

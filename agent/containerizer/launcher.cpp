@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <cerrno>
 #include <cstring>
@@ -21,6 +22,10 @@ std::string sandboxPath(const std::string& workDir, const AgentID& agent,
 Result<pid_t> ProcessLauncher::launch(const LaunchSpec& spec) {
   Status s = makeDirectories(spec.directory);
   if (!s.ok()) return s;
+  if (spec.prepare) {
+    s = spec.prepare();
+    if (!s.ok()) return s;
+  }
   SpawnOptions o;
   o.argv = spec.argv;
   o.env = spec.env;
@@ -28,7 +33,16 @@ Result<pid_t> ProcessLauncher::launch(const LaunchSpec& spec) {
   o.stdoutPath = spec.directory + "/stdout";
   o.stderrPath = spec.directory + "/stderr";
   o.newSession = true;
-  return spawnProcess(o);
+  auto pid = spawnProcess(o);
+  if (!pid.ok() || !spec.isolate) return pid;
+  s = spec.isolate(*pid);
+  if (!s.ok()) {
+    killSession(*pid, SIGKILL);
+    ::kill(*pid, SIGKILL);
+    ::waitpid(*pid, nullptr, 0);
+    return s;
+  }
+  return pid;
 }
 
 void ProcessLauncher::destroy(pid_t executorPid) {

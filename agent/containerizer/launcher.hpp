@@ -4,7 +4,8 @@
 // The executor runs in a new session, so it survives the agent and can be
 // killed as a whole (every process of the session, also task processes
 // that left their process group). Isolation (cgroups) and the OCI launcher
-// come with the agent containerization work. Loop thread only.
+// are applied through LaunchSpec's hooks (containerizer/isolator.hpp). Loop
+// thread only.
 #pragma once
 
 #include <sys/types.h>
@@ -30,6 +31,12 @@ struct LaunchSpec {
   std::vector<std::string> argv;  // argv[0] is the program
   std::vector<std::string> env;   // NAME=value, complete
   std::string directory;          // the sandbox: cwd, stdout, stderr
+  // Isolation (may be empty), run on the launcher's thread: `prepare`
+  // before the spawn (e.g. create cgroups), `isolate` with the new pid right
+  // after it, before the result goes back to the agent (e.g. move it into
+  // its cgroups). Their errors fail the launch (the process is killed).
+  std::function<Status()> prepare;
+  std::function<Status(pid_t)> isolate;
 };
 
 class ProcessLauncher {
