@@ -276,7 +276,9 @@ TEST(InProcessTest, HealthChecksFlipHealthyAndKillAfterFailures) {
   std::ofstream(flag) << "ok";
   ASSERT_TRUE(waitUntil([&] { return healthUpdates(true) >= 1; }));
   for (const auto& u : scheduler.updates()) {
-    if (u.healthy) EXPECT_EQ(u.reason, Reason::REASON_TASK_HEALTH_CHECK_STATUS_UPDATED);
+    if (u.healthy) {
+      EXPECT_EQ(u.reason, Reason::REASON_TASK_HEALTH_CHECK_STATUS_UPDATED);
+    }
   }
   std::string ports;
   ASSERT_TRUE(waitUntil([&] {
