@@ -421,19 +421,35 @@ void Agent::checkpointExecutor(const FrameworkID& fwId, const ExecutorID& exId) 
 }
 
 void Agent::flushCheckpoints() {
-  flushScheduled_ = false;
   auto dirty = std::move(dirtyExecutors_);
   dirtyExecutors_.clear();
-  for (const auto& [fwId, exId] : dirty) writeExecutorCheckpoint(fwId, exId);
+  bool failed = false;
+  for (const auto& [fwId, exId] : dirty) {
+    if (!writeExecutorCheckpoint(fwId, exId)) {
+      failed = true;
+      dirtyExecutors_.emplace(fwId, exId);
+    }
+  }
+  if (failed) {
+    // The disk refused (full?): confirm nothing that is not on disk. The
+    // executors keep their updates and re-send them; try again shortly.
+    LOG_EVERY_N(ERROR, 10) << "Checkpoint writes failed; holding acknowledgements and "
+                              "updates until they succeed";
+    loop_.after(1s, "agent.checkpoint_flush_retry", [this, alive = alive_] {
+      if (*alive) flushCheckpoints();
+    });
+    return;
+  }
+  flushScheduled_ = false;
   auto updates = std::move(updatesAfterFlush_);
   updatesAfterFlush_.clear();
   for (const auto& m : updates) (void)master_.send("", m);  // retried if lost
-  auto acks = std::move(acksAfterFlush_);
-  acksAfterFlush_.clear();
-  for (const auto& [conn, ack] : acks) (void)executors_.send(conn, ack);
+  auto sends = std::move(executorSendsAfterFlush_);
+  executorSendsAfterFlush_.clear();
+  for (const auto& [conn, message] : sends) (void)executors_.send(conn, message);
 }
 
-void Agent::writeExecutorCheckpoint(const FrameworkID& fwId, const ExecutorID& exId) {
+bool Agent::writeExecutorCheckpoint(const FrameworkID& fwId, const ExecutorID& exId) {
   const FrameworkEntry* fw = nullptr;
   const ExecutorRecord* ex = nullptr;
   auto f = frameworks_.find(fwId);
@@ -449,7 +465,7 @@ void Agent::writeExecutorCheckpoint(const FrameworkID& fwId, const ExecutorID& e
       }
     }
   }
-  if (fw && !fw->info.checkpoint) return;
+  if (fw && !fw->info.checkpoint) return true;
   if (fw && !ex) {
     for (auto it = fw->completedExecutors.rbegin(); it != fw->completedExecutors.rend(); ++it) {
       if (it->id == exId) {
@@ -466,7 +482,7 @@ void Agent::writeExecutorCheckpoint(const FrameworkID& fwId, const ExecutorID& e
     std::vector<std::string> acked;
     statusUpdates_->pendingForExecutor(fwId, exId, &pending, &acked);
     if (pending.empty()) (void)checkpointer_.removeExecutor(fwId, exId);
-    return;
+    return true;
   }
   ExecutorCheckpointState st;
   statusUpdates_->pendingForExecutor(fwId, exId, &st.pendingUpdates, &st.ackedUuids);
@@ -503,7 +519,9 @@ void Agent::writeExecutorCheckpoint(const FrameworkID& fwId, const ExecutorID& e
   if (!s.ok()) {
     checkpointErrors_.inc();
     LOG(ERROR) << "Cannot checkpoint executor " << exId << " of framework " << fwId << ": " << s;
+    return false;
   }
+  return true;
 }
 
 void Agent::onLeader(const std::optional<MasterInfo>& leader) {
@@ -932,7 +950,14 @@ void Agent::sendLaunch(ExecutorRecord& ex, const TaskInfo& task) {
   t.labels = task.labels;
   ex.launched[task.taskId] = t;
   ex.infos[task.taskId] = task;
-  (void)executors_.send(ex.conn, wire::LaunchEvent{task});
+  // For a checkpointing framework the launch goes out once the checkpoint
+  // says it was sent (a restarted agent must not launch it again).
+  checkpointExecutor(ex.frameworkId, ex.id);
+  if (flushScheduled_) {
+    executorSendsAfterFlush_.emplace_back(ex.conn, wire::LaunchEvent{task});
+  } else {
+    (void)executors_.send(ex.conn, wire::LaunchEvent{task});
+  }
 }
 
 void Agent::handle(const wire::KillTaskMessage& m) {
@@ -1113,7 +1138,7 @@ void Agent::acceptExecutorUpdate(ExecutorRecord& ex, const ConnectionId& from,
   // loop turn's checkpoint flush), or an agent crash could lose it.
   wire::AcknowledgedEvent ack{status.taskId, status.uuid};
   if (flushScheduled_) {
-    acksAfterFlush_.emplace_back(from, std::move(ack));
+    executorSendsAfterFlush_.emplace_back(from, std::move(ack));
   } else {
     (void)executors_.send(from, ack);
   }
