@@ -421,35 +421,19 @@ void Agent::checkpointExecutor(const FrameworkID& fwId, const ExecutorID& exId) 
 }
 
 void Agent::flushCheckpoints() {
+  flushScheduled_ = false;
   auto dirty = std::move(dirtyExecutors_);
   dirtyExecutors_.clear();
-  bool failed = false;
-  for (const auto& [fwId, exId] : dirty) {
-    if (!writeExecutorCheckpoint(fwId, exId)) {
-      failed = true;
-      dirtyExecutors_.emplace(fwId, exId);
-    }
-  }
-  if (failed) {
-    // The disk refused (full?): confirm nothing that is not on disk. The
-    // executors keep their updates and re-send them; try again shortly.
-    LOG_EVERY_N(ERROR, 10) << "Checkpoint writes failed; holding acknowledgements and "
-                              "updates until they succeed";
-    loop_.after(1s, "agent.checkpoint_flush_retry", [this, alive = alive_] {
-      if (*alive) flushCheckpoints();
-    });
-    return;
-  }
-  flushScheduled_ = false;
+  for (const auto& [fwId, exId] : dirty) writeExecutorCheckpoint(fwId, exId);
   auto updates = std::move(updatesAfterFlush_);
   updatesAfterFlush_.clear();
   for (const auto& m : updates) (void)master_.send("", m);  // retried if lost
-  auto sends = std::move(executorSendsAfterFlush_);
-  executorSendsAfterFlush_.clear();
-  for (const auto& [conn, message] : sends) (void)executors_.send(conn, message);
+  auto acks = std::move(acksAfterFlush_);
+  acksAfterFlush_.clear();
+  for (const auto& [conn, ack] : acks) (void)executors_.send(conn, ack);
 }
 
-bool Agent::writeExecutorCheckpoint(const FrameworkID& fwId, const ExecutorID& exId) {
+void Agent::writeExecutorCheckpoint(const FrameworkID& fwId, const ExecutorID& exId) {
   const FrameworkEntry* fw = nullptr;
   const ExecutorRecord* ex = nullptr;
   auto f = frameworks_.find(fwId);
@@ -465,7 +449,7 @@ bool Agent::writeExecutorCheckpoint(const FrameworkID& fwId, const ExecutorID& e
       }
     }
   }
-  if (fw && !fw->info.checkpoint) return true;
+  if (fw && !fw->info.checkpoint) return;
   if (fw && !ex) {
     for (auto it = fw->completedExecutors.rbegin(); it != fw->completedExecutors.rend(); ++it) {
       if (it->id == exId) {
@@ -482,7 +466,7 @@ bool Agent::writeExecutorCheckpoint(const FrameworkID& fwId, const ExecutorID& e
     std::vector<std::string> acked;
     statusUpdates_->pendingForExecutor(fwId, exId, &pending, &acked);
     if (pending.empty()) (void)checkpointer_.removeExecutor(fwId, exId);
-    return true;
+    return;
   }
   ExecutorCheckpointState st;
   statusUpdates_->pendingForExecutor(fwId, exId, &st.pendingUpdates, &st.ackedUuids);
@@ -519,9 +503,7 @@ bool Agent::writeExecutorCheckpoint(const FrameworkID& fwId, const ExecutorID& e
   if (!s.ok()) {
     checkpointErrors_.inc();
     LOG(ERROR) << "Cannot checkpoint executor " << exId << " of framework " << fwId << ": " << s;
-    return false;
   }
-  return true;
 }
 
 void Agent::onLeader(const std::optional<MasterInfo>& leader) {
@@ -950,14 +932,7 @@ void Agent::sendLaunch(ExecutorRecord& ex, const TaskInfo& task) {
   t.labels = task.labels;
   ex.launched[task.taskId] = t;
   ex.infos[task.taskId] = task;
-  // For a checkpointing framework the launch goes out once the checkpoint
-  // says it was sent (a restarted agent must not launch it again).
-  checkpointExecutor(ex.frameworkId, ex.id);
-  if (flushScheduled_) {
-    executorSendsAfterFlush_.emplace_back(ex.conn, wire::LaunchEvent{task});
-  } else {
-    (void)executors_.send(ex.conn, wire::LaunchEvent{task});
-  }
+  (void)executors_.send(ex.conn, wire::LaunchEvent{task});
 }
 
 void Agent::handle(const wire::KillTaskMessage& m) {
@@ -1138,7 +1113,7 @@ void Agent::acceptExecutorUpdate(ExecutorRecord& ex, const ConnectionId& from,
   // loop turn's checkpoint flush), or an agent crash could lose it.
   wire::AcknowledgedEvent ack{status.taskId, status.uuid};
   if (flushScheduled_) {
-    executorSendsAfterFlush_.emplace_back(from, std::move(ack));
+    acksAfterFlush_.emplace_back(from, std::move(ack));
   } else {
     (void)executors_.send(from, ack);
   }

@@ -161,9 +161,8 @@ class Agent {
   // turn (flushCheckpoints); a no-op for frameworks without checkpoint=true.
   void checkpointExecutor(const FrameworkID& fw, const ExecutorID& ex);
   void flushCheckpoints();
-  // Writes (or, once it ended with nothing pending, removes) the checkpoint;
-  // false when the file system refused.
-  bool writeExecutorCheckpoint(const FrameworkID& fw, const ExecutorID& ex);
+  // Writes (or, once it ended with nothing pending, removes) the checkpoint.
+  void writeExecutorCheckpoint(const FrameworkID& fw, const ExecutorID& ex);
 
   void onLeader(const std::optional<MasterInfo>& leader);
   void doRegister();
@@ -210,9 +209,7 @@ class Agent {
   std::set<std::pair<FrameworkID, ExecutorID>> dirtyExecutors_;
   bool flushScheduled_ = false;
   // Acknowledgements to executors held until their updates are on disk.
-  // Acknowledgements and launches to executors held until what they
-  // confirm is on disk (in order).
-  std::vector<std::pair<ConnectionId, wire::Payload>> executorSendsAfterFlush_;
+  std::vector<std::pair<ConnectionId, wire::AcknowledgedEvent>> acksAfterFlush_;
   // Status updates to the master held until they are on disk.
   std::vector<wire::StatusUpdateMessage> updatesAfterFlush_;
   std::unique_ptr<MasterDetector> detector_;

@@ -1784,39 +1784,3 @@ TEST_F(AgentCgroupsTest, ExecutorTaskFailedBecomesTheMemoryLimitationOnceTheCont
 }  // namespace
 }  // namespace agent
 }  // namespace tutti
-
-namespace tutti::agent {
-namespace {
-
-// A checkpointing framework's update is confirmed to the executor and sent
-// to the master only once it is on disk; while the disk refuses the write,
-// both wait (the executor keeps re-sending), and go out when it works.
-TEST_F(AgentTest, UpdatesAreConfirmedOnlyOnceCheckpointed) {
-  registerAgent();
-  FrameworkInfo fw = frameworkInfo();
-  fw.checkpoint = true;
-  ASSERT_NE(launchRunning("t1", "conn-1", fw), 0);
-  std::string meta = workDir_ + "/meta/executors/" + kFw.value;
-  ASSERT_TRUE(fs::exists(meta + "/t1"));
-  master_.clear();
-  executors_.clear();
-  // Make the next write fail: the executor's file becomes a directory.
-  fs::remove(meta + "/t1");
-  fs::create_directories(meta + "/t1/blocker");
-  executorUpdate("conn-1", "t1", executorStatus("t1", TaskState::TASK_RUNNING, 1));
-  EXPECT_TRUE(executors_.sentOf<wire::AcknowledgedEvent>("conn-1").empty());
-  EXPECT_TRUE(updatesToMaster().empty());
-  EXPECT_GE(metrics_.counter("slave/checkpoint_errors").value(), 1);
-  advance(1s);  // still refused
-  EXPECT_TRUE(executors_.sentOf<wire::AcknowledgedEvent>("conn-1").empty());
-  fs::remove_all(meta + "/t1");
-  advance(1s);
-  EXPECT_EQ(executors_.sentOf<wire::AcknowledgedEvent>("conn-1").size(), 1u);
-  auto updates = updatesToMaster();
-  ASSERT_EQ(updates.size(), 1u);
-  EXPECT_EQ(updates[0].status.state, TaskState::TASK_RUNNING);
-  EXPECT_TRUE(fs::is_regular_file(meta + "/t1"));
-}
-
-}  // namespace
-}  // namespace tutti::agent
