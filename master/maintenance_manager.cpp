@@ -128,8 +128,8 @@ Status MaintenanceManager::updateSchedule(const MaintenanceSchedule& schedule,
   return Status::OK();
 }
 
-Status MaintenanceManager::startMaintenance(const std::vector<MachineID>& ids,
-                                            Registry::Done durable) {
+Status MaintenanceManager::requireScheduledIn(const std::vector<MachineID>& ids,
+                                              MachineMode mode, const char* action) const {
   Status s = validateMachineList(ids);
   if (!s.ok()) return s;
   for (const auto& id : ids) {
@@ -137,12 +137,19 @@ Status MaintenanceManager::startMaintenance(const std::vector<MachineID>& ids,
       return Status::InvalidArgument("Machine '" + toString(id) +
                                      "' is not part of a maintenance schedule");
     }
-    if (modeOf(id) != MachineMode::kDraining) {
+    if (modeOf(id) != mode) {
       return Status::InvalidArgument("Machine '" + toString(id) + "' is " +
-                                     toString(modeOf(id)) +
-                                     ", not DRAINING, and cannot be brought down");
+                                     toString(modeOf(id)) + ", not " + toString(mode) +
+                                     ", and cannot be " + action);
     }
   }
+  return Status::OK();
+}
+
+Status MaintenanceManager::startMaintenance(const std::vector<MachineID>& ids,
+                                            Registry::Done durable) {
+  Status s = requireScheduledIn(ids, MachineMode::kDraining, "brought down");
+  if (!s.ok()) return s;
   for (const auto& id : ids) transition(id, MachineMode::kDown);
   master_.registry().setMaintenance(state(), std::move(durable));
 
@@ -162,19 +169,8 @@ Status MaintenanceManager::startMaintenance(const std::vector<MachineID>& ids,
 
 Status MaintenanceManager::stopMaintenance(const std::vector<MachineID>& ids,
                                            Registry::Done durable) {
-  Status s = validateMachineList(ids);
+  Status s = requireScheduledIn(ids, MachineMode::kDown, "brought up");
   if (!s.ok()) return s;
-  for (const auto& id : ids) {
-    if (!windowOf_.count(id)) {
-      return Status::InvalidArgument("Machine '" + toString(id) +
-                                     "' is not part of a maintenance schedule");
-    }
-    if (modeOf(id) != MachineMode::kDown) {
-      return Status::InvalidArgument("Machine '" + toString(id) + "' is " +
-                                     toString(modeOf(id)) +
-                                     ", not DOWN, and cannot be brought up");
-    }
-  }
   std::set<MachineID> up(ids.begin(), ids.end());
   for (const auto& id : ids) {
     transition(id, MachineMode::kUp);

@@ -63,6 +63,10 @@ class MaintenanceManager {
   std::optional<MachineID> downMachineOf(const AgentInfo& agent) const;
 
  private:
+  // The ids are valid, scheduled, and all in `mode`; else why not, saying
+  // they cannot be `action` ("brought down").
+  Status requireScheduledIn(const std::vector<MachineID>& ids, MachineMode mode,
+                            const char* action) const;
   // Checked: only the transitions drawn above (and a mode to itself).
   void transition(const MachineID& id, MachineMode to);
   MaintenanceState state() const;

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/codec/flat_message.hpp"
 #include "common/codec/types_codec.hpp"
 #include "common/files.hpp"
 #include "proto/checkpoint.capnp.h"
@@ -20,36 +21,7 @@ using codec::decode;
 using codec::encode;
 
 namespace {
-
-std::string toBytes(capnp::MallocMessageBuilder& message) {
-  auto words = capnp::messageToFlatArray(message);
-  auto bytes = words.asBytes();
-  return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
-}
-
 capnp::Text::Reader text(const std::string& s) { return capnp::Text::Reader(s.data(), s.size()); }
-
-template <typename Root, typename Fn>
-Status readRoot(const std::string& bytes, Fn fn) {
-  if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0) {
-    return Status::InvalidArgument("not a checkpoint (size " + std::to_string(bytes.size()) + ")");
-  }
-  auto words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
-  std::memcpy(words.begin(), bytes.data(), bytes.size());
-  capnp::ReaderOptions options;
-  options.traversalLimitInWords = words.size() * 4 + 1024;
-  try {
-    capnp::FlatArrayMessageReader reader(words, options);
-    fn(reader.getRoot<Root>());
-    return Status::OK();
-  } catch (const codec::CodecError& e) {
-    return Status::InvalidArgument(std::string("invalid checkpoint: ") + e.what());
-  } catch (const kj::Exception& e) {
-    return Status::InvalidArgument(std::string("malformed checkpoint: ") +
-                                   e.getDescription().cStr());
-  }
-}
-
 }  // namespace
 
 Checkpointer::Checkpointer(std::string workDir) : meta_(std::move(workDir) + "/meta") {}
@@ -66,18 +38,19 @@ std::string Checkpointer::encodeAgent(const AgentCheckpointState& state) {
   codec::encodeResources(state.flagResources, b.initFlagResources(state.flagResources.size()));
   b.setExecutorEndpoint(text(state.executorEndpoint));
   b.setBootId(text(state.bootId));
-  return toBytes(message);
+  return codec::toBytes(message);
 }
 
 Result<AgentCheckpointState> Checkpointer::decodeAgent(const std::string& bytes) {
   AgentCheckpointState state;
-  Status s = readRoot<p::AgentCheckpoint>(bytes, [&](p::AgentCheckpoint::Reader r) {
-    state.info = decode(r.getInfo());
-    if (!state.info.id) throw codec::CodecError("agent checkpoint without an id");
-    state.flagResources = codec::decodeResources(r.getFlagResources());
-    state.executorEndpoint = codec::toStd(r.getExecutorEndpoint());
-    state.bootId = codec::toStd(r.getBootId());
-  });
+  Status s =
+      codec::readRoot<p::AgentCheckpoint>(bytes, "checkpoint", [&](p::AgentCheckpoint::Reader r) {
+        state.info = decode(r.getInfo());
+        if (!state.info.id) throw codec::CodecError("agent checkpoint without an id");
+        state.flagResources = codec::decodeResources(r.getFlagResources());
+        state.executorEndpoint = codec::toStd(r.getExecutorEndpoint());
+        state.bootId = codec::toStd(r.getBootId());
+      });
   if (!s.ok()) return s;
   return state;
 }
@@ -101,32 +74,33 @@ std::string Checkpointer::encodeExecutor(const ExecutorCheckpointState& st) {
   for (size_t i = 0; i < st.ackedUuids.size(); ++i) acked.set(i, codec::dataOf(st.ackedUuids[i]));
   b.setShutdownRequested(st.shutdownRequested);
   b.setTerminated(st.terminated);
-  return toBytes(message);
+  return codec::toBytes(message);
 }
 
 Result<ExecutorCheckpointState> Checkpointer::decodeExecutor(const std::string& bytes) {
   ExecutorCheckpointState st;
-  Status s = readRoot<p::ExecutorCheckpoint>(bytes, [&](p::ExecutorCheckpoint::Reader r) {
-    st.framework = decode(r.getFramework());
-    if (!st.framework.id) throw codec::CodecError("executor checkpoint without a framework id");
-    st.executor = decode(r.getExecutor());
-    if (st.executor.executorId.value.empty()) {
-      throw codec::CodecError("executor checkpoint without an executor id");
-    }
-    st.containerId = ContainerID(codec::toStd(r.getContainerId()));
-    st.directory = codec::toStd(r.getDirectory());
-    st.commandExecutor = r.getCommandExecutor();
-    st.pid = r.getPid();
-    st.pidStartTicks = r.getPidStartTicks();
-    st.startTime = r.getStartTime();
-    for (auto t : r.getQueued()) st.queued.push_back(decode(t));
-    for (auto t : r.getLaunched()) st.launched.push_back(decode(t));
-    for (auto t : r.getLaunchedInfos()) st.launchedInfos.push_back(decode(t));
-    for (auto u : r.getPendingUpdates()) st.pendingUpdates.push_back(decode(u));
-    for (auto a : r.getAckedUuids()) st.ackedUuids.push_back(codec::toStd(a));
-    st.shutdownRequested = r.getShutdownRequested();
-    st.terminated = r.getTerminated();
-  });
+  Status s = codec::readRoot<p::ExecutorCheckpoint>(
+      bytes, "checkpoint", [&](p::ExecutorCheckpoint::Reader r) {
+        st.framework = decode(r.getFramework());
+        if (!st.framework.id) throw codec::CodecError("executor checkpoint without a framework id");
+        st.executor = decode(r.getExecutor());
+        if (st.executor.executorId.value.empty()) {
+          throw codec::CodecError("executor checkpoint without an executor id");
+        }
+        st.containerId = ContainerID(codec::toStd(r.getContainerId()));
+        st.directory = codec::toStd(r.getDirectory());
+        st.commandExecutor = r.getCommandExecutor();
+        st.pid = r.getPid();
+        st.pidStartTicks = r.getPidStartTicks();
+        st.startTime = r.getStartTime();
+        for (auto t : r.getQueued()) st.queued.push_back(decode(t));
+        for (auto t : r.getLaunched()) st.launched.push_back(decode(t));
+        for (auto t : r.getLaunchedInfos()) st.launchedInfos.push_back(decode(t));
+        for (auto u : r.getPendingUpdates()) st.pendingUpdates.push_back(decode(u));
+        for (auto a : r.getAckedUuids()) st.ackedUuids.push_back(codec::toStd(a));
+        st.shutdownRequested = r.getShutdownRequested();
+        st.terminated = r.getTerminated();
+      });
   if (!s.ok()) return s;
   return st;
 }

@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "common/codec/flat_message.hpp"
 #include "common/codec/types_codec.hpp"
 #include "master/registry/registry.hpp"
 #include "proto/registry.capnp.h"
@@ -15,34 +16,6 @@ using codec::decode;
 using codec::encode;
 
 namespace {
-std::string toBytes(capnp::MallocMessageBuilder& message) {
-  auto words = capnp::messageToFlatArray(message);
-  auto bytes = words.asBytes();
-  return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
-}
-
-// Runs `fn` on the root of `bytes`, turning any decoding error into a Status.
-template <typename Root, typename Fn>
-Status readRoot(const std::string& bytes, Fn fn) {
-  if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0) {
-    return Status::InvalidArgument("not a registry record (size " + std::to_string(bytes.size()) +
-                                   ")");
-  }
-  auto words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
-  std::memcpy(words.begin(), bytes.data(), bytes.size());
-  capnp::ReaderOptions options;
-  options.traversalLimitInWords = words.size() * 4 + 1024;
-  try {
-    capnp::FlatArrayMessageReader reader(words, options);
-    fn(reader.getRoot<Root>());
-    return Status::OK();
-  } catch (const codec::CodecError& e) {
-    return Status::InvalidArgument(std::string("invalid registry record: ") + e.what());
-  } catch (const kj::Exception& e) {
-    return Status::InvalidArgument(std::string("malformed registry record: ") +
-                                   e.getDescription().cStr());
-  }
-}
 
 void encodeAgent(const RegistryState::Agent& a, p::RegistryAgent::Builder b) {
   encode(a.info, b.initInfo());
@@ -159,12 +132,12 @@ std::string encodeRegistry(const RegistryState& state) {
     encodeRole(role, lookup(state.weights, role), lookup(state.quotas, role), list[i++]);
   }
   if (!state.maintenance.empty()) encodeMaintenance(state.maintenance, root.initMaintenance());
-  return toBytes(message);
+  return codec::toBytes(message);
 }
 
 Result<RegistryState> decodeRegistry(const std::string& bytes) {
   RegistryState state;
-  Status s = readRoot<p::Registry>(bytes, [&](p::Registry::Reader r) {
+  Status s = codec::readRoot<p::Registry>(bytes, "registry record", [&](p::Registry::Reader r) {
     for (auto a : r.getAgents()) {
       auto agent = decodeAgent(a);
       state.agents[*agent.info.id] = agent;
@@ -184,14 +157,13 @@ Result<RegistryState> decodeRegistry(const std::string& bytes) {
 std::string encodeRegistryAgent(const RegistryState::Agent& agent) {
   capnp::MallocMessageBuilder message;
   encodeAgent(agent, message.initRoot<p::RegistryAgent>());
-  return toBytes(message);
+  return codec::toBytes(message);
 }
 
 Result<RegistryState::Agent> decodeRegistryAgent(const std::string& bytes) {
   RegistryState::Agent agent;
-  Status s = readRoot<p::RegistryAgent>(bytes, [&](p::RegistryAgent::Reader r) {
-    agent = decodeAgent(r);
-  });
+  Status s = codec::readRoot<p::RegistryAgent>(
+      bytes, "registry record", [&](p::RegistryAgent::Reader r) { agent = decodeAgent(r); });
   if (!s.ok()) return s;
   return agent;
 }
@@ -199,15 +171,16 @@ Result<RegistryState::Agent> decodeRegistryAgent(const std::string& bytes) {
 std::string encodeRegistryFramework(const FrameworkInfo& info) {
   capnp::MallocMessageBuilder message;
   encode(info, message.initRoot<p::RegistryFramework>().initInfo());
-  return toBytes(message);
+  return codec::toBytes(message);
 }
 
 Result<FrameworkInfo> decodeRegistryFramework(const std::string& bytes) {
   FrameworkInfo info;
-  Status s = readRoot<p::RegistryFramework>(bytes, [&](p::RegistryFramework::Reader r) {
-    info = decode(r.getInfo());
-    if (!info.id) throw codec::CodecError("framework without an id");
-  });
+  Status s = codec::readRoot<p::RegistryFramework>(
+      bytes, "registry record", [&](p::RegistryFramework::Reader r) {
+        info = decode(r.getInfo());
+        if (!info.id) throw codec::CodecError("framework without an id");
+      });
   if (!s.ok()) return s;
   return info;
 }
@@ -216,23 +189,25 @@ std::string encodeRegistryRole(const std::string& role, const std::optional<doub
                                const std::optional<Quota>& quota) {
   capnp::MallocMessageBuilder message;
   encodeRole(role, weight, quota, message.initRoot<p::RegistryRole>());
-  return toBytes(message);
+  return codec::toBytes(message);
 }
 
 Status decodeRegistryRole(const std::string& bytes, RegistryState& into) {
-  return readRoot<p::RegistryRole>(bytes, [&](p::RegistryRole::Reader r) { decodeRole(r, into); });
+  return codec::readRoot<p::RegistryRole>(bytes, "registry record",
+                                          [&](p::RegistryRole::Reader r) { decodeRole(r, into); });
 }
 
 std::string encodeRegistryMaintenance(const MaintenanceState& maintenance) {
   capnp::MallocMessageBuilder message;
   encodeMaintenance(maintenance, message.initRoot<p::RegistryMaintenance>());
-  return toBytes(message);
+  return codec::toBytes(message);
 }
 
 Result<MaintenanceState> decodeRegistryMaintenance(const std::string& bytes) {
   MaintenanceState maintenance;
-  Status s = readRoot<p::RegistryMaintenance>(
-      bytes, [&](p::RegistryMaintenance::Reader r) { maintenance = decodeMaintenance(r); });
+  Status s = codec::readRoot<p::RegistryMaintenance>(
+      bytes, "registry record",
+      [&](p::RegistryMaintenance::Reader r) { maintenance = decodeMaintenance(r); });
   if (!s.ok()) return s;
   return maintenance;
 }

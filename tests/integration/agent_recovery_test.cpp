@@ -31,6 +31,32 @@ std::string waitingCommand(const std::string& dir, const std::string& name) {
          ".go ]; do sleep 0.05; done; echo " + name + "-done";
 }
 
+// On the first offer, launches a waiting task per name; declines the rest.
+void launchWaitingOnce(RecordingScheduler& scheduler, const std::string& dir,
+                       std::vector<std::string> names) {
+  auto launched = std::make_shared<std::atomic<bool>>(false);
+  scheduler.onOffers = [launched, dir, names](SchedulerDriver* d,
+                                              const std::vector<Offer>& offers) {
+    for (const auto& o : offers) {
+      if (launched->exchange(true)) {
+        d->declineOffer(o.id, Filters{3600});
+        continue;
+      }
+      std::vector<TaskInfo> tasks;
+      for (const auto& n : names) tasks.push_back(commandTask(n, waitingCommand(dir, n), o));
+      d->launchTasks({o.id}, tasks);
+    }
+  };
+}
+
+FrameworkInfo checkpointingFramework() {
+  FrameworkInfo info;
+  info.name = "recovery";
+  info.user = "tester";
+  info.checkpoint = true;
+  return info;
+}
+
 size_t countState(RecordingScheduler& s, const std::string& task, TaskState state) {
   size_t n = 0;
   for (const auto& u : s.updates()) n += u.taskId.value == task && u.state == state;
@@ -47,22 +73,9 @@ TEST(AgentRecoveryTest, TasksSurviveAnAgentKilledWithSigkill) {
   std::string agentId = slaves[0]["id"];
 
   RecordingScheduler scheduler;
-  auto launched = std::make_shared<std::atomic<bool>>(false);
   std::string dir = taskDir.path();
-  scheduler.onOffers = [launched, dir](SchedulerDriver* d, const std::vector<Offer>& offers) {
-    for (const auto& o : offers) {
-      if (launched->exchange(true)) {
-        d->declineOffer(o.id, Filters{3600});
-        continue;
-      }
-      d->launchTasks({o.id}, {commandTask("a", waitingCommand(dir, "a"), o),
-                              commandTask("b", waitingCommand(dir, "b"), o)});
-    }
-  };
-  FrameworkInfo info;
-  info.name = "recovery";
-  info.user = "tester";
-  info.checkpoint = true;
+  launchWaitingOnce(scheduler, dir, {"a", "b"});
+  FrameworkInfo info = checkpointingFramework();
   info.failoverTimeoutSecs = 600;
   TuttiSchedulerDriver driver(&scheduler, info, master.address());
   driver.start();
@@ -140,23 +153,9 @@ TEST(AgentRecoveryTest, DeadExecutorsFailTheirTasksAndCleanupStartsAfresh) {
   std::string agentId = getJson(master.httpPort, "/master/slaves")["slaves"][0]["id"];
 
   RecordingScheduler scheduler;
-  auto launched = std::make_shared<std::atomic<bool>>(false);
   std::string dir = taskDir.path();
-  scheduler.onOffers = [launched, dir](SchedulerDriver* d, const std::vector<Offer>& offers) {
-    for (const auto& o : offers) {
-      if (launched->exchange(true)) {
-        d->declineOffer(o.id, Filters{3600});
-        continue;
-      }
-      d->launchTasks({o.id}, {commandTask("doomed", waitingCommand(dir, "doomed"), o),
-                              commandTask("kept", waitingCommand(dir, "kept"), o)});
-    }
-  };
-  FrameworkInfo info;
-  info.name = "recovery";
-  info.user = "tester";
-  info.checkpoint = true;
-  TuttiSchedulerDriver driver(&scheduler, info, master.address());
+  launchWaitingOnce(scheduler, dir, {"doomed", "kept"});
+  TuttiSchedulerDriver driver(&scheduler, checkpointingFramework(), master.address());
   driver.start();
   ASSERT_TRUE(scheduler.waitForState(TaskID("doomed"), TaskState::TASK_RUNNING));
   ASSERT_TRUE(scheduler.waitForState(TaskID("kept"), TaskState::TASK_RUNNING));
