@@ -112,9 +112,18 @@ Agent::Agent(AgentOptions options, AgentInfo info, std::string executorEndpoint,
   });
   auto isolation = parseIsolation(options_.isolation);
   if (isolation.ok()) {
+    isolation_ = *isolation;
     isolator_ = CgroupsIsolator::create(loop_, options_, *isolation);
   } else {
     LOG(ERROR) << isolation.error() << "; running with posix isolation only";
+  }
+  oci_ = std::make_unique<oci::OciContainerizer>(
+      loop_, options_, metrics_, isolator_ ? isolator_->layout().version : CgroupVersion::kNone);
+  Status images = oci_->initialize();
+  if (!images.ok()) {
+    imagesError_ = images.message();
+    LOG(ERROR) << "Tasks in images cannot run on this agent: " << imagesError_;
+    oci_.reset();
   }
   metrics_.gauge("slave/registered", [this] { return state_ == AgentState::kRegistered ? 1 : 0; });
   metrics_.gauge("slave/uptime_secs", [this] { return loop_.clock().wallSeconds() - startTime_; });
@@ -164,6 +173,13 @@ void Agent::start() {
       for (const auto& [__, ex] : fw.executors) known.insert(ex.containerId.value);
     }
     isolator_->cleanupOrphans(known);
+  }
+  if (oci_) {
+    std::set<std::string> known;
+    for (const auto& [_, fw] : frameworks_) {
+      for (const auto& [__, ex] : fw.executors) known.insert(ex.containerId.value);
+    }
+    oci_->cleanupOrphans(known);
   }
   heartbeatTimer_ = loop_.after(options_.executorHeartbeatInterval, "agent.executor_heartbeat",
                                 [this] { sendExecutorHeartbeats(); });
@@ -417,9 +433,20 @@ void Agent::handle(const wire::RunTaskMessage& m) {
                 "The task's executor has no command");
     return;
   }
-  if (!task.executor && (!task.command || task.command->value.empty())) {
+  const bool image = task.container && task.container->image;
+  if (!task.executor && !image && (!task.command || task.command->value.empty())) {
     agentUpdate(fwId, task.taskId, exId, TaskState::TASK_FAILED, Reason::REASON_TASK_INVALID,
                 "The task has no command");
+    return;
+  }
+  if (image && task.executor) {
+    agentUpdate(fwId, task.taskId, exId, TaskState::TASK_FAILED, Reason::REASON_TASK_INVALID,
+                "Images run command tasks only, not tasks with a custom executor");
+    return;
+  }
+  if (task.container && !task.container->rlimits.empty() && !isolation_.posixRlimits) {
+    agentUpdate(fwId, task.taskId, exId, TaskState::TASK_FAILED, Reason::REASON_TASK_INVALID,
+                "The task sets rlimits, but this agent runs without the posix/rlimits isolator");
     return;
   }
   FrameworkEntry& fw = frameworks_[fwId];
@@ -511,13 +538,89 @@ ExecutorRecord* Agent::launchExecutor(FrameworkEntry& fw, const TaskInfo& task) 
     if (const char* v = std::getenv(pass)) spec.env.push_back(std::string(pass) + "=" + v);
   }
   for (const auto& e : cmd.environment) spec.env.push_back(e.name + "=" + e.value);
+  // A task in an image always has its own pid namespace (the runtime's).
+  if (isolation_.namespacesPid && !(task.container && task.container->image)) {
+    spec.env.push_back("TUTTI_PID_NAMESPACE=1");
+  }
 
   FrameworkID f = fwId;
   ExecutorID e = rec.id;
   ContainerID c = rec.containerId;
+  const bool image = task.container && task.container->image;
+  rec.image = image;
+  auto [it, _] = fw.executors.emplace(rec.id, std::move(rec));
+  ExecutorRecord* ex = &it->second;
+  if (!image) {
+    startExecutor(*ex, std::move(spec), task.resources);
+    return ex;
+  }
+  if (!oci_) {
+    // Answered after this call returns, as a failed launch would be.
+    loop_.post("agent.images_unavailable", [this, alive = alive_, f, e, c] {
+      if (*alive) onContainerPrepared(f, e, c, {}, Status::FailedPrecondition(
+                                                     "Tasks in images cannot run on this agent: " +
+                                                     imagesError_));
+    });
+    return ex;
+  }
+  // The executor starts once the image is there and its bundle can be built.
+  oci_->prepare(c, task, ex->directory, info_.hostname,
+                [this, alive = alive_, f, e, c, spec = std::move(spec),
+                 resources = task.resources](Result<oci::OciContainerizer::Prepared> p) mutable {
+                  if (!*alive) return;
+                  if (!p.ok()) {
+                    onContainerPrepared(f, e, c, {}, p.status());
+                    return;
+                  }
+                  spec.env.insert(spec.env.end(), p->env.begin(), p->env.end());
+                  spec.prepare = std::move(p->provision);  // cgroups first: startExecutor
+                  ExecutorRecord* x = findExecutor(f, e);
+                  if (!x || x->containerId != c) {
+                    oci_->destroy(c);
+                    return;
+                  }
+                  onContainerPrepared(f, e, c, std::move(spec), Status::OK(), resources);
+                });
+  return ex;
+}
+
+void Agent::onContainerPrepared(const FrameworkID& fwId, const ExecutorID& exId,
+                                const ContainerID& containerId, LaunchSpec spec, Status status,
+                                const Resources& taskResources) {
+  ExecutorRecord* ex = findExecutor(fwId, exId);
+  if (!ex || ex->containerId != containerId) return;
+  if (!status.ok()) {
+    failedLaunches_.inc();
+    LOG(WARNING) << "Cannot start container " << containerId << " of executor " << exId << ": "
+                 << status.message();
+    for (const auto& [taskId, _] : ex->queued) {
+      agentUpdate(fwId, taskId, exId, TaskState::TASK_FAILED,
+                  Reason::REASON_CONTAINER_LAUNCH_FAILED, status.message());
+    }
+    ex->queued.clear();
+    onExecutorExited(fwId, exId, std::nullopt);
+    return;
+  }
+  if (ex->state == ExecutorState::kTerminating) {
+    // Killed while its image was being pulled.
+    onExecutorExited(fwId, exId, std::nullopt);
+    return;
+  }
+  startExecutor(*ex, std::move(spec), taskResources);
+}
+
+void Agent::startExecutor(ExecutorRecord& rec, LaunchSpec spec, const Resources& taskResources) {
+  FrameworkID f = rec.frameworkId;
+  ExecutorID e = rec.id;
+  ContainerID c = rec.containerId;
   if (isolator_) {
-    auto hooks = isolator_->prepare(c, isolator_->limitsFor(rec.info.resources + task.resources));
-    spec.prepare = std::move(hooks.prepare);
+    auto hooks = isolator_->prepare(c, isolator_->limitsFor(rec.info.resources + taskResources));
+    auto provision = std::move(spec.prepare);
+    spec.prepare = [create = std::move(hooks.prepare), provision = std::move(provision)] {
+      Status s = create();
+      if (!s.ok() || !provision) return s;
+      return provision();
+    };
     spec.isolate = std::move(hooks.isolate);
   }
   asyncLauncher_.launch(spec, [this, alive = alive_, f, e, c](Result<pid_t> pid) {
@@ -530,8 +633,6 @@ ExecutorRecord* Agent::launchExecutor(FrameworkEntry& fw, const TaskInfo& task) 
   rec.registrationTimer = loop_.after(options_.executorRegistrationTimeout,
                                       "agent.executor_registration_timeout",
                                       [this, f, e] { onExecutorRegistrationTimeout(f, e); });
-  auto [it, _] = fw.executors.emplace(rec.id, std::move(rec));
-  return &it->second;
 }
 
 void Agent::onExecutorLaunched(const FrameworkID& fwId, const ExecutorID& exId,
@@ -943,6 +1044,7 @@ void Agent::onExecutorExited(const FrameworkID& fwId, const ExecutorID& exId,
   VLOG(1) << "Executor " << exId << " of framework " << fwId << " " << how;
   bool limited = checkLimitation(ex);
   if (isolator_) isolator_->destroy(ex.containerId);
+  if (ex.image && oci_) oci_->destroy(ex.containerId);
 
   TaskState state = ex.shutdownRequested ? TaskState::TASK_KILLED : TaskState::TASK_FAILED;
   Reason reason = Reason::REASON_EXECUTOR_TERMINATED;

@@ -34,6 +34,7 @@
 #include "agent/checkpoint/checkpoint.hpp"
 #include "agent/containerizer/isolator.hpp"
 #include "agent/containerizer/launcher.hpp"
+#include "agent/containerizer/oci/oci_containerizer.hpp"
 #include "agent/gc/garbage_collector.hpp"
 #include "agent/options.hpp"
 #include "agent/status_updates/status_update_manager.hpp"
@@ -65,6 +66,7 @@ struct ExecutorRecord {
   ContainerID containerId;
   std::string directory;
   bool commandExecutor = true;
+  bool image = false;  // its task runs in an image: a bundle to remove at the end
   ExecutorState state = ExecutorState::kRegistering;
   pid_t pid = -1;  // -1 while the launcher thread is still starting it
   uint64_t pidStartTicks = 0;  // /proc/<pid>/stat start time, for recovery
@@ -171,7 +173,13 @@ class Agent {
   void sendToMaster(const wire::Payload& message);
 
   ExecutorRecord* findExecutor(const FrameworkID& fw, const ExecutorID& ex);
+  // Creates the executor's record; starts it now, or (a task in an image)
+  // once the image is there: onContainerPrepared → startExecutor.
   ExecutorRecord* launchExecutor(FrameworkEntry& fw, const TaskInfo& task);
+  void onContainerPrepared(const FrameworkID& fw, const ExecutorID& ex, const ContainerID& c,
+                           LaunchSpec spec, Status status, const Resources& taskResources = {});
+  // Hands the spawn to the launcher thread (cgroups and bundle first).
+  void startExecutor(ExecutorRecord& rec, LaunchSpec spec, const Resources& taskResources);
   void sendLaunch(ExecutorRecord& ex, const TaskInfo& task);
   void addCompleted(ExecutorRecord& ex, const Task& task);
   void onExecutorLaunched(const FrameworkID& fw, const ExecutorID& ex, const ContainerID& c,
@@ -216,7 +224,11 @@ class Agent {
   ProcessWatcher watcher_;
   ProcessLauncher launcher_;
   AsyncLauncher asyncLauncher_;
+  IsolationConfig isolation_;  // --isolation, parsed
   std::unique_ptr<CgroupsIsolator> isolator_;
+  // Tasks in images; null when the agent cannot run them (imagesError_ says why).
+  std::unique_ptr<oci::OciContainerizer> oci_;
+  std::string imagesError_;
 
   // Closures that may outlive the agent (launcher results) check this.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

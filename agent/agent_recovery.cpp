@@ -82,6 +82,7 @@ void Agent::recoverExecutor(const ExecutorCheckpointState& st) {
   rec.startTime = st.startTime;
   const bool shutDown = st.shutdownRequested;  // re-issued below once it is watched
   rec.recovered = true;
+  rec.image = oci_ && oci_->hasBundle(rec.containerId);
   for (const auto& t : st.queued) rec.queued[t.taskId] = t;
   for (size_t i = 0; i < st.launched.size(); ++i) {
     rec.launched[st.launched[i].taskId] = st.launched[i];

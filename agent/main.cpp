@@ -58,6 +58,32 @@ DEFINE_bool(cgroups_enable_cfs, false,
 DEFINE_uint64(cgroups_pids_limit, 0,
               "Pids limit of a container whose tasks ask for no 'pids' resource; 0: none");
 
+DEFINE_string(image_store_dir, "",
+              "Where pulled images are kept (layers once by digest); default: "
+              "<work_dir>/images");
+DEFINE_string(docker_registry, "https://registry-1.docker.io",
+              "Registry of image names without one (host[:port] or URL), or a local "
+              "directory of 'docker save' archives (<repository>:<tag>.tar) and OCI layouts");
+DEFINE_string(docker_registry_ca, "",
+              "PEM file of CA certificates that HTTPS registries are verified against "
+              "(default: the system's)");
+DEFINE_string(docker_insecure_registries, "",
+              "host:port,... of registries spoken to in plain HTTP when HTTPS fails "
+              "(loopback registries always are)");
+DEFINE_string(oci_runtime, "runc",
+              "OCI runtime that runs tasks in images (runc; crun where the host is pure "
+              "cgroups v2)");
+DEFINE_string(image_provisioner_backend, "overlay",
+              "How a container's root filesystem is built from its image's layers: overlay "
+              "(falls back to copy when overlayfs cannot be mounted) or copy");
+
+static bool validateBackend(const char* flag, const std::string& value) {
+  if (value == "overlay" || value == "copy") return true;
+  std::cerr << "--" << flag << ": must be overlay or copy, not '" << value << "'\n";
+  return false;
+}
+DEFINE_validator(image_provisioner_backend, &validateBackend);
+
 static bool validateIsolation(const char* flag, const std::string& value) {
   auto c = tutti::agent::parseIsolation(value);
   if (c.ok()) return true;
@@ -138,6 +164,12 @@ int main(int argc, char** argv) {
   o.cgroupsRoot = FLAGS_cgroups_root;
   o.cgroupsEnableCfs = FLAGS_cgroups_enable_cfs;
   o.cgroupsPidsLimit = FLAGS_cgroups_pids_limit;
+  o.imageStoreDir = FLAGS_image_store_dir;
+  o.dockerRegistry = FLAGS_docker_registry;
+  o.dockerRegistryCa = FLAGS_docker_registry_ca;
+  o.dockerInsecureRegistries = FLAGS_docker_insecure_registries;
+  o.ociRuntime = FLAGS_oci_runtime;
+  o.imageProvisionerBackend = FLAGS_image_provisioner_backend;
 
   sigset_t set;
   sigemptyset(&set);

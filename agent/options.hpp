@@ -53,6 +53,17 @@ struct AgentOptions {
   bool cgroupsEnableCfs = false;      // hard cpu limit (cpu.cfs_quota_us / cpu.max)
   // Pids limit of a container whose tasks ask for no `pids` resource; 0: none.
   uint64_t cgroupsPidsLimit = 0;
+
+  // Images (containerizer/images/image_store.hpp). imageStoreDir empty:
+  // <work_dir>/images. dockerRegistry: the registry of names without one
+  // (host[:port], or a URL whose scheme is ignored), or a local directory
+  // of `docker save` archives and OCI layouts.
+  std::string imageStoreDir;
+  std::string dockerRegistry = "https://registry-1.docker.io";
+  std::string dockerRegistryCa;                // PEM CA bundle for HTTPS registries
+  std::string dockerInsecureRegistries;        // host:port,... spoken to in HTTP
+  std::string ociRuntime = "runc";             // runs tasks in images
+  std::string imageProvisionerBackend = "overlay";  // or "copy"
 };
 
 }  // namespace tutti::agent

@@ -1,9 +1,12 @@
 #include "master/validation.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <set>
 
 #include "common/ids.hpp"
+#include "common/rlimits.hpp"
 
 namespace tutti::master {
 
@@ -13,7 +16,10 @@ Status err(const TaskInfo& task, const std::string& what) {
 }
 
 Status validateCommand(const TaskInfo& task, const CommandInfo& c, const char* whose) {
-  if (c.value.empty()) {
+  // In an image, a task may leave its command to the image (Entrypoint/Cmd).
+  const bool imageCommand = std::string(whose) == "task" && task.container &&
+                            task.container->image && !c.shell;
+  if (c.value.empty() && !imageCommand) {
     return err(task, std::string("has an empty ") + whose + " command");
   }
   for (const auto& e : c.environment) {
@@ -50,8 +56,16 @@ Result<TaskInfo> validateTask(const TaskInfo& task, const LaunchContext& ctx,
   if (task.command && task.executor) {
     return err(task, "has both a command and an executor; set exactly one");
   }
-  if (!task.command && !task.executor) {
+  const bool image = task.container && task.container->image;
+  if (!task.command && !task.executor && !image) {
     return err(task, "has neither a command nor an executor");
+  }
+  if (task.container) {
+    s = validateContainer(*task.container);
+    if (!s.ok()) return err(task, "has an invalid container: " + s.message());
+    if (image && task.executor) {
+      return err(task, "has an image and a custom executor; images run command tasks only");
+    }
   }
   if (task.command) {
     s = validateCommand(task, *task.command, "task");
@@ -108,6 +122,36 @@ Result<TaskInfo> validateTask(const TaskInfo& task, const LaunchContext& ctx,
     out.executor->frameworkId = *ctx.framework.id;
   }
   return out;
+}
+
+Status validateContainer(const ContainerInfo& container) {
+  if (container.image) {
+    const std::string& name = container.image->name;
+    if (name.empty()) return Status::InvalidArgument("the image has no name");
+    if (name.size() > 512) return Status::InvalidArgument("the image name is too long");
+    for (char c : name) {
+      if (c == '\0' || std::isspace(static_cast<unsigned char>(c))) {
+        return Status::InvalidArgument("the image name has a space or control character");
+      }
+    }
+  }
+  std::set<std::string> seen;
+  for (const auto& l : container.rlimits) {
+    if (!rlimitResource(l.type)) {
+      return Status::InvalidArgument("unknown rlimit type '" + l.type + "'");
+    }
+    if (!seen.insert(l.type).second) {
+      return Status::InvalidArgument("rlimit " + l.type + " is given twice");
+    }
+    if (l.soft.has_value() != l.hard.has_value()) {
+      return Status::InvalidArgument("rlimit " + l.type +
+                                     " needs both soft and hard (or neither: unlimited)");
+    }
+    if (l.soft && *l.soft > *l.hard) {
+      return Status::InvalidArgument("rlimit " + l.type + " has a soft limit above its hard one");
+    }
+  }
+  return Status::OK();
 }
 
 Status validateHealthCheck(const HealthCheck& check) {

@@ -24,6 +24,8 @@ struct LaunchContext {
 // A health check Mesos would accept: known type with its fields, sane
 // times, a port for HTTP/TCP, an absolute path for HTTP.
 Status validateHealthCheck(const HealthCheck& check);
+// Image name shape (the agent parses it) and rlimits (known types, soft <= hard).
+Status validateContainer(const ContainerInfo& container);
 
 // Checks `task` against the framework, the offered agent and what is left
 // of the offers (`available`, allocated to offerRole). Returns the task as

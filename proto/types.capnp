@@ -93,6 +93,33 @@ struct TaskInfo {
   killPolicy @7 :KillPolicy;
   data @8 :Data;
   healthCheck @9 :HealthCheck;
+  container @10 :ContainerInfo;
+}
+
+# Mesos's ContainerInfo (type MESOS): the image the task runs from and its
+# resource limits (posix/rlimits).
+struct ContainerInfo {
+  image @0 :Image;
+  hasImage @1 :Bool;
+  rlimits @2 :List(RLimit);
+}
+
+struct Image {
+  type @0 :Type;
+  name @1 :Text;       # docker: "[registry/]repository[:tag|@digest]"
+  cached @2 :Bool;     # use the copy in the store when there is one (Mesos's default: true)
+
+  enum Type {
+    docker @0;
+  }
+}
+
+# Mesos's RLimitInfo.RLimit: both unset means unlimited.
+struct RLimit {
+  type @0 :Text;       # "RLMT_NOFILE", "RLMT_NPROC", ...
+  hasLimits @1 :Bool;
+  soft @2 :UInt64;
+  hard @3 :UInt64;
 }
 
 # Mesos's HealthCheck: run by the executor next to the task; results come

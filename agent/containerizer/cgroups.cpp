@@ -353,9 +353,32 @@ Status addProcess(const CgroupLayout& layout, const std::string& containerId, pi
   return Status::OK();
 }
 
+namespace {
+
+// The container's directories and every cgroup below them (an OCI runtime
+// nests its own, e.g. <container>/tutti-oci-<id>), children before their
+// parents, so that rmdir can go in this order.
+std::vector<std::string> containerTree(const CgroupLayout& layout, const std::string& containerId) {
+  std::vector<std::string> out;
+  std::function<void(const std::string&)> walk = [&](const std::string& dir) {
+    auto names = listDirectory(dir);
+    if (!names.ok()) return;  // gone
+    for (const auto& n : *names) {
+      std::string child = dir + "/" + n;
+      struct stat st;
+      if (::lstat(child.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) walk(child);
+    }
+    out.push_back(dir);
+  };
+  for (const auto& d : layout.dirs(containerId)) walk(d);
+  return out;
+}
+
+}  // namespace
+
 std::vector<pid_t> containerProcesses(const CgroupLayout& layout, const std::string& containerId) {
   std::set<pid_t> pids;
-  for (const auto& d : layout.dirs(containerId)) {
+  for (const auto& d : containerTree(layout, containerId)) {
     auto text = readFile(d + "/cgroup.procs");
     if (!text.ok()) continue;
     std::istringstream in(*text);
@@ -377,7 +400,7 @@ Status destroyContainerCgroups(const CgroupLayout& layout, const std::string& co
     std::this_thread::sleep_for(std::chrono::milliseconds(round < 20 ? 1 : 10));
   }
   std::string failed;
-  for (const auto& d : layout.dirs(containerId)) {
+  for (const auto& d : containerTree(layout, containerId)) {
     // A killed process leaves the cgroup when it is reaped, a moment later.
     bool removed = false;
     for (int i = 0; i < 200 && !removed; ++i) {
@@ -397,7 +420,7 @@ Status tryDestroyContainerCgroups(const CgroupLayout& layout, const std::string&
   }
   for (pid_t p : containerProcesses(layout, containerId)) ::kill(p, SIGKILL);
   std::string busy;
-  for (const auto& d : layout.dirs(containerId)) {
+  for (const auto& d : containerTree(layout, containerId)) {
     if (::rmdir(d.c_str()) == 0 || errno == ENOENT) continue;
     if (errno != EBUSY) {
       return Status::IoError("cannot remove cgroup " + d + ": " + std::strerror(errno));
@@ -436,12 +459,31 @@ std::map<std::string, uint64_t> parseKeyValues(std::string_view text) {
 
 uint64_t oomKillCount(const CgroupLayout& layout, const std::string& containerId) {
   if (!layout.has("memory")) return 0;
-  const bool v2 = layout.version == CgroupVersion::kV2;
-  auto text = readFile(
-      controllerFile(layout, "memory", containerId, v2 ? "memory.events" : "memory.oom_control"));
-  if (!text.ok()) return 0;
-  auto kv = parseKeyValues(*text);
-  return kv.count("oom_kill") ? kv["oom_kill"] : 0;
+  if (layout.version == CgroupVersion::kV2) {
+    // memory.events counts the whole subtree.
+    auto text = readFile(controllerFile(layout, "memory", containerId, "memory.events"));
+    if (!text.ok()) return 0;
+    auto kv = parseKeyValues(*text);
+    return kv.count("oom_kill") ? kv["oom_kill"] : 0;
+  }
+  // v1 counts a kill in the cgroup of the victim: an OCI runtime's cgroup
+  // nested in the container's holds the task's.
+  uint64_t total = 0;
+  std::function<void(const std::string&)> walk = [&](const std::string& dir) {
+    auto text = readFile(dir + "/memory.oom_control");
+    if (!text.ok()) return;
+    auto kv = parseKeyValues(*text);
+    total += kv.count("oom_kill") ? kv["oom_kill"] : 0;
+    auto names = listDirectory(dir);
+    if (!names.ok()) return;
+    for (const auto& n : *names) {
+      struct stat st;
+      std::string child = dir + "/" + n;
+      if (::lstat(child.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) walk(child);
+    }
+  };
+  walk(layout.dir("memory", containerId));
+  return total;
 }
 
 ContainerUsage readContainerUsage(const CgroupLayout& layout, const std::string& containerId) {

@@ -78,12 +78,6 @@ void CgroupsIsolator::setState(const ContainerID& id, Container& c, ContainerSta
 
 std::unique_ptr<CgroupsIsolator> CgroupsIsolator::create(Loop& loop, const AgentOptions& options,
                                                          const IsolationConfig& config) {
-  if (config.namespacesPid) {
-    LOG(WARNING) << "--isolation: namespaces/pid is not implemented yet; ignored";
-  }
-  if (config.posixRlimits) {
-    LOG(WARNING) << "--isolation: posix/rlimits sets no limits yet; ignored";
-  }
   if (!config.cgroups()) return nullptr;
   auto wanted = config.controllers();
   auto layout = detectHostCgroups(wanted, options.cgroupsRoot);

@@ -37,8 +37,8 @@ struct IsolationConfig {
   bool cgroupsCpu = false;
   bool cgroupsMem = false;
   bool cgroupsPids = false;
-  bool posixRlimits = false;   // accepted; nothing is limited yet
-  bool namespacesPid = false;  // accepted; not implemented yet (logged)
+  bool posixRlimits = false;   // tasks' ContainerInfo.rlimits apply (else they are refused)
+  bool namespacesPid = false;  // plain tasks run as pid 1 of their own pid namespace
   bool cgroups() const { return cgroupsCpu || cgroupsMem || cgroupsPids; }
   // The cgroup controllers these isolators need.
   std::set<std::string> controllers() const;

@@ -6,7 +6,11 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <fstream>
 #include <set>
+
+#include "common/rlimits.hpp"
+#include "common/task_env.hpp"
 
 extern char** environ;
 
@@ -16,7 +20,13 @@ namespace {
 // Variables meant for the executor only, not for the task.
 const std::set<std::string> kExecutorOnly = {
     "TUTTI_AGENT_ENDPOINT", "TUTTI_RECOVERY_TIMEOUT", "TUTTI_EXECUTOR_HEARTBEAT_INTERVAL",
-    "GLOG_logtostderr"};
+    "GLOG_logtostderr", "TUTTI_OCI_RUNTIME", "TUTTI_OCI_ROOT", "TUTTI_OCI_BUNDLE",
+    "TUTTI_PID_NAMESPACE"};
+
+std::string envOr(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? v : fallback;
+}
 }  // namespace
 
 CommandExecutor::CommandExecutor(Loop& loop, std::function<void()> done)
@@ -68,7 +78,7 @@ void CommandExecutor::shutdown(ExecutorDriver*, std::chrono::nanoseconds gracePe
     // and acknowledgements may never come.
     if (!shutdownDeadline_) {
       shutdownDeadline_ = loop_.after(gracePeriod, "executor.shutdown_deadline", [this] {
-        if (running_) killProcessGroup(pid_, SIGKILL);
+        if (running_) signalTask(SIGKILL);
         done_();
       });
     }
@@ -91,7 +101,7 @@ void CommandExecutor::shutdown(ExecutorDriver*, std::chrono::nanoseconds gracePe
 void CommandExecutor::error(ExecutorDriver*, const std::string& message) {
   LOG(ERROR) << "Executor error: " << message;
   loop_.post("executor.error", [this] {
-    if (running_) killProcessGroup(pid_, SIGKILL);
+    if (running_) signalTask(SIGKILL);
     done_();
   });
 }
@@ -131,6 +141,14 @@ void CommandExecutor::launch(const TaskInfo& task) {
     finishWhenAcknowledged();
     return;
   }
+  // A task in an image: the agent has prepared its OCI bundle (root
+  // filesystem, config.json with the command, env, user and limits); the
+  // runtime runs it in the foreground and exits with its status.
+  oci_.bundle = envOr("TUTTI_OCI_BUNDLE", "");
+  if (!oci_.bundle.empty()) {
+    launchInContainer(task);
+    return;
+  }
   if (!task.command) {
     update(TaskState::TASK_FAILED, "The command executor needs a task with a command",
            Reason::REASON_TASK_INVALID);
@@ -166,32 +184,72 @@ void CommandExecutor::launch(const TaskInfo& task) {
     if (kExecutorOnly.count(name)) continue;
     env[name] = kv.substr(eq + 1);
   }
-  env["TUTTI_TASK_ID"] = task.taskId.value;
-  env["MESOS_TASK_ID"] = task.taskId.value;
-  if (env.count("TUTTI_SANDBOX")) env["MESOS_SANDBOX"] = env["TUTTI_SANDBOX"];
-  if (!hostname_.empty()) env["HOST"] = hostname_;
-  std::vector<uint64_t> ports;
-  for (const Resource& r : task.resources) {
-    if (r.name != "ports" || r.type != Resource::Type::RANGES) continue;
-    for (const Range& range : r.ranges) {
-      for (uint64_t p = range.begin; p <= range.end && ports.size() < 1000; ++p) ports.push_back(p);
-    }
-  }
-  std::string list;
-  for (size_t i = 0; i < ports.size(); ++i) {
-    env["PORT" + std::to_string(i)] = std::to_string(ports[i]);
-    list += (i ? "," : "") + std::to_string(ports[i]);
-  }
-  if (!ports.empty()) {
-    env["PORT"] = std::to_string(ports[0]);
-    env["PORTS"] = list;
+  for (auto& [k, v] : taskEnvironment(task, env.count("TUTTI_SANDBOX") ? env["TUTTI_SANDBOX"] : "",
+                                      hostname_)) {
+    env[k] = std::move(v);
   }
   for (const auto& v : cmd.environment) env[v.name] = v.value;
   for (const auto& [k, v] : env) o.env.push_back(k + "=" + v);
   o.newProcessGroup = true;  // killable as a group; stdout/stderr: the sandbox files
   o.stdinPath = "/dev/null";
+  if (envOr("TUTTI_PID_NAMESPACE", "") == "1") {
+    // namespaces/pid: the command is pid 1 of a namespace of its own, with
+    // its own /proc; it dies with unshare (SIGKILL on its exit).
+    std::string unshare;
+    for (const char* p : {"/usr/bin/unshare", "/bin/unshare"}) {
+      if (::access(p, X_OK) == 0) unshare = p;
+    }
+    if (unshare.empty()) {
+      update(TaskState::TASK_FAILED, "namespaces/pid needs unshare (util-linux) on the agent",
+             Reason::REASON_CONTAINER_LAUNCH_FAILED);
+      finishWhenAcknowledged();
+      return;
+    }
+    o.argv.insert(o.argv.begin(),
+                  {unshare, "--pid", "--fork", "--mount-proc", "--kill-child"});
+  }
+  start(o);
+}
 
+void CommandExecutor::launchInContainer(const TaskInfo& task) {
+  update(TaskState::TASK_STARTING, "");
+  oci_.runtime = envOr("TUTTI_OCI_RUNTIME", "runc");
+  oci_.root = envOr("TUTTI_OCI_ROOT", "");
+  oci_.id = envOr("TUTTI_CONTAINER_ID", task.taskId.value);
+  SpawnOptions o;
+  o.argv = {oci_.runtime};
+  if (!oci_.root.empty()) o.argv.insert(o.argv.end(), {"--root", oci_.root});
+  o.argv.insert(o.argv.end(), {"run", "--bundle", oci_.bundle, "--pid-file",
+                               oci_.bundle + "/init.pid", oci_.id});
+  for (char** e = environ; e && *e; ++e) {
+    std::string kv = *e;
+    if (kExecutorOnly.count(kv.substr(0, kv.find('=')))) continue;
+    o.env.push_back(kv);
+  }
+  o.newProcessGroup = true;
+  o.stdinPath = "/dev/null";
+  start(o);
+}
+
+void CommandExecutor::start(SpawnOptions& o) {
+  const TaskInfo& task = *task_;
+  // posix/rlimits: a plain task inherits them from here (the executor's
+  // own are put back right after the spawn); a container gets them from
+  // its config.json.
+  std::vector<RLimit> restore;
+  if (task.container && !task.container->rlimits.empty() && oci_.bundle.empty()) {
+    restore = currentRlimits(task.container->rlimits);
+    Status s = applyRlimits(task.container->rlimits);
+    if (!s.ok()) {
+      (void)applyRlimits(restore);
+      update(TaskState::TASK_FAILED, "Cannot apply the task's rlimits: " + s.message(),
+             Reason::REASON_CONTAINER_LAUNCH_FAILED);
+      finishWhenAcknowledged();
+      return;
+    }
+  }
   auto pid = spawnProcess(o);
+  if (!restore.empty()) (void)applyRlimits(restore);
   if (!pid.ok()) {
     update(TaskState::TASK_FAILED, "Failed to launch the command: " + pid.error(),
            Reason::REASON_COMMAND_EXECUTOR_FAILED);
@@ -213,8 +271,28 @@ void CommandExecutor::launch(const TaskInfo& task) {
     std::string dir = ::getcwd(cwd, sizeof cwd) ? cwd : ".";
     health_ = std::make_unique<HealthChecker>(loop_, *task.healthCheck, o.env, dir,
                                               [this](const HealthChecker::Event& e) { onHealth(e); });
+    if (!oci_.bundle.empty()) {
+      std::vector<std::string> prefix = {oci_.runtime};
+      if (!oci_.root.empty()) prefix.insert(prefix.end(), {"--root", oci_.root});
+      prefix.insert(prefix.end(), {"exec", oci_.id});
+      health_->setCommandPrefix(std::move(prefix));
+    }
     health_->start();
   }
+}
+
+void CommandExecutor::signalTask(int sig) {
+  killProcessGroup(pid_, sig);
+  if (oci_.bundle.empty()) return;
+  // The runtime forwards signals to the container's init, but a SIGKILL
+  // of the runtime itself would orphan it: signal the init directly (it
+  // is pid 1 of its namespace, so only signals it handles and SIGKILL
+  // reach it, as with Docker).
+  if (oci_.initPid <= 0) {
+    std::ifstream in(oci_.bundle + "/init.pid");
+    in >> oci_.initPid;
+  }
+  if (oci_.initPid > 0) ::kill(oci_.initPid, sig);
 }
 
 void CommandExecutor::onHealth(const HealthChecker::Event& event) {
@@ -250,14 +328,14 @@ void CommandExecutor::kill(Duration grace) {
   }
   LOG(INFO) << "Sending SIGTERM to process group " << pid_ << "; SIGKILL in "
             << toSeconds(grace) << "s";
-  killProcessGroup(pid_, SIGTERM);
+  signalTask(SIGTERM);
   armEscalation(grace);
 }
 
 void CommandExecutor::armEscalation(Duration grace) {
   escalationAt_ = loop_.now() + grace;
   if (grace.count() == 0) {
-    killProcessGroup(pid_, SIGKILL);
+    signalTask(SIGKILL);
     escalation_ = 0;
     return;
   }
@@ -265,7 +343,7 @@ void CommandExecutor::armEscalation(Duration grace) {
     escalation_ = 0;
     if (!running_) return;
     LOG(INFO) << "Grace period elapsed; sending SIGKILL to process group " << pid_;
-    killProcessGroup(pid_, SIGKILL);
+    signalTask(SIGKILL);
   });
 }
 
@@ -275,7 +353,7 @@ void CommandExecutor::onExit(std::optional<int> status) {
   if (escalation_) loop_.cancel(escalation_);
   escalation_ = 0;
   // Whatever the command left behind in its process group goes too.
-  killProcessGroup(pid_, SIGKILL);
+  signalTask(SIGKILL);
   std::string how = status ? describeWaitStatus(*status) : "ended";
   std::string message = "Command " + how;
   if (killedUnhealthy_) {

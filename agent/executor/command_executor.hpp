@@ -48,6 +48,13 @@ class CommandExecutor final : public Executor {
 
  private:
   void launch(const TaskInfo& task);
+  // The task in its image, through the OCI runtime (TUTTI_OCI_* from the agent).
+  void launchInContainer(const TaskInfo& task);
+  // Spawns `o` as the task (rlimits applied), reports TASK_RUNNING, starts
+  // the health checks.
+  void start(SpawnOptions& o);
+  // `sig` to the task's process group (and the container's init).
+  void signalTask(int sig);
   void kill(Duration grace);
   void armEscalation(Duration grace);
   void onExit(std::optional<int> status);
@@ -67,6 +74,13 @@ class CommandExecutor final : public Executor {
   std::string unhealthyMessage_;
   std::optional<TaskInfo> task_;
   pid_t pid_ = -1;
+  struct Oci {
+    std::string bundle;  // empty: a plain task
+    std::string runtime;
+    std::string root;
+    std::string id;
+    pid_t initPid = -1;  // from <bundle>/init.pid, written by the runtime
+  } oci_;
   bool running_ = false;
   bool killing_ = false;
   bool terminal_ = false;

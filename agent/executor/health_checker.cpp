@@ -170,6 +170,7 @@ void HealthChecker::attemptCommand() {
     o.argv = cmd.arguments.empty() ? std::vector<std::string>{cmd.value} : cmd.arguments;
     o.argv[0] = cmd.value;
   }
+  o.argv.insert(o.argv.begin(), prefix_.begin(), prefix_.end());
   o.env = env_;
   for (const auto& v : cmd.environment) o.env.push_back(v.name + "=" + v.value);
   o.workingDir = workingDir_;

@@ -46,6 +46,9 @@ class HealthChecker {
 
   // Starts checking (the first attempt after delaySeconds).
   void start();
+  // COMMAND checks of a task in a container run inside it: `prefix`
+  // (e.g. {"runc", "exec", "<id>"}) goes before the command's argv.
+  void setCommandPrefix(std::vector<std::string> prefix) { prefix_ = std::move(prefix); }
   // Stops: no more attempts or events; a running command check is killed.
   void stop();
   // Attempts finished so far (tests wait on it).
@@ -58,6 +61,7 @@ class HealthChecker {
                           const std::vector<uint32_t>& statuses, Duration timeout);
 
  private:
+  std::vector<std::string> prefix_;
   void attempt();
   void attemptCommand();
   void finished(uint64_t id, bool ok, const std::string& detail);

@@ -224,6 +224,44 @@ void encode(const TaskInfo& v, proto::TaskInfo::Builder b) {
   if (v.killPolicy) encode(*v.killPolicy, b.initKillPolicy());
   if (!v.data.empty()) b.setData(dataOf(v.data));
   if (v.healthCheck) encode(*v.healthCheck, b.initHealthCheck());
+  if (v.container) encode(*v.container, b.initContainer());
+}
+
+void encode(const ContainerInfo& v, proto::ContainerInfo::Builder b) {
+  if (v.image) {
+    b.setHasImage(true);
+    auto image = b.initImage();
+    image.setType(proto::Image::Type::DOCKER);
+    image.setName(txt(v.image->name));
+    image.setCached(v.image->cached);
+  }
+  auto limits = b.initRlimits(v.rlimits.size());
+  for (size_t i = 0; i < v.rlimits.size(); ++i) {
+    const RLimit& l = v.rlimits[i];
+    limits[i].setType(txt(l.type));
+    limits[i].setHasLimits(l.soft.has_value() || l.hard.has_value());
+    limits[i].setSoft(l.soft.value_or(0));
+    limits[i].setHard(l.hard.value_or(0));
+  }
+}
+
+ContainerInfo decode(proto::ContainerInfo::Reader r) {
+  ContainerInfo v;
+  if (r.getHasImage() && r.hasImage()) {
+    auto image = r.getImage();
+    if (static_cast<uint16_t>(image.getType()) != 0) throw CodecError("unknown image type");
+    v.image = Image{Image::Type::DOCKER, toStd(image.getName()), image.getCached()};
+  }
+  for (auto l : r.getRlimits()) {
+    RLimit limit;
+    limit.type = toStd(l.getType());
+    if (l.getHasLimits()) {
+      limit.soft = l.getSoft();
+      limit.hard = l.getHard();
+    }
+    v.rlimits.push_back(std::move(limit));
+  }
+  return v;
 }
 
 void encode(const HealthCheck& v, proto::HealthCheck::Builder b) {
@@ -271,6 +309,7 @@ TaskInfo decode(proto::TaskInfo::Reader r) {
   if (r.hasKillPolicy()) v.killPolicy = decode(r.getKillPolicy());
   v.data = toStd(r.getData());
   if (r.hasHealthCheck()) v.healthCheck = decode(r.getHealthCheck());
+  if (r.hasContainer()) v.container = decode(r.getContainer());
   return v;
 }
 

@@ -47,6 +47,8 @@ void encode(const ExecutorInfo& v, proto::ExecutorInfo::Builder b);
 ExecutorInfo decode(proto::ExecutorInfo::Reader r);
 void encode(const HealthCheck& v, proto::HealthCheck::Builder b);
 HealthCheck decode(proto::HealthCheck::Reader r);
+void encode(const ContainerInfo& v, proto::ContainerInfo::Builder b);
+ContainerInfo decode(proto::ContainerInfo::Reader r);
 void encode(const TaskInfo& v, proto::TaskInfo::Builder b);
 TaskInfo decode(proto::TaskInfo::Reader r);
 void encode(const TaskStatus& v, proto::TaskStatus::Builder b);

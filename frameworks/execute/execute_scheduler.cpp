@@ -50,10 +50,13 @@ void ExecuteScheduler::resourceOffers(SchedulerDriver* driver, const std::vector
       task.agentId = offer.agentId;
       task.resources = options_.resources;
       CommandInfo cmd;
-      cmd.shell = true;
+      cmd.shell = !options_.command.empty();
       cmd.value = options_.command;
       cmd.environment = options_.env;
       task.command = cmd;
+      if (!options_.image.empty()) {
+        task.container = ContainerInfo{Image{Image::Type::DOCKER, options_.image, true}, {}};
+      }
       if (options_.killGracePeriod) task.killPolicy = KillPolicy{*options_.killGracePeriod};
       rec.launched = true;
       left -= wanted;

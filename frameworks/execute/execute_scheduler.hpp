@@ -20,7 +20,8 @@ namespace tutti::execute {
 
 struct ExecuteOptions {
   std::string name;
-  std::string command;
+  std::string command;  // empty with an image: the image's Entrypoint/Cmd
+  std::string image;    // Docker image name; empty: a plain process
   Resources resources;
   int instances = 1;
   std::vector<EnvironmentVariable> env;

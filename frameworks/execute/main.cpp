@@ -20,7 +20,11 @@
 DEFINE_string(master, "",
               "The master: HOST:PORT of its message port, or zk://host:port,.../path (required)");
 DEFINE_string(name, "tutti-execute", "Task name; with --instances=N, task ids are NAME-0..N-1");
-DEFINE_string(command, "", "Shell command to run (required)");
+DEFINE_string(command, "",
+              "Shell command to run (required unless --docker_image is given: then the "
+              "image's Entrypoint/Cmd runs)");
+DEFINE_string(docker_image, "",
+              "Run the task in this Docker image, e.g. 127.0.0.1:5000/busybox:latest");
 DEFINE_string(resources, "cpus:0.1;mem:32", "Resources for each task");
 DEFINE_int32(instances, 1, "How many copies of the task to run");
 DEFINE_string(env, "", "Environment for the task as a JSON object, e.g. '{\"FOO\":\"bar\"}'");
@@ -65,14 +69,15 @@ int main(int argc, char** argv) {
   FLAGS_logtostderr = true;
   if (FLAGS_minloglevel == 0) FLAGS_minloglevel = 1;  // quiet unless asked
   google::InitGoogleLogging(argv[0]);
-  if (FLAGS_master.empty() || FLAGS_command.empty()) {
-    std::cerr << "--master and --command are required (see --help)\n";
+  if (FLAGS_master.empty() || (FLAGS_command.empty() && FLAGS_docker_image.empty())) {
+    std::cerr << "--master and --command (or --docker_image) are required (see --help)\n";
     return 1;
   }
 
   tutti::execute::ExecuteOptions options;
   options.name = FLAGS_name;
   options.command = FLAGS_command;
+  options.image = FLAGS_docker_image;
   options.resources = *tutti::Resources::parse(FLAGS_resources, FLAGS_role);
   if (options.resources.empty()) {
     std::cerr << "--resources must not be empty\n";

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -349,6 +350,67 @@ TEST(IsolationTest, AgentBinaryRejectsAnUnknownIsolator) {
                                std::chrono::seconds(30));
   EXPECT_EQ(r.exitCode, 1) << r.output;
   EXPECT_NE(r.output.find("unknown isolator 'bogus/x'"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace tutti::testing
+
+namespace tutti::testing {
+namespace {
+
+std::string runStdout(const agent::AgentOptions& options, const std::string& id) {
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(options.workDir + "/slaves", ec);
+       it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) break;
+    auto p = it->path().string();
+    if (p.find("/executors/" + id + "/runs/") != std::string::npos &&
+        it->path().filename() == "stdout" && p.find("/latest/") == std::string::npos) {
+      auto text = readFile(p);
+      return text.ok() ? *text : "";
+    }
+  }
+  return "";
+}
+
+// posix/rlimits: the task's rlimits hold for it (and an agent without the
+// isolator refuses them); namespaces/pid: the task is pid 1 of its own
+// namespace and sees only its own processes.
+TEST(IsolationTest, RlimitsAndPidNamespaceApplyToPlainTasks) {
+  if (::geteuid() != 0) GTEST_SKIP() << "pid namespaces need root";
+  auto master = StartMaster();
+  agent::AgentOptions options = testAgentOptions("", "");
+  options.isolation = "posix/rlimits,namespaces/pid";
+  auto agent = StartAgent(*master, options);
+  agent::AgentOptions plainOptions = testAgentOptions("", "");
+  plainOptions.attributes = "kind:plain";
+  auto plain = StartAgent(*master, plainOptions);
+  RecordingScheduler scheduler;
+  std::atomic<int> launched{0};
+  scheduler.onOffers = [&](SchedulerDriver* d, const std::vector<Offer>& offers) {
+    for (const auto& o : offers) {
+      bool isPlain = !o.attributes.empty();
+      if (launched.load() >= 2) {
+        d->declineOffer(o.id);
+        continue;
+      }
+      TaskInfo t = commandTask(isPlain ? "refused" : "limited",
+                               "ulimit -n; ulimit -Hn; echo pid=$$; ls /proc | grep -c '^[0-9]'",
+                               o, "cpus:0.1;mem:32");
+      t.container = ContainerInfo{std::nullopt, {{"RLMT_NOFILE", 100, 200}}};
+      d->launchTasks({o.id}, {t});
+      launched++;
+    }
+  };
+  TuttiSchedulerDriver driver(&scheduler, framework(), master->messageAddress());
+  ASSERT_EQ(driver.start(), DriverStatus::DRIVER_RUNNING);
+  ASSERT_TRUE(scheduler.waitForState(TaskID("limited"), TaskState::TASK_FINISHED));
+  ASSERT_TRUE(scheduler.waitForState(TaskID("refused"), TaskState::TASK_FAILED));
+  // sh is pid 1; ls and grep are the only other processes it can see.
+  EXPECT_EQ(runStdout(agent->options(), "limited"), "100\n200\npid=1\n3\n");
+  auto refused = lastUpdate(scheduler, "refused");
+  EXPECT_NE(refused->message.find("posix/rlimits"), std::string::npos) << refused->message;
+  driver.stop();
 }
 
 }  // namespace

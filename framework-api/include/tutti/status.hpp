@@ -43,6 +43,10 @@ class Status {
   static Status Internal(std::string m) { return {Code::kInternal, std::move(m)}; }
 
   bool ok() const { return code_ == Code::kOk; }
+  // The same error with `prefix` before its message (OK stays OK).
+  Status prefixed(const std::string& prefix) const {
+    return ok() ? Status() : Status(code_, prefix + message_);
+  }
   Code code() const { return code_; }
   const std::string& message() const { return message_; }
   std::string toString() const;

@@ -169,6 +169,34 @@ struct HealthCheck {
   bool operator==(const HealthCheck&) const = default;
 };
 
+// Mesos's Image (type DOCKER): "[registry/]repository[:tag|@digest]".
+// `cached`: use the agent's stored copy when it has one, else pull.
+struct Image {
+  enum class Type { DOCKER = 0 };
+  Type type = Type::DOCKER;
+  std::string name;
+  bool cached = true;
+  bool operator==(const Image&) const = default;
+};
+
+// Mesos's RLimitInfo.RLimit: `type` is "RLMT_NOFILE" and the like; no
+// limits given means unlimited.
+struct RLimit {
+  std::string type;
+  std::optional<uint64_t> soft;
+  std::optional<uint64_t> hard;
+  bool operator==(const RLimit&) const = default;
+};
+
+// Mesos's ContainerInfo of type MESOS: with an image the task runs in its
+// own root filesystem through the OCI runtime; rlimits apply with the
+// posix/rlimits isolator.
+struct ContainerInfo {
+  std::optional<Image> image;
+  std::vector<RLimit> rlimits;
+  bool operator==(const ContainerInfo&) const = default;
+};
+
 struct TaskInfo {
   std::string name;
   TaskID taskId;
@@ -180,6 +208,7 @@ struct TaskInfo {
   std::optional<KillPolicy> killPolicy;
   std::string data;
   std::optional<HealthCheck> healthCheck;
+  std::optional<ContainerInfo> container;
   bool operator==(const TaskInfo&) const = default;
 };
 

@@ -143,6 +143,8 @@ TaskInfo sampleTask(const std::string& tag) {
   t.labels = sampleLabels(tag);
   t.killPolicy = sampleKillPolicy();
   t.data = bytesOf({0, 1, 2, 0xfe, 0xff, 'x'});
+  t.container = ContainerInfo{Image{Image::Type::DOCKER, "127.0.0.1:5000/busybox:" + tag, false},
+                              {{"RLMT_NOFILE", 64, 128}, {"RLMT_CORE", std::nullopt, std::nullopt}}};
   return t;
 }
 

@@ -398,3 +398,46 @@ TEST_F(ValidationTest, IdIsCheckedBeforeEverythingElse) {
 
 }  // namespace
 }  // namespace tutti::master
+
+namespace tutti::master {
+namespace {
+
+// ---- containers ----------------------------------------------------------------
+
+TEST_F(ValidationTest, ImageTaskMayLeaveItsCommandToTheImage) {
+  TaskInfo t = task();
+  t.command = CommandInfo{};
+  t.command->shell = false;  // no value: the image's Entrypoint/Cmd
+  t.container = ContainerInfo{Image{Image::Type::DOCKER, "127.0.0.1:5000/busybox", true}, {}};
+  auto r = validate(t);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->container, t.container);
+  t.command.reset();
+  EXPECT_TRUE(validate(t).ok());
+  // Without an image an empty command stays invalid.
+  t.container.reset();
+  t.command = CommandInfo{};
+  EXPECT_HAS_SUBSTR(error(t), "empty task command");
+}
+
+TEST_F(ValidationTest, InvalidContainers) {
+  TaskInfo t = task();
+  t.container = ContainerInfo{Image{Image::Type::DOCKER, "", true}, {}};
+  EXPECT_HAS_SUBSTR(error(t), "the image has no name");
+  t.container->image->name = "bad name";
+  EXPECT_HAS_SUBSTR(error(t), "space or control character");
+  t.container->image.reset();
+  t.container->rlimits = {{"RLMT_BOGUS", 1, 2}};
+  EXPECT_HAS_SUBSTR(error(t), "unknown rlimit type 'RLMT_BOGUS'");
+  t.container->rlimits = {{"RLMT_NOFILE", 10, 5}};
+  EXPECT_HAS_SUBSTR(error(t), "soft limit above its hard one");
+  t.container->rlimits = {{"RLMT_NOFILE", 10, std::nullopt}};
+  EXPECT_HAS_SUBSTR(error(t), "needs both soft and hard");
+  t.container->rlimits = {{"RLMT_NOFILE", 5, 10}, {"RLMT_NOFILE", 5, 10}};
+  EXPECT_HAS_SUBSTR(error(t), "given twice");
+  t.container->rlimits = {{"RLMT_NOFILE", 5, 10}, {"RLMT_CORE", std::nullopt, std::nullopt}};
+  EXPECT_TRUE(validate(t).ok());
+}
+
+}  // namespace
+}  // namespace tutti::master

@@ -1,0 +1,233 @@
+#include "agent/containerizer/oci/oci_containerizer.hpp"
+
+#include <glog/logging.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sstream>
+
+#include "agent/containerizer/oci/oci_spec.hpp"
+#include "common/files.hpp"
+#include "common/process.hpp"
+
+namespace tutti::agent::oci {
+
+namespace {
+
+std::string findInPath(const std::string& name) {
+  if (name.find('/') != std::string::npos) return ::access(name.c_str(), X_OK) == 0 ? name : "";
+  const char* path = std::getenv("PATH");
+  std::stringstream dirs(
+      path && *path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return "";
+}
+
+std::vector<std::string> splitList(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+// "https://host:port/" → "host:port"; a local directory stays as it is.
+std::string registryHost(const std::string& flag) {
+  if (flag.empty() || flag[0] == '/') return flag;
+  std::string s = flag;
+  auto scheme = s.find("://");
+  if (scheme != std::string::npos) s = s.substr(scheme + 3);
+  while (!s.empty() && s.back() == '/') s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+OciContainerizer::OciContainerizer(Loop& loop, const AgentOptions& options, Metrics& metrics,
+                                   CgroupVersion isolatorCgroups)
+    : loop_(loop),
+      options_(options),
+      metrics_(metrics),
+      cgroups_(isolatorCgroups),
+      dir_(options.workDir + "/containers") {
+  images::ImageStoreOptions so;
+  so.dir = options.imageStoreDir.empty() ? options.workDir + "/images" : options.imageStoreDir;
+  so.defaultRegistry = registryHost(options.dockerRegistry);
+  so.registry.caFile = options.dockerRegistryCa;
+  so.registry.insecure = splitList(options.dockerInsecureRegistries);
+  store_ = std::make_unique<images::ImageStore>(loop, so);
+  auto backend = parseBackend(options.imageProvisionerBackend);
+  provisioner_ =
+      std::make_unique<Provisioner>(dir_ + "/bundles", backend.ok() ? *backend : Backend::kOverlay);
+  metrics_.gauge("slave/image_pulls", [this] { return static_cast<double>(store_->pulls()); });
+  worker_ = std::thread([this] { work(); });
+}
+
+OciContainerizer::~OciContainerizer() {
+  *alive_ = false;
+  metrics_.removeGauge("slave/image_pulls");
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  worker_.join();
+}
+
+Status OciContainerizer::initialize() {
+  Status s = store_->initialize();
+  if (!s.ok()) return s;
+  for (const char* sub : {"/bundles", "/runtime"}) {
+    s = makeDirectories(dir_ + sub);
+    if (!s.ok()) return s;
+  }
+  runtime_ = findInPath(options_.ociRuntime);
+  if (runtime_.empty()) {
+    LOG(WARNING) << "OCI runtime '" << options_.ociRuntime
+                 << "' not found; tasks in images will fail (install runc)";
+  }
+  return Status::OK();
+}
+
+std::string OciContainerizer::cgroupsPathFor(const ContainerID& id) const {
+  if (cgroups_ == CgroupVersion::kV2) return "/" + options_.cgroupsRoot + "/" + id.value + "/oci";
+  return "tutti-oci-" + id.value;
+}
+
+void OciContainerizer::prepare(const ContainerID& id, const TaskInfo& task,
+                               const std::string& sandbox, const std::string& hostname,
+                               OnPrepared callback) {
+  // Never inside this call (the caller is still setting the container up).
+  OnPrepared done = [this, alive = alive_, callback = std::move(callback)](Result<Prepared> r) {
+    loop_.post("oci.prepared", [alive, callback, r = std::move(r)]() mutable {
+      if (*alive) callback(std::move(r));
+    });
+  };
+  if (!task.container || !task.container->image) {
+    done(Status::InvalidArgument("the task has no image"));
+    return;
+  }
+  if (runtime_.empty()) {
+    done(Status::FailedPrecondition("The OCI runtime '" + options_.ociRuntime +
+                                    "' is not installed on this agent"));
+    return;
+  }
+  store_->get(*task.container->image, [this, alive = alive_, id, task, sandbox, hostname,
+                                       done = std::move(done)](Result<images::StoredImage> image) {
+    if (!*alive) return;
+    if (!image.ok()) {
+      metrics_.counter("slave/image_pull_errors").inc();
+      done(image.status());
+      return;
+    }
+    auto process = containerProcess(task, image->config, hostname);
+    if (!process.ok()) {
+      done(Status::InvalidArgument("Cannot run image '" + task.container->image->name +
+                                   "': " + process.status().message()));
+      return;
+    }
+    Provisioner::Layers layers;
+    for (const auto& digest : image->layers) {
+      layers.dirs.push_back(store_->layerDir(digest));
+      layers.blobs.push_back(store_->blobPath(digest));
+    }
+    SpecOptions spec;
+    spec.process = *process;
+    spec.sandbox = sandbox;
+    spec.cgroupsPath = cgroupsPathFor(id);
+    spec.rlimits = task.container->rlimits;
+    Prepared p;
+    std::string bundle = provisioner_->bundleDir(id.value);
+    p.env = {"TUTTI_OCI_BUNDLE=" + bundle, "TUTTI_OCI_RUNTIME=" + runtime_,
+             "TUTTI_OCI_ROOT=" + runtimeRoot()};
+    const Provisioner* provisioner = provisioner_.get();
+    p.provision = [provisioner, id, layers, spec]() mutable -> Status {
+      return provisioner->provision(id.value, layers,
+                                    [&](const std::string& rootfs) -> Result<std::string> {
+                                      auto user = resolveUser(rootfs, spec.process.user);
+                                      if (!user.ok()) return user.status();
+                                      spec.user = *user;
+                                      return makeConfig(spec);
+                                    });
+    };
+    done(std::move(p));
+  });
+}
+
+bool OciContainerizer::hasBundle(const ContainerID& id) const {
+  struct stat st;
+  return ::lstat(provisioner_->bundleDir(id.value).c_str(), &st) == 0;
+}
+
+void OciContainerizer::destroy(const ContainerID& id) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(id.value);
+  }
+  cv_.notify_all();
+}
+
+void OciContainerizer::cleanupOrphans(const std::set<std::string>& known) {
+  std::set<std::string> found = provisioner_->list();
+  auto states = listDirectory(runtimeRoot());
+  if (states.ok()) found.insert(states->begin(), states->end());
+  for (const auto& id : found) {
+    if (known.count(id)) continue;
+    LOG(INFO) << "Removing the bundle of orphaned container " << id;
+    destroy(ContainerID(id));
+  }
+}
+
+void OciContainerizer::drain() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [this] { return queue_.empty() && busy_ == 0; });
+}
+
+void OciContainerizer::work() {
+  while (true) {
+    std::string id;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, nothing left
+      id = std::move(queue_.front());
+      queue_.pop_front();
+      ++busy_;
+    }
+    destroyNow(id);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      --busy_;
+    }
+    cv_.notify_all();
+  }
+}
+
+void OciContainerizer::destroyNow(const std::string& id) {
+  struct stat st;
+  if (!runtime_.empty() && ::lstat((runtimeRoot() + "/" + id).c_str(), &st) == 0) {
+    // The runtime was killed before it could clean up (or the executor
+    // died): kill what is left of the container and drop its state.
+    SpawnOptions o;
+    o.argv = {runtime_, "--root", runtimeRoot(), "delete", "--force", id};
+    o.stdoutPath = "/dev/null";
+    o.stderrPath = "/dev/null";
+    auto pid = spawnProcess(o);
+    if (pid.ok()) {
+      int status = 0;
+      while (::waitpid(*pid, &status, 0) < 0 && errno == EINTR) {
+      }
+    }
+  }
+  Status s = provisioner_->destroy(id);
+  if (!s.ok()) LOG(WARNING) << "Cannot remove the bundle of container " << id << ": " << s;
+}
+
+}  // namespace tutti::agent::oci

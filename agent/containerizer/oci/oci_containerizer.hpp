@@ -1,0 +1,97 @@
+// Tasks in images (DESIGN §8, the `oci` launcher): gets the task's image
+// from the image store, and hands the agent what its launch needs — the
+// executor's extra environment (TUTTI_OCI_*: the executor runs the task
+// with `<runtime> run --bundle`) and a hook, run on the launcher's worker
+// thread before the spawn, that builds the bundle (root filesystem and
+// config.json). destroy() removes what a container left: the runtime's
+// state (`<runtime> delete --force`), the rootfs mount and the bundle.
+//
+// The container's cgroup nests inside the isolator's container cgroup (so
+// its limits and OOM watch cover the task), relative to the executor's own
+// cgroup on v1 ("tutti-oci-<id>") and at /<cgroups_root>/<id>/oci on v2.
+//
+// Threads: prepare(), destroy(), cleanupOrphans() on the agent's loop
+// thread; the image store pulls on its workers and destroy() runs on this
+// object's own worker. Errors reach the agent as the Status of prepare's
+// callback (the message says what failed: the name, the registry, a digest).
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "agent/containerizer/cgroups.hpp"
+#include "agent/containerizer/images/image_store.hpp"
+#include "agent/containerizer/oci/provisioner.hpp"
+#include "agent/options.hpp"
+#include "common/loop.hpp"
+#include "common/metrics.hpp"
+#include "tutti/types.hpp"
+
+namespace tutti::agent::oci {
+
+class OciContainerizer {
+ public:
+  // `layout`: the cgroups isolator's, or kNone without one.
+  OciContainerizer(Loop& loop, const AgentOptions& options, Metrics& metrics,
+                   CgroupVersion isolatorCgroups);
+  ~OciContainerizer();
+  OciContainerizer(const OciContainerizer&) = delete;
+  OciContainerizer& operator=(const OciContainerizer&) = delete;
+
+  // Creates the store and bundle directories and looks for the runtime; a
+  // missing runtime is not fatal (tasks in images then fail saying so).
+  Status initialize();
+
+  struct Prepared {
+    std::vector<std::string> env;       // for the executor
+    std::function<Status()> provision;  // builds the bundle; launcher thread
+  };
+  using OnPrepared = std::function<void(Result<Prepared>)>;
+  // Gets the image of `task` (pulling it unless cached); `done` runs on the
+  // loop, always after prepare() has returned. `sandbox` is the executor's directory, mounted in
+  // the container.
+  void prepare(const ContainerID& id, const TaskInfo& task, const std::string& sandbox,
+               const std::string& hostname, OnPrepared done);
+  // Whether `id` has a bundle (e.g. a recovered container).
+  bool hasBundle(const ContainerID& id) const;
+  // Removes the container's runtime state, mount and bundle (its worker).
+  void destroy(const ContainerID& id);
+  // destroy() for every bundle not in `known` (after a restart).
+  void cleanupOrphans(const std::set<std::string>& known);
+  // Waits until every destroy() queued so far is done (tests).
+  void drain();
+
+  images::ImageStore& store() { return *store_; }
+  const std::string& runtimePath() const { return runtime_; }
+  std::string runtimeRoot() const { return dir_ + "/runtime"; }
+
+ private:
+  void work();
+  void destroyNow(const std::string& id);
+  std::string cgroupsPathFor(const ContainerID& id) const;
+
+  Loop& loop_;
+  AgentOptions options_;
+  Metrics& metrics_;
+  CgroupVersion cgroups_;
+  std::string dir_;  // <work_dir>/containers
+  std::string runtime_;
+  std::unique_ptr<images::ImageStore> store_;
+  std::unique_ptr<Provisioner> provisioner_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> queue_;
+  size_t busy_ = 0;
+  bool stopping_ = false;
+  std::thread worker_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace tutti::agent::oci

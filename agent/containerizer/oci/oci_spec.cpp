@@ -1,0 +1,226 @@
+#include "agent/containerizer/oci/oci_spec.hpp"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "common/rlimits.hpp"
+#include "common/task_env.hpp"
+
+namespace tutti::agent::oci {
+
+namespace {
+
+using json = nlohmann::json;
+
+constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+bool allDigits(const std::string& s) {
+  return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos && s.size() < 10;
+}
+
+// Lines of a passwd/group file as fields.
+std::vector<std::vector<std::string>> readColonFile(const std::string& path) {
+  std::vector<std::vector<std::string>> out;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<std::string> fields;
+    std::stringstream ss(line);
+    std::string f;
+    while (std::getline(ss, f, ':')) fields.push_back(f);
+    out.push_back(std::move(fields));
+  }
+  return out;
+}
+
+// The bundle's rootfs path may be a symlink inside the image: the passwd
+// files are read through <rootfs>/etc, which is fine for the usual images
+// (etc is a real directory); a hostile image gains nothing (it only picks
+// its own uid).
+}  // namespace
+
+Result<ProcessUser> resolveUser(const std::string& rootfs, const std::string& user) {
+  ProcessUser out;
+  if (user.empty() || user == "root" || user == "0") return out;
+  std::string name = user.substr(0, user.find(':'));
+  std::string group = user.find(':') == std::string::npos ? "" : user.substr(user.find(':') + 1);
+  auto passwd = readColonFile(rootfs + "/etc/passwd");
+  bool found = false;
+  for (const auto& f : passwd) {
+    if (f.size() < 4) continue;
+    if (f[0] == name || (allDigits(name) && f[2] == name)) {
+      if (!allDigits(f[2]) || !allDigits(f[3])) continue;
+      out.uid = static_cast<uint32_t>(std::stoul(f[2]));
+      out.gid = static_cast<uint32_t>(std::stoul(f[3]));
+      found = true;
+      break;
+    }
+  }
+  if (!found) {
+    if (!allDigits(name)) {
+      return Status::InvalidArgument("user '" + name + "' is not in the image's /etc/passwd");
+    }
+    out.uid = out.gid = static_cast<uint32_t>(std::stoul(name));
+  }
+  auto groups = readColonFile(rootfs + "/etc/group");
+  if (!group.empty()) {
+    bool g = false;
+    for (const auto& f : groups) {
+      if (f.size() >= 3 && (f[0] == group || (allDigits(group) && f[2] == group)) &&
+          allDigits(f[2])) {
+        out.gid = static_cast<uint32_t>(std::stoul(f[2]));
+        g = true;
+        break;
+      }
+    }
+    if (!g) {
+      if (!allDigits(group)) {
+        return Status::InvalidArgument("group '" + group + "' is not in the image's /etc/group");
+      }
+      out.gid = static_cast<uint32_t>(std::stoul(group));
+    }
+  }
+  // Supplementary groups that list the user by name.
+  for (const auto& f : groups) {
+    if (f.size() < 4 || !allDigits(f[2])) continue;
+    std::stringstream members(f[3]);
+    std::string m;
+    while (std::getline(members, m, ',')) {
+      uint32_t gid = static_cast<uint32_t>(std::stoul(f[2]));
+      if (m == name && gid != out.gid) out.additionalGids.push_back(gid);
+    }
+  }
+  return out;
+}
+
+Result<ContainerProcess> containerProcess(const TaskInfo& task, const images::ImageConfig& image,
+                                          const std::string& hostname) {
+  ContainerProcess p;
+  const CommandInfo* cmd = task.command ? &*task.command : nullptr;
+  bool taskCommand = cmd && !cmd->value.empty();
+  if (taskCommand && cmd->shell) {
+    p.args = {"/bin/sh", "-c", cmd->value};
+  } else if (taskCommand) {
+    p.args = cmd->arguments.empty() ? std::vector<std::string>{cmd->value} : cmd->arguments;
+    p.args[0] = cmd->value;
+  } else {
+    p.args = image.entrypoint;
+    bool taskArgs = cmd && !cmd->arguments.empty();
+    const auto& rest = taskArgs ? cmd->arguments : image.cmd;
+    p.args.insert(p.args.end(), rest.begin(), rest.end());
+    if (p.args.empty()) {
+      return Status::InvalidArgument(
+          "the task has no command and its image no Entrypoint or Cmd to run");
+    }
+  }
+  std::map<std::string, std::string> env;
+  std::vector<std::string> order;
+  auto set = [&](const std::string& k, const std::string& v) {
+    if (!env.count(k)) order.push_back(k);
+    env[k] = v;
+  };
+  set("PATH", kDefaultPath);
+  for (const auto& kv : image.env) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) continue;
+    set(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  for (const auto& [k, v] : taskEnvironment(task, kSandboxMount, hostname)) set(k, v);
+  if (cmd) {
+    for (const auto& v : cmd->environment) set(v.name, v.value);
+  }
+  for (const auto& k : order) p.env.push_back(k + "=" + env[k]);
+  p.cwd = taskCommand ? kSandboxMount : (image.workingDir.empty() ? "/" : image.workingDir);
+  if (p.cwd[0] != '/') p.cwd = "/" + p.cwd;
+  p.user = cmd && cmd->user && !cmd->user->empty() ? *cmd->user : image.user;
+  return p;
+}
+
+std::string makeConfig(const SpecOptions& o) {
+  // Docker's default capability set: enough for ordinary programs, none of
+  // the ones that administer the host.
+  const std::vector<std::string> caps = {
+      "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
+      "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
+      "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
+      "CAP_KILL",    "CAP_AUDIT_WRITE"};
+  json user{{"uid", o.user.uid}, {"gid", o.user.gid}};
+  if (!o.user.additionalGids.empty()) user["additionalGids"] = o.user.additionalGids;
+  json rlimits = json::array();
+  bool nofile = false;
+  for (const auto& l : o.rlimits) {
+    const uint64_t kInfinity = ~0ull;
+    rlimits.push_back({{"type", ociRlimitName(l.type)},
+                       {"soft", l.soft.value_or(kInfinity)},
+                       {"hard", l.hard.value_or(kInfinity)}});
+    nofile = nofile || l.type == "RLMT_NOFILE";
+  }
+  if (!nofile) rlimits.push_back({{"type", "RLIMIT_NOFILE"}, {"soft", 1024}, {"hard", 1024}});
+  json process{{"terminal", false},
+               {"user", user},
+               {"args", o.process.args},
+               {"env", o.process.env},
+               {"cwd", o.process.cwd},
+               {"capabilities", {{"bounding", caps}, {"effective", caps}, {"permitted", caps}}},
+               {"rlimits", rlimits},
+               {"noNewPrivileges", true}};
+  json mounts = json::array({
+      {{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}},
+      {{"destination", "/dev"},
+       {"type", "tmpfs"},
+       {"source", "tmpfs"},
+       {"options", {"nosuid", "strictatime", "mode=755", "size=65536k"}}},
+      {{"destination", "/dev/pts"},
+       {"type", "devpts"},
+       {"source", "devpts"},
+       {"options", {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}}},
+      {{"destination", "/dev/shm"},
+       {"type", "tmpfs"},
+       {"source", "shm"},
+       {"options", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}}},
+      {{"destination", "/dev/mqueue"},
+       {"type", "mqueue"},
+       {"source", "mqueue"},
+       {"options", {"nosuid", "noexec", "nodev"}}},
+      {{"destination", "/sys"},
+       {"type", "sysfs"},
+       {"source", "sysfs"},
+       {"options", {"nosuid", "noexec", "nodev", "ro"}}},
+      {{"destination", kSandboxMount},
+       {"type", "bind"},
+       {"source", o.sandbox},
+       {"options", {"rbind", "rw"}}},
+  });
+  // Host networking (no network namespace, as Mesos without a CNI
+  // network): the container resolves names as the host does.
+  for (const char* f : {"/etc/resolv.conf", "/etc/hosts"}) {
+    if (::access(f, R_OK) == 0) {
+      mounts.push_back(
+          {{"destination", f}, {"type", "bind"}, {"source", f}, {"options", {"rbind", "ro"}}});
+    }
+  }
+  json namespaces = json::array({{{"type", "ipc"}}, {{"type", "mount"}}});
+  if (o.pidNamespace) namespaces.push_back({{"type", "pid"}});
+  json linux{{"namespaces", namespaces},
+             {"cgroupsPath", o.cgroupsPath},
+             {"resources", {{"devices", json::array({{{"allow", false}, {"access", "rwm"}}})}}},
+             {"maskedPaths",
+              {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+               "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
+               "/proc/scsi"}},
+             {"readonlyPaths",
+              {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}}};
+  json config{{"ociVersion", "1.0.2"},
+              {"process", process},
+              {"root", {{"path", "rootfs"}, {"readonly", false}}},
+              {"mounts", mounts},
+              {"linux", linux}};
+  return config.dump(2);
+}
+
+}  // namespace tutti::agent::oci

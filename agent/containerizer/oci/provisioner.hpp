@@ -1,0 +1,54 @@
+// Bundles of tasks that run in images: <dir>/<container>/ holds
+// config.json and rootfs/, with the image's layers stacked by overlayfs
+// (upper/ and work/ beside them take the container's writes) or, with the
+// copy backend (or when overlayfs cannot be mounted), applied one by one
+// into a plain rootfs directory.
+//
+// Stateless apart from the options: every call works on paths, so
+// provision() runs on the launcher's worker thread and destroy() wherever
+// the owner likes (the agent: its launcher thread). Errors are IoError
+// naming the path, or the mount error.
+#pragma once
+
+#include <functional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "tutti/status.hpp"
+
+namespace tutti::agent::oci {
+
+enum class Backend { kOverlay, kCopy };
+Result<Backend> parseBackend(const std::string& name);  // "overlay" | "copy"
+
+class Provisioner {
+ public:
+  Provisioner(std::string dir, Backend backend) : dir_(std::move(dir)), backend_(backend) {}
+
+  std::string bundleDir(const std::string& containerId) const { return dir_ + "/" + containerId; }
+
+  struct Layers {
+    std::vector<std::string> dirs;   // unpacked (overlay format), bottom first
+    std::vector<std::string> blobs;  // the same layers' archives, for the copy backend
+  };
+  // Builds rootfs/ from `layers`, then writes config.json as `makeConfig`
+  // says (given the rootfs path: it resolves the user there). On error
+  // nothing of the bundle is left.
+  using MakeConfig = std::function<Result<std::string>(const std::string& rootfs)>;
+  Status provision(const std::string& containerId, const Layers& layers,
+                   const MakeConfig& makeConfig) const;
+  // Unmounts rootfs/ (lazily) and removes the bundle; fine when absent.
+  Status destroy(const std::string& containerId) const;
+  // Container ids that have a bundle.
+  std::set<std::string> list() const;
+
+ private:
+  Status mountOverlay(const std::string& bundle, const Layers& layers) const;
+  Status copyLayers(const std::string& bundle, const Layers& layers) const;
+
+  std::string dir_;
+  Backend backend_;
+};
+
+}  // namespace tutti::agent::oci

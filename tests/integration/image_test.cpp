@@ -1,0 +1,381 @@
+// Integration: tasks in images (issue 5). A small image built from
+// busybox-static with umoci, served by a real docker-registry on loopback
+// (pushed with skopeo), pulled by the agent's image store and run by runc.
+// Skipped (with the reason) where the tools are missing or we are not root.
+#include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+
+#include "agent/containerizer/cgroups.hpp"
+#include "common/files.hpp"
+#include "tests/fixtures/cluster.hpp"
+#include "tests/fixtures/image_registry.hpp"
+#include "tests/fixtures/process_fixture.hpp"
+#include "tutti/scheduler.hpp"
+
+namespace tutti::testing {
+namespace {
+
+FrameworkInfo framework() {
+  FrameworkInfo f;
+  f.name = "image-test";
+  f.user = "tester";
+  return f;
+}
+
+struct ImageTask {
+  std::string id;
+  std::string image;
+  std::optional<std::string> command;  // nullopt: the image's Entrypoint/Cmd
+  std::string resources = "cpus:0.1;mem:64";
+  std::optional<std::string> user;
+};
+
+TaskInfo imageTask(const ImageTask& t, const Offer& offer) {
+  TaskInfo task = commandTask(t.id, t.command.value_or(""), offer, t.resources);
+  if (!t.command) {
+    task.command->shell = false;
+    task.command->value.clear();
+  }
+  if (t.user) task.command->user = *t.user;
+  task.container = ContainerInfo{Image{Image::Type::DOCKER, t.image, true}, {}};
+  return task;
+}
+
+// Launches every task on the first offer, once.
+void launchOnce(RecordingScheduler& s, std::vector<ImageTask> tasks) {
+  auto launched = std::make_shared<std::atomic<bool>>(false);
+  s.onOffers = [launched, tasks](SchedulerDriver* d, const std::vector<Offer>& offers) {
+    for (const auto& o : offers) {
+      if (!launched->exchange(true)) {
+        std::vector<TaskInfo> infos;
+        for (const auto& t : tasks) infos.push_back(imageTask(t, o));
+        d->launchTasks({o.id}, infos);
+      } else {
+        d->declineOffer(o.id);
+      }
+    }
+  };
+}
+
+std::optional<TaskStatus> lastUpdate(RecordingScheduler& s, const std::string& id) {
+  std::optional<TaskStatus> last;
+  for (const auto& u : s.updates()) {
+    if (u.taskId.value == id) last = u;
+  }
+  return last;
+}
+
+// The stdout of the (only) run of executor `id` on `agent`.
+std::string taskStdout(const agent::AgentOptions& options, const std::string& id) {
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(options.workDir + "/slaves", ec);
+       it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) break;
+    auto p = it->path().string();
+    if (p.find("/executors/" + id + "/runs/") != std::string::npos &&
+        it->path().filename() == "stdout" && p.find("/latest/") == std::string::npos) {
+      auto text = readFile(p);
+      return text.ok() ? *text : "";
+    }
+  }
+  return "";
+}
+
+size_t entries(const std::string& dir) {
+  auto names = listDirectory(dir);
+  return names.ok() ? names->size() : 0;
+}
+
+// One image and one registry for the whole suite (building and pushing take
+// about a second).
+class ImageTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    missing_ = new std::string(imageToolsMissing());
+    if (!missing_->empty()) return;
+    dir_ = new TempDir();
+    layout_ = new std::string(dir_->path() + "/layout");
+    Status s = buildTestImage(*layout_, "latest");
+    ASSERT_TRUE(s.ok()) << s;
+    registry_ = new RegistryServer(dir_->path() + "/registry");
+    ASSERT_TRUE(registry_->ok()) << registry_->error();
+    s = registry_->push(*layout_, "latest", "busybox:latest");
+    ASSERT_TRUE(s.ok()) << s;
+  }
+  static void TearDownTestSuite() {
+    delete registry_;
+    delete layout_;
+    delete dir_;
+    delete missing_;
+    registry_ = nullptr;
+    layout_ = nullptr;
+    dir_ = nullptr;
+  }
+  void SetUp() override {
+    if (!missing_->empty()) GTEST_SKIP() << *missing_;
+    ASSERT_NE(registry_, nullptr);
+  }
+  std::string image(const std::string& name = "busybox:latest") const {
+    return registry_->address() + "/" + name;
+  }
+
+  static std::string* missing_;
+  static TempDir* dir_;
+  static std::string* layout_;
+  static RegistryServer* registry_;
+};
+std::string* ImageTest::missing_ = nullptr;
+TempDir* ImageTest::dir_ = nullptr;
+std::string* ImageTest::layout_ = nullptr;
+RegistryServer* ImageTest::registry_ = nullptr;
+
+TEST_F(ImageTest, TaskSeesTheImageFilesystemNotTheHosts) {
+  auto master = StartMaster();
+  auto agent = StartAgent(*master);
+  RecordingScheduler scheduler;
+  launchOnce(scheduler, {{"release", image(),
+                          std::string("cat /etc/os-release; pwd; echo sandbox=$MESOS_SANDBOX; "
+                                      "test -e /etc/removed-by-layer2 || echo whiteout-ok; "
+                                      "ls /opaque; cat /etc/layer2; echo hi > out.txt")}});
+  TuttiSchedulerDriver driver(&scheduler, framework(), master->messageAddress());
+  ASSERT_EQ(driver.start(), DriverStatus::DRIVER_RUNNING);
+  ASSERT_TRUE(scheduler.waitForState(TaskID("release"), TaskState::TASK_FINISHED))
+      << (lastUpdate(scheduler, "release") ? lastUpdate(scheduler, "release")->message : "");
+  std::string out = taskStdout(agent->options(), "release");
+  EXPECT_NE(out.find("NAME=\"tutti-test-image\""), std::string::npos) << out;
+  EXPECT_EQ(out.find("Debian"), std::string::npos) << out;  // not the host's
+  EXPECT_NE(out.find("/mnt/tutti/sandbox\nsandbox=/mnt/tutti/sandbox"), std::string::npos) << out;
+  EXPECT_NE(out.find("whiteout-ok"), std::string::npos) << out;
+  EXPECT_NE(out.find("upper-file"), std::string::npos) << out;
+  EXPECT_EQ(out.find("lower-file"), std::string::npos) << out;  // opaque directory
+  EXPECT_NE(out.find("layer 2 was here"), std::string::npos) << out;
+  EXPECT_TRUE(waitUntil([&] {
+    return entries(agent->options().workDir + "/containers/bundles") == 0 &&
+           entries(agent->options().workDir + "/containers/runtime") == 0;
+  })) << "the bundle or the runtime state of an ended container is left";
+  EXPECT_EQ(entries(agent->options().workDir + "/images/staging"), 0u);
+  driver.stop();
+}
+
+TEST_F(ImageTest, ImageDefaultsRunWhenTheTaskGivesNoCommand) {
+  auto master = StartMaster();
+  auto agent = StartAgent(*master);
+  RecordingScheduler scheduler;
+  launchOnce(scheduler, {{"defaults", image(), std::nullopt},
+                         {"as-user", image(), std::string("id -u; id -g"), "cpus:0.1;mem:64",
+                          std::string("tester")}});
+  TuttiSchedulerDriver driver(&scheduler, framework(), master->messageAddress());
+  ASSERT_EQ(driver.start(), DriverStatus::DRIVER_RUNNING);
+  ASSERT_TRUE(scheduler.waitForState(TaskID("defaults"), TaskState::TASK_FINISHED));
+  ASSERT_TRUE(scheduler.waitForState(TaskID("as-user"), TaskState::TASK_FINISHED));
+  EXPECT_EQ(taskStdout(agent->options(), "defaults"), "cwd=/etc greeting=hello from the image\n");
+  EXPECT_EQ(taskStdout(agent->options(), "as-user"), "1234\n1234\n");
+  // Both pulled the image at once: one download.
+  auto metrics = getJson(agent->httpPort(), "/metrics/snapshot");
+  EXPECT_EQ(metrics.value("slave/image_pulls", -1.0), 1.0);
+  driver.stop();
+}
+
+TEST_F(ImageTest, BadImagesFailTheTaskWithAMessageAndLeaveNothingPartial) {
+  // A digest mismatch: a copy of the image whose layer blob is corrupted in
+  // the registry's storage.
+  Status s = registry_->push(*layout_, "latest", "corrupt:latest");
+  ASSERT_TRUE(s.ok()) << s;
+  std::string blobs = registry_->storageDir() + "/docker/registry/v2/blobs/sha256";
+  // The layer: the largest blob (busybox), rewritten with other bytes.
+  std::string largest;
+  uintmax_t size = 0;
+  for (auto& e : std::filesystem::recursive_directory_iterator(blobs)) {
+    if (e.is_regular_file() && e.file_size() > size) {
+      size = e.file_size();
+      largest = e.path().string();
+    }
+  }
+  ASSERT_FALSE(largest.empty());
+  auto original = readFile(largest);
+  ASSERT_TRUE(original.ok());
+  std::string corrupted = *original;
+  corrupted[corrupted.size() / 2] ^= 0x5a;
+  ASSERT_TRUE(writeFileAtomically(largest, corrupted, false).ok());
+
+  auto master = StartMaster();
+  auto agent = StartAgent(*master);
+  RecordingScheduler scheduler;
+  launchOnce(scheduler, {{"corrupt", image("corrupt:latest"), std::string("true")},
+                         {"unknown", image("nope:latest"), std::string("true")},
+                         {"unreachable", "127.0.0.1:1/busybox:latest", std::string("true")},
+                         {"badname", image("Busybox:latest"), std::string("true")}});
+  TuttiSchedulerDriver driver(&scheduler, framework(), master->messageAddress());
+  ASSERT_EQ(driver.start(), DriverStatus::DRIVER_RUNNING);
+  for (const char* id : {"corrupt", "unknown", "unreachable", "badname"}) {
+    ASSERT_TRUE(scheduler.waitForState(TaskID(id), TaskState::TASK_FAILED)) << id;
+  }
+  // Put the blob back for the other tests.
+  ASSERT_TRUE(writeFileAtomically(largest, *original, false).ok());
+  auto message = [&](const char* id) { return lastUpdate(scheduler, id)->message; };
+  EXPECT_NE(message("corrupt").find("digest mismatch"), std::string::npos) << message("corrupt");
+  EXPECT_NE(message("unknown").find("not found in registry"), std::string::npos)
+      << message("unknown");
+  EXPECT_NE(message("unreachable").find("cannot reach registry 127.0.0.1:1"), std::string::npos)
+      << message("unreachable");
+  EXPECT_NE(message("badname").find("Invalid image name"), std::string::npos) << message("badname");
+  for (const char* id : {"corrupt", "unknown", "unreachable", "badname"}) {
+    EXPECT_EQ(lastUpdate(scheduler, id)->reason, Reason::REASON_CONTAINER_LAUNCH_FAILED) << id;
+  }
+  // Nothing partial: no image record, no staging, no blob of the bad layer.
+  const std::string store = agent->options().workDir + "/images";
+  EXPECT_EQ(entries(store + "/images"), 0u);
+  EXPECT_EQ(entries(store + "/staging"), 0u);
+  EXPECT_EQ(entries(store + "/layers"), 0u);
+  EXPECT_EQ(entries(store + "/blobs/sha256"), 0u);
+  auto metrics = getJson(agent->httpPort(), "/metrics/snapshot");
+  EXPECT_EQ(metrics.value("slave/image_pull_errors", -1.0), 4.0);
+  driver.stop();
+}
+
+TEST_F(ImageTest, KilledContainerTaskEndsKilledAndLeavesNothing) {
+  auto master = StartMaster();
+  auto agent = StartAgent(*master);
+  RecordingScheduler scheduler;
+  launchOnce(scheduler, {{"sleeper", image(), std::string("sleep 1000")}});
+  TuttiSchedulerDriver driver(&scheduler, framework(), master->messageAddress());
+  ASSERT_EQ(driver.start(), DriverStatus::DRIVER_RUNNING);
+  ASSERT_TRUE(scheduler.waitForState(TaskID("sleeper"), TaskState::TASK_RUNNING));
+  driver.killTask(TaskID("sleeper"));
+  ASSERT_TRUE(scheduler.waitForState(TaskID("sleeper"), TaskState::TASK_KILLED));
+  EXPECT_TRUE(waitUntil([&] {
+    return entries(agent->options().workDir + "/containers/bundles") == 0 &&
+           entries(agent->options().workDir + "/containers/runtime") == 0;
+  }));
+  // No process of the container is left (sleep 1000 in its pid namespace).
+  CommandResult ps = runCommand({"/usr/bin/pgrep", "-f", "^sleep 1000$"});
+  EXPECT_NE(ps.exitCode, 0) << ps.output;
+  driver.stop();
+}
+
+TEST_F(ImageTest, MemoryLimitHoldsInsideTheContainer) {
+  std::string root = "tutti-test-img-" + std::to_string(::getpid());
+  auto layout = agent::detectHostCgroups({"memory"}, root);
+  if (!layout.ok() || layout->version == agent::CgroupVersion::kNone) {
+    GTEST_SKIP() << "no writable memory cgroup";
+  }
+  auto cleanup = [&] {
+    for (const auto& c : agent::listContainerCgroups(*layout)) {
+      (void)agent::destroyContainerCgroups(*layout, c);
+    }
+    for (const auto& [_, dir] : layout->roots) ::rmdir(dir.c_str());
+  };
+  {
+    auto master = StartMaster();
+    agent::AgentOptions options = testAgentOptions("", "");
+    options.isolation = "cgroups/mem";
+    options.cgroupsRoot = root;
+    auto agent = StartAgent(*master, options);
+    RecordingScheduler scheduler;
+    launchOnce(scheduler,
+               {{"hog", image(), std::string("head -c 300m /dev/zero | tail"), "cpus:0.1;mem:64"}});
+    TuttiSchedulerDriver driver(&scheduler, framework(), master->messageAddress());
+    ASSERT_EQ(driver.start(), DriverStatus::DRIVER_RUNNING);
+    ASSERT_TRUE(
+        scheduler.waitForState(TaskID("hog"), TaskState::TASK_FAILED, std::chrono::seconds(30)));
+    auto hog = lastUpdate(scheduler, "hog");
+    EXPECT_EQ(hog->reason, Reason::REASON_CONTAINER_LIMITATION_MEMORY) << hog->message;
+    EXPECT_NE(hog->message.find("64 MB"), std::string::npos) << hog->message;
+    driver.stop();
+  }
+  cleanup();
+}
+
+TEST_F(ImageTest, HttpsRegistryVerifiedWithTheGivenCa) {
+  TempDir dir;
+  RegistryServer tls(dir.path() + "/tls", /*tls=*/true);
+  ASSERT_TRUE(tls.ok()) << tls.error();
+  Status s = tls.push(*layout_, "latest", "secure/busybox:1.0");
+  ASSERT_TRUE(s.ok()) << s;
+  auto master = StartMaster();
+  agent::AgentOptions withCa = testAgentOptions("", "");
+  withCa.dockerRegistryCa = tls.caFile();
+  withCa.attributes = "ca:given";
+  auto agent = StartAgent(*master, withCa);
+  agent::AgentOptions without = testAgentOptions("", "");
+  without.attributes = "ca:system";  // the system's CAs only
+  auto untrusting = StartAgent(*master, without);
+  RecordingScheduler scheduler;
+  std::atomic<int> launched{0};  // one task per agent (each offer gets one)
+  std::string name = tls.address() + "/secure/busybox:1.0";
+  scheduler.onOffers = [&](SchedulerDriver* d, const std::vector<Offer>& offers) {
+    for (const auto& o : offers) {
+      if (launched.load() < 2) {
+        bool given = !o.attributes.empty() && o.attributes[0].value == "given";
+        std::string id = given ? "trusted" : "untrusted";
+        d->launchTasks({o.id}, {imageTask({id, name, std::string("cat /etc/os-release")}, o)});
+        launched++;
+      } else {
+        d->declineOffer(o.id);
+      }
+    }
+  };
+  TuttiSchedulerDriver driver(&scheduler, framework(), master->messageAddress());
+  ASSERT_EQ(driver.start(), DriverStatus::DRIVER_RUNNING);
+  ASSERT_TRUE(scheduler.waitForState(TaskID("trusted"), TaskState::TASK_FINISHED));
+  ASSERT_TRUE(scheduler.waitForState(TaskID("untrusted"), TaskState::TASK_FAILED));
+  EXPECT_NE(lastUpdate(scheduler, "untrusted")->message.find("certificate is not trusted"),
+            std::string::npos)
+      << lastUpdate(scheduler, "untrusted")->message;
+  driver.stop();
+}
+
+TEST_F(ImageTest, LocalArchivesAndLayoutsFromADirectory) {
+  TempDir dir;
+  const std::string local = dir.path() + "/local";
+  ASSERT_TRUE(makeDirectories(local).ok());
+  Status s = copyImage(*layout_, "latest", "docker-archive:" + local + "/saved.tar:saved:1.0");
+  ASSERT_TRUE(s.ok()) << s;
+  s = copyImage(*layout_, "latest", "oci:" + local + "/layout:2.0");
+  ASSERT_TRUE(s.ok()) << s;
+  auto master = StartMaster();
+  agent::AgentOptions options = testAgentOptions("", "");
+  options.dockerRegistry = local;
+  auto agent = StartAgent(*master, options);
+  RecordingScheduler scheduler;
+  launchOnce(scheduler, {{"saved", "saved:1.0", std::string("cat /etc/os-release")},
+                         {"layout", "layout:2.0", std::nullopt},
+                         {"absent", "absent:1.0", std::string("true")}});
+  TuttiSchedulerDriver driver(&scheduler, framework(), master->messageAddress());
+  ASSERT_EQ(driver.start(), DriverStatus::DRIVER_RUNNING);
+  ASSERT_TRUE(scheduler.waitForState(TaskID("saved"), TaskState::TASK_FINISHED))
+      << lastUpdate(scheduler, "saved")->message;
+  ASSERT_TRUE(scheduler.waitForState(TaskID("layout"), TaskState::TASK_FINISHED))
+      << lastUpdate(scheduler, "layout")->message;
+  ASSERT_TRUE(scheduler.waitForState(TaskID("absent"), TaskState::TASK_FAILED));
+  EXPECT_NE(taskStdout(agent->options(), "saved").find("tutti-test-image"), std::string::npos);
+  EXPECT_EQ(taskStdout(agent->options(), "layout"), "cwd=/etc greeting=hello from the image\n");
+  EXPECT_NE(lastUpdate(scheduler, "absent")->message.find("no image absent:1.0"), std::string::npos)
+      << lastUpdate(scheduler, "absent")->message;
+  driver.stop();
+}
+
+TEST_F(ImageTest, CopyBackendBuildsTheSameRootFilesystem) {
+  auto master = StartMaster();
+  agent::AgentOptions options = testAgentOptions("", "");
+  options.imageProvisionerBackend = "copy";
+  auto agent = StartAgent(*master, options);
+  RecordingScheduler scheduler;
+  launchOnce(scheduler, {{"copied", image(),
+                          std::string("test -e /etc/removed-by-layer2 || echo whiteout-ok; "
+                                      "ls /opaque; cat /etc/os-release")}});
+  TuttiSchedulerDriver driver(&scheduler, framework(), master->messageAddress());
+  ASSERT_EQ(driver.start(), DriverStatus::DRIVER_RUNNING);
+  ASSERT_TRUE(scheduler.waitForState(TaskID("copied"), TaskState::TASK_FINISHED));
+  std::string out = taskStdout(agent->options(), "copied");
+  EXPECT_EQ(out, "whiteout-ok\nupper-file\nNAME=\"tutti-test-image\"\nID=tuttitest\n");
+  driver.stop();
+}
+
+}  // namespace
+}  // namespace tutti::testing

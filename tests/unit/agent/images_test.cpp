@@ -1,0 +1,333 @@
+// Unit tests of the image store's pure parts: reference parsing, manifests
+// and configs, layer unpacking with whiteouts (archives written here with
+// libarchive), and the OCI config rules.
+#include <archive.h>
+#include <archive_entry.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "agent/containerizer/images/image_reference.hpp"
+#include "agent/containerizer/images/layer_extractor.hpp"
+#include "agent/containerizer/images/manifest.hpp"
+#include "agent/containerizer/images/registry_client.hpp"
+#include "agent/containerizer/oci/oci_spec.hpp"
+#include "common/files.hpp"
+#include "tests/fixtures/cluster.hpp"
+
+namespace tutti::agent {
+namespace {
+
+using images::parseImageReference;
+using testing::TempDir;
+
+TEST(ImageReferenceTest, ParsesRegistryRepositoryTagAndDigest) {
+  auto r = parseImageReference("127.0.0.1:5000/team/app:1.2");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->registry, "127.0.0.1:5000");
+  EXPECT_EQ(r->repository, "team/app");
+  EXPECT_EQ(r->tag, "1.2");
+  EXPECT_EQ(r->reference(), "1.2");
+
+  r = parseImageReference("busybox");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->registry, "registry-1.docker.io");
+  EXPECT_EQ(r->repository, "library/busybox");
+  EXPECT_EQ(r->tag, "latest");
+
+  r = parseImageReference("team/app", "registry.example.com:443");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->registry, "registry.example.com:443");
+  EXPECT_EQ(r->repository, "team/app");  // no "library/" outside Docker Hub
+
+  std::string digest = "sha256:" + std::string(64, 'a');
+  r = parseImageReference("localhost/app@" + digest);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->registry, "localhost");
+  EXPECT_EQ(r->digest, digest);
+  EXPECT_EQ(r->reference(), digest);
+  EXPECT_EQ(r->canonical(), "localhost/app@" + digest);
+}
+
+TEST(ImageReferenceTest, RejectsMalformedNames) {
+  for (const char* bad : {"", "Busybox", "app:", "app:bad tag", "a//b", "-app", "app@sha256:xyz",
+                          "app@md5:", "host:5000/",
+                          "app:"
+                          "tag-that-is-way-too-long-"
+                          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}) {
+    auto r = parseImageReference(bad);
+    EXPECT_FALSE(r.ok()) << bad;
+    if (!r.ok()) EXPECT_NE(r.status().message().find("Invalid image name"), std::string::npos);
+  }
+}
+
+TEST(ManifestTest, ParsesIndexesAndPicksThePlatform) {
+  std::string d1 = "sha256:" + std::string(64, '1'), d2 = "sha256:" + std::string(64, '2');
+  nlohmann::json index = {
+      {"schemaVersion", 2},
+      {"mediaType", images::media::kDockerList},
+      {"manifests",
+       {{{"digest", d1}, {"size", 10}, {"platform", {{"os", "linux"}, {"architecture", "arm64"}}}},
+        {{"digest", d2},
+         {"size", 11},
+         {"platform", {{"os", "linux"}, {"architecture", "amd64"}}}}}}};
+  auto doc = images::parseManifest(index.dump(), "");
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  EXPECT_TRUE(doc->index);
+  auto amd = images::selectPlatform(*doc, "linux", "amd64", "");
+  ASSERT_TRUE(amd.ok());
+  EXPECT_EQ(amd->digest, d2);
+  auto none = images::selectPlatform(*doc, "linux", "s390x", "");
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.status().message().find("linux/arm64"), std::string::npos);
+
+  nlohmann::json manifest = {{"schemaVersion", 2},
+                             {"config", {{"digest", d1}, {"size", 5}}},
+                             {"layers", {{{"digest", d2}, {"size", 7}, {"mediaType", "x"}}}}};
+  doc = images::parseManifest(manifest.dump(), images::media::kOciManifest);
+  ASSERT_TRUE(doc.ok());
+  EXPECT_FALSE(doc->index);
+  EXPECT_EQ(doc->config.digest, d1);
+  ASSERT_EQ(doc->layers.size(), 1u);
+  EXPECT_EQ(doc->layers[0].size, 7);
+
+  for (const char* bad : {"not json", "[]", "{\"schemaVersion\":1}", "{\"config\":{}}",
+                          "{\"manifests\":[{\"digest\":\"sha256:zz\"}]}",
+                          "{\"config\":{\"digest\":7},\"layers\":[]}"}) {
+    EXPECT_FALSE(images::parseManifest(bad, "").ok()) << bad;
+  }
+}
+
+TEST(ManifestTest, ImageConfigDefaults) {
+  auto c = images::parseImageConfig(
+      R"({"config":{"Entrypoint":["/bin/app"],"Cmd":["--x"],"Env":["A=1"],"WorkingDir":"/w","User":"nobody"}})");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->entrypoint, std::vector<std::string>{"/bin/app"});
+  EXPECT_EQ(c->cmd, std::vector<std::string>{"--x"});
+  EXPECT_EQ(c->env, std::vector<std::string>{"A=1"});
+  EXPECT_EQ(c->workingDir, "/w");
+  EXPECT_EQ(c->user, "nobody");
+  EXPECT_TRUE(images::parseImageConfig("{}").ok());
+  EXPECT_FALSE(images::parseImageConfig("[1]").ok());
+}
+
+// A tar.gz with `entries`: name → content; a name ending in '/' is a
+// directory, "->target" content a symlink.
+std::string makeLayer(const std::string& dir, const std::string& name,
+                      const std::vector<std::pair<std::string, std::string>>& entries) {
+  std::string path = dir + "/" + name;
+  archive* a = archive_write_new();
+  archive_write_add_filter_gzip(a);
+  archive_write_set_format_pax_restricted(a);
+  archive_write_open_filename(a, path.c_str());
+  for (const auto& [n, content] : entries) {
+    archive_entry* e = archive_entry_new();
+    archive_entry_set_pathname(e, n.c_str());
+    if (!n.empty() && n.back() == '/') {
+      archive_entry_set_filetype(e, AE_IFDIR);
+      archive_entry_set_perm(e, 0755);
+      archive_write_header(a, e);
+    } else if (content.rfind("->", 0) == 0) {
+      archive_entry_set_filetype(e, AE_IFLNK);
+      archive_entry_set_symlink(e, content.substr(2).c_str());
+      archive_entry_set_perm(e, 0777);
+      archive_write_header(a, e);
+    } else {
+      archive_entry_set_filetype(e, AE_IFREG);
+      archive_entry_set_perm(e, 0644);
+      archive_entry_set_size(e, static_cast<la_int64_t>(content.size()));
+      archive_write_header(a, e);
+      archive_write_data(a, content.data(), content.size());
+    }
+    archive_entry_free(e);
+  }
+  archive_write_close(a);
+  archive_write_free(a);
+  return path;
+}
+
+bool exists(const std::string& p) {
+  struct stat st;
+  return ::lstat(p.c_str(), &st) == 0;
+}
+
+TEST(LayerExtractorTest, ApplyModeHonoursWhiteoutsAndOpaqueDirectories) {
+  TempDir dir;
+  std::string l1 = makeLayer(dir.path(), "l1.tgz",
+                             {{"etc/", ""},
+                              {"etc/a", "a1"},
+                              {"etc/gone", "g"},
+                              {"opq/", ""},
+                              {"opq/old", "o"},
+                              {"opq/sub/", ""},
+                              {"opq/sub/deep", "d"}});
+  std::string l2 = makeLayer(dir.path(), "l2.tgz",
+                             {{"etc/.wh.gone", ""},
+                              {"etc/a", "a2"},
+                              {"opq/", ""},
+                              {"opq/.wh..wh..opq", ""},
+                              {"opq/new", "n"}});
+  std::string root = dir.path() + "/rootfs";
+  ASSERT_TRUE(images::extractLayer(l1, root, images::WhiteoutMode::kApply).ok());
+  ASSERT_TRUE(images::extractLayer(l2, root, images::WhiteoutMode::kApply).ok());
+  EXPECT_EQ(*readFile(root + "/etc/a"), "a2");
+  EXPECT_FALSE(exists(root + "/etc/gone"));
+  EXPECT_FALSE(exists(root + "/etc/.wh.gone"));
+  EXPECT_FALSE(exists(root + "/opq/old"));
+  EXPECT_FALSE(exists(root + "/opq/sub"));
+  EXPECT_EQ(*readFile(root + "/opq/new"), "n");
+}
+
+TEST(LayerExtractorTest, OverlayModeWritesOverlayWhiteouts) {
+  if (::geteuid() != 0) GTEST_SKIP() << "whiteout devices need root";
+  TempDir dir;
+  std::string l2 = makeLayer(dir.path(), "l2.tgz",
+                             {{"etc/.wh.gone", ""}, {"opq/", ""}, {"opq/.wh..wh..opq", ""}});
+  std::string out = dir.path() + "/layer";
+  ASSERT_TRUE(images::extractLayer(l2, out, images::WhiteoutMode::kOverlay).ok());
+  struct stat st;
+  ASSERT_EQ(::lstat((out + "/etc/gone").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode));
+  EXPECT_EQ(st.st_rdev, makedev(0, 0));
+  char v[8] = {0};
+  EXPECT_EQ(::getxattr((out + "/opq").c_str(), "trusted.overlay.opaque", v, sizeof v), 1);
+  EXPECT_EQ(v[0], 'y');
+}
+
+TEST(LayerExtractorTest, EntriesCannotLeaveTheRoot) {
+  TempDir dir;
+  std::string root = dir.path() + "/rootfs";
+  std::string outside = dir.path() + "/outside";
+  // "..": refused outright.
+  std::string dots = makeLayer(dir.path(), "dots.tgz", {{"../outside", "x"}});
+  Status s = images::extractLayer(dots, root, images::WhiteoutMode::kApply);
+  EXPECT_FALSE(s.ok());
+  EXPECT_FALSE(exists(outside));
+  // A symlink to a directory outside, then a file through it.
+  ASSERT_TRUE(makeDirectories(outside).ok());
+  std::string link =
+      makeLayer(dir.path(), "link.tgz", {{"escape", "->" + outside}, {"escape/pwned", "x"}});
+  s = images::extractLayer(link, dir.path() + "/root2", images::WhiteoutMode::kApply);
+  EXPECT_FALSE(s.ok());
+  EXPECT_FALSE(exists(outside + "/pwned"));
+  // Absolute names land inside.
+  std::string abs = makeLayer(dir.path(), "abs.tgz", {{"/etc/x", "inside"}});
+  ASSERT_TRUE(images::extractLayer(abs, dir.path() + "/root3", images::WhiteoutMode::kApply).ok());
+  EXPECT_EQ(*readFile(dir.path() + "/root3/etc/x"), "inside");
+  // Not an archive at all.
+  ASSERT_TRUE(writeFileAtomically(dir.path() + "/junk", "not a tar", false).ok());
+  EXPECT_FALSE(
+      images::extractLayer(dir.path() + "/junk", dir.path() + "/r4", images::WhiteoutMode::kApply)
+          .ok());
+}
+
+TEST(RegistryClientTest, Sha256) {
+  EXPECT_EQ(images::sha256Digest(""),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+TaskInfo taskWith(std::optional<CommandInfo> cmd) {
+  TaskInfo t;
+  t.taskId = TaskID("t1");
+  t.command = cmd;
+  t.resources = *Resources::parse("cpus:1;ports:[31000-31001]");
+  return t;
+}
+
+TEST(OciSpecTest, CommandEnvAndWorkingDirectoryRules) {
+  images::ImageConfig image;
+  image.entrypoint = {"/bin/app"};
+  image.cmd = {"--default"};
+  image.env = {"PATH=/opt/bin", "A=image"};
+  image.workingDir = "/srv";
+  image.user = "daemon";
+
+  CommandInfo shell;
+  shell.shell = true;
+  shell.value = "echo hi";
+  shell.environment = {{"A", "task"}};
+  auto p = oci::containerProcess(taskWith(shell), image, "host1");
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->args, (std::vector<std::string>{"/bin/sh", "-c", "echo hi"}));
+  EXPECT_EQ(p->cwd, oci::kSandboxMount);
+  EXPECT_EQ(p->user, "daemon");
+  auto has = [&](const std::string& kv) {
+    return std::find(p->env.begin(), p->env.end(), kv) != p->env.end();
+  };
+  EXPECT_TRUE(has("PATH=/opt/bin"));
+  EXPECT_TRUE(has("A=task"));
+  EXPECT_FALSE(has("A=image"));
+  EXPECT_TRUE(has("PORT0=31000"));
+  EXPECT_TRUE(has("PORT1=31001"));
+  EXPECT_TRUE(has("MESOS_SANDBOX=/mnt/tutti/sandbox"));
+  EXPECT_TRUE(has("HOST=host1"));
+
+  // No command: the image's Entrypoint + Cmd, in its WorkingDir.
+  p = oci::containerProcess(taskWith(std::nullopt), image, "");
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->args, (std::vector<std::string>{"/bin/app", "--default"}));
+  EXPECT_EQ(p->cwd, "/srv");
+  // Arguments only: they replace the Cmd.
+  CommandInfo args;
+  args.shell = false;
+  args.arguments = {"--mine"};
+  p = oci::containerProcess(taskWith(args), image, "");
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->args, (std::vector<std::string>{"/bin/app", "--mine"}));
+  // Nothing to run at all.
+  EXPECT_FALSE(oci::containerProcess(taskWith(std::nullopt), images::ImageConfig{}, "").ok());
+}
+
+TEST(OciSpecTest, UsersResolveInTheImage) {
+  TempDir dir;
+  ASSERT_TRUE(makeDirectories(dir.path() + "/etc").ok());
+  ASSERT_TRUE(writeFileAtomically(dir.path() + "/etc/passwd",
+                                  "root:x:0:0::/:/bin/sh\napp:x:1000:1001::/:/bin/sh\n", false)
+                  .ok());
+  ASSERT_TRUE(
+      writeFileAtomically(dir.path() + "/etc/group", "app:x:1001:\nextra:x:2000:app\n", false)
+          .ok());
+  auto u = oci::resolveUser(dir.path(), "app");
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(u->uid, 1000u);
+  EXPECT_EQ(u->gid, 1001u);
+  EXPECT_EQ(u->additionalGids, std::vector<uint32_t>{2000});
+  u = oci::resolveUser(dir.path(), "4242:extra");
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(u->uid, 4242u);
+  EXPECT_EQ(u->gid, 2000u);
+  EXPECT_EQ(oci::resolveUser(dir.path(), "")->uid, 0u);
+  EXPECT_FALSE(oci::resolveUser(dir.path(), "ghost").ok());
+  EXPECT_FALSE(oci::resolveUser(dir.path(), "app:ghosts").ok());
+}
+
+TEST(OciSpecTest, ConfigCarriesMountsLimitsAndNamespaces) {
+  oci::SpecOptions o;
+  o.process.args = {"/bin/true"};
+  o.process.cwd = "/";
+  o.sandbox = "/var/sandbox";
+  o.cgroupsPath = "tutti-oci-x";
+  o.rlimits = {{"RLMT_NOFILE", 64, 128}};
+  auto j = nlohmann::json::parse(oci::makeConfig(o));
+  EXPECT_EQ(j["root"]["path"], "rootfs");
+  EXPECT_EQ(j["linux"]["cgroupsPath"], "tutti-oci-x");
+  bool sandbox = false;
+  for (const auto& m : j["mounts"]) {
+    if (m["destination"] == oci::kSandboxMount && m["source"] == "/var/sandbox") sandbox = true;
+  }
+  EXPECT_TRUE(sandbox);
+  ASSERT_EQ(j["process"]["rlimits"].size(), 1u);
+  EXPECT_EQ(j["process"]["rlimits"][0]["type"], "RLIMIT_NOFILE");
+  EXPECT_EQ(j["process"]["rlimits"][0]["soft"], 64);
+  bool pid = false;
+  for (const auto& n : j["linux"]["namespaces"]) pid = pid || n["type"] == "pid";
+  EXPECT_TRUE(pid);
+}
+
+}  // namespace
+}  // namespace tutti::agent
