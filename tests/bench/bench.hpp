@@ -11,6 +11,9 @@ struct LaunchOptions {
   std::string containerizer = "process";
   std::string workDir;  // the agent's work_dir; empty: a fresh directory under $TMPDIR
   bool checkpoint = false;  // the framework asks for checkpointing (agent recovery)
+  // Tasks run in this image (pulled once before the timed run); "builtin":
+  // a busybox image built and served from a local docker-registry here.
+  std::string image;
 };
 int runLaunch(const LaunchOptions& options);
 

@@ -1,5 +1,6 @@
 // launch: master + one agent in this process, N `true` tasks through the
-// scheduler driver, against the machine's plain posix_spawn+waitpid rate.
+// scheduler driver, against the machine's plain posix_spawn+waitpid rate;
+// with --image, in that image through the OCI runtime (runc).
 #include <spawn.h>
 #include <sys/wait.h>
 
@@ -7,11 +8,13 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <memory>
 #include <mutex>
 #include <string>
 
 #include "tests/bench/bench.hpp"
 #include "tests/fixtures/cluster.hpp"
+#include "tests/fixtures/image_registry.hpp"
 #include "tutti/scheduler.hpp"
 
 extern char** environ;
@@ -58,7 +61,7 @@ double spawnRate() {
 
 class LaunchScheduler : public Scheduler {
  public:
-  explicit LaunchScheduler(int tasks) : total_(tasks) {}
+  LaunchScheduler(int tasks, std::string image) : total_(tasks), image_(std::move(image)) {}
 
   void registered(SchedulerDriver*, const FrameworkID&, const MasterInfo&) override {}
   void reregistered(SchedulerDriver*, const MasterInfo&) override {}
@@ -77,6 +80,7 @@ class LaunchScheduler : public Scheduler {
         CommandInfo c;
         c.value = "true";
         t.command = c;
+        if (!image_.empty()) t.container = ContainerInfo{Image{Image::Type::DOCKER, image_, true}, {}};
         left -= each.allocate(o.allocationRole);
         launch.push_back(std::move(t));
       }
@@ -97,7 +101,9 @@ class LaunchScheduler : public Scheduler {
     if (s.state == TaskState::TASK_RUNNING) ++running_;
     if (isTerminal(s.state)) {
       ++ended_;
-      if (s.state != TaskState::TASK_FINISHED) ++failed_;
+      if (s.state != TaskState::TASK_FINISHED) {
+        if (failed_++ == 0) std::fprintf(stderr, "task failed: %s\n", s.message.c_str());
+      }
       if (ended_ == total_) {
         end_ = Clock::now();
         cv_.notify_all();
@@ -121,6 +127,7 @@ class LaunchScheduler : public Scheduler {
 
  private:
   int total_;
+  std::string image_;
   int next_ = 0;
   bool started_ = false;
   Clock::time_point start_, end_;
@@ -144,11 +151,51 @@ int runLaunch(const LaunchOptions& options) {
   agent::AgentDaemon agent(ao);
   if (!agent.start().ok()) return 1;
 
-  LaunchScheduler scheduler(options.tasks);
+  // With an image: serve it ("builtin"), and pull it once, timed, before
+  // the timed run (which then measures launches from the cached image).
+  std::unique_ptr<testing::TempDir> imageDir;
+  std::unique_ptr<testing::RegistryServer> registry;
+  std::string image = options.image;
+  double pullSeconds = 0;
+  if (image == "builtin") {
+    std::string missing = testing::imageToolsMissing();
+    if (!missing.empty()) {
+      std::fprintf(stderr, "launch: --image=builtin needs the image tools (%s)\n",
+                   missing.c_str());
+      return 1;
+    }
+    imageDir = std::make_unique<testing::TempDir>();
+    Status s = testing::buildTestImage(imageDir->path() + "/layout", "latest");
+    if (s.ok()) {
+      registry = std::make_unique<testing::RegistryServer>(imageDir->path() + "/registry");
+      s = registry->ok() ? registry->push(imageDir->path() + "/layout", "latest", "busybox:latest")
+                         : Status::Unavailable(registry->error());
+    }
+    if (!s.ok()) {
+      std::fprintf(stderr, "launch: cannot serve the builtin image: %s\n", s.message().c_str());
+      return 1;
+    }
+    image = registry->address() + "/busybox:latest";
+  }
   FrameworkInfo fw;
   fw.name = "tutti-bench";
   fw.user = "bench";
   fw.checkpoint = options.checkpoint;
+  if (!image.empty()) {
+    LaunchScheduler pull(1, image);
+    TuttiSchedulerDriver driver(&pull, fw, master.messageAddress());
+    driver.start();
+    bool pulled = pull.wait(std::chrono::seconds(600));
+    driver.stop();
+    driver.join();
+    if (!pulled || pull.failed() > 0) {
+      std::fprintf(stderr, "launch: the first task in %s did not finish\n", image.c_str());
+      return 1;
+    }
+    pullSeconds = pull.seconds();
+  }
+
+  LaunchScheduler scheduler(options.tasks, image);
   TuttiSchedulerDriver driver(&scheduler, fw, master.messageAddress());
   driver.start();
   bool done = scheduler.wait(std::chrono::seconds(600));
@@ -163,10 +210,12 @@ int runLaunch(const LaunchOptions& options) {
   double secs = scheduler.seconds();
   double rate = options.tasks / secs;
   std::printf("launch tasks=%d seconds=%.3f tasks_per_s=%.1f spawn_limit_per_s=%.1f ratio=%.3f"
-              " failed=%d containerizer=%s work_fs=%s checkpoint=%d\n",
+              " failed=%d containerizer=%s work_fs=%s checkpoint=%d",
               options.tasks, secs, rate, limit, rate / limit, scheduler.failed(),
-              options.containerizer.c_str(), filesystemOf(dir.path()).c_str(),
-              options.checkpoint ? 1 : 0);
+              image.empty() ? options.containerizer.c_str() : "oci",
+              filesystemOf(dir.path()).c_str(), options.checkpoint ? 1 : 0);
+  if (!image.empty()) std::printf(" image=%s pull_seconds=%.3f", image.c_str(), pullSeconds);
+  std::printf("\n");
   return scheduler.failed() == 0 ? 0 : 1;
 }
 

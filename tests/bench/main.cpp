@@ -20,6 +20,9 @@ DEFINE_int32(zk_session_timeout_ms, 2000, "failover: the masters' ZooKeeper sess
 DEFINE_int32(frameworks, 10, "allocator: number of frameworks");
 DEFINE_bool(checkpoint, false, "launch: the framework asks agents to checkpoint its tasks");
 DEFINE_string(containerizer, "process", "launch: containerizer (process)");
+DEFINE_string(image, "",
+              "launch: run the tasks in this Docker image (e.g. 127.0.0.1:5000/busybox:latest; "
+              "'builtin' builds a busybox image and serves it from a local docker-registry)");
 DEFINE_string(work_dir, "",
               "launch: parent directory for the agent's work_dir (default: $TMPDIR or /tmp); "
               "sandbox creation cost depends on its filesystem");
@@ -29,7 +32,8 @@ int main(int argc, char** argv) {
       "tutti-bench SCENARIO [flags]\n\nScenarios:\n"
       "  launch   master + one agent in this process; launch --tasks=N `true` tasks through\n"
       "           the scheduler driver as fast as offers allow; compare with the machine's\n"
-      "           plain posix_spawn+waitpid rate of /bin/true\n"
+      "           plain posix_spawn+waitpid rate of /bin/true; with --image=NAME the tasks\n"
+      "           run in that image through runc (pulled once first: pull_seconds)\n"
       "  failover ZooKeeper, three masters, --agents=N agents and a framework with a task\n"
       "           per agent; kill -9 the leader and time the recovery\n"
       "  allocator  the allocator alone: --agents=A --frameworks=F; full and event-triggered\n"
@@ -59,7 +63,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     return tutti::bench::runLaunch(
-        {FLAGS_tasks, FLAGS_containerizer, FLAGS_work_dir, FLAGS_checkpoint});
+        {FLAGS_tasks, FLAGS_containerizer, FLAGS_work_dir, FLAGS_checkpoint, FLAGS_image});
   }
   if (scenario == "failover") {
     int agents = gflags::GetCommandLineFlagInfoOrDie("agents").is_default ? 10 : FLAGS_agents;

@@ -377,5 +377,96 @@ TEST_F(ImageTest, CopyBackendBuildsTheSameRootFilesystem) {
   driver.stop();
 }
 
+// A COMMAND health check of a task in an image runs inside the container
+// (/etc/layer2 exists only in the image).
+TEST_F(ImageTest, CommandHealthChecksRunInsideTheContainer) {
+  auto master = StartMaster();
+  auto agent = StartAgent(*master);
+  RecordingScheduler scheduler;
+  auto launched = std::make_shared<std::atomic<bool>>(false);
+  scheduler.onOffers = [&, launched](SchedulerDriver* d, const std::vector<Offer>& offers) {
+    for (const auto& o : offers) {
+      if (launched->exchange(true)) {
+        d->declineOffer(o.id);
+        continue;
+      }
+      TaskInfo t = imageTask({"checked", image(), std::string("sleep 1000")}, o);
+      HealthCheck check;
+      check.type = HealthCheck::Type::COMMAND;
+      check.delaySeconds = 0;
+      check.intervalSeconds = 0.2;
+      check.timeoutSeconds = 5;
+      check.consecutiveFailures = 3;
+      CommandInfo c;
+      c.value = "test -e /etc/layer2";
+      check.command = c;
+      t.healthCheck = check;
+      d->launchTasks({o.id}, {t});
+    }
+  };
+  TuttiSchedulerDriver driver(&scheduler, framework(), master->messageAddress());
+  ASSERT_EQ(driver.start(), DriverStatus::DRIVER_RUNNING);
+  ASSERT_TRUE(scheduler.waitForUpdates([](const std::vector<TaskStatus>& updates) {
+    for (const auto& u : updates) {
+      if (u.taskId.value == "checked" && u.healthy == std::optional<bool>(true)) return true;
+    }
+    return false;
+  })) << (lastUpdate(scheduler, "checked") ? lastUpdate(scheduler, "checked")->message : "");
+  driver.killTask(TaskID("checked"));
+  ASSERT_TRUE(scheduler.waitForState(TaskID("checked"), TaskState::TASK_KILLED));
+  driver.stop();
+}
+
+// The agent killed with SIGKILL while a container task runs, restarted with
+// the same work dir: the container keeps running, and its end is reported
+// once, after which its bundle is removed.
+TEST_F(ImageTest, ContainerSurvivesAnAgentKilledWithSigkill) {
+  TempDir masterDir, agentDir;
+  MasterProcess master = startMasterProcess(masterDir.path());
+  AgentProcess agent = startAgentProcess(master, agentDir.path());
+  ASSERT_TRUE(agent.process.alive()) << agent.process.log();
+  RecordingScheduler scheduler;
+  launchOnce(scheduler, {{"waiter", image(),
+                          std::string("while [ ! -e go ]; do sleep 0.05; done; echo done")}});
+  FrameworkInfo info = framework();
+  info.checkpoint = true;
+  info.failoverTimeoutSecs = 600;
+  TuttiSchedulerDriver driver(&scheduler, info, master.address());
+  ASSERT_EQ(driver.start(), DriverStatus::DRIVER_RUNNING);
+  ASSERT_TRUE(scheduler.waitForState(TaskID("waiter"), TaskState::TASK_RUNNING));
+  const std::string work = agentDir.path() + "/work";
+  std::string sandbox;
+  for (auto& e : std::filesystem::recursive_directory_iterator(work + "/slaves")) {
+    std::string p = e.path().string();
+    if (p.find("/executors/waiter/runs/") != std::string::npos && e.is_directory() &&
+        e.path().parent_path().filename() == "runs" && e.path().filename() != "latest") {
+      sandbox = p;
+    }
+  }
+  ASSERT_FALSE(sandbox.empty());
+
+  agent.process.stop(SIGKILL);
+  AgentProcess again = startAgentProcess(master, agentDir.path(), {"--message_port=0"});
+  ASSERT_TRUE(again.process.alive()) << again.process.log();
+  EXPECT_EQ(entries(work + "/containers/bundles"), 1u);  // kept: its container is alive
+  std::ofstream(sandbox + "/go") << "go\n";
+  ASSERT_TRUE(scheduler.waitForState(TaskID("waiter"), TaskState::TASK_FINISHED));
+  EXPECT_EQ(*readFile(sandbox + "/stdout"), "done\n");
+  ASSERT_TRUE(waitUntil([&] {
+    auto m = getJson(again.httpPort, "/metrics/snapshot");
+    return m.is_object() && m.value("slave/status_updates_pending", -1.0) == 0.0;
+  }));
+  size_t finished = 0;
+  for (const auto& u : scheduler.updates()) {
+    finished += u.taskId.value == "waiter" && u.state == TaskState::TASK_FINISHED;
+  }
+  EXPECT_EQ(finished, 1u);
+  EXPECT_TRUE(waitUntil([&] {
+    return entries(work + "/containers/bundles") == 0 && entries(work + "/containers/runtime") == 0;
+  }));
+  driver.stop();
+  driver.join();
+}
+
 }  // namespace
 }  // namespace tutti::testing
