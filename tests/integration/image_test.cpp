@@ -4,11 +4,13 @@
 // Skipped (with the reason) where the tools are missing or we are not root.
 #include <gtest/gtest.h>
 #include <sys/mount.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "agent/containerizer/cgroups.hpp"
 #include "common/files.hpp"
@@ -374,6 +376,74 @@ TEST_F(ImageTest, CopyBackendBuildsTheSameRootFilesystem) {
   ASSERT_TRUE(scheduler.waitForState(TaskID("copied"), TaskState::TASK_FINISHED));
   std::string out = taskStdout(agent->options(), "copied");
   EXPECT_EQ(out, "whiteout-ok\nupper-file\nNAME=\"tutti-test-image\"\nID=tuttitest\n");
+  driver.stop();
+}
+
+// A manifest list (multi-platform image) is followed to the host's
+// platform: pushed here with the registry API, listing the image for
+// linux/amd64 (or the host's architecture) and a decoy for another one.
+TEST_F(ImageTest, ManifestListsAreFollowedToTheHostPlatform) {
+  // The real image, and a decoy that says so, for the other platform.
+  TestImageOptions decoyImage;
+  decoyImage.osRelease = "NAME=\"decoy\"\n";
+  Status s = buildTestImage(*layout_, "decoy", decoyImage);
+  ASSERT_TRUE(s.ok()) << s;
+  ASSERT_TRUE((s = registry_->push(*layout_, "latest", "multi:single")).ok()) << s;
+  ASSERT_TRUE((s = registry_->push(*layout_, "decoy", "multi:decoy")).ok()) << s;
+  const std::string base = "http://" + registry_->address() + "/v2/multi/manifests/";
+  // Digest and size of a tag's manifest.
+  auto describe = [&](const std::string& tag) {
+    CommandResult head = runCommand({"/usr/bin/curl", "-sfI", "-H",
+                                     "Accept: application/vnd.oci.image.manifest.v1+json",
+                                     base + tag});
+    EXPECT_EQ(head.exitCode, 0) << head.output;
+    std::string lower = head.output;
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    auto header = [&](const std::string& name) {
+      auto at = lower.find(name + ": ");
+      if (at == std::string::npos) return std::string();
+      auto end = head.output.find('\r', at);
+      return head.output.substr(at + name.size() + 2, end - at - name.size() - 2);
+    };
+    return std::pair{header("docker-content-digest"), header("content-length")};
+  };
+  auto [digest, size] = describe("single");
+  auto [decoyDigest, decoySize] = describe("decoy");
+  ASSERT_FALSE(digest.empty());
+  ASSERT_FALSE(decoyDigest.empty());
+  ASSERT_NE(digest, decoyDigest);
+  utsname u;
+  ASSERT_EQ(::uname(&u), 0);
+  std::string arch = std::string(u.machine) == "x86_64" ? "amd64" : "arm64";
+  std::string decoy = arch == "amd64" ? "s390x" : "amd64";
+  nlohmann::json list = {
+      {"schemaVersion", 2},
+      {"mediaType", "application/vnd.oci.image.index.v1+json"},
+      {"manifests",
+       {{{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+         {"digest", decoyDigest},
+         {"size", std::stol(decoySize)},
+         {"platform", {{"os", "linux"}, {"architecture", decoy}}}},
+        {{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+         {"digest", digest},
+         {"size", std::stol(size)},
+         {"platform", {{"os", "linux"}, {"architecture", arch}}}}}}};
+  CommandResult put = runCommand({"/usr/bin/curl", "-sf", "-X", "PUT", "-H",
+                                  "Content-Type: application/vnd.oci.image.index.v1+json",
+                                  "--data-binary", list.dump(), base + "latest"});
+  ASSERT_EQ(put.exitCode, 0) << put.output;
+
+  auto master = StartMaster();
+  auto agent = StartAgent(*master);
+  RecordingScheduler scheduler;
+  launchOnce(scheduler, {{"multi", image("multi:latest"), std::string("cat /etc/os-release")}});
+  TuttiSchedulerDriver driver(&scheduler, framework(), master->messageAddress());
+  ASSERT_EQ(driver.start(), DriverStatus::DRIVER_RUNNING);
+  ASSERT_TRUE(scheduler.waitForState(TaskID("multi"), TaskState::TASK_FINISHED))
+      << lastUpdate(scheduler, "multi")->message;
+  std::string out = taskStdout(agent->options(), "multi");
+  EXPECT_NE(out.find("tutti-test-image"), std::string::npos) << out;
+  EXPECT_EQ(out.find("decoy"), std::string::npos) << out;
   driver.stop();
 }
 
