@@ -38,13 +38,19 @@ AgentManager::AgentManager(Master& master)
       refusedDown_(master.metrics().counter("master/agent_registrations_refused_down")) {}
 
 AgentRecord* AgentManager::find(const AgentID& id) {
-  auto it = agents_.find(id);
-  return it == agents_.end() ? nullptr : &it->second;
+  auto it = byId_.find(id);
+  return it == byId_.end() ? nullptr : it->second;
 }
 
 const AgentRecord* AgentManager::find(const AgentID& id) const {
-  auto it = agents_.find(id);
-  return it == agents_.end() ? nullptr : &it->second;
+  auto it = byId_.find(id);
+  return it == byId_.end() ? nullptr : it->second;
+}
+
+AgentRecord& AgentManager::insert(const AgentID& id) {
+  auto [it, fresh] = agents_.try_emplace(id);
+  if (fresh) byId_[id] = &it->second;
+  return it->second;
 }
 
 AgentRecord* AgentManager::findRegistered(const AgentID& id) {
@@ -126,7 +132,7 @@ void AgentManager::onRegisterAgent(const ConnectionId& from, const wire::Registe
     candidates.assign(sameAddress->second.begin(), sameAddress->second.end());
   }
   for (const AgentID& id : candidates) {
-    AgentRecord& agent = agents_.at(id);
+    AgentRecord& agent = *find(id);
     if (agent.state == AgentState::kAdmitting && agent.conn == from &&
         agent.info.hostname == m.agentInfo.hostname && agent.info.port == m.agentInfo.port) {
       return;
@@ -148,7 +154,7 @@ void AgentManager::onRegisterAgent(const ConnectionId& from, const wire::Registe
   }
 
   AgentID id(master_.info().id.value + "-S" + std::to_string(nextAgentNumber_++));
-  AgentRecord& agent = agents_[id];
+  AgentRecord& agent = insert(id);
   agent.id = id;
   agent.info = m.agentInfo;
   agent.info.id = id;
@@ -216,7 +222,7 @@ void AgentManager::onReregisterAgent(const ConnectionId& from,
 
   const bool wasUnreachable = existing && existing->state == AgentState::kUnreachable;
   if (existing) unindexAddress(*existing);
-  AgentRecord& agent = agents_[id];
+  AgentRecord& agent = insert(id);
   agent.id = id;
   agent.info = m.agentInfo;
   indexAddress(agent);
@@ -259,7 +265,7 @@ void AgentManager::restore(const std::map<AgentID, RegistryState::Agent>& agents
       gone_.insert(id);
       continue;
     }
-    AgentRecord& agent = agents_[id];
+    AgentRecord& agent = insert(id);
     agent.id = id;
     agent.info = a.info;
     indexAddress(agent);
@@ -404,6 +410,7 @@ void AgentManager::remove(const AgentID& id, TaskState partitionAwareState, Reas
   master_.frameworks().broadcastAgentLost(id);
   master_.registry().removeAgent(id, nullptr);
   unindexAddress(*agent);
+  byId_.erase(id);
   agents_.erase(id);
 }
 

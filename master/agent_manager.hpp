@@ -13,6 +13,7 @@
 #include <map>
 #include <set>
 #include <optional>
+#include <unordered_map>
 
 #include "common/metrics.hpp"
 #include "common/wire.hpp"
@@ -94,7 +95,13 @@ class AgentManager {
   void unindexAddress(const AgentRecord& agent);
 
   Master& master_;
-  std::map<AgentID, AgentRecord> agents_;
+  // Creates the record (or returns the existing one) and indexes it.
+  AgentRecord& insert(const AgentID& id);
+
+  std::map<AgentID, AgentRecord> agents_;  // ordered, for the HTTP endpoints
+  // The same records by id, for lookups per message: ids share a long
+  // prefix (the master's id), which makes ordered comparisons slow.
+  std::unordered_map<AgentID, AgentRecord*> byId_;
   std::map<Address, std::set<AgentID>> byAddress_;
   uint64_t nextAgentNumber_ = 0;
   // Removed for good: refused if they come back (from the registry, and

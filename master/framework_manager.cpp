@@ -25,13 +25,19 @@ FrameworkManager::FrameworkManager(Master& master)
       invalidSubscriptions_(master.metrics().counter("master/invalid_subscriptions")) {}
 
 FrameworkRecord* FrameworkManager::find(const FrameworkID& id) {
-  auto it = frameworks_.find(id);
-  return it == frameworks_.end() ? nullptr : &it->second;
+  auto it = byId_.find(id);
+  return it == byId_.end() ? nullptr : it->second;
 }
 
 const FrameworkRecord* FrameworkManager::find(const FrameworkID& id) const {
-  auto it = frameworks_.find(id);
-  return it == frameworks_.end() ? nullptr : &it->second;
+  auto it = byId_.find(id);
+  return it == byId_.end() ? nullptr : it->second;
+}
+
+FrameworkRecord& FrameworkManager::insert(const FrameworkID& id) {
+  auto [it, fresh] = frameworks_.try_emplace(id);
+  if (fresh) byId_[id] = &it->second;
+  return it->second;
 }
 
 FrameworkRecord* FrameworkManager::authorize(const ConnectionId& from, const FrameworkID& id,
@@ -132,7 +138,7 @@ void FrameworkManager::onSubscribe(const ConnectionId& from, const wire::Subscri
     pendingSubscriptions_.erase(id);
     if (!s.ok()) return;  // the master steps down
     if (find(id) || isCompleted(id)) return;
-    FrameworkRecord& fw = frameworks_[id];
+    FrameworkRecord& fw = insert(id);
     fw.id = id;
     fw.info = info;
     fw.conn = from;
@@ -197,7 +203,7 @@ void FrameworkManager::restore(const std::map<FrameworkID, FrameworkInfo>& frame
 void FrameworkManager::recoverFramework(const FrameworkInfo& info) {
   if (!info.id || find(*info.id) || isCompleted(*info.id)) return;
   if (!validate(info).ok()) return;
-  FrameworkRecord& fw = frameworks_[*info.id];
+  FrameworkRecord& fw = insert(*info.id);
   fw.id = *info.id;
   fw.info = info;
   fw.state = FrameworkState::kDisconnected;
@@ -233,6 +239,7 @@ void FrameworkManager::teardown(const FrameworkID& id, const std::string& why) {
   fw.unregisteredTime = master_.loop().clock().wallSeconds();
   master_.registry().removeFramework(id, nullptr);
   completedIds_.insert(id);
+  byId_.erase(it->first);
   completed_.push_back(std::move(fw));
   frameworks_.erase(it);
   while (completed_.size() > master_.options().maxCompletedFrameworks) {

@@ -10,6 +10,7 @@
 #include <deque>
 #include <map>
 #include <set>
+#include <unordered_map>
 
 #include "common/metrics.hpp"
 #include "common/wire.hpp"
@@ -61,7 +62,11 @@ class FrameworkManager {
   void startFailoverTimer(FrameworkRecord& fw, Duration timeout);
 
   Master& master_;
-  std::map<FrameworkID, FrameworkRecord> frameworks_;
+  // Creates the record (or returns the existing one) and indexes it.
+  FrameworkRecord& insert(const FrameworkID& id);
+
+  std::map<FrameworkID, FrameworkRecord> frameworks_;  // ordered, for the HTTP endpoints
+  std::unordered_map<FrameworkID, FrameworkRecord*> byId_;  // the same, for lookups per message
   std::deque<FrameworkRecord> completed_;
   std::set<FrameworkID> completedIds_;
   uint64_t nextFrameworkNumber_ = 0;

@@ -57,6 +57,7 @@ Master::Master(MasterOptions options, MasterInfo info, Loop& loop, Transport& tr
     if (onFatal_) onFatal_("registry write failed: " + s.message());
   });
   handlers_.resize(std::variant_size_v<wire::Payload>);
+  handlerStats_.resize(std::variant_size_v<wire::Payload>);
 
   on(frameworks_.get(), &FrameworkManager::onSubscribe);
   on(frameworks_.get(), &FrameworkManager::onTeardown);
@@ -165,7 +166,13 @@ void Master::dispatch(const ConnectionId& from, wire::Payload&& message) {
                               << ": not a message the master accepts";
     return;
   }
+  auto start = std::chrono::steady_clock::now();
+  LoopHandlerStats& stats = handlerStats_[message.index()];
   handler(from, std::move(message));
+  auto took = std::chrono::steady_clock::now() - start;
+  stats.count++;
+  stats.total += took;
+  stats.max = std::max<Duration>(stats.max, took);
 }
 
 void Master::requestAllocation() {

@@ -2,6 +2,9 @@
 
 #include <glog/logging.h>
 
+#include <algorithm>
+#include <iterator>
+
 #include "master/master.hpp"
 
 namespace tutti::master {
@@ -71,11 +74,23 @@ void OfferManager::onAllocation(
   if (event.offers.empty()) return;
   offersSent_.inc(static_cast<int64_t>(event.offers.size()));
   VLOG(1) << "Sending " << event.offers.size() << " offers to framework " << frameworkId;
+  // One event per kMaxOffersPerEvent offers: a framework that gets a whole
+  // large cluster at once must not get a frame beyond the decode limit.
   // A failed send disconnects the framework, which withdraws these offers.
-  master_.frameworks().send(*fw, event);
+  if (event.offers.size() <= kMaxOffersPerEvent) {
+    master_.frameworks().send(*fw, event);
+    return;
+  }
+  for (size_t i = 0; i < event.offers.size(); i += kMaxOffersPerEvent) {
+    size_t end = std::min(event.offers.size(), i + kMaxOffersPerEvent);
+    wire::OffersEvent part;
+    part.offers.assign(std::make_move_iterator(event.offers.begin() + static_cast<long>(i)),
+                       std::make_move_iterator(event.offers.begin() + static_cast<long>(end)));
+    if (!master_.frameworks().send(*fw, part)) return;
+  }
 }
 
-void OfferManager::erase(std::map<OfferID, OfferRecord>::iterator it) {
+void OfferManager::erase(std::unordered_map<OfferID, OfferRecord>::iterator it) {
   const Offer& offer = it->second.offer;
   if (it->second.timeoutTimer) master_.loop().cancel(it->second.timeoutTimer);
   if (AgentRecord* agent = master_.agents().find(offer.agentId)) {
@@ -124,7 +139,7 @@ void OfferManager::onDecline(const ConnectionId& from, const wire::DeclineCall& 
 void OfferManager::rescindOffersOfAgent(const AgentID& agentId) {
   AgentRecord* agent = master_.agents().find(agentId);
   if (!agent) return;
-  std::set<OfferID> ids = agent->offers;
+  std::vector<OfferID> ids(agent->offers.begin(), agent->offers.end());
   for (const auto& id : ids) {
     auto it = offers_.find(id);
     if (it == offers_.end()) continue;
@@ -140,7 +155,7 @@ void OfferManager::rescindOffersOfAgent(const AgentID& agentId) {
 void OfferManager::rescindOffersOfAgentAndRecover(const AgentID& agentId) {
   AgentRecord* agent = master_.agents().find(agentId);
   if (!agent) return;
-  std::set<OfferID> ids = agent->offers;
+  std::vector<OfferID> ids(agent->offers.begin(), agent->offers.end());
   for (const auto& id : ids) {
     auto it = offers_.find(id);
     if (it == offers_.end()) continue;
@@ -156,7 +171,7 @@ void OfferManager::rescindOffersOfAgentAndRecover(const AgentID& agentId) {
 void OfferManager::removeOffersOfFramework(const FrameworkID& frameworkId, bool rescind) {
   FrameworkRecord* fw = master_.frameworks().find(frameworkId);
   if (!fw) return;
-  std::set<OfferID> ids = fw->offers;
+  std::vector<OfferID> ids(fw->offers.begin(), fw->offers.end());
   for (const auto& id : ids) {
     if (rescind) {
       offersRescinded_.inc();

@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "common/loop.hpp"
 #include "common/transport.hpp"
@@ -37,8 +38,8 @@ struct AgentRecord {
   Resources total;
   std::map<FrameworkID, Resources> used;  // by tasks, allocated form
   Resources offered;
-  std::set<OfferID> offers;
-  std::map<FrameworkID, std::set<TaskID>> tasks;
+  std::unordered_set<OfferID> offers;
+  std::map<FrameworkID, std::unordered_set<TaskID>> tasks;
   std::map<FrameworkID, std::map<ExecutorID, ExecutorInfo>> executors;
   // Health.
   int missedPings = 0;
@@ -74,7 +75,7 @@ struct FrameworkRecord {
   std::unordered_map<TaskID, TaskRecord> tasks;  // not yet removed
   std::deque<Task> completedTasks;               // bounded
   std::map<TaskID, Task> unreachableTasks;       // bounded
-  std::set<OfferID> offers;
+  std::unordered_set<OfferID> offers;
   std::set<std::string> suppressedRoles;
   Resources used;     // by tasks
   Resources offered;  // in outstanding offers

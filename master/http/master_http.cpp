@@ -331,6 +331,17 @@ Status changeDurably(Loop& loop, Master& master, const char* name,
   }
 }
 
+// A default value of the payload's alternative `i` (for its name).
+template <size_t... I>
+wire::Payload variantAtImpl(size_t i, std::index_sequence<I...>) {
+  wire::Payload p;
+  (void)((i == I ? (p.emplace<I>(), true) : false) || ...);
+  return p;
+}
+wire::Payload variantAt(size_t i) {
+  return variantAtImpl(i, std::make_index_sequence<std::variant_size_v<wire::Payload>>{});
+}
+
 bool isClientError(const Status& s) {
   int code = httpStatusFor(s);
   return code >= 400 && code < 500;
@@ -574,12 +585,36 @@ void installMasterRoutes(HttpServer& server, Master& master, Loop& loop, Metrics
     return HttpResponse::json(
         json::dump(Json{{"version", tuttiVersion()}, {"build_user", ""}, {"git_sha", ""}}) + "\n");
   });
-  server.route("GET", "/metrics/snapshot", [&loop, &metrics](const HttpRequest&) {
-    auto snapshot = loop.call("http.metrics", [&metrics] { return metrics.snapshot(); });
-    return HttpResponse::json(json::dump(Json(snapshot)) + "\n");
+  // The registry, plus the loop's handler statistics (DESIGN §4): per
+  // handler name `master/loop/<name>/{count,total_ms,max_ms}`, per message
+  // type `master/handlers/<Message>/{count,total_ms,max_ms}`.
+  auto takeSnapshot = [&loop, &metrics, &master] {
+    return loop.call("http.metrics", [&metrics, &loop, &master] {
+      std::map<std::string, double> out = metrics.snapshot();
+      auto add = [&out](const std::string& prefix, const LoopHandlerStats& s) {
+        out[prefix + "/count"] = static_cast<double>(s.count);
+        out[prefix + "/total_ms"] = toMillis(s.total);
+        out[prefix + "/max_ms"] = toMillis(s.max);
+      };
+      LoopStats stats = loop.stats();
+      for (const auto& [name, s] : stats.handlers) add("master/loop/" + name, s);
+      out["master/loop_lag_ms_last"] = toMillis(stats.lagLast);
+      out["master/loop_lag_ms_max"] = toMillis(stats.lagMax);
+      out["master/loop_slow_handlers"] = static_cast<double>(stats.slowHandlers);
+      const auto& handlers = master.handlerStats();
+      for (size_t i = 0; i < handlers.size(); ++i) {
+        if (handlers[i].count == 0) continue;
+        wire::Payload p = variantAt(i);
+        add(std::string("master/handlers/") + wire::payloadName(p), handlers[i]);
+      }
+      return out;
+    });
+  };
+  server.route("GET", "/metrics/snapshot", [takeSnapshot](const HttpRequest&) {
+    return HttpResponse::json(json::dump(Json(takeSnapshot())) + "\n");
   });
-  server.route("GET", "/metrics", [&loop, &metrics](const HttpRequest&) {
-    auto snapshot = loop.call("http.metrics", [&metrics] { return metrics.snapshot(); });
+  server.route("GET", "/metrics", [takeSnapshot](const HttpRequest&) {
+    auto snapshot = takeSnapshot();
     HttpResponse r = HttpResponse::text(Metrics::toPrometheus(snapshot));
     r.contentType = "text/plain; version=0.0.4";
     return r;

@@ -91,6 +91,15 @@ int runC1m(const C1mOptions& options) {
                                },
                                timeout);
   double rss = rssMb(master.process.pid());
+  logLoopProfile("c1m", master.httpPort);
+  {
+    auto m = testing::getJson(master.httpPort, "/metrics/snapshot");
+    auto st = testing::getJson(master.httpPort, "/master/state-summary");
+    size_t active = 0;
+    for (const auto& fw : st["frameworks"]) active += fw.value("task_count", 0);
+    std::fprintf(stderr, "c1m: master active tasks %zu, running %.0f, finished %.0f\n", active,
+                 m.value("master/tasks_running", -1.0), m.value("master/tasks_finished", -1.0));
+  }
   double peak = peakRssMb(master.process.pid());
   std::vector<double> lat = frameworks.latencies();
   f = frameworks.stats();

@@ -67,8 +67,9 @@ class FrameworkEmulator::Framework : public Scheduler {
     driver_.reset();
   }
 
-  // Ticker thread (offers mode): declines up to `n` held offers.
-  void declineSome(int n) {
+  // Ticker thread (offers mode): declines up to `n` held offers; returns
+  // how many it declined.
+  int declineSome(int n) {
     std::vector<OfferID> ids;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -87,6 +88,7 @@ class FrameworkEmulator::Framework : public Scheduler {
       driver_->declineOffer(id, Filters{0});
       shared_->declines.fetch_add(1, std::memory_order_relaxed);
     }
+    return static_cast<int>(ids.size());
   }
 
   // ---- Scheduler ----
@@ -114,7 +116,7 @@ class FrameworkEmulator::Framework : public Scheduler {
     }
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& o : offers) held_.push_back(o);
-    if (quota_ > 0) launchSome(d);
+    if (quota_ > 0) refill(d);
   }
 
   void offerRescinded(SchedulerDriver*, const OfferID& id) override {
@@ -133,7 +135,7 @@ class FrameworkEmulator::Framework : public Scheduler {
       --inFlight_;
       shared_->running.fetch_add(1, std::memory_order_relaxed);
       maxInto(shared_->lastRunningNs, now);
-      launchSome(d);
+      refill(d);
     } else if (isTerminal(s.state)) {
       if (s.state == TaskState::TASK_FINISHED) {
         shared_->finished.fetch_add(1, std::memory_order_relaxed);
@@ -146,7 +148,7 @@ class FrameworkEmulator::Framework : public Scheduler {
       if (pending) {
         launchedAt_[static_cast<size_t>(idx)] = 0;
         --inFlight_;
-        launchSome(d);
+        refill(d);
       }
     }
   }
@@ -167,6 +169,12 @@ class FrameworkEmulator::Framework : public Scheduler {
     long long n = std::strtoll(id.value.c_str() + dash + 1, &end, 10);
     if (*end != '\0' || n < 0 || n >= quota_) return -1;
     return n;
+  }
+
+  // Launches once at most half of the in-flight bound is in use, so that an
+  // accept carries several tasks rather than one per task that started.
+  void refill(SchedulerDriver* d) {
+    if (inFlight_ <= options_.maxInFlight / 2) launchSome(d);
   }
 
   // Packs queued tasks into held offers while the in-flight bound allows;
@@ -194,7 +202,9 @@ class FrameworkEmulator::Framework : public Scheduler {
         batch.push_back(std::move(t));
       }
       if (batch.empty()) {
-        d->declineOffer(offer.id, Filters{options_.refuseSeconds});
+        // Too small for a task: refuse it for Mesos's default 5 s, so that a
+        // leftover does not go round every framework again and again.
+        d->declineOffer(offer.id, Filters{5});
         continue;
       }
       int64_t expected = 0;
@@ -258,7 +268,12 @@ void FrameworkEmulator::tick() {
     std::this_thread::sleep_until(at);  // a pacing clock, not a wait for an event
     owed += perTick;
     while (owed >= 1 && !stopping_.load()) {
-      frameworks_[next++ % frameworks_.size()]->declineSome(1);
+      // The next framework that holds an offer declines one.
+      bool declined = false;
+      for (size_t tries = 0; tries < frameworks_.size() && !declined; ++tries) {
+        declined = frameworks_[next++ % frameworks_.size()]->declineSome(1) > 0;
+      }
+      if (!declined) break;  // nobody holds anything: the debt waits
       owed -= 1;
     }
   }

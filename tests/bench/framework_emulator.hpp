@@ -5,7 +5,7 @@
 // Launch mode (tasks > 0): each framework has a queue of tasks/F tasks. It
 // keeps the offers it gets while it has work, packs queued tasks into them
 // (at most `maxInFlight` launched and not yet TASK_RUNNING at a time, as a
-// scheduler that paces itself does), and once its queue is empty declines
+// scheduler that paces itself does; it tops up once half of them run), and once its queue is empty declines
 // what it holds and suppresses offers. It records, per task, the time from
 // its accept to TASK_RUNNING at the scheduler.
 //

@@ -64,6 +64,7 @@ int runOffers(const OffersOptions& options) {
   double cpu1 = cpuSeconds(master.process.pid());
   double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   auto metrics = testing::getJson(master.httpPort, "/metrics/snapshot");
+  logLoopProfile("offers", master.httpPort);
   std::vector<double> lat = frameworks.latencies();
   FrameworkEmulatorStats f = frameworks.stats();
   frameworks.stop();

@@ -6,6 +6,10 @@
 #include <fstream>
 #include <sstream>
 
+#include <algorithm>
+
+#include "tests/fixtures/cluster.hpp"
+
 namespace tutti::bench {
 
 void Report::add(const std::string& key, long long value) {
@@ -57,6 +61,35 @@ double cpuSeconds(pid_t pid) {
     if (i == 15) stime = std::stoull(field);
   }
   return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+void logLoopProfile(const std::string& scenario, int httpPort, size_t top) {
+  auto m = testing::getJson(httpPort, "/metrics/snapshot");
+  if (!m.is_object()) return;
+  struct Row {
+    std::string name;
+    double totalMs, count, maxMs;
+  };
+  std::vector<Row> rows;
+  const std::string suffix = "/total_ms";
+  for (const auto& [key, value] : m.items()) {
+    bool loop = key.rfind("master/loop/", 0) == 0, handler = key.rfind("master/handlers/", 0) == 0;
+    if ((!loop && !handler) || key.size() < suffix.size() ||
+        key.compare(key.size() - suffix.size(), suffix.size(), suffix) != 0) {
+      continue;
+    }
+    std::string base = key.substr(0, key.size() - suffix.size());
+    rows.push_back({base, value.get<double>(), m.value(base + "/count", 0.0),
+                    m.value(base + "/max_ms", 0.0)});
+  }
+  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.totalMs > b.totalMs; });
+  std::fprintf(stderr, "%s: master loop profile (total ms, count, mean us, max ms):\n",
+               scenario.c_str());
+  for (size_t i = 0; i < rows.size() && i < top; ++i) {
+    const Row& r = rows[i];
+    std::fprintf(stderr, "  %-50s %10.1f %10.0f %8.1f %8.1f\n", r.name.c_str(), r.totalMs, r.count,
+                 r.count > 0 ? 1000 * r.totalMs / r.count : 0, r.maxMs);
+  }
 }
 
 }  // namespace tutti::bench

@@ -31,5 +31,8 @@ class Report {
 double rssMb(pid_t pid);
 // CPU time (user + system) the process used so far, in seconds (-1 when unknown).
 double cpuSeconds(pid_t pid);
+// Prints to stderr where the master's loop spent its time: the `top`
+// handlers and message types by total time, from its /metrics/snapshot.
+void logLoopProfile(const std::string& scenario, int httpPort, size_t top = 12);
 
 }  // namespace tutti::bench

@@ -92,6 +92,7 @@ int runState(const StateOptions& options) {
   auto metrics = testing::getJson(master.httpPort, "/metrics/snapshot");
   stop = true;
   for (auto& t : pollers) t.join();
+  logLoopProfile("state", master.httpPort);
   prober.join();
   frameworks.stop();
   agents.stop();
