@@ -39,7 +39,9 @@ AgentManager::AgentManager(Master& master)
 
 AgentRecord* AgentManager::find(const AgentID& id) {
   auto it = byId_.find(id);
-  return it == byId_.end() ? nullptr : it->second;
+  if (it == byId_.end()) return nullptr;
+  it->second->view.reset();  // the caller may change it
+  return it->second;
 }
 
 const AgentRecord* AgentManager::find(const AgentID& id) const {
@@ -47,9 +49,16 @@ const AgentRecord* AgentManager::find(const AgentID& id) const {
   return it == byId_.end() ? nullptr : it->second;
 }
 
+AgentRecord* AgentManager::findForHealth(const AgentID& id) {
+  auto it = byId_.find(id);
+  if (it == byId_.end() || it->second->state != AgentState::kRegistered) return nullptr;
+  return it->second;
+}
+
 AgentRecord& AgentManager::insert(const AgentID& id) {
   auto [it, fresh] = agents_.try_emplace(id);
   if (fresh) byId_[id] = &it->second;
+  it->second.view.reset();
   return it->second;
 }
 
@@ -320,7 +329,7 @@ void AgentManager::drainRemovals() {
 }
 
 void AgentManager::onPong(const ConnectionId& from, const wire::PongMessage& m) {
-  AgentRecord* agent = findRegistered(m.agentId);
+  AgentRecord* agent = findForHealth(m.agentId);
   if (!agent) return;  // it will notice the missing pings and re-register
   touch(*agent, from);
   agent->pongSinceLastPing = true;
@@ -355,7 +364,7 @@ void AgentManager::schedulePing(AgentRecord& agent) {
 }
 
 void AgentManager::onPingTimer(const AgentID& id) {
-  AgentRecord* agent = findRegistered(id);
+  AgentRecord* agent = findForHealth(id);
   if (!agent) return;
   agent->pingTimer = 0;
   if (!agent->pongSinceLastPing) {

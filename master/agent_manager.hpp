@@ -38,6 +38,8 @@ class AgentManager {
   // (at most --agent_removal_rate_limit of them per period).
   void restore(const std::map<AgentID, RegistryState::Agent>& agents);
 
+  // The non-const lookups are how every change reaches a record, so they
+  // drop its cached snapshot view (AgentRecord::view).
   AgentRecord* find(const AgentID& id);
   const AgentRecord* find(const AgentID& id) const;
   // Registered (reachable) agents only.
@@ -97,6 +99,9 @@ class AgentManager {
   Master& master_;
   // Creates the record (or returns the existing one) and indexes it.
   AgentRecord& insert(const AgentID& id);
+  // A registered agent, for changes to its health fields only (pings),
+  // which the state endpoints do not show: keeps its snapshot view.
+  AgentRecord* findForHealth(const AgentID& id);
 
   std::map<AgentID, AgentRecord> agents_;  // ordered, for the HTTP endpoints
   // The same records by id, for lookups per message: ids share a long

@@ -54,6 +54,9 @@ DEFINE_string(agent_removal_rate_limit, "",
               "After a failover, mark agents that did not re-register unreachable at most this "
               "fast, e.g. '100/1mins' (default: all at once)");
 DEFINE_int32(max_message_bytes, 16 << 20, "Largest message accepted from a peer, in bytes");
+DEFINE_int32(http_threads, 16,
+             "Threads serving HTTP requests (a request for the state waits for a snapshot "
+             "without holding the master's loop, but holds its thread)");
 
 DEFINE_validator(port, &tutti::validatePortFlag);
 DEFINE_validator(message_port, &tutti::validatePortFlag);
@@ -89,6 +92,7 @@ DEFINE_validator(max_agent_ping_timeouts, &validatePositive);
 DEFINE_validator(max_completed_frameworks, &validatePositive);
 DEFINE_validator(max_completed_tasks_per_framework, &validatePositive);
 DEFINE_validator(max_message_bytes, &validatePositive);
+DEFINE_validator(http_threads, &validatePositive);
 DEFINE_validator(quorum, &validatePositive);
 
 namespace {
@@ -161,6 +165,7 @@ int main(int argc, char** argv) {
   options.maxCompletedTasksPerFramework =
       static_cast<size_t>(FLAGS_max_completed_tasks_per_framework);
   options.decodeLimits.maxBytes = static_cast<size_t>(FLAGS_max_message_bytes);
+  options.httpThreads = FLAGS_http_threads;
   options.zk = FLAGS_zk;
   options.registry = FLAGS_registry;
   if (auto rate = parseRate(FLAGS_agent_removal_rate_limit)) {

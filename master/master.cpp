@@ -241,9 +241,11 @@ void Master::registerMetrics() {
       }
       return n;
     });
+    // From the frameworks' totals: summing every agent's per-framework use
+    // costs Resources arithmetic per agent, too much for a 50,000-agent loop.
     metrics_.gauge("master/" + r + "_used", [this, r] {
       double n = 0;
-      for (const auto& [_, a] : agents_->all()) n += a.usedTotal().scalar(r);
+      for (const auto& [_, f] : frameworks_->all()) n += f.used.scalar(r);
       return n;
     });
   }

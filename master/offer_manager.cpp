@@ -57,7 +57,7 @@ void OfferManager::onAllocation(
       offer.unavailability = master_.maintenance().unavailabilityOf(agent->info);
 
       OfferRecord& rec = offers_[offer.id];
-      rec.offer = offer;
+      rec.offer = std::make_shared<const Offer>(offer);
       if (master_.options().offerTimeout) {
         OfferID id = offer.id;
         rec.timeoutTimer = master_.loop().after(*master_.options().offerTimeout,
@@ -91,7 +91,7 @@ void OfferManager::onAllocation(
 }
 
 void OfferManager::erase(std::unordered_map<OfferID, OfferRecord>::iterator it) {
-  const Offer& offer = it->second.offer;
+  const Offer& offer = *it->second.offer;
   if (it->second.timeoutTimer) master_.loop().cancel(it->second.timeoutTimer);
   if (AgentRecord* agent = master_.agents().find(offer.agentId)) {
     agent->offers.erase(offer.id);
@@ -107,7 +107,7 @@ void OfferManager::erase(std::unordered_map<OfferID, OfferRecord>::iterator it) 
 std::optional<Offer> OfferManager::take(const OfferID& id) {
   auto it = offers_.find(id);
   if (it == offers_.end()) return std::nullopt;
-  Offer offer = it->second.offer;
+  Offer offer = *it->second.offer;
   erase(it);
   return offer;
 }
@@ -115,7 +115,7 @@ std::optional<Offer> OfferManager::take(const OfferID& id) {
 void OfferManager::remove(const OfferID& id, const std::optional<Filters>& filters) {
   auto it = offers_.find(id);
   if (it == offers_.end()) return;
-  Offer offer = it->second.offer;
+  Offer offer = *it->second.offer;
   erase(it);
   master_.allocator().recoverResources(offer.frameworkId, offer.agentId, offer.resources,
                                        filters);
@@ -127,7 +127,7 @@ void OfferManager::onDecline(const ConnectionId& from, const wire::DeclineCall& 
   if (!fw) return;
   for (const auto& id : m.offerIds) {
     const OfferRecord* rec = find(id);
-    if (!rec || rec->offer.frameworkId != fw->id) {
+    if (!rec || rec->offer->frameworkId != fw->id) {
       VLOG(1) << "Ignoring decline of unknown offer " << id;
       continue;
     }
@@ -143,7 +143,7 @@ void OfferManager::rescindOffersOfAgent(const AgentID& agentId) {
   for (const auto& id : ids) {
     auto it = offers_.find(id);
     if (it == offers_.end()) continue;
-    FrameworkID fwId = it->second.offer.frameworkId;
+    FrameworkID fwId = it->second.offer->frameworkId;
     erase(it);
     offersRescinded_.inc();
     if (FrameworkRecord* fw = master_.frameworks().find(fwId)) {
@@ -159,7 +159,7 @@ void OfferManager::rescindOffersOfAgentAndRecover(const AgentID& agentId) {
   for (const auto& id : ids) {
     auto it = offers_.find(id);
     if (it == offers_.end()) continue;
-    FrameworkID fwId = it->second.offer.frameworkId;
+    FrameworkID fwId = it->second.offer->frameworkId;
     offersRescinded_.inc();
     if (FrameworkRecord* fw = master_.frameworks().find(fwId)) {
       master_.frameworks().send(*fw, wire::RescindEvent{id});
@@ -185,7 +185,7 @@ void OfferManager::onOfferTimeout(const OfferID& id) {
   auto it = offers_.find(id);
   if (it == offers_.end()) return;
   it->second.timeoutTimer = 0;
-  FrameworkID fwId = it->second.offer.frameworkId;
+  FrameworkID fwId = it->second.offer->frameworkId;
   LOG(INFO) << "Offer " << id << " to framework " << fwId << " timed out";
   offersRescinded_.inc();
   if (FrameworkRecord* fw = master_.frameworks().find(fwId)) {

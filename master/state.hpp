@@ -7,11 +7,13 @@
 
 #include <deque>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "common/cow.hpp"
 #include "common/loop.hpp"
 #include "common/transport.hpp"
 #include "tutti/types.hpp"
@@ -25,6 +27,22 @@ enum class AgentState {
   kUnreachable,  // missed too many pings (or never came back); may re-register
 };
 const char* toString(AgentState s);
+
+// What the state endpoints show of an agent (state_snapshot.hpp): a copy
+// made when a snapshot is taken, kept and shared by later snapshots until the
+// agent changes.
+struct AgentView {
+  AgentID id;
+  AgentInfo info;
+  AgentState state = AgentState::kRegistered;
+  std::string version;
+  double registeredTime = 0;
+  double reregisteredTime = 0;
+  Resources total;
+  Resources used;
+  Resources offered;
+  size_t taskCount = 0;
+};
 
 struct AgentRecord {
   AgentID id;
@@ -41,6 +59,9 @@ struct AgentRecord {
   std::unordered_set<OfferID> offers;
   std::map<FrameworkID, std::unordered_set<TaskID>> tasks;
   std::map<FrameworkID, std::map<ExecutorID, ExecutorInfo>> executors;
+  // The latest snapshot's view of this agent; AgentManager drops it on
+  // every non-const lookup (the only way to reach a record to change it).
+  mutable std::shared_ptr<const AgentView> view;
   // Health.
   int missedPings = 0;
   bool pongSinceLastPing = true;
@@ -59,7 +80,9 @@ enum class FrameworkState {
 const char* toString(FrameworkState s);
 
 struct TaskRecord {
-  Task task;
+  // Shared copy-on-write with state snapshots (state_snapshot.hpp): change it
+  // through task.mut().
+  Cow<Task> task;
   // Resources were given back to the allocator (the task is terminal).
   bool released = false;
 };
@@ -73,8 +96,10 @@ struct FrameworkRecord {
   double reregisteredTime = 0;
   double unregisteredTime = 0;
   std::unordered_map<TaskID, TaskRecord> tasks;  // not yet removed
-  std::deque<Task> completedTasks;               // bounded
-  std::map<TaskID, Task> unreachableTasks;       // bounded
+  // Bounded (--max_completed_tasks_per_framework, and 1000 unreachable);
+  // immutable, shared with state snapshots.
+  std::deque<std::shared_ptr<const Task>> completedTasks;
+  std::map<TaskID, std::shared_ptr<const Task>> unreachableTasks;
   std::unordered_set<OfferID> offers;
   std::set<std::string> suppressedRoles;
   Resources used;     // by tasks
@@ -86,7 +111,7 @@ struct FrameworkRecord {
 };
 
 struct OfferRecord {
-  Offer offer;
+  std::shared_ptr<const Offer> offer;  // immutable, shared with state snapshots
   Loop::TimerId timeoutTimer = 0;
 };
 
