@@ -9,6 +9,7 @@
 // not partition-aware are then killed, as Mesos does.
 #pragma once
 
+#include <array>
 #include <deque>
 #include <map>
 #include <set>
@@ -71,8 +72,11 @@ class AgentManager {
   // removed), tells the allocator and the agent.
   void convertResources(AgentRecord& agent, const Resources& from, const Resources& to);
 
+  // O(1): kept as records change state.
   size_t registeredCount() const;
   size_t unreachableCount() const;
+  // The sum of "cpus", "mem" or "disk" over registered agents (O(1)).
+  double registeredTotal(std::string_view name) const;
 
  private:
   void admit(AgentRecord& agent);
@@ -99,6 +103,14 @@ class AgentManager {
   Master& master_;
   // Creates the record (or returns the existing one) and indexes it.
   AgentRecord& insert(const AgentID& id);
+  // Every change of a record's state or total goes through these, which keep
+  // the counts and totals below.
+  void setState(AgentRecord& agent, AgentState state);
+  void setTotal(AgentRecord& agent, Resources total);
+  void account(const AgentRecord& agent, int sign);
+  static constexpr std::array<std::string_view, 3> kTotalNames = {"cpus", "mem", "disk"};
+  std::array<int64_t, 4> counts_{};            // records by AgentState
+  std::array<int64_t, 3> registeredMillis_{};  // kTotalNames over registered agents
   // A registered agent, for changes to its health fields only (pings),
   // which the state endpoints do not show: keeps its snapshot view.
   AgentRecord* findForHealth(const AgentID& id);

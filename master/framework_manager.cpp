@@ -26,7 +26,9 @@ FrameworkManager::FrameworkManager(Master& master)
 
 FrameworkRecord* FrameworkManager::find(const FrameworkID& id) {
   auto it = byId_.find(id);
-  return it == byId_.end() ? nullptr : it->second;
+  if (it == byId_.end()) return nullptr;
+  it->second->view.reset();  // the caller may change it
+  return it->second;
 }
 
 const FrameworkRecord* FrameworkManager::find(const FrameworkID& id) const {
@@ -37,6 +39,7 @@ const FrameworkRecord* FrameworkManager::find(const FrameworkID& id) const {
 FrameworkRecord& FrameworkManager::insert(const FrameworkID& id) {
   auto [it, fresh] = frameworks_.try_emplace(id);
   if (fresh) byId_[id] = &it->second;
+  it->second.view.reset();
   return it->second;
 }
 
@@ -177,6 +180,7 @@ void FrameworkManager::scheduleHeartbeat(FrameworkRecord& fw) {
 void FrameworkManager::disconnect(FrameworkRecord& fw, const std::string& why) {
   if (fw.state != FrameworkState::kActive) return;
   LOG(INFO) << "Framework " << fw.id << " (" << fw.info.name << ") disconnected: " << why;
+  fw.view.reset();
   fw.state = FrameworkState::kDisconnected;
   if (fw.heartbeatTimer) master_.loop().cancel(fw.heartbeatTimer);
   fw.heartbeatTimer = 0;
@@ -228,6 +232,7 @@ void FrameworkManager::teardown(const FrameworkID& id, const std::string& why) {
   auto it = frameworks_.find(id);
   if (it == frameworks_.end()) return;
   FrameworkRecord& fw = it->second;
+  fw.view.reset();
   LOG(INFO) << "Tearing down framework " << id << " (" << fw.info.name << "): " << why;
   if (fw.heartbeatTimer) master_.loop().cancel(fw.heartbeatTimer);
   if (fw.failoverTimer) master_.loop().cancel(fw.failoverTimer);

@@ -33,6 +33,8 @@ class FrameworkManager {
   // counts master/invalid_framework_calls and returns null.
   FrameworkRecord* authorize(const ConnectionId& from, const FrameworkID& id, const char* call);
 
+  // The non-const lookup is how every change reaches a record, so it drops
+  // the record's cached snapshot view (FrameworkRecord::view).
   FrameworkRecord* find(const FrameworkID& id);
   const FrameworkRecord* find(const FrameworkID& id) const;
   bool isCompleted(const FrameworkID& id) const { return completedIds_.count(id) > 0; }

@@ -234,13 +234,7 @@ void Master::registerMetrics() {
   });
   for (const char* res : {"cpus", "mem", "disk"}) {
     std::string r = res;
-    metrics_.gauge("master/" + r + "_total", [this, r] {
-      double n = 0;
-      for (const auto& [_, a] : agents_->all()) {
-        if (a.state == AgentState::kRegistered) n += a.total.scalar(r);
-      }
-      return n;
-    });
+    metrics_.gauge("master/" + r + "_total", [this, r] { return agents_->registeredTotal(r); });
     // From the frameworks' totals: summing every agent's per-framework use
     // costs Resources arithmetic per agent, too much for a 50,000-agent loop.
     metrics_.gauge("master/" + r + "_used", [this, r] {

@@ -12,6 +12,7 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "common/cow.hpp"
 #include "common/loop.hpp"
@@ -87,6 +88,24 @@ struct TaskRecord {
   bool released = false;
 };
 
+// What the state endpoints show of a framework (state_snapshot.hpp), its
+// executors aside: built when a snapshot is taken, kept and shared by later
+// snapshots until the framework (or one of its tasks or offers) changes.
+struct FrameworkView {
+  FrameworkID id;
+  FrameworkInfo info;
+  FrameworkState state = FrameworkState::kActive;
+  double registeredTime = 0;
+  double reregisteredTime = 0;
+  double unregisteredTime = 0;
+  Resources used;
+  Resources offered;
+  std::vector<std::shared_ptr<const Task>> tasks;
+  std::vector<std::shared_ptr<const Task>> unreachableTasks;
+  std::vector<std::shared_ptr<const Task>> completedTasks;
+  std::vector<std::shared_ptr<const Offer>> offers;
+};
+
 struct FrameworkRecord {
   FrameworkID id;
   FrameworkInfo info;
@@ -106,6 +125,9 @@ struct FrameworkRecord {
   Resources offered;  // in outstanding offers
   Loop::TimerId heartbeatTimer = 0;
   Loop::TimerId failoverTimer = 0;
+  // The latest snapshot's view; FrameworkManager drops it on every non-const
+  // lookup (the way every change reaches a record) and state change.
+  mutable std::shared_ptr<const FrameworkView> view;
 
   bool partitionAware() const { return info.hasCapability(FrameworkCapability::PARTITION_AWARE); }
 };

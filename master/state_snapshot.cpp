@@ -17,8 +17,10 @@ using json::JsonWriter;
 // ---- taking a snapshot (loop thread) ----
 
 namespace {
-StateSnapshot::Framework frameworkOf(const Master& m, const FrameworkRecord& fw) {
-  StateSnapshot::Framework f;
+std::shared_ptr<const FrameworkView> frameworkOf(const Master& m, const FrameworkRecord& fw) {
+  if (fw.view) return fw.view;
+  auto view = std::make_shared<FrameworkView>();
+  FrameworkView& f = *view;
   f.id = fw.id;
   f.info = fw.info;
   f.state = fw.state;
@@ -36,7 +38,8 @@ StateSnapshot::Framework frameworkOf(const Master& m, const FrameworkRecord& fw)
   for (const auto& id : fw.offers) {
     if (const OfferRecord* o = m.offers().find(id)) f.offers.push_back(o->offer);
   }
-  return f;
+  fw.view = view;
+  return view;
 }
 }  // namespace
 
@@ -45,7 +48,6 @@ std::shared_ptr<const StateSnapshot> takeStateSnapshot(const Master& m) {
   s->info = m.info();
   s->startTime = m.startTime();
   s->agents.reserve(m.agents().all().size());
-  std::map<FrameworkID, std::vector<StateSnapshot::Executor>> executors;
   for (const auto& [id, a] : m.agents().all()) {
     if (!a.view) {
       auto view = std::make_shared<AgentView>();
@@ -66,16 +68,12 @@ std::shared_ptr<const StateSnapshot> takeStateSnapshot(const Master& m) {
     s->unreachableAgents += a.state == AgentState::kUnreachable;
     for (const auto& [fwId, byId] : a.executors) {
       for (const auto& [exId, ex] : byId) {
-        executors[fwId].push_back({exId, ex.name, id, ex.resources});
+        s->executors[fwId].push_back({exId, ex.name, id, ex.resources});
       }
     }
   }
   s->frameworks.reserve(m.frameworks().all().size());
-  for (const auto& [id, fw] : m.frameworks().all()) {
-    s->frameworks.push_back(frameworkOf(m, fw));
-    auto ex = executors.find(id);
-    if (ex != executors.end()) s->frameworks.back().executors = std::move(ex->second);
-  }
+  for (const auto& [id, fw] : m.frameworks().all()) s->frameworks.push_back(frameworkOf(m, fw));
   for (const auto& fw : m.frameworks().completed()) {
     s->completedFrameworks.push_back(frameworkOf(m, fw));
   }
@@ -228,8 +226,8 @@ void writeOffer(JsonWriter& w, const Offer& o) {
   w.endObject();
 }
 
-void writeFramework(JsonWriter& w, const StateSnapshot::Framework& fw, bool summary,
-                    TaskJsonCache* cache) {
+void writeFramework(JsonWriter& w, const StateSnapshot& s, const FrameworkView& fw,
+                    bool summary, TaskJsonCache* cache) {
   size_t running = 0, staging = 0;
   for (const auto& t : fw.tasks) {
     running += t->state == TaskState::TASK_RUNNING;
@@ -250,7 +248,9 @@ void writeFramework(JsonWriter& w, const StateSnapshot::Framework& fw, bool summ
   w.field("connected", fw.state == FrameworkState::kActive);
   if (!summary) {
     w.key("executors").beginArray();
-    for (const auto& e : fw.executors) {
+    static const std::vector<StateSnapshot::Executor> kNone;
+    auto ex = s.executors.find(fw.id);
+    for (const auto& e : ex == s.executors.end() ? kNone : ex->second) {
       w.beginObject();
       w.field("executor_id", e.id.value);
       w.field("framework_id", fw.id.value);
@@ -376,7 +376,7 @@ std::string stateJson(const StateSnapshot& s, const std::map<std::string, std::s
   std::string out;
   size_t tasks = 0;
   if (!summary) {
-    for (const auto& fw : s.frameworks) tasks += fw.tasks.size() + fw.completedTasks.size();
+    for (const auto& fw : s.frameworks) tasks += fw->tasks.size() + fw->completedTasks.size();
   }
   out.reserve(4096 + s.agents.size() * 1000 + tasks * 800);
   JsonWriter w(&out);
@@ -384,7 +384,7 @@ std::string stateJson(const StateSnapshot& s, const std::map<std::string, std::s
   w.beginObject();
   w.field("activated_slaves", static_cast<uint64_t>(s.registeredAgents));
   w.key("completed_frameworks").beginArray();
-  for (const auto& fw : s.completedFrameworks) writeFramework(w, fw, summary, cache);
+  for (const auto& fw : s.completedFrameworks) writeFramework(w, s, *fw, summary, cache);
   w.endArray();
   w.field("deactivated_slaves", int64_t{0});
   w.field("elected_time", s.startTime);
@@ -394,7 +394,7 @@ std::string stateJson(const StateSnapshot& s, const std::map<std::string, std::s
     w.endObject();
   }
   w.key("frameworks").beginArray();
-  for (const auto& fw : s.frameworks) writeFramework(w, fw, summary, cache);
+  for (const auto& fw : s.frameworks) writeFramework(w, s, *fw, summary, cache);
   w.endArray();
   w.field("hostname", s.info.hostname);
   w.field("id", s.info.id.value);
@@ -425,10 +425,10 @@ std::string frameworksJson(const StateSnapshot& s, TaskJsonCache* cache) {
   JsonWriter w(&out);
   w.beginObject();
   w.key("completed_frameworks").beginArray();
-  for (const auto& fw : s.completedFrameworks) writeFramework(w, fw, false, cache);
+  for (const auto& fw : s.completedFrameworks) writeFramework(w, s, *fw, false, cache);
   w.endArray();
   w.key("frameworks").beginArray();
-  for (const auto& fw : s.frameworks) writeFramework(w, fw, false, cache);
+  for (const auto& fw : s.frameworks) writeFramework(w, s, *fw, false, cache);
   w.endArray();
   w.endObject();
   return out;
@@ -454,8 +454,8 @@ std::string tasksJson(const StateSnapshot& s, TaskJsonCache* cache) {
   w.beginObject();
   w.key("tasks").beginArray();
   for (const auto& fw : s.frameworks) {
-    for (const auto& t : fw.tasks) writeTask(w, t, fw.info, cache);
-    for (const auto& t : fw.completedTasks) writeTask(w, t, fw.info, cache);
+    for (const auto& t : fw->tasks) writeTask(w, t, fw->info, cache);
+    for (const auto& t : fw->completedTasks) writeTask(w, t, fw->info, cache);
   }
   w.endArray();
   w.endObject();

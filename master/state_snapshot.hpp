@@ -4,8 +4,9 @@
 //
 // Taking one is cheap: tasks and offers are shared, not copied (the master
 // keeps them copy-on-write, state.hpp), agents are copied only when they
-// changed since the last snapshot (AgentRecord::view), so the loop pays a
-// pointer per task and agent and a small copy per framework. Serializing, the expensive part,
+// changed since the last snapshot (AgentRecord::view), and so are
+// frameworks (FrameworkRecord::view) with their lists of tasks: an idle
+// cluster costs the loop a pointer per agent and framework. Serializing, the expensive part,
 // happens on whatever thread holds the snapshot.
 //
 // Threads: takeStateSnapshot() on the master's loop; a snapshot, once taken,
@@ -32,29 +33,15 @@ struct StateSnapshot {
     AgentID agentId;
     Resources resources;
   };
-  struct Framework {
-    FrameworkID id;
-    FrameworkInfo info;
-    FrameworkState state = FrameworkState::kActive;
-    double registeredTime = 0;
-    double reregisteredTime = 0;
-    double unregisteredTime = 0;
-    Resources used;
-    Resources offered;
-    std::vector<std::shared_ptr<const Task>> tasks;
-    std::vector<std::shared_ptr<const Task>> unreachableTasks;
-    std::vector<std::shared_ptr<const Task>> completedTasks;
-    std::vector<std::shared_ptr<const Offer>> offers;
-    std::vector<Executor> executors;
-  };
 
   MasterInfo info;
   double startTime = 0;
   size_t registeredAgents = 0;
   size_t unreachableAgents = 0;
   std::vector<std::shared_ptr<const AgentView>> agents;  // every state, by id
-  std::vector<Framework> frameworks;
-  std::vector<Framework> completedFrameworks;
+  std::vector<std::shared_ptr<const FrameworkView>> frameworks;
+  std::vector<std::shared_ptr<const FrameworkView>> completedFrameworks;
+  std::map<FrameworkID, std::vector<Executor>> executors;  // by framework
 };
 
 // Loop thread.

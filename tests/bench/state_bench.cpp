@@ -58,6 +58,8 @@ int runState(const StateOptions& options) {
     return 1;
   }
 
+  std::fprintf(stderr, "state: %lld tasks running; polling\n",
+               static_cast<long long>(frameworks.stats().running));
   std::atomic<bool> stop{false};
   std::mutex mu;
   std::vector<double> latencies;

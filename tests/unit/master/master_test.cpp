@@ -1603,17 +1603,21 @@ TEST_F(MasterTest, StateSnapshotKeepsWhatItSawWhileTheMasterMovesOn) {
   launchRunning("fw1", fw, "agent1", agent, offer, commandTask("t1", "cpus:1;mem:128"), 1);
 
   auto before = master::takeStateSnapshot(*master_);
+  // Nothing changed: the next snapshot shares the views of the first.
+  auto same = master::takeStateSnapshot(*master_);
+  EXPECT_EQ(same->frameworks[0], before->frameworks[0]);
+  EXPECT_EQ(same->agents[0], before->agents[0]);
   statusUpdate("agent1", fw, agent, "t1", TaskState::TASK_FINISHED, uuid(2));
   auto after = master::takeStateSnapshot(*master_);
 
   // The task was copied on write: the first snapshot still has it running.
   ASSERT_EQ(before->frameworks.size(), 1u);
-  ASSERT_EQ(before->frameworks[0].tasks.size(), 1u);
-  EXPECT_EQ(before->frameworks[0].tasks[0]->state, TaskState::TASK_RUNNING);
-  EXPECT_EQ(before->frameworks[0].tasks[0]->statuses.size(), 1u);
-  ASSERT_EQ(after->frameworks[0].tasks.size(), 1u);
-  EXPECT_EQ(after->frameworks[0].tasks[0]->state, TaskState::TASK_FINISHED);
-  EXPECT_EQ(after->frameworks[0].tasks[0]->statuses.size(), 2u);
+  ASSERT_EQ(before->frameworks[0]->tasks.size(), 1u);
+  EXPECT_EQ(before->frameworks[0]->tasks[0]->state, TaskState::TASK_RUNNING);
+  EXPECT_EQ(before->frameworks[0]->tasks[0]->statuses.size(), 1u);
+  ASSERT_EQ(after->frameworks[0]->tasks.size(), 1u);
+  EXPECT_EQ(after->frameworks[0]->tasks[0]->state, TaskState::TASK_FINISHED);
+  EXPECT_EQ(after->frameworks[0]->tasks[0]->statuses.size(), 2u);
   EXPECT_EQ(taskState(fw, "t1"), TaskState::TASK_FINISHED);
 
   // The agent's view was rebuilt: its resources are free again.
