@@ -123,6 +123,22 @@ void FrameworkManager::onSubscribe(const ConnectionId& from, const wire::Subscri
     }
   }
 
+  if (!m.frameworkInfo.id) {
+    // A retry of a first subscription (the driver re-sends SUBSCRIBE when
+    // the answer is slow, as on a master busy offering a large cluster): as
+    // Mesos does for a framework already registered from the same pid,
+    // answer again rather than register a second framework.
+    if (pendingConnections_.count(from)) return;
+    for (auto& [id, fw] : frameworks_) {
+      if (fw.state == FrameworkState::kActive && fw.conn == from &&
+          fw.info.name == m.frameworkInfo.name) {
+        send(fw, wire::SubscribedEvent{id, toSeconds(master_.options().heartbeatInterval),
+                                       master_.info()});
+        return;
+      }
+    }
+  }
+
   FrameworkID id;
   if (m.frameworkInfo.id) {
     id = *m.frameworkInfo.id;  // unknown to this master (it restarted): keep the id
@@ -136,9 +152,11 @@ void FrameworkManager::onSubscribe(const ConnectionId& from, const wire::Subscri
   info.id = id;
   if (pendingSubscriptions_.count(id)) return;  // a retry while the registry writes
   pendingSubscriptions_.insert(id);
+  pendingConnections_.insert(from);
   // Durable first: a failed-over master must know this framework.
   master_.registry().addFramework(info, [this, id, info, from, suppressed, now](Status s) {
     pendingSubscriptions_.erase(id);
+    pendingConnections_.erase(from);
     if (!s.ok()) return;  // the master steps down
     if (find(id) || isCompleted(id)) return;
     FrameworkRecord& fw = insert(id);

@@ -73,6 +73,7 @@ class FrameworkManager {
   std::set<FrameworkID> completedIds_;
   uint64_t nextFrameworkNumber_ = 0;
   std::set<FrameworkID> pendingSubscriptions_;  // waiting for the registry
+  std::set<ConnectionId> pendingConnections_;   // the same, by connection
   Counter& subscriptions_;
   Counter& invalidCalls_;
   Counter& invalidSubscriptions_;

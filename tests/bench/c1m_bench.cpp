@@ -87,7 +87,8 @@ int runC1m(const C1mOptions& options) {
   bool ended = launched && testing::waitUntil(
                                [&] {
                                  progress("finishing");
-                                 return agents.stats().tasksEnded >= frameworks.stats().launched;
+                                 FrameworkEmulatorStats now = frameworks.stats();
+                                 return agents.stats().tasksEnded + now.failed >= now.launched;
                                },
                                timeout);
   double rss = rssMb(master.process.pid());

@@ -1594,6 +1594,26 @@ TEST_F(MasterTest, HeartbeatsAreSentEveryInterval) {
   EXPECT_EQ(count<wire::HeartbeatEvent>("fw1"), 3u);
 }
 
+TEST_F(MasterTest, SubscribeRetriedWithoutAnIdRegistersOneFramework) {
+  // The driver re-sends SUBSCRIBE when the answer is slow; both the retry
+  // that crosses the registry write and a later one get the same framework.
+  transport_.inject("fw1", wire::SubscribeCall{frameworkInfo("f"), {}});
+  transport_.inject("fw1", wire::SubscribeCall{frameworkInfo("f"), {}});
+  settle();
+  auto first = transport_.take<wire::SubscribedEvent>("fw1");
+  ASSERT_EQ(first.size(), 1u);
+  transport_.inject("fw1", wire::SubscribeCall{frameworkInfo("f"), {}});
+  settle();
+  auto again = transport_.take<wire::SubscribedEvent>("fw1");
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].frameworkId, first[0].frameworkId);
+  EXPECT_EQ(master_->frameworks().all().size(), 1u);
+  // Another connection is another framework.
+  FrameworkID other = subscribe("fw2", frameworkInfo("f"));
+  EXPECT_NE(other, first[0].frameworkId);
+  EXPECT_EQ(master_->frameworks().all().size(), 2u);
+}
+
 // ---- state snapshots (DESIGN §7: served off the loop) ----
 
 TEST_F(MasterTest, StateSnapshotKeepsWhatItSawWhileTheMasterMovesOn) {
