@@ -5,6 +5,8 @@
 // the first accept to the last TASK_RUNNING at the schedulers, the latency
 // accept -> TASK_RUNNING per task, and the master's RSS once every task
 // finished (its peak goes to stderr).
+#include <signal.h>
+
 #include <cstdio>
 #include <fstream>
 
@@ -106,6 +108,7 @@ int runC1m(const C1mOptions& options) {
   f = frameworks.stats();
   frameworks.stop();
   agents.stop();
+  master.process.stop(SIGTERM);  // a clean exit (tools that watch the master get their report)
   if (!launched || !ended || f.failed > 0) {
     std::fprintf(stderr, "c1m: running=%lld finished=%lld failed=%lld of %lld tasks\n",
                  static_cast<long long>(f.running), static_cast<long long>(f.finished),
