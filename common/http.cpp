@@ -22,6 +22,13 @@ HttpResponse HttpResponse::json(std::string body, int status) {
   return r;
 }
 
+HttpResponse HttpResponse::json(std::shared_ptr<const std::string> body, int status) {
+  HttpResponse r;
+  r.status = status;
+  r.sharedBody = std::move(body);
+  return r;
+}
+
 HttpResponse HttpResponse::text(std::string body, int status) {
   HttpResponse r;
   r.status = status;
@@ -117,7 +124,16 @@ HttpRequest convert(const httplib::Request& req) {
 void apply(const HttpResponse& from, httplib::Response& to) {
   to.status = from.status;
   for (const auto& [k, v] : from.headers) to.set_header(k, v);
-  to.set_content(from.body, from.contentType.c_str());
+  if (!from.sharedBody) {
+    to.set_content(from.body, from.contentType.c_str());
+    return;
+  }
+  std::shared_ptr<const std::string> body = from.sharedBody;
+  to.set_content_provider(
+      body->size(), from.contentType.c_str(),
+      [body](size_t offset, size_t length, httplib::DataSink& sink) {
+        return sink.write(body->data() + offset, length);
+      });
 }
 
 std::string regexEscape(const std::string& s) {

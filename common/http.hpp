@@ -37,11 +37,15 @@ struct HttpRequest {
 struct HttpResponse {
   int status = 200;
   std::string body;
+  // Instead of `body`: a large body shared by many responses (the master's
+  // state snapshots), sent without copying it.
+  std::shared_ptr<const std::string> sharedBody;
   std::string contentType = "application/json";
   std::map<std::string, std::string> headers;
 
   static HttpResponse json(std::string body, int status = 200);
   static HttpResponse text(std::string body, int status = 200);
+  static HttpResponse json(std::shared_ptr<const std::string> body, int status = 200);
   // A JSON or plain-text error body: {"error": message} for JSON APIs.
   static HttpResponse error(int status, const std::string& message);
 };

@@ -57,12 +57,26 @@ void Loop::drainWakeFd() {
 Loop::TimerId Loop::after(Duration delay, const char* name, std::function<void()> fn) {
   TimerId id = nextTimerId_++;
   if (delay < Duration(0)) delay = Duration(0);
-  timerQueue_.emplace(clock_.now() + delay, id);
-  timers_.emplace(id, Timer{name, std::move(fn)});
+  TimePoint when = clock_.now() + delay;
+  timerQueue_.emplace(when, id);
+  timers_.emplace(id, Timer{name, std::move(fn), when});
   return id;
 }
 
-void Loop::cancel(TimerId id) { timers_.erase(id); }
+void Loop::cancel(TimerId id) {
+  auto it = timers_.find(id);
+  if (it == timers_.end()) return;
+  // Out of the queue too: busy components arm and cancel many timers (retries,
+  // timeouts), and dead entries would pile up until they came due.
+  auto [first, last] = timerQueue_.equal_range(it->second.when);
+  for (auto q = first; q != last; ++q) {
+    if (q->second == id) {
+      timerQueue_.erase(q);
+      break;
+    }
+  }
+  timers_.erase(it);
+}
 
 void Loop::watchSocket(void* socket, const char* name, std::function<void()> onReadable) {
   watches_.push_back(
@@ -217,7 +231,12 @@ size_t Loop::runDueTimers() {
     ++ran;
     if (stopped_.load()) {
       // Stopped: the rest stay due for a later run.
-      for (size_t j = i + 1; j < due.size(); ++j) timerQueue_.emplace(now, due[j]);
+      for (size_t j = i + 1; j < due.size(); ++j) {
+        auto t = timers_.find(due[j]);
+        if (t == timers_.end()) continue;
+        t->second.when = now;
+        timerQueue_.emplace(now, due[j]);
+      }
       break;
     }
   }

@@ -122,6 +122,7 @@ class Loop {
   struct Timer {
     const char* name;
     std::function<void()> fn;
+    TimePoint when;  // its entry in timerQueue_
   };
   struct Posted {
     const char* name;

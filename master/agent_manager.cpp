@@ -38,13 +38,58 @@ AgentManager::AgentManager(Master& master)
       refusedDown_(master.metrics().counter("master/agent_registrations_refused_down")) {}
 
 AgentRecord* AgentManager::find(const AgentID& id) {
-  auto it = agents_.find(id);
-  return it == agents_.end() ? nullptr : &it->second;
+  auto it = byId_.find(id);
+  if (it == byId_.end()) return nullptr;
+  it->second->view.reset();  // the caller may change it
+  return it->second;
 }
 
 const AgentRecord* AgentManager::find(const AgentID& id) const {
-  auto it = agents_.find(id);
-  return it == agents_.end() ? nullptr : &it->second;
+  auto it = byId_.find(id);
+  return it == byId_.end() ? nullptr : it->second;
+}
+
+AgentRecord* AgentManager::findForHealth(const AgentID& id) {
+  auto it = byId_.find(id);
+  if (it == byId_.end() || it->second->state != AgentState::kRegistered) return nullptr;
+  return it->second;
+}
+
+AgentRecord& AgentManager::insert(const AgentID& id) {
+  auto [it, fresh] = agents_.try_emplace(id);
+  if (fresh) {
+    byId_[id] = &it->second;
+    account(it->second, +1);
+  }
+  it->second.view.reset();
+  return it->second;
+}
+
+void AgentManager::account(const AgentRecord& agent, int sign) {
+  counts_[static_cast<size_t>(agent.state)] += sign;
+  if (agent.state != AgentState::kRegistered) return;
+  for (size_t i = 0; i < kTotalNames.size(); ++i) {
+    registeredMillis_[i] += sign * agent.total.scalarMillis(kTotalNames[i]);
+  }
+}
+
+void AgentManager::setState(AgentRecord& agent, AgentState state) {
+  account(agent, -1);
+  agent.state = state;
+  account(agent, +1);
+}
+
+void AgentManager::setTotal(AgentRecord& agent, Resources total) {
+  account(agent, -1);
+  agent.total = std::move(total);
+  account(agent, +1);
+}
+
+double AgentManager::registeredTotal(std::string_view name) const {
+  for (size_t i = 0; i < kTotalNames.size(); ++i) {
+    if (kTotalNames[i] == name) return static_cast<double>(registeredMillis_[i]) / 1000.0;
+  }
+  return 0;
 }
 
 AgentRecord* AgentManager::findRegistered(const AgentID& id) {
@@ -53,15 +98,11 @@ AgentRecord* AgentManager::findRegistered(const AgentID& id) {
 }
 
 size_t AgentManager::registeredCount() const {
-  size_t n = 0;
-  for (const auto& [_, a] : agents_) n += a.state == AgentState::kRegistered;
-  return n;
+  return static_cast<size_t>(counts_[static_cast<size_t>(AgentState::kRegistered)]);
 }
 
 size_t AgentManager::unreachableCount() const {
-  size_t n = 0;
-  for (const auto& [_, a] : agents_) n += a.state == AgentState::kUnreachable;
-  return n;
+  return static_cast<size_t>(counts_[static_cast<size_t>(AgentState::kUnreachable)]);
 }
 
 void AgentManager::send(const AgentRecord& agent, const wire::Payload& message) {
@@ -126,7 +167,7 @@ void AgentManager::onRegisterAgent(const ConnectionId& from, const wire::Registe
     candidates.assign(sameAddress->second.begin(), sameAddress->second.end());
   }
   for (const AgentID& id : candidates) {
-    AgentRecord& agent = agents_.at(id);
+    AgentRecord& agent = *find(id);
     if (agent.state == AgentState::kAdmitting && agent.conn == from &&
         agent.info.hostname == m.agentInfo.hostname && agent.info.port == m.agentInfo.port) {
       return;
@@ -148,15 +189,15 @@ void AgentManager::onRegisterAgent(const ConnectionId& from, const wire::Registe
   }
 
   AgentID id(master_.info().id.value + "-S" + std::to_string(nextAgentNumber_++));
-  AgentRecord& agent = agents_[id];
+  AgentRecord& agent = insert(id);
   agent.id = id;
   agent.info = m.agentInfo;
   agent.info.id = id;
   agent.conn = from;
   agent.version = m.version;
-  agent.total = m.agentInfo.resources;
+  setTotal(agent, m.agentInfo.resources);
   agent.registeredTime = master_.loop().clock().wallSeconds();
-  agent.state = AgentState::kAdmitting;
+  setState(agent, AgentState::kAdmitting);
   indexAddress(agent);
   registrations_.inc();
   // Durable first: a failed-over master must know every admitted agent.
@@ -172,7 +213,7 @@ void AgentManager::onRegisterAgent(const ConnectionId& from, const wire::Registe
 }
 
 void AgentManager::admit(AgentRecord& agent) {
-  agent.state = AgentState::kRegistered;
+  setState(agent, AgentState::kRegistered);
   agent.missedPings = 0;
   agent.pongSinceLastPing = true;
   master_.allocator().addAgent(agent.id, agent.info, agent.total, agent.used);
@@ -216,12 +257,12 @@ void AgentManager::onReregisterAgent(const ConnectionId& from,
 
   const bool wasUnreachable = existing && existing->state == AgentState::kUnreachable;
   if (existing) unindexAddress(*existing);
-  AgentRecord& agent = agents_[id];
+  AgentRecord& agent = insert(id);
   agent.id = id;
   agent.info = m.agentInfo;
   indexAddress(agent);
   agent.conn = from;
-  agent.state = AgentState::kAdmitting;
+  setState(agent, AgentState::kAdmitting);
   master_.registry().admitAgent(m.agentInfo, [this, from, m, wasUnreachable](Status s) {
     if (!s.ok()) return;  // the master steps down
     reregistered(from, m, wasUnreachable);
@@ -237,7 +278,7 @@ void AgentManager::reregistered(const ConnectionId& from, const wire::Reregister
   agent.info = m.agentInfo;
   agent.conn = from;
   agent.version = m.version;
-  agent.total = m.agentInfo.resources;
+  setTotal(agent, m.agentInfo.resources);
   agent.reregisteredTime = master_.loop().clock().wallSeconds();
   if (agent.registeredTime == 0) agent.registeredTime = agent.reregisteredTime;
   LOG(INFO) << "Agent " << id << " at " << agent.pid() << " re-registered"
@@ -259,16 +300,16 @@ void AgentManager::restore(const std::map<AgentID, RegistryState::Agent>& agents
       gone_.insert(id);
       continue;
     }
-    AgentRecord& agent = agents_[id];
+    AgentRecord& agent = insert(id);
     agent.id = id;
     agent.info = a.info;
     indexAddress(agent);
-    agent.total = a.info.resources;
+    setTotal(agent, a.info.resources);
     if (a.state == RegistryState::Agent::State::kUnreachable) {
-      agent.state = AgentState::kUnreachable;
+      setState(agent, AgentState::kUnreachable);
       agent.unreachableTime = a.unreachableTime;
     } else {
-      agent.state = AgentState::kRecovered;
+      setState(agent, AgentState::kRecovered);
       ++recovered;
     }
   }
@@ -302,7 +343,7 @@ void AgentManager::drainRemovals() {
     if (!agent || agent->state != AgentState::kRecovered) continue;
     ++n;
     removals_.inc();
-    agent->state = AgentState::kUnreachable;
+    setState(*agent, AgentState::kUnreachable);
     agent->unreachableTime = master_.loop().clock().wallSeconds();
     master_.registry().markUnreachable(id, agent->unreachableTime, nullptr);
     LOG(WARNING) << "Agent " << id << " did not re-register after the failover: unreachable";
@@ -314,7 +355,7 @@ void AgentManager::drainRemovals() {
 }
 
 void AgentManager::onPong(const ConnectionId& from, const wire::PongMessage& m) {
-  AgentRecord* agent = findRegistered(m.agentId);
+  AgentRecord* agent = findForHealth(m.agentId);
   if (!agent) return;  // it will notice the missing pings and re-register
   touch(*agent, from);
   agent->pongSinceLastPing = true;
@@ -331,7 +372,7 @@ void AgentManager::onUnregisterAgent(const ConnectionId& from,
 
 void AgentManager::convertResources(AgentRecord& agent, const Resources& from,
                                     const Resources& to) {
-  agent.total = agent.total - from.unallocate() + to.unallocate();
+  setTotal(agent, agent.total - from.unallocate() + to.unallocate());
   agent.info.resources = agent.total;
   master_.registry().admitAgent(agent.info, nullptr);  // reservations survive failovers
   master_.allocator().updateAgent(agent.id, agent.info, agent.total);
@@ -349,7 +390,7 @@ void AgentManager::schedulePing(AgentRecord& agent) {
 }
 
 void AgentManager::onPingTimer(const AgentID& id) {
-  AgentRecord* agent = findRegistered(id);
+  AgentRecord* agent = findForHealth(id);
   if (!agent) return;
   agent->pingTimer = 0;
   if (!agent->pongSinceLastPing) {
@@ -369,7 +410,7 @@ void AgentManager::markUnreachable(const AgentID& id, const std::string& why) {
   removals_.inc();
   if (agent->pingTimer) master_.loop().cancel(agent->pingTimer);
   agent->pingTimer = 0;
-  agent->state = AgentState::kUnreachable;
+  setState(*agent, AgentState::kUnreachable);
   agent->unreachableTime = master_.loop().clock().wallSeconds();
   master_.registry().markUnreachable(id, agent->unreachableTime, nullptr);
   master_.offers().rescindOffersOfAgent(id);
@@ -404,6 +445,8 @@ void AgentManager::remove(const AgentID& id, TaskState partitionAwareState, Reas
   master_.frameworks().broadcastAgentLost(id);
   master_.registry().removeAgent(id, nullptr);
   unindexAddress(*agent);
+  account(*agent, -1);
+  byId_.erase(id);
   agents_.erase(id);
 }
 

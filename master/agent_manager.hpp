@@ -9,10 +9,12 @@
 // not partition-aware are then killed, as Mesos does.
 #pragma once
 
+#include <array>
 #include <deque>
 #include <map>
 #include <set>
 #include <optional>
+#include <unordered_map>
 
 #include "common/metrics.hpp"
 #include "common/wire.hpp"
@@ -37,6 +39,8 @@ class AgentManager {
   // (at most --agent_removal_rate_limit of them per period).
   void restore(const std::map<AgentID, RegistryState::Agent>& agents);
 
+  // The non-const lookups are how every change reaches a record, so they
+  // drop its cached snapshot view (AgentRecord::view).
   AgentRecord* find(const AgentID& id);
   const AgentRecord* find(const AgentID& id) const;
   // Registered (reachable) agents only.
@@ -68,8 +72,11 @@ class AgentManager {
   // removed), tells the allocator and the agent.
   void convertResources(AgentRecord& agent, const Resources& from, const Resources& to);
 
+  // O(1): kept as records change state.
   size_t registeredCount() const;
   size_t unreachableCount() const;
+  // The sum of "cpus", "mem" or "disk" over registered agents (O(1)).
+  double registeredTotal(std::string_view name) const;
 
  private:
   void admit(AgentRecord& agent);
@@ -94,7 +101,24 @@ class AgentManager {
   void unindexAddress(const AgentRecord& agent);
 
   Master& master_;
-  std::map<AgentID, AgentRecord> agents_;
+  // Creates the record (or returns the existing one) and indexes it.
+  AgentRecord& insert(const AgentID& id);
+  // Every change of a record's state or total goes through these, which keep
+  // the counts and totals below.
+  void setState(AgentRecord& agent, AgentState state);
+  void setTotal(AgentRecord& agent, Resources total);
+  void account(const AgentRecord& agent, int sign);
+  static constexpr std::array<std::string_view, 3> kTotalNames = {"cpus", "mem", "disk"};
+  std::array<int64_t, 4> counts_{};            // records by AgentState
+  std::array<int64_t, 3> registeredMillis_{};  // kTotalNames over registered agents
+  // A registered agent, for changes to its health fields only (pings),
+  // which the state endpoints do not show: keeps its snapshot view.
+  AgentRecord* findForHealth(const AgentID& id);
+
+  std::map<AgentID, AgentRecord> agents_;  // ordered, for the HTTP endpoints
+  // The same records by id, for lookups per message: ids share a long
+  // prefix (the master's id), which makes ordered comparisons slow.
+  std::unordered_map<AgentID, AgentRecord*> byId_;
   std::map<Address, std::set<AgentID>> byAddress_;
   uint64_t nextAgentNumber_ = 0;
   // Removed for good: refused if they come back (from the registry, and

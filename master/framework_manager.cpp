@@ -25,13 +25,22 @@ FrameworkManager::FrameworkManager(Master& master)
       invalidSubscriptions_(master.metrics().counter("master/invalid_subscriptions")) {}
 
 FrameworkRecord* FrameworkManager::find(const FrameworkID& id) {
-  auto it = frameworks_.find(id);
-  return it == frameworks_.end() ? nullptr : &it->second;
+  auto it = byId_.find(id);
+  if (it == byId_.end()) return nullptr;
+  it->second->view.reset();  // the caller may change it
+  return it->second;
 }
 
 const FrameworkRecord* FrameworkManager::find(const FrameworkID& id) const {
-  auto it = frameworks_.find(id);
-  return it == frameworks_.end() ? nullptr : &it->second;
+  auto it = byId_.find(id);
+  return it == byId_.end() ? nullptr : it->second;
+}
+
+FrameworkRecord& FrameworkManager::insert(const FrameworkID& id) {
+  auto [it, fresh] = frameworks_.try_emplace(id);
+  if (fresh) byId_[id] = &it->second;
+  it->second.view.reset();
+  return it->second;
 }
 
 FrameworkRecord* FrameworkManager::authorize(const ConnectionId& from, const FrameworkID& id,
@@ -114,6 +123,22 @@ void FrameworkManager::onSubscribe(const ConnectionId& from, const wire::Subscri
     }
   }
 
+  if (!m.frameworkInfo.id) {
+    // A retry of a first subscription (the driver re-sends SUBSCRIBE when
+    // the answer is slow, as on a master busy offering a large cluster): as
+    // Mesos does for a framework already registered from the same pid,
+    // answer again rather than register a second framework.
+    if (pendingConnections_.count(from)) return;
+    for (auto& [id, fw] : frameworks_) {
+      if (fw.state == FrameworkState::kActive && fw.conn == from &&
+          fw.info.name == m.frameworkInfo.name) {
+        send(fw, wire::SubscribedEvent{id, toSeconds(master_.options().heartbeatInterval),
+                                       master_.info()});
+        return;
+      }
+    }
+  }
+
   FrameworkID id;
   if (m.frameworkInfo.id) {
     id = *m.frameworkInfo.id;  // unknown to this master (it restarted): keep the id
@@ -127,12 +152,14 @@ void FrameworkManager::onSubscribe(const ConnectionId& from, const wire::Subscri
   info.id = id;
   if (pendingSubscriptions_.count(id)) return;  // a retry while the registry writes
   pendingSubscriptions_.insert(id);
+  pendingConnections_.insert(from);
   // Durable first: a failed-over master must know this framework.
   master_.registry().addFramework(info, [this, id, info, from, suppressed, now](Status s) {
     pendingSubscriptions_.erase(id);
+    pendingConnections_.erase(from);
     if (!s.ok()) return;  // the master steps down
     if (find(id) || isCompleted(id)) return;
-    FrameworkRecord& fw = frameworks_[id];
+    FrameworkRecord& fw = insert(id);
     fw.id = id;
     fw.info = info;
     fw.conn = from;
@@ -171,6 +198,7 @@ void FrameworkManager::scheduleHeartbeat(FrameworkRecord& fw) {
 void FrameworkManager::disconnect(FrameworkRecord& fw, const std::string& why) {
   if (fw.state != FrameworkState::kActive) return;
   LOG(INFO) << "Framework " << fw.id << " (" << fw.info.name << ") disconnected: " << why;
+  fw.view.reset();
   fw.state = FrameworkState::kDisconnected;
   if (fw.heartbeatTimer) master_.loop().cancel(fw.heartbeatTimer);
   fw.heartbeatTimer = 0;
@@ -197,7 +225,7 @@ void FrameworkManager::restore(const std::map<FrameworkID, FrameworkInfo>& frame
 void FrameworkManager::recoverFramework(const FrameworkInfo& info) {
   if (!info.id || find(*info.id) || isCompleted(*info.id)) return;
   if (!validate(info).ok()) return;
-  FrameworkRecord& fw = frameworks_[*info.id];
+  FrameworkRecord& fw = insert(*info.id);
   fw.id = *info.id;
   fw.info = info;
   fw.state = FrameworkState::kDisconnected;
@@ -222,6 +250,7 @@ void FrameworkManager::teardown(const FrameworkID& id, const std::string& why) {
   auto it = frameworks_.find(id);
   if (it == frameworks_.end()) return;
   FrameworkRecord& fw = it->second;
+  fw.view.reset();
   LOG(INFO) << "Tearing down framework " << id << " (" << fw.info.name << "): " << why;
   if (fw.heartbeatTimer) master_.loop().cancel(fw.heartbeatTimer);
   if (fw.failoverTimer) master_.loop().cancel(fw.failoverTimer);
@@ -233,6 +262,7 @@ void FrameworkManager::teardown(const FrameworkID& id, const std::string& why) {
   fw.unregisteredTime = master_.loop().clock().wallSeconds();
   master_.registry().removeFramework(id, nullptr);
   completedIds_.insert(id);
+  byId_.erase(it->first);
   completed_.push_back(std::move(fw));
   frameworks_.erase(it);
   while (completed_.size() > master_.options().maxCompletedFrameworks) {

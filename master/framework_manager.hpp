@@ -10,6 +10,7 @@
 #include <deque>
 #include <map>
 #include <set>
+#include <unordered_map>
 
 #include "common/metrics.hpp"
 #include "common/wire.hpp"
@@ -32,6 +33,8 @@ class FrameworkManager {
   // counts master/invalid_framework_calls and returns null.
   FrameworkRecord* authorize(const ConnectionId& from, const FrameworkID& id, const char* call);
 
+  // The non-const lookup is how every change reaches a record, so it drops
+  // the record's cached snapshot view (FrameworkRecord::view).
   FrameworkRecord* find(const FrameworkID& id);
   const FrameworkRecord* find(const FrameworkID& id) const;
   bool isCompleted(const FrameworkID& id) const { return completedIds_.count(id) > 0; }
@@ -61,11 +64,16 @@ class FrameworkManager {
   void startFailoverTimer(FrameworkRecord& fw, Duration timeout);
 
   Master& master_;
-  std::map<FrameworkID, FrameworkRecord> frameworks_;
+  // Creates the record (or returns the existing one) and indexes it.
+  FrameworkRecord& insert(const FrameworkID& id);
+
+  std::map<FrameworkID, FrameworkRecord> frameworks_;  // ordered, for the HTTP endpoints
+  std::unordered_map<FrameworkID, FrameworkRecord*> byId_;  // the same, for lookups per message
   std::deque<FrameworkRecord> completed_;
   std::set<FrameworkID> completedIds_;
   uint64_t nextFrameworkNumber_ = 0;
   std::set<FrameworkID> pendingSubscriptions_;  // waiting for the registry
+  std::set<ConnectionId> pendingConnections_;   // the same, by connection
   Counter& subscriptions_;
   Counter& invalidCalls_;
   Counter& invalidSubscriptions_;

@@ -2,6 +2,7 @@
 // the high-availability work). Flags keep Mesos's names.
 #include <gflags/gflags.h>
 #include <glog/logging.h>
+#include <malloc.h>
 #include <signal.h>
 
 #include <atomic>
@@ -54,6 +55,9 @@ DEFINE_string(agent_removal_rate_limit, "",
               "After a failover, mark agents that did not re-register unreachable at most this "
               "fast, e.g. '100/1mins' (default: all at once)");
 DEFINE_int32(max_message_bytes, 16 << 20, "Largest message accepted from a peer, in bytes");
+DEFINE_int32(http_threads, 16,
+             "Threads serving HTTP requests (a request for the state waits for a snapshot "
+             "without holding the master's loop, but holds its thread)");
 
 DEFINE_validator(port, &tutti::validatePortFlag);
 DEFINE_validator(message_port, &tutti::validatePortFlag);
@@ -89,6 +93,7 @@ DEFINE_validator(max_agent_ping_timeouts, &validatePositive);
 DEFINE_validator(max_completed_frameworks, &validatePositive);
 DEFINE_validator(max_completed_tasks_per_framework, &validatePositive);
 DEFINE_validator(max_message_bytes, &validatePositive);
+DEFINE_validator(http_threads, &validatePositive);
 DEFINE_validator(quorum, &validatePositive);
 
 namespace {
@@ -161,6 +166,7 @@ int main(int argc, char** argv) {
   options.maxCompletedTasksPerFramework =
       static_cast<size_t>(FLAGS_max_completed_tasks_per_framework);
   options.decodeLimits.maxBytes = static_cast<size_t>(FLAGS_max_message_bytes);
+  options.httpThreads = FLAGS_http_threads;
   options.zk = FLAGS_zk;
   options.registry = FLAGS_registry;
   if (auto rate = parseRate(FLAGS_agent_removal_rate_limit)) {
@@ -178,6 +184,11 @@ int main(int argc, char** argv) {
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
+  // Large buffers — offer events for a big cluster, state snapshots' JSON,
+  // ZeroMQ's copies of them — come from mmap, so that their memory goes back
+  // to the system once they are sent instead of staying in the heap (glibc
+  // would otherwise raise this threshold after the first large free).
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   tutti::master::MasterDaemon daemon(options);
   tutti::Status s = daemon.start(flags);
   if (!s.ok()) {

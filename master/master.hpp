@@ -76,6 +76,10 @@ class Master {
   // Handles one inbound message (the transport's handler).
   void dispatch(const ConnectionId& from, wire::Payload&& message);
 
+  // Count and time of the handlers per message type (index: the payload's
+  // variant index), for /metrics/snapshot (`master/handlers/<Message>/...`).
+  const std::vector<LoopHandlerStats>& handlerStats() const { return handlerStats_; }
+
  private:
   template <typename M, typename Owner>
   void on(Owner* owner, void (Owner::*handler)(const ConnectionId&, const M&));
@@ -101,6 +105,7 @@ class Master {
   std::function<void(const std::string&)> onFatal_;
   bool serving_ = false;
   std::vector<std::function<void(const ConnectionId&, wire::Payload&&)>> handlers_;
+  std::vector<LoopHandlerStats> handlerStats_;
   bool allocationPending_ = false;
   Loop::TimerId allocationTimer_ = 0;
   double startTime_ = 0;

@@ -99,7 +99,8 @@ Status MasterDaemon::start(std::map<std::string, std::string> flags) {
   master_ = std::make_unique<Master>(options_, info_, *loop_, *transport_, metrics_,
                                      std::make_unique<HierarchicalAllocator>(), std::move(registry));
   master_->onFatal([this](const std::string& why) { setFatal("stepping down: " + why); });
-  installMasterRoutes(*http_, *master_, *loop_, metrics_, flags,
+  statePublisher_ = std::make_unique<StatePublisher>(*master_, *loop_, flags);
+  installMasterRoutes(*http_, *master_, *loop_, metrics_, *statePublisher_, flags,
                       [this]() -> std::optional<std::string> {
                         if (leading_.load()) return std::nullopt;
                         std::lock_guard<std::mutex> lock(mu_);
@@ -132,6 +133,7 @@ std::optional<std::string> MasterDaemon::fatalError() const {
 void MasterDaemon::stop() {
   if (!running_) return;
   running_ = false;
+  statePublisher_->stop();  // waiting state requests answer 503 at once
   http_->stop();
   loop_->stop();
   if (thread_.joinable()) thread_.join();

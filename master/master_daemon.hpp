@@ -20,6 +20,7 @@
 #include "common/metrics.hpp"
 #include "common/transport.hpp"
 #include "master/election.hpp"
+#include "master/http/state_publisher.hpp"
 #include "master/master.hpp"
 #include "master/options.hpp"
 
@@ -62,6 +63,7 @@ class MasterDaemon {
   std::unique_ptr<Loop> loop_;
   std::unique_ptr<ZmqRouterTransport> transport_;
   std::unique_ptr<Master> master_;
+  std::unique_ptr<StatePublisher> statePublisher_;
   std::unique_ptr<HttpServer> http_;
   std::thread thread_;
   MasterInfo info_;

@@ -2,6 +2,9 @@
 
 #include <glog/logging.h>
 
+#include <algorithm>
+#include <iterator>
+
 #include "master/master.hpp"
 
 namespace tutti::master {
@@ -54,7 +57,7 @@ void OfferManager::onAllocation(
       offer.unavailability = master_.maintenance().unavailabilityOf(agent->info);
 
       OfferRecord& rec = offers_[offer.id];
-      rec.offer = offer;
+      rec.offer = std::make_shared<const Offer>(offer);
       if (master_.options().offerTimeout) {
         OfferID id = offer.id;
         rec.timeoutTimer = master_.loop().after(*master_.options().offerTimeout,
@@ -71,12 +74,24 @@ void OfferManager::onAllocation(
   if (event.offers.empty()) return;
   offersSent_.inc(static_cast<int64_t>(event.offers.size()));
   VLOG(1) << "Sending " << event.offers.size() << " offers to framework " << frameworkId;
+  // One event per kMaxOffersPerEvent offers: a framework that gets a whole
+  // large cluster at once must not get a frame beyond the decode limit.
   // A failed send disconnects the framework, which withdraws these offers.
-  master_.frameworks().send(*fw, event);
+  if (event.offers.size() <= kMaxOffersPerEvent) {
+    master_.frameworks().send(*fw, event);
+    return;
+  }
+  for (size_t i = 0; i < event.offers.size(); i += kMaxOffersPerEvent) {
+    size_t end = std::min(event.offers.size(), i + kMaxOffersPerEvent);
+    wire::OffersEvent part;
+    part.offers.assign(std::make_move_iterator(event.offers.begin() + static_cast<long>(i)),
+                       std::make_move_iterator(event.offers.begin() + static_cast<long>(end)));
+    if (!master_.frameworks().send(*fw, part)) return;
+  }
 }
 
-void OfferManager::erase(std::map<OfferID, OfferRecord>::iterator it) {
-  const Offer& offer = it->second.offer;
+void OfferManager::erase(std::unordered_map<OfferID, OfferRecord>::iterator it) {
+  const Offer& offer = *it->second.offer;
   if (it->second.timeoutTimer) master_.loop().cancel(it->second.timeoutTimer);
   if (AgentRecord* agent = master_.agents().find(offer.agentId)) {
     agent->offers.erase(offer.id);
@@ -92,7 +107,7 @@ void OfferManager::erase(std::map<OfferID, OfferRecord>::iterator it) {
 std::optional<Offer> OfferManager::take(const OfferID& id) {
   auto it = offers_.find(id);
   if (it == offers_.end()) return std::nullopt;
-  Offer offer = it->second.offer;
+  Offer offer = *it->second.offer;
   erase(it);
   return offer;
 }
@@ -100,7 +115,7 @@ std::optional<Offer> OfferManager::take(const OfferID& id) {
 void OfferManager::remove(const OfferID& id, const std::optional<Filters>& filters) {
   auto it = offers_.find(id);
   if (it == offers_.end()) return;
-  Offer offer = it->second.offer;
+  Offer offer = *it->second.offer;
   erase(it);
   master_.allocator().recoverResources(offer.frameworkId, offer.agentId, offer.resources,
                                        filters);
@@ -112,7 +127,7 @@ void OfferManager::onDecline(const ConnectionId& from, const wire::DeclineCall& 
   if (!fw) return;
   for (const auto& id : m.offerIds) {
     const OfferRecord* rec = find(id);
-    if (!rec || rec->offer.frameworkId != fw->id) {
+    if (!rec || rec->offer->frameworkId != fw->id) {
       VLOG(1) << "Ignoring decline of unknown offer " << id;
       continue;
     }
@@ -124,11 +139,11 @@ void OfferManager::onDecline(const ConnectionId& from, const wire::DeclineCall& 
 void OfferManager::rescindOffersOfAgent(const AgentID& agentId) {
   AgentRecord* agent = master_.agents().find(agentId);
   if (!agent) return;
-  std::set<OfferID> ids = agent->offers;
+  std::vector<OfferID> ids(agent->offers.begin(), agent->offers.end());
   for (const auto& id : ids) {
     auto it = offers_.find(id);
     if (it == offers_.end()) continue;
-    FrameworkID fwId = it->second.offer.frameworkId;
+    FrameworkID fwId = it->second.offer->frameworkId;
     erase(it);
     offersRescinded_.inc();
     if (FrameworkRecord* fw = master_.frameworks().find(fwId)) {
@@ -140,11 +155,11 @@ void OfferManager::rescindOffersOfAgent(const AgentID& agentId) {
 void OfferManager::rescindOffersOfAgentAndRecover(const AgentID& agentId) {
   AgentRecord* agent = master_.agents().find(agentId);
   if (!agent) return;
-  std::set<OfferID> ids = agent->offers;
+  std::vector<OfferID> ids(agent->offers.begin(), agent->offers.end());
   for (const auto& id : ids) {
     auto it = offers_.find(id);
     if (it == offers_.end()) continue;
-    FrameworkID fwId = it->second.offer.frameworkId;
+    FrameworkID fwId = it->second.offer->frameworkId;
     offersRescinded_.inc();
     if (FrameworkRecord* fw = master_.frameworks().find(fwId)) {
       master_.frameworks().send(*fw, wire::RescindEvent{id});
@@ -156,7 +171,7 @@ void OfferManager::rescindOffersOfAgentAndRecover(const AgentID& agentId) {
 void OfferManager::removeOffersOfFramework(const FrameworkID& frameworkId, bool rescind) {
   FrameworkRecord* fw = master_.frameworks().find(frameworkId);
   if (!fw) return;
-  std::set<OfferID> ids = fw->offers;
+  std::vector<OfferID> ids(fw->offers.begin(), fw->offers.end());
   for (const auto& id : ids) {
     if (rescind) {
       offersRescinded_.inc();
@@ -170,7 +185,7 @@ void OfferManager::onOfferTimeout(const OfferID& id) {
   auto it = offers_.find(id);
   if (it == offers_.end()) return;
   it->second.timeoutTimer = 0;
-  FrameworkID fwId = it->second.offer.frameworkId;
+  FrameworkID fwId = it->second.offer->frameworkId;
   LOG(INFO) << "Offer " << id << " to framework " << fwId << " timed out";
   offersRescinded_.inc();
   if (FrameworkRecord* fw = master_.frameworks().find(fwId)) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <map>
+#include <unordered_map>
 #include <optional>
 
 #include "common/metrics.hpp"
@@ -38,14 +39,16 @@ class OfferManager {
   void removeOffersOfFramework(const FrameworkID& framework, bool rescind);
 
   size_t size() const { return offers_.size(); }
-  const std::map<OfferID, OfferRecord>& all() const { return offers_; }
+  // Offers sent in one OffersEvent at most (an offer encodes to ~1 KB).
+  static constexpr size_t kMaxOffersPerEvent = 1000;
+  const std::unordered_map<OfferID, OfferRecord>& all() const { return offers_; }
 
  private:
-  void erase(std::map<OfferID, OfferRecord>::iterator it);
+  void erase(std::unordered_map<OfferID, OfferRecord>::iterator it);
   void onOfferTimeout(const OfferID& id);
 
   Master& master_;
-  std::map<OfferID, OfferRecord> offers_;
+  std::unordered_map<OfferID, OfferRecord> offers_;
   uint64_t nextOfferNumber_ = 0;
   Counter& offersSent_;
   Counter& offersDeclined_;

@@ -30,7 +30,7 @@ struct MasterOptions {
   size_t maxCompletedTasksPerFramework = 1000;
   size_t maxUnreachableTasksPerFramework = 1000;
   codec::DecodeLimits decodeLimits;  // for every inbound frame
-  int httpThreads = 4;
+  int httpThreads = 16;            // HTTP worker threads (--http_threads)
   std::string zk;                     // zk://host:port,.../path; empty: standalone
   std::string registry;               // in_memory | local | zk; empty: zk with --zk, else
                                       // local with --work_dir, else in_memory

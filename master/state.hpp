@@ -7,10 +7,14 @@
 
 #include <deque>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
+#include "common/cow.hpp"
 #include "common/loop.hpp"
 #include "common/transport.hpp"
 #include "tutti/types.hpp"
@@ -25,6 +29,22 @@ enum class AgentState {
 };
 const char* toString(AgentState s);
 
+// What the state endpoints show of an agent (state_snapshot.hpp): a copy
+// made when a snapshot is taken, kept and shared by later snapshots until the
+// agent changes.
+struct AgentView {
+  AgentID id;
+  AgentInfo info;
+  AgentState state = AgentState::kRegistered;
+  std::string version;
+  double registeredTime = 0;
+  double reregisteredTime = 0;
+  Resources total;
+  Resources used;
+  Resources offered;
+  size_t taskCount = 0;
+};
+
 struct AgentRecord {
   AgentID id;
   AgentInfo info;
@@ -37,9 +57,12 @@ struct AgentRecord {
   Resources total;
   std::map<FrameworkID, Resources> used;  // by tasks, allocated form
   Resources offered;
-  std::set<OfferID> offers;
-  std::map<FrameworkID, std::set<TaskID>> tasks;
+  std::unordered_set<OfferID> offers;
+  std::map<FrameworkID, std::unordered_set<TaskID>> tasks;
   std::map<FrameworkID, std::map<ExecutorID, ExecutorInfo>> executors;
+  // The latest snapshot's view of this agent; AgentManager drops it on
+  // every non-const lookup (the only way to reach a record to change it).
+  mutable std::shared_ptr<const AgentView> view;
   // Health.
   int missedPings = 0;
   bool pongSinceLastPing = true;
@@ -58,9 +81,29 @@ enum class FrameworkState {
 const char* toString(FrameworkState s);
 
 struct TaskRecord {
-  Task task;
+  // Shared copy-on-write with state snapshots (state_snapshot.hpp): change it
+  // through task.mut().
+  Cow<Task> task;
   // Resources were given back to the allocator (the task is terminal).
   bool released = false;
+};
+
+// What the state endpoints show of a framework (state_snapshot.hpp), its
+// executors aside: built when a snapshot is taken, kept and shared by later
+// snapshots until the framework (or one of its tasks or offers) changes.
+struct FrameworkView {
+  FrameworkID id;
+  FrameworkInfo info;
+  FrameworkState state = FrameworkState::kActive;
+  double registeredTime = 0;
+  double reregisteredTime = 0;
+  double unregisteredTime = 0;
+  Resources used;
+  Resources offered;
+  std::vector<std::shared_ptr<const Task>> tasks;
+  std::vector<std::shared_ptr<const Task>> unreachableTasks;
+  std::vector<std::shared_ptr<const Task>> completedTasks;
+  std::vector<std::shared_ptr<const Offer>> offers;
 };
 
 struct FrameworkRecord {
@@ -72,20 +115,25 @@ struct FrameworkRecord {
   double reregisteredTime = 0;
   double unregisteredTime = 0;
   std::unordered_map<TaskID, TaskRecord> tasks;  // not yet removed
-  std::deque<Task> completedTasks;               // bounded
-  std::map<TaskID, Task> unreachableTasks;       // bounded
-  std::set<OfferID> offers;
+  // Bounded (--max_completed_tasks_per_framework, and 1000 unreachable);
+  // immutable, shared with state snapshots.
+  std::deque<std::shared_ptr<const Task>> completedTasks;
+  std::map<TaskID, std::shared_ptr<const Task>> unreachableTasks;
+  std::unordered_set<OfferID> offers;
   std::set<std::string> suppressedRoles;
   Resources used;     // by tasks
   Resources offered;  // in outstanding offers
   Loop::TimerId heartbeatTimer = 0;
   Loop::TimerId failoverTimer = 0;
+  // The latest snapshot's view; FrameworkManager drops it on every non-const
+  // lookup (the way every change reaches a record) and state change.
+  mutable std::shared_ptr<const FrameworkView> view;
 
   bool partitionAware() const { return info.hasCapability(FrameworkCapability::PARTITION_AWARE); }
 };
 
 struct OfferRecord {
-  Offer offer;
+  std::shared_ptr<const Offer> offer;  // immutable, shared with state snapshots
   Loop::TimerId timeoutTimer = 0;
 };
 

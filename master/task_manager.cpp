@@ -51,7 +51,7 @@ TaskStatus TaskManager::masterStatus(const Task& task, TaskState state, Reason r
 }
 
 void TaskManager::setState(TaskRecord& rec, TaskState state) {
-  TaskState old = rec.task.state;
+  TaskState old = rec.task->state;
   if (old == state) return;
   if (!isTerminal(old)) active_[static_cast<size_t>(old)]--;
   if (isTerminal(state)) {
@@ -59,7 +59,7 @@ void TaskManager::setState(TaskRecord& rec, TaskState state) {
   } else {
     active_[static_cast<size_t>(state)]++;
   }
-  rec.task.state = state;
+  rec.task.mut().state = state;
 }
 
 void TaskManager::sendUpdate(FrameworkRecord& fw, const TaskStatus& status) {
@@ -68,14 +68,15 @@ void TaskManager::sendUpdate(FrameworkRecord& fw, const TaskStatus& status) {
 
 void TaskManager::addTask(FrameworkRecord& fw, AgentRecord& agent, const TaskInfo& info) {
   TaskRecord rec;
-  rec.task.taskId = info.taskId;
-  rec.task.name = info.name;
-  rec.task.frameworkId = fw.id;
-  rec.task.executorId = executorIdOf(info);
-  rec.task.agentId = agent.id;
-  rec.task.state = TaskState::TASK_STAGING;
-  rec.task.resources = info.resources;
-  rec.task.labels = info.labels;
+  Task& task = rec.task.mut();
+  task.taskId = info.taskId;
+  task.name = info.name;
+  task.frameworkId = fw.id;
+  task.executorId = executorIdOf(info);
+  task.agentId = agent.id;
+  task.state = TaskState::TASK_STAGING;
+  task.resources = info.resources;
+  task.labels = info.labels;
   active_[static_cast<size_t>(TaskState::TASK_STAGING)]++;
   fw.used += info.resources;
   agent.used[fw.id] += info.resources;
@@ -87,10 +88,10 @@ void TaskManager::addTask(FrameworkRecord& fw, AgentRecord& agent, const TaskInf
 void TaskManager::addReportedTask(FrameworkRecord& fw, AgentRecord& agent, const Task& task) {
   if (fw.tasks.count(task.taskId)) return;
   fw.unreachableTasks.erase(task.taskId);
-  TaskRecord rec;
-  rec.task = task;
-  rec.task.agentId = agent.id;
-  rec.task.frameworkId = fw.id;
+  Task copy = task;
+  copy.agentId = agent.id;
+  copy.frameworkId = fw.id;
+  TaskRecord rec{Cow<Task>(std::move(copy))};
   if (isTerminal(task.state)) {
     rec.released = true;  // nothing of the agent's is in use
   } else {
@@ -105,7 +106,7 @@ void TaskManager::addReportedTask(FrameworkRecord& fw, AgentRecord& agent, const
 void TaskManager::release(FrameworkRecord& fw, TaskRecord& rec, bool toAllocator) {
   if (rec.released) return;
   rec.released = true;
-  const Task& t = rec.task;
+  const Task& t = *rec.task;
   fw.used -= t.resources;
   if (AgentRecord* agent = master_.agents().find(t.agentId)) {
     auto it = agent->used.find(fw.id);
@@ -124,23 +125,23 @@ void TaskManager::removeTask(FrameworkRecord& fw, const TaskID& id) {
   auto it = fw.tasks.find(id);
   if (it == fw.tasks.end()) return;
   TaskRecord& rec = it->second;
-  bool agentAlive = master_.agents().findRegistered(rec.task.agentId) != nullptr;
+  bool agentAlive = master_.agents().findRegistered(rec.task->agentId) != nullptr;
   release(fw, rec, agentAlive);
-  if (!isTerminal(rec.task.state)) active_[static_cast<size_t>(rec.task.state)]--;
-  if (AgentRecord* agent = master_.agents().find(rec.task.agentId)) {
+  if (!isTerminal(rec.task->state)) active_[static_cast<size_t>(rec.task->state)]--;
+  if (AgentRecord* agent = master_.agents().find(rec.task->agentId)) {
     auto t = agent->tasks.find(fw.id);
     if (t != agent->tasks.end()) {
       t->second.erase(id);
       if (t->second.empty()) agent->tasks.erase(t);
     }
   }
-  if (rec.task.state == TaskState::TASK_UNREACHABLE) {
-    fw.unreachableTasks[id] = std::move(rec.task);
+  if (rec.task->state == TaskState::TASK_UNREACHABLE) {
+    fw.unreachableTasks[id] = rec.task.share();
     while (fw.unreachableTasks.size() > master_.options().maxUnreachableTasksPerFramework) {
       fw.unreachableTasks.erase(fw.unreachableTasks.begin());
     }
   } else {
-    fw.completedTasks.push_back(std::move(rec.task));
+    fw.completedTasks.push_back(rec.task.share());
     while (fw.completedTasks.size() > master_.options().maxCompletedTasksPerFramework) {
       fw.completedTasks.pop_front();
     }
@@ -181,7 +182,7 @@ void TaskManager::onAccept(const ConnectionId& from, const wire::AcceptCall& m) 
       continue;
     }
     const OfferRecord* rec = master_.offers().find(id);
-    if (!rec || rec->offer.frameworkId != fw->id) {
+    if (!rec || rec->offer->frameworkId != fw->id) {
       if (error.empty()) error = "Offer " + id.value + " is no longer valid";
       continue;
     }
@@ -310,7 +311,7 @@ void TaskManager::onKill(const ConnectionId& from, const wire::KillCall& m) {
     if (auto s = reconcileOne(*fw, m.taskId, m.agentId)) sendUpdate(*fw, *s);
     return;
   }
-  const Task& task = it->second.task;
+  const Task& task = *it->second.task;
   if (isTerminal(task.state)) return;
   AgentRecord* agent = master_.agents().findRegistered(task.agentId);
   if (!agent) return;
@@ -335,12 +336,15 @@ void TaskManager::onAcknowledge(const ConnectionId& from, const wire::Acknowledg
                         wire::StatusUpdateAckMessage{agent->id, fw->id, m.taskId, m.uuid});
   auto it = fw->tasks.find(m.taskId);
   if (it == fw->tasks.end()) return;
-  Task& task = it->second.task;
-  if (task.statusUpdateUuid != m.uuid) return;
-  std::optional<TaskState> acked = task.statusUpdateState;
+  if (it->second.task->statusUpdateUuid != m.uuid) return;
+  std::optional<TaskState> acked = it->second.task->statusUpdateState;
+  if (acked && isTerminal(*acked)) {
+    removeTask(*fw, m.taskId);
+    return;
+  }
+  Task& task = it->second.task.mut();
   task.statusUpdateState.reset();
   task.statusUpdateUuid.clear();
-  if (acked && isTerminal(*acked)) removeTask(*fw, m.taskId);
 }
 
 std::optional<TaskStatus> TaskManager::reconcileOne(const FrameworkRecord& fw,
@@ -351,7 +355,7 @@ std::optional<TaskStatus> TaskManager::reconcileOne(const FrameworkRecord& fw,
   t.agentId = agentId;
   auto it = fw.tasks.find(taskId);
   if (it != fw.tasks.end()) {
-    const Task& task = it->second.task;
+    const Task& task = *it->second.task;
     TaskStatus s = masterStatus(task, task.state, Reason::REASON_RECONCILIATION, "");
     if (!task.statuses.empty()) {
       s.message = task.statuses.back().message;
@@ -362,7 +366,7 @@ std::optional<TaskStatus> TaskManager::reconcileOne(const FrameworkRecord& fw,
   }
   auto un = fw.unreachableTasks.find(taskId);
   if (un != fw.unreachableTasks.end()) {
-    t.agentId = un->second.agentId;
+    t.agentId = un->second->agentId;
     return masterStatus(t, fw.partitionAware() ? TaskState::TASK_UNREACHABLE
                                                : TaskState::TASK_LOST,
                         Reason::REASON_RECONCILIATION, "Task is on an unreachable agent");
@@ -394,10 +398,10 @@ void TaskManager::onReconcile(const ConnectionId& from, const wire::ReconcileCal
     // Implicit: every task the master knows for this framework.
     std::vector<TaskStatus> statuses;
     for (const auto& [id, rec] : fw->tasks) {
-      if (auto s = reconcileOne(*fw, id, rec.task.agentId)) statuses.push_back(*s);
+      if (auto s = reconcileOne(*fw, id, rec.task->agentId)) statuses.push_back(*s);
     }
     for (const auto& [id, task] : fw->unreachableTasks) {
-      if (auto s = reconcileOne(*fw, id, task.agentId)) statuses.push_back(*s);
+      if (auto s = reconcileOne(*fw, id, task->agentId)) statuses.push_back(*s);
     }
     for (const auto& s : statuses) sendUpdate(*fw, s);
     return;
@@ -457,30 +461,30 @@ void TaskManager::onStatusUpdate(const ConnectionId& from, const wire::StatusUpd
   TaskStatus status = m.status;
   status.agentId = agent->id;
   auto it = fw->tasks.find(status.taskId);
-  if (it != fw->tasks.end() && it->second.task.agentId != agent->id) {
+  if (it != fw->tasks.end() && it->second.task->agentId != agent->id) {
     // Only the agent that runs a task may change it.
     LOG(WARNING) << "Agent " << agent->id << " sent an update for task " << status.taskId
-                 << ", which runs on agent " << it->second.task.agentId << "; not applied";
+                 << ", which runs on agent " << it->second.task->agentId << "; not applied";
     invalidUpdates_.inc();
     it = fw->tasks.end();
   }
   if (it != fw->tasks.end()) {
     TaskRecord& rec = it->second;
-    bool duplicate = std::any_of(rec.task.statuses.begin(), rec.task.statuses.end(),
+    bool duplicate = std::any_of(rec.task->statuses.begin(), rec.task->statuses.end(),
                                  [&](const TaskStatus& s) { return s.uuid == status.uuid; });
     if (!duplicate) {
       TaskState latest = m.latestState.value_or(status.state);
-      if (!isTerminal(rec.task.state)) setState(rec, latest);
+      if (!isTerminal(rec.task->state)) setState(rec, latest);
       TaskStatus kept = status;
       kept.data.clear();  // as Mesos: the data may be large; the scheduler has it
-      rec.task.statuses.push_back(std::move(kept));
-      if (rec.task.statuses.size() > kMaxStatusesPerTask) {
-        rec.task.statuses.erase(rec.task.statuses.begin());
-      }
-      if (isTerminal(rec.task.state)) release(*fw, rec, /*toAllocator=*/true);
+      auto& statuses = rec.task.mut().statuses;
+      statuses.push_back(std::move(kept));
+      if (statuses.size() > kMaxStatusesPerTask) statuses.erase(statuses.begin());
+      if (isTerminal(rec.task->state)) release(*fw, rec, /*toAllocator=*/true);
     }
-    rec.task.statusUpdateState = status.state;
-    rec.task.statusUpdateUuid = status.uuid;
+    Task& task = rec.task.mut();
+    task.statusUpdateState = status.state;
+    task.statusUpdateUuid = status.uuid;
   }
   sendUpdate(*fw, status);
 }
@@ -497,10 +501,10 @@ void TaskManager::agentLost(AgentRecord& agent, TaskState partitionAwareState, R
       if (it == fw->tasks.end()) continue;
       TaskRecord& rec = it->second;
       release(*fw, rec, /*toAllocator=*/false);  // the allocator forgot the agent
-      if (!isTerminal(rec.task.state)) {
-        TaskStatus s = masterStatus(rec.task, state, reason, message);
+      if (!isTerminal(rec.task->state)) {
+        TaskStatus s = masterStatus(*rec.task, state, reason, message);
         setState(rec, state);
-        rec.task.statuses.push_back(s);
+        rec.task.mut().statuses.push_back(s);
         sendUpdate(*fw, s);
       }
       removeTask(*fw, id);
@@ -521,10 +525,10 @@ void TaskManager::reconcileAgentTasks(AgentRecord& agent, const std::vector<Task
     for (const auto& id : taskIds) {
       if (known.count({fwId, id})) continue;
       auto it = fw->tasks.find(id);
-      if (it == fw->tasks.end() || isTerminal(it->second.task.state)) continue;
+      if (it == fw->tasks.end() || isTerminal(it->second.task->state)) continue;
       // The agent never got (or lost) this launch.
       TaskState state = fw->partitionAware() ? TaskState::TASK_DROPPED : TaskState::TASK_LOST;
-      TaskStatus s = masterStatus(it->second.task, state, Reason::REASON_RECONCILIATION,
+      TaskStatus s = masterStatus(*it->second.task, state, Reason::REASON_RECONCILIATION,
                                   "Task is unknown to the agent");
       setState(it->second, state);
       sendUpdate(*fw, s);
@@ -576,9 +580,9 @@ void TaskManager::frameworkRemoved(FrameworkRecord& fw) {
   for (auto& [id, rec] : fw.tasks) ids.push_back(id);
   for (const auto& id : ids) {
     TaskRecord& rec = fw.tasks.at(id);
-    agents.insert(rec.task.agentId);
-    if (!isTerminal(rec.task.state)) {
-      rec.task.statuses.push_back(masterStatus(rec.task, TaskState::TASK_KILLED,
+    agents.insert(rec.task->agentId);
+    if (!isTerminal(rec.task->state)) {
+      rec.task.mut().statuses.push_back(masterStatus(*rec.task, TaskState::TASK_KILLED,
                                                Reason::REASON_FRAMEWORK_REMOVED,
                                                "Framework removed"));
       setState(rec, TaskState::TASK_KILLED);

@@ -12,189 +12,12 @@ namespace tutti::master {
 namespace {
 using json::Json;
 
-Json taskJson(const Task& t, const std::string& role) {
-  Json j;
-  j["id"] = t.taskId.value;
-  j["name"] = t.name;
-  j["framework_id"] = t.frameworkId.value;
-  j["executor_id"] = t.executorId.value;
-  j["slave_id"] = t.agentId.value;
-  j["agent_id"] = t.agentId.value;
-  j["state"] = toString(t.state);
-  j["resources"] = json::resources(t.resources);
-  j["role"] = role;
-  Json statuses = Json::array();
-  for (const auto& s : t.statuses) statuses.push_back(json::taskStatus(s));
-  j["statuses"] = statuses;
-  if (!t.labels.empty()) j["labels"] = json::labels(t.labels);
-  return j;
-}
-
-std::string roleOf(const Task& t, const FrameworkInfo& info) {
-  auto roles = t.resources.allocationRoles();
-  if (!roles.empty()) return *roles.begin();
-  return info.effectiveRoles().front();
-}
-
-Json offerJson(const Offer& o) {
-  Json j{{"id", o.id.value},
-         {"framework_id", o.frameworkId.value},
-         {"slave_id", o.agentId.value},
-         {"agent_id", o.agentId.value},
-         {"resources", json::resources(o.resources)},
-         {"allocation_info", {{"role", o.allocationRole}}}};
-  if (o.unavailability) j["unavailability"] = unavailabilityJson(*o.unavailability);
-  return j;
-}
-
-Json frameworkJson(const Master& master, const FrameworkRecord& fw, bool summary) {
-  Json j;
-  j["id"] = fw.id.value;
-  j["name"] = fw.info.name;
-  j["user"] = fw.info.user;
-  j["hostname"] = fw.info.hostname;
-  j["webui_url"] = fw.info.webuiUrl;
-  j["principal"] = fw.info.principal;
-  j["failover_timeout"] = fw.info.failoverTimeoutSecs;
-  j["checkpoint"] = fw.info.checkpoint;
-  j["role"] = fw.info.effectiveRoles().front();
-  j["roles"] = fw.info.effectiveRoles();
-  j["capabilities"] = json::frameworkCapabilities(fw.info);
-  j["active"] = fw.state == FrameworkState::kActive;
-  j["connected"] = fw.state == FrameworkState::kActive;
-  j["recovered"] = false;
-  j["state"] = toString(fw.state);
-  j["registered_time"] = fw.registeredTime;
-  j["reregistered_time"] = fw.reregisteredTime;
-  j["unregistered_time"] = fw.unregisteredTime;
-  j["used_resources"] = json::resources(fw.used);
-  j["offered_resources"] = json::resources(fw.offered);
-  j["resources"] = json::resources(fw.used + fw.offered);
-  j["TASK_STAGING"] = 0;
-  size_t running = 0, staging = 0;
-  for (const auto& [_, rec] : fw.tasks) {
-    running += rec.task.state == TaskState::TASK_RUNNING;
-    staging += rec.task.state == TaskState::TASK_STAGING;
-  }
-  j["TASK_RUNNING"] = running;
-  j["TASK_STAGING"] = staging;
-  j["task_count"] = fw.tasks.size();
-  if (summary) return j;
-
-  Json tasks = Json::array();
-  for (const auto& [_, rec] : fw.tasks) tasks.push_back(taskJson(rec.task, roleOf(rec.task, fw.info)));
-  j["tasks"] = tasks;
-  Json unreachable = Json::array();
-  for (const auto& [_, t] : fw.unreachableTasks) unreachable.push_back(taskJson(t, roleOf(t, fw.info)));
-  j["unreachable_tasks"] = unreachable;
-  Json completed = Json::array();
-  for (const auto& t : fw.completedTasks) completed.push_back(taskJson(t, roleOf(t, fw.info)));
-  j["completed_tasks"] = completed;
-  Json offers = Json::array();
-  for (const auto& id : fw.offers) {
-    if (const OfferRecord* o = master.offers().find(id)) offers.push_back(offerJson(o->offer));
-  }
-  j["offers"] = offers;
-  Json executors = Json::array();
-  for (const auto& [agentId, agent] : master.agents().all()) {
-    auto it = agent.executors.find(fw.id);
-    if (it == agent.executors.end()) continue;
-    for (const auto& [exId, ex] : it->second) {
-      executors.push_back({{"executor_id", exId.value},
-                           {"name", ex.name},
-                           {"framework_id", fw.id.value},
-                           {"slave_id", agentId.value},
-                           {"resources", json::resources(ex.resources)}});
-    }
-  }
-  j["executors"] = executors;
-  return j;
-}
-
-Json agentJson(const AgentRecord& a) {
-  Json j;
-  j["id"] = a.id.value;
-  j["pid"] = a.pid();
-  j["hostname"] = a.info.hostname;
-  j["port"] = a.info.port;
-  j["registered_time"] = a.registeredTime;
-  if (a.reregisteredTime > 0) j["reregistered_time"] = a.reregisteredTime;
-  j["resources"] = json::resources(a.total);
-  j["used_resources"] = json::resources(a.usedTotal());
-  j["offered_resources"] = json::resources(a.offered);
-  j["reserved_resources"] = Json::object();
-  for (const auto& r : a.total.reserved()) {
-    j["reserved_resources"][r.reservationRole()] = json::resources(a.total.reserved(r.reservationRole()));
-  }
-  j["unreserved_resources"] = json::resources(a.total.unreserved());
-  j["reserved_resources_full"] = Json::object();
-  j["attributes"] = json::attributes(a.info.attributes);
-  j["active"] = a.state == AgentState::kRegistered;
-  j["state"] = toString(a.state);
-  j["version"] = a.version;
-  size_t tasks = 0;
-  for (const auto& [_, ids] : a.tasks) tasks += ids.size();
-  j["task_count"] = tasks;
-  return j;
-}
-
-Json masterInfoJson(const MasterInfo& info) {
-  return {{"id", info.id.value},
-          {"ip", info.ip},
-          {"port", info.port},
-          {"hostname", info.hostname},
-          {"version", info.version},
-          {"message_address", info.messageAddress},
-          {"pid", "master@" + info.ip + ":" + std::to_string(info.port)}};
-}
-
-Json stateJson(const Master& m, const std::map<std::string, std::string>& flags, bool summary) {
-  Json j;
-  const MasterInfo& info = m.info();
-  j["version"] = tuttiVersion();
-  j["id"] = info.id.value;
-  j["pid"] = "master@" + info.ip + ":" + std::to_string(info.port);
-  j["hostname"] = info.hostname;
-  j["start_time"] = m.startTime();
-  j["elected_time"] = m.startTime();
-  j["leader"] = j["pid"];
-  j["leader_info"] = masterInfoJson(info);
-  j["activated_slaves"] = m.agents().registeredCount();
-  j["deactivated_slaves"] = 0;
-  j["unreachable_slaves"] = m.agents().unreachableCount();
-  if (!summary) j["flags"] = flags;
-
-  Json agents = Json::array();
-  for (const auto& [_, a] : m.agents().all()) {
-    if (a.state == AgentState::kRegistered) agents.push_back(agentJson(a));
-  }
-  j["slaves"] = agents;
-  Json frameworks = Json::array();
-  for (const auto& [_, fw] : m.frameworks().all()) frameworks.push_back(frameworkJson(m, fw, summary));
-  j["frameworks"] = frameworks;
-  Json completed = Json::array();
-  for (const auto& fw : m.frameworks().completed()) completed.push_back(frameworkJson(m, fw, summary));
-  j["completed_frameworks"] = completed;
-  j["orphan_tasks"] = Json::array();
-  j["unregistered_frameworks"] = Json::array();
-  return j;
-}
-
-Json tasksJson(const Master& m) {
-  Json tasks = Json::array();
-  for (const auto& [_, fw] : m.frameworks().all()) {
-    for (const auto& [__, rec] : fw.tasks) tasks.push_back(taskJson(rec.task, roleOf(rec.task, fw.info)));
-    for (const auto& t : fw.completedTasks) tasks.push_back(taskJson(t, roleOf(t, fw.info)));
-  }
-  return {{"tasks", tasks}};
-}
-
 Json rolesJson(Master& m) {
   Json roles = Json::array();
   // One pass over offers and agents for all roles.
   std::map<std::string, Resources> offeredByRole, reservedByRole;
   for (const auto& [_, o] : m.offers().all()) {
-    offeredByRole[o.offer.allocationRole] += o.offer.resources;
+    offeredByRole[o.offer->allocationRole] += o.offer->resources;
   }
   for (const auto& [_, a] : m.agents().all()) {
     if (a.state != AgentState::kRegistered) continue;
@@ -331,6 +154,17 @@ Status changeDurably(Loop& loop, Master& master, const char* name,
   }
 }
 
+// A default value of the payload's alternative `i` (for its name).
+template <size_t... I>
+wire::Payload variantAtImpl(size_t i, std::index_sequence<I...>) {
+  wire::Payload p;
+  (void)((i == I ? (p.emplace<I>(), true) : false) || ...);
+  return p;
+}
+wire::Payload variantAt(size_t i) {
+  return variantAtImpl(i, std::make_index_sequence<std::variant_size_v<wire::Payload>>{});
+}
+
 bool isClientError(const Status& s) {
   int code = httpStatusFor(s);
   return code >= 400 && code < 500;
@@ -338,7 +172,7 @@ bool isClientError(const Status& s) {
 }  // namespace
 
 void installMasterRoutes(HttpServer& server, Master& master, Loop& loop, Metrics& metrics,
-                         std::map<std::string, std::string> flags,
+                         StatePublisher& state, std::map<std::string, std::string> flags,
                          std::function<std::optional<std::string>()> leaderUrl) {
   // Leader-only endpoints: a standby master redirects (307) to the leader,
   // or answers 503 while there is none.
@@ -378,42 +212,21 @@ void installMasterRoutes(HttpServer& server, Master& master, Loop& loop, Metrics
     r.headers["Location"] = target;
     return r;
   });
-  both("/state", [&master, &loop, flags](const HttpRequest&) {
-    return jsonOnLoop(loop, "http.state", [&master, &flags] { return stateJson(master, flags, false); });
-  });
-  both("/state.json", [&master, &loop, flags](const HttpRequest&) {
-    return jsonOnLoop(loop, "http.state", [&master, &flags] { return stateJson(master, flags, false); });
-  });
-  both("/state-summary", [&master, &loop, flags](const HttpRequest&) {
-    return jsonOnLoop(loop, "http.state_summary",
-                      [&master, &flags] { return stateJson(master, flags, true); });
-  });
-  both("/frameworks", [&master, &loop](const HttpRequest&) {
-    return jsonOnLoop(loop, "http.frameworks", [&master] {
-      Json fws = Json::array();
-      for (const auto& [_, fw] : master.frameworks().all()) fws.push_back(frameworkJson(master, fw, false));
-      Json done = Json::array();
-      for (const auto& fw : master.frameworks().completed()) done.push_back(frameworkJson(master, fw, false));
-      return Json{{"frameworks", fws}, {"completed_frameworks", done}};
-    });
-  });
-  both("/slaves", [&master, &loop](const HttpRequest&) {
-    return jsonOnLoop(loop, "http.slaves", [&master] {
-      Json agents = Json::array();
-      Json unreachable = Json::array();
-      Json recovered = Json::array();
-      for (const auto& [_, a] : master.agents().all()) {
-        if (a.state == AgentState::kRegistered) agents.push_back(agentJson(a));
-        if (a.state == AgentState::kUnreachable) unreachable.push_back(agentJson(a));
-        if (a.state == AgentState::kRecovered) recovered.push_back(agentJson(a));
-      }
-      return Json{{"slaves", agents}, {"recovered_slaves", recovered},
-                  {"unreachable_slaves", unreachable}};
-    });
-  });
-  both("/tasks", [&master, &loop](const HttpRequest&) {
-    return jsonOnLoop(loop, "http.tasks", [&master] { return tasksJson(master); });
-  });
+  // The state endpoints: from snapshots the loop publishes, serialized off
+  // it, shared by concurrent readers (state_publisher.hpp).
+  auto fromSnapshot = [&state](StatePublisher::View view) {
+    return [&state, view](const HttpRequest&) {
+      auto body = state.get(view);
+      if (!body.ok()) return HttpResponse::error(503, body.error());
+      return HttpResponse::json(*body);
+    };
+  };
+  both("/state", fromSnapshot(StatePublisher::View::kState));
+  both("/state.json", fromSnapshot(StatePublisher::View::kState));
+  both("/state-summary", fromSnapshot(StatePublisher::View::kStateSummary));
+  both("/frameworks", fromSnapshot(StatePublisher::View::kFrameworks));
+  both("/slaves", fromSnapshot(StatePublisher::View::kSlaves));
+  both("/tasks", fromSnapshot(StatePublisher::View::kTasks));
   both("/roles", [&master, &loop](const HttpRequest&) {
     return jsonOnLoop(loop, "http.roles", [&master] { return rolesJson(master); });
   });
@@ -574,12 +387,36 @@ void installMasterRoutes(HttpServer& server, Master& master, Loop& loop, Metrics
     return HttpResponse::json(
         json::dump(Json{{"version", tuttiVersion()}, {"build_user", ""}, {"git_sha", ""}}) + "\n");
   });
-  server.route("GET", "/metrics/snapshot", [&loop, &metrics](const HttpRequest&) {
-    auto snapshot = loop.call("http.metrics", [&metrics] { return metrics.snapshot(); });
-    return HttpResponse::json(json::dump(Json(snapshot)) + "\n");
+  // The registry, plus the loop's handler statistics (DESIGN §4): per
+  // handler name `master/loop/<name>/{count,total_ms,max_ms}`, per message
+  // type `master/handlers/<Message>/{count,total_ms,max_ms}`.
+  auto takeSnapshot = [&loop, &metrics, &master] {
+    return loop.call("http.metrics", [&metrics, &loop, &master] {
+      std::map<std::string, double> out = metrics.snapshot();
+      auto add = [&out](const std::string& prefix, const LoopHandlerStats& s) {
+        out[prefix + "/count"] = static_cast<double>(s.count);
+        out[prefix + "/total_ms"] = toMillis(s.total);
+        out[prefix + "/max_ms"] = toMillis(s.max);
+      };
+      LoopStats stats = loop.stats();
+      for (const auto& [name, s] : stats.handlers) add("master/loop/" + name, s);
+      out["master/loop_lag_ms_last"] = toMillis(stats.lagLast);
+      out["master/loop_lag_ms_max"] = toMillis(stats.lagMax);
+      out["master/loop_slow_handlers"] = static_cast<double>(stats.slowHandlers);
+      const auto& handlers = master.handlerStats();
+      for (size_t i = 0; i < handlers.size(); ++i) {
+        if (handlers[i].count == 0) continue;
+        wire::Payload p = variantAt(i);
+        add(std::string("master/handlers/") + wire::payloadName(p), handlers[i]);
+      }
+      return out;
+    });
+  };
+  server.route("GET", "/metrics/snapshot", [takeSnapshot](const HttpRequest&) {
+    return HttpResponse::json(json::dump(Json(takeSnapshot())) + "\n");
   });
-  server.route("GET", "/metrics", [&loop, &metrics](const HttpRequest&) {
-    auto snapshot = loop.call("http.metrics", [&metrics] { return metrics.snapshot(); });
+  server.route("GET", "/metrics", [takeSnapshot](const HttpRequest&) {
+    auto snapshot = takeSnapshot();
     HttpResponse r = HttpResponse::text(Metrics::toPrometheus(snapshot));
     r.contentType = "text/plain; version=0.0.4";
     return r;

@@ -1,7 +1,9 @@
 // tutti-bench scenarios. Each prints one line: the scenario's name followed
-// by key=value pairs, and returns the process exit code.
+// by key=value pairs (and writes the same as JSON to `out` when set), and
+// returns the process exit code.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace tutti::bench {
@@ -38,9 +40,62 @@ int runAllocator(const AllocatorOptions& options);
 struct FailoverOptions {
   int agents = 10;
   int zkSessionTimeoutMs = 2000;
+  // Emulated agents (AgentEmulator) with `tasks` tasks in all, launched by
+  // `frameworks` emulated frameworks; otherwise real tutti-agent processes
+  // and one task per agent.
+  bool emulated = false;
+  int64_t tasks = 0;
+  int frameworks = 10;
+  int connections = 8;
+  std::string out;
 };
-// `failover agents= tasks= zk_session_ms= elected_ms= agents_back_ms=
-// framework_back_ms=`, measured from kill -9 of the leading master.
+// `failover agents= tasks= zk_session_ms= elected_ms= agents_back_ms=`
+// (plus framework_back_ms= with real agents), measured from kill -9 of the
+// leading master.
 int runFailover(const FailoverOptions& options);
+
+struct OffersOptions {
+  int agents = 1000;
+  int frameworks = 10;
+  int connections = 8;
+  double declinesPerSecond = 1000;  // resources given back (and re-offered) per second
+  int seconds = 10;                 // measured window
+  std::string out;
+};
+// `offers agents= frameworks= p50_ms= p99_ms= allocation_ms= master_cpu_pct=`:
+// frameworks hold every offer and decline some at a steady rate; latency from
+// a decline to the next offer of that agent, the allocator's run time (p99
+// over the window) and the master's CPU use meanwhile.
+int runOffers(const OffersOptions& options);
+
+struct C1mOptions {
+  int agents = 1000;
+  int frameworks = 10;
+  int64_t tasks = 10000;
+  int connections = 8;
+  int maxInFlight = 20;     // per framework
+  int taskRunMs = 1000;     // each task runs this long, then TASK_FINISHED
+  int timeoutSeconds = 1800;
+  std::string out;
+};
+// `c1m agents= frameworks= tasks= seconds= launches_per_s= p50_ms= p99_ms=
+// master_rss_mb=`: launches from the first accept to the last TASK_RUNNING at
+// the schedulers; latency accept -> TASK_RUNNING; master RSS once every task
+// finished.
+int runC1m(const C1mOptions& options);
+
+struct StateOptions {
+  int agents = 1000;
+  int64_t tasks = 10000;
+  int pollers = 10;
+  int frameworks = 10;
+  int connections = 8;
+  int seconds = 10;  // how long the pollers poll
+  std::string out;
+};
+// `state agents= tasks= pollers= p50_ms= p99_ms= loop_lag_p99_ms= bytes=`:
+// /master/state latency while `pollers` threads request it back to back, and
+// the master loop's lag meanwhile.
+int runState(const StateOptions& options);
 
 }  // namespace tutti::bench

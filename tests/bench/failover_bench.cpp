@@ -1,8 +1,15 @@
-// failover: ZooKeeper, three masters (processes), N agents (processes) and a
-// framework with one task per agent; kill -9 the leader and time, from the
-// kill, until its ZooKeeper session ends (its election node disappears), a
-// new leader is elected, every agent is back with it, and the framework is
-// back with all its tasks.
+// failover: ZooKeeper, three masters (processes), N agents and their tasks;
+// kill -9 the leader and time, from the kill, until its ZooKeeper session
+// ends (its election node disappears), a new leader is elected, and every
+// agent is back with it (with its tasks).
+//
+// Real mode: N tutti-agent processes and a framework with one task per
+// agent; also timed: the framework back with all its tasks.
+// Emulated mode: N emulated agents (AgentEmulator, following the leader
+// through ZooKeeper) and T tasks launched by emulated frameworks; an agent
+// is back when the new leader answered its re-registration, which it does
+// once it has taken the agent's tasks in (as Mesos's MasterFailover
+// benchmark measures).
 #include <signal.h>
 
 #include <atomic>
@@ -13,7 +20,10 @@
 
 #include "common/http.hpp"
 #include "common/zookeeper.hpp"
+#include "tests/bench/agent_emulator.hpp"
 #include "tests/bench/bench.hpp"
+#include "tests/bench/framework_emulator.hpp"
+#include "tests/bench/report.hpp"
 #include "tests/fixtures/process_fixture.hpp"
 #include "tests/fixtures/reaper.hpp"
 #include "tests/fixtures/zookeeper_server.hpp"
@@ -32,9 +42,142 @@ bool elected(int port) {
 double msSince(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
 }
+
+// Counts the masters' election nodes, from outside (its own session).
+class ElectionNodes {
+ public:
+  explicit ElectionNodes(const std::string& servers)
+      : loop_(RealClock::instance()),
+        client_(loop_, ZooKeeper::Options{servers, std::chrono::seconds(30)}, nullptr) {
+    client_.start();
+  }
+  size_t count() {
+    std::optional<size_t> n;
+    client_.getChildren("/tutti", [&](Result<std::vector<std::string>> c) {
+      size_t k = 0;
+      if (c.ok()) {
+        for (const auto& x : *c) k += x.rfind("json.info_", 0) == 0;
+      }
+      n = k;
+    });
+    auto deadline = Clock::now() + std::chrono::seconds(5);
+    while (!n && Clock::now() < deadline) loop_.runOnce(std::chrono::milliseconds(5));
+    return n.value_or(0);
+  }
+
+ private:
+  Loop loop_;
+  ZooKeeper client_;
+};
+
+int runFailoverEmulated(const FailoverOptions& options) {
+  testing::ZooKeeperServer zk;
+  zk.start();
+  std::string url = zk.url("/tutti");
+  std::string timeout = std::to_string(options.zkSessionTimeoutMs) + "ms";
+  std::vector<std::unique_ptr<testing::TempDir>> dirs;
+  std::vector<testing::MasterProcess> masters;
+  for (int i = 0; i < 3; ++i) {
+    dirs.push_back(std::make_unique<testing::TempDir>());
+    masters.push_back(testing::startMasterProcess(
+        dirs.back()->path(), {"--zk=" + url, "--zk_session_timeout=" + timeout}));
+  }
+  int leader = -1;
+  testing::waitUntil([&] {
+    for (int i = 0; i < 3; ++i) {
+      if (elected(masters[i].httpPort)) leader = i;
+    }
+    return leader >= 0;
+  });
+  if (leader < 0) {
+    std::fprintf(stderr, "failover: no leader elected\n");
+    return 1;
+  }
+  AgentEmulatorOptions ao;
+  ao.agents = options.agents;
+  ao.connections = options.connections;
+  AgentEmulator agents(ao);  // tasks run until killed
+  if (Status s = agents.start(url); !s.ok()) {
+    std::fprintf(stderr, "failover: %s\n", s.message().c_str());
+    return 1;
+  }
+  if (!testing::waitUntil([&] { return agents.stats().registeredNow == options.agents; },
+                          std::chrono::seconds(300))) {
+    std::fprintf(stderr, "failover: only %lld of %d agents registered\n",
+                 static_cast<long long>(agents.stats().registeredNow), options.agents);
+    return 1;
+  }
+  FrameworkEmulatorOptions fo;
+  fo.frameworks = options.frameworks;
+  fo.tasks = options.tasks;
+  fo.maxInFlight = 200;
+  FrameworkEmulator frameworks(fo);
+  if (Status s = frameworks.start(url); !s.ok()) {
+    std::fprintf(stderr, "failover: %s\n", s.message().c_str());
+    return 1;
+  }
+  if (!testing::waitUntil([&] { return frameworks.stats().running >= options.tasks; },
+                          std::chrono::seconds(600))) {
+    std::fprintf(stderr, "failover: only %lld of %lld tasks are running\n",
+                 static_cast<long long>(frameworks.stats().running),
+                 static_cast<long long>(options.tasks));
+    return 1;
+  }
+  ElectionNodes nodes(zk.servers());
+  testing::waitUntil([&] { return nodes.count() == 3; });
+
+  int64_t leadersBefore = agents.stats().leaderChanges;
+  auto kill = Clock::now();
+  int64_t killNs = steadyNowNs();
+  masters[leader].process.stop(SIGKILL);
+  double zkSession = -1, electedMs = -1, agentsBack = -1;
+  int next = -1;
+  while (msSince(kill) < 300'000 && (agentsBack < 0 || zkSession < 0 || electedMs < 0)) {
+    if (zkSession < 0 && nodes.count() == 2) zkSession = msSince(kill);
+    if (electedMs < 0) {
+      for (int i = 0; i < 3; ++i) {
+        if (i != leader && elected(masters[i].httpPort)) {
+          next = i;
+          electedMs = msSince(kill);
+        }
+      }
+    }
+    AgentEmulatorStats a = agents.stats();
+    if (agentsBack < 0 && a.leaderChanges > leadersBefore && a.registeredNow == options.agents) {
+      agentsBack = static_cast<double>(a.lastRegisteredNs - killNs) / 1e6;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling interval
+  }
+  // The new leader holds every task again.
+  bool tasksBack = next >= 0 && testing::waitUntil(
+                                    [&] {
+                                      auto m = testing::getJson(masters[next].httpPort,
+                                                                "/metrics/snapshot");
+                                      return m.is_object() &&
+                                             m.value("master/tasks_running", 0.0) >=
+                                                 static_cast<double>(options.tasks);
+                                    },
+                                    std::chrono::seconds(60));
+  frameworks.stop();
+  agents.stop();
+  testing::killAllDescendants();
+  if (agentsBack < 0 || !tasksBack) {
+    std::fprintf(stderr, "failover: agents back: %s; tasks back: %s\n",
+                 agentsBack < 0 ? "no" : "yes", tasksBack ? "yes" : "no");
+    return 1;
+  }
+  Report r("failover");
+  r.add("agents", static_cast<long long>(options.agents));
+  r.add("tasks", static_cast<long long>(options.tasks));
+  r.add("zk_session_ms", zkSession, 0);
+  r.add("elected_ms", electedMs, 0);
+  r.add("agents_back_ms", agentsBack, 0);
+  return r.emit(options.out) ? 0 : 1;
+}
 }  // namespace
 
 int runFailover(const FailoverOptions& options) {
+  if (options.emulated) return runFailoverEmulated(options);
   testing::ZooKeeperServer zk;
   zk.start();
   std::string url = zk.url("/tutti");

@@ -2,6 +2,11 @@
 // suite runs each at a tiny size so that it keeps working.
 //
 //   tutti-bench launch --tasks=1000
+//   tutti-bench register --agents=50000
+//   tutti-bench offers --agents=50000 --frameworks=100
+//   tutti-bench c1m --agents=50000 --frameworks=100 --tasks=1000000
+//   tutti-bench state --agents=10000 --tasks=100000 --pollers=10
+//   tutti-bench failover --agents=10000 --tasks=100000
 #include <gflags/gflags.h>
 #include <glog/logging.h>
 
@@ -11,13 +16,23 @@
 #include "common/flags.hpp"
 #include "tests/bench/bench.hpp"
 
-DEFINE_int32(tasks, 1000, "launch: number of tasks");
-DEFINE_int32(agents, 1000,
-             "allocator, failover, register: number of agents (failover default: 10)");
-DEFINE_int32(connections, 8, "register: connections the emulated agents share");
-DEFINE_string(out, "", "register: also write the figures as JSON to this file");
+DEFINE_int64(tasks, 1000,
+             "launch, c1m, state: number of tasks; failover: tasks in all (emulated agents)");
+DEFINE_int32(agents, 1000, "number of agents (failover default: 10)");
+DEFINE_int32(connections, 8, "emulated agents: the connections they share");
+DEFINE_string(out, "", "also write the figures as JSON to this file");
 DEFINE_int32(zk_session_timeout_ms, 2000, "failover: the masters' ZooKeeper session timeout");
-DEFINE_int32(frameworks, 10, "allocator: number of frameworks");
+DEFINE_int32(frameworks, 10, "allocator, offers, c1m, state, failover: number of frameworks");
+DEFINE_bool(emulated, false,
+            "failover: emulated agents and frameworks (implied by --tasks) instead of "
+            "tutti-agent processes");
+DEFINE_double(declines_per_second, 1000, "offers: offers declined (and re-offered) per second");
+DEFINE_int32(seconds, 10, "offers, state: length of the measured window");
+DEFINE_int32(pollers, 10, "state: threads requesting /master/state back to back");
+DEFINE_int32(max_in_flight, 20,
+             "c1m: tasks a framework has launched and not yet seen TASK_RUNNING, at most");
+DEFINE_int32(task_run_ms, 1000, "c1m: how long each task runs before TASK_FINISHED");
+DEFINE_int32(timeout_seconds, 1800, "c1m: give up after this long in each phase");
 DEFINE_bool(checkpoint, false, "launch: the framework asks agents to checkpoint its tasks");
 DEFINE_string(containerizer, "process", "launch: containerizer (process)");
 DEFINE_string(image, "",
@@ -39,7 +54,16 @@ int main(int argc, char** argv) {
       "  allocator  the allocator alone: --agents=A --frameworks=F; full and event-triggered\n"
       "           allocation cycles\n"
       "  register --agents=N emulated agents (over --connections) register with a\n"
-      "           tutti-master process; time and the master's RSS";
+      "           tutti-master process; time and the master's RSS\n"
+      "  offers   --agents=N emulated agents, --frameworks=F emulated frameworks holding\n"
+      "           every offer and declining --declines_per_second; offer latency,\n"
+      "           allocation time and master CPU over --seconds\n"
+      "  c1m      --frameworks=F launch --tasks=T tasks (each runs --task_run_ms) on\n"
+      "           --agents=N emulated agents; launches/s, accept->RUNNING latency, RSS\n"
+      "  state    --agents=N emulated agents run --tasks=T tasks; --pollers=P threads\n"
+      "           request /master/state for --seconds; latency, size, master loop lag\n"
+      "  failover with --tasks=T (or --emulated): emulated agents and frameworks instead\n"
+      "           of tutti-agent processes";
   if (argc < 2 || argv[1][0] == '-') {
     if (argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
       std::cout << usage << "\n";
@@ -63,14 +87,56 @@ int main(int argc, char** argv) {
       return 1;
     }
     return tutti::bench::runLaunch(
-        {FLAGS_tasks, FLAGS_containerizer, FLAGS_work_dir, FLAGS_checkpoint, FLAGS_image});
+        {static_cast<int>(FLAGS_tasks), FLAGS_containerizer, FLAGS_work_dir, FLAGS_checkpoint,
+         FLAGS_image});
   }
+  auto given = [](const char* flag) { return !gflags::GetCommandLineFlagInfoOrDie(flag).is_default; };
   if (scenario == "failover") {
-    int agents = gflags::GetCommandLineFlagInfoOrDie("agents").is_default ? 10 : FLAGS_agents;
-    return tutti::bench::runFailover({agents, FLAGS_zk_session_timeout_ms});
+    tutti::bench::FailoverOptions o;
+    o.agents = given("agents") ? FLAGS_agents : 10;
+    o.zkSessionTimeoutMs = FLAGS_zk_session_timeout_ms;
+    o.emulated = FLAGS_emulated || given("tasks");
+    o.tasks = given("tasks") ? FLAGS_tasks : 10LL * o.agents;
+    o.frameworks = FLAGS_frameworks;
+    o.connections = FLAGS_connections;
+    o.out = FLAGS_out;
+    return tutti::bench::runFailover(o);
   }
   if (scenario == "register") {
     return tutti::bench::runRegister({FLAGS_agents, FLAGS_connections, 300, FLAGS_out});
+  }
+  if (scenario == "offers") {
+    tutti::bench::OffersOptions o;
+    o.agents = FLAGS_agents;
+    o.frameworks = FLAGS_frameworks;
+    o.connections = FLAGS_connections;
+    o.declinesPerSecond = FLAGS_declines_per_second;
+    o.seconds = FLAGS_seconds;
+    o.out = FLAGS_out;
+    return tutti::bench::runOffers(o);
+  }
+  if (scenario == "c1m") {
+    tutti::bench::C1mOptions o;
+    o.agents = FLAGS_agents;
+    o.frameworks = FLAGS_frameworks;
+    o.tasks = FLAGS_tasks;
+    o.connections = FLAGS_connections;
+    o.maxInFlight = FLAGS_max_in_flight;
+    o.taskRunMs = FLAGS_task_run_ms;
+    o.timeoutSeconds = FLAGS_timeout_seconds;
+    o.out = FLAGS_out;
+    return tutti::bench::runC1m(o);
+  }
+  if (scenario == "state") {
+    tutti::bench::StateOptions o;
+    o.agents = FLAGS_agents;
+    o.tasks = FLAGS_tasks;
+    o.pollers = FLAGS_pollers;
+    o.frameworks = FLAGS_frameworks;
+    o.connections = FLAGS_connections;
+    o.seconds = FLAGS_seconds;
+    o.out = FLAGS_out;
+    return tutti::bench::runState(o);
   }
   if (scenario == "allocator") {
     return tutti::bench::runAllocator({FLAGS_agents, FLAGS_frameworks});

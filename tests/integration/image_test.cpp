@@ -244,7 +244,7 @@ TEST_F(ImageTest, KilledContainerTaskEndsKilledAndLeavesNothing) {
   auto master = StartMaster();
   auto agent = StartAgent(*master);
   RecordingScheduler scheduler;
-  launchOnce(scheduler, {{"sleeper", image(), std::string("sleep 1000")}});
+  launchOnce(scheduler, {{"sleeper", image(), std::string("sleep 4242")}});
   TuttiSchedulerDriver driver(&scheduler, framework(), master->messageAddress());
   ASSERT_EQ(driver.start(), DriverStatus::DRIVER_RUNNING);
   ASSERT_TRUE(scheduler.waitForState(TaskID("sleeper"), TaskState::TASK_RUNNING));
@@ -254,8 +254,9 @@ TEST_F(ImageTest, KilledContainerTaskEndsKilledAndLeavesNothing) {
     return entries(agent->options().workDir + "/containers/bundles") == 0 &&
            entries(agent->options().workDir + "/containers/runtime") == 0;
   }));
-  // No process of the container is left (sleep 1000 in its pid namespace).
-  CommandResult ps = runCommand({"/usr/bin/pgrep", "-f", "^sleep 1000$"});
+  // No process of the container is left (sleep 4242 in its pid namespace, a duration no other test
+  // uses).
+  CommandResult ps = runCommand({"/usr/bin/pgrep", "-f", "^sleep 4242$"});
   EXPECT_NE(ps.exitCode, 0) << ps.output;
   driver.stop();
 }
@@ -393,9 +394,9 @@ TEST_F(ImageTest, ManifestListsAreFollowedToTheHostPlatform) {
   const std::string base = "http://" + registry_->address() + "/v2/multi/manifests/";
   // Digest and size of a tag's manifest.
   auto describe = [&](const std::string& tag) {
-    CommandResult head = runCommand({"/usr/bin/curl", "-sfI", "-H",
-                                     "Accept: application/vnd.oci.image.manifest.v1+json",
-                                     base + tag});
+    CommandResult head =
+        runCommand({"/usr/bin/curl", "-sfI", "-H",
+                    "Accept: application/vnd.oci.image.manifest.v1+json", base + tag});
     EXPECT_EQ(head.exitCode, 0) << head.output;
     std::string lower = head.output;
     for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -416,18 +417,17 @@ TEST_F(ImageTest, ManifestListsAreFollowedToTheHostPlatform) {
   ASSERT_EQ(::uname(&u), 0);
   std::string arch = std::string(u.machine) == "x86_64" ? "amd64" : "arm64";
   std::string decoy = arch == "amd64" ? "s390x" : "amd64";
-  nlohmann::json list = {
-      {"schemaVersion", 2},
-      {"mediaType", "application/vnd.oci.image.index.v1+json"},
-      {"manifests",
-       {{{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
-         {"digest", decoyDigest},
-         {"size", std::stol(decoySize)},
-         {"platform", {{"os", "linux"}, {"architecture", decoy}}}},
-        {{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
-         {"digest", digest},
-         {"size", std::stol(size)},
-         {"platform", {{"os", "linux"}, {"architecture", arch}}}}}}};
+  nlohmann::json list = {{"schemaVersion", 2},
+                         {"mediaType", "application/vnd.oci.image.index.v1+json"},
+                         {"manifests",
+                          {{{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                            {"digest", decoyDigest},
+                            {"size", std::stol(decoySize)},
+                            {"platform", {{"os", "linux"}, {"architecture", decoy}}}},
+                           {{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                            {"digest", digest},
+                            {"size", std::stol(size)},
+                            {"platform", {{"os", "linux"}, {"architecture", arch}}}}}}};
   CommandResult put = runCommand({"/usr/bin/curl", "-sf", "-X", "PUT", "-H",
                                   "Content-Type: application/vnd.oci.image.index.v1+json",
                                   "--data-binary", list.dump(), base + "latest"});

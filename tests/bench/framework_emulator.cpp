@@ -1,0 +1,316 @@
+#include "tests/bench/framework_emulator.hpp"
+
+#include <glog/logging.h>
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+
+#include "tests/bench/agent_emulator.hpp"
+#include "tutti/scheduler.hpp"
+
+namespace tutti::bench {
+
+double percentile(std::vector<double>& v, double q) {
+  if (v.empty()) return 0;
+  size_t idx = std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())));
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(idx), v.end());
+  return v[idx];
+}
+
+namespace {
+constexpr auto kTick = std::chrono::milliseconds(10);
+
+void maxInto(std::atomic<int64_t>& a, int64_t v) {
+  int64_t cur = a.load(std::memory_order_relaxed);
+  while (v > cur && !a.compare_exchange_weak(cur, v, std::memory_order_relaxed)) {
+  }
+}
+}  // namespace
+
+struct FrameworkEmulator::Shared {
+  std::atomic<int64_t> subscribed{0}, resubscribed{0}, offers{0}, launched{0}, running{0};
+  std::atomic<int64_t> finished{0}, failed{0}, declines{0};
+  std::atomic<int64_t> firstLaunchNs{0}, lastRunningNs{0}, lastEndedNs{0};
+  std::mutex mu;  // guards the two below
+  std::vector<double> latencies;
+  std::unordered_map<std::string, int64_t> declinedAt;  // agent id -> steady ns
+
+  void sample(double ms) {
+    std::lock_guard<std::mutex> lock(mu);
+    latencies.push_back(ms);
+  }
+};
+
+class FrameworkEmulator::Framework : public Scheduler {
+ public:
+  Framework(const FrameworkEmulatorOptions& options, std::shared_ptr<Shared> shared, int index,
+            int64_t quota)
+      : options_(options), shared_(std::move(shared)), index_(index), quota_(quota) {
+    each_ = *Resources::parse(options.taskResources);
+    launchedAt_.assign(static_cast<size_t>(quota), 0);
+    info_.name = "bench-" + std::to_string(index);
+    info_.user = "bench";
+    info_.roles = {"bench" + std::to_string(index % std::max(1, options.roles))};
+    info_.failoverTimeoutSecs = options.failoverTimeoutSecs;
+    info_.capabilities = {FrameworkCapability::PARTITION_AWARE};
+  }
+
+  void start(const std::string& master) {
+    driver_ = std::make_unique<TuttiSchedulerDriver>(this, info_, master);
+    driver_->start();
+  }
+  void stop() {
+    if (!driver_) return;
+    driver_->stop(/*failover=*/true);
+    driver_->join();
+    driver_.reset();
+  }
+
+  // Ticker thread (offers mode): declines up to `n` held offers; returns
+  // how many it declined.
+  int declineSome(int n) {
+    std::vector<OfferID> ids;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      int64_t now = steadyNowNs();
+      while (n-- > 0 && !held_.empty()) {
+        const Offer& o = held_.front();
+        {
+          std::lock_guard<std::mutex> s(shared_->mu);
+          shared_->declinedAt[o.agentId.value] = now;
+        }
+        ids.push_back(o.id);
+        held_.pop_front();
+      }
+    }
+    for (const auto& id : ids) {
+      driver_->declineOffer(id, Filters{0});
+      shared_->declines.fetch_add(1, std::memory_order_relaxed);
+    }
+    return static_cast<int>(ids.size());
+  }
+
+  // ---- Scheduler ----
+  void registered(SchedulerDriver*, const FrameworkID&, const MasterInfo&) override {
+    shared_->subscribed.fetch_add(1);
+  }
+  void reregistered(SchedulerDriver*, const MasterInfo&) override {
+    shared_->resubscribed.fetch_add(1);
+    std::lock_guard<std::mutex> lock(mu_);
+    held_.clear();  // offers of the previous connection are void
+  }
+  void disconnected(SchedulerDriver*) override {}
+
+  void resourceOffers(SchedulerDriver* d, const std::vector<Offer>& offers) override {
+    shared_->offers.fetch_add(static_cast<int64_t>(offers.size()), std::memory_order_relaxed);
+    if (options_.declinesPerSecond > 0) {
+      int64_t now = steadyNowNs();
+      std::lock_guard<std::mutex> s(shared_->mu);
+      for (const auto& o : offers) {
+        auto it = shared_->declinedAt.find(o.agentId.value);
+        if (it == shared_->declinedAt.end()) continue;
+        shared_->latencies.push_back(static_cast<double>(now - it->second) / 1e6);
+        shared_->declinedAt.erase(it);
+      }
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& o : offers) held_.push_back(o);
+    if (quota_ > 0) refill(d);
+  }
+
+  void offerRescinded(SchedulerDriver*, const OfferID& id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::erase_if(held_, [&](const Offer& o) { return o.id == id; });
+  }
+
+  void statusUpdate(SchedulerDriver* d, const TaskStatus& s) override {
+    int64_t now = steadyNowNs();
+    std::lock_guard<std::mutex> lock(mu_);
+    int64_t idx = indexOf(s.taskId);
+    bool pending = idx >= 0 && launchedAt_[static_cast<size_t>(idx)] != 0;
+    if (s.state == TaskState::TASK_RUNNING && pending) {
+      shared_->sample(static_cast<double>(now - launchedAt_[static_cast<size_t>(idx)]) / 1e6);
+      launchedAt_[static_cast<size_t>(idx)] = 0;
+      --inFlight_;
+      shared_->running.fetch_add(1, std::memory_order_relaxed);
+      maxInto(shared_->lastRunningNs, now);
+      refill(d);
+    } else if (isTerminal(s.state)) {
+      if (s.state == TaskState::TASK_FINISHED) {
+        shared_->finished.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        shared_->failed.fetch_add(1, std::memory_order_relaxed);
+        LOG_EVERY_N(WARNING, 1000) << "bench framework: task " << s.taskId << " ended "
+                                   << toString(s.state) << ": " << s.message;
+      }
+      maxInto(shared_->lastEndedNs, now);
+      if (pending) {
+        launchedAt_[static_cast<size_t>(idx)] = 0;
+        --inFlight_;
+        refill(d);
+      }
+    }
+  }
+  void frameworkMessage(SchedulerDriver*, const ExecutorID&, const AgentID&,
+                        const std::string&) override {}
+  void agentLost(SchedulerDriver*, const AgentID&) override {}
+  void executorLost(SchedulerDriver*, const ExecutorID&, const AgentID&, int) override {}
+  void error(SchedulerDriver*, const std::string& m) override {
+    LOG(ERROR) << "bench framework " << index_ << ": " << m;
+  }
+
+ private:
+  // "f<index>-<n>" -> n, or -1.
+  int64_t indexOf(const TaskID& id) const {
+    auto dash = id.value.find('-');
+    if (dash == std::string::npos) return -1;
+    char* end = nullptr;
+    long long n = std::strtoll(id.value.c_str() + dash + 1, &end, 10);
+    if (*end != '\0' || n < 0 || n >= quota_) return -1;
+    return n;
+  }
+
+  // Launches once at most half of the in-flight bound is in use, so that an
+  // accept carries several tasks rather than one per task that started.
+  void refill(SchedulerDriver* d) {
+    if (inFlight_ <= options_.maxInFlight / 2) launchSome(d);
+  }
+
+  // Packs queued tasks into held offers while the in-flight bound allows;
+  // declines and suppresses once the queue is empty. Under mu_.
+  void launchSome(SchedulerDriver* d) {
+    while (next_ < quota_ && inFlight_ < options_.maxInFlight && !held_.empty()) {
+      Offer offer = std::move(held_.front());
+      held_.pop_front();
+      Resources need = each_.allocate(offer.allocationRole);
+      Resources left = offer.resources;
+      std::vector<TaskInfo> batch;
+      while (next_ < quota_ && inFlight_ < options_.maxInFlight && left.contains(need)) {
+        TaskInfo t;
+        t.name = "bench";
+        t.taskId = TaskID("f" + std::to_string(index_) + "-" + std::to_string(next_));
+        t.agentId = offer.agentId;
+        t.resources = each_;
+        CommandInfo c;
+        c.value = "sleep 1000";
+        t.command = c;
+        left -= need;
+        launchedAt_[static_cast<size_t>(next_)] = steadyNowNs();
+        ++next_;
+        ++inFlight_;
+        batch.push_back(std::move(t));
+      }
+      if (batch.empty()) {
+        // Too small for a task: refuse it for Mesos's default 5 s, so that a
+        // leftover does not go round every framework again and again.
+        d->declineOffer(offer.id, Filters{5});
+        continue;
+      }
+      int64_t expected = 0;
+      shared_->firstLaunchNs.compare_exchange_strong(expected, steadyNowNs());
+      shared_->launched.fetch_add(static_cast<int64_t>(batch.size()), std::memory_order_relaxed);
+      d->launchTasks({offer.id}, batch, Filters{options_.refuseSeconds});
+    }
+    if (next_ >= quota_ && !suppressed_) {
+      suppressed_ = true;
+      for (const auto& o : held_) d->declineOffer(o.id, Filters{3600});
+      held_.clear();
+      d->suppressOffers();
+    }
+  }
+
+  const FrameworkEmulatorOptions& options_;
+  std::shared_ptr<Shared> shared_;
+  int index_;
+  int64_t quota_;
+  Resources each_;
+  FrameworkInfo info_;
+  std::unique_ptr<TuttiSchedulerDriver> driver_;
+
+  std::mutex mu_;  // guards what follows (driver thread and ticker)
+  std::deque<Offer> held_;
+  std::vector<int64_t> launchedAt_;  // by task number; 0 once running or ended
+  int64_t next_ = 0;
+  int inFlight_ = 0;
+  bool suppressed_ = false;
+};
+
+FrameworkEmulator::FrameworkEmulator(FrameworkEmulatorOptions options)
+    : options_(std::move(options)), shared_(std::make_shared<Shared>()) {}
+
+FrameworkEmulator::~FrameworkEmulator() { stop(); }
+
+Status FrameworkEmulator::start(const std::string& master) {
+  if (!Resources::parse(options_.taskResources).ok()) {
+    return Status::InvalidArgument("bad task resources '" + options_.taskResources + "'");
+  }
+  int n = std::max(1, options_.frameworks);
+  for (int i = 0; i < n; ++i) {
+    int64_t quota = options_.tasks / n + (i < options_.tasks % n ? 1 : 0);
+    frameworks_.push_back(std::make_unique<Framework>(options_, shared_, i, quota));
+  }
+  for (auto& f : frameworks_) f->start(master);
+  if (options_.declinesPerSecond > 0) {
+    ticker_ = std::thread([this] { tick(); });
+  }
+  return Status::OK();
+}
+
+void FrameworkEmulator::tick() {
+  // Spreads the declines over the frameworks, round robin, every kTick.
+  double perTick = options_.declinesPerSecond * std::chrono::duration<double>(kTick).count();
+  double owed = 0;
+  size_t next = 0;
+  auto at = std::chrono::steady_clock::now();
+  while (!stopping_.load()) {
+    at += kTick;
+    std::this_thread::sleep_until(at);  // a pacing clock, not a wait for an event
+    owed += perTick;
+    while (owed >= 1 && !stopping_.load()) {
+      // The next framework that holds an offer declines one.
+      bool declined = false;
+      for (size_t tries = 0; tries < frameworks_.size() && !declined; ++tries) {
+        declined = frameworks_[next++ % frameworks_.size()]->declineSome(1) > 0;
+      }
+      if (!declined) break;  // nobody holds anything: the debt waits
+      owed -= 1;
+    }
+  }
+}
+
+void FrameworkEmulator::stop() {
+  stopping_ = true;
+  if (ticker_.joinable()) ticker_.join();
+  for (auto& f : frameworks_) f->stop();
+  frameworks_.clear();
+}
+
+FrameworkEmulatorStats FrameworkEmulator::stats() const {
+  FrameworkEmulatorStats s;
+  s.subscribed = shared_->subscribed.load();
+  s.resubscribed = shared_->resubscribed.load();
+  s.offers = shared_->offers.load();
+  s.launched = shared_->launched.load();
+  s.running = shared_->running.load();
+  s.finished = shared_->finished.load();
+  s.failed = shared_->failed.load();
+  s.declines = shared_->declines.load();
+  s.firstLaunchNs = shared_->firstLaunchNs.load();
+  s.lastRunningNs = shared_->lastRunningNs.load();
+  s.lastEndedNs = shared_->lastEndedNs.load();
+  return s;
+}
+
+std::vector<double> FrameworkEmulator::latencies() const {
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  return shared_->latencies;
+}
+
+void FrameworkEmulator::clearLatencies() {
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  shared_->latencies.clear();
+  shared_->declinedAt.clear();
+}
+
+}  // namespace tutti::bench

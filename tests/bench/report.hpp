@@ -1,0 +1,38 @@
+// Helpers shared by tutti-bench scenarios: the one-line report (the
+// scenario's name, then key=value pairs) that is also written as JSON to
+// --out, and what /proc says about the master process.
+//
+// Thread: the scenario's controlling thread.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace tutti::bench {
+
+class Report {
+ public:
+  explicit Report(std::string scenario) : scenario_(std::move(scenario)) {}
+  void add(const std::string& key, long long value);
+  void add(const std::string& key, double value, int decimals);
+  // Prints the line to stdout and, when `out` is not empty, writes
+  // {"scenario": ..., key: value, ...} there. False if the file cannot be written.
+  bool emit(const std::string& out) const;
+
+ private:
+  std::string scenario_;
+  std::vector<std::pair<std::string, std::string>> values_;  // in order, already formatted
+};
+
+// Resident set size of the process, in MiB (-1 when unknown).
+double rssMb(pid_t pid);
+// CPU time (user + system) the process used so far, in seconds (-1 when unknown).
+double cpuSeconds(pid_t pid);
+// Prints to stderr where the master's loop spent its time: the `top`
+// handlers and message types by total time, from its /metrics/snapshot.
+void logLoopProfile(const std::string& scenario, int httpPort, size_t top = 12);
+
+}  // namespace tutti::bench
