@@ -67,7 +67,10 @@ OciContainerizer::OciContainerizer(Loop& loop, const AgentOptions& options, Metr
   provisioner_ =
       std::make_unique<Provisioner>(dir_ + "/bundles", backend.ok() ? *backend : Backend::kOverlay);
   metrics_.gauge("slave/image_pulls", [this] { return static_cast<double>(store_->pulls()); });
-  worker_ = std::thread([this] { work(); });
+  // Unmounting waits for an RCU grace period in the kernel (milliseconds
+  // each, and more as the mount table grows): several workers overlap them,
+  // or ending containers would pile up faster than one worker removes them.
+  for (int i = 0; i < kCleanupWorkers; ++i) workers_.emplace_back([this] { work(); });
 }
 
 OciContainerizer::~OciContainerizer() {
@@ -78,7 +81,7 @@ OciContainerizer::~OciContainerizer() {
     stopping_ = true;
   }
   cv_.notify_all();
-  worker_.join();
+  for (auto& t : workers_) t.join();
 }
 
 Status OciContainerizer::initialize() {

@@ -12,7 +12,7 @@
 //
 // Threads: prepare(), destroy(), cleanupOrphans() on the agent's loop
 // thread; the image store pulls on its workers and destroy() runs on this
-// object's own worker. Errors reach the agent as the Status of prepare's
+// object's own workers. Errors reach the agent as the Status of prepare's
 // callback (the message says what failed: the name, the registry, a digest).
 #pragma once
 
@@ -90,7 +90,8 @@ class OciContainerizer {
   std::deque<std::string> queue_;
   size_t busy_ = 0;
   bool stopping_ = false;
-  std::thread worker_;
+  static constexpr int kCleanupWorkers = 4;
+  std::vector<std::thread> workers_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
