@@ -173,7 +173,10 @@ std::optional<std::string> CgroupsIsolator::limitation(const ContainerID& id) {
     return memoryMessage(c);
   }
   Container& c = it->second;
-  if (!c.limitation && oomKillCount(layout_, id.value) > 0) {
+  // The OOM event may still be unread on the loop when the executor's end
+  // is handled first: read it here too.
+  const bool v1Event = layout_.version != CgroupVersion::kV2 && drainOomEvents(c);
+  if (!c.limitation && (v1Event || oomKillCount(layout_, id.value) > 0)) {
     c.limitation = memoryMessage(c);
     setState(id, c, ContainerState::kLimited);
   }
@@ -274,6 +277,22 @@ void CgroupsIsolator::unwatchOom(Container& c) {
   c.notifyFd = c.controlFd = -1;
 }
 
+bool CgroupsIsolator::drainOomEvents(Container& c) {
+  if (c.notifyFd < 0) return false;
+  if (layout_.version == CgroupVersion::kV2) {
+    char buf[4096];
+    bool any = false;
+    while (::read(c.notifyFd, buf, sizeof(buf)) > 0) any = true;
+    return any;
+  }
+  uint64_t count = 0;
+  bool any = false;
+  while (::read(c.notifyFd, &count, sizeof(count)) == static_cast<ssize_t>(sizeof(count))) {
+    any = any || count > 0;
+  }
+  return any;
+}
+
 void CgroupsIsolator::recheckOom(const ContainerID& id) {
   auto it = containers_.find(id);
   if (it == containers_.end() || it->second.limitation) return;
@@ -300,14 +319,19 @@ void CgroupsIsolator::onOomNotification(const ContainerID& id) {
   auto it = containers_.find(id);
   if (it == containers_.end()) return;
   Container& c = it->second;
-  char buf[4096];
-  while (::read(c.notifyFd, buf, sizeof(buf)) > 0) {
-  }
-  // v1 also signals the eventfd when the cgroup goes away, and v2 on any
-  // change of memory.events: only an actual OOM kill is a limitation.
-  // v1 signals when the cgroup goes under OOM, just before the kill is
-  // counted: look again a little later.
+  bool oom = drainOomEvents(c);
   if (c.limitation) return;
+  // v1: the eventfd fires when the container's cgroup, which holds the
+  // limit, goes under OOM (or goes away, which happens only after destroy()
+  // stopped watching): that is the limitation, as in Mesos. Its kill is
+  // counted in the victim's own cgroup, which an OCI runtime removes as soon
+  // as its process is gone, so the counter cannot be relied on here.
+  if (layout_.version != CgroupVersion::kV2 && oom) {
+    limited(id, c);
+    return;
+  }
+  // v2 signals on any change of memory.events: only an actual OOM kill
+  // (counted over the whole subtree) is a limitation.
   if (oomKillCount(layout_, id.value) == 0) {
     if (c.rechecks++ < 10) {
       loop_.after(20ms, "agent.container_oom_recheck", [this, alive = alive_, id] {

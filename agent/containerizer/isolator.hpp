@@ -108,6 +108,9 @@ class CgroupsIsolator {
   void unwatchOom(Container& c);
   void onOomNotification(const ContainerID& id);
   void recheckOom(const ContainerID& id);
+  // Reads every pending event of the OOM watch; true when there was one
+  // (v1: the cgroup went under OOM; v2: memory.events changed).
+  bool drainOomEvents(Container& c);
   void limited(const ContainerID& id, Container& c);
   static constexpr int kRemoveAttempts = 200;  // ~10 s
   void removeCgroups(const std::string& id, int attempt);
