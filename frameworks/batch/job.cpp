@@ -297,7 +297,7 @@ Result<Job> parseJob(const std::string& text) {
 
 Result<Job> loadJobFile(const std::string& path) {
   auto text = readFile(path);
-  if (!text.ok()) return Status::InvalidArgument("cannot read " + path + ": " + text.error());
+  if (!text.ok()) return Status::InvalidArgument("cannot read the job file: " + text.status().toString());
   auto job = parseJob(*text);
   if (!job.ok()) return job.status().prefixed(path + ": ");
   return job;

@@ -144,27 +144,39 @@ int run(const tutti::batch::Job& job) {
   driver.stop();
   driver.join();
   server.stop();
-  tutti::terminateZmqContext();
   return code;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  tutti::parseFlags(&argc, &argv, kUsage);
+  // The command and the job file are positional; parseFlags() takes only
+  // flags (--name=value), so they are set aside first.
+  std::vector<std::string> positional;
+  std::vector<char*> flagArgs = {argv[0]};
+  for (int i = 1; i < argc; ++i) {
+    if (argv[i][0] == '-') {
+      flagArgs.push_back(argv[i]);
+    } else {
+      positional.push_back(argv[i]);
+    }
+  }
+  int flagArgc = static_cast<int>(flagArgs.size());
+  char** flagArgv = flagArgs.data();
+  tutti::parseFlags(&flagArgc, &flagArgv, kUsage);
   FLAGS_logtostderr = true;
   if (FLAGS_minloglevel == 0) FLAGS_minloglevel = 1;  // quiet unless asked
   google::InitGoogleLogging(argv[0]);
-  if (argc != 3 || (std::string(argv[1]) != "run" && std::string(argv[1]) != "validate")) {
+  if (positional.size() != 2 || (positional[0] != "run" && positional[0] != "validate")) {
     std::cerr << kUsage << "\n";
     return 1;
   }
-  auto job = tutti::batch::loadJobFile(argv[2]);
+  auto job = tutti::batch::loadJobFile(positional[1]);
   if (!job.ok()) {
     std::cerr << "Invalid job: " << job.error() << "\n";
     return 1;
   }
-  if (std::string(argv[1]) == "validate") {
+  if (positional[0] == "validate") {
     std::cout << "Job " << job->name << " is valid: " << job->stages.size() << " stage(s), "
               << job->totalTasks() << " task(s)\n";
     return 0;
@@ -173,5 +185,8 @@ int main(int argc, char** argv) {
     std::cerr << "--master is required (see --help)\n";
     return 1;
   }
-  return run(*job);
+  int code = run(*job);
+  // The driver is gone: flush the TEARDOWN it queued before the process ends.
+  tutti::terminateZmqContext();
+  return code;
 }
