@@ -204,5 +204,25 @@ TEST_F(BatchTest, RestartedWithItsStateDirItDoesNotRerunSucceededTasks) {
   EXPECT_EQ(lines.size(), 4u) << "an a task ran again";
 }
 
+TEST_F(BatchTest, WordcountEqualsSortUniqC) {
+  std::string example = std::string(TUTTI_BATCH_EXAMPLES_DIR) + "/wordcount";
+  std::string work = dir_.path() + "/wc";
+  // run.sh generates the corpus, runs the job and compares with sort | uniq -c.
+  auto r = runCommand({"/usr/bin/env", "TUTTI_BATCH=" + binary("tutti-batch"),
+                       example + "/run.sh", master_.address(), work, "1", "4", "3"},
+                      std::chrono::seconds(120));
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  EXPECT_NE(r.output.find("wordcount: OK"), std::string::npos) << r.output;
+  // And independently of run.sh's own check:
+  auto expected = runCommand({"/bin/sh", "-c",
+                              "tr -cs 'A-Za-z' '\\n' < " + work + "/corpus.txt | tr A-Z a-z | "
+                              "grep -v '^$' | LC_ALL=C sort | uniq -c | awk '{print $1, $2}'"});
+  ASSERT_EQ(expected.exitCode, 0);
+  auto result = readFile(work + "/result.txt");
+  ASSERT_TRUE(result.ok());
+  EXPECT_GT(result->size(), 1000u);
+  EXPECT_TRUE(*result == expected.output) << "the job's counts differ from sort | uniq -c";
+}
+
 }  // namespace
 }  // namespace tutti::testing
