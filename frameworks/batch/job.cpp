@@ -297,7 +297,9 @@ Result<Job> parseJob(const std::string& text) {
 
 Result<Job> loadJobFile(const std::string& path) {
   auto text = readFile(path);
-  if (!text.ok()) return Status::InvalidArgument("cannot read the job file: " + text.status().toString());
+  if (!text.ok()) {
+    return Status::InvalidArgument("cannot read the job file: " + text.status().toString());
+  }
   auto job = parseJob(*text);
   if (!job.ok()) return job.status().prefixed(path + ": ");
   return job;
