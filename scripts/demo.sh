@@ -68,6 +68,12 @@ build/bin/tutti-execute --master="$MASTER" --name=many --instances=10 \
   xargs -I{} echo "    {} of 10 tasks finished"
 
 echo
+echo "==> A MapReduce: tutti-batch runs examples/wordcount on a 5 MB corpus (split, 8 maps,"
+echo "    4 reduces, merge) and checks the counts against sort | uniq -c"
+TUTTI_BATCH=build/bin/tutti-batch frameworks/batch/examples/wordcount/run.sh "$MASTER" \
+  "$WORK/wordcount" 5 8 4 | sed 's/^/    /'
+
+echo
 echo "==> What the tasks printed, read back through the agents' /files/read:"
 python3 - "$HTTP_PORT" <<'PY'
 import json, sys, urllib.request, urllib.parse
