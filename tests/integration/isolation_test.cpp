@@ -386,11 +386,12 @@ TEST(IsolationTest, RlimitsAndPidNamespaceApplyToPlainTasks) {
   plainOptions.attributes = "kind:plain";
   auto plain = StartAgent(*master, plainOptions);
   RecordingScheduler scheduler;
-  std::atomic<int> launched{0};
+  // One task per agent, whichever order their offers come in.
+  std::atomic<bool> launchedPlain{false}, launchedLimited{false};
   scheduler.onOffers = [&](SchedulerDriver* d, const std::vector<Offer>& offers) {
     for (const auto& o : offers) {
       bool isPlain = !o.attributes.empty();
-      if (launched.load() >= 2) {
+      if ((isPlain ? launchedPlain : launchedLimited).exchange(true)) {
         d->declineOffer(o.id);
         continue;
       }
@@ -399,7 +400,6 @@ TEST(IsolationTest, RlimitsAndPidNamespaceApplyToPlainTasks) {
                                o, "cpus:0.1;mem:32");
       t.container = ContainerInfo{std::nullopt, {{"RLMT_NOFILE", 100, 200}}};
       d->launchTasks({o.id}, {t});
-      launched++;
     }
   };
   TuttiSchedulerDriver driver(&scheduler, framework(), master->messageAddress());
