@@ -554,6 +554,7 @@ ExecutorRecord* Agent::launchExecutor(FrameworkEntry& fw, const TaskInfo& task) 
     startExecutor(*ex, std::move(spec), task.resources);
     return ex;
   }
+  ex->preparing = true;
   if (!oci_) {
     // Answered after this call returns, as a failed launch would be.
     loop_.post("agent.images_unavailable", [this, alive = alive_, f, e, c] {
@@ -575,8 +576,8 @@ ExecutorRecord* Agent::launchExecutor(FrameworkEntry& fw, const TaskInfo& task) 
                   spec.env.insert(spec.env.end(), p->env.begin(), p->env.end());
                   spec.prepare = std::move(p->provision);  // cgroups first: startExecutor
                   ExecutorRecord* x = findExecutor(f, e);
-                  if (!x || x->containerId != c) {
-                    oci_->destroy(c);
+                  if (!x || x->containerId != c || !x->preparing) {
+                    oci_->destroy(c);  // shut down while its image was pulled
                     return;
                   }
                   onContainerPrepared(f, e, c, std::move(spec), Status::OK(), resources);
@@ -588,7 +589,8 @@ void Agent::onContainerPrepared(const FrameworkID& fwId, const ExecutorID& exId,
                                 const ContainerID& containerId, LaunchSpec spec, Status status,
                                 const Resources& taskResources) {
   ExecutorRecord* ex = findExecutor(fwId, exId);
-  if (!ex || ex->containerId != containerId) return;
+  if (!ex || ex->containerId != containerId || !ex->preparing) return;
+  ex->preparing = false;
   if (!status.ok()) {
     failedLaunches_.inc();
     LOG(WARNING) << "Cannot start container " << containerId << " of executor " << exId << ": "
@@ -598,11 +600,6 @@ void Agent::onContainerPrepared(const FrameworkID& fwId, const ExecutorID& exId,
                   Reason::REASON_CONTAINER_LAUNCH_FAILED, status.message());
     }
     ex->queued.clear();
-    onExecutorExited(fwId, exId, std::nullopt);
-    return;
-  }
-  if (ex->state == ExecutorState::kTerminating) {
-    // Killed while its image was being pulled.
     onExecutorExited(fwId, exId, std::nullopt);
     return;
   }
@@ -642,6 +639,7 @@ void Agent::onExecutorLaunched(const FrameworkID& fwId, const ExecutorID& exId,
     // Gone meanwhile (e.g. the agent is shutting down): do not leave it running.
     if (pid.ok()) launcher_.destroy(*pid);
     if (isolator_) isolator_->destroy(containerId);
+    if (oci_ && oci_->hasBundle(containerId)) oci_->destroy(containerId);
     return;
   }
   if (!pid.ok()) {
@@ -1000,6 +998,15 @@ void Agent::shutdownExecutor(ExecutorRecord& ex) {
   ex.state = ExecutorState::kTerminating;
   FrameworkID f = ex.frameworkId;
   ExecutorID e = ex.id;
+  if (ex.preparing) {
+    // Its image is still being pulled: nothing runs, nothing to wait for
+    // (the pull's result is dropped when it comes).
+    ex.preparing = false;
+    loop_.post("agent.executor_unprepared", [this, alive = alive_, f, e] {
+      if (*alive) onExecutorExited(f, e, std::nullopt);
+    });
+    return;
+  }
   ex.killTimer = loop_.after(options_.executorShutdownGracePeriod, "agent.executor_kill",
                              [this, f, e] {
                                ExecutorRecord* x = findExecutor(f, e);

@@ -67,6 +67,7 @@ struct ExecutorRecord {
   std::string directory;
   bool commandExecutor = true;
   bool image = false;  // its task runs in an image: a bundle to remove at the end
+  bool preparing = false;  // its image is being pulled: nothing started yet
   ExecutorState state = ExecutorState::kRegistering;
   pid_t pid = -1;  // -1 while the launcher thread is still starting it
   uint64_t pidStartTicks = 0;  // /proc/<pid>/stat start time, for recovery

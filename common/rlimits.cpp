@@ -1,6 +1,10 @@
 #include "common/rlimits.hpp"
 
 #include <sys/resource.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cstdint>
 
 #include <cerrno>
 #include <cstring>
@@ -36,34 +40,36 @@ std::string ociRlimitName(const std::string& type) {
   return "RLIMIT_" + (type.rfind("RLMT_", 0) == 0 ? type.substr(5) : type);
 }
 
-Status applyRlimits(const std::vector<RLimit>& limits) {
+Result<std::vector<std::string>> prlimitCommand(const std::vector<RLimit>& limits) {
+  std::string prlimit;
+  for (const char* p : {"/usr/bin/prlimit", "/bin/prlimit"}) {
+    if (::access(p, X_OK) == 0) {
+      prlimit = p;
+      break;
+    }
+  }
+  if (prlimit.empty()) {
+    return Status::NotFound("posix/rlimits needs prlimit (util-linux) on the agent");
+  }
+  std::vector<std::string> argv = {prlimit};
   for (const auto& l : limits) {
     auto resource = rlimitResource(l.type);
     if (!resource) return Status::InvalidArgument("unknown rlimit type '" + l.type + "'");
-    rlimit value;
-    value.rlim_cur = l.soft ? static_cast<rlim_t>(*l.soft) : RLIM_INFINITY;
-    value.rlim_max = l.hard ? static_cast<rlim_t>(*l.hard) : RLIM_INFINITY;
-    if (::setrlimit(*resource, &value) != 0) {
-      std::string why = std::strerror(errno);
-      return errno == EPERM ? Status::PermissionDenied("cannot set " + l.type + ": " + why)
-                            : Status::InvalidArgument("cannot set " + l.type + ": " + why);
+    rlimit current;
+    if (::geteuid() != 0 && ::getrlimit(*resource, &current) == 0 &&
+        current.rlim_max != RLIM_INFINITY && (!l.hard || *l.hard > current.rlim_max)) {
+      return Status::PermissionDenied("cannot raise the hard limit of " + l.type + " above " +
+                                      std::to_string(current.rlim_max) + " without root");
     }
+    auto text = [](const std::optional<uint64_t>& v) {
+      return v ? std::to_string(*v) : std::string("unlimited");
+    };
+    std::string name = l.type.substr(5);  // "RLMT_NOFILE" → "nofile"
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    argv.push_back("--" + name + "=" + text(l.soft) + ":" + text(l.hard));
   }
-  return Status::OK();
-}
-
-std::vector<RLimit> currentRlimits(const std::vector<RLimit>& limits) {
-  std::vector<RLimit> out;
-  for (const auto& l : limits) {
-    auto resource = rlimitResource(l.type);
-    rlimit old;
-    if (!resource || ::getrlimit(*resource, &old) != 0) continue;
-    RLimit r{l.type, std::nullopt, std::nullopt};
-    if (old.rlim_cur != RLIM_INFINITY) r.soft = old.rlim_cur;
-    if (old.rlim_max != RLIM_INFINITY) r.hard = old.rlim_max;
-    out.push_back(r);
-  }
-  return out;
+  argv.push_back("--");
+  return argv;
 }
 
 }  // namespace tutti

@@ -15,13 +15,12 @@ namespace tutti {
 std::optional<int> rlimitResource(const std::string& type);
 // The OCI runtime spec's name: "RLMT_NOFILE" → "RLIMIT_NOFILE".
 std::string ociRlimitName(const std::string& type);
-// setrlimit() on the calling process for each (no limits: unlimited), so
-// that what it starts inherits them. The first failure is returned
-// (InvalidArgument for an unknown type, PermissionDenied when raising a
-// hard limit without the privilege).
-Status applyRlimits(const std::vector<RLimit>& limits);
-// This process's current limits of the same types as `limits` (to put them
-// back after a child inherited `limits`).
-std::vector<RLimit> currentRlimits(const std::vector<RLimit>& limits);
+// The argv prefix that starts a command with `limits` applied:
+// util-linux's `prlimit --nofile=SOFT:HARD ... --` (no limit: "unlimited"),
+// so the limits are set in the child between fork and exec and never on
+// the caller. Errors: InvalidArgument for an unknown type, PermissionDenied
+// for raising a hard limit above this process's without root, NotFound
+// when prlimit is not installed.
+Result<std::vector<std::string>> prlimitCommand(const std::vector<RLimit>& limits);
 
 }  // namespace tutti

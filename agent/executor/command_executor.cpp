@@ -2,12 +2,15 @@
 
 #include <glog/logging.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <set>
+#include <sstream>
 
 #include "common/rlimits.hpp"
 #include "common/task_env.hpp"
@@ -233,23 +236,19 @@ void CommandExecutor::launchInContainer(const TaskInfo& task) {
 
 void CommandExecutor::start(SpawnOptions& o) {
   const TaskInfo& task = *task_;
-  // posix/rlimits: a plain task inherits them from here (the executor's
-  // own are put back right after the spawn); a container gets them from
-  // its config.json.
-  std::vector<RLimit> restore;
+  // posix/rlimits: a plain task gets them from prlimit, run in front of
+  // it (never set on this process); a container from its config.json.
   if (task.container && !task.container->rlimits.empty() && oci_.bundle.empty()) {
-    restore = currentRlimits(task.container->rlimits);
-    Status s = applyRlimits(task.container->rlimits);
-    if (!s.ok()) {
-      (void)applyRlimits(restore);
-      update(TaskState::TASK_FAILED, "Cannot apply the task's rlimits: " + s.message(),
+    auto prefix = prlimitCommand(task.container->rlimits);
+    if (!prefix.ok()) {
+      update(TaskState::TASK_FAILED, "Cannot apply the task's rlimits: " + prefix.status().message(),
              Reason::REASON_CONTAINER_LAUNCH_FAILED);
       finishWhenAcknowledged();
       return;
     }
+    o.argv.insert(o.argv.begin(), prefix->begin(), prefix->end());
   }
   auto pid = spawnProcess(o);
-  if (!restore.empty()) (void)applyRlimits(restore);
   if (!pid.ok()) {
     update(TaskState::TASK_FAILED, "Failed to launch the command: " + pid.error(),
            Reason::REASON_COMMAND_EXECUTOR_FAILED);
@@ -265,11 +264,33 @@ void CommandExecutor::start(SpawnOptions& o) {
     onExit(::waitpid(pid_, &st, 0) == pid_ ? std::optional<int>(st) : std::nullopt);
     return;
   }
+  if (oci_.bundle.empty()) {
+    onStarted(o.env);
+  } else {
+    awaitContainerInit(o.env, 0);
+  }
+}
+
+void CommandExecutor::awaitContainerInit(const std::vector<std::string>& env, int attempt) {
+  if (!running_) return;  // the runtime ended first: onExit reports how
+  if (oci_.initFd < 0) oci_.initFd = openContainerInit();
+  if (oci_.initFd >= 0) {
+    if (!killing_) onStarted(env);
+    return;
+  }
+  // The runtime writes the pid file once the container exists (tens of
+  // milliseconds; more while images are unpacked on a busy machine).
+  loop_.after(attempt < 200 ? 5ms : 50ms, "executor.await_container_init",
+              [this, env, attempt] { awaitContainerInit(env, attempt + 1); });
+}
+
+void CommandExecutor::onStarted(const std::vector<std::string>& env) {
+  const TaskInfo& task = *task_;
   update(TaskState::TASK_RUNNING, "");
   if (task.healthCheck) {
     char cwd[4096];
     std::string dir = ::getcwd(cwd, sizeof cwd) ? cwd : ".";
-    health_ = std::make_unique<HealthChecker>(loop_, *task.healthCheck, o.env, dir,
+    health_ = std::make_unique<HealthChecker>(loop_, *task.healthCheck, env, dir,
                                               [this](const HealthChecker::Event& e) { onHealth(e); });
     if (!oci_.bundle.empty()) {
       std::vector<std::string> prefix = {oci_.runtime};
@@ -288,11 +309,33 @@ void CommandExecutor::signalTask(int sig) {
   // of the runtime itself would orphan it: signal the init directly (it
   // is pid 1 of its namespace, so only signals it handles and SIGKILL
   // reach it, as with Docker).
-  if (oci_.initPid <= 0) {
-    std::ifstream in(oci_.bundle + "/init.pid");
-    in >> oci_.initPid;
+  if (oci_.initFd < 0 && running_) oci_.initFd = openContainerInit();
+  if (oci_.initFd >= 0) ::syscall(SYS_pidfd_send_signal, oci_.initFd, sig, nullptr, 0);
+}
+
+int CommandExecutor::openContainerInit() const {
+  std::ifstream in(oci_.bundle + "/init.pid");
+  pid_t pid = -1;
+  if (!(in >> pid) || pid <= 1) return -1;
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) return -1;
+  // Only the runtime's own child is the container's init; checked after
+  // the pidfd is held, so the answer stays true for it.
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  auto close = text.rfind(')');
+  std::istringstream rest(close == std::string::npos ? "" : text.substr(close + 1));
+  std::string state;
+  pid_t ppid = -1;
+  if (!(rest >> state >> ppid) || ppid != pid_) {
+    ::close(fd);
+    return -1;
   }
-  if (oci_.initPid > 0) ::kill(oci_.initPid, sig);
+  return fd;
+}
+
+CommandExecutor::~CommandExecutor() {
+  if (oci_.initFd >= 0) ::close(oci_.initFd);
 }
 
 void CommandExecutor::onHealth(const HealthChecker::Event& event) {

@@ -31,6 +31,7 @@ class CommandExecutor final : public Executor {
   // the executor has finished (its task ended and every update was
   // acknowledged, or it was told to shut down).
   CommandExecutor(Loop& loop, std::function<void()> done);
+  ~CommandExecutor() override;
   void setDriver(ExecutorDriver* driver) { driver_ = driver; }
 
   void registered(ExecutorDriver*, const ExecutorInfo&, const FrameworkInfo& framework,
@@ -55,6 +56,14 @@ class CommandExecutor final : public Executor {
   void start(SpawnOptions& o);
   // `sig` to the task's process group (and the container's init).
   void signalTask(int sig);
+  // A task in an image is TASK_RUNNING once its runtime has started the
+  // container (its init's pid file is there): polled on the loop.
+  void awaitContainerInit(const std::vector<std::string>& env, int attempt);
+  // TASK_RUNNING and the health checks.
+  void onStarted(const std::vector<std::string>& env);
+  // A pidfd of the container's init, or -1 (no pid file yet, or the pid is
+  // not the runtime's child).
+  int openContainerInit() const;
   void kill(Duration grace);
   void armEscalation(Duration grace);
   void onExit(std::optional<int> status);
@@ -79,7 +88,10 @@ class CommandExecutor final : public Executor {
     std::string runtime;
     std::string root;
     std::string id;
-    pid_t initPid = -1;  // from <bundle>/init.pid, written by the runtime
+    // A pidfd of the container's init (from <bundle>/init.pid, written by
+    // the runtime), opened while the runtime, its parent, still runs: a
+    // signal through it can never reach a process that reused the pid.
+    int initFd = -1;
   } oci_;
   bool running_ = false;
   bool killing_ = false;

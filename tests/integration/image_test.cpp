@@ -3,7 +3,11 @@
 // (pushed with skopeo), pulled by the agent's image store and run by runc.
 // Skipped (with the reason) where the tools are missing or we are not root.
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -258,6 +262,68 @@ TEST_F(ImageTest, KilledContainerTaskEndsKilledAndLeavesNothing) {
   // uses).
   CommandResult ps = runCommand({"/usr/bin/pgrep", "-f", "^sleep 4242$"});
   EXPECT_NE(ps.exitCode, 0) << ps.output;
+  driver.stop();
+}
+
+// A registry that takes connections and never answers: a listening socket
+// nobody accepts on. Closing it resets the connections waiting in it.
+class HungRegistry {
+ public:
+  HungRegistry() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), len) == 0 && ::listen(fd_, 16) == 0 &&
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+      port_ = ntohs(addr.sin_port);
+    }
+  }
+  ~HungRegistry() { ::close(fd_); }
+  int port() const { return port_; }
+  // A client is connected (and waiting for an answer).
+  bool connected() const {
+    pollfd p{fd_, POLLIN, 0};
+    return ::poll(&p, 1, 0) == 1;
+  }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+TEST_F(ImageTest, KillDuringAPullEndsTheTaskAtOnce) {
+  auto master = StartMaster();
+  auto agent = StartAgent(*master);
+  // Closed before the agent stops, so that its pull ends.
+  HungRegistry hung;
+  ASSERT_NE(hung.port(), 0);
+  RecordingScheduler scheduler;
+  std::string name = "127.0.0.1:" + std::to_string(hung.port()) + "/busybox:latest";
+  launchOnce(scheduler, {{"pulling", name, std::string("true")}});
+  TuttiSchedulerDriver driver(&scheduler, framework(), master->messageAddress());
+  ASSERT_EQ(driver.start(), DriverStatus::DRIVER_RUNNING);
+  ASSERT_TRUE(waitUntil([&] { return hung.connected(); }));
+  // The registry would keep the pull for its 30 s timeout: the kill does
+  // not wait for it.
+  auto killedAt = std::chrono::steady_clock::now();
+  driver.killTask(TaskID("pulling"));
+  ASSERT_TRUE(scheduler.waitForState(TaskID("pulling"), TaskState::TASK_KILLED,
+                                     std::chrono::seconds(10)));
+  // Its executor is gone too (nothing was started), not held until the pull
+  // gives up.
+  EXPECT_TRUE(waitUntil(
+      [&] {
+        auto state = getJson(agent->httpPort(), "/state");
+        if (!state.is_object()) return false;
+        for (const auto& f : state["frameworks"]) {
+          if (!f["executors"].empty()) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(5)));
+  EXPECT_LT(std::chrono::steady_clock::now() - killedAt, std::chrono::seconds(10));
   driver.stop();
 }
 

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -16,6 +18,8 @@ namespace tutti::agent::images {
 namespace {
 
 using json = nlohmann::json;
+
+constexpr int64_t kMaxConfigBytes = 8 << 20;
 
 std::string hexOf(const std::string& digest) { return digest.substr(digest.find(':') + 1); }
 
@@ -65,6 +69,25 @@ bool refMatches(const std::string& refName, const ImageReference& ref) {
          refName == ref.canonical();
 }
 
+// `name` inside the unpacked archive `dir`, symlinks resolved: a regular
+// file that stays inside, or InvalidArgument.
+Result<std::string> insideArchive(const std::string& dir, const std::string& name) {
+  char root[PATH_MAX];
+  char file[PATH_MAX];
+  if (name.empty() || !::realpath(dir.c_str(), root) ||
+      !::realpath((dir + "/" + name).c_str(), file)) {
+    return Status::InvalidArgument("the archive has no file " + name);
+  }
+  std::string r = root;
+  std::string f = file;
+  struct stat st;
+  if (f.compare(0, r.size() + 1, r + "/") != 0 || ::stat(file, &st) != 0 ||
+      !S_ISREG(st.st_mode)) {
+    return Status::InvalidArgument("the archive names a file outside it or not a file: " + name);
+  }
+  return f;
+}
+
 }  // namespace
 
 ImageStore::ImageStore(Loop& loop, ImageStoreOptions options)
@@ -88,6 +111,11 @@ Status ImageStore::initialize() {
   for (const char* sub : {"blobs/sha256", "layers", "images"}) {
     Status s = makeDirectories(options_.dir + "/" + sub);
     if (!s.ok()) return s;
+  }
+  // Unpacked layers keep their set-uid programs: only the agent may reach
+  // them (as Docker's /var/lib/docker).
+  if (::chmod(options_.dir.c_str(), 0700) != 0) {
+    return Status::IoError("cannot restrict " + options_.dir + ": " + std::strerror(errno));
   }
   // Staging left by a crash mid-pull: nothing in it was ever visible.
   (void)removeTree(options_.dir + "/staging");
@@ -203,6 +231,12 @@ Result<StoredImage> ImageStore::pullFromRegistry(const ImageReference& ref,
     manifestDigest = chosen->digest;
   }
   // The config: small, verified, kept in the record.
+  if (doc->config.size < 0 || doc->config.size > kMaxConfigBytes) {
+    return Status::InvalidArgument("the image config's size (" +
+                                   std::to_string(doc->config.size) +
+                                   ") is missing or over the limit of " +
+                                   std::to_string(kMaxConfigBytes) + " bytes");
+  }
   std::string configFile = staging + "/config";
   Status c = client.blob(doc->config.digest, doc->config.size, configFile);
   if (!c.ok()) return c;
@@ -220,6 +254,9 @@ Result<StoredImage> ImageStore::pullFromRegistry(const ImageReference& ref,
         layer.mediaType.find("nondistributable") != std::string::npos) {
       return Status::InvalidArgument("layer " + layer.digest +
                                      " is a foreign layer, which cannot be pulled");
+    }
+    if (layer.size < 0) {
+      return Status::InvalidArgument("layer " + layer.digest + " has no size in the manifest");
     }
     if (!exists(blobPath(layer.digest))) {
       std::string file = staging + "/" + hexOf(layer.digest);
@@ -246,8 +283,9 @@ Status ImageStore::unpackLayer(const std::string& digest, const std::string& sta
   Status s = extractLayer(blobPath(digest), tmp, WhiteoutMode::kOverlay);
   if (!s.ok()) {
     (void)removeTree(tmp);
-    // A blob that does not unpack is not worth keeping either.
-    ::unlink(blobPath(digest).c_str());
+    // A blob that does not unpack (its content is at fault, and a digest
+    // names one content) is not worth keeping; one that met a full disk is.
+    if (s.code() == Status::Code::kInvalidArgument) ::unlink(blobPath(digest).c_str());
     return s;
   }
   return renameInto(tmp, dir);
@@ -258,7 +296,8 @@ Status ImageStore::writeRecord(const StoredImage& image) {
          {"manifestDigest", image.manifestDigest},
          {"layers", image.layers},
          {"config", configJson(image.config)}};
-  return writeFileAtomically(recordPath(image.name), j.dump(), true);
+  return writeFileAtomically(recordPath(image.name),
+                             j.dump(-1, ' ', false, json::error_handler_t::replace), true);
 }
 
 Result<StoredImage> ImageStore::readRecord(const std::string& canonical) const {
@@ -407,25 +446,32 @@ Result<StoredImage> ImageStore::loadDockerArchive(const ImageReference& ref, con
   }
   if (!entry->is_object()) return Status::InvalidArgument("manifest.json has a malformed entry");
   std::string configName = entry->value("Config", std::string());
-  auto configText = readFile(dir + "/" + configName);
-  if (configName.empty() || configName.find("..") != std::string::npos || !configText.ok()) {
+  auto configPath = insideArchive(dir, configName);
+  auto configText = configPath.ok() ? readFile(*configPath) : configPath.status();
+  if (!configText.ok()) {
     return Status::InvalidArgument("the archive's image has no readable config");
   }
   auto config = parseImageConfig(*configText);
   if (!config.ok()) return config.status();
   StoredImage image;
   image.name = ref.canonical();
-  image.manifestDigest = sha256Digest(entry->dump());
+  image.manifestDigest =
+      sha256Digest(entry->dump(-1, ' ', false, json::error_handler_t::replace));
   image.config = *config;
   for (const auto& layerName : entry->value("Layers", std::vector<std::string>{})) {
-    if (layerName.find("..") != std::string::npos) {
-      return Status::InvalidArgument("the archive names a layer outside it: " + layerName);
-    }
-    std::string path = dir + "/" + layerName;
-    auto digest = sha256FileDigest(path);
+    // `docker save` links a layer that several images share.
+    auto path = insideArchive(dir, layerName);
+    if (!path.ok()) return path.status();
+    auto digest = sha256FileDigest(*path);
     if (!digest.ok()) return digest.status();
     if (!exists(blobPath(*digest))) {
-      Status s = storeBlob(*digest, path);
+      // A copy: the same file may be named again by a later entry.
+      auto data = readFile(*path);
+      if (!data.ok()) return data.status();
+      std::string tmp = staging + "/" + hexOf(*digest);
+      Status w = writeFileAtomically(tmp, *data, false);
+      if (!w.ok()) return w;
+      Status s = storeBlob(*digest, tmp);
       if (!s.ok()) return s;
     }
     Status u = unpackLayer(*digest, staging);

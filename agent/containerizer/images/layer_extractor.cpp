@@ -13,6 +13,7 @@
 #include <cstring>
 #include <memory>
 #include <set>
+#include <vector>
 
 #include "common/files.hpp"
 
@@ -85,10 +86,37 @@ Status removeIfPresent(const std::string& path) {
   return Status::OK();
 }
 
+// Drops every extended attribute but user.* and security.capability.
+void keepSafeXattrs(archive_entry* entry) {
+  if (archive_entry_xattr_reset(entry) == 0) return;
+  struct Xattr {
+    std::string name;
+    std::string value;
+  };
+  std::vector<Xattr> kept;
+  const char* name = nullptr;
+  const void* value = nullptr;
+  size_t size = 0;
+  bool dropped = false;
+  while (archive_entry_xattr_next(entry, &name, &value, &size) == ARCHIVE_OK) {
+    std::string n = name ? name : "";
+    if (n.rfind("user.", 0) == 0 || n == "security.capability") {
+      kept.push_back({n, std::string(static_cast<const char*>(value), size)});
+    } else {
+      dropped = true;
+    }
+  }
+  if (!dropped) return;
+  archive_entry_xattr_clear(entry);
+  for (const auto& x : kept) {
+    archive_entry_xattr_add_entry(entry, x.name.c_str(), x.value.data(), x.value.size());
+  }
+}
+
 }  // namespace
 
 Status extractLayer(const std::string& archivePath, const std::string& destination,
-                    WhiteoutMode mode) {
+                    WhiteoutMode mode, const ExtractLimits& limits) {
   Status made = makeDirectories(destination);
   if (!made.ok()) return made;
   char resolved[PATH_MAX];
@@ -108,7 +136,7 @@ Status extractLayer(const std::string& archivePath, const std::string& destinati
   std::unique_ptr<archive, WriterDeleter> out(archive_write_disk_new());
   archive_write_disk_set_options(
       out.get(), ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_OWNER |
-                     ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_FFLAGS |
+                     ARCHIVE_EXTRACT_XATTR |
                      ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
                      ARCHIVE_EXTRACT_UNLINK);
   archive_write_disk_set_standard_lookup(out.get());
@@ -117,6 +145,8 @@ Status extractLayer(const std::string& archivePath, const std::string& destinati
   std::set<std::string> written;
   std::vector<std::string> opaqueDirs;
 
+  uint64_t bytes = 0;
+  uint64_t entries = 0;
   archive_entry* entry = nullptr;
   while (true) {
     int r = archive_read_next_header(in.get(), &entry);
@@ -125,6 +155,11 @@ Status extractLayer(const std::string& archivePath, const std::string& destinati
       return Status::InvalidArgument("corrupt layer " + archivePath + ": " +
                                      archive_error_string(in.get()));
     }
+    if (++entries > limits.maxEntries) {
+      return Status::InvalidArgument("layer " + archivePath + " has more than " +
+                                     std::to_string(limits.maxEntries) + " entries");
+    }
+    keepSafeXattrs(entry);
     const char* rawName = archive_entry_pathname(entry);
     auto rel = cleanName(rawName);
     if (!rel) {
@@ -196,6 +231,11 @@ Status extractLayer(const std::string& archivePath, const std::string& destinati
       size_t size;
       la_int64_t offset;
       while ((r = archive_read_data_block(in.get(), &buf, &size, &offset)) == ARCHIVE_OK) {
+        bytes += size;
+        if (bytes > limits.maxBytes) {
+          return Status::InvalidArgument("layer " + archivePath + " unpacks to more than " +
+                                         std::to_string(limits.maxBytes >> 20) + " MB");
+        }
         if (archive_write_data_block(out.get(), buf, size, offset) < ARCHIVE_OK) {
           return Status::IoError("cannot write " + *rel + ": " + archive_error_string(out.get()));
         }

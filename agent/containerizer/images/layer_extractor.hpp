@@ -16,6 +16,7 @@
 // Blocking; any thread.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "tutti/status.hpp"
@@ -24,7 +25,20 @@ namespace tutti::agent::images {
 
 enum class WhiteoutMode { kOverlay, kApply };
 
+// What one archive may write: a small compressed layer must not fill the
+// disk (a "gzip bomb") or the inode table. Past a limit the layer fails
+// with InvalidArgument saying which.
+struct ExtractLimits {
+  uint64_t maxBytes = 32ull << 30;  // file contents written
+  uint64_t maxEntries = 4'000'000;  // files, directories, links
+};
+
+// Only "user.*" extended attributes and file capabilities
+// ("security.capability") are kept; trusted.*/other security.* ones an
+// archive carries are dropped (they could mark directories opaque or label
+// files for the host's LSM). File flags (immutable, append-only) are not
+// applied: they would make the layer impossible to remove.
 Status extractLayer(const std::string& archivePath, const std::string& destination,
-                    WhiteoutMode mode);
+                    WhiteoutMode mode, const ExtractLimits& limits = ExtractLimits());
 
 }  // namespace tutti::agent::images

@@ -5,6 +5,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <sstream>
 
 #include "agent/containerizer/oci/oci_spec.hpp"
@@ -65,7 +67,7 @@ OciContainerizer::OciContainerizer(Loop& loop, const AgentOptions& options, Metr
   store_ = std::make_unique<images::ImageStore>(loop, so);
   auto backend = parseBackend(options.imageProvisionerBackend);
   provisioner_ =
-      std::make_unique<Provisioner>(dir_ + "/bundles", backend.ok() ? *backend : Backend::kOverlay);
+      std::make_shared<Provisioner>(dir_ + "/bundles", backend.ok() ? *backend : Backend::kOverlay);
   metrics_.gauge("slave/image_pulls", [this] { return static_cast<double>(store_->pulls()); });
   // Unmounting waits for an RCU grace period in the kernel (milliseconds
   // each, and more as the mount table grows): several workers overlap them,
@@ -90,6 +92,11 @@ Status OciContainerizer::initialize() {
   for (const char* sub : {"/bundles", "/runtime"}) {
     s = makeDirectories(dir_ + sub);
     if (!s.ok()) return s;
+  }
+  // Root filesystems may hold set-uid programs of any image: no other user
+  // of the host may reach them.
+  if (::chmod(dir_.c_str(), 0700) != 0) {
+    return Status::IoError("cannot restrict " + dir_ + ": " + std::strerror(errno));
   }
   runtime_ = findInPath(options_.ociRuntime);
   if (runtime_.empty()) {
@@ -150,15 +157,20 @@ void OciContainerizer::prepare(const ContainerID& id, const TaskInfo& task,
     std::string bundle = provisioner_->bundleDir(id.value);
     p.env = {"TUTTI_OCI_BUNDLE=" + bundle, "TUTTI_OCI_RUNTIME=" + runtime_,
              "TUTTI_OCI_ROOT=" + runtimeRoot()};
-    const Provisioner* provisioner = provisioner_.get();
+    // Runs on the launcher's thread, which may outlive this object.
+    std::shared_ptr<const Provisioner> provisioner = provisioner_;
     p.provision = [provisioner, id, layers, spec]() mutable -> Status {
-      return provisioner->provision(id.value, layers,
-                                    [&](const std::string& rootfs) -> Result<std::string> {
-                                      auto user = resolveUser(rootfs, spec.process.user);
-                                      if (!user.ok()) return user.status();
-                                      spec.user = *user;
-                                      return makeConfig(spec);
-                                    });
+      try {
+        return provisioner->provision(id.value, layers,
+                                      [&](const std::string& rootfs) -> Result<std::string> {
+                                        auto user = resolveUser(rootfs, spec.process.user);
+                                        if (!user.ok()) return user.status();
+                                        spec.user = *user;
+                                        return makeConfig(spec);
+                                      });
+      } catch (const std::exception& e) {
+        return Status::Internal(std::string("cannot build the container's bundle: ") + e.what());
+      }
     };
     done(std::move(p));
   });

@@ -84,7 +84,7 @@ class OciContainerizer {
   std::string dir_;  // <work_dir>/containers
   std::string runtime_;
   std::unique_ptr<images::ImageStore> store_;
-  std::unique_ptr<Provisioner> provisioner_;
+  std::shared_ptr<Provisioner> provisioner_;  // shared with provision hooks
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::string> queue_;

@@ -1,8 +1,12 @@
 #include "agent/containerizer/oci/oci_spec.hpp"
 
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
-#include <fstream>
+#include <cerrno>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -22,10 +26,55 @@ bool allDigits(const std::string& s) {
   return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos && s.size() < 10;
 }
 
-// Lines of a passwd/group file as fields.
-std::vector<std::vector<std::string>> readColonFile(const std::string& path) {
+constexpr size_t kMaxAccountFileBytes = 4 << 20;
+
+// Opens <rootfs>/<path> resolving every symlink inside the root filesystem
+// (openat2 with RESOLVE_IN_ROOT: an image's "/etc/passwd -> /dev/zero" or
+// "etc -> /root" cannot reach the host's files). -1 when that is not a
+// readable regular file.
+int openInRoot(const std::string& rootfs, const std::string& path) {
+  int root = ::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0) return -1;
+  struct open_how how = {};
+  how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+  int fd = static_cast<int>(::syscall(SYS_openat2, root, path.c_str(), &how, sizeof(how)));
+  if (fd < 0 && errno == ENOSYS) {
+    // Kernels before 5.6: no symlink at all on the way.
+    fd = ::openat(root, path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW);
+    std::string dir = path.substr(0, path.rfind('/'));
+    struct stat dst;
+    if (fd >= 0 && (::fstatat(root, dir.c_str(), &dst, AT_SYMLINK_NOFOLLOW) != 0 ||
+                    !S_ISDIR(dst.st_mode))) {
+      ::close(fd);
+      fd = -1;
+    }
+  }
+  ::close(root);
+  struct stat st;
+  if (fd >= 0 && (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+                  static_cast<size_t>(st.st_size) > kMaxAccountFileBytes)) {
+    ::close(fd);
+    fd = -1;
+  }
+  return fd;
+}
+
+// Lines of the image's passwd/group file as fields; none when the file is
+// missing, not a regular file or larger than kMaxAccountFileBytes.
+std::vector<std::vector<std::string>> readColonFile(const std::string& rootfs,
+                                                    const std::string& path) {
   std::vector<std::vector<std::string>> out;
-  std::ifstream in(path);
+  int fd = openInRoot(rootfs, path);
+  if (fd < 0) return out;
+  std::string text;
+  char buf[65536];
+  ssize_t n;
+  while (text.size() <= kMaxAccountFileBytes && (n = ::read(fd, buf, sizeof buf)) > 0) {
+    text.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  std::stringstream in(text);
   std::string line;
   while (std::getline(in, line)) {
     if (line.empty() || line[0] == '#') continue;
@@ -38,10 +87,54 @@ std::vector<std::vector<std::string>> readColonFile(const std::string& path) {
   return out;
 }
 
-// The bundle's rootfs path may be a symlink inside the image: the passwd
-// files are read through <rootfs>/etc, which is fine for the usual images
-// (etc is a real directory); a hostile image gains nothing (it only picks
-// its own uid).
+// The default seccomp filter: everything is allowed except what lets a
+// process out of its container or into the kernel's administration (as
+// Docker's default profile: kernel modules and kexec, new user and other
+// namespaces, keyrings, bpf, perf, ptrace of other processes' memory, the
+// clock, swap, reboot). clone3 answers ENOSYS so libcs fall back to clone,
+// whose namespace flags can be checked.
+json seccompProfile() {
+  const char* denied[] = {"acct", "add_key", "bpf", "clock_adjtime", "clock_settime",
+                          "create_module", "delete_module", "finit_module", "fsconfig",
+                          "fsmount", "fsopen", "fspick", "get_kernel_syms",
+                          "init_module", "ioperm", "iopl", "kcmp", "kexec_file_load",
+                          "kexec_load", "keyctl", "lookup_dcookie", "mbind", "mount",
+                          "move_mount", "move_pages", "name_to_handle_at", "nfsservctl",
+                          "open_by_handle_at", "open_tree", "perf_event_open", "pivot_root",
+                          "process_vm_readv", "process_vm_writev", "query_module", "quotactl",
+                          "reboot", "request_key", "set_mempolicy", "setns", "settimeofday",
+                          "swapoff", "swapon", "_sysctl", "syslog", "umount", "umount2",
+                          "unshare", "uselib", "userfaultfd", "ustat", "vm86", "vm86old"};
+  json syscalls = json::array();
+  json names = json::array();
+  for (const char* n : denied) names.push_back(n);
+  syscalls.push_back({{"names", names}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", EPERM}});
+  syscalls.push_back(
+      {{"names", {"clone3"}}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", ENOSYS}});
+  // clone with any namespace flag: one rule per flag (the rules of a
+  // syscall are alternatives, the conditions of a rule all hold).
+  for (uint64_t flag : {0x00020000ull /*NEWNS*/, 0x02000000ull /*NEWCGROUP*/,
+                        0x04000000ull /*NEWUTS*/, 0x08000000ull /*NEWIPC*/,
+                        0x10000000ull /*NEWUSER*/, 0x20000000ull /*NEWPID*/,
+                        0x40000000ull /*NEWNET*/}) {
+    syscalls.push_back({{"names", {"clone"}},
+                        {"action", "SCMP_ACT_ERRNO"},
+                        {"errnoRet", EPERM},
+                        {"args", {{{"index", 0},
+                                   {"value", flag},
+                                   {"valueTwo", flag},
+                                   {"op", "SCMP_CMP_MASKED_EQ"}}}}});
+  }
+  json arches = json::array();
+#if defined(__x86_64__)
+  arches = {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"};
+#elif defined(__aarch64__)
+  arches = {"SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"};
+#endif
+  return json{{"defaultAction", "SCMP_ACT_ALLOW"}, {"architectures", arches},
+              {"syscalls", syscalls}};
+}
+
 }  // namespace
 
 Result<ProcessUser> resolveUser(const std::string& rootfs, const std::string& user) {
@@ -49,7 +142,7 @@ Result<ProcessUser> resolveUser(const std::string& rootfs, const std::string& us
   if (user.empty() || user == "root" || user == "0") return out;
   std::string name = user.substr(0, user.find(':'));
   std::string group = user.find(':') == std::string::npos ? "" : user.substr(user.find(':') + 1);
-  auto passwd = readColonFile(rootfs + "/etc/passwd");
+  auto passwd = readColonFile(rootfs, "etc/passwd");
   bool found = false;
   for (const auto& f : passwd) {
     if (f.size() < 4) continue;
@@ -67,7 +160,7 @@ Result<ProcessUser> resolveUser(const std::string& rootfs, const std::string& us
     }
     out.uid = out.gid = static_cast<uint32_t>(std::stoul(name));
   }
-  auto groups = readColonFile(rootfs + "/etc/group");
+  auto groups = readColonFile(rootfs, "etc/group");
   if (!group.empty()) {
     bool g = false;
     for (const auto& f : groups) {
@@ -142,13 +235,15 @@ Result<ContainerProcess> containerProcess(const TaskInfo& task, const images::Im
 }
 
 std::string makeConfig(const SpecOptions& o) {
-  // Docker's default capability set: enough for ordinary programs, none of
-  // the ones that administer the host.
+  // Docker's default capability set (enough for ordinary programs, none of
+  // the ones that administer the host) without CAP_NET_RAW: containers
+  // share the host's network here, where raw sockets could read and forge
+  // the host's traffic.
   const std::vector<std::string> caps = {
-      "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
-      "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
-      "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
-      "CAP_KILL",    "CAP_AUDIT_WRITE"};
+      "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",     "CAP_FOWNER",
+      "CAP_MKNOD",   "CAP_SETGID",       "CAP_SETUID",     "CAP_SETFCAP",
+      "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL",
+      "CAP_AUDIT_WRITE"};
   json user{{"uid", o.user.uid}, {"gid", o.user.gid}};
   if (!o.user.additionalGids.empty()) user["additionalGids"] = o.user.additionalGids;
   json rlimits = json::array();
@@ -208,6 +303,7 @@ std::string makeConfig(const SpecOptions& o) {
   if (o.pidNamespace) namespaces.push_back({{"type", "pid"}});
   json linux{{"namespaces", namespaces},
              {"cgroupsPath", o.cgroupsPath},
+             {"seccomp", seccompProfile()},
              {"resources", {{"devices", json::array({{{"allow", false}, {"access", "rwm"}}})}}},
              {"maskedPaths",
               {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
@@ -220,7 +316,9 @@ std::string makeConfig(const SpecOptions& o) {
               {"root", {{"path", "rootfs"}, {"readonly", false}}},
               {"mounts", mounts},
               {"linux", linux}};
-  return config.dump(2);
+  // Names and values from the task and the image need not be UTF-8: the
+  // runtime gets U+FFFD in their place rather than the agent an exception.
+  return config.dump(2, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace tutti::agent::oci

@@ -226,6 +226,62 @@ TEST(LayerExtractorTest, EntriesCannotLeaveTheRoot) {
           .ok());
 }
 
+// One directory entry carrying the given extended attributes.
+std::string makeLayerWithXattrs(const std::string& dir,
+                                const std::vector<std::pair<std::string, std::string>>& xattrs) {
+  std::string path = dir + "/xattrs.tar";
+  archive* a = archive_write_new();
+  archive_write_set_format_pax_restricted(a);
+  archive_write_open_filename(a, path.c_str());
+  archive_entry* e = archive_entry_new();
+  archive_entry_set_pathname(e, "d/");
+  archive_entry_set_filetype(e, AE_IFDIR);
+  archive_entry_set_perm(e, 0755);
+  for (const auto& [k, v] : xattrs) archive_entry_xattr_add_entry(e, k.c_str(), v.data(), v.size());
+  archive_write_header(a, e);
+  archive_entry_free(e);
+  archive_write_close(a);
+  archive_write_free(a);
+  return path;
+}
+
+TEST(LayerExtractorTest, OnlyUserXattrsAndFileCapabilitiesAreKept) {
+  if (::geteuid() != 0) GTEST_SKIP() << "trusted.* xattrs need root";
+  TempDir dir;
+  std::string layer = makeLayerWithXattrs(
+      dir.path(), {{"trusted.overlay.opaque", "y"}, {"user.keep", "1"}, {"trusted.other", "x"}});
+  std::string out = dir.path() + "/layer";
+  ASSERT_TRUE(images::extractLayer(layer, out, images::WhiteoutMode::kOverlay).ok());
+  char v[8] = {0};
+  // A layer cannot mark its own directories opaque (only ".wh..wh..opq" does).
+  EXPECT_LT(::getxattr((out + "/d").c_str(), "trusted.overlay.opaque", v, sizeof v), 0);
+  EXPECT_LT(::getxattr((out + "/d").c_str(), "trusted.other", v, sizeof v), 0);
+  // Where the filesystem takes user xattrs, they stay.
+  if (::setxattr(dir.path().c_str(), "user.probe", "1", 1, 0) == 0) {
+    EXPECT_EQ(::getxattr((out + "/d").c_str(), "user.keep", v, sizeof v), 1);
+  }
+}
+
+TEST(LayerExtractorTest, LimitsStopABombBeforeItFillsTheDisk) {
+  TempDir dir;
+  // 4 MB of zeros compress to a few KB.
+  std::string big = makeLayer(dir.path(), "bomb.tgz", {{"zeros", std::string(4 << 20, '\0')}});
+  images::ExtractLimits limits;
+  limits.maxBytes = 1 << 20;
+  Status s = images::extractLayer(big, dir.path() + "/r1", images::WhiteoutMode::kApply, limits);
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << s;
+  EXPECT_NE(s.message().find("more than 1 MB"), std::string::npos) << s;
+  std::vector<std::pair<std::string, std::string>> many;
+  for (int i = 0; i < 20; ++i) many.push_back({"f" + std::to_string(i), "x"});
+  std::string wide = makeLayer(dir.path(), "wide.tgz", many);
+  limits = images::ExtractLimits();
+  limits.maxEntries = 10;
+  s = images::extractLayer(wide, dir.path() + "/r2", images::WhiteoutMode::kApply, limits);
+  EXPECT_NE(s.message().find("more than 10 entries"), std::string::npos) << s;
+  // Within the limits: fine.
+  EXPECT_TRUE(images::extractLayer(wide, dir.path() + "/r3", images::WhiteoutMode::kApply).ok());
+}
+
 TEST(RegistryClientTest, Sha256) {
   EXPECT_EQ(images::sha256Digest(""),
             "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
@@ -304,6 +360,58 @@ TEST(OciSpecTest, UsersResolveInTheImage) {
   EXPECT_EQ(oci::resolveUser(dir.path(), "")->uid, 0u);
   EXPECT_FALSE(oci::resolveUser(dir.path(), "ghost").ok());
   EXPECT_FALSE(oci::resolveUser(dir.path(), "app:ghosts").ok());
+}
+
+TEST(OciSpecTest, AccountFilesAreReadInsideTheImageOnly) {
+  TempDir dir;
+  // A host directory with a passwd that knows "app", and an image whose
+  // /etc is an absolute symlink to it: the name must not resolve there.
+  std::string host = dir.path() + "/host-etc";
+  ASSERT_TRUE(makeDirectories(host).ok());
+  ASSERT_TRUE(writeFileAtomically(host + "/passwd", "app:x:1000:1000::/:/bin/sh\n", false).ok());
+  std::string rootfs = dir.path() + "/rootfs";
+  ASSERT_TRUE(makeDirectories(rootfs).ok());
+  ASSERT_EQ(::symlink(host.c_str(), (rootfs + "/etc").c_str()), 0);
+  auto u = oci::resolveUser(rootfs, "app");
+  EXPECT_FALSE(u.ok());
+  // /etc/passwd -> /dev/zero: not a regular file, not read (no hang).
+  std::string rootfs2 = dir.path() + "/rootfs2";
+  ASSERT_TRUE(makeDirectories(rootfs2 + "/etc").ok());
+  ASSERT_EQ(::symlink("/dev/zero", (rootfs2 + "/etc/passwd").c_str()), 0);
+  EXPECT_FALSE(oci::resolveUser(rootfs2, "app").ok());
+  EXPECT_EQ(oci::resolveUser(rootfs2, "1234")->uid, 1234u);
+  // A relative symlink that stays inside the image is followed.
+  std::string rootfs3 = dir.path() + "/rootfs3";
+  ASSERT_TRUE(makeDirectories(rootfs3 + "/usr/etc").ok());
+  ASSERT_TRUE(
+      writeFileAtomically(rootfs3 + "/usr/etc/passwd", "app:x:77:78::/:/bin/sh\n", false).ok());
+  ASSERT_EQ(::symlink("usr/etc", (rootfs3 + "/etc").c_str()), 0);
+  u = oci::resolveUser(rootfs3, "app");
+  ASSERT_TRUE(u.ok()) << u.status();
+  EXPECT_EQ(u->uid, 77u);
+}
+
+TEST(OciSpecTest, ConfigIsConfinedAndSurvivesAnyBytes) {
+  oci::SpecOptions o;
+  o.process.args = {"/bin/sh", "-c", "echo \xff\xfe"};
+  o.process.env = {"BAD=\xc3\x28"};
+  o.process.cwd = "/";
+  o.sandbox = "/var/sandbox";
+  std::string text;
+  ASSERT_NO_THROW(text = oci::makeConfig(o));
+  auto j = nlohmann::json::parse(text);
+  for (const auto& c : j["process"]["capabilities"]["bounding"]) {
+    EXPECT_NE(c, "CAP_NET_RAW");
+    EXPECT_NE(c, "CAP_SYS_ADMIN");
+  }
+  ASSERT_TRUE(j["linux"].contains("seccomp"));
+  EXPECT_EQ(j["linux"]["seccomp"]["defaultAction"], "SCMP_ACT_ALLOW");
+  bool unshare = false;
+  for (const auto& rule : j["linux"]["seccomp"]["syscalls"]) {
+    for (const auto& n : rule["names"]) unshare = unshare || n == "unshare";
+  }
+  EXPECT_TRUE(unshare);
+  EXPECT_TRUE(j["process"]["noNewPrivileges"]);
 }
 
 TEST(OciSpecTest, ConfigCarriesMountsLimitsAndNamespaces) {
