@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <regex>
 #include <set>
 
@@ -94,6 +95,21 @@ class FieldReader {
     }
     return v;
   }
+  // Calls `fn` with a reader for each element of the array `field` that is
+  // an object (other elements are errors).
+  void eachObject(const std::string& field, const std::function<void(FieldReader&)>& fn) {
+    const json* list = array(field);
+    if (!list) return;
+    for (size_t i = 0; i < list->size(); ++i) {
+      std::string at = field + "(" + std::to_string(i) + ")";
+      if (!(*list)[i].is_object()) {
+        fail(at, "error.expected.jsobject");
+        continue;
+      }
+      FieldReader element((*list)[i], prefix_ + "/" + at, errors_);
+      fn(element);
+    }
+  }
   const std::string& prefix() const { return prefix_; }
 
  private:
@@ -108,20 +124,13 @@ const std::regex& segmentPattern() {
   return re;
 }
 
-void parsePorts(FieldReader& r, AppDefinition* app, FieldErrors* errors) {
+void parsePorts(FieldReader& r, AppDefinition* app) {
   const json* defs = r.array("portDefinitions");
   const json* ports = r.array("ports");
   // Both may come back from GET (Marathon serves both); portDefinitions wins.
   if (defs) {
     app->portDefinitions.clear();
-    for (size_t i = 0; i < defs->size(); ++i) {
-      const json& d = (*defs)[i];
-      std::string at = "portDefinitions(" + std::to_string(i) + ")";
-      if (!d.is_object()) {
-        r.fail(at, "error.expected.jsobject");
-        continue;
-      }
-      FieldReader pr(d, r.prefix() + "/" + at, errors);
+    r.eachObject("portDefinitions", [&](FieldReader& pr) {
       PortDefinition p;
       pr.integer("port", &p.port, 0, 65535);
       pr.string("protocol", &p.protocol);
@@ -130,7 +139,7 @@ void parsePorts(FieldReader& r, AppDefinition* app, FieldErrors* errors) {
         pr.fail("protocol", "must be one of tcp, udp, udp,tcp");
       }
       app->portDefinitions.push_back(p);
-    }
+    });
   } else if (ports) {
     app->portDefinitions.clear();
     for (size_t i = 0; i < ports->size(); ++i) {
@@ -156,17 +165,8 @@ void parsePorts(FieldReader& r, AppDefinition* app, FieldErrors* errors) {
   }
 }
 
-void parseHealthChecks(FieldReader& r, AppDefinition* app, FieldErrors* errors) {
-  const json* checks = r.array("healthChecks");
-  if (!checks) return;
-  for (size_t i = 0; i < checks->size(); ++i) {
-    const json& c = (*checks)[i];
-    std::string at = "healthChecks(" + std::to_string(i) + ")";
-    if (!c.is_object()) {
-      r.fail(at, "error.expected.jsobject");
-      continue;
-    }
-    FieldReader hr(c, r.prefix() + "/" + at, errors);
+void parseHealthChecks(FieldReader& r, AppDefinition* app) {
+  r.eachObject("healthChecks", [&](FieldReader& hr) {
     AppHealthCheck h;
     std::string protocol = "HTTP";
     hr.string("protocol", &protocol);
@@ -208,7 +208,7 @@ void parseHealthChecks(FieldReader& r, AppDefinition* app, FieldErrors* errors) 
     if (h.timeoutSeconds <= 0) hr.fail("timeoutSeconds", "must be positive");
     hr.integer("maxConsecutiveFailures", &h.maxConsecutiveFailures, 0, 1000000);
     app->healthChecks.push_back(h);
-  }
+  });
 }
 
 std::optional<Constraint::Operator> parseOperator(const std::string& s) {
@@ -380,9 +380,9 @@ ParsedApp parseApp(const json& body, const std::string& fallbackId) {
   r.stringMap("env", &app.env);
   r.stringMap("labels", &app.labels);
   r.boolean("requirePorts", &app.requirePorts);
-  parsePorts(r, &app, &errors);
+  parsePorts(r, &app);
   parseContainer(r, &app);
-  parseHealthChecks(r, &app, &errors);
+  parseHealthChecks(r, &app);
   parseConstraints(r, &app);
   if (const json* u = r.get("upgradeStrategy")) {
     if (!u->is_object()) {

@@ -420,8 +420,8 @@ Result<DeploymentRef> ServiceScheduler::createApp(AppDefinition def) {
 Result<DeploymentRef> ServiceScheduler::updateApp(const std::string& id, const json& patch,
                                                   bool force, FieldErrors* errors) {
   std::unique_lock<std::mutex> lock(mu_);
-  auto it = apps_.find(id);
-  if (it == apps_.end() || it->second.deleting) {
+  AppRecord* existing = liveApp(id);
+  if (!existing) {
     lock.unlock();
     ParsedApp parsed = parseApp(patch, id);
     if (!parsed.app) {
@@ -433,7 +433,7 @@ Result<DeploymentRef> ServiceScheduler::updateApp(const std::string& id, const j
     if (created.ok()) created->created = true;
     return created;
   }
-  AppRecord& app = it->second;
+  AppRecord& app = *existing;
   Status locked = lockedBy(app, force);
   if (!locked.ok()) return locked;
   json merged = toJson(app.def);
@@ -453,26 +453,38 @@ Result<DeploymentRef> ServiceScheduler::updateApp(const std::string& id, const j
     *errors = parsed.errors;
     return Status::InvalidArgument("Object is not valid");
   }
+  bool scaleOnly = parsed.app->sameConfig(app.def);
+  LOG(INFO) << "Updating app " << id << (scaleOnly ? " (scale to " : " (rolling, ")
+            << parsed.app->instances << " instance(s))";
+  return change(app, force, scaleOnly ? Deployment::Kind::kScale : Deployment::Kind::kRestart,
+                [&](AppRecord& changed) {
+                  changed.def = *parsed.app;
+                  if (scaleOnly) return;
+                  changed.configVersion = changed.version;
+                  changed.failures = 0;
+                  changed.launchNotBefore = 0;
+                });
+}
+
+AppRecord* ServiceScheduler::liveApp(const std::string& id) {
+  auto it = apps_.find(id);
+  return it == apps_.end() || it->second.deleting ? nullptr : &it->second;
+}
+
+Result<DeploymentRef> ServiceScheduler::change(AppRecord& app, bool force, Deployment::Kind kind,
+                                               const std::function<void(AppRecord&)>& edit) {
+  Status locked = lockedBy(app, force);
+  if (!locked.ok()) return locked;
   double now = nowSeconds();
-  AppDefinition previous = app.def;
-  std::string previousConfigVersion = app.configVersion;
-  bool scaleOnly = parsed.app->sameConfig(previous);
   AppRecord changed = app;
-  changed.def = *parsed.app;
   changed.version = nextVersion(now);
-  if (!scaleOnly) {
-    changed.configVersion = changed.version;
-    changed.failures = 0;
-    changed.launchNotBefore = 0;
-  }
-  DeploymentRef ref = startDeployment(
-      changed, scaleOnly ? Deployment::Kind::kScale : Deployment::Kind::kRestart, previous,
-      previousConfigVersion, now);
+  edit(changed);
+  DeploymentRef ref = startDeployment(changed, kind, app.def, app.configVersion, now);
+  // Stored first: a failed write changes nothing.
   Status s = save(changed);
   if (!s.ok()) return s;
   app = std::move(changed);
-  LOG(INFO) << "Updated app " << id << (scaleOnly ? " (scale to " : " (rolling, ")
-            << app.def.instances << " instance(s))";
+  std::string id = app.def.id;
   converge(id, now);
   updateOfferInterest(now);
   return ref;
@@ -480,82 +492,46 @@ Result<DeploymentRef> ServiceScheduler::updateApp(const std::string& id, const j
 
 Result<DeploymentRef> ServiceScheduler::deleteApp(const std::string& id, bool force) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = apps_.find(id);
-  if (it == apps_.end() || it->second.deleting) {
-    return Status::NotFound("App '" + id + "' does not exist");
-  }
-  AppRecord& app = it->second;
-  Status locked = lockedBy(app, force);
-  if (!locked.ok()) return locked;
-  double now = nowSeconds();
-  AppRecord changed = app;
-  changed.deleting = true;
-  changed.version = nextVersion(now);
-  DeploymentRef ref =
-      startDeployment(changed, Deployment::Kind::kStop, app.def, app.configVersion, now);
-  Status s = save(changed);
-  if (!s.ok()) return s;
-  app = std::move(changed);
-  LOG(INFO) << "Deleting app " << id << ": killing " << app.tasks.size() << " instance(s)";
-  converge(id, now);
-  updateOfferInterest(now);
-  return ref;
+  AppRecord* app = liveApp(id);
+  if (!app) return Status::NotFound("App '" + id + "' does not exist");
+  LOG(INFO) << "Deleting app " << id << ": killing " << app->tasks.size() << " instance(s)";
+  return change(*app, force, Deployment::Kind::kStop,
+                [](AppRecord& changed) { changed.deleting = true; });
 }
 
 Result<DeploymentRef> ServiceScheduler::restartApp(const std::string& id, bool force) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = apps_.find(id);
-  if (it == apps_.end() || it->second.deleting) {
-    return Status::NotFound("App '" + id + "' does not exist");
-  }
-  AppRecord& app = it->second;
-  Status locked = lockedBy(app, force);
-  if (!locked.ok()) return locked;
-  double now = nowSeconds();
-  AppRecord changed = app;
-  changed.version = nextVersion(now);
-  changed.configVersion = changed.version;
-  DeploymentRef ref = startDeployment(changed, Deployment::Kind::kRestart, app.def,
-                                      app.configVersion, now);
-  Status s = save(changed);
-  if (!s.ok()) return s;
-  app = std::move(changed);
-  converge(id, now);
-  updateOfferInterest(now);
-  return ref;
+  AppRecord* app = liveApp(id);
+  if (!app) return Status::NotFound("App '" + id + "' does not exist");
+  LOG(INFO) << "Restarting app " << id;
+  return change(*app, force, Deployment::Kind::kRestart,
+                [](AppRecord& changed) { changed.configVersion = changed.version; });
 }
 
 Result<json> ServiceScheduler::killTask(const std::string& appId, const std::string& taskId,
                                         bool scale) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = apps_.find(appId);
-  if (it == apps_.end() || it->second.deleting) {
-    return Status::NotFound("App '" + appId + "' does not exist");
-  }
-  AppRecord& app = it->second;
+  AppRecord* live = liveApp(appId);
+  if (!live) return Status::NotFound("App '" + appId + "' does not exist");
+  AppRecord& app = *live;
   auto t = app.tasks.find(taskId);
   if (t == app.tasks.end()) {
     return Status::NotFound("Task '" + taskId + "' does not exist");
   }
-  double now = nowSeconds();
-  json answer;
   if (scale) {
-    AppRecord changed = app;
-    changed.def.instances = std::max(0, changed.def.instances - 1);
-    changed.version = nextVersion(now);
-    changed.tasks[taskId].phase = TaskPhase::kKilling;
-    DeploymentRef ref =
-        startDeployment(changed, Deployment::Kind::kScale, app.def, app.configVersion, now);
-    Status s = save(changed);
-    if (!s.ok()) return s;
-    app = std::move(changed);
-    answer = {{"deploymentId", ref.deploymentId}, {"version", ref.version}};
-  } else {
-    t->second.phase = TaskPhase::kKilling;
-    answer = {{"task", {{"id", taskId}, {"appId", appId}, {"host", t->second.host}}}};
+    auto ref = change(app, true, Deployment::Kind::kScale, [&](AppRecord& changed) {
+      changed.def.instances = std::max(0, changed.def.instances - 1);
+      changed.tasks[taskId].phase = TaskPhase::kKilling;
+    });
+    if (!ref.ok()) return ref.status();
+    if (driver_) driver_->killTask(TaskID(taskId));
+    return json{{"deploymentId", ref->deploymentId}, {"version", ref->version}};
   }
+  t->second.phase = TaskPhase::kKilling;
+  json answer = {{"task", {{"id", taskId}, {"appId", appId}, {"host", t->second.host}}}};
   if (driver_) driver_->killTask(TaskID(taskId));
   metrics_->counter("services/tasks_killed").inc();
+  double now = nowSeconds();
   converge(appId, now);
   updateOfferInterest(now);
   return answer;

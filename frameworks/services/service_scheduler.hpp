@@ -106,6 +106,13 @@ class ServiceScheduler final : public Scheduler {
                                 std::optional<AppDefinition> previous,
                                 std::string previousConfigVersion, double now);
   Status lockedBy(const AppRecord& app, bool force) const;
+  // The app unless it does not exist or is being deleted.
+  AppRecord* liveApp(const std::string& id);
+  // A change of `app` by `edit` (on a copy with its new version) as a
+  // deployment of `kind`: checks the lock, stores the copy, then commits it
+  // and acts. A failed store write changes nothing.
+  Result<DeploymentRef> change(AppRecord& app, bool force, Deployment::Kind kind,
+                               const std::function<void(AppRecord&)>& edit);
   std::string nextVersion(double now);
   void placeInto(const Offer& offer, std::vector<TaskInfo>* launches, std::set<std::string>* apps,
                  double now);
