@@ -450,16 +450,10 @@ json toJson(const AppDefinition& app) {
               {"intervalSeconds", h.intervalSeconds},
               {"timeoutSeconds", h.timeoutSeconds},
               {"maxConsecutiveFailures", h.maxConsecutiveFailures}};
-    if (h.protocol == AppHealthCheck::Protocol::kCommand) {
-      c["command"] = {{"value", h.command}};
-    } else {
-      if (h.port) {
-        c["port"] = *h.port;
-      } else {
-        c["portIndex"] = h.portIndex;
-      }
-      if (h.protocol == AppHealthCheck::Protocol::kHttp) c["path"] = h.path;
-    }
+    if (h.protocol == AppHealthCheck::Protocol::kCommand) c["command"] = {{"value", h.command}};
+    c["portIndex"] = h.portIndex;
+    if (h.port) c["port"] = *h.port;
+    c["path"] = h.path;
     checks.push_back(c);
   }
   j["healthChecks"] = checks;
@@ -478,6 +472,29 @@ json toJson(const AppDefinition& app) {
   j["killSelection"] =
       app.killSelection == KillSelection::kYoungestFirst ? "YOUNGEST_FIRST" : "OLDEST_FIRST";
   return j;
+}
+
+bool assignServicePorts(AppDefinition* app, std::set<uint32_t> used,
+                        const AppDefinition* previous) {
+  if (app->requirePorts) return true;
+  for (const auto& p : app->portDefinitions) used.insert(p.port);
+  uint32_t next = kServicePortMin;
+  for (size_t i = 0; i < app->portDefinitions.size(); ++i) {
+    uint32_t& port = app->portDefinitions[i].port;
+    if (port != 0) continue;
+    if (previous && i < previous->portDefinitions.size() &&
+        previous->portDefinitions[i].port != 0 &&
+        !used.count(previous->portDefinitions[i].port)) {
+      port = previous->portDefinitions[i].port;
+      used.insert(port);
+      continue;
+    }
+    while (next <= kServicePortMax && used.count(next)) ++next;
+    if (next > kServicePortMax) return false;
+    port = next;
+    used.insert(port);
+  }
+  return true;
 }
 
 std::string safeAppId(const std::string& appId) {

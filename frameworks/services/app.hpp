@@ -10,6 +10,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -105,6 +106,15 @@ ParsedApp parseApp(const nlohmann::json& body, const std::string& fallbackId = "
 Result<std::string> normalizeAppId(const std::string& id);
 
 nlohmann::json toJson(const AppDefinition& app);
+
+// Marathon's service ports: each port definition with port 0 (and no
+// requirePorts) gets the one at the same index in `previous` if it had one,
+// else the lowest of [kServicePortMin, kServicePortMax] not in `used`.
+// Returns false (and assigns nothing more) when the range is exhausted.
+constexpr uint32_t kServicePortMin = 10000;
+constexpr uint32_t kServicePortMax = 20000;
+bool assignServicePorts(AppDefinition* app, std::set<uint32_t> used,
+                        const AppDefinition* previous = nullptr);
 
 // "/prod/web" <-> "prod_web": the app id inside task ids and store keys
 // ('_' is not allowed in app ids, so the mapping is reversible).

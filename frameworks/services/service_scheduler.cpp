@@ -400,6 +400,9 @@ Result<DeploymentRef> ServiceScheduler::createApp(AppDefinition def) {
   if (apps_.count(def.id)) {
     return Status::AlreadyExists("An app with id [" + def.id + "] already exists.");
   }
+  if (!assignServicePorts(&def, servicePortsInUse(def.id))) {
+    return Status::Unavailable("no free service port left in 10000-20000");
+  }
   double now = nowSeconds();
   AppRecord app;
   app.def = std::move(def);
@@ -453,6 +456,9 @@ Result<DeploymentRef> ServiceScheduler::updateApp(const std::string& id, const j
     *errors = parsed.errors;
     return Status::InvalidArgument("Object is not valid");
   }
+  if (!assignServicePorts(&*parsed.app, servicePortsInUse(id), &app.def)) {
+    return Status::Unavailable("no free service port left in 10000-20000");
+  }
   bool scaleOnly = parsed.app->sameConfig(app.def);
   LOG(INFO) << "Updating app " << id << (scaleOnly ? " (scale to " : " (rolling, ")
             << parsed.app->instances << " instance(s))";
@@ -464,6 +470,15 @@ Result<DeploymentRef> ServiceScheduler::updateApp(const std::string& id, const j
                   changed.failures = 0;
                   changed.launchNotBefore = 0;
                 });
+}
+
+std::set<uint32_t> ServiceScheduler::servicePortsInUse(const std::string& except) const {
+  std::set<uint32_t> used;
+  for (const auto& [id, app] : apps_) {
+    if (id == except) continue;
+    for (const auto& p : app.def.portDefinitions) used.insert(p.port);
+  }
+  return used;
 }
 
 AppRecord* ServiceScheduler::liveApp(const std::string& id) {

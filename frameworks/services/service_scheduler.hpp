@@ -22,6 +22,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -106,6 +107,8 @@ class ServiceScheduler final : public Scheduler {
                                 std::optional<AppDefinition> previous,
                                 std::string previousConfigVersion, double now);
   Status lockedBy(const AppRecord& app, bool force) const;
+  // Service ports of every app but `except`.
+  std::set<uint32_t> servicePortsInUse(const std::string& except) const;
   // The app unless it does not exist or is being deleted.
   AppRecord* liveApp(const std::string& id);
   // A change of `app` by `edit` (on a copy with its new version) as a

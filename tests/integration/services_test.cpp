@@ -141,7 +141,8 @@ TEST_F(ServicesTest, HealthyAppIsReplacedWhenKilledAndScales) {
   int port = task["ports"][0];
   EXPECT_TRUE(httpGet("127.0.0.1", port, "/").ok());
   auto text = call(services.port, "GET", "/v2/tasks", "", "text/plain");
-  EXPECT_NE(text.text.find("prod_web\t0\t"), std::string::npos) << text.text;
+  EXPECT_EQ(task["servicePorts"][0], 10000);
+  EXPECT_NE(text.text.find("prod_web\t10000\t"), std::string::npos) << text.text;
   EXPECT_NE(text.text.find(":" + std::to_string(port)), std::string::npos) << text.text;
 
   // Killed by hand: replaced by a new, healthy instance.

@@ -116,6 +116,18 @@ TEST(AppTest, IdsNormalizeAndMapToSafeIds) {
   EXPECT_EQ(appIdFromSafe("prod_web"), "/prod/web");
 }
 
+TEST(AppTest, ServicePortsAreAssignedOnceAndKept) {
+  auto a = *parse(R"({"id": "x", "cmd": "a", "ports": [0, 0, 10005]})").app;
+  ASSERT_TRUE(assignServicePorts(&a, {10000, 10002}));
+  EXPECT_EQ(a.portDefinitions[0].port, 10001u);
+  EXPECT_EQ(a.portDefinitions[1].port, 10003u);
+  EXPECT_EQ(a.portDefinitions[2].port, 10005u);
+  auto b = *parse(R"({"id": "x", "cmd": "b", "ports": [0, 0]})").app;
+  ASSERT_TRUE(assignServicePorts(&b, {10000, 10002}, &a));
+  EXPECT_EQ(b.portDefinitions[0].port, 10001u);  // kept from the previous version
+  EXPECT_EQ(b.portDefinitions[1].port, 10003u);
+}
+
 TEST(AppTest, SameConfigIgnoresOnlyInstances) {
   auto a = *parse(R"({"id": "x", "cmd": "a"})").app;
   auto b = a;
