@@ -7,7 +7,6 @@
 // standbys redirect API calls to the leader.
 #include <gflags/gflags.h>
 #include <glog/logging.h>
-#include <pwd.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -18,6 +17,7 @@
 
 #include "common/duration.hpp"
 #include "common/flags.hpp"
+#include "common/host.hpp"
 #include "common/http.hpp"
 #include "common/transport.hpp"
 #include "common/version.hpp"
@@ -63,23 +63,11 @@ constexpr const char* kUsage =
     "  tutti-services --master=HOST:PORT --http_port=8080 --state_dir=DIR\n"
     "  tutti-services --master=zk://HOST:2181/tutti --zk=zk://HOST:2181/tutti-services";
 
-std::string currentUser() {
-  if (!FLAGS_user.empty()) return FLAGS_user;
-  struct passwd* pw = getpwuid(getuid());
-  return pw ? pw->pw_name : "nobody";
-}
-
-std::string machineName() {
-  char host[256] = {0};
-  gethostname(host, sizeof(host) - 1);
-  return host;
-}
-
 FrameworkInfo frameworkInfo(const std::string& id) {
   FrameworkInfo info;
   info.name = FLAGS_framework_name;
-  info.user = currentUser();
-  info.hostname = machineName();
+  info.user = FLAGS_user.empty() ? currentUserName() : FLAGS_user;
+  info.hostname = localHostname();
   info.roles = {FLAGS_role};
   info.checkpoint = FLAGS_checkpoint;
   info.failoverTimeoutSecs = FLAGS_failover_timeout;
@@ -173,7 +161,7 @@ int main(int argc, char** argv) {
   Shared shared;
   Metrics metrics;
   std::string self = FLAGS_hostname;
-  if (self.empty()) self = FLAGS_http_address == "0.0.0.0" ? machineName() : FLAGS_http_address;
+  if (self.empty()) self = FLAGS_http_address == "0.0.0.0" ? localHostname() : FLAGS_http_address;
   self += ":" + std::to_string(FLAGS_http_port);
 
   Leadership leadership;
