@@ -28,6 +28,9 @@ const char* actionName(Deployment::Kind kind) {
 
 bool AppRecord::isReady(const TaskRecord& t) const {
   if (t.phase != TaskPhase::kRunning) return false;
+  // An old instance ran under another definition (maybe without health
+  // checks): running and not reported unhealthy is ready.
+  if (!isCurrent(t)) return t.healthy.value_or(true);
   return def.healthChecks.empty() || t.healthy.value_or(false);
 }
 

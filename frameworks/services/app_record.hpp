@@ -62,7 +62,8 @@ struct AppRecord {
 
   // Tasks whose config version is the app's.
   bool isCurrent(const TaskRecord& t) const { return t.version == configVersion; }
-  // Healthy, or running when the app has no health checks.
+  // Current instances: healthy, or running when the app has no health
+  // checks. Old ones: running and not reported unhealthy.
   bool isReady(const TaskRecord& t) const;
 };
 

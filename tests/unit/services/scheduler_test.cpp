@@ -221,5 +221,24 @@ TEST_F(SchedulerTest, CancellingARollingDeploymentRollsBack) {
   EXPECT_EQ(driver_.killed.size(), 2u);  // the new (not ready) instances go
 }
 
+TEST_F(SchedulerTest, AddingHealthChecksKeepsOldInstancesUntilNewOnesAreHealthy) {
+  ASSERT_TRUE(scheduler_->createApp(app(R"({"id": "web", "cmd": "v1", "cpus": 0.1, "mem": 8,
+                                            "instances": 2})")).ok());
+  scheduler_->resourceOffers(&driver_, {offer()});
+  runAll();
+  FieldErrors errors;
+  json check = {{"protocol", "COMMAND"}, {"command", {{"value", "true"}}}};
+  ASSERT_TRUE(scheduler_->updateApp("/web", json{{"cmd", "v2"}, {"healthChecks", {check}}},
+                                    false, &errors).ok());
+  driver_.launched.clear();
+  scheduler_->resourceOffers(&driver_, {offer()});
+  ASSERT_EQ(driver_.launched.size(), 2u);
+  runAll();  // running, not yet healthy
+  EXPECT_TRUE(driver_.killed.empty());
+  scheduler_->statusUpdate(&driver_, status(driver_.launched[0].taskId.value,
+                                            TaskState::TASK_RUNNING, true));
+  EXPECT_EQ(driver_.killed.size(), 1u);  // one new healthy: one old may go
+}
+
 }  // namespace
 }  // namespace tutti::services
