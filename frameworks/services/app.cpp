@@ -11,6 +11,12 @@ namespace {
 
 using nlohmann::json;
 
+// Above this, quantities and durations are mistakes (and would not fit the
+// resources' fixed point).
+constexpr double kMaxNumber = 1e9;
+// Task ids ("<safe id>.<uuid>") must stay within 255 bytes.
+constexpr size_t kMaxAppIdLength = 200;
+
 // Reads typed fields of one JSON object, collecting errors by path.
 class FieldReader {
  public:
@@ -40,6 +46,7 @@ class FieldReader {
     if (!std::isfinite(d) || d < min) {
       return fail(field, "got " + v->dump() + ", expected " + minText + " or more");
     }
+    if (d > kMaxNumber) return fail(field, "got " + v->dump() + ", expected at most 1e9");
     *out = d;
   }
   void fraction(const std::string& field, double* out) {
@@ -314,7 +321,10 @@ bool AppDefinition::sameConfig(const AppDefinition& other) const {
 
 Result<std::string> normalizeAppId(const std::string& id) {
   if (id.empty()) return Status::InvalidArgument("must not be empty");
-  if (id.size() > 512) return Status::InvalidArgument("is longer than 512 characters");
+  if (id.size() > kMaxAppIdLength) {
+    return Status::InvalidArgument("is longer than " + std::to_string(kMaxAppIdLength) +
+                                   " characters");
+  }
   std::string path = id[0] == '/' ? id : "/" + id;
   while (path.size() > 1 && path.back() == '/') path.pop_back();
   std::string out;

@@ -94,6 +94,8 @@ TEST(AppTest, NeedsCommandArgsOrContainer) {
   EXPECT_TRUE(hasError(parse(R"({"cmd": "a"})"), "/id"));
   EXPECT_TRUE(hasError(parseApp(json::array()), "/"));
   EXPECT_TRUE(hasError(parse(R"({"id": "x", "args": [1]})"), "/args"));
+  EXPECT_TRUE(hasError(parse(R"({"id": "x", "cmd": "a", "mem": 1e300})"), "/mem"));
+  EXPECT_TRUE(hasError(parseApp(json{{"id", std::string(201, 'a')}, {"cmd", "a"}}), "/id"));
   EXPECT_TRUE(parse(R"({"id": "x", "args": ["sleep", "1"]})").app);
 }
 
