@@ -112,13 +112,21 @@ int lead(Shared& shared, StateStore& store, Metrics& metrics) {
       return 1;
     }
     std::unique_lock<std::mutex> lock(shared.mu);
-    while (!shared.stopping.load() && shared.lost.empty()) {
+    std::string fatal;
+    while (!shared.stopping.load() && shared.lost.empty() && fatal.empty()) {
       shared.cv.wait_for(lock, std::chrono::milliseconds(200));
       lock.unlock();
       scheduler.tick();
+      fatal = scheduler.fatalError();
       lock.lock();
     }
     if (!shared.lost.empty()) code = 2;
+    if (!fatal.empty()) {
+      // The driver aborted (e.g. the framework was removed): exit, to be
+      // restarted by the supervisor; the state stays for the operator.
+      LOG(ERROR) << "Exiting: the master reported: " << fatal;
+      code = 3;
+    }
     lock.unlock();
     shared.scheduler.store(nullptr);
     // Leave the framework registered: the tasks keep running and the next

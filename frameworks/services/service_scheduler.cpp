@@ -155,6 +155,7 @@ void ServiceScheduler::subscribed(SchedulerDriver* driver) {
   driver->reconcileTasks({});
   suppressed_ = false;
   double now = nowSeconds();
+  lastReconcile_ = now;
   std::vector<std::string> ids;
   for (const auto& [id, _] : apps_) ids.push_back(id);
   for (const auto& id : ids) converge(id, now);
@@ -162,8 +163,16 @@ void ServiceScheduler::subscribed(SchedulerDriver* driver) {
 }
 
 void ServiceScheduler::error(SchedulerDriver*, const std::string& message) {
+  std::lock_guard<std::mutex> lock(mu_);
   LOG(ERROR) << "Framework error: " << message;
   metrics_->counter("services/framework_errors").inc();
+  fatal_ = message;
+  connected_ = false;
+}
+
+std::string ServiceScheduler::fatalError() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return fatal_;
 }
 
 // ---- Offers -------------------------------------------------------------
@@ -357,7 +366,12 @@ void ServiceScheduler::converge(const std::string& appId, double now) {
 
 void ServiceScheduler::tick() {
   std::lock_guard<std::mutex> lock(mu_);
-  updateOfferInterest(nowSeconds());
+  double now = nowSeconds();
+  if (connected_ && driver_ && now - lastReconcile_ >= options_.reconcileIntervalSeconds) {
+    lastReconcile_ = now;
+    driver_->reconcileTasks({});
+  }
+  updateOfferInterest(now);
 }
 
 // ---- API operations -----------------------------------------------------

@@ -41,6 +41,8 @@ struct ServicesOptions {
   double idleRefuseSeconds = 120;
   // refuse_seconds for what is left of an offer after packing instances.
   double leftoverRefuseSeconds = 1;
+  // Implicit reconciliation this often (besides after every subscription).
+  double reconcileIntervalSeconds = 600;
 };
 
 // What a change answers: Marathon's {"deploymentId", "version"}.
@@ -75,9 +77,12 @@ class ServiceScheduler final : public Scheduler {
   void executorLost(SchedulerDriver*, const ExecutorID&, const AgentID&, int) override {}
   void error(SchedulerDriver* driver, const std::string& message) override;
 
-  // Timers: launch backoff ending, deployments to re-check.
+  // Timers: launch backoff ending, periodic reconciliation.
   void tick();
   bool connected();
+  // The master reported an error (the driver has aborted): the message, or
+  // empty. The process should exit and be restarted.
+  std::string fatalError();
 
   // API operations (Marathon's semantics).
   Result<DeploymentRef> createApp(AppDefinition app);
@@ -128,6 +133,8 @@ class ServiceScheduler final : public Scheduler {
   std::string frameworkId_;
   bool connected_ = false;
   bool suppressed_ = false;
+  double lastReconcile_ = 0;
+  std::string fatal_;
   std::string lastVersion_;
   std::map<std::string, AppRecord> apps_;
   std::map<std::string, int> wanted_;  // app id -> instances to launch now

@@ -261,6 +261,31 @@ TEST_F(ServicesTest, RestartedSchedulerKeepsItsAppsAndTasks) {
   })) << services.process.log();
 }
 
+TEST_F(ServicesTest, ExitsWhenItsFrameworkWasRemovedWhileAway) {
+  std::vector<std::string> flags = {"--master=" + master_.address(),
+                                    "--state_dir=" + dir_.path() + "/state",
+                                    "--failover_timeout=0.5"};
+  {
+    Services services = startServices(dir_.path() + "/first.log", flags);
+    ASSERT_TRUE(waitUntil([&] {
+      json info = call(services.port, "GET", "/v2/info").body;
+      return info.is_object() && info["frameworkId"].is_string() &&
+             !info["frameworkId"].get<std::string>().empty();
+    }));
+    ASSERT_NE(services.process.stop(SIGKILL), -1);
+  }
+  // The master forgets the framework after its failover timeout.
+  ASSERT_TRUE(waitUntil([&] {
+    return getJson(master_.httpPort, "/state")["completed_frameworks"].size() == 1u;
+  }));
+  std::vector<std::string> argv = {binary("tutti-services"), "--http_address=127.0.0.1",
+                                   "--http_port=" + std::to_string(freePort())};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  auto r = runCommand(argv, std::chrono::seconds(30));
+  EXPECT_EQ(r.exitCode, 3) << r.output;
+  EXPECT_NE(r.output.find("has been removed"), std::string::npos) << r.output;
+}
+
 TEST_F(ServicesTest, StandbyTakesOverWhenTheLeaderDies) {
   ZooKeeperServer zk;
   zk.start();
