@@ -146,43 +146,36 @@ std::string regexEscape(const std::string& s) {
 }
 }  // namespace
 
-void HttpServer::route(const std::string& method, const std::string& path, Handler handler) {
+namespace {
+// Registers `handler` for `method` requests whose path matches `pattern`.
+void addRoute(httplib::Server& server, const std::string& method, const std::string& pattern,
+              HttpServer::Handler handler) {
   auto fn = [handler](const httplib::Request& req, httplib::Response& res) {
     apply(handler(convert(req)), res);
   };
-  std::string pattern = regexEscape(path);
   if (method == "GET") {
-    impl_->server.Get(pattern, fn);
+    server.Get(pattern, fn);
   } else if (method == "POST") {
-    impl_->server.Post(pattern, fn);
+    server.Post(pattern, fn);
   } else if (method == "PUT") {
-    impl_->server.Put(pattern, fn);
+    server.Put(pattern, fn);
   } else if (method == "DELETE") {
-    impl_->server.Delete(pattern, fn);
+    server.Delete(pattern, fn);
   } else if (method == "PATCH") {
-    impl_->server.Patch(pattern, fn);
+    server.Patch(pattern, fn);
   } else {
     LOG(FATAL) << "unsupported HTTP method " << method;
   }
 }
+}  // namespace
+
+void HttpServer::route(const std::string& method, const std::string& path, Handler handler) {
+  addRoute(impl_->server, method, regexEscape(path), std::move(handler));
+}
 
 void HttpServer::routePrefix(const std::string& method, const std::string& prefix,
                              Handler handler) {
-  auto fn = [handler](const httplib::Request& req, httplib::Response& res) {
-    apply(handler(convert(req)), res);
-  };
-  std::string pattern = regexEscape(prefix) + ".*";
-  if (method == "GET") {
-    impl_->server.Get(pattern, fn);
-  } else if (method == "POST") {
-    impl_->server.Post(pattern, fn);
-  } else if (method == "PUT") {
-    impl_->server.Put(pattern, fn);
-  } else if (method == "DELETE") {
-    impl_->server.Delete(pattern, fn);
-  } else {
-    LOG(FATAL) << "unsupported HTTP method " << method;
-  }
+  addRoute(impl_->server, method, regexEscape(prefix) + ".*", std::move(handler));
 }
 
 Result<int> HttpServer::start(const std::string& ip, int port) {

@@ -3,7 +3,6 @@
 // framework API (and an HTTP server for --port). See docs/batch.md.
 #include <gflags/gflags.h>
 #include <glog/logging.h>
-#include <pwd.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -12,6 +11,7 @@
 #include <thread>
 
 #include "common/flags.hpp"
+#include "common/host.hpp"
 #include "common/http.hpp"
 #include "common/transport.hpp"
 #include "frameworks/batch/batch_scheduler.hpp"
@@ -44,14 +44,8 @@ constexpr const char* kUsage =
 tutti::FrameworkInfo frameworkInfo(const tutti::batch::Job& job, const std::string& id) {
   tutti::FrameworkInfo info;
   info.name = "tutti-batch " + job.name;
-  info.user = FLAGS_user;
-  if (info.user.empty()) {
-    struct passwd* pw = getpwuid(getuid());
-    info.user = pw ? pw->pw_name : "nobody";
-  }
-  char host[256] = {0};
-  gethostname(host, sizeof(host) - 1);
-  info.hostname = host;
+  info.user = FLAGS_user.empty() ? tutti::currentUserName() : FLAGS_user;
+  info.hostname = tutti::localHostname();
   info.roles = {FLAGS_role};
   info.checkpoint = FLAGS_checkpoint;
   info.capabilities = {tutti::FrameworkCapability::TASK_KILLING_STATE};

@@ -2,7 +2,6 @@
 // its status, like mesos-execute. Uses only the public framework API.
 #include <gflags/gflags.h>
 #include <glog/logging.h>
-#include <pwd.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -13,6 +12,7 @@
 
 #include "common/duration.hpp"
 #include "common/flags.hpp"
+#include "common/host.hpp"
 #include "common/transport.hpp"
 #include "frameworks/execute/execute_scheduler.hpp"
 #include "tutti/scheduler.hpp"
@@ -104,14 +104,8 @@ int main(int argc, char** argv) {
 
   tutti::FrameworkInfo info;
   info.name = FLAGS_framework_name;
-  info.user = FLAGS_user;
-  if (info.user.empty()) {
-    struct passwd* pw = getpwuid(getuid());
-    info.user = pw ? pw->pw_name : "nobody";
-  }
-  char host[256] = {0};
-  gethostname(host, sizeof(host) - 1);
-  info.hostname = host;
+  info.user = FLAGS_user.empty() ? tutti::currentUserName() : FLAGS_user;
+  info.hostname = tutti::localHostname();
   info.roles = {FLAGS_role};
   info.capabilities = {tutti::FrameworkCapability::TASK_KILLING_STATE};
   info.checkpoint = FLAGS_checkpoint;

@@ -98,4 +98,17 @@ struct StateOptions {
 // the master loop's lag meanwhile.
 int runState(const StateOptions& options);
 
+struct ServicesOptions {
+  int instances = 100;
+  int runs = 3;
+  bool http = true;  // python3 -m http.server with HTTP health checks; else `sleep`
+  int timeoutSeconds = 300;
+  std::string out;
+};
+// `services_scale instances= seconds= min_seconds= max_seconds= runs=`: the
+// median time from POST /v2/apps of an app with N instances (cpus 0.01,
+// mem 8) to all healthy, through tutti-services, tutti-master and one
+// tutti-agent process.
+int runServices(const ServicesOptions& options);
+
 }  // namespace tutti::bench

@@ -7,6 +7,7 @@
 //   tutti-bench c1m --agents=50000 --frameworks=100 --tasks=1000000
 //   tutti-bench state --agents=10000 --tasks=100000 --pollers=10
 //   tutti-bench failover --agents=10000 --tasks=100000
+//   tutti-bench services --tasks=100 --runs=3
 #include <gflags/gflags.h>
 #include <glog/logging.h>
 
@@ -38,6 +39,9 @@ DEFINE_string(containerizer, "process", "launch: containerizer (process)");
 DEFINE_string(image, "",
               "launch: run the tasks in this Docker image (e.g. 127.0.0.1:5000/busybox:latest; "
               "'builtin' builds a busybox image and serves it from a local docker-registry)");
+DEFINE_int32(runs, 3, "services: runs (the median is reported)");
+DEFINE_string(health, "http",
+              "services: http (python3 -m http.server, HTTP health checks) or none (sleep)");
 DEFINE_string(work_dir, "",
               "launch: parent directory for the agent's work_dir (default: $TMPDIR or /tmp); "
               "sandbox creation cost depends on its filesystem");
@@ -63,7 +67,10 @@ int main(int argc, char** argv) {
       "  state    --agents=N emulated agents run --tasks=T tasks; --pollers=P threads\n"
       "           request /master/state for --seconds; latency, size, master loop lag\n"
       "  failover with --tasks=T (or --emulated): emulated agents and frameworks instead\n"
-      "           of tutti-agent processes";
+      "           of tutti-agent processes\n"
+      "  services tutti-services with a master and one agent: POST an app of --tasks=N\n"
+      "           instances, time until all are healthy (--health=http) or running\n"
+      "           (--health=none); median of --runs";
   if (argc < 2 || argv[1][0] == '-') {
     if (argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
       std::cout << usage << "\n";
@@ -137,6 +144,14 @@ int main(int argc, char** argv) {
     o.seconds = FLAGS_seconds;
     o.out = FLAGS_out;
     return tutti::bench::runState(o);
+  }
+  if (scenario == "services") {
+    tutti::bench::ServicesOptions o;
+    o.instances = given("tasks") ? static_cast<int>(FLAGS_tasks) : 100;
+    o.runs = FLAGS_runs;
+    o.http = FLAGS_health == "http";
+    o.out = FLAGS_out;
+    return tutti::bench::runServices(o);
   }
   if (scenario == "allocator") {
     return tutti::bench::runAllocator({FLAGS_agents, FLAGS_frameworks});

@@ -1,0 +1,609 @@
+#include "frameworks/services/service_scheduler.hpp"
+
+#include <glog/logging.h>
+
+#include <chrono>
+#include <set>
+
+#include "common/ids.hpp"
+#include "frameworks/services/backoff.hpp"
+#include "frameworks/services/constraints.hpp"
+#include "frameworks/services/deployment_plan.hpp"
+#include "frameworks/services/task_factory.hpp"
+
+namespace tutti::services {
+
+using nlohmann::json;
+
+namespace {
+constexpr const char* kFrameworkIdKey = "framework_id";
+std::string appKey(const std::string& appId) { return "app_" + safeAppId(appId); }
+}  // namespace
+
+double nowSeconds() {
+  using namespace std::chrono;
+  return duration<double>(system_clock::now().time_since_epoch()).count();
+}
+
+ServiceScheduler::ServiceScheduler(StateStore* store, ServicesOptions options, Metrics* metrics)
+    : store_(store), options_(options), metrics_(metrics) {
+  metrics_->gauge("services/apps", [this] {
+    std::lock_guard<std::mutex> lock(mu_);
+    return static_cast<double>(apps_.size());
+  });
+  metrics_->gauge("services/tasks_running", [this] {
+    std::lock_guard<std::mutex> lock(mu_);
+    double n = 0;
+    for (const auto& [_, app] : apps_) {
+      for (const auto& [__, t] : app.tasks) n += t.phase == TaskPhase::kRunning;
+    }
+    return n;
+  });
+  metrics_->gauge("services/deployments", [this] {
+    std::lock_guard<std::mutex> lock(mu_);
+    double n = 0;
+    for (const auto& [_, app] : apps_) n += app.deployment.has_value();
+    return n;
+  });
+}
+
+ServiceScheduler::~ServiceScheduler() {
+  for (const char* gauge : {"services/apps", "services/tasks_running", "services/deployments"}) {
+    metrics_->removeGauge(gauge);
+  }
+}
+
+Status ServiceScheduler::load() {
+  auto all = store_->loadAll();
+  if (!all.ok()) return all.status();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [key, value] : *all) {
+    if (key == kFrameworkIdKey) {
+      auto j = json::parse(value, nullptr, false);
+      if (j.is_object() && j.contains("id") && j["id"].is_string()) {
+        frameworkId_ = j["id"].get<std::string>();
+      }
+      continue;
+    }
+    auto app = fromStoredJson(value);
+    if (!app.ok()) return app.status().prefixed("state key " + key + ": ");
+    lastVersion_ = std::max(lastVersion_, app->version);
+    apps_[app->def.id] = std::move(*app);
+  }
+  LOG(INFO) << "Loaded " << apps_.size() << " app(s)"
+            << (frameworkId_.empty() ? "" : ", framework " + frameworkId_);
+  return Status::OK();
+}
+
+std::string ServiceScheduler::frameworkId() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return frameworkId_;
+}
+
+void ServiceScheduler::setDriver(SchedulerDriver* driver) {
+  std::lock_guard<std::mutex> lock(mu_);
+  driver_ = driver;
+}
+
+bool ServiceScheduler::connected() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return connected_;
+}
+
+Status ServiceScheduler::save(const AppRecord& app) {
+  Status s = store_->put(appKey(app.def.id), toStoredJson(app).dump());
+  if (!s.ok()) {
+    metrics_->counter("services/store_errors").inc();
+    LOG(ERROR) << "Cannot store app " << app.def.id << ": " << s;
+  }
+  return s;
+}
+
+std::string ServiceScheduler::nextVersion(double now) {
+  // Versions are timestamps; two changes in one millisecond get distinct ones.
+  std::string v = isoTime(now);
+  double t = now;
+  while (v <= lastVersion_) {
+    t += 0.001;
+    v = isoTime(t);
+  }
+  lastVersion_ = v;
+  return v;
+}
+
+// ---- Subscription -------------------------------------------------------
+
+void ServiceScheduler::registered(SchedulerDriver* driver, const FrameworkID& id,
+                                  const MasterInfo&) {
+  std::lock_guard<std::mutex> lock(mu_);
+  LOG(INFO) << "Subscribed as framework " << id;
+  if (frameworkId_ != id.value) {
+    frameworkId_ = id.value;
+    Status s = store_->put(kFrameworkIdKey, json{{"id", id.value}}.dump());
+    if (!s.ok()) LOG(ERROR) << "Cannot store the FrameworkID: " << s;
+  }
+  subscribed(driver);
+}
+
+void ServiceScheduler::reregistered(SchedulerDriver* driver, const MasterInfo&) {
+  std::lock_guard<std::mutex> lock(mu_);
+  LOG(INFO) << "Re-subscribed; reconciling";
+  subscribed(driver);
+}
+
+void ServiceScheduler::disconnected(SchedulerDriver*) {
+  std::lock_guard<std::mutex> lock(mu_);
+  connected_ = false;
+}
+
+void ServiceScheduler::subscribed(SchedulerDriver* driver) {
+  connected_ = true;
+  // Ask for the truth about every instance we know (ones the master does
+  // not know come back lost), then about all (strangers get adopted).
+  std::vector<TaskStatus> statuses;
+  for (const auto& [_, app] : apps_) {
+    for (const auto& [id, t] : app.tasks) {
+      // Kills sent while disconnected may be lost: send them again.
+      if (t.phase == TaskPhase::kKilling) driver->killTask(TaskID(id));
+      TaskStatus s;
+      s.taskId = TaskID(id);
+      s.agentId = AgentID(t.agentId);
+      statuses.push_back(s);
+    }
+  }
+  if (!statuses.empty()) driver->reconcileTasks(statuses);
+  driver->reconcileTasks({});
+  suppressed_ = false;
+  double now = nowSeconds();
+  lastReconcile_ = now;
+  std::vector<std::string> ids;
+  for (const auto& [id, _] : apps_) ids.push_back(id);
+  for (const auto& id : ids) converge(id, now);
+  updateOfferInterest(now);
+}
+
+void ServiceScheduler::error(SchedulerDriver*, const std::string& message) {
+  std::lock_guard<std::mutex> lock(mu_);
+  LOG(ERROR) << "Framework error: " << message;
+  metrics_->counter("services/framework_errors").inc();
+  fatal_ = message;
+  connected_ = false;
+}
+
+std::string ServiceScheduler::fatalError() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return fatal_;
+}
+
+// ---- Offers -------------------------------------------------------------
+
+bool ServiceScheduler::wantsOffers(const AppRecord& app, double now) const {
+  auto it = wanted_.find(app.def.id);
+  return it != wanted_.end() && it->second > 0 && !app.deleting && app.launchNotBefore <= now;
+}
+
+void ServiceScheduler::placeInto(const Offer& offer, std::vector<TaskInfo>* launches,
+                                 std::set<std::string>* touched, double now) {
+  Resources left = offer.resources;
+  Placement here{offer.hostname, offer.attributes};
+  // Round robin over the apps that wait, one instance each per round.
+  bool placed = true;
+  while (placed) {
+    placed = false;
+    for (auto& [id, app] : apps_) {
+      if (!wantsOffers(app, now)) continue;
+      std::vector<Placement> existing;
+      for (const auto& [_, t] : app.tasks) {
+        if (t.phase != TaskPhase::kKilling) existing.push_back({t.host, t.attributes});
+      }
+      if (!meetsConstraints(app.def.constraints, here, existing)) continue;
+      std::string taskId = newTaskId(id);
+      auto launch = buildInstance(app.def, app.configVersion, taskId, offer, left);
+      if (!launch) continue;
+      left -= launch->task.resources;
+      TaskRecord t;
+      t.id = taskId;
+      t.agentId = offer.agentId.value;
+      t.host = offer.hostname;
+      t.attributes = offer.attributes;
+      t.ports = launch->ports;
+      t.version = app.configVersion;
+      t.stagedAt = now;
+      app.tasks[taskId] = t;
+      --wanted_[id];
+      launches->push_back(std::move(launch->task));
+      touched->insert(id);
+      placed = true;
+    }
+  }
+}
+
+void ServiceScheduler::resourceOffers(SchedulerDriver* driver, const std::vector<Offer>& offers) {
+  std::lock_guard<std::mutex> lock(mu_);
+  double now = nowSeconds();
+  for (const auto& offer : offers) {
+    std::vector<TaskInfo> launches;
+    std::set<std::string> touched;
+    placeInto(offer, &launches, &touched, now);
+    if (launches.empty()) {
+      bool waiting = false;
+      for (const auto& [_, app] : apps_) waiting = waiting || wantsOffers(app, now);
+      driver->declineOffer(offer.id, Filters{waiting ? options_.unfitRefuseSeconds
+                                                     : options_.idleRefuseSeconds});
+      continue;
+    }
+    // The instances are stored before they exist: a restart adopts them.
+    bool stored = true;
+    for (const auto& id : touched) stored = save(apps_[id]).ok() && stored;
+    if (!stored) {
+      for (const auto& t : launches) {
+        auto appId = appIdOfTask(t.taskId.value);
+        if (appId && apps_.count(*appId)) apps_[*appId].tasks.erase(t.taskId.value);
+      }
+      driver->declineOffer(offer.id, Filters{options_.unfitRefuseSeconds});
+      continue;
+    }
+    metrics_->counter("services/tasks_launched").inc(static_cast<int64_t>(launches.size()));
+    driver->launchTasks({offer.id}, launches, Filters{options_.leftoverRefuseSeconds});
+  }
+  updateOfferInterest(now);
+}
+
+void ServiceScheduler::updateOfferInterest(double now) {
+  if (!driver_ || !connected_) return;
+  bool wanted = false;
+  for (const auto& [_, app] : apps_) wanted = wanted || wantsOffers(app, now);
+  if (wanted && suppressed_) {
+    driver_->reviveOffers();
+    suppressed_ = false;
+  } else if (!wanted && !suppressed_) {
+    driver_->suppressOffers();
+    suppressed_ = true;
+  }
+}
+
+// ---- Status updates -----------------------------------------------------
+
+void ServiceScheduler::statusUpdate(SchedulerDriver* driver, const TaskStatus& status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  double now = nowSeconds();
+  const std::string& taskId = status.taskId.value;
+  auto appId = appIdOfTask(taskId);
+  auto appIt = appId ? apps_.find(*appId) : apps_.end();
+  bool terminal = isTerminal(status.state);
+  if (appIt == apps_.end()) {
+    // Not ours (any more): an instance of a deleted app, or a stranger.
+    if (!terminal) driver->killTask(status.taskId);
+    return;
+  }
+  AppRecord& app = appIt->second;
+  auto taskIt = app.tasks.find(taskId);
+  if (taskIt == app.tasks.end()) {
+    if (terminal) return;
+    // Alive but unknown (its record was lost): adopt it as an old instance,
+    // so that a deployment replaces it when the app has changed since.
+    LOG(INFO) << "Adopting instance " << taskId << " of " << app.def.id;
+    TaskRecord t;
+    t.id = taskId;
+    t.agentId = status.agentId.value;
+    t.stagedAt = now;
+    t.version = "unknown";
+    taskIt = app.tasks.emplace(taskId, t).first;
+  }
+  TaskRecord& task = taskIt->second;
+  if (terminal) {
+    bool requested = task.phase == TaskPhase::kKilling;
+    double ran = task.startedAt > 0 ? now - task.startedAt : 0;
+    app.tasks.erase(taskIt);
+    if (!requested) {
+      app.failures = nextFailureCount(app.failures, ran);
+      double delay = launchDelaySeconds(app.def, app.failures);
+      app.launchNotBefore = now + delay;
+      app.lastFailure = std::string(toString(status.state)) + ": " + status.message;
+      metrics_->counter("services/tasks_failed").inc();
+      LOG(INFO) << "Instance " << taskId << " of " << app.def.id << " is "
+                << toString(status.state) << " (" << status.message << "); replacing it in "
+                << delay << " s";
+    }
+    save(app);
+  } else if (status.state == TaskState::TASK_KILLING) {
+    task.phase = TaskPhase::kKilling;
+  } else if (task.phase != TaskPhase::kKilling) {
+    if (status.state == TaskState::TASK_RUNNING) {
+      task.phase = TaskPhase::kRunning;
+      if (task.startedAt == 0) task.startedAt = status.timestamp > 0 ? status.timestamp : now;
+    } else {
+      task.phase = TaskPhase::kStarting;
+    }
+    if (status.healthy) {
+      if (task.healthy != status.healthy) task.lastHealthChange = now;
+      if (!*status.healthy) ++task.healthFailures;
+      if (*status.healthy) {
+        task.healthFailures = 0;
+        app.failures = 0;  // a healthy instance ends a crash loop
+      }
+      task.healthy = status.healthy;
+    }
+  }
+  converge(app.def.id, now);
+  updateOfferInterest(now);
+}
+
+// ---- Convergence --------------------------------------------------------
+
+void ServiceScheduler::converge(const std::string& appId, double now) {
+  auto it = apps_.find(appId);
+  if (it == apps_.end()) return;
+  AppRecord& app = it->second;
+  std::vector<InstanceView> live;
+  for (const auto& [id, t] : app.tasks) {
+    live.push_back({id, app.isCurrent(t), app.isReady(t), t.phase == TaskPhase::kKilling,
+                    t.stagedAt});
+  }
+  int target = app.deleting ? 0 : app.def.instances;
+  PlanStep step = planStep(target, app.def.upgradeStrategy, app.def.killSelection, live);
+  for (const auto& id : step.kill) {
+    app.tasks[id].phase = TaskPhase::kKilling;
+    if (driver_) driver_->killTask(TaskID(id));
+    metrics_->counter("services/tasks_killed").inc();
+  }
+  wanted_[appId] = step.launch;
+  if (app.deleting && app.tasks.empty()) {
+    Status s = store_->remove(appKey(appId));
+    if (!s.ok()) LOG(ERROR) << "Cannot remove app " << appId << " from the store: " << s;
+    LOG(INFO) << "App " << appId << " deleted";
+    wanted_.erase(appId);
+    apps_.erase(it);
+    return;
+  }
+  if (step.converged && app.deployment) {
+    LOG(INFO) << "Deployment " << app.deployment->id << " of " << appId << " is done";
+    metrics_->counter("services/deployments_finished").inc();
+    app.deployment.reset();
+    save(app);
+  }
+}
+
+void ServiceScheduler::tick() {
+  std::lock_guard<std::mutex> lock(mu_);
+  double now = nowSeconds();
+  if (connected_ && driver_ && now - lastReconcile_ >= options_.reconcileIntervalSeconds) {
+    lastReconcile_ = now;
+    driver_->reconcileTasks({});
+  }
+  updateOfferInterest(now);
+}
+
+// ---- API operations -----------------------------------------------------
+
+void ServiceScheduler::read(const std::function<void(const std::map<std::string, AppRecord>&)>& fn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  fn(apps_);
+}
+
+Status ServiceScheduler::lockedBy(const AppRecord& app, bool force) const {
+  if (!app.deployment || force) return Status::OK();
+  return Status::FailedPrecondition(
+      "App is locked by one or more deployments. Override with the option '?force=true'. "
+      "View details at '/v2/deployments/" + app.deployment->id + "'.");
+}
+
+DeploymentRef ServiceScheduler::startDeployment(AppRecord& app, Deployment::Kind kind,
+                                                std::optional<AppDefinition> previous,
+                                                std::string previousConfigVersion, double now) {
+  Deployment d;
+  d.id = newUuid();
+  d.version = app.version;
+  d.kind = kind;
+  d.startedAt = now;
+  // A deployment replaced mid-way keeps the first one's rollback target.
+  if (app.deployment && kind != Deployment::Kind::kStart) {
+    d.previous = app.deployment->previous;
+    d.previousConfigVersion = app.deployment->previousConfigVersion;
+  } else {
+    d.previous = std::move(previous);
+    d.previousConfigVersion = std::move(previousConfigVersion);
+  }
+  app.deployment = d;
+  metrics_->counter("services/deployments_started").inc();
+  return DeploymentRef{d.id, app.version, false};
+}
+
+Result<DeploymentRef> ServiceScheduler::createApp(AppDefinition def) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (apps_.count(def.id)) {
+    return Status::AlreadyExists("An app with id [" + def.id + "] already exists.");
+  }
+  if (!assignServicePorts(&def, servicePortsInUse(def.id))) {
+    return Status::Unavailable("no free service port left in 10000-20000");
+  }
+  double now = nowSeconds();
+  AppRecord app;
+  app.def = std::move(def);
+  app.version = nextVersion(now);
+  app.configVersion = app.version;
+  DeploymentRef ref = startDeployment(app, Deployment::Kind::kStart, std::nullopt, "", now);
+  Status s = save(app);
+  if (!s.ok()) return s;
+  std::string id = app.def.id;
+  LOG(INFO) << "Created app " << id << " (" << app.def.instances << " instance(s))";
+  metrics_->counter("services/apps_created").inc();
+  apps_[id] = std::move(app);
+  converge(id, now);
+  updateOfferInterest(now);
+  return ref;
+}
+
+Result<DeploymentRef> ServiceScheduler::updateApp(const std::string& id, const json& patch,
+                                                  bool force, FieldErrors* errors) {
+  std::unique_lock<std::mutex> lock(mu_);
+  AppRecord* existing = liveApp(id);
+  if (!existing) {
+    lock.unlock();
+    ParsedApp parsed = parseApp(patch, id);
+    if (!parsed.app) {
+      *errors = parsed.errors;
+      return Status::InvalidArgument("Object is not valid");
+    }
+    parsed.app->id = id;
+    auto created = createApp(*parsed.app);
+    if (created.ok()) created->created = true;
+    return created;
+  }
+  AppRecord& app = *existing;
+  Status locked = lockedBy(app, force);
+  if (!locked.ok()) return locked;
+  json merged = toJson(app.def);
+  if (!patch.is_object()) {
+    *errors = {{"/", {"error.expected.jsobject"}}};
+    return Status::InvalidArgument("Object is not valid");
+  }
+  for (const auto& [k, v] : patch.items()) merged[k] = v;
+  merged["id"] = id;
+  // Ports: the new list replaces the old under either name.
+  if (patch.contains("ports") && !patch.contains("portDefinitions")) merged.erase("portDefinitions");
+  if (patch.contains("portDefinitions") && !patch.contains("ports")) merged.erase("ports");
+  if (patch.contains("cmd") && !patch.contains("args")) merged.erase("args");
+  if (patch.contains("args") && !patch.contains("cmd")) merged.erase("cmd");
+  ParsedApp parsed = parseApp(merged, id);
+  if (!parsed.app) {
+    *errors = parsed.errors;
+    return Status::InvalidArgument("Object is not valid");
+  }
+  if (!assignServicePorts(&*parsed.app, servicePortsInUse(id), &app.def)) {
+    return Status::Unavailable("no free service port left in 10000-20000");
+  }
+  bool scaleOnly = parsed.app->sameConfig(app.def);
+  LOG(INFO) << "Updating app " << id << (scaleOnly ? " (scale to " : " (rolling, ")
+            << parsed.app->instances << " instance(s))";
+  return change(app, force, scaleOnly ? Deployment::Kind::kScale : Deployment::Kind::kRestart,
+                [&](AppRecord& changed) {
+                  changed.def = *parsed.app;
+                  if (scaleOnly) return;
+                  changed.configVersion = changed.version;
+                  changed.failures = 0;
+                  changed.launchNotBefore = 0;
+                });
+}
+
+std::set<uint32_t> ServiceScheduler::servicePortsInUse(const std::string& except) const {
+  std::set<uint32_t> used;
+  for (const auto& [id, app] : apps_) {
+    if (id == except) continue;
+    for (const auto& p : app.def.portDefinitions) used.insert(p.port);
+  }
+  return used;
+}
+
+AppRecord* ServiceScheduler::liveApp(const std::string& id) {
+  auto it = apps_.find(id);
+  return it == apps_.end() || it->second.deleting ? nullptr : &it->second;
+}
+
+Result<DeploymentRef> ServiceScheduler::change(AppRecord& app, bool force, Deployment::Kind kind,
+                                               const std::function<void(AppRecord&)>& edit) {
+  Status locked = lockedBy(app, force);
+  if (!locked.ok()) return locked;
+  double now = nowSeconds();
+  AppRecord changed = app;
+  changed.version = nextVersion(now);
+  edit(changed);
+  DeploymentRef ref = startDeployment(changed, kind, app.def, app.configVersion, now);
+  // Stored first: a failed write changes nothing.
+  Status s = save(changed);
+  if (!s.ok()) return s;
+  app = std::move(changed);
+  std::string id = app.def.id;
+  converge(id, now);
+  updateOfferInterest(now);
+  return ref;
+}
+
+Result<DeploymentRef> ServiceScheduler::deleteApp(const std::string& id, bool force) {
+  std::lock_guard<std::mutex> lock(mu_);
+  AppRecord* app = liveApp(id);
+  if (!app) return Status::NotFound("App '" + id + "' does not exist");
+  LOG(INFO) << "Deleting app " << id << ": killing " << app->tasks.size() << " instance(s)";
+  return change(*app, force, Deployment::Kind::kStop,
+                [](AppRecord& changed) { changed.deleting = true; });
+}
+
+Result<DeploymentRef> ServiceScheduler::restartApp(const std::string& id, bool force) {
+  std::lock_guard<std::mutex> lock(mu_);
+  AppRecord* app = liveApp(id);
+  if (!app) return Status::NotFound("App '" + id + "' does not exist");
+  LOG(INFO) << "Restarting app " << id;
+  return change(*app, force, Deployment::Kind::kRestart,
+                [](AppRecord& changed) { changed.configVersion = changed.version; });
+}
+
+Result<json> ServiceScheduler::killTask(const std::string& appId, const std::string& taskId,
+                                        bool scale) {
+  std::lock_guard<std::mutex> lock(mu_);
+  AppRecord* live = liveApp(appId);
+  if (!live) return Status::NotFound("App '" + appId + "' does not exist");
+  AppRecord& app = *live;
+  auto t = app.tasks.find(taskId);
+  if (t == app.tasks.end()) {
+    return Status::NotFound("Task '" + taskId + "' does not exist");
+  }
+  if (scale) {
+    auto ref = change(app, true, Deployment::Kind::kScale, [&](AppRecord& changed) {
+      changed.def.instances = std::max(0, changed.def.instances - 1);
+      changed.tasks[taskId].phase = TaskPhase::kKilling;
+    });
+    if (!ref.ok()) return ref.status();
+    if (driver_) driver_->killTask(TaskID(taskId));
+    return json{{"deploymentId", ref->deploymentId}, {"version", ref->version}};
+  }
+  t->second.phase = TaskPhase::kKilling;
+  json answer = {{"task", {{"id", taskId}, {"appId", appId}, {"host", t->second.host}}}};
+  if (driver_) driver_->killTask(TaskID(taskId));
+  metrics_->counter("services/tasks_killed").inc();
+  double now = nowSeconds();
+  converge(appId, now);
+  updateOfferInterest(now);
+  return answer;
+}
+
+Result<DeploymentRef> ServiceScheduler::cancelDeployment(const std::string& id, bool force) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [appId, app] : apps_) {
+    if (!app.deployment || app.deployment->id != id) continue;
+    double now = nowSeconds();
+    Deployment d = *app.deployment;
+    LOG(INFO) << "Deployment " << id << " of " << appId
+              << (force ? " stopped" : " cancelled: rolling back");
+    // A rollback has nothing to roll back to: cancelling it just stops it.
+    if (force || (d.kind != Deployment::Kind::kStart && !d.previous)) {
+      app.deployment.reset();
+      Status s = save(app);
+      if (!s.ok()) return s;
+      return DeploymentRef{"", app.version, false};
+    }
+    AppRecord changed = app;
+    changed.version = nextVersion(now);
+    changed.deployment.reset();
+    Deployment::Kind kind = Deployment::Kind::kStop;
+    if (d.kind == Deployment::Kind::kStart) {
+      changed.deleting = true;  // rolling back a start removes the app
+    } else {
+      changed.deleting = false;
+      changed.def = *d.previous;
+      kind = d.previousConfigVersion == app.configVersion ? Deployment::Kind::kScale
+                                                          : Deployment::Kind::kRestart;
+      changed.configVersion = d.previousConfigVersion;
+    }
+    DeploymentRef ref = startDeployment(changed, kind, std::nullopt, "", now);
+    Status s = save(changed);
+    if (!s.ok()) return s;
+    app = std::move(changed);
+    std::string key = appId;
+    converge(key, now);
+    updateOfferInterest(now);
+    return ref;
+  }
+  return Status::NotFound("DeploymentPlan " + id + " does not exist");
+}
+
+}  // namespace tutti::services

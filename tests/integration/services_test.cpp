@@ -1,0 +1,323 @@
+// Integration: tutti-services against the real tutti-master, tutti-agent and
+// tutti-executor binaries on loopback (and a real ZooKeeper for HA).
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <signal.h>
+
+#include <fstream>
+
+#include "common/files.hpp"
+#include "tests/fixtures/process_fixture.hpp"
+#include "tests/fixtures/zookeeper_server.hpp"
+
+namespace tutti::testing {
+namespace {
+
+using nlohmann::json;
+
+struct Reply {
+  int status = 0;
+  json body;
+  std::string text;
+  std::string location;
+};
+
+Reply call(int port, const std::string& method, const std::string& path,
+           const std::string& body = "", const std::string& accept = "application/json") {
+  httplib::Client client("127.0.0.1", port);
+  client.set_connection_timeout(2, 0);
+  client.set_read_timeout(10, 0);
+  httplib::Headers headers = {{"Accept", accept}};
+  httplib::Result r = method == "GET"      ? client.Get(path, headers)
+                      : method == "POST"   ? client.Post(path, headers, body, "application/json")
+                      : method == "PUT"    ? client.Put(path, headers, body, "application/json")
+                      : method == "PATCH"  ? client.Patch(path, headers, body, "application/json")
+                                           : client.Delete(path, headers);
+  Reply reply;
+  if (!r) return reply;
+  reply.status = r->status;
+  reply.text = r->body;
+  reply.body = json::parse(r->body, nullptr, false);
+  reply.location = r->get_header_value("Location");
+  return reply;
+}
+
+// A service instance of tutti-services on its own port.
+struct Services {
+  ProcessHandle process;
+  int port = 0;
+};
+
+Services startServices(const std::string& logPath, const std::vector<std::string>& flags,
+                       int port = 0) {
+  Services s;
+  s.port = port ? port : freePort();
+  std::vector<std::string> argv = {binary("tutti-services"), "--http_address=127.0.0.1",
+                                   "--http_port=" + std::to_string(s.port)};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  s.process = startProcess(argv, logPath);
+  EXPECT_TRUE(waitUntil([&] { return call(s.port, "GET", "/ping").status == 200; }))
+      << s.process.log();
+  return s;
+}
+
+json tasksOf(int port, const std::string& app) {
+  auto r = call(port, "GET", "/v2/apps" + app + "/tasks");
+  return r.status == 200 ? r.body["tasks"] : json::array();
+}
+
+int countTasks(const json& tasks, bool healthyOnly) {
+  int n = 0;
+  for (const auto& t : tasks) {
+    if (t["state"] != "TASK_RUNNING") continue;
+    if (healthyOnly) {
+      bool alive = !t["healthCheckResults"].empty() && t["healthCheckResults"][0]["alive"] == true;
+      if (!alive) continue;
+    }
+    ++n;
+  }
+  return n;
+}
+
+bool noDeployments(int port) {
+  auto r = call(port, "GET", "/v2/deployments");
+  return r.status == 200 && r.body.is_array() && r.body.empty();
+}
+
+class ServicesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    master_ = startMasterProcess(dir_.path());
+    agent_ = startAgentProcess(master_, dir_.path());
+    ASSERT_TRUE(makeDirectories(dir_.path() + "/pids").ok());
+  }
+
+  Services standalone() {
+    Services s = startServices(dir_.path() + "/services.log",
+                               {"--master=" + master_.address(),
+                                "--state_dir=" + dir_.path() + "/state"},
+                               servicesPort_);
+    EXPECT_TRUE(waitUntil([&] {
+      return call(s.port, "GET", "/v2/info").body.value("elected", false);
+    })) << s.process.log();
+    return s;
+  }
+
+  // An HTTP server instance that writes its pid under pids/<task id>.
+  std::string webApp(const std::string& id, int instances, const std::string& extra = "") {
+    return json{{"id", id},
+                {"cmd", "echo $$ > " + dir_.path() + "/pids/$MESOS_TASK_ID; exec python3 -m "
+                        "http.server $PORT0 --bind 127.0.0.1" + extra},
+                {"cpus", 0.1},
+                {"mem", 32},
+                {"instances", instances},
+                {"healthChecks", {{{"protocol", "HTTP"}, {"path", "/"}, {"portIndex", 0},
+                                   {"gracePeriodSeconds", 10}, {"intervalSeconds", 1},
+                                   {"timeoutSeconds", 2}, {"maxConsecutiveFailures", 3}}}},
+                {"backoffSeconds", 0.2}}
+        .dump();
+  }
+
+  TempDir dir_;
+  MasterProcess master_;
+  AgentProcess agent_;
+  int servicesPort_ = freePort();
+};
+
+TEST_F(ServicesTest, HealthyAppIsReplacedWhenKilledAndScales) {
+  Services services = standalone();
+  auto created = call(services.port, "POST", "/v2/apps", webApp("/prod/web", 1));
+  ASSERT_EQ(created.status, 201) << created.text;
+  EXPECT_EQ(created.body["id"], "/prod/web");
+  EXPECT_EQ(created.body["deployments"].size(), 1u);
+  ASSERT_TRUE(waitUntil([&] { return countTasks(tasksOf(services.port, "/prod/web"), true) == 1; }))
+      << services.process.log();
+  ASSERT_TRUE(waitUntil([&] { return noDeployments(services.port); }));
+
+  // Service discovery: host and port, in JSON and as Marathon's text lines.
+  json task = tasksOf(services.port, "/prod/web")[0];
+  std::string first = task["id"];
+  EXPECT_EQ(first.rfind("prod_web.", 0), 0u);
+  int port = task["ports"][0];
+  EXPECT_TRUE(httpGet("127.0.0.1", port, "/").ok());
+  auto text = call(services.port, "GET", "/v2/tasks", "", "text/plain");
+  EXPECT_EQ(task["servicePorts"][0], 10000);
+  EXPECT_NE(text.text.find("prod_web\t10000\t"), std::string::npos) << text.text;
+  EXPECT_NE(text.text.find(":" + std::to_string(port)), std::string::npos) << text.text;
+
+  // Killed by hand: replaced by a new, healthy instance.
+  auto pid = readFile(dir_.path() + "/pids/" + first);
+  ASSERT_TRUE(pid.ok());
+  ASSERT_EQ(::kill(std::stoi(*pid), SIGKILL), 0);
+  ASSERT_TRUE(waitUntil([&] {
+    json tasks = tasksOf(services.port, "/prod/web");
+    return tasks.size() == 1 && tasks[0]["id"] != first && countTasks(tasks, true) == 1;
+  })) << services.process.log();
+  auto app = call(services.port, "GET", "/v2/apps/prod/web");
+  EXPECT_TRUE(app.body["app"].contains("lastTaskFailure")) << app.text;
+
+  // Scale 3 -> 5 -> 0 -> 2.
+  for (int n : {3, 5, 0, 2}) {
+    auto r = call(services.port, "PUT", "/v2/apps/prod/web", json{{"instances", n}}.dump());
+    ASSERT_EQ(r.status, 200) << r.text;
+    EXPECT_TRUE(r.body.contains("deploymentId"));
+    ASSERT_TRUE(waitUntil([&] {
+      json tasks = tasksOf(services.port, "/prod/web");
+      return static_cast<int>(tasks.size()) == n && countTasks(tasks, true) == n &&
+             noDeployments(services.port);
+    })) << "scaling to " << n << "\n" << call(services.port, "GET", "/v2/apps/prod/web").text;
+  }
+  auto metrics = call(services.port, "GET", "/metrics");
+  EXPECT_EQ(metrics.body["services/tasks_running"], 2.0) << metrics.text;
+}
+
+TEST_F(ServicesTest, RollingUpdateKeepsMinimumHealthCapacity) {
+  Services services = standalone();
+  json app = json::parse(webApp("/roll", 4));
+  app["upgradeStrategy"] = {{"minimumHealthCapacity", 0.5}, {"maximumOverCapacity", 0}};
+  ASSERT_EQ(call(services.port, "POST", "/v2/apps", app.dump()).status, 201);
+  ASSERT_TRUE(waitUntil([&] {
+    return countTasks(tasksOf(services.port, "/roll"), true) == 4 && noDeployments(services.port);
+  })) << services.process.log();
+
+  auto put = call(services.port, "PUT", "/v2/apps/roll",
+                  json{{"cmd", app["cmd"].get<std::string>() + " # v2"}}.dump());
+  ASSERT_EQ(put.status, 200) << put.text;
+  std::string version = put.body["version"];
+  int fewest = 4;
+  ASSERT_TRUE(waitUntil([&] {
+    json tasks = tasksOf(services.port, "/roll");
+    fewest = std::min(fewest, countTasks(tasks, true));
+    if (tasks.size() != 4 || countTasks(tasks, true) != 4) return false;
+    for (const auto& t : tasks) {
+      if (t["version"] != version) return false;
+    }
+    return noDeployments(services.port);
+  }, std::chrono::seconds(60))) << call(services.port, "GET", "/v2/apps/roll").text;
+  EXPECT_GE(fewest, 2);  // ceil(4 × 0.5) healthy at every observed moment
+}
+
+TEST_F(ServicesTest, InvalidDefinitionsAreRejectedAndChangeNothing) {
+  Services services = standalone();
+  auto bad = call(services.port, "POST", "/v2/apps", R"({"id": "x", "cmd": "true", "cpus": -1})");
+  EXPECT_EQ(bad.status, 422) << bad.text;
+  EXPECT_EQ(bad.body["message"], "Object is not valid");
+  EXPECT_EQ(bad.body["details"][0]["path"], "/cpus");
+  EXPECT_EQ(call(services.port, "POST", "/v2/apps", "{not json").status, 400);
+  EXPECT_EQ(call(services.port, "POST", "/v2/apps", std::string(100000, '[')).status, 400);
+  EXPECT_EQ(call(services.port, "POST", "/v2/apps", "[1, 2]").status, 422);
+  auto missing = call(services.port, "GET", "/v2/apps/nope");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(missing.body["message"], "App '/nope' does not exist");
+  EXPECT_EQ(call(services.port, "GET", "/v2/apps").body["apps"].size(), 0u);
+
+  std::string good = R"({"id": "/keep", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16})";
+  ASSERT_EQ(call(services.port, "POST", "/v2/apps", good).status, 201);
+  EXPECT_EQ(call(services.port, "POST", "/v2/apps", good).status, 409);
+  ASSERT_TRUE(waitUntil([&] { return noDeployments(services.port); }));
+  auto before = call(services.port, "GET", "/v2/apps/keep").body["app"];
+  auto put = call(services.port, "PUT", "/v2/apps/keep",
+                  R"({"instances": -3, "constraints": [["hostname", "NEVER"]]})");
+  EXPECT_EQ(put.status, 422) << put.text;
+  EXPECT_EQ(call(services.port, "PATCH", "/v2/apps/keep", "]").status, 400);
+  auto after = call(services.port, "GET", "/v2/apps/keep").body["app"];
+  EXPECT_EQ(after["version"], before["version"]);
+  EXPECT_EQ(after["instances"], 1);
+  auto metrics = call(services.port, "GET", "/metrics");
+  EXPECT_GE(metrics.body["services/api_rejections"], 7.0) << metrics.text;
+  EXPECT_TRUE(services.process.alive());
+}
+
+TEST_F(ServicesTest, RestartedSchedulerKeepsItsAppsAndTasks) {
+  std::string starts = dir_.path() + "/starts";
+  std::string app = json{{"id", "/sleepy"}, {"cmd", "echo x >> " + starts + "; exec sleep 1000"},
+                         {"cpus", 0.1}, {"mem", 16}, {"instances", 2}}.dump();
+  std::vector<std::string> ids;
+  {
+    Services services = standalone();
+    ASSERT_EQ(call(services.port, "POST", "/v2/apps", app).status, 201);
+    ASSERT_TRUE(waitUntil([&] { return countTasks(tasksOf(services.port, "/sleepy"), false) == 2; }));
+    for (const auto& t : tasksOf(services.port, "/sleepy")) ids.push_back(t["id"]);
+    ASSERT_NE(services.process.stop(SIGKILL), -1);
+  }
+  Services services = standalone();
+  ASSERT_TRUE(waitUntil([&] { return countTasks(tasksOf(services.port, "/sleepy"), false) == 2; }))
+      << services.process.log();
+  std::vector<std::string> after;
+  for (const auto& t : tasksOf(services.port, "/sleepy")) after.push_back(t["id"]);
+  EXPECT_EQ(after, ids);
+  auto lines = readFile(starts);
+  ASSERT_TRUE(lines.ok());
+  EXPECT_EQ(std::count(lines->begin(), lines->end(), '\n'), 2) << "an instance was relaunched";
+  auto state = getJson(master_.httpPort, "/state");
+  EXPECT_EQ(state["frameworks"].size(), 1u) << state.dump();
+
+  // Deleting the app kills every instance.
+  ASSERT_EQ(call(services.port, "DELETE", "/v2/apps/sleepy").status, 200);
+  ASSERT_TRUE(waitUntil([&] { return call(services.port, "GET", "/v2/apps/sleepy").status == 404; }));
+  ASSERT_TRUE(waitUntil([&] {
+    auto s = getJson(master_.httpPort, "/state");
+    return s["frameworks"].size() == 1u && s["frameworks"][0]["tasks"].empty();
+  })) << services.process.log();
+}
+
+TEST_F(ServicesTest, ExitsWhenItsFrameworkWasRemovedWhileAway) {
+  std::vector<std::string> flags = {"--master=" + master_.address(),
+                                    "--state_dir=" + dir_.path() + "/state",
+                                    "--failover_timeout=0.5"};
+  {
+    Services services = startServices(dir_.path() + "/first.log", flags);
+    ASSERT_TRUE(waitUntil([&] {
+      json info = call(services.port, "GET", "/v2/info").body;
+      return info.is_object() && info["frameworkId"].is_string() &&
+             !info["frameworkId"].get<std::string>().empty();
+    }));
+    ASSERT_NE(services.process.stop(SIGKILL), -1);
+  }
+  // The master forgets the framework after its failover timeout.
+  ASSERT_TRUE(waitUntil([&] {
+    return getJson(master_.httpPort, "/state")["completed_frameworks"].size() == 1u;
+  }));
+  std::vector<std::string> argv = {binary("tutti-services"), "--http_address=127.0.0.1",
+                                   "--http_port=" + std::to_string(freePort())};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  auto r = runCommand(argv, std::chrono::seconds(30));
+  EXPECT_EQ(r.exitCode, 3) << r.output;
+  EXPECT_NE(r.output.find("has been removed"), std::string::npos) << r.output;
+}
+
+TEST_F(ServicesTest, StandbyTakesOverWhenTheLeaderDies) {
+  ZooKeeperServer zk;
+  zk.start();
+  std::vector<std::string> flags = {"--master=" + master_.address(), "--zk=" + zk.url("/svc"),
+                                    "--zk_session_timeout=2secs"};
+  Services first = startServices(dir_.path() + "/first.log", flags);
+  ASSERT_TRUE(waitUntil([&] {
+    return call(first.port, "GET", "/v2/info").body.value("elected", false);
+  })) << first.process.log();
+  Services second = startServices(dir_.path() + "/second.log", flags);
+  std::string firstAddress = "127.0.0.1:" + std::to_string(first.port);
+  ASSERT_TRUE(waitUntil([&] {
+    return call(second.port, "GET", "/v2/leader").body.value("leader", "") == firstAddress;
+  })) << second.process.log();
+
+  // The standby redirects API calls to the leader.
+  auto redirected = call(second.port, "GET", "/v2/apps");
+  EXPECT_EQ(redirected.status, 307);
+  EXPECT_EQ(redirected.location, "http://" + firstAddress + "/v2/apps");
+
+  std::string app = R"({"id": "/ha", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16})";
+  ASSERT_EQ(call(first.port, "POST", "/v2/apps", app).status, 201);
+  ASSERT_TRUE(waitUntil([&] { return countTasks(tasksOf(first.port, "/ha"), false) == 1; }));
+  std::string taskId = tasksOf(first.port, "/ha")[0]["id"];
+
+  ASSERT_NE(first.process.stop(SIGKILL), -1);
+  ASSERT_TRUE(waitUntil([&] { return countTasks(tasksOf(second.port, "/ha"), false) == 1; }))
+      << second.process.log();
+  EXPECT_EQ(tasksOf(second.port, "/ha")[0]["id"], taskId);
+  EXPECT_EQ(call(second.port, "GET", "/v2/leader").body["leader"],
+            "127.0.0.1:" + std::to_string(second.port));
+}
+
+}  // namespace
+}  // namespace tutti::testing

@@ -1,0 +1,244 @@
+// ServiceScheduler against a fake driver and an in-memory store: packing,
+// replacement with backoff, scale, deployments, adoption after a restart.
+#include <gtest/gtest.h>
+
+#include "frameworks/services/service_scheduler.hpp"
+
+namespace tutti::services {
+namespace {
+
+using nlohmann::json;
+
+// Records what the scheduler asks of the driver.
+class FakeDriver : public SchedulerDriver {
+ public:
+  DriverStatus start() override { return ok(); }
+  DriverStatus stop(bool) override { return ok(); }
+  DriverStatus abort() override { return ok(); }
+  DriverStatus join() override { return ok(); }
+  DriverStatus run() override { return ok(); }
+  DriverStatus acceptOffers(const std::vector<OfferID>&, const std::vector<Offer::Operation>&,
+                            const Filters&) override {
+    return ok();
+  }
+  DriverStatus launchTasks(const std::vector<OfferID>&, const std::vector<TaskInfo>& tasks,
+                           const Filters&) override {
+    launched.insert(launched.end(), tasks.begin(), tasks.end());
+    return ok();
+  }
+  DriverStatus declineOffer(const OfferID&, const Filters&) override {
+    ++declined;
+    return ok();
+  }
+  DriverStatus reviveOffers(const std::vector<std::string>&) override {
+    ++revives;
+    return ok();
+  }
+  DriverStatus suppressOffers(const std::vector<std::string>&) override {
+    ++suppresses;
+    return ok();
+  }
+  DriverStatus killTask(const TaskID& id) override {
+    killed.push_back(id.value);
+    return ok();
+  }
+  DriverStatus acknowledgeStatusUpdate(const TaskStatus&) override { return ok(); }
+  DriverStatus reconcileTasks(const std::vector<TaskStatus>& s) override {
+    reconciled.insert(reconciled.end(), s.begin(), s.end());
+    return ok();
+  }
+  DriverStatus sendFrameworkMessage(const ExecutorID&, const AgentID&,
+                                    const std::string&) override {
+    return ok();
+  }
+
+  std::vector<TaskInfo> launched;
+  std::vector<std::string> killed;
+  std::vector<TaskStatus> reconciled;
+  int declined = 0, revives = 0, suppresses = 0;
+
+ private:
+  DriverStatus ok() { return DriverStatus::DRIVER_RUNNING; }
+};
+
+Offer offer(const std::string& resources = "cpus:4;mem:1024;ports:[31000-31100]") {
+  static int n = 0;
+  Offer o;
+  o.id = OfferID("offer-" + std::to_string(++n));
+  o.agentId = AgentID("agent-1");
+  o.hostname = "host1";
+  o.resources = *Resources::parse(resources);
+  return o;
+}
+
+TaskStatus status(const std::string& id, TaskState state, std::optional<bool> healthy = {}) {
+  TaskStatus s;
+  s.taskId = TaskID(id);
+  s.state = state;
+  s.healthy = healthy;
+  s.agentId = AgentID("agent-1");
+  return s;
+}
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { start(); }
+
+  void start() {
+    scheduler_ = std::make_unique<ServiceScheduler>(store_.get(), ServicesOptions{}, &metrics_);
+    ASSERT_TRUE(scheduler_->load().ok());
+    driver_ = FakeDriver();
+    scheduler_->setDriver(&driver_);
+    scheduler_->registered(&driver_, FrameworkID("fw-1"), MasterInfo{});
+  }
+
+  AppDefinition app(const std::string& json) { return *parseApp(json::parse(json)).app; }
+
+  void runAll() {
+    for (const auto& t : driver_.launched) {
+      scheduler_->statusUpdate(&driver_, status(t.taskId.value, TaskState::TASK_RUNNING));
+    }
+  }
+
+  json view(const std::string& id) {
+    json out;
+    scheduler_->read([&](const std::map<std::string, AppRecord>& apps) {
+      auto it = apps.find(id);
+      if (it != apps.end()) out = toStoredJson(it->second);
+    });
+    return out;
+  }
+
+  std::unique_ptr<StateStore> store_ = makeMemoryStore();
+  Metrics metrics_;
+  FakeDriver driver_;
+  std::unique_ptr<ServiceScheduler> scheduler_;
+};
+
+TEST_F(SchedulerTest, PacksInstancesIntoOneOfferAndFinishesTheDeployment) {
+  auto ref = scheduler_->createApp(app(R"({"id": "web", "cmd": "x", "cpus": 0.5, "mem": 64,
+                                           "instances": 3})"));
+  ASSERT_TRUE(ref.ok());
+  EXPECT_FALSE(scheduler_->createApp(app(R"({"id": "web", "cmd": "x"})")).ok());
+  scheduler_->resourceOffers(&driver_, {offer()});
+  ASSERT_EQ(driver_.launched.size(), 3u);
+  EXPECT_EQ(driver_.launched[0].taskId.value.rfind("web.", 0), 0u);
+  EXPECT_TRUE(view("/web").contains("deployment"));
+  runAll();
+  EXPECT_FALSE(view("/web").contains("deployment"));
+  // Nothing more to launch: offers are declined and suppressed.
+  scheduler_->resourceOffers(&driver_, {offer()});
+  EXPECT_EQ(driver_.launched.size(), 3u);
+  EXPECT_EQ(driver_.declined, 1);
+  EXPECT_GE(driver_.suppresses, 1);
+}
+
+TEST_F(SchedulerTest, FailedInstanceIsReplacedAfterItsBackoff) {
+  ASSERT_TRUE(scheduler_->createApp(app(R"({"id": "web", "cmd": "x", "cpus": 0.1, "mem": 8,
+                                            "backoffSeconds": 3600})")).ok());
+  scheduler_->resourceOffers(&driver_, {offer()});
+  ASSERT_EQ(driver_.launched.size(), 1u);
+  runAll();
+  scheduler_->statusUpdate(&driver_, status(driver_.launched[0].taskId.value,
+                                            TaskState::TASK_FAILED));
+  // Backing off for an hour: the offer is declined.
+  scheduler_->resourceOffers(&driver_, {offer()});
+  EXPECT_EQ(driver_.launched.size(), 1u);
+  EXPECT_EQ(view("/web")["tasks"].size(), 0u);
+  // A change of the app resets the backoff.
+  FieldErrors errors;
+  ASSERT_TRUE(scheduler_->updateApp("/web", json{{"cmd", "y"}}, true, &errors).ok());
+  scheduler_->resourceOffers(&driver_, {offer()});
+  EXPECT_EQ(driver_.launched.size(), 2u);
+}
+
+TEST_F(SchedulerTest, ScaleDownKillsTheYoungestAndLockedAppsNeedForce) {
+  ASSERT_TRUE(scheduler_->createApp(app(R"({"id": "web", "cmd": "x", "cpus": 0.1, "mem": 8,
+                                            "instances": 2})")).ok());
+  FieldErrors errors;
+  // Locked by the start deployment.
+  auto locked = scheduler_->updateApp("/web", json{{"instances", 1}}, false, &errors);
+  EXPECT_EQ(locked.status().code(), Status::Code::kFailedPrecondition);
+  scheduler_->resourceOffers(&driver_, {offer()});
+  runAll();
+  ASSERT_TRUE(scheduler_->updateApp("/web", json{{"instances", 1}}, false, &errors).ok());
+  ASSERT_EQ(driver_.killed.size(), 1u);
+  auto invalid = scheduler_->updateApp("/web", json{{"cpus", -2}}, true, &errors);
+  EXPECT_FALSE(invalid.ok());
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].path, "/cpus");
+  EXPECT_EQ(view("/web")["app"]["instances"], 1);
+}
+
+TEST_F(SchedulerTest, RestartedSchedulerAdoptsItsInstancesAndKillsStrangers) {
+  ASSERT_TRUE(scheduler_->createApp(app(R"({"id": "prod/web", "cmd": "x", "cpus": 0.1,
+                                            "mem": 8, "instances": 2})")).ok());
+  scheduler_->resourceOffers(&driver_, {offer()});
+  runAll();
+  auto launched = driver_.launched;
+  start();  // a new scheduler on the same store
+  EXPECT_EQ(scheduler_->frameworkId(), "fw-1");
+  EXPECT_EQ(driver_.reconciled.size(), 2u);
+  for (const auto& t : launched) {
+    scheduler_->statusUpdate(&driver_, status(t.taskId.value, TaskState::TASK_RUNNING));
+  }
+  scheduler_->resourceOffers(&driver_, {offer()});
+  EXPECT_TRUE(driver_.launched.empty());
+  scheduler_->statusUpdate(&driver_, status("gone_app.1234", TaskState::TASK_RUNNING));
+  EXPECT_EQ(driver_.killed, std::vector<std::string>{"gone_app.1234"});
+}
+
+TEST_F(SchedulerTest, DeleteKillsEverythingThenForgetsTheApp) {
+  ASSERT_TRUE(scheduler_->createApp(app(R"({"id": "web", "cmd": "x", "cpus": 0.1, "mem": 8,
+                                            "instances": 2})")).ok());
+  scheduler_->resourceOffers(&driver_, {offer()});
+  runAll();
+  ASSERT_TRUE(scheduler_->deleteApp("/web", false).ok());
+  EXPECT_EQ(driver_.killed.size(), 2u);
+  for (const auto& id : driver_.killed) {
+    scheduler_->statusUpdate(&driver_, status(id, TaskState::TASK_KILLED));
+  }
+  EXPECT_TRUE(view("/web").is_null());
+  EXPECT_EQ(store_->loadAll()->count("app_web"), 0u);
+  EXPECT_EQ(scheduler_->deleteApp("/web", false).status().code(), Status::Code::kNotFound);
+}
+
+TEST_F(SchedulerTest, CancellingARollingDeploymentRollsBack) {
+  ASSERT_TRUE(scheduler_->createApp(app(R"({"id": "web", "cmd": "v1", "cpus": 0.1, "mem": 8,
+                                            "instances": 2})")).ok());
+  scheduler_->resourceOffers(&driver_, {offer()});
+  runAll();
+  FieldErrors errors;
+  auto ref = scheduler_->updateApp("/web", json{{"cmd", "v2"}}, false, &errors);
+  ASSERT_TRUE(ref.ok());
+  driver_.launched.clear();
+  scheduler_->resourceOffers(&driver_, {offer()});
+  ASSERT_EQ(driver_.launched.size(), 2u);  // over-capacity 1: both new at once
+  EXPECT_TRUE(driver_.killed.empty());     // old ones stay until new are ready
+  auto back = scheduler_->cancelDeployment(ref->deploymentId, false);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(view("/web")["app"]["cmd"], "v1");
+  EXPECT_EQ(driver_.killed.size(), 2u);  // the new (not ready) instances go
+}
+
+TEST_F(SchedulerTest, AddingHealthChecksKeepsOldInstancesUntilNewOnesAreHealthy) {
+  ASSERT_TRUE(scheduler_->createApp(app(R"({"id": "web", "cmd": "v1", "cpus": 0.1, "mem": 8,
+                                            "instances": 2})")).ok());
+  scheduler_->resourceOffers(&driver_, {offer()});
+  runAll();
+  FieldErrors errors;
+  json check = {{"protocol", "COMMAND"}, {"command", {{"value", "true"}}}};
+  ASSERT_TRUE(scheduler_->updateApp("/web", json{{"cmd", "v2"}, {"healthChecks", {check}}},
+                                    false, &errors).ok());
+  driver_.launched.clear();
+  scheduler_->resourceOffers(&driver_, {offer()});
+  ASSERT_EQ(driver_.launched.size(), 2u);
+  runAll();  // running, not yet healthy
+  EXPECT_TRUE(driver_.killed.empty());
+  scheduler_->statusUpdate(&driver_, status(driver_.launched[0].taskId.value,
+                                            TaskState::TASK_RUNNING, true));
+  EXPECT_EQ(driver_.killed.size(), 1u);  // one new healthy: one old may go
+}
+
+}  // namespace
+}  // namespace tutti::services
