@@ -18,7 +18,8 @@ PACKAGES=(
   # images and containers (agent containerizer and its tests)
   libarchive-dev runc docker-registry skopeo umoci busybox-static
   # tools the scripts and tests call
-  curl procps iproute2 python3
+  # (util-linux: unshare for namespaces/pid, prlimit for posix/rlimits)
+  curl procps iproute2 python3 util-linux
 )
 
 missing=()

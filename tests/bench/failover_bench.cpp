@@ -43,6 +43,28 @@ double msSince(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
 }
 
+// Three master processes electing through ZooKeeper at `url`.
+struct Masters {
+  std::vector<std::unique_ptr<testing::TempDir>> dirs;
+  std::vector<testing::MasterProcess> processes;
+  int leader = -1;
+  // Starts them and waits for a leader; false when none was elected.
+  bool start(const std::string& url, const std::string& sessionTimeout) {
+    for (int i = 0; i < 3; ++i) {
+      dirs.push_back(std::make_unique<testing::TempDir>());
+      processes.push_back(testing::startMasterProcess(
+          dirs.back()->path(), {"--zk=" + url, "--zk_session_timeout=" + sessionTimeout}));
+    }
+    testing::waitUntil([&] {
+      for (int i = 0; i < 3; ++i) {
+        if (elected(processes[i].httpPort)) leader = i;
+      }
+      return leader >= 0;
+    });
+    return leader >= 0;
+  }
+};
+
 // Counts the masters' election nodes, from outside (its own session).
 class ElectionNodes {
  public:
@@ -75,24 +97,13 @@ int runFailoverEmulated(const FailoverOptions& options) {
   zk.start();
   std::string url = zk.url("/tutti");
   std::string timeout = std::to_string(options.zkSessionTimeoutMs) + "ms";
-  std::vector<std::unique_ptr<testing::TempDir>> dirs;
-  std::vector<testing::MasterProcess> masters;
-  for (int i = 0; i < 3; ++i) {
-    dirs.push_back(std::make_unique<testing::TempDir>());
-    masters.push_back(testing::startMasterProcess(
-        dirs.back()->path(), {"--zk=" + url, "--zk_session_timeout=" + timeout}));
-  }
-  int leader = -1;
-  testing::waitUntil([&] {
-    for (int i = 0; i < 3; ++i) {
-      if (elected(masters[i].httpPort)) leader = i;
-    }
-    return leader >= 0;
-  });
-  if (leader < 0) {
+  Masters m;
+  if (!m.start(url, timeout)) {
     std::fprintf(stderr, "failover: no leader elected\n");
     return 1;
   }
+  auto& masters = m.processes;
+  int leader = m.leader;
   AgentEmulatorOptions ao;
   ao.agents = options.agents;
   ao.connections = options.connections;
@@ -182,25 +193,13 @@ int runFailover(const FailoverOptions& options) {
   zk.start();
   std::string url = zk.url("/tutti");
   std::string timeout = std::to_string(options.zkSessionTimeoutMs) + "ms";
-
-  std::vector<std::unique_ptr<testing::TempDir>> dirs;
-  std::vector<testing::MasterProcess> masters;
-  for (int i = 0; i < 3; ++i) {
-    dirs.push_back(std::make_unique<testing::TempDir>());
-    masters.push_back(testing::startMasterProcess(
-        dirs.back()->path(), {"--zk=" + url, "--zk_session_timeout=" + timeout}));
-  }
-  int leader = -1;
-  testing::waitUntil([&] {
-    for (int i = 0; i < 3; ++i) {
-      if (elected(masters[i].httpPort)) leader = i;
-    }
-    return leader >= 0;
-  });
-  if (leader < 0) {
+  Masters m;
+  if (!m.start(url, timeout)) {
     std::fprintf(stderr, "failover: no leader elected\n");
     return 1;
   }
+  auto& masters = m.processes;
+  int leader = m.leader;
 
   std::vector<testing::ProcessHandle> agents;
   std::vector<std::unique_ptr<testing::TempDir>> agentDirs;
