@@ -27,7 +27,8 @@ TaskManager::TaskManager(Master& master)
       validUpdates_(master.metrics().counter("master/valid_status_updates")),
       invalidUpdates_(master.metrics().counter("master/invalid_status_updates")),
       invalidTasks_(master.metrics().counter("master/invalid_tasks")),
-      taskLaunches_(master.metrics().counter("master/task_launches")) {
+      taskLaunches_(master.metrics().counter("master/task_launches")),
+      reconciliations_(master.metrics().counter("master/messages_reconcile_tasks")) {
   for (size_t i = 0; i < terminal_.size(); ++i) {
     auto s = static_cast<TaskState>(i);
     if (isTerminal(s)) {
@@ -394,6 +395,7 @@ std::optional<TaskStatus> TaskManager::reconcileOne(const FrameworkRecord& fw,
 void TaskManager::onReconcile(const ConnectionId& from, const wire::ReconcileCall& m) {
   FrameworkRecord* fw = master_.frameworks().authorize(from, m.frameworkId, "RECONCILE");
   if (!fw) return;
+  reconciliations_.inc();
   if (m.tasks.empty()) {
     // Implicit: every task the master knows for this framework.
     std::vector<TaskStatus> statuses;

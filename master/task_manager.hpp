@@ -76,6 +76,7 @@ class TaskManager {
   Counter& invalidUpdates_;
   Counter& invalidTasks_;
   Counter& taskLaunches_;
+  Counter& reconciliations_;
 };
 
 }  // namespace tutti::master

@@ -29,6 +29,7 @@ const char* toString(DriverStatus status) {
 namespace {
 constexpr Duration kConnectPoll = 10ms;    // while the connection is being made
 constexpr Duration kMinResubscribe = 1s;   // after a subscribe that was sent
+constexpr Duration kSilentMasterWarning = 10s;  // unanswered subscribes: say so once
 }  // namespace
 
 class TuttiSchedulerDriver::Impl {
@@ -78,10 +79,7 @@ class TuttiSchedulerDriver::Impl {
       subscribed_ = false;
       scheduler_->disconnected(self_);
       if (!running()) return;
-      attempt_ = 0;
-      connectPolls_ = 0;
-      if (subscribeTimer_) loop_.cancel(subscribeTimer_);
-      subscribe();
+      startSubscribing();
     });
     status_ = DriverStatus::DRIVER_RUNNING;
     thread_ = std::thread([this] {
@@ -172,9 +170,28 @@ class TuttiSchedulerDriver::Impl {
 
   bool running() { return status() == DriverStatus::DRIVER_RUNNING; }
 
+  // Subscribes from scratch (new master, new connection): backoff reset.
+  void startSubscribing() {
+    attempt_ = 0;
+    connectPolls_ = 0;
+    subscribingSince_ = loop_.now();
+    warnedSilent_ = false;
+    if (subscribeTimer_) loop_.cancel(subscribeTimer_);
+    subscribe();
+  }
+
   void subscribe() {
     subscribeTimer_ = 0;
     if (subscribed_ || !running()) return;
+    if (!warnedSilent_ && loop_.now() - subscribingSince_ >= kSilentMasterWarning) {
+      // The usual cause: --master names the HTTP port (Mesos's habit) where
+      // the message port is meant.
+      warnedSilent_ = true;
+      LOG(WARNING) << "Scheduler driver: no answer from the master at " << endpoint_ << " after "
+                   << toSeconds(loop_.now() - subscribingSince_)
+                   << "s; still trying. The master's address is its message port "
+                      "(--message_port, default 6050), not its HTTP port";
+    }
     wire::SubscribeCall call{info_, {}};
     Status s = transport_->send("", call);
     Duration next;
@@ -220,10 +237,7 @@ class TuttiSchedulerDriver::Impl {
     endpoint_ = leader->messageAddress;
     Status s = transport_->connect(endpoint_);
     if (!s.ok()) LOG(ERROR) << "Scheduler driver: " << s;
-    attempt_ = 0;
-    connectPolls_ = 0;
-    if (subscribeTimer_) loop_.cancel(subscribeTimer_);
-    subscribe();
+    startSubscribing();
   }
 
   void onWatchdog() {
@@ -237,9 +251,7 @@ class TuttiSchedulerDriver::Impl {
       scheduler_->disconnected(self_);
       if (!running()) return;
       (void)transport_->connect(endpoint_);  // a fresh connection
-      attempt_ = 0;
-      connectPolls_ = 0;
-      subscribe();
+      startSubscribing();
       return;
     }
     armWatchdog();
@@ -324,6 +336,8 @@ class TuttiSchedulerDriver::Impl {
   bool everSubscribed_ = false;
   int attempt_ = 0;
   int connectPolls_ = 0;
+  TimePoint subscribingSince_{0};
+  bool warnedSilent_ = false;
   double heartbeatInterval_ = 15;
   TimePoint lastEvent_{0};
   Loop::TimerId subscribeTimer_ = 0;

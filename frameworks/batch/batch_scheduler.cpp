@@ -10,7 +10,9 @@ BatchScheduler::BatchScheduler(Job job, BatchOptions options, Checkpoint checkpo
       checkpoint_(std::move(checkpoint)) {
   checkpoint_.job = run_.job().name;
   for (const auto& key : checkpoint_.succeeded) run_.restoreSucceeded(key);
-  for (const auto& id : checkpoint_.launched) run_.restoreLaunched(TaskID(id));
+  for (const auto& [id, agent] : checkpoint_.launched) {
+    run_.restoreLaunched(TaskID(id), AgentID(agent));
+  }
 }
 
 bool BatchScheduler::save() {
@@ -34,10 +36,14 @@ void BatchScheduler::subscribed(SchedulerDriver* driver, const FrameworkID* id) 
   }
   // Ask for the truth: attempts a previous run launched (explicit, so that
   // ones the master never saw come back as lost) and every task it knows.
+  // The agent id matters after a master failover: the new master stays
+  // silent about a task on an agent that has yet to re-register, where
+  // without it the task would be reported lost and run twice.
   std::vector<TaskStatus> statuses;
-  for (const auto& t : run_.launched()) {
+  for (const auto& [task, agent] : run_.launched()) {
     TaskStatus s;
-    s.taskId = t;
+    s.taskId = task;
+    s.agentId = agent;
     statuses.push_back(s);
   }
   if (!statuses.empty()) driver->reconcileTasks(statuses);
@@ -68,7 +74,7 @@ void BatchScheduler::resourceOffers(SchedulerDriver* driver, const std::vector<O
       driver->declineOffer(offer.id, Filters{refuse});
       continue;
     }
-    for (const auto& t : p.tasks) checkpoint_.launched.insert(t.taskId.value);
+    for (const auto& t : p.tasks) checkpoint_.launched[t.taskId.value] = t.agentId.value;
     // The attempts are on disk before they exist: a restart reconciles them.
     if (!save()) {
       driver->declineOffer(offer.id, Filters{options_.idleRefuseSeconds});
@@ -83,6 +89,12 @@ void BatchScheduler::statusUpdate(SchedulerDriver* driver, const TaskStatus& sta
   std::lock_guard<std::mutex> lock(mu_);
   auto now = Clock::now();
   bool wasRunning = run_.status() == JobStatus::kRunning;
+  if (!isTerminal(status.state) && run_.isStale(status.taskId)) {
+    // An attempt this run gave up on (reported lost, then found again):
+    // only the current attempt may run.
+    LOG(INFO) << "Killing task " << status.taskId << ": not a current attempt";
+    driver->killTask(status.taskId);
+  }
   auto succeeded = run_.onStatus(status, now);
   if (isTerminal(status.state) && checkpoint_.launched.erase(status.taskId.value)) {
     if (succeeded) checkpoint_.succeeded.insert(*succeeded);

@@ -34,7 +34,13 @@ Result<Checkpoint> Checkpoint::load(const std::string& dir) {
     c.job = j.at("job").get<std::string>();
     c.frameworkId = j.at("framework_id").get<std::string>();
     c.succeeded = j.at("succeeded").get<std::set<std::string>>();
-    c.launched = j.at("launched").get<std::set<std::string>>();
+    const auto& launched = j.at("launched");
+    if (launched.is_array()) {
+      // Written before agent ids were kept: reconciled without one.
+      for (const auto& id : launched.get<std::set<std::string>>()) c.launched[id] = "";
+    } else {
+      c.launched = launched.get<std::map<std::string, std::string>>();
+    }
     return c;
   } catch (const nlohmann::json::exception&) {
     return corrupt;

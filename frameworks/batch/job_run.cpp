@@ -1,5 +1,7 @@
 #include "frameworks/batch/job_run.hpp"
 
+#include <utility>
+
 #include <algorithm>
 
 namespace tutti::batch {
@@ -51,6 +53,10 @@ std::string JobRun::taskId(const TaskRun& t) const {
 }
 
 JobRun::TaskRun* JobRun::findTask(const TaskID& id, int* attempt) {
+  return const_cast<TaskRun*>(std::as_const(*this).findTask(id, attempt));
+}
+
+const JobRun::TaskRun* JobRun::findTask(const TaskID& id, int* attempt) const {
   const std::string& v = id.value;
   size_t b = v.rfind('.');
   if (b == std::string::npos || b == 0) return nullptr;
@@ -116,6 +122,7 @@ Placement JobRun::place(const Offer& offer, Clock::time_point now) {
       if (t.failures + t.infraFailures > 0) ++retries_;
       t.phase = Phase::kLaunched;
       t.launchedAt = now;
+      t.agentId = offer.agentId;
       t.timedOut = false;
       t.uniqueKeys = keys;
       for (const auto& k : keys) ++sr.uniqueUsed[k];
@@ -231,12 +238,18 @@ bool JobRun::hasReady(Clock::time_point now, std::optional<Clock::time_point>* n
   return false;
 }
 
-std::vector<TaskID> JobRun::launched() const {
-  std::vector<TaskID> out;
+std::vector<std::pair<TaskID, AgentID>> JobRun::launched() const {
+  std::vector<std::pair<TaskID, AgentID>> out;
   for (const auto& t : tasks_) {
-    if (t.phase == Phase::kLaunched) out.push_back(TaskID(taskId(t)));
+    if (t.phase == Phase::kLaunched) out.emplace_back(TaskID(taskId(t)), t.agentId);
   }
   return out;
+}
+
+bool JobRun::isStale(const TaskID& id) const {
+  int attempt = 0;
+  const TaskRun* t = findTask(id, &attempt);
+  return !t || attempt != t->attempt || t->phase != Phase::kLaunched;
 }
 
 void JobRun::restoreSucceeded(const std::string& key) {
@@ -248,7 +261,7 @@ void JobRun::restoreSucceeded(const std::string& key) {
   ++stages_[t->stage].succeeded;
 }
 
-void JobRun::restoreLaunched(const TaskID& id) {
+void JobRun::restoreLaunched(const TaskID& id, const AgentID& agent) {
   int attempt = 0;
   TaskRun* t = findTask(id, &attempt);
   if (!t || t->phase == Phase::kSucceeded) return;
@@ -259,6 +272,7 @@ void JobRun::restoreLaunched(const TaskID& id) {
   t->attempt = attempt;
   t->phase = Phase::kLaunched;
   t->launchedAt = start_;
+  t->agentId = agent;
   ++stages_[t->stage].launched;
 }
 

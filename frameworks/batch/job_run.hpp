@@ -77,14 +77,18 @@ class JobRun {
   // Whether some task could be launched now; when none is but one will be
   // after a backoff, `nextReady` is set to when.
   bool hasReady(Clock::time_point now, std::optional<Clock::time_point>* nextReady = nullptr);
-  // Launched attempts, for killing on failure.
-  std::vector<TaskID> launched() const;
+  // Launched attempts and the agent each went to (empty when unknown), for
+  // reconciliation.
+  std::vector<std::pair<TaskID, AgentID>> launched() const;
+  // Whether `id` names an attempt this run no longer expects updates from
+  // (an older attempt, or a task of another job): its tasks should be killed.
+  bool isStale(const TaskID& id) const;
 
   // Restart: a task that succeeded before (key "stage.index").
   void restoreSucceeded(const std::string& key);
   // Restart: an attempt that may still run; it is not relaunched until an
   // update (e.g. a reconciliation answer) says how it ended.
-  void restoreLaunched(const TaskID& id);
+  void restoreLaunched(const TaskID& id, const AgentID& agent);
 
   // Keys of every succeeded task and ids of every launched attempt.
   std::vector<std::string> succeededKeys() const;
@@ -102,6 +106,7 @@ class JobRun {
     int infraFailures = 0;  // lost agents and the like: retried at once
     Clock::time_point readyAt{};
     Clock::time_point launchedAt{};
+    AgentID agentId;  // of the latest launch
     bool timedOut = false;
     std::vector<std::string> uniqueKeys;  // UNIQUE constraint values held
   };
@@ -114,6 +119,7 @@ class JobRun {
 
   std::string taskId(const TaskRun& t) const;
   TaskRun* findTask(const TaskID& id, int* attempt);
+  const TaskRun* findTask(const TaskID& id, int* attempt) const;
   bool unlocked(size_t stage) const;
   bool fits(const TaskRun& t, const Offer& offer, const std::map<std::string, int>& used,
             std::vector<std::string>* keys) const;

@@ -2,6 +2,8 @@
 // tutti-executor binaries on loopback.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <fstream>
 #include <regex>
@@ -9,6 +11,7 @@
 
 #include "common/files.hpp"
 #include "tests/fixtures/process_fixture.hpp"
+#include "tests/fixtures/zookeeper_server.hpp"
 
 namespace tutti::testing {
 namespace {
@@ -222,6 +225,97 @@ TEST_F(BatchTest, WordcountEqualsSortUniqC) {
   ASSERT_TRUE(result.ok());
   EXPECT_GT(result->size(), 1000u);
   EXPECT_TRUE(*result == expected.output) << "the job's counts differ from sort | uniq -c";
+}
+
+// Two masters elected through ZooKeeper; the leader dies while a stage runs.
+// tutti-batch follows the new leader, re-subscribes, reconciles, and finishes
+// the job without running anything twice.
+TEST(BatchFailoverTest, MasterFailoverMidJobReconcilesAndRunsNothingTwice) {
+  TempDir dir;
+  ZooKeeperServer zk;
+  zk.start();
+  std::vector<MasterProcess> masters;
+  for (int i = 0; i < 2; ++i) {
+    std::string masterDir = dir.path() + "/m" + std::to_string(i);
+    ASSERT_EQ(::mkdir(masterDir.c_str(), 0755), 0);
+    masters.push_back(startMasterProcess(
+        masterDir,
+        {"--zk=" + zk.url("/tutti"), "--zk_session_timeout=2secs"}));
+  }
+  auto leader = [&]() -> int {
+    for (size_t i = 0; i < masters.size(); ++i) {
+      if (!masters[i].process.alive()) continue;
+      auto m = getJson(masters[i].httpPort, "/metrics/snapshot");
+      if (m.is_object() && m.value("master/elected", 0.0) == 1.0) return static_cast<int>(i);
+    }
+    return -1;
+  };
+  ASSERT_TRUE(waitUntil([&] { return leader() >= 0; }));
+
+  AgentProcess agent;
+  agent.httpPort = freePort();
+  agent.messagePort = freePort();
+  agent.process = startProcess(
+      {binary("tutti-agent"), "--master=" + zk.url("/tutti"), "--ip=127.0.0.1",
+       "--port=" + std::to_string(agent.httpPort),
+       "--message_port=" + std::to_string(agent.messagePort), "--work_dir=" + dir.path() + "/a",
+       "--resources=cpus:4;mem:4096", "--registration_backoff_factor=50ms",
+       "--zk_session_timeout=2secs"},
+      dir.path() + "/agent.log");
+  ASSERT_TRUE(waitUntil([&] {
+    auto state = getJson(agent.httpPort, "/state");
+    return state.is_object() && state.value("state", "") == "REGISTERED";
+  })) << agent.process.log();
+
+  std::string runs = dir.path() + "/runs";
+  std::string release = dir.path() + "/release";
+  std::string job = dir.path() + "/job.json";
+  ASSERT_TRUE(writeFileAtomically(job, R"({"name": "failover", "stages": [
+    {"name": "a", "command": "echo a $TUTTI_TASK_INDEX >> )" + runs + R"(", "count": 3},
+    {"name": "b", "command": "echo b start >> )" + runs + "; while [ ! -f " + release +
+                                           R"( ]; do sleep 0.05; done", "depends_on": ["a"]}]})",
+                                  false)
+                  .ok());
+  ProcessHandle batch = startProcess(
+      {binary("tutti-batch"), "run", job, "--master=" + zk.url("/tutti"), "--json"},
+      dir.path() + "/batch.log");
+  ASSERT_TRUE(waitUntil([&] {
+    auto lines = readLines(runs);
+    return std::count(lines.begin(), lines.end(), "b start") == 1;
+  }, std::chrono::seconds(60))) << batch.log();
+
+  int old = leader();
+  ASSERT_GE(old, 0);
+  ASSERT_NE(masters[old].process.stop(SIGKILL), -1);
+  ASSERT_TRUE(waitUntil([&] { return leader() >= 0; }, std::chrono::seconds(30)));
+  int next = leader();
+  EXPECT_NE(next, old);
+
+  // The new leader knows b's task again, from the agent and the re-subscribed framework.
+  ASSERT_TRUE(waitUntil([&] {
+    auto state = getJson(masters[next].httpPort, "/master/state");
+    if (!state.is_object() || state["frameworks"].size() != 1) return false;
+    const auto& fw = state["frameworks"][0];
+    return fw.value("active", false) && fw["tasks"].size() == 1 &&
+           fw["tasks"][0].value("state", "") == "TASK_RUNNING";
+  }, std::chrono::seconds(30))) << batch.log() << masters[next].process.log();
+  // It reconciled with the new leader: explicitly (b's attempt, with its agent)
+  // and implicitly.
+  ASSERT_TRUE(waitUntil([&] {
+    auto m = getJson(masters[next].httpPort, "/metrics/snapshot");
+    return m.is_object() && m.value("master/messages_reconcile_tasks", 0.0) >= 2;
+  })) << batch.log();
+
+  ASSERT_TRUE(writeFileAtomically(release, "", false).ok());
+  ASSERT_TRUE(waitUntil([&] { return !batch.alive(); }, std::chrono::seconds(60))) << batch.log();
+  ASSERT_TRUE(batch.exitStatus().has_value());
+  EXPECT_TRUE(WIFEXITED(*batch.exitStatus()) && WEXITSTATUS(*batch.exitStatus()) == 0)
+      << batch.log();
+  EXPECT_EQ(lastJson(batch.log(), "summary").value("status", ""), "SUCCEEDED") << batch.log();
+
+  auto lines = readLines(runs);
+  EXPECT_EQ(std::count(lines.begin(), lines.end(), "b start"), 1) << "b ran again";
+  EXPECT_EQ(lines.size(), 4u) << "an a task ran again";
 }
 
 }  // namespace

@@ -168,10 +168,19 @@ TEST_F(JobRunTest, AttemptsOverTheirTimeoutAreReportedOnceAndFail) {
 TEST_F(JobRunTest, RestoredTasksAreNotRelaunched) {
   JobRun run(jobOf(R"({"stages": [{"name": "r", "command": "x", "count": 3}]})"), t0_);
   run.restoreSucceeded("r.0");
-  run.restoreLaunched(TaskID("r.1.4"));
+  run.restoreLaunched(TaskID("r.1.4"), AgentID("agent-7"));
   Placement p = run.place(offerOf("cpus:10;mem:1000"), t0_);
   ASSERT_EQ(p.tasks.size(), 1u);
   EXPECT_EQ(p.tasks[0].taskId.value, "r.2.1");
+  // Both are reconciled with the agent each went to.
+  auto launched = run.launched();
+  ASSERT_EQ(launched.size(), 2u);
+  EXPECT_EQ(launched[0], std::make_pair(TaskID("r.1.4"), AgentID("agent-7")));
+  EXPECT_EQ(launched[1], std::make_pair(TaskID("r.2.1"), p.tasks[0].agentId));
+  EXPECT_FALSE(run.isStale(TaskID("r.1.4")));
+  EXPECT_TRUE(run.isStale(TaskID("r.1.3")));
+  EXPECT_TRUE(run.isStale(TaskID("r.0.1")));
+  EXPECT_TRUE(run.isStale(TaskID("other.0.1")));
   // The restored attempt keeps its id: its updates count.
   TaskStatus s;
   s.taskId = TaskID("r.1.4");
