@@ -75,11 +75,9 @@ Result<Constraint> parseConstraint(const json& v, const std::string& where) {
     return c;
   }
   c.op = Constraint::Op::kLike;
-  try {
-    c.regex = std::regex(c.value, std::regex::ECMAScript);
-  } catch (const std::regex_error& e) {
-    return bad(where, "invalid regular expression '" + c.value + "': " + e.what());
-  }
+  auto pattern = Pattern::compile(c.value);
+  if (!pattern.ok()) return bad(where, pattern.status().message());
+  c.regex = *pattern;
   return c;
 }
 
@@ -231,7 +229,7 @@ bool Constraint::matches(const std::string& hostname, const Attributes& attribut
                              [&](const Attribute& a) { return a.name == field; });
   if (!present) return false;
   std::string v = fieldValue(hostname, attributes);
-  return op == Op::kEquals ? v == value : std::regex_match(v, regex);
+  return op == Op::kEquals ? v == value : regex && regex->fullMatch(v);
 }
 
 std::string Constraint::fieldValue(const std::string& hostname,

@@ -10,10 +10,10 @@
 
 #include <chrono>
 #include <optional>
-#include <regex>
 #include <string>
 #include <vector>
 
+#include "common/pattern.hpp"
 #include "tutti/types.hpp"
 
 namespace tutti::batch {
@@ -26,7 +26,7 @@ struct Constraint {
   std::string field;
   Op op = Op::kEquals;
   std::string value;  // EQUALS and LIKE
-  std::regex regex;   // LIKE: `value` matched against the whole field
+  std::optional<Pattern> regex;  // LIKE: `value` matched against the whole field
 
   // Whether an offer with this hostname and these attributes may run a task
   // (UNIQUE always holds here: it is a property of a set of placements).

@@ -6,6 +6,8 @@
 #include <regex>
 #include <set>
 
+#include "common/pattern.hpp"
+
 namespace tutti::services {
 namespace {
 
@@ -260,11 +262,8 @@ void parseConstraints(FieldReader& r, AppDefinition* app) {
     if ((k.op == Op::kLike || k.op == Op::kUnlike) && !k.value) {
       r.fail(at, "LIKE and UNLIKE need a regular expression");
     } else if (k.op == Op::kLike || k.op == Op::kUnlike) {
-      try {
-        std::regex re(*k.value);
-      } catch (const std::regex_error&) {
-        r.fail(at, "'" + *k.value + "' is not a valid regular expression");
-      }
+      auto pattern = Pattern::compile(*k.value);
+      if (!pattern.ok()) r.fail(at, pattern.status().message());
     }
     if (k.op == Op::kMaxPer && (!k.value || !isNonNegativeInteger(*k.value))) {
       r.fail(at, "MAX_PER needs a number");

@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <map>
 #include <optional>
-#include <regex>
+
+#include "common/pattern.hpp"
 
 namespace tutti::services {
 namespace {
@@ -17,11 +18,10 @@ std::optional<std::string> fieldOf(const Placement& p, const std::string& field)
 }
 
 bool fullMatch(const std::string& value, const std::string& pattern) {
-  try {
-    return std::regex_match(value, std::regex(pattern));
-  } catch (const std::regex_error&) {
-    return false;  // validated at parse time; never place on a bad pattern
-  }
+  // Validated at parse time; a bad pattern never places. Compiled per call:
+  // patterns are short and RE2 compiles them in microseconds.
+  auto compiled = Pattern::compile(pattern);
+  return compiled.ok() && compiled->fullMatch(value);
 }
 
 bool meets(const Constraint& c, const Placement& candidate,

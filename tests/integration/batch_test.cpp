@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "common/files.hpp"
+#include "tests/fixtures/image_registry.hpp"
 #include "tests/fixtures/process_fixture.hpp"
 #include "tests/fixtures/zookeeper_server.hpp"
 
@@ -225,6 +226,36 @@ TEST_F(BatchTest, WordcountEqualsSortUniqC) {
   ASSERT_TRUE(result.ok());
   EXPECT_GT(result->size(), 1000u);
   EXPECT_TRUE(*result == expected.output) << "the job's counts differ from sort | uniq -c";
+}
+
+// Stages may run from an OCI image pulled from a registry: the tasks see the
+// image's filesystem (its /etc/os-release, not the host's); an image that
+// does not exist fails the job with a message naming it.
+TEST_F(BatchTest, StagesRunFromAnImageAndABadImageFailsTheJob) {
+  std::string missing = imageToolsMissing();
+  if (!missing.empty()) GTEST_SKIP() << missing;
+  Status s = buildTestImage(dir_.path() + "/layout", "latest");
+  ASSERT_TRUE(s.ok()) << s;
+  RegistryServer registry(dir_.path() + "/image-registry");
+  ASSERT_TRUE(registry.ok()) << registry.error();
+  s = registry.push(dir_.path() + "/layout", "latest", "busybox:latest");
+  ASSERT_TRUE(s.ok()) << s;
+  std::string image = registry.address() + "/busybox:latest";
+
+  auto job = writeJob("image", R"({"name": "image", "stages": [
+    {"name": "inside", "image": ")" + image + R"(", "count": 2,
+     "command": "grep -q ID=tuttitest /etc/os-release && echo $TUTTI_TASK_INDEX > /mnt/tutti/sandbox/out"},
+    {"name": "defaults", "image": ")" + image + R"(", "depends_on": ["inside"]}]})");
+  auto r = runCommand(batch(job), std::chrono::seconds(180));
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  EXPECT_NE(r.output.find("Job image SUCCEEDED"), std::string::npos) << r.output;
+
+  auto bad = writeJob("bad-image", R"({"name": "bad-image", "stages": [
+    {"name": "nope", "image": ")" + registry.address() + R"(/no/such:image", "command": "true",
+     "retries": 0}]})");
+  r = runCommand(batch(bad), std::chrono::seconds(180));
+  EXPECT_EQ(r.exitCode, 1) << r.output;
+  EXPECT_NE(r.output.find("no/such"), std::string::npos) << r.output;
 }
 
 // Two masters elected through ZooKeeper; the leader dies while a stage runs.

@@ -38,7 +38,7 @@ struct ImageTask {
   std::string image;
   std::optional<std::string> command;  // nullopt: the image's Entrypoint/Cmd
   std::string resources = "cpus:0.1;mem:64";
-  std::optional<std::string> user;
+  std::optional<std::string> user = std::nullopt;
 };
 
 TaskInfo imageTask(const ImageTask& t, const Offer& offer) {

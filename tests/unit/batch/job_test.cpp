@@ -103,7 +103,10 @@ TEST(JobTest, RejectsBadInputWithAMessageNamingTheField) {
       {R"({"stages": [{"name": "a", "command": "x", "constraints": [["rack", "NEAR", "x"]]}]})",
        "unknown operator 'NEAR'"},
       {R"({"stages": [{"name": "a", "command": "x", "constraints": [["rack", "LIKE", "("]]}]})",
-       "invalid regular expression"},
+       "'(' is not a valid regular expression: missing )"},
+      {R"({"stages": [{"name": "a", "command": "x", "constraints": [["rack", "LIKE", ")" +
+           std::string(20000, '(') + R"("]]}]})",
+       "longer than 4096 bytes"},
       {R"({"stages": [{"name": "a", "command": "x", "colour": "red"}]})", "unknown field 'colour'"},
       {R"({"stages": [{"name": "a", "command": "x"}, {"name": "a", "command": "y"}]})",
        "two stages are named 'a'"},

@@ -88,6 +88,20 @@ TEST(AppTest, InvalidFieldsAreReportedByPath) {
   }
 }
 
+TEST(AppTest, HostileLikePatternsAreRejectedNotFatal) {
+  // std::regex overflowed its stack on both; they are 422s now.
+  for (const std::string& pattern :
+       {std::string(30000, '(') + "a" + std::string(30000, ')'), std::string(200000, 'a'),
+        std::string("(")}) {
+    auto p = parseApp(json{{"id", "x"}, {"cmd", "a"},
+                           {"constraints", json::array({json::array({"rack", "LIKE", pattern})})}});
+    EXPECT_FALSE(p.app) << pattern.substr(0, 20);
+    EXPECT_TRUE(hasError(p, "/constraints(0)")) << pattern.substr(0, 20);
+  }
+  EXPECT_TRUE(parse(R"({"id": "x", "cmd": "a", "constraints": [["rack", "UNLIKE", "(a|aa)*c"]]})")
+                  .app);
+}
+
 TEST(AppTest, NeedsCommandArgsOrContainer) {
   EXPECT_TRUE(hasError(parse(R"({"id": "x"})"), "/"));
   EXPECT_TRUE(hasError(parse(R"({"id": "x", "cmd": "a", "args": ["b"]})"), "/"));
