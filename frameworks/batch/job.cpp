@@ -14,6 +14,8 @@ namespace {
 using nlohmann::json;
 
 constexpr int kMaxCount = 1000000;
+// Every task of a job is tracked in memory from the start (~200 bytes each).
+constexpr size_t kMaxTotalTasks = 1000000;
 constexpr const char* kDefaultResources = "cpus:0.1;mem:32";
 
 Status bad(const std::string& where, const std::string& what) {
@@ -287,6 +289,11 @@ Result<Job> parseJob(const std::string& text) {
       return Status::InvalidArgument("two stages are named '" + s->name + "'");
     }
     job.stages.push_back(std::move(*s));
+  }
+  if (job.totalTasks() > kMaxTotalTasks) {
+    return Status::InvalidArgument("the job has " + std::to_string(job.totalTasks()) +
+                                   " tasks; at most " + std::to_string(kMaxTotalTasks) +
+                                   " are allowed (split it into several jobs)");
   }
   Status ordered = orderStages(job);
   if (!ordered.ok()) return ordered;

@@ -107,6 +107,9 @@ TEST(JobTest, RejectsBadInputWithAMessageNamingTheField) {
       {R"({"stages": [{"name": "a", "command": "x", "constraints": [["rack", "LIKE", ")" +
            std::string(20000, '(') + R"("]]}]})",
        "longer than 4096 bytes"},
+      {R"({"stages": [{"name": "a", "command": "x", "count": 600000},
+                      {"name": "b", "command": "x", "count": 600000}]})",
+       "the job has 1200000 tasks; at most 1000000"},
       {R"({"stages": [{"name": "a", "command": "x", "colour": "red"}]})", "unknown field 'colour'"},
       {R"({"stages": [{"name": "a", "command": "x"}, {"name": "a", "command": "y"}]})",
        "two stages are named 'a'"},
