@@ -2,7 +2,6 @@
 // the high-availability work). Flags keep Mesos's names.
 #include <gflags/gflags.h>
 #include <glog/logging.h>
-#include <malloc.h>
 #include <signal.h>
 
 #include <atomic>
@@ -184,11 +183,6 @@ int main(int argc, char** argv) {
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
-  // Large buffers — offer events for a big cluster, state snapshots' JSON,
-  // ZeroMQ's copies of them — come from mmap, so that their memory goes back
-  // to the system once they are sent instead of staying in the heap (glibc
-  // would otherwise raise this threshold after the first large free).
-  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   tutti::master::MasterDaemon daemon(options);
   tutti::Status s = daemon.start(flags);
   if (!s.ok()) {

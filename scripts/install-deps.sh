@@ -15,8 +15,8 @@ PACKAGES=(
   libgoogle-glog-dev libgflags-dev libgtest-dev libgmock-dev libbenchmark-dev
   # HTTP and JSON
   libcpp-httplib-dev nlohmann-json3-dev libssl-dev
-  # regular expressions from users (placement constraints)
-  libre2-dev
+  # regular expressions from users (placement constraints); the master's allocator
+  libre2-dev libjemalloc-dev
   # images and containers (agent containerizer and its tests)
   libarchive-dev runc docker-registry skopeo umoci busybox-static
   # tools the scripts and tests call

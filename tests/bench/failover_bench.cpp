@@ -43,6 +43,21 @@ double msSince(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
 }
 
+// The last `lines` lines of a log file (for failure reports).
+std::string tail(const std::string& text, size_t lines) {
+  size_t pos = text.size();
+  for (size_t n = 0; n <= lines && pos != std::string::npos && pos > 0; ++n) {
+    pos = text.rfind('\n', pos - 1);
+  }
+  return pos == std::string::npos ? text : text.substr(pos + 1);
+}
+
+// Deadlines grow with the size of the run, so that a tiny run that is stuck
+// fails with a message well before ctest's timeout.
+std::chrono::milliseconds scaled(std::chrono::seconds base, double perItemMs, int64_t items) {
+  return base + std::chrono::milliseconds(static_cast<int64_t>(perItemMs * items));
+}
+
 // Three master processes electing through ZooKeeper at `url`.
 struct Masters {
   std::vector<std::unique_ptr<testing::TempDir>> dirs;
@@ -62,6 +77,16 @@ struct Masters {
       return leader >= 0;
     });
     return leader >= 0;
+  }
+  // Prints `what` and the end of every master's log; returns 1.
+  int fail(const std::string& what) {
+    std::fprintf(stderr, "failover: %s\n", what.c_str());
+    for (size_t i = 0; i < processes.size(); ++i) {
+      std::fprintf(stderr, "--- master %zu%s, last lines of its log:\n%s\n", i,
+                   static_cast<int>(i) == leader ? " (the first leader)" : "",
+                   tail(processes[i].process.log(), 15).c_str());
+    }
+    return 1;
   }
 };
 
@@ -113,10 +138,9 @@ int runFailoverEmulated(const FailoverOptions& options) {
     return 1;
   }
   if (!testing::waitUntil([&] { return agents.stats().registeredNow == options.agents; },
-                          std::chrono::seconds(300))) {
-    std::fprintf(stderr, "failover: only %lld of %d agents registered\n",
-                 static_cast<long long>(agents.stats().registeredNow), options.agents);
-    return 1;
+                          scaled(std::chrono::seconds(20), 2, options.agents))) {
+    return m.fail("only " + std::to_string(agents.stats().registeredNow) + " of " +
+                  std::to_string(options.agents) + " agents registered");
   }
   FrameworkEmulatorOptions fo;
   fo.frameworks = options.frameworks;
@@ -128,11 +152,9 @@ int runFailoverEmulated(const FailoverOptions& options) {
     return 1;
   }
   if (!testing::waitUntil([&] { return frameworks.stats().running >= options.tasks; },
-                          std::chrono::seconds(600))) {
-    std::fprintf(stderr, "failover: only %lld of %lld tasks are running\n",
-                 static_cast<long long>(frameworks.stats().running),
-                 static_cast<long long>(options.tasks));
-    return 1;
+                          scaled(std::chrono::seconds(20), 2, options.tasks))) {
+    return m.fail("only " + std::to_string(frameworks.stats().running) + " of " +
+                  std::to_string(options.tasks) + " tasks are running");
   }
   ElectionNodes nodes(zk.servers());
   testing::waitUntil([&] { return nodes.count() == 3; });
@@ -143,7 +165,9 @@ int runFailoverEmulated(const FailoverOptions& options) {
   masters[leader].process.stop(SIGKILL);
   double zkSession = -1, electedMs = -1, agentsBack = -1;
   int next = -1;
-  while (msSince(kill) < 300'000 && (agentsBack < 0 || zkSession < 0 || electedMs < 0)) {
+  double backDeadlineMs = static_cast<double>(
+      scaled(std::chrono::seconds(20), 2, options.agents).count());
+  while (msSince(kill) < backDeadlineMs && (agentsBack < 0 || zkSession < 0 || electedMs < 0)) {
     if (zkSession < 0 && nodes.count() == 2) zkSession = msSince(kill);
     if (electedMs < 0) {
       for (int i = 0; i < 3; ++i) {
@@ -168,15 +192,22 @@ int runFailoverEmulated(const FailoverOptions& options) {
                                              m.value("master/tasks_running", 0.0) >=
                                                  static_cast<double>(options.tasks);
                                     },
-                                    std::chrono::seconds(60));
+                                    scaled(std::chrono::seconds(20), 0.5, options.tasks));
+  AgentEmulatorStats last = agents.stats();
   frameworks.stop();
   agents.stop();
-  testing::killAllDescendants();
   if (agentsBack < 0 || !tasksBack) {
-    std::fprintf(stderr, "failover: agents back: %s; tasks back: %s\n",
-                 agentsBack < 0 ? "no" : "yes", tasksBack ? "yes" : "no");
-    return 1;
+    std::string why = "zk session " + std::string(zkSession < 0 ? "never expired" : "expired") +
+                      "; new leader: " + (next < 0 ? "none" : std::to_string(next)) +
+                      "; agents back: " + (agentsBack < 0 ? "no" : "yes") + " (" +
+                      std::to_string(last.registeredNow) + " registered, " +
+                      std::to_string(last.leaderChanges - leadersBefore) +
+                      " leader changes seen); tasks back: " + (tasksBack ? "yes" : "no");
+    int rc = m.fail(why);
+    testing::killAllDescendants();
+    return rc;
   }
+  testing::killAllDescendants();
   Report r("failover");
   r.add("agents", static_cast<long long>(options.agents));
   r.add("tasks", static_cast<long long>(options.tasks));
