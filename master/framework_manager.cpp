@@ -272,6 +272,20 @@ void FrameworkManager::teardown(const FrameworkID& id, const std::string& why) {
   master_.requestAllocation();
 }
 
+Status FrameworkManager::teardownByOperator(const FrameworkID& id) {
+  FrameworkRecord* fw = find(id);
+  if (!fw) {
+    return Status::InvalidArgument(
+        isCompleted(id) ? "Framework " + id.value + " has already been torn down"
+                        : "No framework found with ID " + id.value);
+  }
+  if (fw->state == FrameworkState::kActive) {
+    send(*fw, wire::ErrorEvent{"Framework " + id.value + " has been removed by an operator"});
+  }
+  teardown(id, "an operator asked for it (/master/teardown)");
+  return Status::OK();
+}
+
 void FrameworkManager::onTeardown(const ConnectionId& from, const wire::TeardownCall& m) {
   if (!authorize(from, m.frameworkId, "TEARDOWN")) return;
   teardown(m.frameworkId, "the framework asked for it");

@@ -56,6 +56,10 @@ class FrameworkManager {
   void broadcastAgentLost(const AgentID& agent);
   // Removes the framework: offers recovered, tasks killed on the agents.
   void teardown(const FrameworkID& id, const std::string& why);
+  // An operator's teardown (/master/teardown): a connected framework is told
+  // with an ERROR event first. InvalidArgument when no such framework is
+  // registered (unknown, or already completed).
+  Status teardownByOperator(const FrameworkID& id);
 
  private:
   Status validate(const FrameworkInfo& info) const;

@@ -318,6 +318,31 @@ void installMasterRoutes(HttpServer& server, Master& master, Loop& loop, Metrics
     route("POST", name, handler);
   }
 
+  // Mesos's operator teardown: form body "frameworkId=ID" (curl -d), or JSON
+  // {"framework_id": "ID"}. The framework's tasks are killed.
+  auto teardown = [&master, &loop, &metrics](const HttpRequest& req) {
+    std::optional<std::string> id = req.param("frameworkId");
+    if (!id && !req.body.empty() && req.body.front() == '{') {
+      Json j = Json::parse(req.body, nullptr, false);
+      if (j.is_object() && j.contains("framework_id") && j["framework_id"].is_string()) {
+        id = j["framework_id"].get<std::string>();
+      }
+    }
+    Status s = id && !id->empty()
+                   ? Status::OK()
+                   : Status::InvalidArgument(
+                         "Expected 'frameworkId=ID' in the body, or a JSON object with a "
+                         "string 'framework_id'");
+    if (s.ok()) {
+      s = loop.call("http.teardown",
+                    [&] { return master.frameworks().teardownByOperator(FrameworkID(*id)); });
+    }
+    if (isClientError(s)) metrics.counter("master/invalid_http_requests").inc();
+    return statusResponse(s);
+  };
+  route("POST", "/master/teardown", teardown);
+  route("POST", "/teardown", teardown);
+
   // Maintenance primitives (Mesos's): the schedule, machines down and up,
   // and the machines' status. Changes answer once the registry holds them.
   auto getSchedule = [&master, &loop](const HttpRequest&) {

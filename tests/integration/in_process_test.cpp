@@ -473,6 +473,51 @@ TEST(FrameworkFailoverTest, PastTheTimeoutTheFrameworkIsTornDownAndItsTasksKille
   EXPECT_EQ(m["master/tasks_killed"], 1.0);
 }
 
+TEST(FrameworkFailoverTest, OperatorTeardownKillsTheTasksAndTellsTheFramework) {
+  auto master = StartMaster();
+  auto agent = StartAgent(*master);
+  TempDir dir;
+  std::string pids = dir.path() + "/pids";
+  RecordingScheduler scheduler;
+  launchOnce(scheduler, "t", "echo $$ >> " + pids + "; exec sleep 1000");
+  TuttiSchedulerDriver driver(&scheduler, framework(), master->messageAddress());
+  ASSERT_EQ(driver.start(), DriverStatus::DRIVER_RUNNING);
+  ASSERT_TRUE(scheduler.waitForState(TaskID("t"), TaskState::TASK_RUNNING));
+  ASSERT_TRUE(waitUntil([&] { return readPids(pids).size() == 1; }));
+  pid_t taskPid = readPids(pids)[0];
+  auto state = getJson(master->httpPort(), "/master/state");
+  std::string id = state["frameworks"][0]["id"];
+
+  auto post = [&](const std::string& body, const std::string& type) {
+    auto r = httpRequest("POST", "127.0.0.1", master->httpPort(), "/master/teardown", body, type);
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? r->first : 0;
+  };
+  // Bad requests change nothing.
+  EXPECT_EQ(post("", "application/x-www-form-urlencoded"), 400);
+  EXPECT_EQ(post("frameworkId=no-such-framework", "application/x-www-form-urlencoded"), 400);
+  EXPECT_EQ(post(R"({"framework_id": 7})", "application/json"), 400);
+  EXPECT_TRUE(processExists(taskPid));
+  auto m = getJson(master->httpPort(), "/metrics/snapshot");
+  EXPECT_EQ(m["master/invalid_http_requests"], 3.0);
+  EXPECT_EQ(m["master/frameworks_active"], 1.0);
+
+  // Mesos's form: curl -d frameworkId=ID .../master/teardown
+  EXPECT_EQ(post("frameworkId=" + id, "application/x-www-form-urlencoded"), 200);
+  EXPECT_TRUE(waitUntil([&] { return !processExists(taskPid); }));
+  EXPECT_TRUE(waitUntil([&] { return !scheduler.errors().empty(); }));
+  EXPECT_NE(scheduler.errors()[0].find("removed by an operator"), std::string::npos)
+      << scheduler.errors()[0];
+  state = getJson(master->httpPort(), "/master/state");
+  EXPECT_TRUE(state["frameworks"].empty());
+  ASSERT_EQ(state["completed_frameworks"].size(), 1u);
+  EXPECT_EQ(state["completed_frameworks"][0]["id"], id);
+  // Twice: already gone.
+  EXPECT_EQ(post(R"({"framework_id": ")" + id + R"("})", "application/json"), 400);
+  driver.stop();
+  driver.join();
+}
+
 }  // namespace
 }  // namespace tutti::testing
 
