@@ -129,6 +129,9 @@ class Agent {
   const CgroupsIsolator* isolator() const { return isolator_.get(); }
   // Every sandbox directory this agent knows (running and completed).
   std::vector<std::string> sandboxes() const;
+  // Image GC now (POST /prune_images); `done` on the loop. FailedPrecondition
+  // without an image store.
+  void pruneImages(oci::OciContainerizer::OnPruned done);
 
  private:
   // Master messages.
@@ -158,6 +161,8 @@ class Agent {
   // Schedules for removal every sandbox under the work dir that no live
   // executor uses (left by ended executors, earlier runs, older agent ids).
   void scheduleStaleSandboxes();
+  // Image GC every imageGcInterval when the store's disk is short of headroom.
+  void scheduleImageGc();
   void startDetection();
   void checkpointAgent();
   // Marks the executor's checkpoint for writing at the end of this loop

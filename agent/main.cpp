@@ -77,6 +77,13 @@ DEFINE_string(image_provisioner_backend, "overlay",
               "How a container's root filesystem is built from its image's layers: overlay "
               "(falls back to copy when overlayfs cannot be mounted) or copy");
 
+DEFINE_string(image_gc_interval, "1hrs",
+              "How often the image store's disk is checked; fuller than 1 - "
+              "--image_disk_headroom, images no container uses are removed (0secs: never)");
+DEFINE_double(image_disk_headroom, 0.1,
+              "Free fraction of the image store's disk below which image GC runs (0 to 1; "
+              "1: at every check)");
+
 static bool validateBackend(const char* flag, const std::string& value) {
   if (value == "overlay" || value == "copy") return true;
   std::cerr << "--" << flag << ": must be overlay or copy, not '" << value << "'\n";
@@ -114,6 +121,8 @@ static bool validateHeadroom(const char* flag, double value) {
   return false;
 }
 DEFINE_validator(gc_disk_headroom, &validateHeadroom);
+DEFINE_validator(image_disk_headroom, &validateHeadroom);
+DEFINE_validator(image_gc_interval, &tutti::validateDurationFlag);
 DEFINE_validator(executor_reregistration_timeout, &tutti::validateDurationFlag);
 DEFINE_validator(port, &tutti::validatePortFlag);
 DEFINE_validator(message_port, &tutti::validatePortFlag);
@@ -170,6 +179,8 @@ int main(int argc, char** argv) {
   o.dockerInsecureRegistries = FLAGS_docker_insecure_registries;
   o.ociRuntime = FLAGS_oci_runtime;
   o.imageProvisionerBackend = FLAGS_image_provisioner_backend;
+  o.imageGcInterval = *tutti::parseDuration(FLAGS_image_gc_interval);
+  o.imageDiskHeadroom = FLAGS_image_disk_headroom;
 
   sigset_t set;
   sigemptyset(&set);

@@ -64,6 +64,11 @@ struct AgentOptions {
   std::string dockerInsecureRegistries;        // host:port,... spoken to in HTTP
   std::string ociRuntime = "runc";             // runs tasks in images
   std::string imageProvisionerBackend = "overlay";  // or "copy"
+  // Image GC: every imageGcInterval (0: never), when the image store's disk
+  // is fuller than 1 - imageDiskHeadroom, images no container uses are
+  // removed (also on demand: POST /prune_images).
+  Duration imageGcInterval = std::chrono::hours(1);
+  double imageDiskHeadroom = 0.1;
 };
 
 }  // namespace tutti::agent

@@ -1,6 +1,8 @@
 #include "agent/http/agent_http.hpp"
 
 #include <cstdlib>
+#include <future>
+#include <memory>
 
 #include "agent/http/files.hpp"
 #include "common/json.hpp"
@@ -206,6 +208,30 @@ void installAgentRoutes(HttpServer& server, Agent& agent, Loop& loop, Metrics& m
   });
 
   const size_t maxRead = agent.options().filesReadMaxBytes;
+  // Image GC on demand (Mesos's PRUNE_IMAGES): removes every image no
+  // container uses; answers what was removed.
+  server.route("POST", "/prune_images", [&agent, &loop, &metrics](const HttpRequest&) {
+    auto promise = std::make_shared<std::promise<Result<oci::ImagePruneStats>>>();
+    auto future = promise->get_future();
+    loop.post("http.prune_images", [&agent, promise] {
+      agent.pruneImages([promise](Result<oci::ImagePruneStats> r) { promise->set_value(r); });
+    });
+    if (future.wait_for(std::chrono::minutes(10)) != std::future_status::ready) {
+      return HttpResponse::error(503, "image GC did not finish within 10 minutes");
+    }
+    auto r = future.get();
+    if (!r.ok()) {
+      if (r.status().code() == Status::Code::kFailedPrecondition) {
+        metrics.counter("slave/invalid_http_requests").inc();
+      }
+      return HttpResponse::error(r.status().code() == Status::Code::kFailedPrecondition ? 409 : 500,
+                                 r.status().message());
+    }
+    return HttpResponse::json(json::dump(Json{{"images_removed", r->images},
+                                              {"layers_removed", r->layers},
+                                              {"bytes_freed", r->bytes}}) +
+                              "\n");
+  });
   server.route("GET", "/files/read", [&agent, &loop, &metrics, maxRead](const HttpRequest& req) {
     bool bad = false;
     auto offset = intParam(req, "offset", &bad);

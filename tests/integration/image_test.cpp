@@ -446,6 +446,62 @@ TEST_F(ImageTest, CopyBackendBuildsTheSameRootFilesystem) {
   driver.stop();
 }
 
+// Image GC: POST /prune_images removes the images no container uses (their
+// layers and blobs), keeps the image of a running container, and a removed
+// image is simply pulled again by the next task that needs it.
+TEST_F(ImageTest, PruneImagesRemovesUnusedImagesAndKeepsRunningOnes) {
+  TestImageOptions other;
+  other.osRelease = "NAME=\"pruned\"\n";
+  Status s = buildTestImage(*layout_, "pruned", other);
+  ASSERT_TRUE(s.ok()) << s;
+  ASSERT_TRUE((s = registry_->push(*layout_, "pruned", "gc/pruned:1")).ok()) << s;
+  ASSERT_TRUE((s = registry_->push(*layout_, "latest", "gc/kept:1")).ok()) << s;
+  auto master = StartMaster();
+  auto agent = StartAgent(*master);
+  const std::string store = agent->options().workDir + "/images";
+  RecordingScheduler scheduler;
+  launchOnce(scheduler, {{"done", image("gc/pruned:1"), std::string("cat /etc/os-release")},
+                         {"running", image("gc/kept:1"), std::string("exec sleep 1000")}});
+  TuttiSchedulerDriver driver(&scheduler, framework(), master->messageAddress());
+  ASSERT_EQ(driver.start(), DriverStatus::DRIVER_RUNNING);
+  ASSERT_TRUE(scheduler.waitForState(TaskID("done"), TaskState::TASK_FINISHED));
+  ASSERT_TRUE(scheduler.waitForState(TaskID("running"), TaskState::TASK_RUNNING));
+  ASSERT_TRUE(waitUntil([&] { return entries(agent->options().workDir + "/containers/bundles") == 1; }));
+  ASSERT_EQ(entries(store + "/images"), 2u);
+  size_t layersBefore = entries(store + "/layers");
+
+  auto r = httpRequest("POST", "127.0.0.1", agent->httpPort(), "/prune_images", "");
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->first, 200) << r->second;
+  auto stats = nlohmann::json::parse(r->second);
+  EXPECT_EQ(stats["images_removed"], 1) << r->second;
+  EXPECT_GE(stats["layers_removed"].get<int>(), 1) << r->second;
+  EXPECT_GT(stats["bytes_freed"].get<uint64_t>(), 0u) << r->second;
+  EXPECT_EQ(entries(store + "/images"), 1u);
+  EXPECT_EQ(entries(store + "/layers"), layersBefore - stats["layers_removed"].get<size_t>());
+  EXPECT_EQ(entries(store + "/blobs/sha256"), entries(store + "/layers"));
+  auto m = getJson(agent->httpPort(), "/metrics/snapshot");
+  EXPECT_EQ(m["slave/image_gc_runs"], 1.0);
+  // Nothing more to remove while the container runs; the running task is untouched.
+  r = httpRequest("POST", "127.0.0.1", agent->httpPort(), "/prune_images", "");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(nlohmann::json::parse(r->second)["images_removed"], 0) << r->second;
+  EXPECT_EQ(lastUpdate(scheduler, "running")->state, TaskState::TASK_RUNNING);
+
+  // The pruned image comes back with a new pull.
+  double pulls = m["slave/image_pulls"].get<double>();
+  RecordingScheduler again;
+  launchOnce(again, {{"again", image("gc/pruned:1"), std::string("grep -q pruned /etc/os-release")}});
+  TuttiSchedulerDriver second(&again, framework(), master->messageAddress());
+  ASSERT_EQ(second.start(), DriverStatus::DRIVER_RUNNING);
+  ASSERT_TRUE(again.waitForState(TaskID("again"), TaskState::TASK_FINISHED))
+      << (lastUpdate(again, "again") ? lastUpdate(again, "again")->message : "");
+  m = getJson(agent->httpPort(), "/metrics/snapshot");
+  EXPECT_EQ(m["slave/image_pulls"].get<double>(), pulls + 1);
+  second.stop();
+  driver.stop();
+}
+
 // A manifest list (multi-platform image) is followed to the host's
 // platform: pushed here with the registry API, listing the image for
 // linux/amd64 (or the host's architecture) and a decoy for another one.

@@ -4,10 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "agent/containerizer/images/layer_extractor.hpp"
@@ -187,6 +189,7 @@ void ImageStore::work() {
 Result<StoredImage> ImageStore::pull(const std::string& name, bool cached) {
   auto ref = parseImageReference(name, options_.defaultRegistry);
   if (!ref.ok()) return ref.status();
+  std::shared_lock<std::shared_mutex> use(*gcLock_);
   if (cached) {
     auto stored = readRecord(ref->canonical());
     if (stored.ok()) return stored;
@@ -289,6 +292,85 @@ Status ImageStore::unpackLayer(const std::string& digest, const std::string& sta
     return s;
   }
   return renameInto(tmp, dir);
+}
+
+namespace {
+// Bytes on disk under `path` (a file or a tree); errors count as nothing.
+uint64_t diskUsage(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(path, ec)) {
+    auto n = std::filesystem::file_size(path, ec);
+    return ec ? 0 : n;
+  }
+  uint64_t total = 0;
+  for (auto it = std::filesystem::recursive_directory_iterator(
+           path, std::filesystem::directory_options::skip_permission_denied, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_regular_file(ec) && !it->is_symlink(ec)) total += it->file_size(ec);
+  }
+  return total;
+}
+}  // namespace
+
+Result<ImageStore::PruneStats> ImageStore::prune(const InUse& inUse) {
+  std::unique_lock<std::shared_mutex> exclusive(*gcLock_);
+  std::optional<std::set<std::string>> used = inUse();
+  if (!used) {
+    return Status::FailedPrecondition(
+        "the layers of some container are not known; no image was removed");
+  }
+  PruneStats stats;
+  std::set<std::string> keep = *used;  // layer digests, then also of kept images
+  auto records = listDirectory(options_.dir + "/images");
+  if (!records.ok()) return records.status();
+  for (const auto& file : *records) {
+    const std::string path = options_.dir + "/images/" + file;
+    auto text = readFile(path);
+    json j = text.ok() ? json::parse(*text, nullptr, false) : json();
+    std::vector<std::string> layers;
+    if (j.is_object() && j.contains("layers") && j["layers"].is_array()) {
+      for (const auto& l : j["layers"]) {
+        if (l.is_string()) layers.push_back(l.get<std::string>());
+      }
+    }
+    bool inUse = !layers.empty() && std::all_of(layers.begin(), layers.end(), [&](const auto& l) {
+      return used->count(l) > 0;
+    });
+    if (inUse) {
+      keep.insert(layers.begin(), layers.end());
+      continue;
+    }
+    stats.bytes += diskUsage(path);
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      return Status::IoError("cannot remove " + path + ": " + std::strerror(errno));
+    }
+    ++stats.images;
+  }
+  std::set<std::string> keepHex;
+  for (const auto& digest : keep) keepHex.insert(hexOf(digest));
+  auto layers = listDirectory(options_.dir + "/layers");
+  if (!layers.ok()) return layers.status();
+  for (const auto& hex : *layers) {
+    if (keepHex.count(hex)) continue;
+    const std::string dir = options_.dir + "/layers/" + hex;
+    stats.bytes += diskUsage(dir);
+    Status s = removeTree(dir);
+    if (!s.ok()) return s;
+    ++stats.layers;
+  }
+  auto blobs = listDirectory(options_.dir + "/blobs/sha256");
+  if (!blobs.ok()) return blobs.status();
+  for (const auto& hex : *blobs) {
+    if (keepHex.count(hex)) continue;
+    const std::string blob = options_.dir + "/blobs/sha256/" + hex;
+    stats.bytes += diskUsage(blob);
+    if (::unlink(blob.c_str()) != 0 && errno != ENOENT) {
+      return Status::IoError("cannot remove " + blob + ": " + std::strerror(errno));
+    }
+  }
+  LOG(INFO) << "Image GC removed " << stats.images << " images and " << stats.layers
+            << " layers (" << stats.bytes / (1024 * 1024) << " MiB)";
+  return stats;
 }
 
 Status ImageStore::writeRecord(const StoredImage& image) {

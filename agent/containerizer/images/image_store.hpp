@@ -21,6 +21,12 @@
 // Threads: get() on the owner's loop thread; pulls run on the store's
 // worker threads and their results are posted back to the loop. Concurrent
 // gets of one image share one pull.
+//
+// Garbage collection: prune() removes every image that no container uses
+// and every layer and blob no remaining image uses. It holds the store's
+// lock exclusively, so it waits for pulls in progress and holds new ones
+// back; whoever builds a root filesystem from layers holds the same lock
+// shared (useLock()), so no layer disappears under a container being set up.
 #pragma once
 
 #include <atomic>
@@ -31,6 +37,9 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <set>
+#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -73,6 +82,7 @@ class ImageStore {
   // mismatch), NotFound, Unavailable (registry unreachable), IoError.
   void get(const Image& image, Done done);
 
+  const std::string& dir() const { return options_.dir; }
   // Where a layer's unpacked files are, and its blob.
   std::string layerDir(const std::string& digest) const;
   std::string blobPath(const std::string& digest) const;
@@ -82,6 +92,21 @@ class ImageStore {
 
   // Pulls started (not served from the store) since construction.
   uint64_t pulls() const { return pulls_; }
+
+  struct PruneStats {
+    int images = 0;      // image records removed
+    int layers = 0;      // unpacked layers (and their blobs) removed
+    uint64_t bytes = 0;  // their size on disk
+  };
+  // Layer digests the containers use, read while prune() holds the lock;
+  // nullopt when that cannot be known (prune then removes nothing).
+  using InUse = std::function<std::optional<std::set<std::string>>()>;
+  // Blocking, any thread but the loop's. An image is kept when every layer
+  // of it is in use. Errors: FailedPrecondition when InUse gave nullopt,
+  // IoError when a removal failed (what was removed before stays removed).
+  Result<PruneStats> prune(const InUse& inUse);
+  // Held shared while layers are in use for building a root filesystem.
+  std::shared_ptr<std::shared_mutex> useLock() const { return gcLock_; }
 
  private:
   struct Job {
@@ -116,6 +141,8 @@ class ImageStore {
   std::atomic<uint64_t> pulls_{0};
   std::atomic<uint64_t> stagingSeq_{0};
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  // Shared by pulls and rootfs builds, exclusive for prune().
+  std::shared_ptr<std::shared_mutex> gcLock_ = std::make_shared<std::shared_mutex>();
 };
 
 }  // namespace tutti::agent::images

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <shared_mutex>
 #include <sstream>
 
 #include "agent/containerizer/oci/oci_spec.hpp"
@@ -147,6 +148,7 @@ void OciContainerizer::prepare(const ContainerID& id, const TaskInfo& task,
     for (const auto& digest : image->layers) {
       layers.dirs.push_back(store_->layerDir(digest));
       layers.blobs.push_back(store_->blobPath(digest));
+      layers.digests.push_back(digest);
     }
     SpecOptions spec;
     spec.process = *process;
@@ -159,7 +161,20 @@ void OciContainerizer::prepare(const ContainerID& id, const TaskInfo& task,
              "TUTTI_OCI_ROOT=" + runtimeRoot()};
     // Runs on the launcher's thread, which may outlive this object.
     std::shared_ptr<const Provisioner> provisioner = provisioner_;
-    p.provision = [provisioner, id, layers, spec]() mutable -> Status {
+    std::string imageName = task.container->image->name;
+    p.provision = [provisioner, id, layers, spec, imageName,
+                   gcLock = store_->useLock()]() mutable -> Status {
+      // Image GC waits while the layers become a root filesystem; they may
+      // have gone between the pull and now.
+      std::shared_lock<std::shared_mutex> use(*gcLock);
+      for (const auto& dir : layers.dirs) {
+        struct stat st;
+        if (::stat(dir.c_str(), &st) != 0) {
+          return Status::Unavailable("image '" + imageName +
+                                     "' was removed from the store by image GC meanwhile; "
+                                     "launch the task again");
+        }
+      }
       try {
         return provisioner->provision(id.value, layers,
                                       [&](const std::string& rootfs) -> Result<std::string> {
@@ -216,13 +231,47 @@ void OciContainerizer::work() {
       queue_.pop_front();
       ++busy_;
     }
-    destroyNow(id);
+    if (id == kPruneJob) {
+      prune();
+    } else {
+      destroyNow(id);
+    }
     {
       std::lock_guard<std::mutex> lock(mu_);
       --busy_;
     }
     cv_.notify_all();
   }
+}
+
+void OciContainerizer::pruneImages(OnPruned done) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    pruneWaiters_.push_back(std::move(done));
+    if (pruneWaiters_.size() > 1) return;  // one is queued: it answers all
+    queue_.push_back(kPruneJob);
+  }
+  cv_.notify_all();
+}
+
+void OciContainerizer::prune() {
+  std::vector<OnPruned> waiters;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    waiters.swap(pruneWaiters_);
+  }
+  std::shared_ptr<const Provisioner> provisioner = provisioner_;
+  auto result = store_->prune([provisioner] { return provisioner->layersInUse(); });
+  if (result.ok()) {
+    metrics_.counter("slave/image_gc_runs").inc();
+    metrics_.counter("slave/image_gc_bytes_freed").inc(static_cast<int64_t>(result->bytes));
+  } else {
+    LOG(WARNING) << "Image GC: " << result.status();
+  }
+  loop_.post("oci.pruned", [alive = alive_, waiters = std::move(waiters), result]() {
+    if (!*alive) return;
+    for (const auto& w : waiters) w(result);
+  });
 }
 
 void OciContainerizer::destroyNow(const std::string& id) {

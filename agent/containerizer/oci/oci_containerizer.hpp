@@ -36,6 +36,8 @@
 
 namespace tutti::agent::oci {
 
+using ImagePruneStats = images::ImageStore::PruneStats;
+
 class OciContainerizer {
  public:
   // `layout`: the cgroups isolator's, or kNone without one.
@@ -67,6 +69,10 @@ class OciContainerizer {
   void cleanupOrphans(const std::set<std::string>& known);
   // Waits until every destroy() queued so far is done (tests).
   void drain();
+  // Image GC (images/image_store.hpp: prune()) on this object's workers,
+  // keeping every layer a bundle uses; `done` runs on the loop.
+  using OnPruned = std::function<void(Result<images::ImageStore::PruneStats>)>;
+  void pruneImages(OnPruned done);
 
   images::ImageStore& store() { return *store_; }
   const std::string& runtimePath() const { return runtime_; }
@@ -75,6 +81,7 @@ class OciContainerizer {
  private:
   void work();
   void destroyNow(const std::string& id);
+  void prune();  // a worker
   std::string cgroupsPathFor(const ContainerID& id) const;
 
   Loop& loop_;
@@ -87,7 +94,9 @@ class OciContainerizer {
   std::shared_ptr<Provisioner> provisioner_;  // shared with provision hooks
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::string> queue_;
+  std::deque<std::string> queue_;  // container ids; kPruneJob: an image GC
+  std::vector<OnPruned> pruneWaiters_;  // guarded by mu_
+  static constexpr const char* kPruneJob = "";
   size_t busy_ = 0;
   bool stopping_ = false;
   static constexpr int kCleanupWorkers = 4;

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <nlohmann/json.hpp>
 
 #include "agent/containerizer/images/layer_extractor.hpp"
 #include "common/files.hpp"
@@ -25,6 +26,9 @@ Status Provisioner::provision(const std::string& containerId, const Layers& laye
   const std::string bundle = bundleDir(containerId);
   (void)destroy(containerId);  // a leftover of an earlier attempt
   Status s = makeDirectories(bundle + "/rootfs");
+  if (s.ok()) {
+    s = writeFileAtomically(bundle + "/layers.json", nlohmann::json(layers.digests).dump(), false);
+  }
   if (s.ok()) {
     s = backend_ == Backend::kOverlay ? mountOverlay(bundle, layers) : copyLayers(bundle, layers);
   }
@@ -86,6 +90,26 @@ std::set<std::string> Provisioner::list() const {
   auto names = listDirectory(dir_);
   if (!names.ok()) return out;
   for (const auto& n : *names) out.insert(n);
+  return out;
+}
+
+std::optional<std::set<std::string>> Provisioner::layersInUse() const {
+  std::set<std::string> out;
+  for (const auto& id : list()) {
+    auto text = readFile(bundleDir(id) + "/layers.json");
+    if (!text.ok()) {
+      // Being removed (neither file left): nothing in use. Made before
+      // layers were recorded: unknown.
+      if (!readFile(bundleDir(id) + "/config.json").ok()) continue;
+      return std::nullopt;
+    }
+    auto j = nlohmann::json::parse(*text, nullptr, false);
+    if (!j.is_array()) return std::nullopt;
+    for (const auto& d : j) {
+      if (!d.is_string()) return std::nullopt;
+      out.insert(d.get<std::string>());
+    }
+  }
   return out;
 }
 

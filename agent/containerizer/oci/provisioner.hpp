@@ -11,6 +11,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -29,8 +30,9 @@ class Provisioner {
   std::string bundleDir(const std::string& containerId) const { return dir_ + "/" + containerId; }
 
   struct Layers {
-    std::vector<std::string> dirs;   // unpacked (overlay format), bottom first
-    std::vector<std::string> blobs;  // the same layers' archives, for the copy backend
+    std::vector<std::string> dirs;     // unpacked (overlay format), bottom first
+    std::vector<std::string> blobs;    // the same layers' archives, for the copy backend
+    std::vector<std::string> digests;  // the same layers' digests (kept in the bundle)
   };
   // Builds rootfs/ from `layers`, then writes config.json as `makeConfig`
   // says (given the rootfs path: it resolves the user there). On error
@@ -42,6 +44,10 @@ class Provisioner {
   Status destroy(const std::string& containerId) const;
   // Container ids that have a bundle.
   std::set<std::string> list() const;
+  // The layer digests every bundle uses (each bundle keeps them in
+  // layers.json, written before its rootfs); nullopt when a bundle does not
+  // say (one made before layers were recorded).
+  std::optional<std::set<std::string>> layersInUse() const;
 
  private:
   Status mountOverlay(const std::string& bundle, const Layers& layers) const;

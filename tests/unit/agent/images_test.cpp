@@ -62,7 +62,9 @@ TEST(ImageReferenceTest, RejectsMalformedNames) {
                           "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}) {
     auto r = parseImageReference(bad);
     EXPECT_FALSE(r.ok()) << bad;
-    if (!r.ok()) EXPECT_NE(r.status().message().find("Invalid image name"), std::string::npos);
+    if (!r.ok()) {
+      EXPECT_NE(r.status().message().find("Invalid image name"), std::string::npos);
+    }
   }
 }
 
