@@ -12,11 +12,14 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/containerizer/images/image_reference.hpp"
+#include "agent/containerizer/images/image_store.hpp"
 #include "agent/containerizer/images/layer_extractor.hpp"
 #include "agent/containerizer/images/manifest.hpp"
 #include "agent/containerizer/images/registry_client.hpp"
 #include "agent/containerizer/oci/oci_spec.hpp"
+#include "common/clock.hpp"
 #include "common/files.hpp"
+#include "common/loop.hpp"
 #include "tests/fixtures/cluster.hpp"
 
 namespace tutti::agent {
@@ -282,6 +285,62 @@ TEST(LayerExtractorTest, LimitsStopABombBeforeItFillsTheDisk) {
   EXPECT_NE(s.message().find("more than 10 entries"), std::string::npos) << s;
   // Within the limits: fine.
   EXPECT_TRUE(images::extractLayer(wide, dir.path() + "/r3", images::WhiteoutMode::kApply).ok());
+}
+
+// Image GC on a store laid out by hand: an image is kept when every layer of
+// it is in use; other images go, then layers and blobs nobody keeps.
+TEST(ImageStorePruneTest, KeepsImagesWhoseLayersAreInUseAndRemovesTheRest) {
+  TempDir dir;
+  ManualClock clock;
+  Loop loop(clock);
+  images::ImageStoreOptions o;
+  o.dir = dir.path() + "/store";
+  images::ImageStore store(loop, o);
+  ASSERT_TRUE(store.initialize().ok());
+  auto digest = [](char c) { return "sha256:" + std::string(64, c); };
+  auto addLayer = [&](char c) {
+    ASSERT_TRUE(makeDirectories(store.layerDir(digest(c)) + "/etc").ok());
+    ASSERT_TRUE(writeFileAtomically(store.layerDir(digest(c)) + "/etc/f", std::string(100, c),
+                                    false)
+                    .ok());
+    ASSERT_TRUE(writeFileAtomically(store.blobPath(digest(c)), std::string(50, c), false).ok());
+  };
+  for (char c : {'a', 'b', 'c', 'd'}) addLayer(c);
+  auto addImage = [&](const std::string& file, std::vector<std::string> layers) {
+    nlohmann::json j{{"name", file}, {"manifestDigest", digest('f')}, {"layers", layers},
+                     {"config", nlohmann::json::object()}};
+    ASSERT_TRUE(writeFileAtomically(o.dir + "/images/" + file + ".json", j.dump(), false).ok());
+  };
+  addImage("used", {digest('a'), digest('b')});     // its container runs
+  addImage("partly", {digest('b'), digest('c')});   // shares b, c unused
+  addImage("unused", {digest('d')});
+
+  // Unknown usage: nothing is removed.
+  auto refused = store.prune([] { return std::nullopt; });
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Status::Code::kFailedPrecondition);
+  EXPECT_EQ(listDirectory(o.dir + "/images")->size(), 3u);
+
+  auto pruned = store.prune([&] { return std::set<std::string>{digest('a'), digest('b')}; });
+  ASSERT_TRUE(pruned.ok()) << pruned.status().message();
+  EXPECT_EQ(pruned->images, 2);
+  EXPECT_EQ(pruned->layers, 2);  // c and d
+  EXPECT_GE(pruned->bytes, 2u * 150);
+  EXPECT_EQ(*listDirectory(o.dir + "/images"), std::vector<std::string>{"used.json"});
+  auto layers = *listDirectory(o.dir + "/layers");
+  std::sort(layers.begin(), layers.end());
+  EXPECT_EQ(layers, (std::vector<std::string>{std::string(64, 'a'), std::string(64, 'b')}));
+  auto blobs = *listDirectory(o.dir + "/blobs/sha256");
+  std::sort(blobs.begin(), blobs.end());
+  EXPECT_EQ(blobs, layers);
+
+  // Nothing in use any more: everything goes.
+  pruned = store.prune([] { return std::set<std::string>{}; });
+  ASSERT_TRUE(pruned.ok());
+  EXPECT_EQ(pruned->images, 1);
+  EXPECT_EQ(pruned->layers, 2);
+  EXPECT_TRUE(listDirectory(o.dir + "/layers")->empty());
+  EXPECT_TRUE(listDirectory(o.dir + "/blobs/sha256")->empty());
 }
 
 TEST(RegistryClientTest, Sha256) {
