@@ -70,6 +70,10 @@ DEFINE_string(docker_registry_ca, "",
 DEFINE_string(docker_insecure_registries, "",
               "host:port,... of registries spoken to in plain HTTP when HTTPS fails "
               "(loopback registries always are)");
+DEFINE_string(docker_config, "",
+              "Docker config file (~/.docker/config.json format: \"auths\" by registry) "
+              "with the credentials of registries that need them; Docker Hub's public "
+              "images need none");
 DEFINE_string(oci_runtime, "runc",
               "OCI runtime that runs tasks in images (runc; crun where the host is pure "
               "cgroups v2)");
@@ -179,6 +183,7 @@ int main(int argc, char** argv) {
   o.dockerInsecureRegistries = FLAGS_docker_insecure_registries;
   o.ociRuntime = FLAGS_oci_runtime;
   o.imageProvisionerBackend = FLAGS_image_provisioner_backend;
+  o.dockerConfig = FLAGS_docker_config;
   o.imageGcInterval = *tutti::parseDuration(FLAGS_image_gc_interval);
   o.imageDiskHeadroom = FLAGS_image_disk_headroom;
 

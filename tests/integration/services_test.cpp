@@ -113,7 +113,11 @@ class ServicesTest : public ::testing::Test {
                 {"instances", instances},
                 {"healthChecks", {{{"protocol", "HTTP"}, {"path", "/"}, {"portIndex", 0},
                                    {"gracePeriodSeconds", 10}, {"intervalSeconds", 1},
-                                   {"timeoutSeconds", 2}, {"maxConsecutiveFailures", 3}}}},
+                                   // Generous: one check that times out on a starved CI
+                                   // machine reports the instance unhealthy at once (as
+                                   // Mesos does), which the capacity checks below would
+                                   // count against the scheduler.
+                                   {"timeoutSeconds", 10}, {"maxConsecutiveFailures", 3}}}},
                 {"backoffSeconds", 0.2}}
         .dump();
   }

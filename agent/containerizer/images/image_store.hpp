@@ -76,6 +76,10 @@ class ImageStore {
 
   // Creates the directories and removes leftover staging. Call once.
   Status initialize();
+  // Registry credentials (host -> user:password); before the first get().
+  void setCredentials(std::map<std::string, std::string> credentials) {
+    options_.registry.credentials = std::move(credentials);
+  }
 
   // The stored image when `cached` and present, else a pull. `done` runs on
   // the loop. Errors: InvalidArgument (bad name, bad manifest, digest

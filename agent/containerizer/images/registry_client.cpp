@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "agent/containerizer/images/manifest.hpp"
+#include "agent/containerizer/images/registry_auth.hpp"
 
 namespace tutti::agent::images {
 
@@ -130,14 +131,32 @@ Status httpStatusError(int status, const std::string& what, const ImageReference
   }
   if (status == 401 || status == 403) {
     return Status::PermissionDenied("registry " + ref.registry + " refused " + what + " (HTTP " +
-                                    std::to_string(status) +
-                                    "); registries that need credentials are not supported yet");
+                                    std::to_string(status) + "): " + detail);
   }
   return Status::Unavailable("registry " + ref.registry + " answered HTTP " +
                              std::to_string(status) + " for " + what + ": " + detail);
 }
 
 }  // namespace
+
+Status RegistryClient::authenticate(const std::string& header) {
+  authTried_ = true;
+  auto challenge = parseAuthChallenge(header);
+  if (!challenge) {
+    return Status::PermissionDenied("registry " + ref_.registry +
+                                    " needs authentication it does not describe (WWW-Authenticate: '" +
+                                    header.substr(0, 200) + "')");
+  }
+  std::optional<std::string> userPass;
+  auto c = options_.credentials.find(ref_.registry);
+  if (c != options_.credentials.end()) userPass = c->second;
+  auto authorization = authorizationFor(*challenge, ref_.repository, userPass, options_);
+  if (!authorization.ok()) {
+    return authorization.status().prefixed("registry " + ref_.registry + ": ");
+  }
+  authorization_ = *authorization;
+  return Status::OK();
+}
 
 Result<FetchedManifest> RegistryClient::manifest(const std::string& reference) {
   const std::string path = "/v2/" + ref_.repository + "/manifests/" + reference;
@@ -151,7 +170,9 @@ Result<FetchedManifest> RegistryClient::manifest(const std::string& reference) {
     auto client = makeClient(base(tls), options_);
     std::string body;
     bool tooBig = false;
-    auto res = client->Get(path, headers, [&](const char* data, size_t n) {
+    httplib::Headers sent = headers;
+    if (!authorization_.empty()) sent.emplace("Authorization", authorization_);
+    auto res = client->Get(path, sent, [&](const char* data, size_t n) {
       if (body.size() + n > options_.maxManifestBytes) {
         tooBig = true;
         return false;
@@ -169,6 +190,12 @@ Result<FetchedManifest> RegistryClient::manifest(const std::string& reference) {
                                  describe(res.error()));
     }
     if (schemeDecided_ == 0) schemeDecided_ = tls ? 1 : 2;
+    if (res->status == 401 && !authTried_) {
+      Status a = authenticate(res->get_header_value("WWW-Authenticate"));
+      if (!a.ok()) return a;
+      --attempt;  // the same request again, authenticated
+      continue;
+    }
     if (res->status != 200) return httpStatusError(res->status, what, ref_, body);
     FetchedManifest m;
     m.body = std::move(body);
@@ -194,18 +221,20 @@ Status RegistryClient::blob(const std::string& digest, int64_t size, const std::
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return Status::IoError("cannot create " + tmp + ": " + std::strerror(errno));
     auto client = makeClient(base(tls), options_);
+    // Redirects are followed by hand: the Authorization header is for the
+    // registry only (a CDN may refuse a request carrying one).
+    client->set_follow_location(false);
     Sha256 hash;
     int64_t received = 0;
     int status = 0;
     std::string errorBody;
     std::string failure;
-    auto res = client->Get(
-        "/v2/" + ref_.repository + "/blobs/" + digest, httplib::Headers{},
-        [&](const httplib::Response& r) {
-          status = r.status;
-          return true;
-        },
-        [&](const char* data, size_t n) {
+    auto onResponse = [&](const httplib::Response& r) {
+      status = r.status;
+      errorBody.clear();
+      return true;
+    };
+    auto onData = [&](const char* data, size_t n) {
           if (status != 200) {
             if (errorBody.size() < 1024) errorBody.append(data, std::min<size_t>(n, 1024));
             return true;
@@ -228,7 +257,40 @@ Status RegistryClient::blob(const std::string& digest, int64_t size, const std::
             off += static_cast<size_t>(w);
           }
           return true;
-        });
+        };
+    httplib::Headers headers;
+    if (!authorization_.empty()) headers.emplace("Authorization", authorization_);
+    const std::string blobPath = "/v2/" + ref_.repository + "/blobs/" + digest;
+    auto res = client->Get(blobPath, headers, onResponse, onData);
+    if (res && res->status == 401 && !authTried_) {
+      Status a = authenticate(res->get_header_value("WWW-Authenticate"));
+      if (!a.ok()) {
+        ::close(fd);
+        ::unlink(tmp.c_str());
+        return a;
+      }
+      headers = {{"Authorization", authorization_}};
+      res = client->Get(blobPath, headers, onResponse, onData);
+    }
+    std::unique_ptr<httplib::Client> elsewhere;
+    if (res && res->status >= 301 && res->status <= 308 && res->has_header("Location")) {
+      std::string location = res->get_header_value("Location");
+      std::string origin = base(tls);
+      if (location.rfind("/", 0) == 0) location = origin + location;
+      auto scheme = location.find("://");
+      auto slash = scheme == std::string::npos ? std::string::npos : location.find('/', scheme + 3);
+      if (scheme == std::string::npos || slash == std::string::npos) {
+        ::close(fd);
+        ::unlink(tmp.c_str());
+        return Status::Unavailable("registry " + ref_.registry + " redirected " + what +
+                                   " to an unusable location");
+      }
+      std::string target = location.substr(0, slash);
+      elsewhere = makeClient(target, options_);
+      httplib::Headers none;
+      if (target == origin && !authorization_.empty()) none.emplace("Authorization", authorization_);
+      res = elsewhere->Get(location.substr(slash), none, onResponse, onData);
+    }
     bool synced = ::fsync(fd) == 0;
     ::close(fd);
     auto fail = [&](Status s) {

@@ -5,12 +5,20 @@
 //
 // Errors say which: Unavailable "cannot reach registry H: ..." (connection
 // refused, timeout, TLS failure), NotFound "... not found in registry H"
-// (404), PermissionDenied (401/403: registries that need credentials are
-// not supported yet), InvalidArgument for a body that is not what the
-// registry promised (digest mismatch, size above the descriptor's).
+// (404), PermissionDenied (401/403 after authenticating: a token service or
+// registry that refuses the credentials, or none configured), InvalidArgument
+// for a body that is not what the registry promised (digest mismatch, size
+// above the descriptor's).
+//
+// Authentication (registry_auth.hpp): on a 401 the client answers the
+// registry's challenge once — a bearer token from its realm (anonymous, or
+// with the registry's credentials), or Basic credentials — and repeats the
+// request; the header is kept for the client's later requests. A blob the
+// registry redirects to another host (a CDN) is fetched there without it.
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -25,6 +33,8 @@ struct RegistryOptions {
   // for "insecure registries": loopback ones always, plus these host:port.
   std::vector<std::string> insecure;
   std::chrono::seconds timeout{30};
+  // Registry host[:port] -> "user:password" (--docker_config).
+  std::map<std::string, std::string> credentials;
   size_t maxManifestBytes = 4u << 20;
 };
 
@@ -49,10 +59,14 @@ class RegistryClient {
  private:
   bool insecure() const;
   std::string base(bool tls) const;
+  // Answers a 401's WWW-Authenticate header; once per client.
+  Status authenticate(const std::string& challenge);
 
   ImageReference ref_;
   RegistryOptions options_;
   int schemeDecided_ = 0;  // 0: unknown, 1: https, 2: http
+  std::string authorization_;  // the Authorization header once authenticated
+  bool authTried_ = false;
 };
 
 // sha256 of a string / a file, "sha256:<hex>".

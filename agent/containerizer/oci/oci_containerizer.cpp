@@ -10,6 +10,7 @@
 #include <shared_mutex>
 #include <sstream>
 
+#include "agent/containerizer/images/registry_auth.hpp"
 #include "agent/containerizer/oci/oci_spec.hpp"
 #include "common/files.hpp"
 #include "common/process.hpp"
@@ -88,6 +89,15 @@ OciContainerizer::~OciContainerizer() {
 }
 
 Status OciContainerizer::initialize() {
+  if (!options_.dockerConfig.empty()) {
+    auto text = readFile(options_.dockerConfig);
+    if (!text.ok()) return text.status().prefixed("--docker_config: ");
+    auto credentials = images::parseDockerConfig(*text);
+    if (!credentials.ok()) {
+      return credentials.status().prefixed("--docker_config " + options_.dockerConfig + ": ");
+    }
+    store_->setCredentials(std::move(credentials).value());
+  }
   Status s = store_->initialize();
   if (!s.ok()) return s;
   for (const char* sub : {"/bundles", "/runtime"}) {
