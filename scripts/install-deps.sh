@@ -21,7 +21,7 @@ PACKAGES=(
   libarchive-dev runc docker-registry skopeo umoci busybox-static
   # tools the scripts and tests call
   # (util-linux: unshare for namespaces/pid, prlimit for posix/rlimits)
-  curl procps iproute2 python3 util-linux
+  curl procps iproute2 python3 util-linux openssl
 )
 
 missing=()

@@ -17,10 +17,12 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/containerizer/cgroups.hpp"
+#include "agent/containerizer/images/registry_auth.hpp"
 #include "common/files.hpp"
 #include "tests/fixtures/cluster.hpp"
 #include "tests/fixtures/image_registry.hpp"
 #include "tests/fixtures/process_fixture.hpp"
+#include "tests/fixtures/token_server.hpp"
 #include "tutti/scheduler.hpp"
 
 namespace tutti::testing {
@@ -499,6 +501,81 @@ TEST_F(ImageTest, PruneImagesRemovesUnusedImagesAndKeepsRunningOnes) {
   m = getJson(agent->httpPort(), "/metrics/snapshot");
   EXPECT_EQ(m["slave/image_pulls"].get<double>(), pulls + 1);
   second.stop();
+  driver.stop();
+}
+
+// A registry that wants bearer tokens (as Docker Hub does): public images
+// pull with an anonymous token; a private repository is refused without
+// credentials (the task fails saying so) and pulls with --docker_config.
+TEST_F(ImageTest, TokenAuthRegistryAnonymousPullsAndCredentialsForPrivateImages) {
+  TempDir dir;
+  TokenServer tokens(dir.path() + "/tokens", "tutti", "s3cret");
+  ASSERT_TRUE(tokens.ok()) << tokens.error();
+  RegistryTokenAuth auth{tokens.realm(), TokenServer::kService, TokenServer::kIssuer,
+                         tokens.certFile()};
+  RegistryServer registry(dir.path() + "/registry", /*tls=*/false, &auth);
+  ASSERT_TRUE(registry.ok()) << registry.error();
+  Status s = registry.push(*layout_, "latest", "public/busybox:1", "tutti:s3cret");
+  ASSERT_TRUE(s.ok()) << s;
+  ASSERT_TRUE((s = registry.push(*layout_, "latest", "private/busybox:1", "tutti:s3cret")).ok())
+      << s;
+  const std::string config = dir.path() + "/docker-config.json";
+  ASSERT_TRUE(writeFileAtomically(
+                  config,
+                  nlohmann::json{{"auths",
+                                  {{registry.address(),
+                                    {{"auth", agent::images::base64Encode("tutti:s3cret")}}}}}}
+                      .dump(),
+                  false)
+                  .ok());
+
+  auto master = StartMaster();
+  agent::AgentOptions anonymous = testAgentOptions("", "");
+  anonymous.attributes = "creds:none";
+  auto first = StartAgent(*master, anonymous);
+  agent::AgentOptions withCreds = testAgentOptions("", "");
+  withCreds.attributes = "creds:given";
+  withCreds.dockerConfig = config;
+  auto second = StartAgent(*master, withCreds);
+
+  const std::string pub = registry.address() + "/public/busybox:1";
+  const std::string priv = registry.address() + "/private/busybox:1";
+  RecordingScheduler scheduler;
+  std::mutex mu;
+  std::set<std::string> served;
+  scheduler.onOffers = [&](SchedulerDriver* d, const std::vector<Offer>& offers) {
+    for (const auto& o : offers) {
+      std::string creds = o.attributes.empty() ? "" : o.attributes[0].value;
+      std::lock_guard<std::mutex> lock(mu);
+      if (!served.insert(creds).second) {
+        d->declineOffer(o.id);
+        continue;
+      }
+      std::vector<TaskInfo> tasks;
+      if (creds == "none") {
+        tasks = {imageTask({"anon-public", pub, std::string("true")}, o),
+                 imageTask({"anon-private", priv, std::string("true")}, o)};
+      } else {
+        tasks = {imageTask({"creds-private", priv, std::string("grep -q tuttitest /etc/os-release")},
+                           o)};
+      }
+      d->launchTasks({o.id}, tasks);
+    }
+  };
+  TuttiSchedulerDriver driver(&scheduler, framework(), master->messageAddress());
+  ASSERT_EQ(driver.start(), DriverStatus::DRIVER_RUNNING);
+  auto message = [&](const std::string& id) {
+    auto u = lastUpdate(scheduler, id);
+    return u ? u->message : std::string();
+  };
+  ASSERT_TRUE(scheduler.waitForState(TaskID("anon-public"), TaskState::TASK_FINISHED))
+      << message("anon-public");
+  ASSERT_TRUE(scheduler.waitForState(TaskID("anon-private"), TaskState::TASK_FAILED))
+      << message("anon-private");
+  EXPECT_NE(message("anon-private").find("refused"), std::string::npos) << message("anon-private");
+  ASSERT_TRUE(scheduler.waitForState(TaskID("creds-private"), TaskState::TASK_FINISHED))
+      << message("creds-private");
+  EXPECT_GE(tokens.tokensIssued(), 3);
   driver.stop();
 }
 

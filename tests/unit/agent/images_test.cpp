@@ -15,6 +15,7 @@
 #include "agent/containerizer/images/image_store.hpp"
 #include "agent/containerizer/images/layer_extractor.hpp"
 #include "agent/containerizer/images/manifest.hpp"
+#include "agent/containerizer/images/registry_auth.hpp"
 #include "agent/containerizer/images/registry_client.hpp"
 #include "agent/containerizer/oci/oci_spec.hpp"
 #include "common/clock.hpp"
@@ -341,6 +342,44 @@ TEST(ImageStorePruneTest, KeepsImagesWhoseLayersAreInUseAndRemovesTheRest) {
   EXPECT_EQ(pruned->layers, 2);
   EXPECT_TRUE(listDirectory(o.dir + "/layers")->empty());
   EXPECT_TRUE(listDirectory(o.dir + "/blobs/sha256")->empty());
+}
+
+TEST(RegistryAuthTest, ChallengesParse) {
+  auto c = images::parseAuthChallenge(
+      R"(Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull")");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->scheme, "bearer");
+  EXPECT_EQ(c->params["realm"], "https://auth.docker.io/token");
+  EXPECT_EQ(c->params["service"], "registry.docker.io");
+  EXPECT_EQ(c->params["scope"], "repository:library/busybox:pull");
+  auto basic = images::parseAuthChallenge(R"(Basic realm="Registry Realm")");
+  ASSERT_TRUE(basic);
+  EXPECT_EQ(basic->scheme, "basic");
+  EXPECT_FALSE(images::parseAuthChallenge("Negotiate abc"));
+  EXPECT_FALSE(images::parseAuthChallenge(R"(Bearer realm="unterminated)"));
+  EXPECT_FALSE(images::parseAuthChallenge(""));
+}
+
+TEST(RegistryAuthTest, DockerConfigCredentials) {
+  auto creds = images::parseDockerConfig(R"({"auths": {
+      "https://index.docker.io/v1/": {"auth": ")" + images::base64Encode("me:pw") + R"("},
+      "127.0.0.1:5000": {"username": "u", "password": "p:with:colons"},
+      "helper.example": {"identitytoken": "x"}}})");
+  ASSERT_TRUE(creds.ok()) << creds.status().message();
+  EXPECT_EQ((*creds)["index.docker.io"], "me:pw");
+  EXPECT_EQ((*creds)["registry-1.docker.io"], "me:pw");  // where Docker Hub pulls go
+  EXPECT_EQ((*creds)["127.0.0.1:5000"], "u:p:with:colons");
+  EXPECT_EQ(creds->count("helper.example"), 0u);
+  EXPECT_TRUE(images::parseDockerConfig("{}").ok());
+  for (const char* bad : {"[]", "not json", R"({"auths": []})", R"({"auths": {"h": 1}})",
+                          R"({"auths": {"h": {"auth": "!!!"}}})"}) {
+    auto r = images::parseDockerConfig(bad);
+    EXPECT_FALSE(r.ok()) << bad;
+  }
+  for (const std::string& text : {std::string(""), std::string("a"), std::string("ab"),
+                                  std::string("user:password"), std::string("\0\xff", 2)}) {
+    EXPECT_EQ(images::base64Decode(images::base64Encode(text)), text);
+  }
 }
 
 TEST(RegistryClientTest, Sha256) {
