@@ -620,6 +620,39 @@ TEST_F(MasterTest, DeclineFilterHoldsUntilRefuseSecondsPass) {
   EXPECT_EQ(again.resources, res("cpus:4;mem:4096").allocate("*"));
 }
 
+// --offer_timeout: an offer held too long is rescinded and its resources
+// go back to the pool; until then nothing happens.
+class OfferTimeoutTest : public MasterTest {
+ protected:
+  OfferTimeoutTest() { options_.offerTimeout = 10s; }
+};
+
+TEST_F(OfferTimeoutTest, HeldOfferIsRescindedAndOfferedAgain) {
+  AgentID agent = registerAgent("agent1", "host1");
+  subscribe("fw1", frameworkInfo("fw1"));
+  Offer offer = oneOffer("fw1");
+  subscribe("fw2", frameworkInfo("fw2"));
+  EXPECT_TRUE(offersFor("fw2").empty());  // fw1 holds the whole agent
+
+  advance(9s);
+  EXPECT_TRUE(transport_.take<wire::RescindEvent>("fw1").empty());
+  EXPECT_EQ(metric("master/offers_rescinded"), 0);
+  EXPECT_EQ(master_->offers().size(), 1u);
+
+  advance(1s, 1s);
+  auto rescinds = transport_.take<wire::RescindEvent>("fw1");
+  ASSERT_EQ(rescinds.size(), 1u);
+  EXPECT_EQ(rescinds[0].offerId, offer.id);
+  EXPECT_EQ(metric("master/offers_rescinded"), 1);
+  // The resources were recovered and offered anew (a new offer id).
+  std::vector<Offer> again = offersFor("fw1");
+  for (const auto& o : offersFor("fw2")) again.push_back(o);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_NE(again[0].id, offer.id);
+  EXPECT_EQ(again[0].agentId, agent);
+  EXPECT_EQ(again[0].resources, res("cpus:4;mem:4096").allocate("*"));
+}
+
 TEST_F(MasterTest, DeclinedResourcesGoToAnotherFrameworkAtOnce) {
   AgentID agent = registerAgent("agent1", "host1");
   FrameworkID fw1 = subscribe("fw1", frameworkInfo("fw1"));
