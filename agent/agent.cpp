@@ -2,7 +2,6 @@
 
 #include <glog/logging.h>
 #include <signal.h>
-#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -168,16 +167,12 @@ void Agent::scheduleImageGc() {
   if (!oci_ || options_.imageGcInterval <= Duration::zero()) return;
   loop_.after(options_.imageGcInterval, "agent.image_gc", [this, alive = alive_] {
     if (!*alive || state_ == AgentState::kTerminating) return;
-    struct statvfs st;
-    const std::string& dir = oci_->store().dir();
-    if (::statvfs(dir.c_str(), &st) == 0 && st.f_blocks > 0) {
-      double free = static_cast<double>(st.f_bavail) / static_cast<double>(st.f_blocks);
-      if (free < options_.imageDiskHeadroom) {
-        LOG(INFO) << "The image store's disk has " << static_cast<int>(free * 100)
-                  << "% free (headroom " << static_cast<int>(options_.imageDiskHeadroom * 100)
-                  << "%): removing images no container uses";
-        oci_->pruneImages([](const Result<images::ImageStore::PruneStats>&) {});
-      }
+    double free = 1.0 - filesystemUsage(oci_->store().dir());
+    if (free < options_.imageDiskHeadroom) {
+      LOG(INFO) << "The image store's disk has " << static_cast<int>(free * 100)
+                << "% free (headroom " << static_cast<int>(options_.imageDiskHeadroom * 100)
+                << "%): removing images no container uses";
+      oci_->pruneImages([](const Result<images::ImageStore::PruneStats>&) {});
     }
     scheduleImageGc();
   });

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -115,6 +116,12 @@ Status removeTree(const std::string& path) {
   std::filesystem::remove_all(path, ec);
   if (ec) return Status::IoError("remove " + path + ": " + ec.message());
   return Status::OK();
+}
+
+double filesystemUsage(const std::string& path) {
+  struct statvfs s {};
+  if (::statvfs(path.c_str(), &s) != 0 || s.f_blocks == 0) return 0.0;
+  return 1.0 - static_cast<double>(s.f_bavail) / static_cast<double>(s.f_blocks);
 }
 
 }  // namespace tutti

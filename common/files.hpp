@@ -29,4 +29,9 @@ Result<std::vector<std::string>> listDirectory(const std::string& path);
 // Removes a file or a whole directory tree; OK when it does not exist.
 Status removeTree(const std::string& path);
 
+// The used fraction, in [0, 1], of the filesystem holding `path` (statvfs:
+// blocks not available to unprivileged users count as used); 0 when it
+// cannot be read.
+double filesystemUsage(const std::string& path);
+
 }  // namespace tutti

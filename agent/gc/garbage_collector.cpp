@@ -1,7 +1,6 @@
 #include "agent/gc/garbage_collector.hpp"
 
 #include <glog/logging.h>
-#include <sys/statvfs.h>
 
 #include <algorithm>
 
@@ -17,12 +16,7 @@ GarbageCollector::GarbageCollector(Loop& loop, Metrics& metrics, Options options
       errors_(metrics.counter("slave/gc_errors")),
       removedCounter_(metrics.counter("slave/gc_removed")) {
   if (!usage_) {
-    std::string dir = options_.workDir;
-    usage_ = [dir] {
-      struct statvfs s {};
-      if (::statvfs(dir.c_str(), &s) != 0 || s.f_blocks == 0) return 0.0;
-      return 1.0 - static_cast<double>(s.f_bavail) / static_cast<double>(s.f_blocks);
-    };
+    usage_ = [dir = options_.workDir] { return filesystemUsage(dir); };
   }
   worker_ = std::thread([this] { work(); });
 }

@@ -275,28 +275,16 @@ TEST(BatchFailoverTest, MasterFailoverMidJobReconcilesAndRunsNothingTwice) {
   }
   auto leader = [&]() -> int {
     for (size_t i = 0; i < masters.size(); ++i) {
-      if (!masters[i].process.alive()) continue;
-      auto m = getJson(masters[i].httpPort, "/metrics/snapshot");
-      if (m.is_object() && m.value("master/elected", 0.0) == 1.0) return static_cast<int>(i);
+      if (masters[i].process.alive() && isElectedLeader(masters[i])) return static_cast<int>(i);
     }
     return -1;
   };
   ASSERT_TRUE(waitUntil([&] { return leader() >= 0; }));
 
-  AgentProcess agent;
-  agent.httpPort = freePort();
-  agent.messagePort = freePort();
-  agent.process = startProcess(
-      {binary("tutti-agent"), "--master=" + zk.url("/tutti"), "--ip=127.0.0.1",
-       "--port=" + std::to_string(agent.httpPort),
-       "--message_port=" + std::to_string(agent.messagePort), "--work_dir=" + dir.path() + "/a",
-       "--resources=cpus:4;mem:4096", "--registration_backoff_factor=50ms",
-       "--zk_session_timeout=2secs"},
-      dir.path() + "/agent.log");
-  ASSERT_TRUE(waitUntil([&] {
-    auto state = getJson(agent.httpPort, "/state");
-    return state.is_object() && state.value("state", "") == "REGISTERED";
-  })) << agent.process.log();
+  // The agent follows the leader through ZooKeeper.
+  AgentProcess agent = startAgentProcess(zk.url("/tutti"), dir.path(),
+                                         {"--zk_session_timeout=2secs"});
+  ASSERT_TRUE(agent.process.alive());
 
   std::string runs = dir.path() + "/runs";
   std::string release = dir.path() + "/release";

@@ -14,10 +14,7 @@
 namespace tutti::testing {
 namespace {
 
-bool isLeader(const MasterProcess& m) {
-  auto metrics = getJson(m.httpPort, "/metrics/snapshot");
-  return metrics.is_object() && metrics.value("master/elected", 0.0) == 1.0;
-}
+bool isLeader(const MasterProcess& m) { return isElectedLeader(m); }
 
 int leaderIndex(std::vector<MasterProcess>& masters) {
   int found = -1;
@@ -77,23 +74,10 @@ TEST_F(HighAvailabilityTest, OneLeaderStandbysRedirect) {
 
 TEST_F(HighAvailabilityTest, KillingTheLeaderLosesNoTask) {
   TempDir agentDir;
-  AgentProcess agent;
-  {
-    // The agent follows the leader through ZooKeeper.
-    agent.httpPort = freePort();
-    agent.messagePort = freePort();
-    agent.process = startProcess(
-        {binary("tutti-agent"), "--master=" + zk_.url("/tutti"), "--ip=127.0.0.1",
-         "--port=" + std::to_string(agent.httpPort),
-         "--message_port=" + std::to_string(agent.messagePort),
-         "--work_dir=" + agentDir.path() + "/work", "--resources=cpus:4;mem:4096",
-         "--registration_backoff_factor=50ms", "--zk_session_timeout=2secs"},
-        agentDir.path() + "/agent.log");
-    ASSERT_TRUE(waitUntil([&] {
-      auto state = getJson(agent.httpPort, "/state");
-      return state.is_object() && state.value("state", "") == "REGISTERED";
-    })) << agent.process.log();
-  }
+  // The agent follows the leader through ZooKeeper.
+  AgentProcess agent =
+      startAgentProcess(zk_.url("/tutti"), agentDir.path(), {"--zk_session_timeout=2secs"});
+  ASSERT_TRUE(agent.process.alive());
 
   RecordingScheduler scheduler;
   auto launched = std::make_shared<std::atomic<bool>>(false);

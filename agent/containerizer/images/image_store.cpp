@@ -341,9 +341,8 @@ Result<ImageStore::PruneStats> ImageStore::prune(const InUse& inUse) {
       continue;
     }
     stats.bytes += diskUsage(path);
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-      return Status::IoError("cannot remove " + path + ": " + std::strerror(errno));
-    }
+    Status s = removeTree(path);
+    if (!s.ok()) return s;
     ++stats.images;
   }
   std::set<std::string> keepHex;
@@ -364,9 +363,8 @@ Result<ImageStore::PruneStats> ImageStore::prune(const InUse& inUse) {
     if (keepHex.count(hex)) continue;
     const std::string blob = options_.dir + "/blobs/sha256/" + hex;
     stats.bytes += diskUsage(blob);
-    if (::unlink(blob.c_str()) != 0 && errno != ENOENT) {
-      return Status::IoError("cannot remove " + blob + ": " + std::strerror(errno));
-    }
+    Status s = removeTree(blob);
+    if (!s.ok()) return s;
   }
   LOG(INFO) << "Image GC removed " << stats.images << " images and " << stats.layers
             << " layers (" << stats.bytes / (1024 * 1024) << " MiB)";
