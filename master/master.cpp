@@ -181,6 +181,20 @@ void Master::requestAllocation() {
   loop_.post("master.allocate_changed", [this] {
     allocationPending_ = false;
     if (allocator_->hasPendingChanges()) runAllocation(AllocationScope::kChanged);
+    armFilterExpiry();  // a decline may have added a filter
+  });
+}
+
+void Master::armFilterExpiry() {
+  std::optional<TimePoint> next = allocator_->nextFilterExpiry();
+  if (!next) return;
+  if (filterTimer_ != 0 && filterTimerAt_ <= *next) return;
+  if (filterTimer_ != 0) loop_.cancel(filterTimer_);
+  filterTimerAt_ = *next;
+  Duration delay = std::max<Duration>(Duration::zero(), *next - loop_.clock().now());
+  filterTimer_ = loop_.after(delay, "master.filter_expiry", [this] {
+    filterTimer_ = 0;
+    requestAllocation();
   });
 }
 
@@ -189,6 +203,7 @@ void Master::runAllocation(AllocationScope scope) {
   allocator_->allocate(scope);
   allocationRuns_.inc();
   allocationRunMs_.record(toMillis(std::chrono::steady_clock::now() - start));
+  armFilterExpiry();
 }
 
 void Master::allocationTick() {

@@ -84,6 +84,7 @@ class Master {
   template <typename M, typename Owner>
   void on(Owner* owner, void (Owner::*handler)(const ConnectionId&, const M&));
   void allocationTick();
+  void armFilterExpiry();
   // Runs the allocator and records allocator/allocation_runs and _run_ms.
   void runAllocation(AllocationScope scope);
   void recovered(const RegistryState& state);
@@ -108,6 +109,9 @@ class Master {
   std::vector<LoopHandlerStats> handlerStats_;
   bool allocationPending_ = false;
   Loop::TimerId allocationTimer_ = 0;
+  // Runs an allocation when the earliest refuse filter expires.
+  Loop::TimerId filterTimer_ = 0;
+  TimePoint filterTimerAt_{};
   double startTime_ = 0;
   bool started_ = false;
   Counter& unexpectedMessages_;

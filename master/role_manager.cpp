@@ -39,7 +39,8 @@ void RoleManager::restore(const std::map<std::string, double>& weights,
   for (const auto& [role, q] : quotas) master_.allocator().updateQuota(role, q);
 }
 
-Status RoleManager::updateWeights(const std::map<std::string, double>& weights) {
+Status RoleManager::updateWeights(const std::map<std::string, double>& weights,
+                                  Registry::Done durable) {
   for (const auto& [role, w] : weights) {
     Status s = validateConcreteRole(role);
     if (!s.ok()) return s;
@@ -48,14 +49,15 @@ Status RoleManager::updateWeights(const std::map<std::string, double>& weights) 
     }
   }
   for (const auto& [role, w] : weights) weights_[role] = w;
-  master_.registry().setWeights(weights, nullptr);
+  master_.registry().setWeights(weights, std::move(durable));
   master_.allocator().updateWeights(weights);
   master_.requestAllocation();
   LOG(INFO) << "Updated the weights of " << weights.size() << " roles";
   return Status::OK();
 }
 
-Status RoleManager::setQuota(const std::string& role, const Quota& quota) {
+Status RoleManager::setQuota(const std::string& role, const Quota& quota,
+                             Registry::Done durable) {
   Status s = validateConcreteRole(role);
   if (!s.ok()) return s;
   s = validateQuotaResources(quota.guarantee, "guarantee");
@@ -75,7 +77,7 @@ Status RoleManager::setQuota(const std::string& role, const Quota& quota) {
     }
   }
   quotas_[role] = quota;
-  master_.registry().setQuota(role, quota, nullptr);
+  master_.registry().setQuota(role, quota, std::move(durable));
   master_.allocator().updateQuota(role, quota);
   master_.requestAllocation();
   LOG(INFO) << "Quota of role '" << role << "': guarantee " << quota.guarantee << ", limit "
@@ -83,9 +85,9 @@ Status RoleManager::setQuota(const std::string& role, const Quota& quota) {
   return Status::OK();
 }
 
-Status RoleManager::removeQuota(const std::string& role) {
+Status RoleManager::removeQuota(const std::string& role, Registry::Done durable) {
   if (!quotas_.erase(role)) return Status::NotFound("Role '" + role + "' has no quota");
-  master_.registry().setQuota(role, std::nullopt, nullptr);
+  master_.registry().setQuota(role, std::nullopt, std::move(durable));
   master_.allocator().updateQuota(role, std::nullopt);
   master_.requestAllocation();
   LOG(INFO) << "Removed the quota of role '" << role << "'";

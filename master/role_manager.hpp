@@ -10,6 +10,7 @@
 #include <string>
 
 #include "master/allocator/allocator.hpp"
+#include "master/registry/registry.hpp"
 #include "master/state.hpp"
 
 namespace tutti::master {
@@ -25,14 +26,17 @@ class RoleManager {
                const std::map<std::string, Quota>& quotas);
 
   // Weights must be finite and > 0; roles valid and not "*". Weights and
-  // quota are written to the registry (a failed write steps the master down).
-  Status updateWeights(const std::map<std::string, double>& weights);
+  // quota are written to the registry (a failed write steps the master
+  // down); `durable` runs once the change is stored (not on a validation
+  // error, which is returned instead).
+  Status updateWeights(const std::map<std::string, double>& weights,
+                       Registry::Done durable = nullptr);
   const std::map<std::string, double>& weights() const { return weights_; }
 
   // Sets (or replaces) a role's quota. The guarantee and limit are
   // unreserved scalars; a limit, when given, must hold the guarantee.
-  Status setQuota(const std::string& role, const Quota& quota);
-  Status removeQuota(const std::string& role);
+  Status setQuota(const std::string& role, const Quota& quota, Registry::Done durable = nullptr);
+  Status removeQuota(const std::string& role, Registry::Done durable = nullptr);
   const std::map<std::string, Quota>& quotas() const { return quotas_; }
 
   // Operator reservations on an agent's free (unused) resources. Offers

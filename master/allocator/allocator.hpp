@@ -109,6 +109,10 @@ class Allocator {
   // Whether something changed since the last run (an event-triggered run
   // would have work to do).
   virtual bool hasPendingChanges() const = 0;
+  // When the earliest refuse filter expires (the master runs an allocation
+  // then, so a declined agent is offered again on time, not at the next
+  // interval); nullopt without filters. May be a filter revive cleared.
+  virtual std::optional<TimePoint> nextFilterExpiry() const = 0;
 
   virtual std::vector<RoleSummary> roles() const = 0;
 };

@@ -1085,6 +1085,11 @@ bool HierarchicalAllocator::hasPendingChanges() const {
   return clock_ && !expiries_.empty() && expiries_.top().first <= clock_->now();
 }
 
+std::optional<TimePoint> HierarchicalAllocator::nextFilterExpiry() const {
+  if (expiries_.empty()) return std::nullopt;
+  return expiries_.top().first;
+}
+
 ScalarVec HierarchicalAllocator::need(const RoleNode* node) const {
   ScalarVec own;
   if (node->quota && node != root_.get()) {

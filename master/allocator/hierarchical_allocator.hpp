@@ -127,6 +127,7 @@ class HierarchicalAllocator final : public Allocator {
 
   void allocate(AllocationScope scope) override;
   bool hasPendingChanges() const override;
+  std::optional<TimePoint> nextFilterExpiry() const override;
   std::vector<RoleSummary> roles() const override;
 
   // Diagnostics beyond the interface (tests, debugging).

@@ -12,8 +12,12 @@ namespace tutti::master {
 namespace {
 using json::Json;
 
+// The roles Mesos lists: those with frameworks, a weight or a quota (from
+// the allocator), plus those holding reservations, and every ancestor of
+// these (the role tree). A role's "reserved" holds the reservations of the
+// role and of its sub-roles: they are the resources only that subtree can
+// use. "allocated" and "offered" are the role's own.
 Json rolesJson(Master& m) {
-  Json roles = Json::array();
   // One pass over offers and agents for all roles.
   std::map<std::string, Resources> offeredByRole, reservedByRole;
   for (const auto& [_, o] : m.offers().all()) {
@@ -22,19 +26,42 @@ Json rolesJson(Master& m) {
   for (const auto& [_, a] : m.agents().all()) {
     if (a.state != AgentState::kRegistered) continue;
     for (const Resource& r : a.total) {
-      if (r.isReserved()) reservedByRole[r.reservationRole()] += r;
+      if (!r.isReserved()) continue;
+      // The reservation counts for its role and each ancestor.
+      std::string role = r.reservationRole();
+      for (;;) {
+        reservedByRole[role] += r;
+        size_t slash = role.rfind('/');
+        if (slash == std::string::npos) break;
+        role.resize(slash);
+      }
     }
   }
-  for (const auto& r : m.allocator().roles()) {
+  std::map<std::string, RoleSummary> byRole;
+  for (auto& r : m.allocator().roles()) byRole[r.role] = std::move(r);
+  for (const auto& [role, _] : reservedByRole) {
+    if (!byRole.count(role)) byRole[role].role = role;
+  }
+  // Ancestors of every listed role (their weight is 1 unless set).
+  std::vector<std::string> names;
+  for (const auto& [role, _] : byRole) names.push_back(role);
+  for (std::string role : names) {
+    for (size_t slash = role.rfind('/'); slash != std::string::npos; slash = role.rfind('/')) {
+      role.resize(slash);
+      if (!byRole.count(role)) byRole[role].role = role;
+    }
+  }
+  const auto& weights = m.roles().weights();
+  Json roles = Json::array();
+  for (auto& [name, r] : byRole) {
     Json j;
-    j["name"] = r.role;
-    j["weight"] = r.weight;
+    j["name"] = name;
+    auto w = weights.find(name);
+    j["weight"] = w != weights.end() ? w->second : 1.0;
     j["resources"] = json::resources(r.allocated);
     j["allocated"] = json::resources(r.allocated);
-    Resources offered = offeredByRole[r.role];
-    Resources reserved = reservedByRole[r.role];
-    j["offered"] = json::resources(offered);
-    j["reserved"] = json::resources(reserved);
+    j["offered"] = json::resources(offeredByRole[name]);
+    j["reserved"] = json::resources(reservedByRole[name]);
     Json fws = Json::array();
     for (const auto& f : r.frameworks) fws.push_back(f.value);
     j["frameworks"] = fws;
@@ -252,8 +279,13 @@ void installMasterRoutes(HttpServer& server, Master& master, Loop& loop, Metrics
         weights[e["role"].get<std::string>()] = e["weight"].get<double>();
       }
     }
-    if (s.ok()) s = loop.call("http.update_weights", [&] { return master.roles().updateWeights(weights); });
-    if (!s.ok()) metrics.counter("master/invalid_http_requests").inc();
+    if (s.ok()) {
+      s = changeDurably(loop, master, "http.update_weights",
+                        [&master, weights](Registry::Done durable) {
+                          return master.roles().updateWeights(weights, std::move(durable));
+                        });
+    }
+    if (isClientError(s)) metrics.counter("master/invalid_http_requests").inc();
     return statusResponse(s);
   };
   route("PUT", "/master/weights", putWeights);
@@ -285,15 +317,23 @@ void installMasterRoutes(HttpServer& server, Master& master, Loop& loop, Metrics
         (std::string(key) == "guarantee" ? quota.guarantee : quota.limit) = *r;
       }
     }
-    if (s.ok()) s = loop.call("http.set_quota", [&] { return master.roles().setQuota(role, quota); });
-    if (!s.ok()) metrics.counter("master/invalid_http_requests").inc();
+    if (s.ok()) {
+      s = changeDurably(loop, master, "http.set_quota",
+                        [&master, role, quota](Registry::Done durable) {
+                          return master.roles().setQuota(role, quota, std::move(durable));
+                        });
+    }
+    if (isClientError(s)) metrics.counter("master/invalid_http_requests").inc();
     return statusResponse(s);
   };
   route("POST", "/master/quota", postQuota);
   route("POST", "/quota", postQuota);
   auto deleteQuota = [&master, &loop](const HttpRequest& req) {
     std::string role = req.path.substr(req.path.find("/quota/") + 7);
-    Status s = loop.call("http.remove_quota", [&] { return master.roles().removeQuota(role); });
+    Status s = changeDurably(loop, master, "http.remove_quota",
+                             [&master, role](Registry::Done durable) {
+                               return master.roles().removeQuota(role, std::move(durable));
+                             });
     return statusResponse(s);
   };
   routePrefix("DELETE", "/master/quota/", deleteQuota);

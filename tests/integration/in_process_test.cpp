@@ -380,6 +380,14 @@ TEST(InProcessTest, ReservedResourcesReachOnlyTheirRoleAndDecisionsAreVisible) {
   EXPECT_EQ(byName["ops"]["offered"]["cpus"], 2.0);
   EXPECT_EQ(byName["eng/web"]["offered"]["cpus"], 2.0);
   EXPECT_EQ(byName["ops"]["frameworks"].size(), 1u);
+  // "eng" has no framework but holds the reservation (and is eng/web's
+  // parent): it is listed, with what is reserved for its subtree.
+  ASSERT_TRUE(byName.count("eng")) << roles;
+  EXPECT_EQ(byName["eng"]["reserved"]["cpus"], 2.0);
+  EXPECT_EQ(byName["eng"]["reserved"]["mem"], 1024.0);
+  EXPECT_TRUE(byName["eng"]["frameworks"].empty());
+  EXPECT_EQ(byName["eng/web"]["reserved"]["cpus"], 0.0) << byName["eng/web"];
+  EXPECT_EQ(byName["ops"]["reserved"]["cpus"], 0.0) << byName["ops"];
   auto metrics = getJson(port, "/metrics/snapshot");
   EXPECT_EQ(metrics["allocator/offers"], 2.0);
   EXPECT_TRUE(metrics.contains("allocator/allocation_runs"));

@@ -620,6 +620,27 @@ TEST_F(MasterTest, DeclineFilterHoldsUntilRefuseSecondsPass) {
   EXPECT_EQ(again.resources, res("cpus:4;mem:4096").allocate("*"));
 }
 
+// An expiring refuse filter triggers an allocation of its own: with a full
+// allocation only every hour, the declined agent comes back at refuse_seconds.
+class LongAllocationIntervalTest : public MasterTest {
+ protected:
+  LongAllocationIntervalTest() { options_.allocationInterval = std::chrono::hours(1); }
+};
+
+TEST_F(LongAllocationIntervalTest, ExpiringFilterOffersTheAgentAgainOnTime) {
+  AgentID agent = registerAgent("agent1", "host1");
+  FrameworkID fw = subscribe("fw1", frameworkInfo("fw"));
+  Offer offer = oneOffer("fw1");
+
+  decline("fw1", fw, offer.id, 5);
+  advance(4900ms);
+  EXPECT_TRUE(offersFor("fw1").empty());
+  advance(100ms, 100ms);
+  Offer again = oneOffer("fw1");
+  EXPECT_EQ(again.agentId, agent);
+  EXPECT_NE(again.id, offer.id);
+}
+
 // --offer_timeout: an offer held too long is rescinded and its resources
 // go back to the pool; until then nothing happens.
 class OfferTimeoutTest : public MasterTest {

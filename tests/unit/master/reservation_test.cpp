@@ -203,5 +203,42 @@ TEST_F(ReservationTest, WeightsAndQuotaAreValidated) {
   EXPECT_TRUE(roles.quotas().empty());
 }
 
+// /master/weights and /master/quota answer once the registry holds the
+// change: the callback runs after the store, never before.
+TEST_F(ReservationTest, WeightAndQuotaChangesReportWhenStored) {
+  RoleManager& roles = master_->roles();
+  std::vector<std::string> seen;
+  auto record = [&](const char* what) {
+    return [&seen, what, this](Status s) {
+      EXPECT_TRUE(s.ok()) << s.message();
+      seen.push_back(what);
+      // Stored by now: the registry's state holds the change.
+      const RegistryState& stored = master_->registry().state();
+      std::string w = what;
+      if (w == "weights") {
+        EXPECT_EQ(stored.weights.at("eng"), 3);
+      } else if (w == "quota") {
+        EXPECT_EQ(stored.quotas.at("eng").guarantee, res("cpus:1"));
+      } else if (w == "unquota") {
+        EXPECT_FALSE(stored.quotas.count("eng"));
+      }
+    };
+  };
+  uint64_t writes = master_->registry().writes();
+  ASSERT_TRUE(roles.updateWeights({{"eng", 3}}, record("weights")).ok());
+  ASSERT_TRUE(roles.setQuota("eng", Quota{res("cpus:1"), {}}, record("quota")).ok());
+  EXPECT_TRUE(seen.empty());  // nothing is durable within the handler
+  loop_.settle();
+  EXPECT_EQ(seen, (std::vector<std::string>{"weights", "quota"}));
+  EXPECT_GT(master_->registry().writes(), writes);
+  ASSERT_TRUE(roles.removeQuota("eng", record("unquota")).ok());
+  loop_.settle();
+  EXPECT_EQ(seen.size(), 3u);
+  // A validation error is returned; the callback never runs.
+  EXPECT_FALSE(roles.updateWeights({{"eng", -1}}, record("never")).ok());
+  loop_.settle();
+  EXPECT_EQ(seen.size(), 3u);
+}
+
 }  // namespace
 }  // namespace tutti::master

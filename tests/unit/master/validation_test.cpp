@@ -157,7 +157,7 @@ TEST_F(ValidationTest, ZeroKillGracePeriodIsValid) {
 // ---- ids ---------------------------------------------------------------------------
 
 TEST_F(ValidationTest, InvalidTaskIds) {
-  for (const std::string id :
+  for (const std::string& id :
        {std::string(""), std::string("a/b"), std::string("."), std::string(".."),
         std::string("has space"), std::string("tab\there"), std::string("nl\n"),
         std::string("del\x7f"), std::string(256, 'x')}) {
@@ -167,7 +167,7 @@ TEST_F(ValidationTest, InvalidTaskIds) {
 }
 
 TEST_F(ValidationTest, LongestAndUnusualValidTaskIds) {
-  for (const std::string id : {std::string(255, 'x'), std::string("a.b-c_d:e"),
+  for (const std::string& id : {std::string(255, 'x'), std::string("a.b-c_d:e"),
                                std::string("..."), std::string("\xc3\xa9t\xc3\xa9")}) {
     SCOPED_TRACE("task id '" + id + "'");
     auto r = validate(task(id));
@@ -221,7 +221,7 @@ TEST_F(ValidationTest, NulByteInCommand) {
 }
 
 TEST_F(ValidationTest, EnvironmentVariableNames) {
-  for (const std::string name : {std::string(""), std::string("A=B"), std::string("A\0B", 3)}) {
+  for (const std::string& name : {std::string(""), std::string("A=B"), std::string("A\0B", 3)}) {
     SCOPED_TRACE("name '" + name + "'");
     TaskInfo t = task();
     t.command->environment = {{"GOOD", "1"}, {name, "value"}};
