@@ -347,6 +347,10 @@ void AgentManager::drainRemovals() {
     agent->unreachableTime = master_.loop().clock().wallSeconds();
     master_.registry().markUnreachable(id, agent->unreachableTime, nullptr);
     LOG(WARNING) << "Agent " << id << " did not re-register after the failover: unreachable";
+    // The master does not know its tasks (agents report them); frameworks
+    // learn that the agent is lost and reconcile (TASK_UNREACHABLE, or
+    // TASK_LOST for frameworks that are not partition-aware).
+    master_.frameworks().broadcastAgentLost(id);
   }
   if (!removalQueue_.empty()) {
     removalTimer_ = master_.loop().after(master_.options().agentRemovalRatePeriod,

@@ -9,13 +9,14 @@
 namespace tutti::master {
 
 LeaderElection::LeaderElection(Loop& loop, ZooKeeper::Options zk, std::string path,
-                               MasterInfo self, Callbacks callbacks)
+                               MasterInfo self, Callbacks callbacks, size_t quorum)
     : loop_(loop),
       zk_(std::make_unique<ZooKeeper>(loop, std::move(zk),
                                       [this](ZooKeeper::SessionState s) { onSession(s); })),
       path_(std::move(path)),
       self_(std::move(self)),
-      callbacks_(std::move(callbacks)) {}
+      callbacks_(std::move(callbacks)),
+      quorum_(std::max<size_t>(quorum, 1)) {}
 
 Status LeaderElection::start() { return zk_->start(); }
 
@@ -92,6 +93,35 @@ void LeaderElection::choose(std::vector<std::string> children) {
   }
   std::vector<std::string> ordered;
   for (auto& [_, name] : bySequence) ordered.push_back(name);
+  size_t members = 0;
+  std::string lowest;  // the lowest node not known to be corrupt
+  for (const auto& name : ordered) {
+    if (corrupt_.count(path_ + "/" + name)) continue;
+    if (members++ == 0) lowest = path_ + "/" + name;
+  }
+  // Below quorum nobody new may lead; a leader elected with a quorum (its
+  // node is still the lowest) keeps leading, and every master says so.
+  bool leaderStays = leader_ && !leaderNode_.empty() && lowest == leaderNode_;
+  if (!elected_ && !leaderStays && members < quorum_) {
+    if (!waitingForQuorum_) {
+      LOG(WARNING) << "Election: " << members << " of the " << quorum_
+                   << " masters of a quorum (--quorum) are present; nobody leads until "
+                      "enough join";
+    }
+    waitingForQuorum_ = true;
+    leaderNode_.clear();
+    reportLeader(std::nullopt);
+    return;
+  }
+  if (waitingForQuorum_) {
+    LOG(INFO) << "Election: a quorum of " << quorum_ << " masters is present";
+    waitingForQuorum_ = false;
+  }
+  if (leaderStays && members < quorum_) {
+    LOG_EVERY_N(WARNING, 10) << "Election: the group shrank to " << members
+                             << " masters, below --quorum=" << quorum_
+                             << "; the leader keeps leading (the registry is ZooKeeper's)";
+  }
   tryCandidate(std::move(ordered), 0, generation_);
 }
 
@@ -101,11 +131,8 @@ void LeaderElection::tryCandidate(std::vector<std::string> ordered, size_t i,
   if (i == ordered.size()) return;  // cannot happen: our own node parses
   std::string node = path_ + "/" + ordered[i];
   if (node == node_) {
-    if (!reported_ || !leader_ || leader_->id != self_.id) {
-      reported_ = true;
-      leader_ = self_;
-      if (callbacks_.onLeader) callbacks_.onLeader(leader_);
-    }
+    leaderNode_ = node;
+    reportLeader(self_);
     if (!elected_) {
       elected_ = true;
       LOG(INFO) << "Elected as the leading master (" << node_ << ")";
@@ -125,12 +152,11 @@ void LeaderElection::tryCandidate(std::vector<std::string> ordered, size_t i,
           lost("another master (" + info->id.value + ") holds a lower election node");
           return;
         }
-        if (!reported_ || !leader_ || leader_->id != info->id) {
-          reported_ = true;
-          leader_ = *info;
+        if (!leader_ || leader_->id != info->id) {
           LOG(INFO) << "Leading master is " << info->id << " at " << info->messageAddress;
-          if (callbacks_.onLeader) callbacks_.onLeader(leader_);
         }
+        leaderNode_ = node;
+        reportLeader(*info);
         return;
       }
       if (corrupt_.insert(node).second) {
@@ -140,6 +166,15 @@ void LeaderElection::tryCandidate(std::vector<std::string> ordered, size_t i,
     }
     tryCandidate(std::move(ordered), i + 1, generation);
   });
+}
+
+void LeaderElection::reportLeader(const std::optional<MasterInfo>& leader) {
+  bool same = reported_ && leader_.has_value() == leader.has_value() &&
+              (!leader || leader_->id == leader->id);
+  if (same) return;
+  reported_ = true;
+  leader_ = leader;
+  if (callbacks_.onLeader) callbacks_.onLeader(leader_);
 }
 
 void LeaderElection::lost(const std::string& why) {

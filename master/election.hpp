@@ -32,7 +32,7 @@ class LeaderElection {
   };
 
   LeaderElection(Loop& loop, ZooKeeper::Options zk, std::string path, MasterInfo self,
-                 Callbacks callbacks);
+                 Callbacks callbacks, size_t quorum = 1);
 
   Status start();
   bool elected() const { return elected_; }
@@ -46,18 +46,22 @@ class LeaderElection {
   void choose(std::vector<std::string> children);
   void tryCandidate(std::vector<std::string> ordered, size_t i, uint64_t generation);
   void lost(const std::string& why);
+  void reportLeader(const std::optional<MasterInfo>& leader);
 
   Loop& loop_;
   std::unique_ptr<ZooKeeper> zk_;
   std::string path_;
   MasterInfo self_;
   Callbacks callbacks_;
+  size_t quorum_;
+  bool waitingForQuorum_ = false;
   std::string node_;  // our json.info_ node, once created
   bool elected_ = false;
   bool lost_ = false;
   bool contending_ = false;
   uint64_t generation_ = 0;
   std::optional<MasterInfo> leader_;
+  std::string leaderNode_;  // leader_'s election node
   bool reported_ = false;
   std::set<std::string> corrupt_;
 };

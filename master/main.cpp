@@ -44,8 +44,8 @@ DEFINE_string(zk, "",
               "standalone)");
 DEFINE_string(zk_session_timeout, "10secs", "ZooKeeper session timeout of the election");
 DEFINE_int32(quorum, 1,
-             "Number of masters that form a quorum (accepted for Mesos compatibility; the "
-             "ZooKeeper ensemble provides the quorum)");
+             "With --zk: number of masters that must have joined the election before one "
+             "leads (a leader keeps leading if the group later shrinks)");
 DEFINE_string(registry, "",
               "Where the master keeps what must survive a failover: in_memory, local (a file "
               "in --work_dir) or zk (under --zk); default: zk with --zk, else local with "
@@ -173,6 +173,7 @@ int main(int argc, char** argv) {
     options.agentRemovalRatePeriod = rate->second;
   }
   options.zkSessionTimeout = *tutti::parseDuration(FLAGS_zk_session_timeout);
+  options.quorum = static_cast<size_t>(FLAGS_quorum);
 
   std::map<std::string, std::string> flags = tutti::currentFlags();
 

@@ -73,7 +73,7 @@ Status MasterDaemon::start(std::map<std::string, std::string> flags) {
     callbacks.onLost = [this](const std::string& why) { setFatal("stepping down: " + why); };
     election_ = std::make_unique<LeaderElection>(
         *loop_, ZooKeeper::Options{url->first, options_.zkSessionTimeout}, zkPath, info_,
-        callbacks);
+        callbacks, options_.quorum);
   }
 
   std::string kind = options_.registry;

@@ -39,6 +39,8 @@ struct MasterOptions {
   int agentRemovalRateLimit = 0;      // agents per period (0: no limit)
   Duration agentRemovalRatePeriod = 1min;
   Duration zkSessionTimeout = 10s;    // for the election session
+  // --quorum: masters that must be in the election group before one leads.
+  size_t quorum = 1;
 };
 
 }  // namespace tutti::master

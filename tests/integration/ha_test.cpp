@@ -8,6 +8,9 @@
 #include "tests/fixtures/tcp_proxy.hpp"
 #include "common/process.hpp"
 #include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
 #include "tests/fixtures/zookeeper_server.hpp"
 #include "tutti/scheduler.hpp"
 
@@ -34,7 +37,8 @@ class HighAvailabilityTest : public ::testing::Test {
     for (int i = 0; i < 3; ++i) {
       dirs_.push_back(std::make_unique<TempDir>());
       masters_.push_back(startMasterProcess(
-          dirs_.back()->path(), {"--zk=" + zk_.url("/tutti"), "--zk_session_timeout=2secs"}));
+          dirs_.back()->path(),
+          {"--zk=" + zk_.url("/tutti"), "--zk_session_timeout=2secs", "--quorum=2"}));
     }
     ASSERT_TRUE(waitUntil([&] { return leaderIndex(masters_) >= 0; }));
   }
@@ -72,19 +76,42 @@ TEST_F(HighAvailabilityTest, OneLeaderStandbysRedirect) {
   ASSERT_TRUE(state.is_object());
 }
 
+// Three masters (--quorum=2), two agents, a scheduler with a long-running
+// task on each agent and one that finishes while no master leads: kill -9
+// the leader. A new leader is elected, both agents re-register, the
+// framework re-subscribes with its id, the long tasks are still running,
+// the finished task's update arrives, and no update was lost or invented
+// (a repeat is a retransmission: the same uuid).
 TEST_F(HighAvailabilityTest, KillingTheLeaderLosesNoTask) {
-  TempDir agentDir;
-  // The agent follows the leader through ZooKeeper.
-  AgentProcess agent =
-      startAgentProcess(zk_.url("/tutti"), agentDir.path(), {"--zk_session_timeout=2secs"});
-  ASSERT_TRUE(agent.process.alive());
+  TempDir agentDir1, agentDir2, scratch;
+  std::string go = scratch.path() + "/go";
+  // The agents follow the leader through ZooKeeper.
+  std::vector<AgentProcess> agents;
+  for (TempDir* d : {&agentDir1, &agentDir2}) {
+    agents.push_back(
+        startAgentProcess(zk_.url("/tutti"), d->path(), {"--zk_session_timeout=2secs"}));
+    ASSERT_TRUE(agents.back().process.alive());
+  }
 
   RecordingScheduler scheduler;
-  auto launched = std::make_shared<std::atomic<bool>>(false);
-  scheduler.onOffers = [launched](SchedulerDriver* d, const std::vector<Offer>& offers) {
+  struct Launches {
+    std::mutex mu;
+    std::set<std::string> agents;  // agents with a long task
+    bool finisher = false;
+  };
+  auto launches = std::make_shared<Launches>();
+  scheduler.onOffers = [launches, go](SchedulerDriver* d, const std::vector<Offer>& offers) {
+    std::lock_guard<std::mutex> lock(launches->mu);
     for (const auto& o : offers) {
-      if (!launched->exchange(true)) {
-        d->launchTasks({o.id}, {commandTask("long", "sleep 1000", o)});
+      if (launches->agents.insert(o.agentId.value).second) {
+        std::vector<TaskInfo> tasks{commandTask("long-" + std::to_string(launches->agents.size()),
+                                                "sleep 1000", o)};
+        if (!launches->finisher) {
+          launches->finisher = true;
+          tasks.push_back(commandTask(
+              "finisher", "while [ ! -e " + go + " ]; do sleep 0.05; done", o));
+        }
+        d->launchTasks({o.id}, tasks);
       } else {
         d->declineOffer(o.id, Filters{3600});
       }
@@ -97,15 +124,20 @@ TEST_F(HighAvailabilityTest, KillingTheLeaderLosesNoTask) {
   info.capabilities = {FrameworkCapability::PARTITION_AWARE};
   TuttiSchedulerDriver driver(&scheduler, info, zk_.url("/tutti"));
   ASSERT_EQ(driver.start(), DriverStatus::DRIVER_RUNNING);
-  ASSERT_TRUE(scheduler.waitForState(TaskID("long"), TaskState::TASK_RUNNING));
+  for (const char* id : {"long-1", "long-2", "finisher"}) {
+    ASSERT_TRUE(scheduler.waitForState(TaskID(id), TaskState::TASK_RUNNING,
+                                       std::chrono::seconds(60)))
+        << id;
+  }
   FrameworkID fwId = *scheduler.frameworkId();
 
   int old = leaderIndex(masters_);
   ASSERT_GE(old, 0);
   ASSERT_NE(masters_[old].process.stop(SIGKILL), -2);
+  { std::ofstream(go) << "go"; }  // finishes while no master leads
 
-  // A new leader, the agent back with its task, the framework back with
-  // its id.
+  // A new leader, both agents back with their tasks, the framework back
+  // with its id.
   int leader = -1;
   ASSERT_TRUE(waitUntil([&] {
     leader = leaderIndex(masters_);
@@ -114,22 +146,77 @@ TEST_F(HighAvailabilityTest, KillingTheLeaderLosesNoTask) {
   EXPECT_NE(leader, old);
   ASSERT_TRUE(waitUntil([&] {
     auto state = getJson(masters_[leader].httpPort, "/master/state");
-    if (!state.is_object() || state["slaves"].size() != 1) return false;
+    if (!state.is_object() || state["slaves"].size() != 2) return false;
+    int running = 0;
     for (const auto& fw : state["frameworks"]) {
       if (fw["id"] != fwId.value || !fw["connected"].get<bool>()) continue;
-      for (const auto& t : fw["tasks"]) {
-        if (t["id"] == "long" && t["state"] == "TASK_RUNNING") return true;
-      }
+      for (const auto& t : fw["tasks"]) running += t["state"] == "TASK_RUNNING";
     }
-    return false;
+    return running == 2;
   }, std::chrono::seconds(60))) << getJson(masters_[leader].httpPort, "/master/state").dump(1);
+  ASSERT_TRUE(scheduler.waitForState(TaskID("finisher"), TaskState::TASK_FINISHED,
+                                     std::chrono::seconds(60)));
   EXPECT_EQ(scheduler.frameworkId(), fwId);
   EXPECT_TRUE(scheduler.errors().empty());
-  // The task never stopped.
-  EXPECT_EQ(scheduler.stateOf(TaskID("long")), TaskState::TASK_RUNNING);
+  // The long tasks never stopped.
+  EXPECT_EQ(scheduler.stateOf(TaskID("long-1")), TaskState::TASK_RUNNING);
+  EXPECT_EQ(scheduler.stateOf(TaskID("long-2")), TaskState::TASK_RUNNING);
+
+  // Every update the agents sent arrived; a repeat carries the uuid of the
+  // first (a retransmission); nothing went backwards or was made up.
+  std::map<std::pair<std::string, TaskState>, std::string> seen;
+  std::map<std::string, std::vector<TaskState>> sequence;
+  for (const TaskStatus& u : scheduler.updates()) {
+    EXPECT_TRUE(u.state == TaskState::TASK_STARTING || u.state == TaskState::TASK_RUNNING ||
+                u.state == TaskState::TASK_FINISHED)
+        << u.taskId.value << " " << toString(u.state) << ": " << u.message;
+    auto key = std::make_pair(u.taskId.value, u.state);
+    auto [it, first] = seen.emplace(key, u.uuid);
+    if (!first && !u.uuid.empty() && !it->second.empty()) {
+      EXPECT_EQ(it->second, u.uuid) << u.taskId.value << " " << toString(u.state);
+    }
+    auto& seq = sequence[u.taskId.value];
+    if (first) {
+      if (!seq.empty()) {
+        EXPECT_GT(static_cast<int>(u.state == TaskState::TASK_FINISHED ? 2
+                                   : u.state == TaskState::TASK_RUNNING ? 1 : 0),
+                  static_cast<int>(seq.back() == TaskState::TASK_FINISHED ? 2
+                                   : seq.back() == TaskState::TASK_RUNNING ? 1 : 0))
+            << u.taskId.value << " went from " << toString(seq.back()) << " to "
+            << toString(u.state);
+      }
+      seq.push_back(u.state);
+    }
+  }
+  EXPECT_EQ(sequence["finisher"].back(), TaskState::TASK_FINISHED);
+  EXPECT_EQ(sequence["long-1"].back(), TaskState::TASK_RUNNING);
+  EXPECT_EQ(sequence["long-2"].back(), TaskState::TASK_RUNNING);
 
   driver.stop();
   driver.join();
+}
+
+// --quorum=2: a master alone never leads (all say "no leader"); once a
+// second joins, one of them leads.
+TEST(QuorumTest, NobodyLeadsUntilAQuorumOfMastersJoined) {
+  ZooKeeperServer zk;
+  zk.start();
+  TempDir d1, d2;
+  std::vector<std::string> flags{"--zk=" + zk.url("/tutti"), "--zk_session_timeout=2secs",
+                                 "--quorum=2"};
+  MasterProcess first = startMasterProcess(d1.path(), flags);
+  ASSERT_TRUE(waitUntil([&] {
+    return first.process.log().find("1 of the 2 masters of a quorum") != std::string::npos;
+  })) << first.process.log();
+  EXPECT_FALSE(isLeader(first));
+  auto r = httpGet("127.0.0.1", first.httpPort, "/master/state");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->first, 503);
+  MasterProcess second = startMasterProcess(d2.path(), flags);
+  ASSERT_TRUE(waitUntil([&] { return isLeader(first) || isLeader(second); }))
+      << first.process.log() << second.process.log();
+  EXPECT_TRUE(isLeader(first));  // the lower node
+  EXPECT_FALSE(isLeader(second));
 }
 
 }  // namespace
@@ -197,27 +284,166 @@ TEST(HighAvailabilityGarbageTest, CorruptNodesAreSkippedOrRefusedAndLeftInPlace)
   EXPECT_EQ(left->value(), "garbage!");
 }
 
-TEST(LocalRegistryTest, RestartedStandaloneMasterRecoversItsAgents) {
-  TempDir dir;
-  MasterProcess master = startMasterProcess(dir.path(), {"--agent_reregister_timeout=1mins"});
-  TempDir agentDir;
-  AgentProcess agent = startAgentProcess(master, agentDir.path());
-  ASSERT_TRUE(waitUntil([&] { return getJson(master.httpPort, "/master/slaves")["slaves"].size() == 1; }));
-  std::string agentId = getJson(master.httpPort, "/master/slaves")["slaves"][0]["id"];
-  int port = master.httpPort, messagePort = master.messagePort;
+// The command line that restarts `m` on its ports and work dir.
+std::vector<std::string> restartFlags(const MasterProcess& m, const std::string& dir,
+                                      const std::vector<std::string>& extra) {
+  std::vector<std::string> argv{binary("tutti-master"), "--ip=127.0.0.1",
+                                "--port=" + std::to_string(m.httpPort),
+                                "--message_port=" + std::to_string(m.messagePort),
+                                "--work_dir=" + dir};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return argv;
+}
 
-  // Restart the master on the same ports and work dir.
+// The framework entry of `fw` in /master/state, or null.
+nlohmann::json frameworkIn(const nlohmann::json& state, const FrameworkID& fw) {
+  if (!state.is_object()) return nullptr;
+  for (const auto& f : state["frameworks"]) {
+    if (f["id"] == fw.value) return f;
+  }
+  return nullptr;
+}
+
+std::string taskStateIn(const nlohmann::json& state, const FrameworkID& fw, const std::string& id) {
+  nlohmann::json f = frameworkIn(state, fw);
+  if (f.is_null()) return "";
+  for (const auto& t : f["tasks"]) {
+    if (t["id"] == id) return t["state"];
+  }
+  return "";
+}
+
+pid_t readPid(const std::string& path) {
+  pid_t pid = 0;
+  std::ifstream in(path);
+  in >> pid;
+  return pid;
+}
+
+// A standalone master restarted on the same --work_dir (--registry=local)
+// recovers as a new leader does: the agent re-registers under its id with
+// its task, the framework re-subscribes with its id, the task never stops.
+TEST(LocalRegistryTest, RestartedStandaloneMasterRecoversItsAgentsAndTasks) {
+  TempDir dir, agentDir;
+  std::vector<std::string> flags{"--agent_reregister_timeout=1mins"};
+  MasterProcess master = startMasterProcess(dir.path(), flags);
+  AgentProcess agent = startAgentProcess(master, agentDir.path());
+  std::string pidFile = agentDir.path() + "/pid";
+  RecordingScheduler scheduler;
+  launchOnce(scheduler, "t", "echo $$ > " + pidFile + "; exec sleep 1000");
+  FrameworkInfo info;
+  info.name = "restart";
+  info.user = "tester";
+  info.failoverTimeoutSecs = 600;
+  TuttiSchedulerDriver driver(&scheduler, info, master.address());
+  ASSERT_EQ(driver.start(), DriverStatus::DRIVER_RUNNING);
+  ASSERT_TRUE(scheduler.waitForState(TaskID("t"), TaskState::TASK_RUNNING));
+  FrameworkID fwId = *scheduler.frameworkId();
+  std::string agentId = getJson(master.httpPort, "/master/slaves")["slaves"][0]["id"];
+  pid_t taskPid = 0;
+  ASSERT_TRUE(waitUntil([&] { return (taskPid = readPid(pidFile)) > 0; }));
+
   master.process.stop(SIGKILL);
-  master.process = startProcess(
-      {binary("tutti-master"), "--ip=127.0.0.1", "--port=" + std::to_string(port),
-       "--message_port=" + std::to_string(messagePort), "--work_dir=" + dir.path()},
-      dir.path() + "/master2.log");
-  // The agent is known from the registry, and comes back under its id.
+  master.process = startProcess(restartFlags(master, dir.path(), flags), dir.path() + "/master2.log");
+  int port = master.httpPort;
+  // Known from the registry at once; active once it re-registered, with
+  // its task; the framework back under its id.
+  ASSERT_TRUE(waitUntil([&] {
+    auto state = getJson(port, "/master/state");
+    if (!state.is_object() || state["slaves"].size() != 1) return false;
+    const auto& a = state["slaves"][0];
+    nlohmann::json fw = frameworkIn(state, fwId);
+    return a["id"] == agentId && a["active"].get<bool>() && !fw.is_null() &&
+           fw["active"].get<bool>() && taskStateIn(state, fwId, "t") == "TASK_RUNNING";
+  }, std::chrono::seconds(60))) << master.process.log();
+  EXPECT_TRUE(processExists(taskPid));
+  EXPECT_EQ(scheduler.frameworkId(), fwId);
+  EXPECT_EQ(scheduler.stateOf(TaskID("t")), TaskState::TASK_RUNNING);
+  driver.stop();
+  driver.join();
+}
+
+// An agent that stays away past --agent_reregister_timeout after a
+// failover becomes unreachable: frameworks hear the agent is lost, and
+// reconciling its tasks gives TASK_UNREACHABLE to a partition-aware
+// framework and TASK_LOST to the other. When it comes back, the master
+// keeps the partition-aware task and has the other killed, as Mesos does.
+TEST(LocalRegistryTest, AgentAwayPastTheReregisterTimeoutBecomesUnreachable) {
+  TempDir dir, agentDir;
+  std::vector<std::string> flags{"--agent_reregister_timeout=2secs"};
+  MasterProcess master = startMasterProcess(dir.path(), flags);
+  AgentProcess agent = startAgentProcess(master, agentDir.path());
+  struct Framework {
+    std::string task;
+    bool partitionAware;
+    RecordingScheduler scheduler;
+    std::unique_ptr<TuttiSchedulerDriver> driver;
+    FrameworkID id;
+    pid_t pid = 0;
+  };
+  Framework frameworks[2];
+  frameworks[0].task = "aware";
+  frameworks[0].partitionAware = true;
+  frameworks[1].task = "plain";
+  frameworks[1].partitionAware = false;
+  for (Framework& f : frameworks) {
+    std::string pidFile = agentDir.path() + "/" + f.task + ".pid";
+    launchOnce(f.scheduler, f.task, "echo $$ > " + pidFile + "; exec sleep 1000");
+    FrameworkInfo info;
+    info.name = f.task;
+    info.user = "tester";
+    info.failoverTimeoutSecs = 600;
+    if (f.partitionAware) info.capabilities = {FrameworkCapability::PARTITION_AWARE};
+    f.driver = std::make_unique<TuttiSchedulerDriver>(&f.scheduler, info, master.address());
+    ASSERT_EQ(f.driver->start(), DriverStatus::DRIVER_RUNNING);
+    ASSERT_TRUE(f.scheduler.waitForState(TaskID(f.task), TaskState::TASK_RUNNING));
+    f.id = *f.scheduler.frameworkId();
+    ASSERT_TRUE(waitUntil([&] { return (f.pid = readPid(pidFile)) > 0; }));
+  }
+  std::string agentId = getJson(master.httpPort, "/master/slaves")["slaves"][0]["id"];
+
+  // The agent freezes (its tasks keep running); the master restarts.
+  ASSERT_EQ(::kill(agent.process.pid(), SIGSTOP), 0);
+  master.process.stop(SIGKILL);
+  master.process = startProcess(restartFlags(master, dir.path(), flags), dir.path() + "/master2.log");
+  int port = master.httpPort;
   ASSERT_TRUE(waitUntil([&] {
     auto slaves = getJson(port, "/master/slaves");
-    return slaves.is_object() && slaves["slaves"].size() == 1 &&
-           slaves["slaves"][0]["id"] == agentId;
-  }, std::chrono::seconds(120))) << master.process.log();
+    return slaves.is_object() && slaves["unreachable_slaves"].size() == 1;
+  }, std::chrono::seconds(60))) << getJson(port, "/master/slaves").dump() << master.process.log();
+  for (Framework& f : frameworks) {
+    ASSERT_TRUE(waitUntil([&] {
+      auto lost = f.scheduler.lostAgents();
+      return std::find(lost.begin(), lost.end(), AgentID(agentId)) != lost.end();
+    })) << f.task << " did not hear that the agent is lost";
+    TaskStatus ask;
+    ask.taskId = TaskID(f.task);
+    ask.agentId = AgentID(agentId);
+    f.driver->reconcileTasks({ask});
+    TaskState expected =
+        f.partitionAware ? TaskState::TASK_UNREACHABLE : TaskState::TASK_LOST;
+    ASSERT_TRUE(f.scheduler.waitForState(TaskID(f.task), expected)) << f.task;
+    EXPECT_TRUE(processExists(f.pid)) << f.task;
+  }
+
+  // The agent comes back: re-registers; the partition-aware task is kept,
+  // the other framework is shut down on the agent (its task killed).
+  ASSERT_EQ(::kill(agent.process.pid(), SIGCONT), 0);
+  ASSERT_TRUE(waitUntil([&] {
+    auto state = getJson(port, "/master/state");
+    return state.is_object() && state["slaves"].size() == 1 &&
+           state["slaves"][0]["active"].get<bool>() &&
+           taskStateIn(state, frameworks[0].id, "aware") == "TASK_RUNNING";
+  }, std::chrono::seconds(60))) << master.process.log();
+  ASSERT_TRUE(waitUntil([&] { return !processExists(frameworks[1].pid); },
+                        std::chrono::seconds(60)))
+      << "the task of the framework that is not partition-aware still runs";
+  EXPECT_TRUE(processExists(frameworks[0].pid));
+  EXPECT_EQ(taskStateIn(getJson(port, "/master/state"), frameworks[1].id, "plain"), "");
+  for (Framework& f : frameworks) {
+    f.driver->stop();
+    f.driver->join();
+  }
 }
 
 }  // namespace

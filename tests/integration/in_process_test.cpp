@@ -21,20 +21,6 @@ FrameworkInfo framework(bool partitionAware = false) {
   return f;
 }
 
-// Launches `command` on the first offer it sees, once.
-void launchOnce(RecordingScheduler& s, const std::string& id, const std::string& command) {
-  auto launched = std::make_shared<std::atomic<bool>>(false);
-  s.onOffers = [launched, id, command](SchedulerDriver* d, const std::vector<Offer>& offers) {
-    for (const auto& o : offers) {
-      if (!launched->exchange(true)) {
-        d->launchTasks({o.id}, {commandTask(id, command, o)});
-      } else {
-        d->declineOffer(o.id);
-      }
-    }
-  };
-}
-
 TEST(InProcessTest, DriverKillEndsTaskKilledAndTheWholeGroupIsGone) {
   auto master = StartMaster();
   auto agent = StartAgent(*master);
