@@ -428,16 +428,32 @@ void AgentManager::removeAgent(const AgentID& id, Reason reason, const std::stri
   remove(id, TaskState::TASK_GONE, reason, why);
 }
 
-void AgentManager::removeAgentByOperator(const AgentID& id, const std::string& why) {
+void AgentManager::removeAgentByOperator(const AgentID& id, const std::string& why,
+                                         bool recordGone, Registry::Done durable) {
   AgentRecord* agent = find(id);
-  if (!agent) return;
+  if (!agent) {
+    if (durable) durable(Status::OK());
+    return;
+  }
   if (!agent->conn.empty()) send(*agent, wire::ShutdownAgentMessage{id, why});
   gone_.insert(id);
-  remove(id, TaskState::TASK_GONE_BY_OPERATOR, Reason::REASON_AGENT_REMOVED_BY_OPERATOR, why);
+  remove(id, TaskState::TASK_GONE_BY_OPERATOR, Reason::REASON_AGENT_REMOVED_BY_OPERATOR, why,
+         recordGone, std::move(durable));
+}
+
+Status AgentManager::markGone(const AgentID& id, Registry::Done durable) {
+  if (gone_.count(id)) {
+    durable(Status::OK());
+    return Status::OK();
+  }
+  if (!find(id)) return Status::NotFound("No agent '" + id.value + "' is known to the master");
+  removeAgentByOperator(id, "Agent " + id.value + " was marked gone by an operator",
+                        /*recordGone=*/true, std::move(durable));
+  return Status::OK();
 }
 
 void AgentManager::remove(const AgentID& id, TaskState partitionAwareState, Reason reason,
-                          const std::string& why) {
+                          const std::string& why, bool gone, Registry::Done durable) {
   AgentRecord* agent = find(id);
   if (!agent) return;
   LOG(INFO) << "Removing agent " << id << ": " << why;
@@ -447,7 +463,11 @@ void AgentManager::remove(const AgentID& id, TaskState partitionAwareState, Reas
   master_.allocator().removeAgent(id);
   master_.tasks().agentLost(*agent, partitionAwareState, reason, why);
   master_.frameworks().broadcastAgentLost(id);
-  master_.registry().removeAgent(id, nullptr);
+  if (gone) {
+    master_.registry().markGone(id, std::move(durable));
+  } else {
+    master_.registry().removeAgent(id, std::move(durable));
+  }
   unindexAddress(*agent);
   account(*agent, -1);
   byId_.erase(id);

@@ -65,8 +65,17 @@ class AgentManager {
   // The operator took the agent's machine down (maintenance): the agent is
   // told to shut down (ShutdownAgentMessage with `why`) and removed; its
   // tasks become TASK_GONE_BY_OPERATOR (partition-aware) or TASK_LOST, with
-  // REASON_AGENT_REMOVED_BY_OPERATOR. Its id is refused from then on.
-  void removeAgentByOperator(const AgentID& id, const std::string& why);
+  // REASON_AGENT_REMOVED_BY_OPERATOR. Its id is refused from then on by
+  // this master; with `recordGone` the registry records it as gone, so that
+  // it stays refused after a failover too. `durable` runs once the registry
+  // holds the change.
+  void removeAgentByOperator(const AgentID& id, const std::string& why, bool recordGone = false,
+                             Registry::Done durable = nullptr);
+
+  // Mesos's MARK_AGENT_GONE: a registered, recovered or unreachable agent is
+  // removed as above. NotFound for an agent the master does not know; an
+  // agent already gone is OK (the call is idempotent).
+  Status markGone(const AgentID& id, Registry::Done durable);
 
   // Replaces `from` by `to` in the agent's total (a reservation made or
   // removed), tells the allocator and the agent.
@@ -90,8 +99,9 @@ class AgentManager {
   // Refuses (ShutdownAgentMessage) an agent whose machine is DOWN for
   // maintenance; returns whether it did.
   bool refuseIfDown(const ConnectionId& from, const AgentInfo& info, const char* what);
+  // `gone`: recorded as gone in the registry (else forgotten there).
   void remove(const AgentID& id, TaskState partitionAwareState, Reason reason,
-              const std::string& why);
+              const std::string& why, bool gone = false, Registry::Done durable = nullptr);
 
   // agents_ indexed by advertised address (hostname, HTTP port), so that a
   // registration finds an earlier incarnation without scanning every agent.

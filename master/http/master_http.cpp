@@ -5,7 +5,9 @@
 
 #include "common/json.hpp"
 #include "common/version.hpp"
+#include "master/http/http_common.hpp"
 #include "master/http/maintenance_json.hpp"
+#include "master/http/operator_api.hpp"
 
 namespace tutti::master {
 
@@ -74,30 +76,6 @@ Json rolesJson(Master& m) {
   return {{"roles", roles}};
 }
 
-int httpStatusFor(const Status& s) {
-  switch (s.code()) {
-    case Status::Code::kOk: return 200;
-    case Status::Code::kInvalidArgument: return 400;
-    case Status::Code::kNotFound: return 404;
-    case Status::Code::kFailedPrecondition: return 409;
-    case Status::Code::kPermissionDenied: return 403;
-    case Status::Code::kUnavailable: return 503;
-    default: return 500;
-  }
-}
-
-HttpResponse statusResponse(const Status& s, int okStatus = 200) {
-  if (s.ok()) return HttpResponse::json("{}\n", okStatus);
-  return HttpResponse::error(httpStatusFor(s), s.message());
-}
-
-// A JSON request body, or a 400 that says why not.
-Result<Json> parseBody(const HttpRequest& req) {
-  Json j = Json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return Status::InvalidArgument("The request body is not valid JSON");
-  return j;
-}
-
 Json weightsJson(const Master& m) {
   Json out = Json::array();
   for (const auto& [role, w] : m.roles().weights()) out.push_back({{"role", role}, {"weight", w}});
@@ -144,43 +122,6 @@ HttpResponse jsonOnLoop(Loop& loop, const char* name, std::function<Json()> buil
   return HttpResponse::json(json::dump(j) + "\n");
 }
 
-// How long an operator request waits for the registry to store its change.
-constexpr std::chrono::seconds kDurableWait{30};
-
-// Runs `change` on the loop. It returns a validation error at once, or OK
-// and calls its `durable` callback once the registry holds the change; the
-// answer waits for that, so that a 200 means "stored". Unavailable while
-// the master is still recovering its registry (the change would be lost),
-// or when the registry does not answer in time.
-Status changeDurably(Loop& loop, Master& master, const char* name,
-                     std::function<Status(Registry::Done)> change) {
-  auto promise = std::make_shared<std::promise<Status>>();
-  auto future = promise->get_future();
-  loop.post(name, [&master, promise, change = std::move(change)] {
-    if (!master.serving()) {
-      promise->set_value(
-          Status::Unavailable("The master is recovering its registry; retry shortly"));
-      return;
-    }
-    auto answered = std::make_shared<bool>(false);
-    auto answer = [promise, answered](Status s) {
-      if (*answered) return;  // on the loop: no race
-      *answered = true;
-      promise->set_value(std::move(s));
-    };
-    Status s = change(answer);
-    if (!s.ok()) answer(s);
-  });
-  if (future.wait_for(kDurableWait) != std::future_status::ready) {
-    return Status::Unavailable("Timed out waiting for the registry to store the change");
-  }
-  try {
-    return future.get();
-  } catch (const std::future_error&) {  // the loop went away with the request
-    return Status::Unavailable("The master is stopping");
-  }
-}
-
 // A default value of the payload's alternative `i` (for its name).
 template <size_t... I>
 wire::Payload variantAtImpl(size_t i, std::index_sequence<I...>) {
@@ -192,10 +133,6 @@ wire::Payload variantAt(size_t i) {
   return variantAtImpl(i, std::make_index_sequence<std::variant_size_v<wire::Payload>>{});
 }
 
-bool isClientError(const Status& s) {
-  int code = httpStatusFor(s);
-  return code >= 400 && code < 500;
-}
 }  // namespace
 
 void installMasterRoutes(HttpServer& server, Master& master, Loop& loop, Metrics& metrics,
@@ -381,6 +318,9 @@ void installMasterRoutes(HttpServer& server, Master& master, Loop& loop, Metrics
     return statusResponse(s);
   };
   route("POST", "/master/teardown", teardown);
+  route("POST", "/api/v1", [&master, &loop, &metrics](const HttpRequest& req) {
+    return handleOperatorCall(req, master, loop, metrics);
+  });
   route("POST", "/teardown", teardown);
 
   // Maintenance primitives (Mesos's): the schedule, machines down and up,

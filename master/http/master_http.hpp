@@ -3,8 +3,9 @@
 // /master/slaves, /master/tasks, /master/roles, /master/flags,
 // /master/health, the operator endpoints (/master/weights, /master/quota,
 // /master/reserve, /master/unreserve, /master/maintenance/schedule,
-// /master/maintenance/status, /master/machine/down, /master/machine/up),
-// /metrics/snapshot, /metrics (Prometheus text), /version.
+// /master/maintenance/status, /master/machine/down, /master/machine/up,
+// /master/teardown, /api/v1 (operator_api.hpp)), /metrics/snapshot,
+// /metrics (Prometheus text), /version.
 //
 // Handlers run on HTTP threads. The state endpoints (state, state-summary,
 // frameworks, slaves, tasks) answer from snapshots `state` publishes; the

@@ -324,6 +324,59 @@ TEST(InProcessTest, LatestLinkAndSandboxGarbageCollection) {
   driver.join();
 }
 
+// POST /api/v1 MARK_AGENT_GONE: malformed calls are refused and change
+// nothing; a valid one removes the agent (it is told to shut down) and its
+// partition-aware framework's task ends TASK_GONE_BY_OPERATOR.
+TEST(InProcessTest, OperatorApiMarksAnAgentGone) {
+  auto master = StartMaster();
+  auto agent = StartAgent(*master);
+  int port = master->httpPort();
+  RecordingScheduler scheduler;
+  launchOnce(scheduler, "t", "sleep 1000");
+  FrameworkInfo info = framework(/*partitionAware=*/true);
+  TuttiSchedulerDriver driver(&scheduler, info, master->messageAddress());
+  driver.start();
+  ASSERT_TRUE(scheduler.waitForState(TaskID("t"), TaskState::TASK_RUNNING));
+  std::string agentId = getJson(port, "/master/slaves")["slaves"][0]["id"];
+
+  auto call = [&](const std::string& body, const std::string& type = "application/json") {
+    auto r = httpRequest("POST", "127.0.0.1", port, "/api/v1", body, type);
+    EXPECT_TRUE(r.ok()) << r.error();
+    return r.ok() ? r->first : -1;
+  };
+  auto gone = [](const std::string& id) {
+    return R"({"type": "MARK_AGENT_GONE", "mark_agent_gone": {"agent_id": {"value": ")" + id +
+           R"("}}})";
+  };
+  auto invalidRequests = [&] {
+    return getJson(port, "/metrics/snapshot").value("master/invalid_http_requests", 0.0);
+  };
+  double invalid = invalidRequests();
+  EXPECT_EQ(call("{not json"), 400);
+  EXPECT_EQ(call(R"({"type": 7})"), 400);
+  EXPECT_EQ(call(R"({"type": "MARK_AGENT_GONE"})"), 400);
+  EXPECT_EQ(call(R"({"type": "MARK_AGENT_GONE", "mark_agent_gone": {"agent_id": {}}})"), 400);
+  EXPECT_EQ(call(gone("no-such-agent")), 404);
+  EXPECT_EQ(call(R"({"type": "GET_STATE"})"), 501);
+  EXPECT_EQ(call(gone(agentId), "application/x-protobuf"), 415);
+  EXPECT_EQ(invalidRequests(), invalid + 7);
+  EXPECT_EQ(getJson(port, "/master/slaves")["slaves"].size(), 1u);
+  EXPECT_EQ(scheduler.stateOf(TaskID("t")), TaskState::TASK_RUNNING);
+  auto health = httpRequest("POST", "127.0.0.1", port, "/api/v1", R"({"type": "GET_HEALTH"})",
+                            "application/json");
+  ASSERT_TRUE(health.ok());
+  EXPECT_EQ(nlohmann::json::parse(health->second)["get_health"]["healthy"], true);
+
+  EXPECT_EQ(call(gone(agentId)), 200);
+  ASSERT_TRUE(scheduler.waitForState(TaskID("t"), TaskState::TASK_GONE_BY_OPERATOR));
+  EXPECT_TRUE(getJson(port, "/master/slaves")["slaves"].empty());
+  ASSERT_TRUE(waitUntil([&] { return agent->fatalError().has_value(); }));
+  EXPECT_NE(agent->fatalError()->find("marked gone"), std::string::npos) << *agent->fatalError();
+  EXPECT_EQ(call(gone(agentId)), 200);  // idempotent
+  driver.stop();
+  driver.join();
+}
+
 // The hierarchical allocator behind the real master: a static reservation
 // for "eng" reaches eng's sub-role and never another role; /master/roles and
 // the allocator's metrics show the decisions.

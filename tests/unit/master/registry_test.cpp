@@ -256,5 +256,66 @@ TEST_F(RegistryTest, RecoveredMasterWaitsForAgentsThenMarksTheRestUnreachableAtT
             RegistryState::Agent::State::kUnreachable);
 }
 
+// MARK_AGENT_GONE is durable: the agent is recorded as gone, and a master
+// recovering from the same registry refuses its re-registration.
+TEST_F(RegistryTest, AgentMarkedGoneIsRefusedByTheNextMaster) {
+  Metrics metrics;
+  MasterInfo info;
+  info.id = MasterID("first");
+  AgentInfo agentInfo;
+  agentInfo.hostname = "h0";
+  agentInfo.port = 5051;
+  agentInfo.resources = res("cpus:2;mem:512");
+  AgentID agentId;
+  {
+    FakeTransport transport(loop_, metrics);
+    Master master(MasterOptions{}, info, loop_, transport, metrics,
+                  std::make_unique<HierarchicalAllocator>(), makeLocalRegistry(loop_, dir_.path()));
+    master.start();
+    for (int i = 0; i < 100 && !master.serving(); ++i) loop_.settle();
+    ASSERT_TRUE(master.serving());
+    transport.inject("agent0", wire::RegisterAgentMessage{agentInfo, "test"});
+    loop_.settle();
+    loop_.settle();
+    auto registered = transport.take<wire::AgentRegisteredMessage>("agent0");
+    ASSERT_EQ(registered.size(), 1u);
+    agentId = registered[0].agentId;
+
+    EXPECT_EQ(master.agents().markGone(AgentID("nope"), [](Status) {}).code(),
+              Status::Code::kNotFound);
+    std::optional<Status> stored;
+    ASSERT_TRUE(master.agents().markGone(agentId, [&](Status s) { stored = s; }).ok());
+    for (int i = 0; i < 10 && !stored; ++i) loop_.settle();
+    ASSERT_TRUE(stored.has_value());
+    EXPECT_TRUE(stored->ok()) << *stored;
+    // The agent was told to shut down; marking it again is fine.
+    EXPECT_EQ(transport.take<wire::ShutdownAgentMessage>("agent0").size(), 1u);
+    std::optional<Status> again;
+    EXPECT_TRUE(master.agents().markGone(agentId, [&](Status s) { again = s; }).ok());
+    ASSERT_TRUE(again.has_value());
+    EXPECT_TRUE(again->ok());
+  }
+
+  FakeTransport transport(loop_, metrics);
+  info.id = MasterID("second");
+  Master master(MasterOptions{}, info, loop_, transport, metrics,
+                std::make_unique<HierarchicalAllocator>(), makeLocalRegistry(loop_, dir_.path()));
+  master.start();
+  for (int i = 0; i < 100 && !master.serving(); ++i) loop_.settle();
+  ASSERT_TRUE(master.serving());
+  EXPECT_EQ(master.agents().find(agentId), nullptr);
+  EXPECT_EQ(master.registry().state().agents.at(agentId).state,
+            RegistryState::Agent::State::kGone);
+  wire::ReregisterAgentMessage back;
+  back.agentInfo = agentInfo;
+  back.agentInfo.id = agentId;
+  back.version = "test";
+  transport.inject("agent0", back);
+  loop_.settle();
+  loop_.settle();
+  EXPECT_TRUE(transport.take<wire::AgentReregisteredMessage>("agent0").empty());
+  EXPECT_EQ(transport.take<wire::ShutdownAgentMessage>("agent0").size(), 1u);
+}
+
 }  // namespace
 }  // namespace tutti::master
