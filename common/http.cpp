@@ -224,6 +224,7 @@ Result<std::pair<int, std::string>> withClient(const std::string& host, int port
   client.set_read_timeout(options.readTimeout.count() / 1000,
                           (options.readTimeout.count() % 1000) * 1000);
   auto res = fn(client);
+  if (options.location) *options.location = res ? res->get_header_value("Location") : "";
   if (!res) {
     return Status::Unavailable("HTTP request to " + host + ":" + std::to_string(port) +
                                " failed: " + httplib::to_string(res.error()));

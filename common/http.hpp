@@ -90,6 +90,9 @@ class HttpServer {
 struct HttpClientOptions {
   std::chrono::milliseconds connectTimeout{2000};
   std::chrono::milliseconds readTimeout{10000};
+  // Out, when set: the answer's Location header (empty without one), for
+  // callers that follow redirects themselves.
+  std::string* location = nullptr;
 };
 
 Result<std::pair<int, std::string>> httpGet(const std::string& host, int port,

@@ -453,9 +453,12 @@ std::string tasksJson(const StateSnapshot& s, TaskJsonCache* cache) {
   JsonWriter w(&out);
   w.beginObject();
   w.key("tasks").beginArray();
-  for (const auto& fw : s.frameworks) {
-    for (const auto& t : fw->tasks) writeTask(w, t, fw->info, cache);
-    for (const auto& t : fw->completedTasks) writeTask(w, t, fw->info, cache);
+  // As Mesos's /tasks: the tasks of registered and of completed frameworks.
+  for (const auto* list : {&s.frameworks, &s.completedFrameworks}) {
+    for (const auto& fw : *list) {
+      for (const auto& t : fw->tasks) writeTask(w, t, fw->info, cache);
+      for (const auto& t : fw->completedTasks) writeTask(w, t, fw->info, cache);
+    }
   }
   w.endArray();
   w.endObject();

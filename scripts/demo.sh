@@ -94,6 +94,12 @@ for agent in state["slaves"]:
 PY
 
 echo
+echo "==> The operator CLI: tutti agent list; tutti task list --all; tutti task log hello"
+build/bin/tutti --master="127.0.0.1:$HTTP_PORT" agent list | sed 's/^/    /'
+build/bin/tutti --master="127.0.0.1:$HTTP_PORT" task list --all | head -6 | sed 's/^/    /'
+build/bin/tutti --master="127.0.0.1:$HTTP_PORT" task log hello | sed 's/^/    /'
+
+echo
 echo "==> Where to look:"
 echo "    http://127.0.0.1:$HTTP_PORT/master/state       cluster state (Mesos's shape)"
 echo "    http://127.0.0.1:$HTTP_PORT/metrics/snapshot   master metrics"
