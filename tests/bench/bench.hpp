@@ -3,8 +3,11 @@
 // returns the process exit code.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
+
+#include "common/clock.hpp"
 
 namespace tutti::bench {
 
@@ -39,7 +42,7 @@ int runAllocator(const AllocatorOptions& options);
 
 struct FailoverOptions {
   int agents = 10;
-  int zkSessionTimeoutMs = 2000;
+  Duration zkSessionTimeout = std::chrono::seconds(2);  // --zk_session_timeout
   // Emulated agents (AgentEmulator) with `tasks` tasks in all, launched by
   // `frameworks` emulated frameworks; otherwise real tutti-agent processes
   // and one task per agent.

@@ -121,7 +121,7 @@ int runFailoverEmulated(const FailoverOptions& options) {
   testing::ZooKeeperServer zk;
   zk.start();
   std::string url = zk.url("/tutti");
-  std::string timeout = std::to_string(options.zkSessionTimeoutMs) + "ms";
+  std::string timeout = std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(options.zkSessionTimeout).count()) + "ms";
   Masters m;
   if (!m.start(url, timeout)) {
     std::fprintf(stderr, "failover: no leader elected\n");
@@ -160,14 +160,16 @@ int runFailoverEmulated(const FailoverOptions& options) {
   testing::waitUntil([&] { return nodes.count() == 3; });
 
   int64_t leadersBefore = agents.stats().leaderChanges;
+  int64_t resubscribedBefore = frameworks.stats().resubscribed;
   auto kill = Clock::now();
   int64_t killNs = steadyNowNs();
   masters[leader].process.stop(SIGKILL);
-  double zkSession = -1, electedMs = -1, agentsBack = -1;
+  double zkSession = -1, electedMs = -1, agentsBack = -1, frameworksBack = -1;
   int next = -1;
   double backDeadlineMs = static_cast<double>(
       scaled(std::chrono::seconds(20), 2, options.agents).count());
-  while (msSince(kill) < backDeadlineMs && (agentsBack < 0 || zkSession < 0 || electedMs < 0)) {
+  while (msSince(kill) < backDeadlineMs &&
+         (agentsBack < 0 || zkSession < 0 || electedMs < 0 || frameworksBack < 0)) {
     if (zkSession < 0 && nodes.count() == 2) zkSession = msSince(kill);
     if (electedMs < 0) {
       for (int i = 0; i < 3; ++i) {
@@ -180,6 +182,10 @@ int runFailoverEmulated(const FailoverOptions& options) {
     AgentEmulatorStats a = agents.stats();
     if (agentsBack < 0 && a.leaderChanges > leadersBefore && a.registeredNow == options.agents) {
       agentsBack = static_cast<double>(a.lastRegisteredNs - killNs) / 1e6;
+    }
+    FrameworkEmulatorStats f = frameworks.stats();
+    if (frameworksBack < 0 && f.resubscribed - resubscribedBefore >= options.frameworks) {
+      frameworksBack = static_cast<double>(f.lastResubscribedNs - killNs) / 1e6;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling interval
   }
@@ -196,13 +202,14 @@ int runFailoverEmulated(const FailoverOptions& options) {
   AgentEmulatorStats last = agents.stats();
   frameworks.stop();
   agents.stop();
-  if (agentsBack < 0 || !tasksBack) {
+  if (agentsBack < 0 || !tasksBack || frameworksBack < 0) {
     std::string why = "zk session " + std::string(zkSession < 0 ? "never expired" : "expired") +
                       "; new leader: " + (next < 0 ? "none" : std::to_string(next)) +
                       "; agents back: " + (agentsBack < 0 ? "no" : "yes") + " (" +
                       std::to_string(last.registeredNow) + " registered, " +
                       std::to_string(last.leaderChanges - leadersBefore) +
-                      " leader changes seen); tasks back: " + (tasksBack ? "yes" : "no");
+                      " leader changes seen); tasks back: " + (tasksBack ? "yes" : "no") +
+                      "; frameworks back: " + (frameworksBack < 0 ? "no" : "yes");
     int rc = m.fail(why);
     testing::killAllDescendants();
     return rc;
@@ -214,6 +221,7 @@ int runFailoverEmulated(const FailoverOptions& options) {
   r.add("zk_session_ms", zkSession, 0);
   r.add("elected_ms", electedMs, 0);
   r.add("agents_back_ms", agentsBack, 0);
+  r.add("framework_back_ms", frameworksBack, 0);
   return r.emit(options.out) ? 0 : 1;
 }
 }  // namespace
@@ -223,7 +231,7 @@ int runFailover(const FailoverOptions& options) {
   testing::ZooKeeperServer zk;
   zk.start();
   std::string url = zk.url("/tutti");
-  std::string timeout = std::to_string(options.zkSessionTimeoutMs) + "ms";
+  std::string timeout = std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(options.zkSessionTimeout).count()) + "ms";
   Masters m;
   if (!m.start(url, timeout)) {
     std::fprintf(stderr, "failover: no leader elected\n");
@@ -343,9 +351,9 @@ int runFailover(const FailoverOptions& options) {
   for (auto& a : agents) a.stop(SIGTERM, std::chrono::seconds(10));
   testing::killAllDescendants();
   std::printf("failover agents=%d tasks=%d zk_session_ms=%.0f elected_ms=%.0f agents_back_ms=%.0f "
-              "framework_back_ms=%.0f zk_session_timeout_ms=%d\n",
+              "framework_back_ms=%.0f zk_session_timeout_ms=%lld\n",
               options.agents, tasks, zkSession, electedMs, agentsBack, frameworkBack,
-              options.zkSessionTimeoutMs);
+              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(options.zkSessionTimeout).count()));
   return frameworkBack >= 0 ? 0 : 1;
 }
 

@@ -31,7 +31,7 @@ void maxInto(std::atomic<int64_t>& a, int64_t v) {
 struct FrameworkEmulator::Shared {
   std::atomic<int64_t> subscribed{0}, resubscribed{0}, offers{0}, launched{0}, running{0};
   std::atomic<int64_t> finished{0}, failed{0}, declines{0};
-  std::atomic<int64_t> firstLaunchNs{0}, lastRunningNs{0}, lastEndedNs{0};
+  std::atomic<int64_t> firstLaunchNs{0}, lastRunningNs{0}, lastEndedNs{0}, lastResubscribedNs{0};
   std::mutex mu;  // guards the two below
   std::vector<double> latencies;
   std::unordered_map<std::string, int64_t> declinedAt;  // agent id -> steady ns
@@ -96,6 +96,7 @@ class FrameworkEmulator::Framework : public Scheduler {
     shared_->subscribed.fetch_add(1);
   }
   void reregistered(SchedulerDriver*, const MasterInfo&) override {
+    shared_->lastResubscribedNs.store(steadyNowNs());
     shared_->resubscribed.fetch_add(1);
     std::lock_guard<std::mutex> lock(mu_);
     held_.clear();  // offers of the previous connection are void
@@ -298,6 +299,7 @@ FrameworkEmulatorStats FrameworkEmulator::stats() const {
   s.declines = shared_->declines.load();
   s.firstLaunchNs = shared_->firstLaunchNs.load();
   s.lastRunningNs = shared_->lastRunningNs.load();
+  s.lastResubscribedNs = shared_->lastResubscribedNs.load();
   s.lastEndedNs = shared_->lastEndedNs.load();
   return s;
 }

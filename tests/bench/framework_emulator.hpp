@@ -54,6 +54,7 @@ struct FrameworkEmulatorStats {
   int64_t firstLaunchNs = 0;  // steady ns of the first accept
   int64_t lastRunningNs = 0;  // steady ns of the latest first TASK_RUNNING
   int64_t lastEndedNs = 0;    // steady ns of the latest terminal update
+  int64_t lastResubscribedNs = 0;  // steady ns of the latest re-subscription
 };
 
 class FrameworkEmulator {

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <iostream>
 
+#include "common/duration.hpp"
 #include "common/flags.hpp"
 #include "tests/bench/bench.hpp"
 
@@ -22,7 +23,8 @@ DEFINE_int64(tasks, 1000,
 DEFINE_int32(agents, 1000, "number of agents (failover default: 10)");
 DEFINE_int32(connections, 8, "emulated agents: the connections they share");
 DEFINE_string(out, "", "also write the figures as JSON to this file");
-DEFINE_int32(zk_session_timeout_ms, 2000, "failover: the masters' ZooKeeper session timeout");
+DEFINE_string(zk_session_timeout, "2secs",
+              "failover: the masters' and agents' ZooKeeper session timeout (e.g. 2secs)");
 DEFINE_int32(frameworks, 10, "allocator, offers, c1m, state, failover: number of frameworks");
 DEFINE_bool(emulated, false,
             "failover: emulated agents and frameworks (implied by --tasks) instead of "
@@ -101,7 +103,13 @@ int main(int argc, char** argv) {
   if (scenario == "failover") {
     tutti::bench::FailoverOptions o;
     o.agents = given("agents") ? FLAGS_agents : 10;
-    o.zkSessionTimeoutMs = FLAGS_zk_session_timeout_ms;
+    auto timeout = tutti::parseDuration(FLAGS_zk_session_timeout);
+    if (!timeout.ok()) {
+      std::fprintf(stderr, "Invalid value for --zk_session_timeout: '%s' (e.g. 2secs)\n",
+                   FLAGS_zk_session_timeout.c_str());
+      return 1;
+    }
+    o.zkSessionTimeout = *timeout;
     o.emulated = FLAGS_emulated || given("tasks");
     o.tasks = given("tasks") ? FLAGS_tasks : 10LL * o.agents;
     o.frameworks = FLAGS_frameworks;
