@@ -7,6 +7,7 @@
 #include "tests/fixtures/process_fixture.hpp"
 #include "tests/fixtures/tcp_proxy.hpp"
 #include "common/process.hpp"
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -234,6 +235,97 @@ bool drive(Loop& loop, const std::function<bool()>& condition) {
     loop.runOnce(std::chrono::milliseconds(10));
   }
   return condition();
+}
+
+// The ZooKeeper registry keeps one node per agent. A write the store
+// refuses (here: the agent's node was deleted behind the leader's back, so
+// updating it fails) makes the leader step down rather than diverge; the
+// standby takes over, and the agent and its task come back to it.
+TEST(RegistryWriteTest, RefusedWriteStepsTheLeaderDownAndTheStandbyTakesOver) {
+  ZooKeeperServer zk;
+  zk.start();
+  std::string url = zk.url("/tutti");
+  std::vector<std::unique_ptr<TempDir>> dirs;
+  std::vector<MasterProcess> masters;
+  for (int i = 0; i < 2; ++i) {
+    dirs.push_back(std::make_unique<TempDir>());
+    masters.push_back(
+        startMasterProcess(dirs.back()->path(), {"--zk=" + url, "--zk_session_timeout=2secs"}));
+  }
+  int old = -1;
+  ASSERT_TRUE(waitUntil([&] { return (old = leaderIndex(masters)) >= 0; }));
+  TempDir agentDir1, agentDir2;
+  AgentProcess agent1 =
+      startAgentProcess(url, agentDir1.path(), {"--zk_session_timeout=2secs"});
+  AgentProcess agent2 =
+      startAgentProcess(url, agentDir2.path(), {"--zk_session_timeout=2secs"});
+  RecordingScheduler scheduler;
+  launchOnce(scheduler, "t", "sleep 1000");
+  FrameworkInfo info;
+  info.name = "registry";
+  info.user = "tester";
+  info.failoverTimeoutSecs = 600;
+  TuttiSchedulerDriver driver(&scheduler, info, url);
+  driver.start();
+  ASSERT_TRUE(scheduler.waitForState(TaskID("t"), TaskState::TASK_RUNNING));
+  std::vector<std::string> agentIds;
+  ASSERT_TRUE(waitUntil([&] {
+    auto slaves = getJson(masters[old].httpPort, "/master/slaves")["slaves"];
+    agentIds.clear();
+    for (const auto& a : slaves) agentIds.push_back(a["id"]);
+    return agentIds.size() == 2;
+  }));
+
+  // One znode per agent, named by its id.
+  Loop loop(RealClock::instance());
+  ZooKeeper client(loop, ZooKeeper::Options{zk.servers(), std::chrono::seconds(10)}, nullptr);
+  ASSERT_TRUE(client.start().ok());
+  ASSERT_TRUE(drive(loop, [&] { return client.state() == ZooKeeper::SessionState::kConnected; }));
+  std::optional<Result<std::vector<std::string>>> children;
+  client.getChildren("/tutti/registry/agents",
+                     [&](Result<std::vector<std::string>> r) { children = r; });
+  ASSERT_TRUE(drive(loop, [&] { return children.has_value(); }));
+  ASSERT_TRUE(children->ok()) << children->error();
+  std::vector<std::string> nodes = children->value();
+  std::sort(nodes.begin(), nodes.end());
+  std::sort(agentIds.begin(), agentIds.end());
+  EXPECT_EQ(nodes, agentIds);
+
+  // Delete agent 0's node, then make the leader update it (a reservation
+  // changes the agent's resources, which the registry keeps).
+  std::optional<Status> removed;
+  client.remove("/tutti/registry/agents/" + agentIds[0], -1,
+                [&](Status s) { removed = s; });
+  ASSERT_TRUE(drive(loop, [&] { return removed.has_value(); }));
+  ASSERT_TRUE(removed->ok()) << *removed;
+  auto reserve = httpRequest("POST", "127.0.0.1", masters[old].httpPort, "/master/reserve",
+                             R"({"slave_id": ")" + agentIds[0] +
+                                 R"(", "resources": [{"name": "cpus", "type": "SCALAR", )"
+                                 R"("scalar": {"value": 0.5}, "reservations": [{"type": )"
+                                 R"("DYNAMIC", "role": "eng", "principal": "ops"}]}]})");
+  ASSERT_TRUE(reserve.ok());
+  ASSERT_TRUE(waitUntil([&] { return !masters[old].process.alive(); }, std::chrono::seconds(30)))
+      << reserve->first << " " << reserve->second << "\n"
+      << masters[old].process.log();
+  EXPECT_NE(masters[old].process.log().find("stepping down"), std::string::npos)
+      << masters[old].process.log();
+
+  // The standby leads; both agents and the task are back with it.
+  int next = 1 - old;
+  ASSERT_TRUE(waitUntil([&] { return isLeader(masters[next]); }, std::chrono::seconds(60)));
+  ASSERT_TRUE(waitUntil([&] {
+    auto state = getJson(masters[next].httpPort, "/master/state");
+    if (!state.is_object() || state["slaves"].size() != 2) return false;
+    for (const auto& fw : state["frameworks"]) {
+      for (const auto& t : fw["tasks"]) {
+        if (t["id"] == "t" && t["state"] == "TASK_RUNNING") return true;
+      }
+    }
+    return false;
+  }, std::chrono::seconds(60))) << getJson(masters[next].httpPort, "/master/state").dump(1);
+  EXPECT_EQ(scheduler.stateOf(TaskID("t")), TaskState::TASK_RUNNING);
+  driver.stop();
+  driver.join();
 }
 
 TEST(HighAvailabilityGarbageTest, CorruptNodesAreSkippedOrRefusedAndLeftInPlace) {
