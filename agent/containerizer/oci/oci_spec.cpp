@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -255,7 +256,16 @@ std::string makeConfig(const SpecOptions& o) {
                        {"hard", l.hard.value_or(kInfinity)}});
     nofile = nofile || l.type == "RLMT_NOFILE";
   }
-  if (!nofile) rlimits.push_back({{"type", "RLIMIT_NOFILE"}, {"soft", 1024}, {"hard", 1024}});
+  if (!nofile) {
+    // As a plain process task does (and as Mesos's containers do), the
+    // container inherits the agent's open-file limit, not runc's 1024.
+    struct rlimit own {};
+    if (::getrlimit(RLIMIT_NOFILE, &own) == 0) {
+      auto value = [](rlim_t v) -> uint64_t { return v == RLIM_INFINITY ? ~0ull : v; };
+      rlimits.push_back(
+          {{"type", "RLIMIT_NOFILE"}, {"soft", value(own.rlim_cur)}, {"hard", value(own.rlim_max)}});
+    }
+  }
   json process{{"terminal", false},
                {"user", user},
                {"args", o.process.args},

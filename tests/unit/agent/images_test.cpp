@@ -4,6 +4,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -535,6 +536,15 @@ TEST(OciSpecTest, ConfigCarriesMountsLimitsAndNamespaces) {
   bool pid = false;
   for (const auto& n : j["linux"]["namespaces"]) pid = pid || n["type"] == "pid";
   EXPECT_TRUE(pid);
+
+  // Without a task limit, the agent's own open-file limit (not runc's 1024).
+  o.rlimits.clear();
+  j = nlohmann::json::parse(oci::makeConfig(o));
+  struct rlimit own {};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &own), 0);
+  ASSERT_EQ(j["process"]["rlimits"].size(), 1u);
+  EXPECT_EQ(j["process"]["rlimits"][0]["soft"].get<uint64_t>(), own.rlim_cur);
+  EXPECT_EQ(j["process"]["rlimits"][0]["hard"].get<uint64_t>(), own.rlim_max);
 }
 
 }  // namespace
