@@ -2,7 +2,9 @@
 // config.json and rootfs/, with the image's layers stacked by overlayfs
 // (upper/ and work/ beside them take the container's writes) or, with the
 // copy backend (or when overlayfs cannot be mounted), applied one by one
-// into a plain rootfs directory.
+// into a plain rootfs directory. Images with many layers (more than their
+// absolute paths fit in mount options, about 40) are mounted through short
+// links in <bundle>/lower/.
 //
 // Stateless apart from the options: every call works on paths, so
 // provision() runs on the launcher's worker thread and destroy() wherever
@@ -51,6 +53,11 @@ class Provisioner {
 
  private:
   Status mountOverlay(const std::string& bundle, const Layers& layers) const;
+  // For images with more layers than absolute paths fit in mount options:
+  // mounts through short links. Sets `error` (errno) when the mount itself
+  // failed, so that the caller can fall back to copying.
+  Status mountOverlayShort(const std::string& bundle, const Layers& layers,
+                           const std::string& rest, int* error) const;
   Status copyLayers(const std::string& bundle, const Layers& layers) const;
 
   std::string dir_;
