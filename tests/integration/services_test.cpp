@@ -189,16 +189,21 @@ TEST_F(ServicesTest, RollingUpdateKeepsMinimumHealthCapacity) {
   ASSERT_EQ(put.status, 200) << put.text;
   std::string version = put.body["version"];
   int fewest = 4;
+  json atFewest;  // what the API showed then (for the failure message)
   ASSERT_TRUE(waitUntil([&] {
     json tasks = tasksOf(services.port, "/roll");
-    fewest = std::min(fewest, countTasks(tasks, true));
+    if (countTasks(tasks, true) < fewest) {
+      fewest = countTasks(tasks, true);
+      atFewest = tasks;
+    }
     if (tasks.size() != 4 || countTasks(tasks, true) != 4) return false;
     for (const auto& t : tasks) {
       if (t["version"] != version) return false;
     }
     return noDeployments(services.port);
   }, std::chrono::seconds(60))) << call(services.port, "GET", "/v2/apps/roll").text;
-  EXPECT_GE(fewest, 2);  // ceil(4 × 0.5) healthy at every observed moment
+  // ceil(4 × 0.5) healthy at every observed moment.
+  EXPECT_GE(fewest, 2) << atFewest.dump(1) << "\n" << services.process.log();
 }
 
 TEST_F(ServicesTest, InvalidDefinitionsAreRejectedAndChangeNothing) {
