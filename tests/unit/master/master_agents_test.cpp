@@ -1,0 +1,311 @@
+// Unit tests for master::Master: agents registering, pings, unreachable and departing agents.
+#include "tests/unit/master/master_fixture.hpp"
+
+namespace tutti {
+namespace master_test {
+namespace {
+
+TEST_F(MasterTest, AgentRegistersAndGetsAnId) {
+  AgentID agent = registerAgent("agent1", "host1");
+  EXPECT_EQ(agent, AgentID("m1-S0"));
+  const auto* rec = master_->agents().find(agent);
+  ASSERT_NE(rec, nullptr);
+  EXPECT_EQ(rec->state, AgentState::kRegistered);
+  EXPECT_EQ(rec->total, res("cpus:4;mem:4096"));
+  EXPECT_EQ(rec->conn, "agent1");
+  EXPECT_EQ(metric("master/slaves_active"), 1);
+  EXPECT_EQ(metric("master/cpus_total"), 4);
+
+  // A retry on the same connection gets the same id, not a second agent.
+  wire::RegisterAgentMessage again;
+  again.agentInfo.hostname = "host1";
+  again.agentInfo.port = 5051;
+  again.agentInfo.resources = res("cpus:4;mem:4096");
+  transport_.inject("agent1", again);
+  settle();
+  auto registered = transport_.take<wire::AgentRegisteredMessage>("agent1");
+  ASSERT_EQ(registered.size(), 1u);
+  EXPECT_EQ(registered[0].agentId, agent);
+  EXPECT_EQ(master_->agents().all().size(), 1u);
+}
+
+TEST_F(MasterTest, InvalidAgentRegistrationIsRefused) {
+  wire::RegisterAgentMessage m;
+  m.agentInfo.hostname = "";
+  m.agentInfo.port = 5051;
+  m.agentInfo.resources = res("cpus:1;mem:128");
+  transport_.inject("agent1", m);
+  settle();
+  EXPECT_EQ(transport_.take<wire::AgentRegisteredMessage>("agent1").size(), 0u);
+  auto shutdown = transport_.take<wire::ShutdownAgentMessage>("agent1");
+  ASSERT_EQ(shutdown.size(), 1u);
+  EXPECT_HAS_SUBSTR(shutdown[0].message, "hostname");
+  EXPECT_EQ(master_->agents().all().size(), 0u);
+  EXPECT_EQ(metric("master/invalid_agent_registrations"), 1);
+}
+
+// The agent only answers pings once it knows its id (agent/agent.cpp, handle(PingMessage)),
+// so the registration answer must reach it before the first ping.
+TEST_F(MasterTest, AgentRegisteredIsSentBeforeTheFirstPing) {
+  wire::RegisterAgentMessage m;
+  m.agentInfo.hostname = "host1";
+  m.agentInfo.port = 5051;
+  m.agentInfo.resources = res("cpus:4;mem:4096");
+  transport_.inject("agent1", m);
+  settle();
+  const auto& sent = transport_.sent();
+  auto first = std::find_if(sent.begin(), sent.end(), [](const FakeTransport::Sent& s) {
+    return s.to == "agent1";
+  });
+  ASSERT_NE(first, sent.end());
+  EXPECT_TRUE(std::holds_alternative<wire::AgentRegisteredMessage>(first->message))
+      << "first message to the agent: " << wire::payloadName(first->message);
+}
+
+TEST_F(MasterTest, SilentAgentBecomesUnreachable) {
+  AgentID agent = registerAgent("agent1", "host1", "cpus:4;mem:4096");
+  FrameworkID fw1 = subscribe("fw1", frameworkInfo("plain"));
+  Offer o1 = oneOffer("fw1");
+  // fw1 keeps the rest filtered for an hour, so fw2 gets it.
+  launchRunning("fw1", fw1, "agent1", agent, o1, commandTask("t1", "cpus:1;mem:128"), 1, 3600);
+  FrameworkID fw2 = subscribe("fw2", frameworkInfo("aware", /*partitionAware=*/true));
+  Offer o2 = oneOffer("fw2");
+  EXPECT_EQ(o2.resources, res("cpus:3;mem:3968").allocate("*"));
+  launchRunning("fw2", fw2, "agent1", agent, o2, commandTask("t2", "cpus:1;mem:128"), 2);
+  // The rest is outstanding at fw2.
+  Offer o3 = oneOffer("fw2");
+  EXPECT_EQ(o3.resources, res("cpus:2;mem:3840").allocate("*"));
+  EXPECT_TRUE(offersFor("fw1").empty());
+
+  // Pings go unanswered: 5 timeouts of 15 s.
+  advance(74s);
+  EXPECT_GE(count<wire::PingMessage>("agent1"), 5u);
+  ASSERT_EQ(master_->agents().find(agent)->state, AgentState::kRegistered);
+  EXPECT_TRUE(updatesFor("fw1").empty());
+  EXPECT_TRUE(transport_.take<wire::RescindEvent>("fw2").empty());
+
+  advance(1s);
+  const auto* rec = master_->agents().find(agent);
+  ASSERT_NE(rec, nullptr);
+  EXPECT_EQ(rec->state, AgentState::kUnreachable);
+  EXPECT_EQ(metric("master/slaves_unreachable"), 1);
+  EXPECT_EQ(metric("master/slaves_active"), 0);
+
+  // Not partition-aware: TASK_LOST.
+  TaskStatus lost = oneUpdate("fw1");
+  EXPECT_EQ(lost.taskId, TaskID("t1"));
+  EXPECT_EQ(lost.state, TaskState::TASK_LOST);
+  EXPECT_EQ(lost.reason, Reason::REASON_AGENT_REMOVED);
+  EXPECT_EQ(lost.source, Source::SOURCE_MASTER);
+  EXPECT_EQ(lost.agentId, agent);
+  EXPECT_FALSE(lost.message.empty());
+  EXPECT_EQ(task(fw1, "t1"), nullptr);
+  ASSERT_EQ(framework(fw1)->completedTasks.size(), 1u);
+  EXPECT_EQ(framework(fw1)->completedTasks.back()->state, TaskState::TASK_LOST);
+
+  // Partition-aware: TASK_UNREACHABLE, kept among the unreachable tasks.
+  TaskStatus unreachable = oneUpdate("fw2");
+  EXPECT_EQ(unreachable.taskId, TaskID("t2"));
+  EXPECT_EQ(unreachable.state, TaskState::TASK_UNREACHABLE);
+  EXPECT_EQ(unreachable.reason, Reason::REASON_AGENT_REMOVED);
+  EXPECT_EQ(task(fw2, "t2"), nullptr);
+  EXPECT_EQ(framework(fw2)->unreachableTasks.count(TaskID("t2")), 1u);
+  EXPECT_EQ(metric("master/tasks_unreachable"), 1);
+  EXPECT_EQ(metric("master/tasks_lost"), 1);
+
+  // The outstanding offer is rescinded.
+  auto rescinds = transport_.take<wire::RescindEvent>("fw2");
+  ASSERT_EQ(rescinds.size(), 1u);
+  EXPECT_EQ(rescinds[0].offerId, o3.id);
+  EXPECT_EQ(master_->offers().size(), 0u);
+
+  // Every framework hears that the agent is lost.
+  for (const char* conn : {"fw1", "fw2"}) {
+    auto failures = transport_.take<wire::FailureEvent>(conn);
+    ASSERT_EQ(failures.size(), 1u) << conn;
+    EXPECT_EQ(failures[0].agentId, agent);
+    EXPECT_TRUE(failures[0].executorId.empty());
+  }
+  EXPECT_EQ(metric("master/cpus_total"), 0);
+
+  // No more pings to an unreachable agent.
+  transport_.take<wire::PingMessage>("agent1");
+  advance(60s);
+  EXPECT_EQ(count<wire::PingMessage>("agent1"), 0u);
+}
+
+TEST_F(MasterTest, AgentAnsweringPingsStaysRegistered) {
+  AgentID agent = registerAgent("agent1", "host1");
+  FrameworkID fw = subscribe("fw1", frameworkInfo("fw"));
+  launchRunning("fw1", fw, "agent1", agent, oneOffer("fw1"), commandTask("t1", "cpus:1;mem:128"),
+                1);
+  EXPECT_EQ(answerPings("agent1"), 1);
+
+  advanceAnsweringPings(300s, "agent1");
+  EXPECT_EQ(master_->agents().find(agent)->state, AgentState::kRegistered);
+  EXPECT_EQ(taskState(fw, "t1"), TaskState::TASK_RUNNING);
+  EXPECT_TRUE(updatesFor("fw1").empty());
+  EXPECT_TRUE(transport_.take<wire::FailureEvent>("fw1").empty());
+  EXPECT_EQ(metric("master/slaves_active"), 1);
+
+  // Once it falls silent, the count starts with the first unanswered ping
+  // (sent at 315 s): unreachable 5 x 15 s later.
+  advance(89s);
+  EXPECT_EQ(master_->agents().find(agent)->state, AgentState::kRegistered);
+  advance(1s);
+  EXPECT_EQ(master_->agents().find(agent)->state, AgentState::kUnreachable);
+  EXPECT_EQ(oneUpdate("fw1").state, TaskState::TASK_LOST);
+}
+
+TEST_F(MasterTest, UnreachableAgentThatComesBackKeepsPartitionAwareTasks) {
+  AgentID agent = registerAgent("agent1", "host1");
+  FrameworkID fw1 = subscribe("fw1", frameworkInfo("plain"));
+  launchRunning("fw1", fw1, "agent1", agent, oneOffer("fw1"), commandTask("t1", "cpus:1;mem:128"),
+                1, 3600);
+  FrameworkID fw2 = subscribe("fw2", frameworkInfo("aware", true));
+  launchRunning("fw2", fw2, "agent1", agent, oneOffer("fw2"), commandTask("t2", "cpus:1;mem:128"),
+                2, 3600);
+  advance(75s);
+  ASSERT_EQ(master_->agents().find(agent)->state, AgentState::kUnreachable);
+  transport_.clear();
+
+  // The agent reconnects with both tasks still running.
+  wire::ReregisterAgentMessage m;
+  m.agentInfo.hostname = "host1";
+  m.agentInfo.port = 5051;
+  m.agentInfo.id = agent;
+  m.agentInfo.resources = res("cpus:4;mem:4096");
+  for (const auto& [fw, id] : {std::pair{fw1, "t1"}, std::pair{fw2, "t2"}}) {
+    Task t;
+    t.taskId = TaskID(id);
+    t.frameworkId = fw;
+    t.agentId = agent;
+    t.executorId = ExecutorID(id);
+    t.state = TaskState::TASK_RUNNING;
+    t.resources = res("cpus:1;mem:128").allocate("*");
+    m.tasks.push_back(t);
+  }
+  transport_.inject("agent1b", m);
+  settle();
+  auto reregistered = transport_.take<wire::AgentReregisteredMessage>("agent1b");
+  ASSERT_EQ(reregistered.size(), 1u);
+  EXPECT_EQ(reregistered[0].agentId, agent);
+  EXPECT_EQ(master_->agents().find(agent)->state, AgentState::kRegistered);
+  EXPECT_EQ(master_->agents().find(agent)->conn, "agent1b");
+
+  // The task of the framework that was told TASK_LOST is shut down...
+  auto shutdowns = transport_.take<wire::ShutdownFrameworkMessage>("agent1b");
+  ASSERT_EQ(shutdowns.size(), 1u);
+  EXPECT_EQ(shutdowns[0].frameworkId, fw1);
+  EXPECT_EQ(task(fw1, "t1"), nullptr);
+  // ...the partition-aware one's is running again.
+  EXPECT_EQ(taskState(fw2, "t2"), TaskState::TASK_RUNNING);
+  EXPECT_TRUE(framework(fw2)->unreachableTasks.empty());
+  EXPECT_EQ(framework(fw2)->used, res("cpus:1;mem:128").allocate("*"));
+  // Only what t2 does not use is offered.
+  Resources offered;
+  for (const char* conn : {"fw1", "fw2"}) {
+    for (const auto& o : offersFor(conn)) offered += o.resources;
+  }
+  EXPECT_EQ(offered, res("cpus:3;mem:3968").allocate("*"));
+}
+
+TEST_F(MasterTest, OffersNameTheFrameworksExecutorsOnTheAgent) {
+  AgentID agent = registerAgent("agent1", "host1");
+  FrameworkID fw = subscribe("fw1", frameworkInfo("fw"));
+  TaskInfo t = commandTask("t1", "cpus:1;mem:128");
+  t.command.reset();
+  ExecutorInfo e;
+  e.executorId = ExecutorID("e1");
+  e.name = "custom";
+  CommandInfo c;
+  c.value = "./executor";
+  e.command = c;
+  t.executor = e;
+  accept("fw1", fw, {oneOffer("fw1").id}, {t}, 0);
+  auto runs = transport_.take<wire::RunTaskMessage>("agent1");
+  ASSERT_EQ(runs.size(), 1u);
+  ASSERT_TRUE(runs[0].task.executor.has_value());
+  EXPECT_EQ(runs[0].task.executor->frameworkId, fw);
+  ASSERT_NE(task(fw, "t1"), nullptr);
+  EXPECT_EQ(task(fw, "t1")->task->executorId, ExecutorID("e1"));
+  Offer rest = oneOffer("fw1");
+  EXPECT_EQ(rest.executorIds, std::vector<ExecutorID>{ExecutorID("e1")});
+  (void)agent;
+}
+
+TEST_F(MasterTest, PingsAreSentEveryPingTimeout) {
+  registerAgent("agent1", "host1");
+  EXPECT_EQ(answerPings("agent1"), 1);
+  advanceAnsweringPings(14s, "agent1");
+  EXPECT_EQ(count<wire::PingMessage>("agent1"), 0u);
+  clock_.advance(1s);
+  settle();
+  auto pings = transport_.take<wire::PingMessage>("agent1");
+  ASSERT_EQ(pings.size(), 1u);
+  EXPECT_EQ(pings[0].agentId, AgentID("m1-S0"));
+  EXPECT_TRUE(pings[0].connected);
+}
+
+TEST_F(MasterTest, UnregisteringAgentRescindsOffersAndLosesTasks) {
+  AgentID agent = registerAgent("agent1", "host1");
+  FrameworkID fw1 = subscribe("fw1", frameworkInfo("plain"));
+  launchRunning("fw1", fw1, "agent1", agent, oneOffer("fw1"), commandTask("t1", "cpus:1;mem:128"),
+                1, 3600);
+  FrameworkID fw2 = subscribe("fw2", frameworkInfo("aware", true));
+  Offer o2 = oneOffer("fw2");
+  launchRunning("fw2", fw2, "agent1", agent, o2, commandTask("t2", "cpus:1;mem:128"), 2);
+  Offer o3 = oneOffer("fw2");
+
+  transport_.inject("agent1", wire::UnregisterAgentMessage{agent});
+  settle();
+  EXPECT_EQ(master_->agents().find(agent), nullptr);
+  EXPECT_EQ(metric("master/slave_removals"), 1);
+
+  auto rescinds = transport_.take<wire::RescindEvent>("fw2");
+  ASSERT_EQ(rescinds.size(), 1u);
+  EXPECT_EQ(rescinds[0].offerId, o3.id);
+  EXPECT_EQ(master_->offers().size(), 0u);
+
+  TaskStatus lost = oneUpdate("fw1");
+  EXPECT_EQ(lost.state, TaskState::TASK_LOST);
+  EXPECT_EQ(lost.reason, Reason::REASON_AGENT_REMOVED);
+  TaskStatus gone = oneUpdate("fw2");
+  EXPECT_EQ(gone.state, TaskState::TASK_GONE);
+  EXPECT_EQ(gone.reason, Reason::REASON_AGENT_REMOVED);
+  EXPECT_EQ(task(fw1, "t1"), nullptr);
+  EXPECT_EQ(task(fw2, "t2"), nullptr);
+  EXPECT_TRUE(framework(fw2)->unreachableTasks.empty());
+  EXPECT_EQ(transport_.take<wire::FailureEvent>("fw1").size(), 1u);
+  EXPECT_EQ(transport_.take<wire::FailureEvent>("fw2").size(), 1u);
+
+  // The rescinded offer can no longer be accepted.
+  accept("fw2", fw2, {o3.id}, {commandTask("t3", "cpus:1;mem:128")});
+  EXPECT_EQ(oneUpdate("fw2").state, TaskState::TASK_DROPPED);
+  EXPECT_TRUE(transport_.take<wire::RunTaskMessage>("agent1").empty());
+}
+
+TEST_F(MasterTest, UnreachableAgentRescindsOutstandingOffers) {
+  AgentID agent1 = registerAgent("agent1", "host1");
+  FrameworkID fw = subscribe("fw1", frameworkInfo("fw"));
+  AgentID agent2 = registerAgent("agent2", "host2");
+  auto offers = offersFor("fw1");
+  ASSERT_EQ(offers.size(), 2u);
+  OfferID onAgent1 = offers[0].agentId == agent1 ? offers[0].id : offers[1].id;
+  OfferID onAgent2 = offers[0].agentId == agent2 ? offers[0].id : offers[1].id;
+
+  // agent2 answers its pings; agent1 does not.
+  advanceAnsweringPings(75s, "agent2");
+  EXPECT_EQ(master_->agents().find(agent1)->state, AgentState::kUnreachable);
+  EXPECT_EQ(master_->agents().find(agent2)->state, AgentState::kRegistered);
+  auto rescinds = transport_.take<wire::RescindEvent>("fw1");
+  ASSERT_EQ(rescinds.size(), 1u);
+  EXPECT_EQ(rescinds[0].offerId, onAgent1);
+  EXPECT_EQ(master_->offers().size(), 1u);
+  EXPECT_NE(master_->offers().find(onAgent2), nullptr);
+  (void)fw;
+}
+
+}  // namespace
+}  // namespace master_test
+}  // namespace tutti
