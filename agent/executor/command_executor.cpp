@@ -2,6 +2,7 @@
 
 #include <glog/logging.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -219,19 +220,102 @@ void CommandExecutor::launchInContainer(const TaskInfo& task) {
   oci_.runtime = envOr("TUTTI_OCI_RUNTIME", "runc");
   oci_.root = envOr("TUTTI_OCI_ROOT", "");
   oci_.id = envOr("TUTTI_CONTAINER_ID", task.taskId.value);
-  SpawnOptions o;
-  o.argv = {oci_.runtime};
-  if (!oci_.root.empty()) o.argv.insert(o.argv.end(), {"--root", oci_.root});
-  o.argv.insert(o.argv.end(), {"run", "--bundle", oci_.bundle, "--pid-file",
-                               oci_.bundle + "/init.pid", oci_.id});
   for (char** e = environ; e && *e; ++e) {
     std::string kv = *e;
     if (kExecutorOnly.count(kv.substr(0, kv.find('=')))) continue;
-    o.env.push_back(kv);
+    oci_.env.push_back(kv);
   }
+  // The container's init is `runc create`'s child; when `create` exits it
+  // is reparented to us, and we wait for it as for a plain task.
+  if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
+    update(TaskState::TASK_FAILED,
+           std::string("Cannot become the container's subreaper: ") + std::strerror(errno),
+           Reason::REASON_CONTAINER_LAUNCH_FAILED);
+    finishWhenAcknowledged();
+    return;
+  }
+  running_ = true;  // a kill now stops the runtime and reports TASK_KILLED
+  runRuntime({"create", "--bundle", oci_.bundle, "--pid-file", oci_.bundle + "/init.pid",
+              oci_.id},
+             [this](std::optional<int> status) { onContainerCreated(status); });
+}
+
+void CommandExecutor::runRuntime(std::vector<std::string> args,
+                                 std::function<void(std::optional<int>)> done) {
+  SpawnOptions o;
+  o.argv = {oci_.runtime};
+  if (!oci_.root.empty()) o.argv.insert(o.argv.end(), {"--root", oci_.root});
+  o.argv.insert(o.argv.end(), args.begin(), args.end());
+  o.env = oci_.env;
   o.newProcessGroup = true;
   o.stdinPath = "/dev/null";
-  start(o);
+  auto pid = spawnProcess(o);
+  if (!pid.ok()) {
+    LOG(ERROR) << "Cannot run " << oci_.runtime << ": " << pid.error();
+    loop_.post("executor.runtime_failed", [done = std::move(done)] { done(std::nullopt); });
+    return;
+  }
+  oci_.runtimePid = *pid;
+  Status w = watcher_.watch(*pid, [this, done](pid_t, std::optional<int> status) {
+    oci_.runtimePid = -1;
+    done(status);
+  });
+  if (!w.ok()) {
+    int st = 0;
+    oci_.runtimePid = -1;
+    done(::waitpid(*pid, &st, 0) == *pid ? std::optional<int>(st) : std::nullopt);
+  }
+}
+
+void CommandExecutor::onContainerCreated(std::optional<int> status) {
+  bool created = status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0;
+  if (created) oci_.initFd = openContainerInit();
+  if (!created || oci_.initFd < 0 || killing_) {
+    running_ = false;
+    if (escalation_) loop_.cancel(escalation_);
+    escalation_ = 0;
+    std::string why =
+        killing_ ? "Killed while its container was being created"
+                 : !created ? oci_.runtime + " create " +
+                                  (status ? describeWaitStatus(*status) : std::string("failed")) +
+                                  " (its messages are in the task's stderr)"
+                            : "The container's init (" + oci_.bundle +
+                                  "/init.pid) is not this executor's child";
+    bool killed = killing_;
+    deleteContainerThen([this, why, killed] {
+      if (killed) {
+        update(TaskState::TASK_KILLED, why);
+      } else {
+        update(TaskState::TASK_FAILED, why, Reason::REASON_CONTAINER_LAUNCH_FAILED);
+      }
+      finishWhenAcknowledged();
+    });
+    return;
+  }
+  std::ifstream in(oci_.bundle + "/init.pid");
+  in >> pid_;
+  Status w = watcher_.watch(pid_, [this](pid_t, std::optional<int> s) { onExit(s); });
+  if (!w.ok()) {
+    int st = 0;
+    onExit(::waitpid(pid_, &st, 0) == pid_ ? std::optional<int>(st) : std::nullopt);
+    return;
+  }
+  runRuntime({"start", oci_.id}, [this](std::optional<int> s) {
+    if (!running_) return;  // the container already ended: onExit reported
+    if (!s || !WIFEXITED(*s) || WEXITSTATUS(*s) != 0) {
+      LOG(ERROR) << oci_.runtime << " start "
+                 << (s ? describeWaitStatus(*s) : std::string("failed"));
+      // Its init waits for a start that never comes: end it; onExit reports.
+      ::syscall(SYS_pidfd_send_signal, oci_.initFd, SIGKILL, nullptr, 0);
+      return;
+    }
+    if (!killing_) onStarted(oci_.env);
+  });
+}
+
+void CommandExecutor::deleteContainerThen(std::function<void()> report) {
+  runRuntime({"delete", "--force", oci_.id},
+             [report = std::move(report)](std::optional<int>) { report(); });
 }
 
 void CommandExecutor::start(SpawnOptions& o) {
@@ -264,24 +348,7 @@ void CommandExecutor::start(SpawnOptions& o) {
     onExit(::waitpid(pid_, &st, 0) == pid_ ? std::optional<int>(st) : std::nullopt);
     return;
   }
-  if (oci_.bundle.empty()) {
-    onStarted(o.env);
-  } else {
-    awaitContainerInit(o.env, 0);
-  }
-}
-
-void CommandExecutor::awaitContainerInit(const std::vector<std::string>& env, int attempt) {
-  if (!running_) return;  // the runtime ended first: onExit reports how
-  if (oci_.initFd < 0) oci_.initFd = openContainerInit();
-  if (oci_.initFd >= 0) {
-    if (!killing_) onStarted(env);
-    return;
-  }
-  // The runtime writes the pid file once the container exists (tens of
-  // milliseconds; more while images are unpacked on a busy machine).
-  loop_.after(attempt < 200 ? 5ms : 50ms, "executor.await_container_init",
-              [this, env, attempt] { awaitContainerInit(env, attempt + 1); });
+  onStarted(o.env);
 }
 
 void CommandExecutor::onStarted(const std::vector<std::string>& env) {
@@ -303,14 +370,18 @@ void CommandExecutor::onStarted(const std::vector<std::string>& env) {
 }
 
 void CommandExecutor::signalTask(int sig) {
-  killProcessGroup(pid_, sig);
-  if (oci_.bundle.empty()) return;
-  // The runtime forwards signals to the container's init, but a SIGKILL
-  // of the runtime itself would orphan it: signal the init directly (it
-  // is pid 1 of its namespace, so only signals it handles and SIGKILL
-  // reach it, as with Docker).
-  if (oci_.initFd < 0 && running_) oci_.initFd = openContainerInit();
-  if (oci_.initFd >= 0) ::syscall(SYS_pidfd_send_signal, oci_.initFd, sig, nullptr, 0);
+  if (oci_.bundle.empty()) {
+    killProcessGroup(pid_, sig);
+    return;
+  }
+  // A container: its init through the pidfd (it is pid 1 of its namespace,
+  // so only signals it handles and SIGKILL reach it, as with Docker);
+  // while `runc create` still runs, the runtime itself.
+  if (oci_.initFd >= 0) {
+    ::syscall(SYS_pidfd_send_signal, oci_.initFd, sig, nullptr, 0);
+  } else if (oci_.runtimePid > 0) {
+    killProcessGroup(oci_.runtimePid, sig);
+  }
 }
 
 int CommandExecutor::openContainerInit() const {
@@ -319,15 +390,16 @@ int CommandExecutor::openContainerInit() const {
   if (!(in >> pid) || pid <= 1) return -1;
   int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   if (fd < 0) return -1;
-  // Only the runtime's own child is the container's init; checked after
-  // the pidfd is held, so the answer stays true for it.
+  // Only our child (reparented to us, the subreaper, when `runc create`
+  // exited) is the container's init; checked after the pidfd is held, so
+  // the answer stays true for it.
   std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
   std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
   auto close = text.rfind(')');
   std::istringstream rest(close == std::string::npos ? "" : text.substr(close + 1));
   std::string state;
   pid_t ppid = -1;
-  if (!(rest >> state >> ppid) || ppid != pid_) {
+  if (!(rest >> state >> ppid) || ppid != ::getpid()) {
     ::close(fd);
     return -1;
   }
@@ -395,21 +467,29 @@ void CommandExecutor::onExit(std::optional<int> status) {
   if (health_) health_->stop();
   if (escalation_) loop_.cancel(escalation_);
   escalation_ = 0;
-  // Whatever the command left behind in its process group goes too.
+  // Whatever the command left behind in its process group goes too (in a
+  // container the kernel ends the namespace's processes with its init).
   signalTask(SIGKILL);
-  std::string how = status ? describeWaitStatus(*status) : "ended";
-  std::string message = "Command " + how;
-  if (killedUnhealthy_) {
-    update(TaskState::TASK_KILLED, unhealthyMessage_,
-           Reason::REASON_TASK_HEALTH_CHECK_STATUS_UPDATED, status, false);
-  } else if (killing_) {
-    update(TaskState::TASK_KILLED, message, std::nullopt, status);
-  } else if (status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0) {
-    update(TaskState::TASK_FINISHED, message, std::nullopt, status);
+  auto report = [this, status] {
+    std::string how = status ? describeWaitStatus(*status) : "ended";
+    std::string message = "Command " + how;
+    if (killedUnhealthy_) {
+      update(TaskState::TASK_KILLED, unhealthyMessage_,
+             Reason::REASON_TASK_HEALTH_CHECK_STATUS_UPDATED, status, false);
+    } else if (killing_) {
+      update(TaskState::TASK_KILLED, message, std::nullopt, status);
+    } else if (status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0) {
+      update(TaskState::TASK_FINISHED, message, std::nullopt, status);
+    } else {
+      update(TaskState::TASK_FAILED, message, Reason::REASON_COMMAND_EXECUTOR_FAILED, status);
+    }
+    finishWhenAcknowledged();
+  };
+  if (oci_.bundle.empty()) {
+    report();
   } else {
-    update(TaskState::TASK_FAILED, message, Reason::REASON_COMMAND_EXECUTOR_FAILED, status);
+    deleteContainerThen(report);  // the runtime's state goes before the end is told
   }
-  finishWhenAcknowledged();
 }
 
 void CommandExecutor::finishWhenAcknowledged() {

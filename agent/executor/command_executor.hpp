@@ -49,20 +49,27 @@ class CommandExecutor final : public Executor {
 
  private:
   void launch(const TaskInfo& task);
-  // The task in its image, through the OCI runtime (TUTTI_OCI_* from the agent).
+  // The task in its image, through the OCI runtime (TUTTI_OCI_* from the
+  // agent): `runc create`, then `runc start`; the executor is the child
+  // subreaper that inherits the container's init when `create` exits, and
+  // waits for it itself (no runtime process stays behind per container).
   void launchInContainer(const TaskInfo& task);
+  // Runs `runtime [--root R] args…` with the task's environment and the
+  // executor's stdio (the container inherits it); `done` gets its status.
+  void runRuntime(std::vector<std::string> args,
+                  std::function<void(std::optional<int> status)> done);
+  void onContainerCreated(std::optional<int> status);
+  // Reports the container's end once its runtime state is deleted.
+  void deleteContainerThen(std::function<void()> report);
   // Spawns `o` as the task (rlimits applied), reports TASK_RUNNING, starts
   // the health checks.
   void start(SpawnOptions& o);
   // `sig` to the task's process group (and the container's init).
   void signalTask(int sig);
-  // A task in an image is TASK_RUNNING once its runtime has started the
-  // container (its init's pid file is there): polled on the loop.
-  void awaitContainerInit(const std::vector<std::string>& env, int attempt);
   // TASK_RUNNING and the health checks.
   void onStarted(const std::vector<std::string>& env);
-  // A pidfd of the container's init, or -1 (no pid file yet, or the pid is
-  // not the runtime's child).
+  // A pidfd of the container's init, or -1 (no pid file, or the pid is not
+  // this executor's child).
   int openContainerInit() const;
   void kill(Duration grace);
   void armEscalation(Duration grace);
@@ -89,9 +96,11 @@ class CommandExecutor final : public Executor {
     std::string root;
     std::string id;
     // A pidfd of the container's init (from <bundle>/init.pid, written by
-    // the runtime), opened while the runtime, its parent, still runs: a
-    // signal through it can never reach a process that reused the pid.
+    // `runc create`), opened while it is our child: a signal through it can
+    // never reach a process that reused the pid.
     int initFd = -1;
+    std::vector<std::string> env;  // the task's environment, for the runtime
+    pid_t runtimePid = -1;         // a running `runc create|start|delete`
   } oci_;
   bool running_ = false;
   bool killing_ = false;
