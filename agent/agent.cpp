@@ -1093,6 +1093,12 @@ void Agent::onExecutorExited(const FrameworkID& fwId, const ExecutorID& exId,
     agentUpdate(fwId, taskId, exId, state, reason, limited ? *ex.limitation : "Executor " + how);
   }
   ex.state = ExecutorState::kTerminated;
+  // A framework's own executor: the master forgets it and tells the
+  // framework (executorLost). Not sent while unregistered: re-registration
+  // reports the executors that still run.
+  if (!ex.commandExecutor && state_ == AgentState::kRegistered && info_.id) {
+    sendToMaster(wire::ExitedExecutorMessage{*info_.id, fwId, exId, status});
+  }
   // Tasks whose final update is still unacknowledged stay visible as such.
   for (auto& [taskId, task] : ex.launched) addCompleted(ex, task);
   ex.launched.clear();

@@ -273,6 +273,13 @@ struct CheckpointResourcesMessage {
   Resources resources;
   bool operator==(const CheckpointResourcesMessage&) const = default;
 };
+struct ExitedExecutorMessage {
+  AgentID agentId;
+  FrameworkID frameworkId;
+  ExecutorID executorId;
+  std::optional<int> status;
+  bool operator==(const ExitedExecutorMessage&) const = default;
+};
 
 // The order matches the Envelope union's ordinals (index + 1).
 using Payload = std::variant<
@@ -285,7 +292,7 @@ using Payload = std::variant<
     AgentReregisteredMessage, PingMessage, PongMessage, RunTaskMessage, KillTaskMessage,
     StatusUpdateMessage, StatusUpdateAckMessage, ShutdownFrameworkMessage, ShutdownAgentMessage,
     FrameworkToExecutorMessage, ExecutorToFrameworkMessage, UnregisterAgentMessage,
-    CheckpointResourcesMessage>;
+    CheckpointResourcesMessage, ExitedExecutorMessage>;
 
 // The message's name, e.g. "SubscribeCall" (for logs and metrics).
 const char* payloadName(const Payload& payload);

@@ -288,6 +288,7 @@ void AgentManager::reregistered(const ConnectionId& from, const wire::Reregister
   // Frameworks the agent knows and we do not (this master restarted) come
   // back as disconnected frameworks waiting to re-subscribe.
   for (const auto& fwInfo : m.frameworks) master_.frameworks().recoverFramework(fwInfo);
+  agent.executors.clear();  // what the agent runs now replaces what we knew
   master_.tasks().addAgentTasks(agent, m.tasks, m.executors, wasUnreachable);
   send(agent, wire::AgentReregisteredMessage{id, master_.options().agentPingTimeout});
   admit(agent);

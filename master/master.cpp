@@ -71,6 +71,7 @@ Master::Master(MasterOptions options, MasterInfo info, Loop& loop, Transport& tr
   on(tasks_.get(), &TaskManager::onMessage);
   on(tasks_.get(), &TaskManager::onStatusUpdate);
   on(tasks_.get(), &TaskManager::onExecutorToFramework);
+  on(tasks_.get(), &TaskManager::onExitedExecutor);
   on(agents_.get(), &AgentManager::onRegisterAgent);
   on(agents_.get(), &AgentManager::onReregisterAgent);
   on(agents_.get(), &AgentManager::onPong);

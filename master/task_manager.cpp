@@ -1,5 +1,7 @@
 #include "master/task_manager.hpp"
 
+#include "common/process.hpp"
+
 #include <glog/logging.h>
 
 #include <algorithm>
@@ -430,6 +432,24 @@ void TaskManager::onExecutorToFramework(const ConnectionId& from,
   FrameworkRecord* fw = master_.frameworks().find(m.frameworkId);
   if (!fw) return;
   master_.frameworks().send(*fw, wire::MessageEvent{m.agentId, m.executorId, m.data});
+}
+
+void TaskManager::onExitedExecutor(const ConnectionId& from,
+                                   const wire::ExitedExecutorMessage& m) {
+  AgentRecord* agent = master_.agents().findRegistered(m.agentId);
+  if (!agent) return;
+  master_.agents().touch(*agent, from);
+  auto executors = agent->executors.find(m.frameworkId);
+  if (executors != agent->executors.end()) {
+    executors->second.erase(m.executorId);
+    if (executors->second.empty()) agent->executors.erase(executors);
+  }
+  LOG(INFO) << "Executor " << m.executorId << " of framework " << m.frameworkId << " on agent "
+            << m.agentId << " exited"
+            << (m.status ? " (" + describeWaitStatus(*m.status) + ")" : std::string());
+  FrameworkRecord* fw = master_.frameworks().find(m.frameworkId);
+  if (!fw || fw->state != FrameworkState::kActive) return;
+  master_.frameworks().send(*fw, wire::FailureEvent{m.agentId, m.executorId, m.status});
 }
 
 void TaskManager::onStatusUpdate(const ConnectionId& from, const wire::StatusUpdateMessage& m) {

@@ -30,6 +30,9 @@ class TaskManager {
   void onMessage(const ConnectionId& from, const wire::MessageCall& m);
   void onStatusUpdate(const ConnectionId& from, const wire::StatusUpdateMessage& m);
   void onExecutorToFramework(const ConnectionId& from, const wire::ExecutorToFrameworkMessage& m);
+  // A custom executor ended: the agent forgets it and its framework hears
+  // executorLost (a FAILURE event with the executor id and status).
+  void onExitedExecutor(const ConnectionId& from, const wire::ExitedExecutorMessage& m);
 
   // The agent is unreachable or gone: its tasks become `partitionAwareState`
   // (TASK_UNREACHABLE or TASK_GONE) for partition-aware frameworks and

@@ -64,5 +64,6 @@ struct Envelope {
     executorToFrameworkMessage @43 :I.ExecutorToFrameworkMessage;
     unregisterAgentMessage @44 :I.UnregisterAgentMessage;
     checkpointResourcesMessage @45 :I.CheckpointResourcesMessage;
+    exitedExecutorMessage @46 :I.ExitedExecutorMessage;
   }
 }

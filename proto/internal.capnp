@@ -98,6 +98,17 @@ struct UnregisterAgentMessage {
   agentId @0 :Text;
 }
 
+# A framework's custom executor ended on the agent (Mesos's
+# ExitedExecutorMessage): the master forgets it and tells the framework
+# (executorLost). Command executors are the agent's business and not sent.
+struct ExitedExecutorMessage {
+  agentId @0 :Text;
+  frameworkId @1 :Text;
+  executorId @2 :Text;
+  hasStatus @3 :Bool;
+  status @4 :Int32;  # waitpid status, when the agent saw the exit
+}
+
 # The agent's total resources changed at the master (dynamic reservations):
 # the agent keeps them and reports them when it re-registers.
 struct CheckpointResourcesMessage {

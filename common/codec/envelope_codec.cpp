@@ -512,6 +512,24 @@ w::CheckpointResourcesMessage dec(p::CheckpointResourcesMessage::Reader r) {
                                        decodeResources(r.getResources())};
 }
 
+void enc(const w::ExitedExecutorMessage& m, p::ExitedExecutorMessage::Builder b) {
+  b.setAgentId(txt(m.agentId.value));
+  b.setFrameworkId(txt(m.frameworkId.value));
+  b.setExecutorId(txt(m.executorId.value));
+  if (m.status) {
+    b.setHasStatus(true);
+    b.setStatus(*m.status);
+  }
+}
+w::ExitedExecutorMessage dec(p::ExitedExecutorMessage::Reader r) {
+  w::ExitedExecutorMessage m;
+  m.agentId = AgentID(toStd(r.getAgentId()));
+  m.frameworkId = FrameworkID(toStd(r.getFrameworkId()));
+  m.executorId = ExecutorID(toStd(r.getExecutorId()));
+  if (r.getHasStatus()) m.status = r.getStatus();
+  return m;
+}
+
 // Every message: its C++ type, its Envelope member (CamelCase, as the
 // generated init/get accessors spell it) and the union tag.
 #define TUTTI_ENVELOPE_MEMBERS(X)                                       \
@@ -559,7 +577,8 @@ w::CheckpointResourcesMessage dec(p::CheckpointResourcesMessage::Reader r) {
   X(FrameworkToExecutorMessage, FRAMEWORK_TO_EXECUTOR_MESSAGE)          \
   X(ExecutorToFrameworkMessage, EXECUTOR_TO_FRAMEWORK_MESSAGE)          \
   X(UnregisterAgentMessage, UNREGISTER_AGENT_MESSAGE)                   \
-  X(CheckpointResourcesMessage, CHECKPOINT_RESOURCES_MESSAGE)
+  X(CheckpointResourcesMessage, CHECKPOINT_RESOURCES_MESSAGE)           \
+  X(ExitedExecutorMessage, EXITED_EXECUTOR_MESSAGE)
 
 }  // namespace
 

@@ -522,6 +522,13 @@ TEST_F(AgentTest, ExecutorExitFailsItsUnfinishedTasksOnly) {
   EXPECT_EQ(updates[0].status.reason, Reason::REASON_EXECUTOR_TERMINATED);
   EXPECT_EQ(updates[0].status.source, Source::SOURCE_AGENT);
   EXPECT_TRUE(contains(updates[0].status.message, "killed by signal 9")) << updates[0].status.message;
+  // The master hears that the framework's executor is gone (executorLost).
+  auto exited = master_.take<wire::ExitedExecutorMessage>();
+  ASSERT_EQ(exited.size(), 1u);
+  EXPECT_EQ(exited[0].frameworkId, kFw);
+  EXPECT_EQ(exited[0].executorId, ExecutorID("e1"));
+  ASSERT_TRUE(exited[0].status.has_value());
+  EXPECT_TRUE(WIFSIGNALED(*exited[0].status) && WTERMSIG(*exited[0].status) == SIGKILL);
 
   const ExecutorRecord* done = completedExecutor("e1");
   ASSERT_NE(done, nullptr);
@@ -550,6 +557,8 @@ TEST_F(AgentTest, CommandExecutorExitWithARunningTaskFailsIt) {
   ASSERT_EQ(updates.size(), 1u);
   EXPECT_EQ(updates[0].status.state, TaskState::TASK_FAILED);
   EXPECT_EQ(updates[0].status.reason, Reason::REASON_EXECUTOR_TERMINATED);
+  // A command executor is the agent's own: the master is not told.
+  EXPECT_TRUE(master_.take<wire::ExitedExecutorMessage>().empty());
   // Once the failure is acknowledged nothing is left of the task.
   ackFromMaster("t1", updates[0].status.uuid);
   EXPECT_EQ(agent_->statusUpdates().pendingUpdates(), 0u);

@@ -315,6 +315,7 @@ std::vector<w::Payload> fullSamples() {
   out.push_back(w::ExecutorToFrameworkMessage{agent, fw, ExecutorID("e1"), bytesOf({9, 0})});
   out.push_back(w::UnregisterAgentMessage{agent});
   out.push_back(w::CheckpointResourcesMessage{agent, sampleResources()});
+  out.push_back(w::ExitedExecutorMessage{agent, fw, ExecutorID("ex-1"), 9});
   return out;
 }
 
@@ -343,7 +344,8 @@ const char* const kExpectedNames[] = {
     "AgentReregisteredMessage", "PingMessage", "PongMessage", "RunTaskMessage",
     "KillTaskMessage", "StatusUpdateMessage", "StatusUpdateAckMessage",
     "ShutdownFrameworkMessage", "ShutdownAgentMessage", "FrameworkToExecutorMessage",
-    "ExecutorToFrameworkMessage", "UnregisterAgentMessage", "CheckpointResourcesMessage"};
+    "ExecutorToFrameworkMessage", "UnregisterAgentMessage", "CheckpointResourcesMessage",
+    "ExitedExecutorMessage"};
 // clang-format on
 static_assert(sizeof(kExpectedNames) / sizeof(kExpectedNames[0]) == kPayloadTypes);
 
@@ -685,7 +687,7 @@ TEST(CodecDecodeTest, RejectsAnUnknownUnionTag) {
   EXPECT_EQ(static_cast<uint8_t>(a[kTagOffset]), 17u);
   EXPECT_EQ(static_cast<uint8_t>(b[kTagOffset]), 28u);
 
-  for (uint16_t tag : {uint16_t{45}, uint16_t{46}, uint16_t{1000}, uint16_t{0xffff}}) {
+  for (uint16_t tag : {uint16_t{46}, uint16_t{47}, uint16_t{1000}, uint16_t{0xffff}}) {
     std::string frame = a;
     frame[kTagOffset] = static_cast<char>(tag & 0xff);
     frame[kTagOffset + 1] = static_cast<char>(tag >> 8);
@@ -694,13 +696,17 @@ TEST(CodecDecodeTest, RejectsAnUnknownUnionTag) {
     EXPECT_HAS_SUBSTR(decoded.error(), "unknown message type");
     EXPECT_HAS_SUBSTR(decoded.error(), std::to_string(tag));
   }
-  // The patched position really is the tag: 43 and 44 are the last known
+  // The patched position really is the tag: 43 to 45 are the last known
   // members.
   std::string last = a;
   last[kTagOffset] = 43;
   auto decoded = decodeFrame(last);
   ASSERT_TRUE(decoded.ok()) << decoded.error();
   EXPECT_TRUE(std::holds_alternative<w::UnregisterAgentMessage>(*decoded));
+  last[kTagOffset] = 45;
+  decoded = decodeFrame(last);
+  ASSERT_TRUE(decoded.ok()) << decoded.error();
+  EXPECT_TRUE(std::holds_alternative<w::ExitedExecutorMessage>(*decoded));
 }
 
 TEST(CodecDecodeTest, RejectsAFrameAboveMaxBytesUnread) {

@@ -231,7 +231,23 @@ TEST_F(MasterTest, OffersNameTheFrameworksExecutorsOnTheAgent) {
   EXPECT_EQ(task(fw, "t1")->task->executorId, ExecutorID("e1"));
   Offer rest = oneOffer("fw1");
   EXPECT_EQ(rest.executorIds, std::vector<ExecutorID>{ExecutorID("e1")});
-  (void)agent;
+
+  // The executor ends: the master forgets it and the framework hears
+  // executorLost (FAILURE with the executor id and its status).
+  transport_.inject("agent1", wire::ExitedExecutorMessage{agent, fw, ExecutorID("e1"), 256});
+  loop_.settle();
+  auto failures = transport_.take<wire::FailureEvent>("fw1");
+  ASSERT_EQ(failures.size(), 1u);
+  EXPECT_EQ(failures[0].agentId, agent);
+  EXPECT_EQ(failures[0].executorId, ExecutorID("e1"));
+  EXPECT_EQ(failures[0].status, 256);
+  decline("fw1", fw, rest.id, 0);
+  Offer after = oneOffer("fw1");
+  EXPECT_TRUE(after.executorIds.empty());
+  // From an agent the master does not know: ignored.
+  transport_.inject("x", wire::ExitedExecutorMessage{AgentID("nope"), fw, ExecutorID("e1"), 0});
+  loop_.settle();
+  EXPECT_TRUE(transport_.take<wire::FailureEvent>("fw1").empty());
 }
 
 TEST_F(MasterTest, PingsAreSentEveryPingTimeout) {
