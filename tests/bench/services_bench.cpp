@@ -10,6 +10,7 @@
 #include "common/http.hpp"
 #include "tests/bench/bench.hpp"
 #include "tests/bench/report.hpp"
+#include "tests/fixtures/port_ranges.hpp"
 #include "tests/fixtures/process_fixture.hpp"
 
 namespace tutti::bench {
@@ -36,7 +37,7 @@ double runOnce(const ServicesOptions& options) {
   testing::TempDir dir;
   auto master = testing::startMasterProcess(dir.path());
   auto agent = testing::startAgentProcess(
-      master, dir.path(), {"--resources=cpus:16;mem:65536;disk:4096;ports:[31000-32000]"});
+      master, dir.path(), {"--resources=cpus:16;mem:65536;disk:4096;" + testing::exclusiveTaskPorts(1000)});
   int port = testing::freePort();
   auto services = testing::startProcess(
       {testing::binary("tutti-services"), "--master=" + master.address(),

@@ -222,16 +222,21 @@ TEST(InProcessTest, HealthChecksFlipHealthyAndKillAfterFailures) {
   std::string flag = dir.path() + "/healthy";
   RecordingScheduler scheduler;
   auto launched = std::make_shared<std::atomic<bool>>(false);
+  auto port = std::make_shared<std::atomic<uint64_t>>(0);  // the task's first port
   std::string out = dir.path();
-  scheduler.onOffers = [launched, flag, out](SchedulerDriver* d, const std::vector<Offer>& offers) {
+  scheduler.onOffers = [launched, port, flag, out](SchedulerDriver* d,
+                                                   const std::vector<Offer>& offers) {
     for (const auto& o : offers) {
       if (launched->exchange(true)) {
         d->declineOffer(o.id, Filters{3600});
         continue;
       }
+      // Two ports from inside the offered range (not its first ones).
+      *port = o.resources.ports().at(0).begin + 7;
+      std::string range = std::to_string(*port) + "-" + std::to_string(*port + 1);
       TaskInfo t = commandTask("web", "echo \"$PORT0 $PORTS $PORT\" > " + out +
                                            "/ports; exec sleep 1000",
-                               o, "cpus:0.1;mem:32;ports:[31007-31008]");
+                               o, "cpus:0.1;mem:32;ports:[" + range + "]");
       HealthCheck check;
       check.type = HealthCheck::Type::COMMAND;
       check.delaySeconds = 0;
@@ -272,7 +277,8 @@ TEST(InProcessTest, HealthChecksFlipHealthyAndKillAfterFailures) {
     std::getline(in, ports);
     return !ports.empty();
   }));
-  EXPECT_EQ(ports, "31007 31007,31008 31007");
+  std::string p0 = std::to_string(port->load()), p1 = std::to_string(*port + 1);
+  EXPECT_EQ(ports, p0 + " " + p0 + "," + p1 + " " + p0);
   // Gone again: five failures in a row kill the task.
   ::unlink(flag.c_str());
   ASSERT_TRUE(scheduler.waitForState(TaskID("web"), TaskState::TASK_KILLED));

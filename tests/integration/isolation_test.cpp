@@ -13,6 +13,7 @@
 #include "agent/containerizer/cgroups.hpp"
 #include "common/files.hpp"
 #include "tests/fixtures/cluster.hpp"
+#include "tests/fixtures/port_ranges.hpp"
 #include "tests/fixtures/process_fixture.hpp"
 #include "tutti/scheduler.hpp"
 
@@ -192,7 +193,7 @@ TEST(IsolationTest, PidsResourceOfTheTaskSetsItsPidsLimit) {
   REQUIRE_CGROUPS(root);
   auto master = StartMaster();
   auto options = isolatedAgent("cgroups/pids", root);
-  options.resources = "cpus:4;mem:4096;disk:4096;ports:[31000-31100];pids:1000";
+  options.resources = "cpus:4;mem:4096;disk:4096;pids:1000;" + exclusiveTaskPorts();
   options.cgroupsPidsLimit = 500;
   auto agent = StartAgent(*master, options);
   RecordingScheduler scheduler;
