@@ -50,15 +50,17 @@ class CommandExecutor final : public Executor {
  private:
   void launch(const TaskInfo& task);
   // The task in its image, through the OCI runtime (TUTTI_OCI_* from the
-  // agent): `runc create`, then `runc start`; the executor is the child
-  // subreaper that inherits the container's init when `create` exits, and
+  // agent): `runc run --detach`; the executor is the child subreaper that
+  // inherits the container's init when `run` exits, and
   // waits for it itself (no runtime process stays behind per container).
   void launchInContainer(const TaskInfo& task);
   // Runs `runtime [--root R] args…` with the task's environment and the
   // executor's stdio (the container inherits it); `done` gets its status.
   void runRuntime(std::vector<std::string> args,
                   std::function<void(std::optional<int> status)> done);
-  void onContainerCreated(std::optional<int> status);
+  // `run` ended: the container runs (RUNNING, then wait for its init), or
+  // it failed or a kill came first (its state goes, then the update).
+  void onContainerStarted(std::optional<int> status);
   // Reports the container's end once its runtime state is deleted.
   void deleteContainerThen(std::function<void()> report);
   // Spawns `o` as the task (rlimits applied), reports TASK_RUNNING, starts
@@ -96,11 +98,11 @@ class CommandExecutor final : public Executor {
     std::string root;
     std::string id;
     // A pidfd of the container's init (from <bundle>/init.pid, written by
-    // `runc create`), opened while it is our child: a signal through it can
+    // `runc run`), opened while it is our child: a signal through it can
     // never reach a process that reused the pid.
     int initFd = -1;
     std::vector<std::string> env;  // the task's environment, for the runtime
-    pid_t runtimePid = -1;         // a running `runc create|start|delete`
+    pid_t runtimePid = -1;         // a running `runc run|delete`
   } oci_;
   bool running_ = false;
   bool killing_ = false;

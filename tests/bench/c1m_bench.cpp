@@ -70,10 +70,12 @@ int runC1m(const C1mOptions& options) {
     FrameworkEmulatorStats f = frameworks.stats();
     std::fprintf(stderr,
                  "c1m: %s: launched=%lld running=%lld finished=%lld failed=%lld "
-                 "master_rss_mb=%.0f\n",
+                 "master_rss_mb=%.0f outstanding_offers=%.0f\n",
                  phase, static_cast<long long>(f.launched), static_cast<long long>(f.running),
                  static_cast<long long>(f.finished), static_cast<long long>(f.failed),
-                 rssMb(master.process.pid()));
+                 rssMb(master.process.pid()),
+                 testing::getJson(master.httpPort, "/metrics/snapshot")
+                     .value("master/outstanding_offers", -1.0));
   };
   bool launched = testing::waitUntil(
       [&] {

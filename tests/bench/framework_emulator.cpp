@@ -184,8 +184,21 @@ class FrameworkEmulator::Framework : public Scheduler {
     while (next_ < quota_ && inFlight_ < options_.maxInFlight && !held_.empty()) {
       Offer offer = std::move(held_.front());
       held_.pop_front();
-      Resources need = each_.allocate(offer.allocationRole);
+      // Every held offer of the same agent goes into this accept (Mesos
+      // allows several offers of one agent in one accept): the pieces a
+      // busy agent frees one task at a time add up to room for a batch.
+      std::vector<OfferID> ids = {offer.id};
       Resources left = offer.resources;
+      for (auto it = held_.begin(); it != held_.end();) {
+        if (it->agentId == offer.agentId && it->allocationRole == offer.allocationRole) {
+          ids.push_back(it->id);
+          left += it->resources;
+          it = held_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      Resources need = each_.allocate(offer.allocationRole);
       std::vector<TaskInfo> batch;
       while (next_ < quota_ && inFlight_ < options_.maxInFlight && left.contains(need)) {
         TaskInfo t;
@@ -205,13 +218,13 @@ class FrameworkEmulator::Framework : public Scheduler {
       if (batch.empty()) {
         // Too small for a task: refuse it for Mesos's default 5 s, so that a
         // leftover does not go round every framework again and again.
-        d->declineOffer(offer.id, Filters{5});
+        for (const auto& id : ids) d->declineOffer(id, Filters{5});
         continue;
       }
       int64_t expected = 0;
       shared_->firstLaunchNs.compare_exchange_strong(expected, steadyNowNs());
       shared_->launched.fetch_add(static_cast<int64_t>(batch.size()), std::memory_order_relaxed);
-      d->launchTasks({offer.id}, batch, Filters{options_.refuseSeconds});
+      d->launchTasks(ids, batch, Filters{options_.refuseSeconds});
     }
     if (next_ >= quota_ && !suppressed_) {
       suppressed_ = true;

@@ -5,8 +5,11 @@
 // Launch mode (tasks > 0): each framework has a queue of tasks/F tasks. It
 // keeps the offers it gets while it has work, packs queued tasks into them
 // (at most `maxInFlight` launched and not yet TASK_RUNNING at a time, as a
-// scheduler that paces itself does; it tops up once half of them run), and once its queue is empty declines
-// what it holds and suppresses offers. It records, per task, the time from
+// scheduler that paces itself does; it tops up once half of them run; one
+// accept takes every offer it holds of that agent), and once its queue is
+// empty declines what it holds and suppresses offers. Holding offers while
+// paced is what Aurora-style schedulers do: on a mostly idle cluster the
+// master's outstanding offers grow to a few per agent (docs/operations.md). It records, per task, the time from
 // its accept to TASK_RUNNING at the scheduler.
 //
 // Offers mode (declinesPerSecond > 0): the frameworks hold every offer, and a
