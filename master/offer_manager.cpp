@@ -56,8 +56,19 @@ void OfferManager::onAllocation(
       offer.url = "http://" + agent->info.hostname + ":" + std::to_string(agent->info.port);
       offer.unavailability = master_.maintenance().unavailabilityOf(agent->info);
 
+      // What the master keeps of the offer: what accepts, declines and the
+      // state endpoints read. Hostname, url, attributes and executor ids
+      // only go to the framework (about a third of the offer's memory; a
+      // large cluster holds a few offers per agent).
+      auto kept = std::make_shared<Offer>();
+      kept->id = offer.id;
+      kept->frameworkId = offer.frameworkId;
+      kept->agentId = offer.agentId;
+      kept->resources = offer.resources;
+      kept->allocationRole = offer.allocationRole;
+      kept->unavailability = offer.unavailability;
       OfferRecord& rec = offers_[offer.id];
-      rec.offer = std::make_shared<const Offer>(offer);
+      rec.offer = std::move(kept);
       if (master_.options().offerTimeout) {
         OfferID id = offer.id;
         rec.timeoutTimer = master_.loop().after(*master_.options().offerTimeout,

@@ -88,6 +88,18 @@ struct TaskRecord {
   bool released = false;
 };
 
+// A task the master has removed (terminal and acknowledged), kept for the
+// state endpoints as the JSON they print of it (completedTaskJson(),
+// state_snapshot.hpp) with the two fields code looks at. About 0.7 KB
+// where the Task was about 3 KB (its statuses, resources and ids): 1,000
+// per framework are kept, so this is most of a big master's task memory.
+// Immutable, shared with state snapshots.
+struct CompletedTask {
+  TaskID taskId;
+  TaskState state = TaskState::TASK_FINISHED;
+  std::string json;
+};
+
 // What the state endpoints show of a framework (state_snapshot.hpp), its
 // executors aside: built when a snapshot is taken, kept and shared by later
 // snapshots until the framework (or one of its tasks or offers) changes.
@@ -102,7 +114,7 @@ struct FrameworkView {
   Resources offered;
   std::vector<std::shared_ptr<const Task>> tasks;
   std::vector<std::shared_ptr<const Task>> unreachableTasks;
-  std::vector<std::shared_ptr<const Task>> completedTasks;
+  std::vector<std::shared_ptr<const CompletedTask>> completedTasks;
   std::vector<std::shared_ptr<const Offer>> offers;
 };
 
@@ -117,7 +129,7 @@ struct FrameworkRecord {
   std::unordered_map<TaskID, TaskRecord> tasks;  // not yet removed
   // Bounded (--max_completed_tasks_per_framework, and 1000 unreachable);
   // immutable, shared with state snapshots.
-  std::deque<std::shared_ptr<const Task>> completedTasks;
+  std::deque<std::shared_ptr<const CompletedTask>> completedTasks;
   std::map<TaskID, std::shared_ptr<const Task>> unreachableTasks;
   std::unordered_set<OfferID> offers;
   std::set<std::string> suppressedRoles;
@@ -133,7 +145,9 @@ struct FrameworkRecord {
 };
 
 struct OfferRecord {
-  std::shared_ptr<const Offer> offer;  // immutable, shared with state snapshots
+  // Immutable, shared with state snapshots. Without what only the
+  // framework reads (hostname, url, attributes, executorIds: empty here).
+  std::shared_ptr<const Offer> offer;
   Loop::TimerId timeoutTimer = 0;
 };
 

@@ -213,6 +213,11 @@ void writeTask(JsonWriter& w, const std::shared_ptr<const Task>& t, const Framew
   writeTask(w, *t, info, roleOf(*t, info, &scratch));
 }
 
+void writeTask(JsonWriter& w, const std::shared_ptr<const CompletedTask>& t,
+               const FrameworkInfo&, TaskJsonCache*) {
+  w.raw(t->json);
+}
+
 void writeOffer(JsonWriter& w, const Offer& o) {
   w.beginObject();
   w.field("agent_id", o.agentId.value);
@@ -344,6 +349,17 @@ void writeAgents(JsonWriter& w, const StateSnapshot& s, AgentState state) {
   w.endArray();
 }
 }  // namespace
+
+std::shared_ptr<const CompletedTask> completedTask(const Task& task, const FrameworkInfo& info) {
+  auto out = std::make_shared<CompletedTask>();
+  out->taskId = task.taskId;
+  out->state = task.state;
+  std::string scratch;
+  JsonWriter w(&out->json);
+  writeTask(w, task, info, roleOf(task, info, &scratch));
+  out->json.shrink_to_fit();
+  return out;
+}
 
 const std::string& TaskJsonCache::get(const std::shared_ptr<const Task>& task,
                                       const FrameworkInfo& info) {

@@ -69,6 +69,10 @@ class TaskJsonCache {
   std::unordered_map<const Task*, Entry> entries_;
 };
 
+// Any thread. What the endpoints list of a completed task: the JSON of
+// `task` under a framework with `info`, kept instead of the task.
+std::shared_ptr<const CompletedTask> completedTask(const Task& task, const FrameworkInfo& info);
+
 // Any thread. The JSON bodies of the endpoints (without the final newline).
 // /master/state (summary: /master/state-summary, without tasks, offers and
 // executors); `flags` are shown in the full form. `cache` may be null.

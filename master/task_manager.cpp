@@ -8,6 +8,7 @@
 #include <cctype>
 
 #include "master/master.hpp"
+#include "master/state_snapshot.hpp"
 #include "master/validation.hpp"
 
 namespace tutti::master {
@@ -144,7 +145,7 @@ void TaskManager::removeTask(FrameworkRecord& fw, const TaskID& id) {
       fw.unreachableTasks.erase(fw.unreachableTasks.begin());
     }
   } else {
-    fw.completedTasks.push_back(rec.task.share());
+    fw.completedTasks.push_back(completedTask(*rec.task, fw.info));
     while (fw.completedTasks.size() > master_.options().maxCompletedTasksPerFramework) {
       fw.completedTasks.pop_front();
     }
