@@ -45,30 +45,22 @@ void OfferManager::onAllocation(
       offer.id = OfferID(master_.info().id.value + "-O" + std::to_string(nextOfferNumber_++));
       offer.frameworkId = frameworkId;
       offer.agentId = agentId;
-      offer.hostname = agent->info.hostname;
       offer.resources = r;
+      offer.allocationRole = role;
+      offer.unavailability = master_.maintenance().unavailabilityOf(agent->info);
+      // The master keeps the offer as it stands here: what accepts, declines
+      // and the state endpoints read. Hostname, url, attributes and executor
+      // ids, added below, only go to the framework (about a third of the
+      // offer's memory; a large cluster holds a few offers per agent).
+      OfferRecord& rec = offers_[offer.id];
+      rec.offer = std::make_shared<const Offer>(offer);
+      offer.hostname = agent->info.hostname;
       offer.attributes = agent->info.attributes;
       auto ex = agent->executors.find(frameworkId);
       if (ex != agent->executors.end()) {
         for (const auto& [exId, _] : ex->second) offer.executorIds.push_back(exId);
       }
-      offer.allocationRole = role;
       offer.url = "http://" + agent->info.hostname + ":" + std::to_string(agent->info.port);
-      offer.unavailability = master_.maintenance().unavailabilityOf(agent->info);
-
-      // What the master keeps of the offer: what accepts, declines and the
-      // state endpoints read. Hostname, url, attributes and executor ids
-      // only go to the framework (about a third of the offer's memory; a
-      // large cluster holds a few offers per agent).
-      auto kept = std::make_shared<Offer>();
-      kept->id = offer.id;
-      kept->frameworkId = offer.frameworkId;
-      kept->agentId = offer.agentId;
-      kept->resources = offer.resources;
-      kept->allocationRole = offer.allocationRole;
-      kept->unavailability = offer.unavailability;
-      OfferRecord& rec = offers_[offer.id];
-      rec.offer = std::move(kept);
       if (master_.options().offerTimeout) {
         OfferID id = offer.id;
         rec.timeoutTimer = master_.loop().after(*master_.options().offerTimeout,

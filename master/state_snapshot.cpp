@@ -213,11 +213,6 @@ void writeTask(JsonWriter& w, const std::shared_ptr<const Task>& t, const Framew
   writeTask(w, *t, info, roleOf(*t, info, &scratch));
 }
 
-void writeTask(JsonWriter& w, const std::shared_ptr<const CompletedTask>& t,
-               const FrameworkInfo&, TaskJsonCache*) {
-  w.raw(t->json);
-}
-
 void writeOffer(JsonWriter& w, const Offer& o) {
   w.beginObject();
   w.field("agent_id", o.agentId.value);
@@ -247,7 +242,7 @@ void writeFramework(JsonWriter& w, const StateSnapshot& s, const FrameworkView& 
   w.field("checkpoint", fw.info.checkpoint);
   if (!summary) {
     w.key("completed_tasks").beginArray();
-    for (const auto& t : fw.completedTasks) writeTask(w, t, fw.info, cache);
+    for (const auto& t : fw.completedTasks) w.raw(t->json);
     w.endArray();
   }
   w.field("connected", fw.state == FrameworkState::kActive);
@@ -473,7 +468,7 @@ std::string tasksJson(const StateSnapshot& s, TaskJsonCache* cache) {
   for (const auto* list : {&s.frameworks, &s.completedFrameworks}) {
     for (const auto& fw : *list) {
       for (const auto& t : fw->tasks) writeTask(w, t, fw->info, cache);
-      for (const auto& t : fw->completedTasks) writeTask(w, t, fw->info, cache);
+      for (const auto& t : fw->completedTasks) w.raw(t->json);
     }
   }
   w.endArray();
