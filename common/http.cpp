@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <thread>
+#include <vector>
 
 namespace tutti {
 
@@ -22,10 +23,10 @@ HttpResponse HttpResponse::json(std::string body, int status) {
   return r;
 }
 
-HttpResponse HttpResponse::json(std::shared_ptr<const std::string> body, int status) {
+HttpResponse HttpResponse::json(std::shared_ptr<const json::JsonRope> body, int status) {
   HttpResponse r;
   r.status = status;
-  r.sharedBody = std::move(body);
+  r.rope = std::move(body);
   return r;
 }
 
@@ -124,15 +125,20 @@ HttpRequest convert(const httplib::Request& req) {
 void apply(const HttpResponse& from, httplib::Response& to) {
   to.status = from.status;
   for (const auto& [k, v] : from.headers) to.set_header(k, v);
-  if (!from.sharedBody) {
+  if (!from.rope) {
     to.set_content(from.body, from.contentType.c_str());
     return;
   }
-  std::shared_ptr<const std::string> body = from.sharedBody;
+  std::shared_ptr<const json::JsonRope> body = from.rope;
   to.set_content_provider(
       body->size(), from.contentType.c_str(),
       [body](size_t offset, size_t length, httplib::DataSink& sink) {
-        return sink.write(body->data() + offset, length);
+        // A chunk at a time through a per-thread buffer: one send per
+        // 256 KiB, whatever the sizes of the rope's pieces.
+        constexpr size_t kChunk = 256 * 1024;
+        thread_local std::vector<char> chunk(kChunk);
+        size_t n = body->copy(offset, chunk.data(), std::min(length, kChunk));
+        return n > 0 && sink.write(chunk.data(), n);
       });
 }
 

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "common/json_rope.hpp"
 #include "tutti/status.hpp"
 
 namespace tutti {
@@ -37,15 +38,15 @@ struct HttpRequest {
 struct HttpResponse {
   int status = 200;
   std::string body;
-  // Instead of `body`: a large body shared by many responses (the master's
-  // state snapshots), sent without copying it.
-  std::shared_ptr<const std::string> sharedBody;
+  // Instead of `body`: a large sealed document shared by many responses
+  // (the master's state endpoints), copied out in chunks as it is sent.
+  std::shared_ptr<const json::JsonRope> rope;
   std::string contentType = "application/json";
   std::map<std::string, std::string> headers;
 
   static HttpResponse json(std::string body, int status = 200);
   static HttpResponse text(std::string body, int status = 200);
-  static HttpResponse json(std::shared_ptr<const std::string> body, int status = 200);
+  static HttpResponse json(std::shared_ptr<const json::JsonRope> body, int status = 200);
   // A JSON or plain-text error body: {"error": message} for JSON APIs.
   static HttpResponse error(int status, const std::string& message);
 };

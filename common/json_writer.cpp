@@ -1,5 +1,7 @@
 #include "common/json_writer.hpp"
 
+#include "common/json_rope.hpp"
+
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -132,9 +134,18 @@ JsonWriter& JsonWriter::null() {
   return *this;
 }
 
+JsonWriter::JsonWriter(JsonRope* rope) : out_(rope->text()), rope_(rope) {}
+
 JsonWriter& JsonWriter::raw(std::string_view json) {
   separate();
   out_ += json;
+  return *this;
+}
+
+JsonWriter& JsonWriter::shared(std::shared_ptr<const std::string> json) {
+  if (!rope_) return raw(json ? std::string_view(*json) : std::string_view());
+  separate();
+  rope_->insert(std::move(json));
   return *this;
 }
 

@@ -12,15 +12,20 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace tutti::json {
 
+class JsonRope;
+
 class JsonWriter {
  public:
   explicit JsonWriter(std::string* out) : out_(*out) {}
+  // Writes into the rope's text; shared() fragments go between it.
+  explicit JsonWriter(JsonRope* rope);
 
   JsonWriter& beginObject();
   JsonWriter& endObject();
@@ -40,6 +45,9 @@ class JsonWriter {
   JsonWriter& null();
   // Appends already serialized JSON as one value.
   JsonWriter& raw(std::string_view json);
+  // As raw(), for a fragment that outlives the document: a rope keeps a
+  // reference to it instead of a copy; a string gets a copy.
+  JsonWriter& shared(std::shared_ptr<const std::string> json);
 
   // key(k).value(v)
   template <typename T>
@@ -53,6 +61,7 @@ class JsonWriter {
   void string(std::string_view s);
 
   std::string& out_;
+  JsonRope* rope_ = nullptr;
   // Per open container: whether it has a member yet.
   std::vector<bool> hasMember_;
   bool afterKey_ = false;

@@ -50,7 +50,7 @@ struct LoopStats {
 class Loop {
  public:
   struct Options {
-    std::string name = "loop";                // for logs
+    std::string name = "loop";                // for logs, and the thread's name
     Duration slowHandlerThreshold = 100ms;  // handlers slower than this are logged
   };
   using TimerId = uint64_t;

@@ -206,7 +206,7 @@ void writeTask(JsonWriter& w, const Task& t, const FrameworkInfo& info, const st
 void writeTask(JsonWriter& w, const std::shared_ptr<const Task>& t, const FrameworkInfo& info,
                TaskJsonCache* cache) {
   if (cache) {
-    w.raw(cache->get(t, info));
+    w.shared(cache->get(t, info));
     return;
   }
   std::string scratch;
@@ -242,7 +242,7 @@ void writeFramework(JsonWriter& w, const StateSnapshot& s, const FrameworkView& 
   w.field("checkpoint", fw.info.checkpoint);
   if (!summary) {
     w.key("completed_tasks").beginArray();
-    for (const auto& t : fw.completedTasks) w.raw(t->json);
+    for (const auto& t : fw.completedTasks) w.shared(std::shared_ptr<const std::string>(t, &t->json));
     w.endArray();
   }
   w.field("connected", fw.state == FrameworkState::kActive);
@@ -356,18 +356,23 @@ std::shared_ptr<const CompletedTask> completedTask(const Task& task, const Frame
   return out;
 }
 
-const std::string& TaskJsonCache::get(const std::shared_ptr<const Task>& task,
-                                      const FrameworkInfo& info) {
-  std::string scratch;
-  const std::string& role = roleOf(*task, info, &scratch);
+const std::shared_ptr<const std::string>& TaskJsonCache::get(
+    const std::shared_ptr<const Task>& task, const FrameworkInfo& info) {
+  // An entry keeps its task alive, so a known address is the same,
+  // unchanged task (tasks are copy-on-write, state.hpp).
   Entry& e = entries_[task.get()];
   e.used = true;
+  if (e.task && e.roleFromTask) return e.json;
+  std::string scratch;
+  const std::string& role = roleOf(*task, info, &scratch);
   if (e.task && e.role == role) return e.json;
   e.task = task;
   e.role = role;
-  e.json.clear();
-  JsonWriter w(&e.json);
+  e.roleFromTask = &role != &scratch;
+  auto json = std::make_shared<std::string>();
+  JsonWriter w(json.get());
   writeTask(w, *task, info, role);
+  e.json = std::move(json);
   return e.json;
 }
 
@@ -382,15 +387,9 @@ void TaskJsonCache::sweep() {
   }
 }
 
-std::string stateJson(const StateSnapshot& s, const std::map<std::string, std::string>& flags,
-                      bool summary, TaskJsonCache* cache) {
-  std::string out;
-  size_t tasks = 0;
-  if (!summary) {
-    for (const auto& fw : s.frameworks) tasks += fw->tasks.size() + fw->completedTasks.size();
-  }
-  out.reserve(4096 + s.agents.size() * 1000 + tasks * 800);
-  JsonWriter w(&out);
+void writeStateJson(JsonWriter& w, const StateSnapshot& s,
+                    const std::map<std::string, std::string>& flags, bool summary,
+                    TaskJsonCache* cache) {
   std::string pid = "master@" + s.info.ip + ":" + std::to_string(s.info.port);
   w.beginObject();
   w.field("activated_slaves", static_cast<uint64_t>(s.registeredAgents));
@@ -428,12 +427,17 @@ std::string stateJson(const StateSnapshot& s, const std::map<std::string, std::s
   w.key("unregistered_frameworks").beginArray().endArray();
   w.field("version", tuttiVersion());
   w.endObject();
+}
+
+std::string stateJson(const StateSnapshot& s, const std::map<std::string, std::string>& flags,
+                      bool summary, TaskJsonCache* cache) {
+  std::string out;
+  JsonWriter w(&out);
+  writeStateJson(w, s, flags, summary, cache);
   return out;
 }
 
-std::string frameworksJson(const StateSnapshot& s, TaskJsonCache* cache) {
-  std::string out;
-  JsonWriter w(&out);
+void writeFrameworksJson(JsonWriter& w, const StateSnapshot& s, TaskJsonCache* cache) {
   w.beginObject();
   w.key("completed_frameworks").beginArray();
   for (const auto& fw : s.completedFrameworks) writeFramework(w, s, *fw, false, cache);
@@ -442,12 +446,9 @@ std::string frameworksJson(const StateSnapshot& s, TaskJsonCache* cache) {
   for (const auto& fw : s.frameworks) writeFramework(w, s, *fw, false, cache);
   w.endArray();
   w.endObject();
-  return out;
 }
 
-std::string slavesJson(const StateSnapshot& s) {
-  std::string out;
-  JsonWriter w(&out);
+void writeSlavesJson(JsonWriter& w, const StateSnapshot& s) {
   w.beginObject();
   w.key("recovered_slaves");
   writeAgents(w, s, AgentState::kRecovered);
@@ -456,24 +457,20 @@ std::string slavesJson(const StateSnapshot& s) {
   w.key("unreachable_slaves");
   writeAgents(w, s, AgentState::kUnreachable);
   w.endObject();
-  return out;
 }
 
-std::string tasksJson(const StateSnapshot& s, TaskJsonCache* cache) {
-  std::string out;
-  JsonWriter w(&out);
+void writeTasksJson(JsonWriter& w, const StateSnapshot& s, TaskJsonCache* cache) {
   w.beginObject();
   w.key("tasks").beginArray();
   // As Mesos's /tasks: the tasks of registered and of completed frameworks.
   for (const auto* list : {&s.frameworks, &s.completedFrameworks}) {
     for (const auto& fw : *list) {
       for (const auto& t : fw->tasks) writeTask(w, t, fw->info, cache);
-      for (const auto& t : fw->completedTasks) w.raw(t->json);
+      for (const auto& t : fw->completedTasks) w.shared(std::shared_ptr<const std::string>(t, &t->json));
     }
   }
   w.endArray();
   w.endObject();
-  return out;
 }
 
 }  // namespace tutti::master

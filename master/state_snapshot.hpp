@@ -20,6 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/json_writer.hpp"
 #include "master/state.hpp"
 
 namespace tutti::master {
@@ -53,8 +54,10 @@ std::shared_ptr<const StateSnapshot> takeStateSnapshot(const Master& master);
 // has seen until sweep(). Not thread-safe: one serializing thread.
 class TaskJsonCache {
  public:
-  // The JSON of `task` as listed under a framework with `info`.
-  const std::string& get(const std::shared_ptr<const Task>& task, const FrameworkInfo& info);
+  // The JSON of `task` as listed under a framework with `info` (immutable:
+  // a changed task gets a new string, so documents may keep this one).
+  const std::shared_ptr<const std::string>& get(const std::shared_ptr<const Task>& task,
+                                                const FrameworkInfo& info);
   // Forgets the tasks not asked for since the previous sweep.
   void sweep();
   size_t size() const { return entries_.size(); }
@@ -63,8 +66,11 @@ class TaskJsonCache {
   struct Entry {
     std::shared_ptr<const Task> task;  // keeps the address from being reused
     std::string role;
-    std::string json;
+    std::shared_ptr<const std::string> json;
     bool used = true;
+    // The role came from the task's own resources (it cannot change while
+    // the task does not, so a hit needs no look at the framework's roles).
+    bool roleFromTask = false;
   };
   std::unordered_map<const Task*, Entry> entries_;
 };
@@ -73,13 +79,20 @@ class TaskJsonCache {
 // `task` under a framework with `info`, kept instead of the task.
 std::shared_ptr<const CompletedTask> completedTask(const Task& task, const FrameworkInfo& info);
 
-// Any thread. The JSON bodies of the endpoints (without the final newline).
-// /master/state (summary: /master/state-summary, without tasks, offers and
-// executors); `flags` are shown in the full form. `cache` may be null.
+// Any thread. The JSON bodies of the endpoints (without the final newline),
+// written by `w` (on a string, or on a JsonRope that references the cached
+// and completed tasks' JSON instead of copying it): /master/state (summary:
+// /master/state-summary, without tasks, offers and executors; `flags` are
+// shown in the full form), /master/frameworks, /master/slaves and
+// /master/tasks. `cache` may be null.
+void writeStateJson(json::JsonWriter& w, const StateSnapshot& s,
+                    const std::map<std::string, std::string>& flags, bool summary,
+                    TaskJsonCache* cache = nullptr);
+void writeFrameworksJson(json::JsonWriter& w, const StateSnapshot& s, TaskJsonCache* cache);
+void writeSlavesJson(json::JsonWriter& w, const StateSnapshot& s);
+void writeTasksJson(json::JsonWriter& w, const StateSnapshot& s, TaskJsonCache* cache);
+// writeStateJson() into a string.
 std::string stateJson(const StateSnapshot& s, const std::map<std::string, std::string>& flags,
                       bool summary, TaskJsonCache* cache = nullptr);
-std::string frameworksJson(const StateSnapshot& s, TaskJsonCache* cache = nullptr);
-std::string slavesJson(const StateSnapshot& s);
-std::string tasksJson(const StateSnapshot& s, TaskJsonCache* cache = nullptr);
 
 }  // namespace tutti::master

@@ -34,7 +34,7 @@ uint64_t StatePublisher::batches() const {
   return batches_;
 }
 
-Result<std::shared_ptr<const std::string>> StatePublisher::get(View view) {
+Result<std::shared_ptr<const json::JsonRope>> StatePublisher::get(View view) {
   std::unique_lock<std::mutex> lock(mu_);
   if (stopping_) return Status::Unavailable("The master is stopping");
   if (!next_) next_ = std::make_shared<Batch>();
@@ -86,16 +86,22 @@ void StatePublisher::serve(Batch& batch) {
   std::shared_ptr<const StateSnapshot> snapshot = future.get();
   for (size_t v = 0; v < kViews; ++v) {
     if (!batch.wanted[v]) continue;
-    std::string body;
+    // The tasks' JSON is referenced from the cache, not copied (json_rope.hpp).
+    auto body = std::make_shared<json::JsonRope>();
+    // Room for what the previous batch wrote, so the text is not regrown.
+    body->text().reserve(textBytes_[v] + textBytes_[v] / 8);
+    json::JsonWriter w(body.get());
     switch (static_cast<View>(v)) {
-      case View::kState: body = stateJson(*snapshot, flags_, false, &cache_); break;
-      case View::kStateSummary: body = stateJson(*snapshot, flags_, true); break;
-      case View::kFrameworks: body = frameworksJson(*snapshot, &cache_); break;
-      case View::kSlaves: body = slavesJson(*snapshot); break;
-      case View::kTasks: body = tasksJson(*snapshot, &cache_); break;
+      case View::kState: writeStateJson(w, *snapshot, flags_, false, &cache_); break;
+      case View::kStateSummary: writeStateJson(w, *snapshot, flags_, true); break;
+      case View::kFrameworks: writeFrameworksJson(w, *snapshot, &cache_); break;
+      case View::kSlaves: writeSlavesJson(w, *snapshot); break;
+      case View::kTasks: writeTasksJson(w, *snapshot, &cache_); break;
     }
-    body += '\n';
-    batch.bodies[v] = std::make_shared<const std::string>(std::move(body));
+    body->text() += '\n';
+    body->seal();
+    textBytes_[v] = body->text().size();
+    batch.bodies[v] = std::move(body);
   }
   // Tasks no view of this batch listed are gone (or were not asked for).
   if (batch.wanted[static_cast<size_t>(View::kState)] ||

@@ -24,6 +24,7 @@
 #include <string>
 #include <thread>
 
+#include "common/json_rope.hpp"
 #include "common/loop.hpp"
 #include "master/master.hpp"
 #include "master/state_snapshot.hpp"
@@ -41,8 +42,8 @@ class StatePublisher {
   StatePublisher(const StatePublisher&) = delete;
   StatePublisher& operator=(const StatePublisher&) = delete;
 
-  // The JSON body of `view` (with a final newline).
-  Result<std::shared_ptr<const std::string>> get(View view);
+  // The JSON body of `view` (with a final newline), sealed.
+  Result<std::shared_ptr<const json::JsonRope>> get(View view);
   // Answers waiting requests with Unavailable and joins the worker (idempotent).
   void stop();
 
@@ -53,7 +54,7 @@ class StatePublisher {
   static constexpr size_t kViews = 5;
   struct Batch {
     std::array<bool, kViews> wanted{};
-    std::array<std::shared_ptr<const std::string>, kViews> bodies;
+    std::array<std::shared_ptr<const json::JsonRope>, kViews> bodies;
     bool done = false;
     Status error;
   };
@@ -69,6 +70,7 @@ class StatePublisher {
   bool stopping_ = false;        // guarded by mu_
   uint64_t batches_ = 0;         // guarded by mu_
   TaskJsonCache cache_;  // worker thread only
+  std::array<size_t, kViews> textBytes_{};  // worker thread only: per view, the last text size
   std::thread worker_;
 };
 

@@ -6,6 +6,7 @@
 // accept -> TASK_RUNNING per task, and the master's RSS once every task
 // finished (its peak goes to stderr).
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -58,6 +59,13 @@ int runC1m(const C1mOptions& options) {
   fo.tasks = options.tasks;
   fo.maxInFlight = options.maxInFlight;
   FrameworkEmulator frameworks(fo);
+  // CPU from here until every task ended: what the tasks' whole lives cost
+  // the master (all its threads, and its loop thread alone) and the
+  // emulators in this process, which share the machine's cores with it.
+  const pid_t masterPid = master.process.pid();
+  const double masterCpu0 = cpuSeconds(masterPid);
+  const double loopCpu0 = threadCpuSeconds(masterPid, "master");
+  const double benchCpu0 = cpuSeconds(::getpid());
   if (Status s = frameworks.start(master.address()); !s.ok()) {
     std::fprintf(stderr, "c1m: %s\n", s.message().c_str());
     return 1;
@@ -95,6 +103,10 @@ int runC1m(const C1mOptions& options) {
                                  return agents.stats().tasksEnded + now.failed >= now.launched;
                                },
                                timeout);
+  const double perTask = 1e6 / static_cast<double>(options.tasks);
+  const double masterCpuUs = (cpuSeconds(masterPid) - masterCpu0) * perTask;
+  const double loopCpuUs = (threadCpuSeconds(masterPid, "master") - loopCpu0) * perTask;
+  const double benchCpuUs = (cpuSeconds(::getpid()) - benchCpu0) * perTask;
   double rss = rssMb(master.process.pid());
   logLoopProfile("c1m", master.httpPort);
   {
@@ -127,6 +139,11 @@ int runC1m(const C1mOptions& options) {
   r.add("p50_ms", percentile(lat, 0.50), 2);
   r.add("p99_ms", percentile(lat, 0.99), 2);
   r.add("master_rss_mb", rss, 1);
+  // CPU per task (microseconds). The loop is one thread: 1e6 / loop_us is
+  // the rate the master could sustain with a core to itself.
+  r.add("master_cpu_us_per_task", masterCpuUs, 1);
+  r.add("master_loop_us_per_task", loopCpuUs, 1);
+  r.add("emulators_cpu_us_per_task", benchCpuUs, 1);
   return r.emit(options.out) ? 0 : 1;
 }
 

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -47,8 +48,10 @@ double rssMb(pid_t pid) {
   return -1;
 }
 
-double cpuSeconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+namespace {
+// utime + stime of a /proc/.../stat file, in seconds (-1 when unreadable).
+double statCpuSeconds(const std::string& statPath) {
+  std::ifstream in(statPath);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   auto close = text.rfind(')');  // the command name may hold spaces
   if (close == std::string::npos) return -1;
@@ -61,6 +64,23 @@ double cpuSeconds(pid_t pid) {
     if (i == 15) stime = std::stoull(field);
   }
   return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+}  // namespace
+
+double cpuSeconds(pid_t pid) { return statCpuSeconds("/proc/" + std::to_string(pid) + "/stat"); }
+
+double threadCpuSeconds(pid_t pid, const std::string& threadName) {
+  std::error_code ec;
+  std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  double total = -1;
+  for (const auto& entry : std::filesystem::directory_iterator(tasks, ec)) {
+    std::ifstream comm(entry.path() / "comm");
+    std::string name;
+    if (!std::getline(comm, name) || name != threadName) continue;
+    double s = statCpuSeconds((entry.path() / "stat").string());
+    if (s >= 0) total = (total < 0 ? 0 : total) + s;
+  }
+  return total;
 }
 
 void logLoopProfile(const std::string& scenario, int httpPort, size_t top) {

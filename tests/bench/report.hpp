@@ -31,6 +31,10 @@ class Report {
 double rssMb(pid_t pid);
 // CPU time (user + system) the process used so far, in seconds (-1 when unknown).
 double cpuSeconds(pid_t pid);
+// CPU time of the process's threads named `threadName` (a Loop names its
+// thread after itself: "master" is the master's event loop), in seconds
+// (-1 when no such thread).
+double threadCpuSeconds(pid_t pid, const std::string& threadName);
 // Prints to stderr where the master's loop spent its time: the `top`
 // handlers and message types by total time, from its /metrics/snapshot.
 void logLoopProfile(const std::string& scenario, int httpPort, size_t top = 12);

@@ -1,3 +1,4 @@
+#include "common/json_rope.hpp"
 #include "common/json_writer.hpp"
 
 #include <gtest/gtest.h>
@@ -54,6 +55,51 @@ TEST(JsonWriterTest, RawValuesAreSeparated) {
               w.beginArray().raw("{\"x\":1}").raw("2").endArray();
             }),
             "[{\"x\":1},2]");
+}
+
+TEST(JsonRopeTest, SharedFragmentsReadBackAsTheSameTextAtAnyOffsetAndChunk) {
+  auto frag = [](std::string s) { return std::make_shared<const std::string>(std::move(s)); };
+  auto writeDoc = [&](JsonWriter& w) {
+    w.beginObject().key("tasks").beginArray();
+    w.shared(frag("{\"id\":\"a\"}"));  // right after the array opens
+    w.shared(frag("{\"id\":\"b\"}"));  // back to back: only a comma between
+    w.shared(frag(""));                   // empty: still a (malformed) member, as raw("")
+    w.value(3);
+    w.shared(frag("{\"id\":\"c\"}"));
+    w.endArray().field("n", 3).endObject();
+  };
+  std::string flat;
+  JsonWriter fw(&flat);
+  writeDoc(fw);
+
+  JsonRope rope;
+  JsonWriter rw(&rope);
+  writeDoc(rw);
+  rope.seal();
+  ASSERT_EQ(rope.size(), flat.size());
+  EXPECT_EQ(rope.flatten(), flat);
+  // Every offset, several chunk sizes: the bytes are the flat document's.
+  for (size_t chunk : {1u, 2u, 7u, 64u}) {
+    for (size_t offset = 0; offset <= flat.size(); ++offset) {
+      std::string got(chunk, '?');
+      size_t n = rope.copy(offset, got.data(), chunk);
+      ASSERT_EQ(n, std::min(chunk, flat.size() - offset)) << offset << " " << chunk;
+      ASSERT_EQ(got.substr(0, n), flat.substr(offset, n)) << offset << " " << chunk;
+    }
+  }
+  EXPECT_EQ(rope.copy(flat.size() + 5, nullptr, 10), 0u);
+}
+
+TEST(JsonRopeTest, AFragmentOnlyDocumentAndAnEmptyOne) {
+  JsonRope only;
+  JsonWriter w(&only);
+  w.shared(std::make_shared<const std::string>("[1,2]"));
+  only.seal();
+  EXPECT_EQ(only.flatten(), "[1,2]");
+  JsonRope empty;
+  empty.seal();
+  EXPECT_EQ(empty.size(), 0u);
+  EXPECT_EQ(empty.flatten(), "");
 }
 
 }  // namespace

@@ -57,8 +57,21 @@ TEST_F(MasterTest, StateJsonHasMesosShapeAndTheCacheChangesNothing) {
   auto snapshot = master::takeStateSnapshot(*master_);
   std::string plain = master::stateJson(*snapshot, {{"port", "5050"}}, false);
   master::TaskJsonCache cache;
+  // As the publisher writes it: a rope that references the cached tasks'
+  // and the completed tasks' JSON.
+  auto viaRope = [](const std::function<void(json::JsonWriter&)>& write) {
+    json::JsonRope rope;
+    json::JsonWriter w(&rope);
+    write(w);
+    rope.seal();
+    return rope.flatten();
+  };
+  auto state = [&](json::JsonWriter& w) {
+    master::writeStateJson(w, *snapshot, {{"port", "5050"}}, false, &cache);
+  };
   EXPECT_EQ(master::stateJson(*snapshot, {{"port", "5050"}}, false, &cache), plain);
-  EXPECT_EQ(master::stateJson(*snapshot, {{"port", "5050"}}, false, &cache), plain);
+  EXPECT_EQ(viaRope(state), plain);
+  EXPECT_EQ(viaRope(state), plain);
   // t2 only: t1 completed, and a completed task is kept as its JSON.
   EXPECT_EQ(cache.size(), 1u);
 
@@ -88,9 +101,12 @@ TEST_F(MasterTest, StateJsonHasMesosShapeAndTheCacheChangesNothing) {
   auto summary = nlohmann::json::parse(master::stateJson(*snapshot, {}, true));
   EXPECT_FALSE(summary["frameworks"][0].contains("tasks"));
   EXPECT_EQ(summary["frameworks"][0]["TASK_RUNNING"], 1);
-  auto tasks = nlohmann::json::parse(master::tasksJson(*snapshot, &cache));
+  auto tasks = nlohmann::json::parse(
+      viaRope([&](json::JsonWriter& w) { master::writeTasksJson(w, *snapshot, &cache); }));
   EXPECT_EQ(tasks["tasks"].size(), 2u);
-  auto slaves = nlohmann::json::parse(master::slavesJson(*snapshot));
+  EXPECT_EQ(tasks["tasks"][1]["state"], "TASK_FINISHED");
+  auto slaves = nlohmann::json::parse(
+      viaRope([&](json::JsonWriter& w) { master::writeSlavesJson(w, *snapshot); }));
   EXPECT_EQ(slaves["slaves"].size(), 1u);
 }
 
@@ -110,7 +126,7 @@ TEST_F(MasterTest, StatePublisherAnswersFromAFreshSnapshotOffTheLoop) {
     }
     auto r = body.get();
     EXPECT_TRUE(r.ok()) << r.error();
-    return r.ok() ? nlohmann::json::parse(**r) : nlohmann::json();
+    return r.ok() ? nlohmann::json::parse((*r)->flatten()) : nlohmann::json();
   };
   EXPECT_EQ(get()["slaves"].size(), 1u);
   // A change made before the next request is in its answer.
