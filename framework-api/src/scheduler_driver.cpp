@@ -129,18 +129,44 @@ class TuttiSchedulerDriver::Impl {
 
   // Sends a call once subscribed; calls made while disconnected are dropped
   // (as with Mesos's driver): offers they refer to are void anyway.
-  DriverStatus call(const char* what, std::function<wire::Payload(const FrameworkID&)> build) {
+  // `dropped`, if given, runs on the loop when the call cannot be sent
+  // because the driver is not subscribed.
+  DriverStatus call(const char* what, std::function<wire::Payload(const FrameworkID&)> build,
+                    std::function<void()> dropped = nullptr) {
     DriverStatus s = status();
     if (s != DriverStatus::DRIVER_RUNNING) return s;
-    onLoop("driver.call", [this, what, build = std::move(build)] {
+    onLoop("driver.call", [this, what, build = std::move(build), dropped = std::move(dropped)] {
       if (!subscribed_ || !info_.id) {
         VLOG(1) << "Scheduler driver: dropping " << what << ": not subscribed";
+        if (dropped) dropped();
         return;
       }
       Status r = transport_->send("", build(*info_.id));
       if (!r.ok()) LOG(WARNING) << "Scheduler driver: " << what << " not sent: " << r;
     });
     return s;
+  }
+
+  // An accept made while no master is connected never reaches one: as
+  // Mesos's driver does, every task it launches is reported lost (dropped,
+  // to a partition-aware framework), so the scheduler launches it again
+  // instead of waiting for it forever. Loop thread.
+  void reportLaunchesDropped(const std::vector<Offer::Operation>& operations) {
+    bool partitionAware = info_.hasCapability(FrameworkCapability::PARTITION_AWARE);
+    for (const auto& op : operations) {
+      if (op.type != Offer::Operation::Type::LAUNCH) continue;
+      for (const auto& task : op.tasks) {
+        TaskStatus s;
+        s.taskId = task.taskId;
+        s.state = partitionAware ? TaskState::TASK_DROPPED : TaskState::TASK_LOST;
+        s.source = Source::SOURCE_MASTER;
+        s.reason = Reason::REASON_MASTER_DISCONNECTED;
+        s.message = "Master disconnected";
+        s.agentId = task.agentId;
+        s.timestamp = RealClock::instance().wallSeconds();
+        scheduler_->statusUpdate(self_, s);  // no uuid: nothing to acknowledge
+      }
+    }
   }
 
   SchedulerDriverOptions& options() { return options_; }
@@ -365,9 +391,12 @@ DriverStatus TuttiSchedulerDriver::run() {
 DriverStatus TuttiSchedulerDriver::acceptOffers(const std::vector<OfferID>& offerIds,
                                                 const std::vector<Offer::Operation>& operations,
                                                 const Filters& filters) {
-  return impl_->call("ACCEPT", [=](const FrameworkID& id) {
-    return wire::Payload(wire::AcceptCall{id, offerIds, operations, filters});
-  });
+  return impl_->call(
+      "ACCEPT",
+      [=](const FrameworkID& id) {
+        return wire::Payload(wire::AcceptCall{id, offerIds, operations, filters});
+      },
+      [this, operations] { impl_->reportLaunchesDropped(operations); });
 }
 
 DriverStatus TuttiSchedulerDriver::launchTasks(const std::vector<OfferID>& offerIds,

@@ -137,6 +137,21 @@ class FrameworkEmulator::Framework : public Scheduler {
       shared_->running.fetch_add(1, std::memory_order_relaxed);
       maxInto(shared_->lastRunningNs, now);
       refill(d);
+    } else if (pending && s.source == Source::SOURCE_MASTER &&
+               s.reason == Reason::REASON_MASTER_DISCONNECTED) {
+      // The accept never left the driver (no master was connected): launch
+      // the task again, as a real framework would.
+      launchedAt_[static_cast<size_t>(idx)] = 0;
+      --inFlight_;
+      shared_->launched.fetch_sub(1, std::memory_order_relaxed);  // it never got anywhere
+      retry_.push_back(idx);
+      LOG_EVERY_N(WARNING, 1000) << "bench framework: task " << s.taskId
+                                 << " was not launched (" << s.message << "); launching it again";
+      if (suppressed_) {
+        suppressed_ = false;
+        d->reviveOffers();
+      }
+      refill(d);
     } else if (isTerminal(s.state)) {
       if (s.state == TaskState::TASK_FINISHED) {
         shared_->finished.fetch_add(1, std::memory_order_relaxed);
@@ -172,6 +187,9 @@ class FrameworkEmulator::Framework : public Scheduler {
     return n;
   }
 
+  // Tasks still to launch: never launched, or dropped before the master.
+  bool queued() const { return next_ < quota_ || !retry_.empty(); }
+
   // Launches once at most half of the in-flight bound is in use, so that an
   // accept carries several tasks rather than one per task that started.
   void refill(SchedulerDriver* d) {
@@ -181,7 +199,7 @@ class FrameworkEmulator::Framework : public Scheduler {
   // Packs queued tasks into held offers while the in-flight bound allows;
   // declines and suppresses once the queue is empty. Under mu_.
   void launchSome(SchedulerDriver* d) {
-    while (next_ < quota_ && inFlight_ < options_.maxInFlight && !held_.empty()) {
+    while (queued() && inFlight_ < options_.maxInFlight && !held_.empty()) {
       Offer offer = std::move(held_.front());
       held_.pop_front();
       // Every held offer of the same agent goes into this accept (Mesos
@@ -200,18 +218,24 @@ class FrameworkEmulator::Framework : public Scheduler {
       }
       Resources need = each_.allocate(offer.allocationRole);
       std::vector<TaskInfo> batch;
-      while (next_ < quota_ && inFlight_ < options_.maxInFlight && left.contains(need)) {
+      while (queued() && inFlight_ < options_.maxInFlight && left.contains(need)) {
+        int64_t n = next_;
+        if (!retry_.empty()) {
+          n = retry_.front();
+          retry_.pop_front();
+        } else {
+          ++next_;
+        }
         TaskInfo t;
         t.name = "bench";
-        t.taskId = TaskID("f" + std::to_string(index_) + "-" + std::to_string(next_));
+        t.taskId = TaskID("f" + std::to_string(index_) + "-" + std::to_string(n));
         t.agentId = offer.agentId;
         t.resources = each_;
         CommandInfo c;
         c.value = "sleep 1000";
         t.command = c;
         left -= need;
-        launchedAt_[static_cast<size_t>(next_)] = steadyNowNs();
-        ++next_;
+        launchedAt_[static_cast<size_t>(n)] = steadyNowNs();
         ++inFlight_;
         batch.push_back(std::move(t));
       }
@@ -226,7 +250,7 @@ class FrameworkEmulator::Framework : public Scheduler {
       shared_->launched.fetch_add(static_cast<int64_t>(batch.size()), std::memory_order_relaxed);
       d->launchTasks(ids, batch, Filters{options_.refuseSeconds});
     }
-    if (next_ >= quota_ && !suppressed_) {
+    if (!queued() && !suppressed_) {
       suppressed_ = true;
       for (const auto& o : held_) d->declineOffer(o.id, Filters{3600});
       held_.clear();
@@ -246,6 +270,7 @@ class FrameworkEmulator::Framework : public Scheduler {
   std::deque<Offer> held_;
   std::vector<int64_t> launchedAt_;  // by task number; 0 once running or ended
   int64_t next_ = 0;
+  std::deque<int64_t> retry_;  // task numbers to launch again
   int inFlight_ = 0;
   bool suppressed_ = false;
 };

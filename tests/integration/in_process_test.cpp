@@ -55,6 +55,37 @@ TEST(InProcessTest, DriverKillEndsTaskKilledAndTheWholeGroupIsGone) {
   driver.join();
 }
 
+// An accept made while the driver has no master never reaches one: as with
+// Mesos's driver, its tasks come back lost (dropped, for a partition-aware
+// framework) instead of being waited for forever.
+TEST(InProcessTest, LaunchWithoutAMasterIsReportedLostOrDropped) {
+  for (bool partitionAware : {false, true}) {
+    RecordingScheduler scheduler;
+    // Nothing listens on port 1: the driver never subscribes.
+    TuttiSchedulerDriver driver(&scheduler, framework(partitionAware), "127.0.0.1:1");
+    ASSERT_EQ(driver.start(), DriverStatus::DRIVER_RUNNING);
+    TaskInfo task;
+    task.name = "t";
+    task.taskId = TaskID("t");
+    task.agentId = AgentID("a1");
+    task.resources = *Resources::parse("cpus:0.1;mem:32");
+    CommandInfo c;
+    c.value = "true";
+    task.command = c;
+    ASSERT_EQ(driver.launchTasks({OfferID("o1")}, {task}), DriverStatus::DRIVER_RUNNING);
+    TaskState expected = partitionAware ? TaskState::TASK_DROPPED : TaskState::TASK_LOST;
+    ASSERT_TRUE(scheduler.waitForState(TaskID("t"), expected, std::chrono::seconds(10)))
+        << "partition-aware: " << partitionAware;
+    TaskStatus s = scheduler.updates().back();
+    EXPECT_EQ(s.source, Source::SOURCE_MASTER);
+    EXPECT_EQ(s.reason, Reason::REASON_MASTER_DISCONNECTED);
+    EXPECT_EQ(s.agentId, AgentID("a1"));
+    EXPECT_TRUE(s.uuid.empty());  // nothing to acknowledge
+    driver.stop();
+    driver.join();
+  }
+}
+
 TEST(InProcessTest, SilentAgentBecomesUnreachableAndItsTasksAreReported) {
   auto options = testMasterOptions();
   options.agentPingTimeout = std::chrono::milliseconds(100);
