@@ -138,7 +138,9 @@ class TuttiSchedulerDriver::Impl {
     onLoop("driver.call", [this, what, build = std::move(build), dropped = std::move(dropped)] {
       if (!subscribed_ || !info_.id) {
         VLOG(1) << "Scheduler driver: dropping " << what << ": not subscribed";
-        if (dropped) dropped();
+        // Later, never from inside the scheduler's own call (Mesos's driver
+        // queues this report too).
+        if (dropped) loop_.post("driver.dropped_call", std::move(dropped));
         return;
       }
       Status r = transport_->send("", build(*info_.id));
@@ -152,6 +154,7 @@ class TuttiSchedulerDriver::Impl {
   // to a partition-aware framework), so the scheduler launches it again
   // instead of waiting for it forever. Loop thread.
   void reportLaunchesDropped(const std::vector<Offer::Operation>& operations) {
+    if (!running()) return;  // stopped meanwhile: no more callbacks
     bool partitionAware = info_.hasCapability(FrameworkCapability::PARTITION_AWARE);
     for (const auto& op : operations) {
       if (op.type != Offer::Operation::Type::LAUNCH) continue;

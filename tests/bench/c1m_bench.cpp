@@ -105,7 +105,9 @@ int runC1m(const C1mOptions& options) {
                                timeout);
   const double perTask = 1e6 / static_cast<double>(options.tasks);
   const double masterCpuUs = (cpuSeconds(masterPid) - masterCpu0) * perTask;
-  const double loopCpuUs = (threadCpuSeconds(masterPid, "master") - loopCpu0) * perTask;
+  const double loopCpu1 = threadCpuSeconds(masterPid, "master");
+  // -1: the master's loop thread was not found (not named "master").
+  const double loopCpuUs = loopCpu0 < 0 || loopCpu1 < 0 ? -1 : (loopCpu1 - loopCpu0) * perTask;
   const double benchCpuUs = (cpuSeconds(::getpid()) - benchCpu0) * perTask;
   double rss = rssMb(master.process.pid());
   logLoopProfile("c1m", master.httpPort);

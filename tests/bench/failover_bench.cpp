@@ -151,8 +151,10 @@ int runFailoverEmulated(const FailoverOptions& options) {
     std::fprintf(stderr, "failover: %s\n", s.message().c_str());
     return 1;
   }
+  // Long enough for a status update lost on the way (a connection dropped
+  // under load) to be sent again: agents retry after 10 s, then 20 s.
   if (!testing::waitUntil([&] { return frameworks.stats().running >= options.tasks; },
-                          scaled(std::chrono::seconds(20), 2, options.tasks))) {
+                          scaled(std::chrono::seconds(45), 2, options.tasks))) {
     return m.fail("only " + std::to_string(frameworks.stats().running) + " of " +
                   std::to_string(options.tasks) + " tasks are running");
   }

@@ -95,13 +95,21 @@ class FrameworkEmulator::Framework : public Scheduler {
   void registered(SchedulerDriver*, const FrameworkID&, const MasterInfo&) override {
     shared_->subscribed.fetch_add(1);
   }
-  void reregistered(SchedulerDriver*, const MasterInfo&) override {
+  void reregistered(SchedulerDriver* d, const MasterInfo&) override {
     shared_->lastResubscribedNs.store(steadyNowNs());
     shared_->resubscribed.fetch_add(1);
     std::lock_guard<std::mutex> lock(mu_);
     held_.clear();  // offers of the previous connection are void
+    if (queued() && suppressed_) {
+      // Tasks came back to launch while no master listened to a revive.
+      suppressed_ = false;
+      d->reviveOffers();
+    }
   }
-  void disconnected(SchedulerDriver*) override {}
+  void disconnected(SchedulerDriver*) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    held_.clear();  // no accept reaches a master until re-subscribed
+  }
 
   void resourceOffers(SchedulerDriver* d, const std::vector<Offer>& offers) override {
     shared_->offers.fetch_add(static_cast<int64_t>(offers.size()), std::memory_order_relaxed);
