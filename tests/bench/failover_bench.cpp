@@ -201,6 +201,7 @@ int runFailoverEmulated(const FailoverOptions& options) {
                                                  static_cast<double>(options.tasks);
                                     },
                                     scaled(std::chrono::seconds(20), 0.5, options.tasks));
+  if (next >= 0) logLoopProfile("failover", masters[next].httpPort);  // the new leader's
   AgentEmulatorStats last = agents.stats();
   frameworks.stop();
   agents.stop();
