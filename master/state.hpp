@@ -89,7 +89,7 @@ struct TaskRecord {
 };
 
 // A task the master has removed (terminal and acknowledged), kept for the
-// state endpoints as the JSON they print of it (completedTaskJson(),
+// state endpoints as the JSON they print of it (completedTask(),
 // state_snapshot.hpp) with the two fields code looks at. About 0.7 KB
 // where the Task was about 3 KB (its statuses, resources and ids): 1,000
 // per framework are kept, so this is most of a big master's task memory.

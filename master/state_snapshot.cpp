@@ -213,6 +213,11 @@ void writeTask(JsonWriter& w, const std::shared_ptr<const Task>& t, const Framew
   writeTask(w, *t, info, roleOf(*t, info, &scratch));
 }
 
+// A completed task is kept as its JSON: a rope references it.
+void writeCompletedTask(JsonWriter& w, const std::shared_ptr<const CompletedTask>& t) {
+  w.shared(std::shared_ptr<const std::string>(t, &t->json));
+}
+
 void writeOffer(JsonWriter& w, const Offer& o) {
   w.beginObject();
   w.field("agent_id", o.agentId.value);
@@ -242,7 +247,7 @@ void writeFramework(JsonWriter& w, const StateSnapshot& s, const FrameworkView& 
   w.field("checkpoint", fw.info.checkpoint);
   if (!summary) {
     w.key("completed_tasks").beginArray();
-    for (const auto& t : fw.completedTasks) w.shared(std::shared_ptr<const std::string>(t, &t->json));
+    for (const auto& t : fw.completedTasks) writeCompletedTask(w, t);
     w.endArray();
   }
   w.field("connected", fw.state == FrameworkState::kActive);
@@ -466,7 +471,7 @@ void writeTasksJson(JsonWriter& w, const StateSnapshot& s, TaskJsonCache* cache)
   for (const auto* list : {&s.frameworks, &s.completedFrameworks}) {
     for (const auto& fw : *list) {
       for (const auto& t : fw->tasks) writeTask(w, t, fw->info, cache);
-      for (const auto& t : fw->completedTasks) w.shared(std::shared_ptr<const std::string>(t, &t->json));
+      for (const auto& t : fw->completedTasks) writeCompletedTask(w, t);
     }
   }
   w.endArray();

@@ -129,7 +129,7 @@ class TuttiSchedulerDriver::Impl {
 
   // Sends a call once subscribed; calls made while disconnected are dropped
   // (as with Mesos's driver): offers they refer to are void anyway.
-  // `dropped`, if given, runs on the loop when the call cannot be sent
+  // `dropped`, if given, is posted to the loop when the call cannot be sent
   // because the driver is not subscribed.
   DriverStatus call(const char* what, std::function<wire::Payload(const FrameworkID&)> build,
                     std::function<void()> dropped = nullptr) {

@@ -25,6 +25,7 @@
 #include "common/clock.hpp"
 #include "master/allocator/hierarchical_allocator.hpp"
 #include "tests/bench/bench.hpp"
+#include "tests/bench/report.hpp"
 
 namespace tutti::bench {
 
@@ -32,9 +33,6 @@ namespace {
 
 using Steady = std::chrono::steady_clock;
 
-double msSince(Steady::time_point start) {
-  return std::chrono::duration<double, std::milli>(Steady::now() - start).count();
-}
 
 double median(std::vector<double> v) {
   if (v.empty()) return 0;

@@ -39,9 +39,6 @@ bool elected(int port) {
   return m.is_object() && m.value("master/elected", 0.0) == 1.0;
 }
 
-double msSince(Clock::time_point t) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
-}
 
 // The last `lines` lines of a log file (for failure reports).
 std::string tail(const std::string& text, size_t lines) {

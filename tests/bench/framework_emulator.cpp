@@ -100,11 +100,8 @@ class FrameworkEmulator::Framework : public Scheduler {
     shared_->resubscribed.fetch_add(1);
     std::lock_guard<std::mutex> lock(mu_);
     held_.clear();  // offers of the previous connection are void
-    if (queued() && suppressed_) {
-      // Tasks came back to launch while no master listened to a revive.
-      suppressed_ = false;
-      d->reviveOffers();
-    }
+    // Tasks may have come back to launch while no master heard a revive.
+    if (queued()) reviveIfSuppressed(d);
   }
   void disconnected(SchedulerDriver*) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -155,10 +152,7 @@ class FrameworkEmulator::Framework : public Scheduler {
       retry_.push_back(idx);
       LOG_EVERY_N(WARNING, 1000) << "bench framework: task " << s.taskId
                                  << " was not launched (" << s.message << "); launching it again";
-      if (suppressed_) {
-        suppressed_ = false;
-        d->reviveOffers();
-      }
+      reviveIfSuppressed(d);
       refill(d);
     } else if (isTerminal(s.state)) {
       if (s.state == TaskState::TASK_FINISHED) {
@@ -197,6 +191,12 @@ class FrameworkEmulator::Framework : public Scheduler {
 
   // Tasks still to launch: never launched, or dropped before the master.
   bool queued() const { return next_ < quota_ || !retry_.empty(); }
+
+  void reviveIfSuppressed(SchedulerDriver* d) {
+    if (!suppressed_) return;
+    suppressed_ = false;
+    d->reviveOffers();
+  }
 
   // Launches once at most half of the in-flight bound is in use, so that an
   // accept carries several tasks rather than one per task that started.

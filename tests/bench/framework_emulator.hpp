@@ -9,8 +9,9 @@
 // accept takes every offer it holds of that agent), and once its queue is
 // empty declines what it holds and suppresses offers. Holding offers while
 // paced is what Aurora-style schedulers do: on a mostly idle cluster the
-// master's outstanding offers grow to a few per agent (docs/operations.md). It records, per task, the time from
-// its accept to TASK_RUNNING at the scheduler.
+// master's outstanding offers grow to a few per agent (docs/operations.md).
+// It records, per task, the time from its accept to TASK_RUNNING at the
+// scheduler.
 //
 // Offers mode (declinesPerSecond > 0): the frameworks hold every offer, and a
 // ticker declines held offers (refuse_seconds 0) at the given total rate; the

@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +28,11 @@ class Report {
   std::vector<std::pair<std::string, std::string>> values_;  // in order, already formatted
 };
 
+// Milliseconds from `start` until now.
+inline double msSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
+}
 // Resident set size of the process, in MiB (-1 when unknown).
 double rssMb(pid_t pid);
 // CPU time (user + system) the process used so far, in seconds (-1 when unknown).

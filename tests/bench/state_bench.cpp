@@ -61,8 +61,10 @@ class CountingGetter {
     if (head.compare(0, 12, "HTTP/1.1 200") != 0) return fail();
     long long length = -1;
     bool closing = false;  // the server ends the connection after this answer
-    for (size_t at = head.find("\r\n"); at < end; at = head.find("\r\n", at + 2)) {
-      std::string line = head.substr(at + 2, head.find("\r\n", at + 2) - (at + 2));
+    for (size_t at = head.find("\r\n"); at < end;) {
+      size_t next = head.find("\r\n", at + 2);
+      std::string line = head.substr(at + 2, next - (at + 2));
+      at = next;
       std::transform(line.begin(), line.end(), line.begin(),
                      [](unsigned char c) { return std::tolower(c); });
       if (line.rfind("content-length:", 0) == 0) length = std::atoll(line.c_str() + 15);
@@ -162,10 +164,7 @@ int runState(const StateOptions& options) {
   {
     CountingGetter first(master.httpPort);
     auto t = std::chrono::steady_clock::now();
-    if (first.get("/master/state") >= 0) {
-      firstMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t)
-                    .count();
-    }
+    if (first.get("/master/state") >= 0) firstMs = msSince(t);
   }
   std::atomic<bool> stop{false};
   std::mutex mu;
@@ -181,8 +180,7 @@ int runState(const StateOptions& options) {
       while (!stop.load()) {
         auto t = std::chrono::steady_clock::now();
         long long got = c.get("/master/state");
-        double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t)
-                        .count();
+        double ms = msSince(t);
         std::lock_guard<std::mutex> lock(mu);
         if (got < 0) {
           ++failures;
