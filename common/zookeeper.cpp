@@ -31,6 +31,9 @@ struct ZooKeeper::Shared {
 };
 
 namespace {
+// How long a connected client goes without resolving the server names again.
+constexpr int kServerResolutionDelayMs = 30'000;
+
 struct WatchContext {
   std::shared_ptr<ZooKeeper::Shared> shared;
   ZooKeeper::Watch fn;
@@ -149,6 +152,12 @@ Status ZooKeeper::start() {
     return Status::InvalidArgument("cannot start a ZooKeeper client for '" + options_.servers +
                                    "'");
   }
+  // By default the client resolves the server names again (getaddrinfo,
+  // which opens and closes a netlink socket) on every turn of its I/O
+  // thread: with thousands of requests in flight, as when a new leader
+  // reads and rewrites the registry, that was most of the thread's time.
+  // Names are still resolved on every reconnection.
+  (void)zoo_set_servers_resolution_delay(zh_, kServerResolutionDelayMs);
   return Status::OK();
 }
 
@@ -203,26 +212,31 @@ void ZooKeeper::create(const std::string& path, const std::string& data, int fla
 }
 
 void ZooKeeper::createPath(const std::string& path, std::function<void(Status)> done) {
-  // Create each prefix in turn; "exists" is fine.
+  // One create per prefix, all sent at once: a session's requests are
+  // applied in order, so each parent exists before its child is created,
+  // and the whole path costs one round trip. "Exists" is fine.
   std::vector<std::string> prefixes;
   for (size_t i = 1; i <= path.size(); ++i) {
     if (i == path.size() || path[i] == '/') prefixes.push_back(path.substr(0, i));
   }
-  auto step = std::make_shared<std::function<void(size_t)>>();
-  *step = [this, prefixes, done, step](size_t i) {
-    if (i == prefixes.size()) {
-      done(Status::OK());
-      return;
-    }
-    create(prefixes[i], "", kPersistent, [done, step, i](Result<std::string> r) {
-      if (!r.ok() && r.status().code() != Status::Code::kAlreadyExists) {
-        done(r.status());
-        return;
-      }
-      (*step)(i + 1);
-    });
+  if (prefixes.empty()) {
+    done(Status::InvalidArgument("cannot create the empty path"));
+    return;
+  }
+  struct Join {
+    size_t left;
+    Status first;  // the first error, if any
+    std::function<void(Status)> done;
   };
-  (*step)(0);
+  auto join = std::make_shared<Join>(Join{prefixes.size(), Status::OK(), std::move(done)});
+  for (const auto& prefix : prefixes) {
+    create(prefix, "", kPersistent, [join](Result<std::string> r) {
+      if (!r.ok() && r.status().code() != Status::Code::kAlreadyExists && join->first.ok()) {
+        join->first = r.status();
+      }
+      if (--join->left == 0) join->done(join->first);
+    });
+  }
 }
 
 void ZooKeeper::get(const std::string& path, std::function<void(Result<std::string>)> done,

@@ -222,7 +222,7 @@ void AgentManager::admit(AgentRecord& agent) {
 }
 
 void AgentManager::onReregisterAgent(const ConnectionId& from,
-                                     const wire::ReregisterAgentMessage& m) {
+                                     wire::ReregisterAgentMessage&& m) {
   Status valid = validateAgentInfo(m.agentInfo);
   if (valid.ok() && !m.agentInfo.id) valid = Status::InvalidArgument("re-registration without an AgentID");
   if (!valid.ok()) {
@@ -263,22 +263,26 @@ void AgentManager::onReregisterAgent(const ConnectionId& from,
   indexAddress(agent);
   agent.conn = from;
   setState(agent, AgentState::kAdmitting);
-  master_.registry().admitAgent(m.agentInfo, [this, from, m, wasUnreachable](Status s) {
-    if (!s.ok()) return;  // the master steps down
-    reregistered(from, m, wasUnreachable);
-  });
+  // The message (its tasks above all) moves into the callback and from
+  // there into the task records: re-admitting 100,000 tasks after a
+  // failover copies none of them.
+  master_.registry().admitAgent(
+      agent.info, [this, from, m = std::move(m), wasUnreachable](Status s) mutable {
+        if (!s.ok()) return;  // the master steps down
+        reregistered(from, std::move(m), wasUnreachable);
+      });
 }
 
-void AgentManager::reregistered(const ConnectionId& from, const wire::ReregisterAgentMessage& m,
+void AgentManager::reregistered(const ConnectionId& from, wire::ReregisterAgentMessage&& m,
                                 bool wasUnreachable) {
   const AgentID id = *m.agentInfo.id;
   AgentRecord* a = find(id);
   if (!a || a->state != AgentState::kAdmitting) return;
   AgentRecord& agent = *a;
-  agent.info = m.agentInfo;
+  agent.info = std::move(m.agentInfo);
   agent.conn = from;
   agent.version = m.version;
-  setTotal(agent, m.agentInfo.resources);
+  setTotal(agent, agent.info.resources);
   agent.reregisteredTime = master_.loop().clock().wallSeconds();
   if (agent.registeredTime == 0) agent.registeredTime = agent.reregisteredTime;
   LOG(INFO) << "Agent " << id << " at " << agent.pid() << " re-registered"
@@ -289,7 +293,7 @@ void AgentManager::reregistered(const ConnectionId& from, const wire::Reregister
   // back as disconnected frameworks waiting to re-subscribe.
   for (const auto& fwInfo : m.frameworks) master_.frameworks().recoverFramework(fwInfo);
   agent.executors.clear();  // what the agent runs now replaces what we knew
-  master_.tasks().addAgentTasks(agent, m.tasks, m.executors, wasUnreachable);
+  master_.tasks().addAgentTasks(agent, std::move(m.tasks), m.executors, wasUnreachable);
   send(agent, wire::AgentReregisteredMessage{id, master_.options().agentPingTimeout});
   admit(agent);
 }

@@ -30,7 +30,8 @@ class AgentManager {
   explicit AgentManager(Master& master);
 
   void onRegisterAgent(const ConnectionId& from, const wire::RegisterAgentMessage& m);
-  void onReregisterAgent(const ConnectionId& from, const wire::ReregisterAgentMessage& m);
+  // Takes the message to own: its tasks move into the master's records.
+  void onReregisterAgent(const ConnectionId& from, wire::ReregisterAgentMessage&& m);
   void onPong(const ConnectionId& from, const wire::PongMessage& m);
   void onUnregisterAgent(const ConnectionId& from, const wire::UnregisterAgentMessage& m);
 
@@ -89,7 +90,7 @@ class AgentManager {
 
  private:
   void admit(AgentRecord& agent);
-  void reregistered(const ConnectionId& from, const wire::ReregisterAgentMessage& m,
+  void reregistered(const ConnectionId& from, wire::ReregisterAgentMessage&& m,
                     bool wasUnreachable);
   void onReregisterTimeout();
   void drainRemovals();

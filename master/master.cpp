@@ -114,6 +114,15 @@ void Master::on(Owner* owner, void (Owner::*handler)(const ConnectionId&, const 
   };
 }
 
+template <typename M, typename Owner>
+void Master::on(Owner* owner, void (Owner::*handler)(const ConnectionId&, M&&)) {
+  constexpr size_t index = VariantIndex<M, wire::Payload>::value;
+  static_assert(index < std::variant_size_v<wire::Payload>);
+  handlers_[index] = [owner, handler](const ConnectionId& from, wire::Payload&& message) {
+    (owner->*handler)(from, std::get<M>(std::move(message)));
+  };
+}
+
 void Master::start() {
   if (started_) return;
   started_ = true;

@@ -83,6 +83,9 @@ class Master {
  private:
   template <typename M, typename Owner>
   void on(Owner* owner, void (Owner::*handler)(const ConnectionId&, const M&));
+  // For handlers that keep parts of the message: they get it to own.
+  template <typename M, typename Owner>
+  void on(Owner* owner, void (Owner::*handler)(const ConnectionId&, M&&));
   void allocationTick();
   void armFilterExpiry();
   // Runs the allocator and records allocator/allocation_runs and _run_ms.

@@ -89,22 +89,22 @@ void TaskManager::addTask(FrameworkRecord& fw, AgentRecord& agent, const TaskInf
   fw.tasks.emplace(info.taskId, std::move(rec));
 }
 
-void TaskManager::addReportedTask(FrameworkRecord& fw, AgentRecord& agent, const Task& task) {
+void TaskManager::addReportedTask(FrameworkRecord& fw, AgentRecord& agent, Task task) {
   if (fw.tasks.count(task.taskId)) return;
   fw.unreachableTasks.erase(task.taskId);
-  Task copy = task;
-  copy.agentId = agent.id;
-  copy.frameworkId = fw.id;
-  TaskRecord rec{Cow<Task>(std::move(copy))};
-  if (isTerminal(task.state)) {
-    rec.released = true;  // nothing of the agent's is in use
-  } else {
+  task.agentId = agent.id;
+  task.frameworkId = fw.id;
+  const TaskID id = task.taskId;
+  const bool terminal = isTerminal(task.state);
+  if (!terminal) {
     active_[static_cast<size_t>(task.state)]++;
     fw.used += task.resources;
     agent.used[fw.id] += task.resources;
   }
-  agent.tasks[fw.id].insert(task.taskId);
-  fw.tasks.emplace(task.taskId, std::move(rec));
+  TaskRecord rec{Cow<Task>(std::move(task))};
+  rec.released = terminal;  // a finished task holds nothing of the agent's
+  agent.tasks[fw.id].insert(id);
+  fw.tasks.emplace(id, std::move(rec));
 }
 
 void TaskManager::release(FrameworkRecord& fw, TaskRecord& rec, bool toAllocator) {
@@ -569,11 +569,11 @@ void TaskManager::reconcileAgentTasks(AgentRecord& agent, const std::vector<Task
   }
 }
 
-void TaskManager::addAgentTasks(AgentRecord& agent, const std::vector<Task>& tasks,
+void TaskManager::addAgentTasks(AgentRecord& agent, std::vector<Task>&& tasks,
                                 const std::vector<ExecutorInfo>& executors,
                                 bool wasUnreachable) {
   std::set<FrameworkID> shutdown;
-  for (const auto& t : tasks) {
+  for (auto& t : tasks) {
     FrameworkRecord* fw = master_.frameworks().find(t.frameworkId);
     if (!fw) continue;
     if (wasUnreachable && !fw->partitionAware()) {
@@ -582,7 +582,7 @@ void TaskManager::addAgentTasks(AgentRecord& agent, const std::vector<Task>& tas
       shutdown.insert(fw->id);
       continue;
     }
-    addReportedTask(*fw, agent, t);
+    addReportedTask(*fw, agent, std::move(t));
   }
   for (const auto& e : executors) {
     if (shutdown.count(e.frameworkId)) continue;

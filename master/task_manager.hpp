@@ -43,7 +43,7 @@ class TaskManager {
   void reconcileAgentTasks(AgentRecord& agent, const std::vector<Task>& reported);
   // An agent (re-)admitted with tasks: an unreachable agent that came back,
   // or an agent unknown to this master.
-  void addAgentTasks(AgentRecord& agent, const std::vector<Task>& tasks,
+  void addAgentTasks(AgentRecord& agent, std::vector<Task>&& tasks,
                      const std::vector<ExecutorInfo>& executors, bool wasUnreachable);
   // The framework is being torn down: its tasks are killed and completed.
   void frameworkRemoved(FrameworkRecord& fw);
@@ -55,7 +55,7 @@ class TaskManager {
   TaskStatus masterStatus(const Task& task, TaskState state, Reason reason,
                           const std::string& message) const;
   void addTask(FrameworkRecord& fw, AgentRecord& agent, const TaskInfo& info);
-  void addReportedTask(FrameworkRecord& fw, AgentRecord& agent, const Task& task);
+  void addReportedTask(FrameworkRecord& fw, AgentRecord& agent, Task task);
   void setState(TaskRecord& rec, TaskState state);
   // Gives a terminal task's resources back (to the allocator when
   // `toAllocator`; not when the agent itself is gone).

@@ -38,28 +38,36 @@ class ZkRegistry final : public Registry {
 
  protected:
   void load(std::function<void(Result<RegistryState>)> done) override {
-    auto state = std::make_shared<RegistryState>();
-    auto finish = std::make_shared<std::function<void(Status)>>(
-        [state, done](Status s) { done(s.ok() ? Result<RegistryState>(*state) : Result<RegistryState>(s)); });
-    zk_.createPath(root_ + "/agents", [this, state, finish](Status s) {
-      if (!s.ok()) return (*finish)(s);
-      zk_.createPath(root_ + "/frameworks", [this, state, finish](Status s) {
-        if (!s.ok()) return (*finish)(s);
-        zk_.createPath(root_ + "/roles", [this, state, finish](Status s) {
-          if (!s.ok()) return (*finish)(s);
-          loadChildren("agents", state, [this, state, finish](Status s) {
-            if (!s.ok()) return (*finish)(s);
-            loadChildren("frameworks", state, [this, state, finish](Status s) {
-              if (!s.ok()) return (*finish)(s);
-              loadChildren("roles", state, [this, state, finish](Status s) {
-                if (!s.ok()) return (*finish)(s);
-                loadMaintenance(state, *finish);
-              });
-            });
+    // The three directories are made (if new) and read side by side; the
+    // maintenance node last. Every callback runs on the loop thread.
+    struct Join {
+      std::shared_ptr<RegistryState> state = std::make_shared<RegistryState>();
+      size_t left = 3;
+      bool failed = false;
+      std::function<void(Result<RegistryState>)> done;
+    };
+    auto join = std::make_shared<Join>();
+    join->done = std::move(done);
+    auto fail = [join](const Status& s) {
+      if (join->failed) return;
+      join->failed = true;
+      join->done(Result<RegistryState>(s));
+    };
+    for (const char* kind : {"agents", "frameworks", "roles"}) {
+      zk_.createPath(root_ + "/" + kind, [this, kind, join, fail](Status s) {
+        if (join->failed) return;
+        if (!s.ok()) return fail(s);
+        loadChildren(kind, join->state, [this, join, fail](Status s) {
+          if (join->failed) return;
+          if (!s.ok()) return fail(s);
+          if (--join->left > 0) return;
+          loadMaintenance(join->state, [join, fail](Status s) {
+            if (!s.ok()) return fail(s);
+            join->done(Result<RegistryState>(std::move(*join->state)));
           });
         });
       });
-    });
+    }
   }
 
   void store(const RegistryState& state, const Dirty& dirty, Done done) override {
@@ -181,14 +189,16 @@ class ZkRegistry final : public Registry {
             if (kind == "agents") {
               auto a = decodeRegistryAgent(*data);
               if (a.ok()) {
-                state->agents[*a->info.id] = *a;
+                AgentID id = *a->info.id;
+                state->agents[id] = std::move(*a);
               } else {
                 s = a.status();
               }
             } else if (kind == "frameworks") {
               auto f = decodeRegistryFramework(*data);
               if (f.ok()) {
-                state->frameworks[*f->id] = *f;
+                FrameworkID id = *f->id;
+                state->frameworks[id] = std::move(*f);
               } else {
                 s = f.status();
               }
