@@ -66,8 +66,8 @@ void TaskManager::setState(TaskRecord& rec, TaskState state) {
   rec.task.mut().state = state;
 }
 
-void TaskManager::sendUpdate(FrameworkRecord& fw, const TaskStatus& status) {
-  master_.frameworks().send(fw, wire::UpdateEvent{status});
+void TaskManager::sendUpdate(FrameworkRecord& fw, TaskStatus status) {
+  master_.frameworks().send(fw, wire::UpdateEvent{std::move(status)});
 }
 
 void TaskManager::addTask(FrameworkRecord& fw, AgentRecord& agent, const TaskInfo& info) {
@@ -453,7 +453,7 @@ void TaskManager::onExitedExecutor(const ConnectionId& from,
   master_.frameworks().send(*fw, wire::FailureEvent{m.agentId, m.executorId, m.status});
 }
 
-void TaskManager::onStatusUpdate(const ConnectionId& from, const wire::StatusUpdateMessage& m) {
+void TaskManager::onStatusUpdate(const ConnectionId& from, wire::StatusUpdateMessage&& m) {
   AgentRecord* agent = master_.agents().findRegistered(m.agentId);
   if (!agent) {
     invalidUpdates_.inc();
@@ -481,7 +481,7 @@ void TaskManager::onStatusUpdate(const ConnectionId& from, const wire::StatusUpd
   }
   validUpdates_.inc();
 
-  TaskStatus status = m.status;
+  TaskStatus& status = m.status;
   status.agentId = agent->id;
   auto it = fw->tasks.find(status.taskId);
   if (it != fw->tasks.end() && it->second.task->agentId != agent->id) {
@@ -498,10 +498,12 @@ void TaskManager::onStatusUpdate(const ConnectionId& from, const wire::StatusUpd
     if (!duplicate) {
       TaskState latest = m.latestState.value_or(status.state);
       if (!isTerminal(rec.task->state)) setState(rec, latest);
-      TaskStatus kept = status;
-      kept.data.clear();  // as Mesos: the data may be large; the scheduler has it
+      // Kept without its data, as Mesos: it may be large; the scheduler has it.
+      std::string data = std::move(status.data);
+      status.data.clear();
       auto& statuses = rec.task.mut().statuses;
-      statuses.push_back(std::move(kept));
+      statuses.push_back(status);
+      status.data = std::move(data);
       if (statuses.size() > kMaxStatusesPerTask) statuses.erase(statuses.begin());
       if (isTerminal(rec.task->state)) release(*fw, rec, /*toAllocator=*/true);
     }
@@ -509,7 +511,7 @@ void TaskManager::onStatusUpdate(const ConnectionId& from, const wire::StatusUpd
     task.statusUpdateState = status.state;
     task.statusUpdateUuid = status.uuid;
   }
-  sendUpdate(*fw, status);
+  sendUpdate(*fw, std::move(status));
 }
 
 void TaskManager::agentLost(AgentRecord& agent, TaskState partitionAwareState, Reason reason,

@@ -28,7 +28,8 @@ class TaskManager {
   void onAcknowledge(const ConnectionId& from, const wire::AcknowledgeCall& m);
   void onReconcile(const ConnectionId& from, const wire::ReconcileCall& m);
   void onMessage(const ConnectionId& from, const wire::MessageCall& m);
-  void onStatusUpdate(const ConnectionId& from, const wire::StatusUpdateMessage& m);
+  // Takes the message to own: its status is kept and forwarded without copies.
+  void onStatusUpdate(const ConnectionId& from, wire::StatusUpdateMessage&& m);
   void onExecutorToFramework(const ConnectionId& from, const wire::ExecutorToFrameworkMessage& m);
   // A custom executor ended: the agent forgets it and its framework hears
   // executorLost (a FAILURE event with the executor id and status).
@@ -62,7 +63,7 @@ class TaskManager {
   void release(FrameworkRecord& fw, TaskRecord& rec, bool toAllocator);
   // Moves the task out of the active set, to completed or unreachable.
   void removeTask(FrameworkRecord& fw, const TaskID& id);
-  void sendUpdate(FrameworkRecord& fw, const TaskStatus& status);
+  void sendUpdate(FrameworkRecord& fw, TaskStatus status);
   // RESERVE / UNRESERVE inside an accept: converts part of `available`.
   void applyReservation(FrameworkRecord& fw, AgentRecord& agent, const std::string& role,
                         const Offer::Operation& op, Resources& available);

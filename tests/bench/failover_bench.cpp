@@ -55,6 +55,35 @@ std::chrono::milliseconds scaled(std::chrono::seconds base, double perItemMs, in
   return base + std::chrono::milliseconds(static_cast<int64_t>(perItemMs * items));
 }
 
+// Where launched tasks are when they do not all reach TASK_RUNNING: the
+// emulated frameworks' and agents' counts and the leader's task metrics.
+std::string stuckReport(const FrameworkEmulator& frameworks, const AgentEmulator& agents,
+                        int leaderPort) {
+  FrameworkEmulatorStats f = frameworks.stats();
+  AgentEmulatorStats a = agents.stats();
+  std::string out = "failover: frameworks launched=" + std::to_string(f.launched) +
+                    " running=" + std::to_string(f.running) +
+                    " failed=" + std::to_string(f.failed) +
+                    " relaunched=" + std::to_string(f.relaunched) +
+                    " offers=" + std::to_string(f.offers) + "; agents launched=" +
+                    std::to_string(a.tasksLaunched) + " active=" + std::to_string(a.tasksActive) +
+                    " updates_sent=" + std::to_string(a.updatesSent) +
+                    " acks=" + std::to_string(a.acks) + "\n" + frameworks.describe();
+  auto metrics = testing::getJson(leaderPort, "/metrics/snapshot");
+  if (metrics.is_object()) {
+    out += "failover: leader";
+    for (const char* key :
+         {"master/tasks_staging", "master/tasks_starting", "master/tasks_running",
+          "master/tasks_lost", "master/tasks_dropped", "master/tasks_error", "master/tasks_failed",
+          "master/outstanding_offers", "master/messages_dropped",
+          "master/invalid_status_updates", "master/frameworks_active"}) {
+      if (metrics.contains(key)) out += " " + std::string(key) + "=" + metrics[key].dump();
+    }
+    out += "\n";
+  }
+  return out;
+}
+
 // Three master processes electing through ZooKeeper at `url`.
 struct Masters {
   std::vector<std::unique_ptr<testing::TempDir>> dirs;
@@ -152,6 +181,7 @@ int runFailoverEmulated(const FailoverOptions& options) {
   // under load) to be sent again: agents retry after 10 s, then 20 s.
   if (!testing::waitUntil([&] { return frameworks.stats().running >= options.tasks; },
                           scaled(std::chrono::seconds(45), 2, options.tasks))) {
+    std::fprintf(stderr, "%s", stuckReport(frameworks, agents, masters[leader].httpPort).c_str());
     return m.fail("only " + std::to_string(frameworks.stats().running) + " of " +
                   std::to_string(options.tasks) + " tasks are running");
   }

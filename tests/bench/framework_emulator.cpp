@@ -20,6 +20,8 @@ double percentile(std::vector<double>& v, double q) {
 
 namespace {
 constexpr auto kTick = std::chrono::milliseconds(10);
+// Times one task is launched again before the emulator gives up on it.
+constexpr int kMaxRelaunches = 4;
 
 void maxInto(std::atomic<int64_t>& a, int64_t v) {
   int64_t cur = a.load(std::memory_order_relaxed);
@@ -30,7 +32,7 @@ void maxInto(std::atomic<int64_t>& a, int64_t v) {
 
 struct FrameworkEmulator::Shared {
   std::atomic<int64_t> subscribed{0}, resubscribed{0}, offers{0}, launched{0}, running{0};
-  std::atomic<int64_t> finished{0}, failed{0}, declines{0};
+  std::atomic<int64_t> finished{0}, failed{0}, relaunched{0}, declines{0};
   std::atomic<int64_t> firstLaunchNs{0}, lastRunningNs{0}, lastEndedNs{0}, lastResubscribedNs{0};
   std::mutex mu;  // guards the two below
   std::vector<double> latencies;
@@ -49,6 +51,7 @@ class FrameworkEmulator::Framework : public Scheduler {
       : options_(options), shared_(std::move(shared)), index_(index), quota_(quota) {
     each_ = *Resources::parse(options.taskResources);
     launchedAt_.assign(static_cast<size_t>(quota), 0);
+    attempts_.assign(static_cast<size_t>(quota), 0);
     info_.name = "bench-" + std::to_string(index);
     info_.user = "bench";
     info_.roles = {"bench" + std::to_string(index % std::max(1, options.roles))};
@@ -133,8 +136,12 @@ class FrameworkEmulator::Framework : public Scheduler {
   void statusUpdate(SchedulerDriver* d, const TaskStatus& s) override {
     int64_t now = steadyNowNs();
     std::lock_guard<std::mutex> lock(mu_);
-    int64_t idx = indexOf(s.taskId);
-    bool pending = idx >= 0 && launchedAt_[static_cast<size_t>(idx)] != 0;
+    auto [idx, attempt] = parseTaskId(s.taskId);
+    // Only the latest attempt of a task counts: an update of an earlier one
+    // (a retried terminal update, a launch the agent ran after the master
+    // had given it up) changes nothing here.
+    bool current = idx >= 0 && attempt == attempts_[static_cast<size_t>(idx)];
+    bool pending = current && launchedAt_[static_cast<size_t>(idx)] != 0;
     if (s.state == TaskState::TASK_RUNNING && pending) {
       shared_->sample(static_cast<double>(now - launchedAt_[static_cast<size_t>(idx)]) / 1e6);
       launchedAt_[static_cast<size_t>(idx)] = 0;
@@ -154,24 +161,48 @@ class FrameworkEmulator::Framework : public Scheduler {
                                  << " was not launched (" << s.message << "); launching it again";
       reviveIfSuppressed(d);
       refill(d);
-    } else if (isTerminal(s.state)) {
+    } else if (isTerminal(s.state) && current) {
+      maxInto(shared_->lastEndedNs, now);
       if (s.state == TaskState::TASK_FINISHED) {
         shared_->finished.fetch_add(1, std::memory_order_relaxed);
+      } else if (pending && s.state != TaskState::TASK_ERROR &&
+                 attempts_[static_cast<size_t>(idx)] < kMaxRelaunches) {
+        // Ended before it ran (an accept that raced a rescinded offer, say):
+        // launch it again under a new id, as a real framework would. An
+        // invalid task (TASK_ERROR) would only fail again.
+        launchedAt_[static_cast<size_t>(idx)] = 0;
+        --inFlight_;
+        retry_.push_back(idx);
+        shared_->relaunched.fetch_add(1, std::memory_order_relaxed);
+        LOG_EVERY_N(WARNING, 100) << "bench framework: task " << s.taskId << " ended "
+                                  << toString(s.state) << " before running (" << s.message
+                                  << "); launching it again";
+        reviveIfSuppressed(d);
+        refill(d);
       } else {
         shared_->failed.fetch_add(1, std::memory_order_relaxed);
         LOG_EVERY_N(WARNING, 1000) << "bench framework: task " << s.taskId << " ended "
                                    << toString(s.state) << ": " << s.message;
-      }
-      maxInto(shared_->lastEndedNs, now);
-      if (pending) {
-        launchedAt_[static_cast<size_t>(idx)] = 0;
-        --inFlight_;
-        refill(d);
+        if (pending) {
+          launchedAt_[static_cast<size_t>(idx)] = 0;
+          --inFlight_;
+          refill(d);
+        }
       }
     }
   }
   void frameworkMessage(SchedulerDriver*, const ExecutorID&, const AgentID&,
                         const std::string&) override {}
+
+  // "" when this framework has nothing left to do.
+  std::string describe() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!queued() && inFlight_ == 0) return "";
+    return info_.name + ": " + std::to_string(quota_ - next_) + " never launched, " +
+           std::to_string(retry_.size()) + " to launch again, " + std::to_string(inFlight_) +
+           " in flight, " + std::to_string(held_.size()) + " offers held" +
+           (suppressed_ ? ", suppressed" : "");
+  }
   void agentLost(SchedulerDriver*, const AgentID&) override {}
   void executorLost(SchedulerDriver*, const ExecutorID&, const AgentID&, int) override {}
   void error(SchedulerDriver*, const std::string& m) override {
@@ -179,14 +210,20 @@ class FrameworkEmulator::Framework : public Scheduler {
   }
 
  private:
-  // "f<index>-<n>" -> n, or -1.
-  int64_t indexOf(const TaskID& id) const {
+  // "f<index>-<n>" -> {n, 0}; launched again: "f<index>-<n>.<attempt>" ->
+  // {n, attempt}; {-1, 0} for anything else.
+  std::pair<int64_t, int64_t> parseTaskId(const TaskID& id) const {
     auto dash = id.value.find('-');
-    if (dash == std::string::npos) return -1;
+    if (dash == std::string::npos) return {-1, 0};
     char* end = nullptr;
     long long n = std::strtoll(id.value.c_str() + dash + 1, &end, 10);
-    if (*end != '\0' || n < 0 || n >= quota_) return -1;
-    return n;
+    if (n < 0 || n >= quota_) return {-1, 0};
+    if (*end == '\0') return {n, 0};
+    if (*end != '.') return {-1, 0};
+    const char* digits = end + 1;
+    long long attempt = std::strtoll(digits, &end, 10);
+    if (end == digits || *end != '\0' || attempt <= 0) return {-1, 0};
+    return {n, attempt};
   }
 
   // Tasks still to launch: never launched, or dropped before the master.
@@ -228,15 +265,19 @@ class FrameworkEmulator::Framework : public Scheduler {
       std::vector<TaskInfo> batch;
       while (queued() && inFlight_ < options_.maxInFlight && left.contains(need)) {
         int64_t n = next_;
+        std::string suffix;
         if (!retry_.empty()) {
           n = retry_.front();
           retry_.pop_front();
+          // A new id: the master may still hold the ended attempt until
+          // its update is acknowledged.
+          suffix = "." + std::to_string(++attempts_[static_cast<size_t>(n)]);
         } else {
           ++next_;
         }
         TaskInfo t;
         t.name = "bench";
-        t.taskId = TaskID("f" + std::to_string(index_) + "-" + std::to_string(n));
+        t.taskId = TaskID("f" + std::to_string(index_) + "-" + std::to_string(n) + suffix);
         t.agentId = offer.agentId;
         t.resources = each_;
         CommandInfo c;
@@ -279,6 +320,7 @@ class FrameworkEmulator::Framework : public Scheduler {
   std::vector<int64_t> launchedAt_;  // by task number; 0 once running or ended
   int64_t next_ = 0;
   std::deque<int64_t> retry_;  // task numbers to launch again
+  std::vector<uint16_t> attempts_;  // by task number: its latest attempt (0: the first)
   int inFlight_ = 0;
   bool suppressed_ = false;
 };
@@ -342,12 +384,28 @@ FrameworkEmulatorStats FrameworkEmulator::stats() const {
   s.running = shared_->running.load();
   s.finished = shared_->finished.load();
   s.failed = shared_->failed.load();
+  s.relaunched = shared_->relaunched.load();
   s.declines = shared_->declines.load();
   s.firstLaunchNs = shared_->firstLaunchNs.load();
   s.lastRunningNs = shared_->lastRunningNs.load();
   s.lastResubscribedNs = shared_->lastResubscribedNs.load();
   s.lastEndedNs = shared_->lastEndedNs.load();
   return s;
+}
+
+std::string FrameworkEmulator::describe() const {
+  std::string out;
+  size_t shown = 0;
+  for (const auto& f : frameworks_) {
+    std::string line = f->describe();
+    if (line.empty()) continue;
+    if (++shown > 20) {
+      out += "  ...\n";
+      break;
+    }
+    out += "  " + line + "\n";
+  }
+  return out;
 }
 
 std::vector<double> FrameworkEmulator::latencies() const {

@@ -53,7 +53,8 @@ struct FrameworkEmulatorStats {
   int64_t launched = 0;     // tasks in accepts sent
   int64_t running = 0;      // TASK_RUNNING received (first per task)
   int64_t finished = 0;     // TASK_FINISHED received
-  int64_t failed = 0;       // other terminal states
+  int64_t failed = 0;       // other terminal states (of tasks not launched again)
+  int64_t relaunched = 0;   // launched again after ending before they ran
   int64_t declines = 0;     // offers mode: declines sent
   int64_t firstLaunchNs = 0;  // steady ns of the first accept
   int64_t lastRunningNs = 0;  // steady ns of the latest first TASK_RUNNING
@@ -74,6 +75,9 @@ class FrameworkEmulator {
   void stop();
 
   FrameworkEmulatorStats stats() const;
+  // One line per framework that still has work (tasks queued or in
+  // flight, offers held, suppressed or not), for failure reports.
+  std::string describe() const;
   // Accept -> TASK_RUNNING (launch mode) or decline -> offer (offers mode)
   // latencies in milliseconds so far; clearLatencies() starts afresh.
   std::vector<double> latencies() const;
