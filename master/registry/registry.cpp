@@ -46,10 +46,15 @@ void Registry::flush() {
 
 void Registry::admitAgent(const AgentInfo& info, Done done) {
   auto& a = state_.agents[*info.id];
+  const bool unchanged = a.state == RegistryState::Agent::State::kAdmitted &&
+                         a.unreachableTime == 0 && a.info == info;
   a.info = info;
   a.state = RegistryState::Agent::State::kAdmitted;
   a.unreachableTime = 0;
-  dirty_.agents.insert(*info.id);
+  // An agent re-registering as it was (after a master failover, all of
+  // them at once) needs no write: `done` still waits for every write
+  // already under way, which may be the one that recorded it.
+  if (!unchanged) dirty_.agents.insert(*info.id);
   schedule(std::move(done));
 }
 
