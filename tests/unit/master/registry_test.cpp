@@ -126,6 +126,74 @@ TEST_F(RegistryTest, LocalBackendPersistsAndBatches) {
   EXPECT_EQ(loaded->value(), sampleState());
 }
 
+// A backend that records what each store names as changed and completes
+// a store only when the test says so.
+class RecordingRegistry final : public Registry {
+ public:
+  using Registry::Registry;
+  const char* name() const override { return "recording"; }
+  std::vector<std::set<AgentID>> storedAgents;
+  std::vector<Done> pending;
+
+ protected:
+  void load(std::function<void(Result<RegistryState>)> done) override {
+    done(RegistryState{});
+  }
+  void store(const RegistryState&, const Dirty& dirty, Done done) override {
+    storedAgents.push_back(dirty.agents);
+    pending.push_back(std::move(done));
+  }
+};
+
+TEST_F(RegistryTest, AgentReadmittedUnchangedIsNotWrittenAgainButWaitsForTheWriteUnderWay) {
+  RecordingRegistry r(loop_);
+  r.recover([](Result<RegistryState>) {});
+  AgentInfo info = sampleState().agents.begin()->second.info;
+  bool first = false, second = false, third = false;
+  r.admitAgent(info, [&](Status s) { first = s.ok(); });
+  loop_.settle();
+  ASSERT_EQ(r.storedAgents.size(), 1u);
+  EXPECT_EQ(r.storedAgents[0], std::set<AgentID>{*info.id});
+
+  // Re-admitted exactly as recorded while that write is under way: no new
+  // record, and no answer before the first write is durable.
+  r.admitAgent(info, [&](Status s) { second = s.ok(); });
+  loop_.settle();
+  EXPECT_FALSE(second);
+  auto done = std::move(r.pending.at(0));
+  done(Status::OK());
+  loop_.settle();
+  EXPECT_TRUE(first);
+  ASSERT_EQ(r.storedAgents.size(), 2u);
+  EXPECT_TRUE(r.storedAgents[1].empty()) << "an unchanged agent is not written again";
+  EXPECT_FALSE(second);
+  done = std::move(r.pending.at(1));
+  done(Status::OK());
+  loop_.settle();
+  EXPECT_TRUE(second);
+
+  // Changed (new resources), or coming back from unreachable: written.
+  r.markUnreachable(*info.id, 1700000000.5, nullptr);
+  loop_.settle();
+  ASSERT_EQ(r.storedAgents.size(), 3u);
+  done = std::move(r.pending.at(2));
+  done(Status::OK());
+  r.admitAgent(info, [&](Status s) { third = s.ok(); });
+  loop_.settle();
+  ASSERT_EQ(r.storedAgents.size(), 4u);
+  EXPECT_EQ(r.storedAgents[3], std::set<AgentID>{*info.id});
+  done = std::move(r.pending.at(3));
+  done(Status::OK());
+  loop_.settle();
+  EXPECT_TRUE(third);
+  info.resources = res("cpus:8;mem:2048");
+  r.admitAgent(info, nullptr);
+  loop_.settle();
+  ASSERT_EQ(r.storedAgents.size(), 5u);
+  EXPECT_EQ(r.storedAgents[4], std::set<AgentID>{*info.id});
+  EXPECT_EQ(r.state().agents.at(*info.id).info.resources, info.resources);
+}
+
 TEST_F(RegistryTest, MaintenanceRoundTripsInEveryBackend) {
   // The codec: the whole registry, and the maintenance record alone.
   MaintenanceState m = sampleMaintenance();
