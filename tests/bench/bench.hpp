@@ -79,6 +79,7 @@ struct C1mOptions {
   int maxInFlight = 20;     // per framework
   int taskRunMs = 1000;     // each task runs this long, then TASK_FINISHED
   int timeoutSeconds = 1800;
+  std::string minAllocatableResources;  // the master's flag; empty: its default
   std::string out;
 };
 // `c1m agents= frameworks= tasks= seconds= launches_per_s= p50_ms= p99_ms=

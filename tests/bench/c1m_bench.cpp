@@ -32,8 +32,11 @@ double peakRssMb(pid_t pid) {
 
 int runC1m(const C1mOptions& options) {
   testing::TempDir dir;
-  testing::MasterProcess master =
-      testing::startMasterProcess(dir.path(), {"--registry=in_memory"});
+  std::vector<std::string> flags = {"--registry=in_memory"};
+  if (!options.minAllocatableResources.empty()) {
+    flags.push_back("--min_allocatable_resources=" + options.minAllocatableResources);
+  }
+  testing::MasterProcess master = testing::startMasterProcess(dir.path(), flags);
   if (!master.process.alive()) {
     std::fprintf(stderr, "c1m: the master did not start\n");
     return 1;

@@ -35,6 +35,8 @@ DEFINE_int32(pollers, 10, "state: threads requesting /master/state back to back"
 DEFINE_int32(max_in_flight, 20,
              "c1m: tasks a framework has launched and not yet seen TASK_RUNNING, at most");
 DEFINE_int32(task_run_ms, 1000, "c1m: how long each task runs before TASK_FINISHED");
+DEFINE_string(min_allocatable_resources, "",
+              "c1m: the master's --min_allocatable_resources (empty: the master's default)");
 DEFINE_int32(timeout_seconds, 1800, "c1m: give up after this long in each phase");
 DEFINE_bool(checkpoint, false, "launch: the framework asks agents to checkpoint its tasks");
 DEFINE_string(containerizer, "process", "launch: containerizer (process)");
@@ -139,6 +141,7 @@ int main(int argc, char** argv) {
     o.maxInFlight = FLAGS_max_in_flight;
     o.taskRunMs = FLAGS_task_run_ms;
     o.timeoutSeconds = FLAGS_timeout_seconds;
+    o.minAllocatableResources = FLAGS_min_allocatable_resources;
     o.out = FLAGS_out;
     return tutti::bench::runC1m(o);
   }
