@@ -103,12 +103,16 @@ TEST(InProcessTest, SilentAgentBecomesUnreachableAndItsTasksAreReported) {
   d2.start();
   ASSERT_TRUE(aware.waitForState(TaskID("aware"), TaskState::TASK_RUNNING));
 
-  // A partition: the master no longer hears the agent's pongs.
+  // A partition: the master no longer hears the agent's pongs, nor the
+  // re-registration its own watchdog sends once the master's pings stop
+  // mattering (which would end the partition within a second or so).
   master->transport().setFilter([](Transport::Direction d, const ConnectionId&,
                                    const wire::Payload& m) {
-    return d == Transport::Direction::kInbound && std::holds_alternative<wire::PongMessage>(m)
-               ? Transport::FilterAction::kDrop
-               : Transport::FilterAction::kDeliver;
+    bool fromAgent = std::holds_alternative<wire::PongMessage>(m) ||
+                     std::holds_alternative<wire::ReregisterAgentMessage>(m) ||
+                     std::holds_alternative<wire::RegisterAgentMessage>(m);
+    return d == Transport::Direction::kInbound && fromAgent ? Transport::FilterAction::kDrop
+                                                            : Transport::FilterAction::kDeliver;
   });
   ASSERT_TRUE(plain.waitForState(TaskID("plain"), TaskState::TASK_LOST));
   ASSERT_TRUE(aware.waitForState(TaskID("aware"), TaskState::TASK_UNREACHABLE));
