@@ -80,8 +80,10 @@ void OfferManager::onAllocation(
   // One event per kMaxOffersPerEvent offers: a framework that gets a whole
   // large cluster at once must not get a frame beyond the decode limit.
   // A failed send disconnects the framework, which withdraws these offers.
+  // Moved into the payload: an OffersEvent converted from an lvalue would
+  // copy every offer in it once more.
   if (event.offers.size() <= kMaxOffersPerEvent) {
-    master_.frameworks().send(*fw, event);
+    master_.frameworks().send(*fw, std::move(event));
     return;
   }
   for (size_t i = 0; i < event.offers.size(); i += kMaxOffersPerEvent) {
@@ -89,7 +91,7 @@ void OfferManager::onAllocation(
     wire::OffersEvent part;
     part.offers.assign(std::make_move_iterator(event.offers.begin() + static_cast<long>(i)),
                        std::make_move_iterator(event.offers.begin() + static_cast<long>(end)));
-    if (!master_.frameworks().send(*fw, part)) return;
+    if (!master_.frameworks().send(*fw, std::move(part))) return;
   }
 }
 
