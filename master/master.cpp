@@ -3,6 +3,7 @@
 #include <glog/logging.h>
 
 #include <sstream>
+#include <type_traits>
 
 namespace tutti::master {
 
@@ -105,19 +106,13 @@ Master::~Master() {
   }
 }
 
-template <typename M, typename Owner>
-void Master::on(Owner* owner, void (Owner::*handler)(const ConnectionId&, const M&)) {
+template <typename Param, typename Owner>
+void Master::on(Owner* owner, void (Owner::*handler)(const ConnectionId&, Param)) {
+  using M = std::remove_cvref_t<Param>;
   constexpr size_t index = VariantIndex<M, wire::Payload>::value;
   static_assert(index < std::variant_size_v<wire::Payload>);
-  handlers_[index] = [owner, handler](const ConnectionId& from, wire::Payload&& message) {
-    (owner->*handler)(from, std::get<M>(message));
-  };
-}
-
-template <typename M, typename Owner>
-void Master::on(Owner* owner, void (Owner::*handler)(const ConnectionId&, M&&)) {
-  constexpr size_t index = VariantIndex<M, wire::Payload>::value;
-  static_assert(index < std::variant_size_v<wire::Payload>);
+  // The message is the handler's: one taking `M&&` keeps parts of it, one
+  // taking `const M&` reads it.
   handlers_[index] = [owner, handler](const ConnectionId& from, wire::Payload&& message) {
     (owner->*handler)(from, std::get<M>(std::move(message)));
   };

@@ -81,11 +81,10 @@ class Master {
   const std::vector<LoopHandlerStats>& handlerStats() const { return handlerStats_; }
 
  private:
-  template <typename M, typename Owner>
-  void on(Owner* owner, void (Owner::*handler)(const ConnectionId&, const M&));
-  // For handlers that keep parts of the message: they get it to own.
-  template <typename M, typename Owner>
-  void on(Owner* owner, void (Owner::*handler)(const ConnectionId&, M&&));
+  // Registers the handler of one message type; `Param` is `const M&`, or
+  // `M&&` for handlers that keep parts of the message.
+  template <typename Param, typename Owner>
+  void on(Owner* owner, void (Owner::*handler)(const ConnectionId&, Param));
   void allocationTick();
   void armFilterExpiry();
   // Runs the allocator and records allocator/allocation_runs and _run_ms.

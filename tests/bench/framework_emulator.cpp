@@ -144,8 +144,7 @@ class FrameworkEmulator::Framework : public Scheduler {
     bool pending = current && launchedAt_[static_cast<size_t>(idx)] != 0;
     if (s.state == TaskState::TASK_RUNNING && pending) {
       shared_->sample(static_cast<double>(now - launchedAt_[static_cast<size_t>(idx)]) / 1e6);
-      launchedAt_[static_cast<size_t>(idx)] = 0;
-      --inFlight_;
+      settle(idx);
       shared_->running.fetch_add(1, std::memory_order_relaxed);
       maxInto(shared_->lastRunningNs, now);
       refill(d);
@@ -153,14 +152,10 @@ class FrameworkEmulator::Framework : public Scheduler {
                s.reason == Reason::REASON_MASTER_DISCONNECTED) {
       // The accept never left the driver (no master was connected): launch
       // the task again, as a real framework would.
-      launchedAt_[static_cast<size_t>(idx)] = 0;
-      --inFlight_;
       shared_->launched.fetch_sub(1, std::memory_order_relaxed);  // it never got anywhere
-      retry_.push_back(idx);
       LOG_EVERY_N(WARNING, 1000) << "bench framework: task " << s.taskId
                                  << " was not launched (" << s.message << "); launching it again";
-      reviveIfSuppressed(d);
-      refill(d);
+      launchAgain(d, idx);
     } else if (isTerminal(s.state) && current) {
       maxInto(shared_->lastEndedNs, now);
       if (s.state == TaskState::TASK_FINISHED) {
@@ -170,22 +165,17 @@ class FrameworkEmulator::Framework : public Scheduler {
         // Ended before it ran (an accept that raced a rescinded offer, say):
         // launch it again under a new id, as a real framework would. An
         // invalid task (TASK_ERROR) would only fail again.
-        launchedAt_[static_cast<size_t>(idx)] = 0;
-        --inFlight_;
-        retry_.push_back(idx);
         shared_->relaunched.fetch_add(1, std::memory_order_relaxed);
         LOG_EVERY_N(WARNING, 100) << "bench framework: task " << s.taskId << " ended "
                                   << toString(s.state) << " before running (" << s.message
                                   << "); launching it again";
-        reviveIfSuppressed(d);
-        refill(d);
+        launchAgain(d, idx);
       } else {
         shared_->failed.fetch_add(1, std::memory_order_relaxed);
         LOG_EVERY_N(WARNING, 1000) << "bench framework: task " << s.taskId << " ended "
                                    << toString(s.state) << ": " << s.message;
         if (pending) {
-          launchedAt_[static_cast<size_t>(idx)] = 0;
-          --inFlight_;
+          settle(idx);
           refill(d);
         }
       }
@@ -224,6 +214,19 @@ class FrameworkEmulator::Framework : public Scheduler {
     long long attempt = std::strtoll(digits, &end, 10);
     if (end == digits || *end != '\0' || attempt <= 0) return {-1, 0};
     return {n, attempt};
+  }
+
+  // The task is no longer launched and waiting for its TASK_RUNNING.
+  void settle(int64_t idx) {
+    launchedAt_[static_cast<size_t>(idx)] = 0;
+    --inFlight_;
+  }
+  // It ended (or never left) before it ran: queue it to launch again.
+  void launchAgain(SchedulerDriver* d, int64_t idx) {
+    settle(idx);
+    retry_.push_back(idx);
+    reviveIfSuppressed(d);
+    refill(d);
   }
 
   // Tasks still to launch: never launched, or dropped before the master.
