@@ -93,6 +93,17 @@ bool validateResourcesFlag(const char* flag, const std::string& value) {
   return true;
 }
 
+bool validateResourceAlternativesFlag(const char* flag, const std::string& value) {
+  size_t start = 0;
+  while (start <= value.size()) {
+    size_t end = value.find('|', start);
+    if (end == std::string::npos) end = value.size();
+    if (!validateResourcesFlag(flag, value.substr(start, end - start))) return false;
+    start = end + 1;
+  }
+  return true;
+}
+
 bool validateAttributesFlag(const char* flag, const std::string& value) {
   auto r = parseAttributes(value);
   if (!r.ok()) {

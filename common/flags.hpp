@@ -19,6 +19,8 @@ std::map<std::string, std::string> currentFlags();
 // gflags validators: print "Invalid value for --flag: why" and return false.
 bool validateDurationFlag(const char* flag, const std::string& value);
 bool validateResourcesFlag(const char* flag, const std::string& value);
+// Alternatives separated by `|`, each resources (--min_allocatable_resources).
+bool validateResourceAlternativesFlag(const char* flag, const std::string& value);
 bool validateAttributesFlag(const char* flag, const std::string& value);
 bool validatePortFlag(const char* flag, int32_t value);
 // HOST:PORT or zk://HOST:PORT,.../PATH; empty allowed.

@@ -85,16 +85,6 @@ bool validatePositive(const char* flag, int32_t value) {
 bool validateOptionalDuration(const char* flag, const std::string& value) {
   return value.empty() || tutti::validateDurationFlag(flag, value);
 }
-bool validateMinAllocatable(const char* flag, const std::string& value) {
-  size_t start = 0;
-  while (start <= value.size()) {
-    size_t end = value.find('|', start);
-    if (end == std::string::npos) end = value.size();
-    if (!tutti::validateResourcesFlag(flag, value.substr(start, end - start))) return false;
-    start = end + 1;
-  }
-  return true;
-}
 }  // namespace
 
 DEFINE_validator(max_agent_ping_timeouts, &validatePositive);
@@ -140,7 +130,7 @@ bool validateRate(const char* flag, const std::string& v) {
 DEFINE_validator(registry, &validateRegistry);
 DEFINE_validator(agent_removal_rate_limit, &validateRate);
 DEFINE_validator(offer_timeout, &validateOptionalDuration);
-DEFINE_validator(min_allocatable_resources, &validateMinAllocatable);
+DEFINE_validator(min_allocatable_resources, &tutti::validateResourceAlternativesFlag);
 
 int main(int argc, char** argv) {
   tutti::parseFlags(&argc, &argv,

@@ -37,6 +37,7 @@ DEFINE_int32(max_in_flight, 20,
 DEFINE_int32(task_run_ms, 1000, "c1m: how long each task runs before TASK_FINISHED");
 DEFINE_string(min_allocatable_resources, "",
               "c1m: the master's --min_allocatable_resources (empty: the master's default)");
+DEFINE_validator(min_allocatable_resources, &tutti::validateResourceAlternativesFlag);
 DEFINE_int32(timeout_seconds, 1800, "c1m: give up after this long in each phase");
 DEFINE_bool(checkpoint, false, "launch: the framework asks agents to checkpoint its tasks");
 DEFINE_string(containerizer, "process", "launch: containerizer (process)");
