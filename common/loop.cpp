@@ -1,6 +1,7 @@
 #include "common/loop.hpp"
 
 #include <glog/logging.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
@@ -81,8 +82,21 @@ void Loop::cancel(TimerId id) {
 }
 
 void Loop::watchSocket(void* socket, const char* name, std::function<void()> onReadable) {
-  watches_.push_back(
-      Watch{socket, -1, name, std::make_shared<std::function<void()>>(std::move(onReadable))});
+  int fd = -1;
+  size_t size = sizeof(fd);
+  PCHECK(zmq_getsockopt(socket, ZMQ_FD, &fd, &size) == 0) << "zmq_getsockopt(ZMQ_FD)";
+  // Asked at once: messages may be queued already.
+  watches_.push_back(Watch{socket, fd, name,
+                           std::make_shared<std::function<void()>>(std::move(onReadable)), true});
+}
+
+void Loop::recheckSocket(void* socket) {
+  for (auto& w : watches_) {
+    if (w.socket == socket) {
+      w.recheck = true;
+      return;
+    }
+  }
 }
 
 void Loop::watchFd(int fd, const char* name, std::function<void()> onReadable) {
@@ -159,25 +173,40 @@ int Loop::nextTimeoutMs() const {
 }
 
 size_t Loop::runReady(int pollTimeoutMs) {
-  std::vector<zmq_pollitem_t> items;
-  items.reserve(watches_.size() + 1);
-  items.push_back(zmq_pollitem_t{nullptr, wakeFd_, ZMQ_POLLIN, 0});
-  for (const auto& w : watches_) {
-    items.push_back(zmq_pollitem_t{w.socket, w.fd, ZMQ_POLLIN, 0});
+  // ZeroMQ sockets that may hold messages their fd does not announce.
+  std::vector<bool> zmqReady(watches_.size(), false);
+  bool anyReady = false;
+  for (size_t i = 0; i < watches_.size(); ++i) {
+    Watch& w = watches_[i];
+    if (!w.socket || !w.recheck) continue;
+    w.recheck = false;
+    uint32_t events = 0;
+    size_t size = sizeof(events);
+    if (zmq_getsockopt(w.socket, ZMQ_EVENTS, &events, &size) == 0 && (events & ZMQ_POLLIN)) {
+      zmqReady[i] = true;
+      anyReady = true;
+    }
   }
-  int rc = zmq_poll(items.data(), static_cast<int>(items.size()), pollTimeoutMs);
-  if (rc < 0 && zmq_errno() != EINTR) {
-    LOG(ERROR) << options_.name << ": zmq_poll failed: " << zmq_strerror(zmq_errno());
+
+  pollFds_.clear();
+  pollFds_.push_back(pollfd{wakeFd_, POLLIN, 0});
+  for (const auto& w : watches_) pollFds_.push_back(pollfd{w.fd, POLLIN, 0});
+  int rc = ::poll(pollFds_.data(), pollFds_.size(), anyReady ? 0 : pollTimeoutMs);
+  if (rc < 0 && errno != EINTR) {
+    PLOG(ERROR) << options_.name << ": poll failed";
   }
 
   size_t ran = 0;
-  if (rc > 0) {
-    if (items[0].revents & ZMQ_POLLIN) drainWakeFd();
-    // Copy the handlers first: a handler may add or remove watches.
+  if (rc > 0 || anyReady) {
+    if (rc > 0 && (pollFds_[0].revents & POLLIN)) drainWakeFd();
+    // Copy the handlers first: a handler may add or remove watches. Any
+    // event on a plain fd (POLLHUP, POLLERR too) runs its handler, which
+    // finds out what happened; on a ZeroMQ socket's fd it means commands
+    // are waiting, which the handler's receive processes.
     std::vector<std::pair<const char*, std::shared_ptr<std::function<void()>>>> ready;
-    for (size_t i = 1; i < items.size(); ++i) {
-      if (items[i].revents & (ZMQ_POLLIN | ZMQ_POLLERR)) {
-        ready.emplace_back(watches_[i - 1].name, watches_[i - 1].fn);
+    for (size_t i = 0; i < watches_.size(); ++i) {
+      if (zmqReady[i] || (rc > 0 && pollFds_[i + 1].revents != 0)) {
+        ready.emplace_back(watches_[i].name, watches_[i].fn);
       }
     }
     for (auto& [name, fn] : ready) {

@@ -13,6 +13,8 @@
 // slower than Options::slowHandlerThreshold.
 #pragma once
 
+#include <poll.h>
+
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -73,8 +75,20 @@ class Loop {
   void cancel(TimerId id);
 
   // Loop thread: calls `onReadable` when the ZeroMQ socket (a void* handle)
-  // or the fd may be read. The handler must drain what it can.
+  // or the fd may be read. The handler must read until the socket has no
+  // more (EAGAIN); one that stops early must call recheckSocket().
+  //
+  // The loop waits on a ZeroMQ socket's ZMQ_FD with plain poll(2) and asks
+  // the socket itself (ZMQ_EVENTS, two syscalls inside libzmq) only when it
+  // may hold messages that fd does not announce: ZMQ_FD signals commands,
+  // not messages, and any send or receive on the socket may consume that
+  // signal. zmq_poll() asks every socket twice per wait instead, which made
+  // a loop of a few sockets spend most of its time in syscalls.
   void watchSocket(void* socket, const char* name, std::function<void()> onReadable);
+  // Loop thread: the ZeroMQ socket may be readable without its fd saying so
+  // (something sent on it, or its handler left messages for later): the next
+  // round asks it. Unwatched sockets are ignored.
+  void recheckSocket(void* socket);
   void watchFd(int fd, const char* name, std::function<void()> onReadable);
   void unwatchSocket(void* socket);
   void unwatchFd(int fd);
@@ -153,11 +167,13 @@ class Loop {
 
   struct Watch {
     void* socket = nullptr;
-    int fd = -1;
+    int fd = -1;  // the socket's ZMQ_FD for a ZeroMQ socket
     const char* name = "io";
     std::shared_ptr<std::function<void()>> fn;
+    bool recheck = false;  // ZeroMQ socket: ask ZMQ_EVENTS next round
   };
   std::vector<Watch> watches_;
+  std::vector<pollfd> pollFds_;  // runReady's, kept to reuse its memory
 
   // Stats.
   std::unordered_map<const char*, LoopHandlerStats> handlerStats_;

@@ -132,6 +132,11 @@ void ZmqRouterTransport::close() {
 }
 
 void ZmqRouterTransport::onReadable() {
+  reading_ = true;
+  struct Reset {
+    bool& flag;
+    ~Reset() { flag = false; }
+  } reset{reading_};
   for (int i = 0; i < kReceiveBatch && socket_; ++i) {
     zmq::message_t identity;
     try {
@@ -156,13 +161,18 @@ void ZmqRouterTransport::onReadable() {
       onFrame(from, body.data(), body.size());
     } catch (const zmq::error_t& e) {
       LOG(ERROR) << options_.metricPrefix << ": receive failed: " << e.what();
+      if (socket_) loop_.recheckSocket(socket_->handle());  // try again next round
       return;
     }
   }
+  // Stopped at the batch limit: the rest waits for the next round.
+  if (socket_) loop_.recheckSocket(socket_->handle());
 }
 
 Status ZmqRouterTransport::sendFrame(const ConnectionId& to, std::string&& frame) {
   if (!socket_) return Status::Unavailable("transport is closed");
+  // A send may take the socket's read signal (it processes pending commands).
+  if (!reading_) loop_.recheckSocket(socket_->handle());
   try {
     zmq::message_t id(to.data(), to.size());
     if (!socket_->send(id, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
@@ -246,6 +256,7 @@ void ZmqDealerTransport::onMonitorEvent() {
       }
     }
   }
+  if (monitor_) loop_.recheckSocket(monitor_->handle());  // batch limit reached
 }
 
 void ZmqDealerTransport::close(int lingerMs) {
@@ -263,6 +274,11 @@ void ZmqDealerTransport::close(int lingerMs) {
 }
 
 void ZmqDealerTransport::onReadable() {
+  reading_ = true;
+  struct Reset {
+    bool& flag;
+    ~Reset() { flag = false; }
+  } reset{reading_};
   for (int i = 0; i < kReceiveBatch && socket_; ++i) {
     try {
       zmq::message_t body;
@@ -279,13 +295,17 @@ void ZmqDealerTransport::onReadable() {
       onFrame("", body.data(), body.size());
     } catch (const zmq::error_t& e) {
       LOG(ERROR) << options_.metricPrefix << ": receive failed: " << e.what();
+      if (socket_) loop_.recheckSocket(socket_->handle());  // try again next round
       return;
     }
   }
+  if (socket_) loop_.recheckSocket(socket_->handle());  // batch limit reached
 }
 
 Status ZmqDealerTransport::sendFrame(const ConnectionId&, std::string&& frame) {
   if (!socket_) return Status::Unavailable("not connected");
+  // A send may take the socket's read signal (it processes pending commands).
+  if (!reading_) loop_.recheckSocket(socket_->handle());
   try {
     zmq::message_t body(frame.data(), frame.size());
     if (!socket_->send(body, zmq::send_flags::dontwait)) {

@@ -112,6 +112,9 @@ class ZmqRouterTransport final : public Transport {
 
  private:
   void onReadable();
+  // True inside onReadable(): a send there is followed by its final receive,
+  // which processes what the send may have taken, so no recheck is needed.
+  bool reading_ = false;
   std::unique_ptr<zmq::socket_t> socket_;
 };
 
@@ -155,6 +158,7 @@ class ZmqDealerTransport final : public ClientTransport {
  private:
   void onReadable();
   void onMonitorEvent();
+  bool reading_ = false;  // inside onReadable(), as ZmqRouterTransport's
   std::unique_ptr<zmq::socket_t> socket_;
   std::unique_ptr<zmq::socket_t> monitor_;
   std::string endpoint_;
