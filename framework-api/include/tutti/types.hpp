@@ -351,3 +351,13 @@ struct std::hash<tutti::Id<Tag>> {
     return std::hash<std::string>()(id.value);
   }
 };
+
+#if defined(__GLIBCXX__)
+// libstdc++ keeps each node's hash code in an unordered container unless the
+// hash is "fast" (a noexcept hash is taken to be). An id's hash runs over its
+// whole string, so without the stored codes every lookup re-hashes the key of
+// each node it walks past and compares strings where two codes would differ.
+// std::string's own hash is marked slow the same way.
+template <typename Tag>
+struct std::__is_fast_hash<std::hash<tutti::Id<Tag>>> : std::false_type {};
+#endif
