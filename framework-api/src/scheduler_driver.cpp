@@ -149,6 +149,20 @@ class TuttiSchedulerDriver::Impl {
     return s;
   }
 
+  // ACCEPT with operations the caller gave up. Exactly one of the two
+  // outcomes runs: the call is built and sent (the operations move into
+  // it), or it is dropped and its launches are reported lost.
+  DriverStatus accept(const std::vector<OfferID>& offerIds,
+                      std::vector<Offer::Operation>&& operations, const Filters& filters) {
+    auto ops = std::make_shared<std::vector<Offer::Operation>>(std::move(operations));
+    return call(
+        "ACCEPT",
+        [offerIds, ops, filters](const FrameworkID& id) {
+          return wire::Payload(wire::AcceptCall{id, offerIds, std::move(*ops), filters});
+        },
+        [this, ops] { reportLaunchesDropped(*ops); });
+  }
+
   // An accept made while no master is connected never reaches one: as
   // Mesos's driver does, every task it launches is reported lost (dropped,
   // to a partition-aware framework), so the scheduler launches it again
@@ -394,18 +408,15 @@ DriverStatus TuttiSchedulerDriver::run() {
 DriverStatus TuttiSchedulerDriver::acceptOffers(const std::vector<OfferID>& offerIds,
                                                 const std::vector<Offer::Operation>& operations,
                                                 const Filters& filters) {
-  return impl_->call(
-      "ACCEPT",
-      [=](const FrameworkID& id) {
-        return wire::Payload(wire::AcceptCall{id, offerIds, operations, filters});
-      },
-      [this, operations] { impl_->reportLaunchesDropped(operations); });
+  return impl_->accept(offerIds, std::vector<Offer::Operation>(operations), filters);
 }
 
 DriverStatus TuttiSchedulerDriver::launchTasks(const std::vector<OfferID>& offerIds,
                                                const std::vector<TaskInfo>& tasks,
                                                const Filters& filters) {
-  return acceptOffers(offerIds, {Offer::Operation::launch(tasks)}, filters);
+  std::vector<Offer::Operation> ops;  // not an initializer list: that would copy the tasks again
+  ops.push_back(Offer::Operation::launch(tasks));
+  return impl_->accept(offerIds, std::move(ops), filters);
 }
 
 DriverStatus TuttiSchedulerDriver::declineOffer(const OfferID& offerId, const Filters& filters) {
