@@ -182,7 +182,10 @@ size_t Loop::runReady(int pollTimeoutMs) {
     w.recheck = false;
     uint32_t events = 0;
     size_t size = sizeof(events);
-    if (zmq_getsockopt(w.socket, ZMQ_EVENTS, &events, &size) == 0 && (events & ZMQ_POLLIN)) {
+    int rc = zmq_getsockopt(w.socket, ZMQ_EVENTS, &events, &size);
+    // A failed question (EINTR) may still have taken the read signal: let
+    // the handler's receive find out. A terminated context (ETERM) is over.
+    if ((rc == 0 && (events & ZMQ_POLLIN)) || (rc != 0 && zmq_errno() != ETERM)) {
       zmqReady[i] = true;
       anyReady = true;
     }

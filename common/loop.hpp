@@ -83,7 +83,8 @@ class Loop {
   // may hold messages that fd does not announce: ZMQ_FD signals commands,
   // not messages, and any send or receive on the socket may consume that
   // signal. zmq_poll() asks every socket twice per wait instead, which made
-  // a loop of a few sockets spend most of its time in syscalls.
+  // a loop of a few sockets spend most of its time in syscalls. Only the
+  // classic socket types (they have a ZMQ_FD); aborts on any other.
   void watchSocket(void* socket, const char* name, std::function<void()> onReadable);
   // Loop thread: the ZeroMQ socket may be readable without its fd saying so
   // (something sent on it, or its handler left messages for later): the next

@@ -239,6 +239,7 @@ void ZmqDealerTransport::onMonitorEvent() {
       zmq::message_t address;
       if (event.more()) (void)monitor_->recv(address, zmq::recv_flags::none);
     } catch (const zmq::error_t&) {
+      if (monitor_) loop_.recheckSocket(monitor_->handle());  // try again next round
       return;
     }
     if (event.size() < sizeof(uint16_t)) continue;

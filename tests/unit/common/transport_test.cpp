@@ -167,6 +167,33 @@ TEST_F(TransportTest, MessagesGoBothWays) {
   EXPECT_EQ(counter(clientMetrics_, "agent/messages_sent"), 21);
 }
 
+// More frames than one read takes (512): the rest are read in later rounds
+// although no new signal announces them; and replies sent from a posted
+// closure (outside the read handler) do not hide the client's next messages.
+TEST_F(TransportTest, ABurstLargerThanOneReadArrivesWholeAndInOrder) {
+  ASSERT_NO_FATAL_FAILURE(startPair());
+  ConnectionId from = handshake();
+  ASSERT_FALSE(from.empty());
+  constexpr int kBurst = 3000;
+  for (int i = 0; i < kBurst; ++i) {
+    ASSERT_TRUE(client_->send("", w::ErrorEvent{"b" + std::to_string(i)}).ok());
+  }
+  ASSERT_TRUE(pumpUntil([&] { return serverGot_.size() == 1u + kBurst; }))
+      << "the server has " << serverGot_.size() - 1 << " of " << kBurst;
+  for (int i = 0; i < kBurst; ++i) {
+    EXPECT_EQ(std::get<w::ErrorEvent>(serverGot_[1 + i].message).message, "b" + std::to_string(i));
+  }
+
+  for (int round = 0; round < 200; ++round) {
+    serverLoop_.post("test.reply", [&] { (void)server_->send(from, w::ErrorEvent{"r"}); });
+    ASSERT_TRUE(client_->send("", w::ErrorEvent{"q"}).ok());
+    size_t want = 1u + kBurst + round + 1;
+    ASSERT_TRUE(pumpUntil([&] {
+      return serverGot_.size() == want && clientGot_.size() == static_cast<size_t>(round + 1);
+    })) << "round " << round;
+  }
+}
+
 TEST_F(TransportTest, LargeMessagesWithinTheLimitArrive) {
   ASSERT_NO_FATAL_FAILURE(startPair());
   const ConnectionId from = handshake();
