@@ -174,10 +174,9 @@ int Loop::nextTimeoutMs() const {
 
 size_t Loop::runReady(int pollTimeoutMs) {
   // ZeroMQ sockets that may hold messages their fd does not announce.
-  std::vector<bool> zmqReady(watches_.size(), false);
   bool anyReady = false;
-  for (size_t i = 0; i < watches_.size(); ++i) {
-    Watch& w = watches_[i];
+  for (Watch& w : watches_) {
+    w.ready = false;
     if (!w.socket || !w.recheck) continue;
     w.recheck = false;
     uint32_t events = 0;
@@ -186,7 +185,7 @@ size_t Loop::runReady(int pollTimeoutMs) {
     // A failed question (EINTR) may still have taken the read signal: let
     // the handler's receive find out. A terminated context (ETERM) is over.
     if ((rc == 0 && (events & ZMQ_POLLIN)) || (rc != 0 && zmq_errno() != ETERM)) {
-      zmqReady[i] = true;
+      w.ready = true;
       anyReady = true;
     }
   }
@@ -208,7 +207,7 @@ size_t Loop::runReady(int pollTimeoutMs) {
     // are waiting, which the handler's receive processes.
     std::vector<std::pair<const char*, std::shared_ptr<std::function<void()>>>> ready;
     for (size_t i = 0; i < watches_.size(); ++i) {
-      if (zmqReady[i] || (rc > 0 && pollFds_[i + 1].revents != 0)) {
+      if (watches_[i].ready || (rc > 0 && pollFds_[i + 1].revents != 0)) {
         ready.emplace_back(watches_[i].name, watches_[i].fn);
       }
     }

@@ -172,6 +172,7 @@ class Loop {
     const char* name = "io";
     std::shared_ptr<std::function<void()>> fn;
     bool recheck = false;  // ZeroMQ socket: ask ZMQ_EVENTS next round
+    bool ready = false;    // this round: the recheck found messages
   };
   std::vector<Watch> watches_;
   std::vector<pollfd> pollFds_;  // runReady's, kept to reuse its memory

@@ -14,6 +14,18 @@ namespace tutti {
 namespace {
 constexpr Duration kDropLogInterval = 60s;
 constexpr int kReceiveBatch = 512;  // frames read per wakeup, for fairness
+
+// Sets a flag for the life of a scope (a read handler's `reading_`).
+class FlagScope {
+ public:
+  explicit FlagScope(bool& flag) : flag_(flag) { flag_ = true; }
+  ~FlagScope() { flag_ = false; }
+  FlagScope(const FlagScope&) = delete;
+  FlagScope& operator=(const FlagScope&) = delete;
+
+ private:
+  bool& flag_;
+};
 }  // namespace
 
 Transport::Transport(Loop& loop, Metrics& metrics, TransportOptions options)
@@ -132,11 +144,7 @@ void ZmqRouterTransport::close() {
 }
 
 void ZmqRouterTransport::onReadable() {
-  reading_ = true;
-  struct Reset {
-    bool& flag;
-    ~Reset() { flag = false; }
-  } reset{reading_};
+  FlagScope reading(reading_);
   for (int i = 0; i < kReceiveBatch && socket_; ++i) {
     zmq::message_t identity;
     try {
@@ -275,11 +283,7 @@ void ZmqDealerTransport::close(int lingerMs) {
 }
 
 void ZmqDealerTransport::onReadable() {
-  reading_ = true;
-  struct Reset {
-    bool& flag;
-    ~Reset() { flag = false; }
-  } reset{reading_};
+  FlagScope reading(reading_);
   for (int i = 0; i < kReceiveBatch && socket_; ++i) {
     try {
       zmq::message_t body;

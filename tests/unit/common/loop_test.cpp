@@ -639,66 +639,62 @@ class LoopSocketTest : public ::testing::Test {
     ASSERT_TRUE(events & ZMQ_POLLIN);
   }
 
+  // Watches the socket on loop_ with a handler that reads all into got_.
+  void watchReadingAll() {
+    loop_.watchSocket(watched_, "pair", [this] { readWatched(got_); });
+  }
+
   void* ctx_ = nullptr;
   void* watched_ = nullptr;
   void* peer_ = nullptr;
+  ManualClock clock_;
+  Loop loop_{clock_};
+  std::vector<std::string> got_;
 };
 
 TEST_F(LoopSocketTest, MessagesQueuedBeforeTheWatchAreDelivered) {
-  ManualClock clock;
-  Loop loop(clock);
   sendFromPeer("a");
   sendFromPeer("b");
   takeReadSignal();  // the fd alone would not say so
-  std::vector<std::string> got;
-  loop.watchSocket(watched_, "pair", [&] { readWatched(got); });
-  loop.settle();
-  EXPECT_EQ(got, (std::vector<std::string>{"a", "b"}));
+  watchReadingAll();
+  loop_.settle();
+  EXPECT_EQ(got_, (std::vector<std::string>{"a", "b"}));
 }
 
 TEST_F(LoopSocketTest, ANewMessageWakesTheHandler) {
-  ManualClock clock;
-  Loop loop(clock);
-  std::vector<std::string> got;
-  loop.watchSocket(watched_, "pair", [&] { readWatched(got); });
-  loop.settle();
-  EXPECT_TRUE(got.empty());
+  watchReadingAll();
+  loop_.settle();
+  EXPECT_TRUE(got_.empty());
   sendFromPeer("x");
-  EXPECT_GE(loop.settle(), 1u);
-  EXPECT_EQ(got, (std::vector<std::string>{"x"}));
-  loop.unwatchSocket(watched_);
+  EXPECT_GE(loop_.settle(), 1u);
+  EXPECT_EQ(got_, (std::vector<std::string>{"x"}));
+  loop_.unwatchSocket(watched_);
   sendFromPeer("y");
-  EXPECT_EQ(loop.settle(), 0u);
-  EXPECT_EQ(got, (std::vector<std::string>{"x"}));
+  EXPECT_EQ(loop_.settle(), 0u);
+  EXPECT_EQ(got_, (std::vector<std::string>{"x"}));
 }
 
 TEST_F(LoopSocketTest, RecheckFindsAMessageWhoseSignalWasTakenElsewhere) {
-  ManualClock clock;
-  Loop loop(clock);
-  std::vector<std::string> got;
-  loop.watchSocket(watched_, "pair", [&] { readWatched(got); });
-  loop.settle();
+  watchReadingAll();
+  loop_.settle();
   sendFromPeer("quiet");
   takeReadSignal();
-  loop.recheckSocket(watched_);
-  loop.settle();
-  EXPECT_EQ(got, (std::vector<std::string>{"quiet"}));
+  loop_.recheckSocket(watched_);
+  loop_.settle();
+  EXPECT_EQ(got_, (std::vector<std::string>{"quiet"}));
 }
 
 TEST_F(LoopSocketTest, AHandlerThatStopsEarlyAndAsksForARecheckIsCalledAgain) {
-  ManualClock clock;
-  Loop loop(clock);
-  std::vector<std::string> got;
   int calls = 0;
-  loop.watchSocket(watched_, "pair", [&] {
+  loop_.watchSocket(watched_, "pair", [&] {
     ++calls;
-    if (readWatched(got, 2) == 2) loop.recheckSocket(watched_);
+    if (readWatched(got_, 2) == 2) loop_.recheckSocket(watched_);
   });
-  loop.settle();
+  loop_.settle();
   calls = 0;
   for (int i = 0; i < 5; ++i) sendFromPeer(std::to_string(i));
-  loop.settle();
-  EXPECT_EQ(got, (std::vector<std::string>{"0", "1", "2", "3", "4"}));
+  loop_.settle();
+  EXPECT_EQ(got_, (std::vector<std::string>{"0", "1", "2", "3", "4"}));
   EXPECT_EQ(calls, 3);  // 2 + 2 + 1
 }
 
