@@ -85,7 +85,10 @@ Agent::Agent(AgentOptions options, AgentInfo info, std::string executorEndpoint,
           updatesAfterFlush_.push_back(m);
           return true;
         }
-        return master_.send("", m).ok();
+        // Queued with the round's other updates (Transport::sendSoon); the
+        // retry timer covers one the transport could not hand over.
+        master_.sendSoon("", m);
+        return true;
       });
   gc_ = std::make_unique<GarbageCollector>(
       loop_, metrics_,

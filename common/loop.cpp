@@ -172,7 +172,18 @@ int Loop::nextTimeoutMs() const {
   return -1;
 }
 
+uint64_t Loop::addBeforeWait(std::function<void()> fn) {
+  uint64_t id = nextBeforeWaitId_++;
+  beforeWait_.emplace_back(id, std::move(fn));
+  return id;
+}
+
+void Loop::removeBeforeWait(uint64_t id) {
+  std::erase_if(beforeWait_, [id](const auto& h) { return h.first == id; });
+}
+
 size_t Loop::runReady(int pollTimeoutMs) {
+  for (size_t i = 0; i < beforeWait_.size(); ++i) beforeWait_[i].second();
   // ZeroMQ sockets that may hold messages their fd does not announce.
   bool anyReady = false;
   for (Watch& w : watches_) {

@@ -94,6 +94,13 @@ class Loop {
   void unwatchSocket(void* socket);
   void unwatchFd(int fd);
 
+  // Loop thread: `fn` runs at the start of every round, before the loop
+  // asks its sockets and waits: transports send what the last round queued
+  // (ZeroMQ transports coalesce a round's sends, see transport.hpp). Returns
+  // an id for removeBeforeWait().
+  uint64_t addBeforeWait(std::function<void()> fn);
+  void removeBeforeWait(uint64_t id);
+
   // Runs until stop(). Marks the calling thread as the loop's thread.
   void run();
   // Any thread: makes run() return after the current handler.
@@ -175,6 +182,8 @@ class Loop {
     bool ready = false;    // this round: the recheck found messages
   };
   std::vector<Watch> watches_;
+  std::vector<std::pair<uint64_t, std::function<void()>>> beforeWait_;
+  uint64_t nextBeforeWaitId_ = 1;
   std::vector<pollfd> pollFds_;  // runReady's, kept to reuse its memory
 
   // Stats.

@@ -14,6 +14,9 @@ namespace tutti {
 namespace {
 constexpr Duration kDropLogInterval = 60s;
 constexpr int kReceiveBatch = 512;  // frames read per wakeup, for fairness
+// sendSoon() flushes at this many queued messages: the first of a long
+// burst need not wait for the whole round.
+constexpr size_t kSendSoonBatch = 64;
 
 // Sets a flag for the life of a scope (a read handler's `reading_`).
 class FlagScope {
@@ -36,6 +39,11 @@ Transport::Transport(Loop& loop, Metrics& metrics, TransportOptions options)
       dropped_(metrics.counter(options_.metricPrefix + "/messages_dropped")),
       sendFailed_(metrics.counter(options_.metricPrefix + "/messages_send_failed")) {}
 
+Transport::~Transport() {
+  // The derived transport flushed in its close(); what is left had no socket.
+  if (beforeWait_) loop_.removeBeforeWait(beforeWait_);
+}
+
 void Transport::setFilter(Filter filter) {
   std::lock_guard<std::mutex> lock(filterMu_);
   filter_ = filter ? std::make_shared<Filter>(std::move(filter)) : nullptr;
@@ -55,6 +63,7 @@ Status Transport::send(const ConnectionId& to, const wire::Payload& message) {
   if (applyFilter(Direction::kOutbound, to, message) == FilterAction::kDrop) {
     return Status::OK();  // as if lost on the network
   }
+  if (!outbox_.empty()) flush();  // what sendSoon() queued goes first
   Status s = sendFrame(to, codec::encodeEnvelope(message));
   if (s.ok()) {
     sent_.inc();
@@ -64,6 +73,42 @@ Status Transport::send(const ConnectionId& to, const wire::Payload& message) {
             << ": " << s;
   }
   return s;
+}
+
+void Transport::sendSoon(const ConnectionId& to, const wire::Payload& message) {
+  if (!options_.coalesceSends) {
+    Status s = send(to, message);
+    if (!s.ok() && sendFailedHandler_) sendFailedHandler_(to, s);
+    return;
+  }
+  if (applyFilter(Direction::kOutbound, to, message) == FilterAction::kDrop) return;
+  if (!beforeWait_) beforeWait_ = loop_.addBeforeWait([this] { flush(); });
+  outbox_.emplace_back(to, codec::encodeEnvelope(message));
+  if (outbox_.size() >= kSendSoonBatch) flush();
+}
+
+void Transport::flush() {
+  if (outbox_.empty()) return;
+  std::vector<std::pair<ConnectionId, std::string>> out;
+  out.swap(outbox_);
+  const ConnectionId* failedPeer = nullptr;  // skip the rest of a run to a failed peer
+  for (auto& [to, frame] : out) {
+    if (failedPeer && *failedPeer == to) {
+      sendFailed_.inc();
+      continue;
+    }
+    Status s = sendFrame(to, std::move(frame));
+    if (s.ok()) {
+      sent_.inc();
+      failedPeer = nullptr;
+      continue;
+    }
+    sendFailed_.inc();
+    failedPeer = &to;
+    VLOG(1) << options_.metricPrefix << ": failed to send a queued message to "
+            << (to.empty() ? std::string("the peer") : toHex(to)) << ": " << s;
+    if (sendFailedHandler_) sendFailedHandler_(to, s);
+  }
 }
 
 void Transport::countDropped(const ConnectionId& from, const std::string& why) {
@@ -138,6 +183,7 @@ Result<std::string> ZmqRouterTransport::bind(const std::string& endpoint) {
 
 void ZmqRouterTransport::close() {
   if (!socket_) return;
+  flush();
   loop_.unwatchSocket(socket_->handle());
   socket_->close();
   socket_.reset();
@@ -276,6 +322,7 @@ void ZmqDealerTransport::close(int lingerMs) {
     monitor_.reset();
   }
   if (!socket_) return;
+  flush();
   loop_.unwatchSocket(socket_->handle());
   socket_->set(zmq::sockopt::linger, lingerMs);
   socket_->close();

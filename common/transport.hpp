@@ -7,8 +7,18 @@
 // minute, and never reaches a handler. FakeTransport (tests/fixtures) gives
 // unit tests the same interface without sockets.
 //
+// Sending: send() hands the message to ZeroMQ at once and says whether it
+// could. sendSoon() queues it behind what was queued before; the queue goes
+// to ZeroMQ when the loop's round ends (Loop::addBeforeWait), when
+// kSendSoonBatch messages wait, or before the next send(), so order per peer
+// is kept. A round's burst then wakes ZeroMQ's I/O thread once per peer
+// instead of once per message (most of a message's cost on a VM, see
+// docs/architecture.md). Hot paths whose losses the protocol already covers
+// (status updates, acknowledgements, launches, calls) use sendSoon().
+//
 // Threads: every method runs on the owning Loop's thread, except setFilter(),
-// which tests may call from any thread.
+// which tests may call from any thread. A transport is destroyed on that
+// thread or once its loop no longer runs.
 #pragma once
 
 #include <functional>
@@ -38,6 +48,9 @@ struct TransportOptions {
   std::string metricPrefix = "transport";  // e.g. "master" gives master/messages_dropped
   codec::DecodeLimits limits;
   int sendHighWaterMark = 100'000;  // messages queued per peer before sends fail
+  // sendSoon() queues until the round ends; false: it sends at once (unit
+  // tests that look at what was sent right after a handler ran).
+  bool coalesceSends = true;
 };
 
 class Transport {
@@ -51,8 +64,12 @@ class Transport {
   using Filter =
       std::function<FilterAction(Direction, const ConnectionId& peer, const wire::Payload&)>;
 
+  // Why a message queued by sendSoon() did not go out (its peer is gone, or
+  // its queue is full). Runs on the loop thread, once per peer per flush.
+  using SendFailedHandler = std::function<void(const ConnectionId& to, const Status& why)>;
+
   Transport(Loop& loop, Metrics& metrics, TransportOptions options);
-  virtual ~Transport() = default;
+  virtual ~Transport();
   Transport(const Transport&) = delete;
   Transport& operator=(const Transport&) = delete;
 
@@ -63,6 +80,14 @@ class Transport {
   // connected (or its queue is full); the message is then lost and the
   // caller decides whether to retry.
   Status send(const ConnectionId& to, const wire::Payload& message);
+  // Encodes and queues `message` for `to` (see the top of this file). What
+  // cannot be handed over later is counted in `<prefix>/messages_send_failed`
+  // and reported to the send-failed handler; as on a lossy network, the
+  // caller's retries cover it.
+  void sendSoon(const ConnectionId& to, const wire::Payload& message);
+  // Hands everything sendSoon() queued to ZeroMQ, in order.
+  void flush();
+  void setSendFailedHandler(SendFailedHandler handler) { sendFailedHandler_ = std::move(handler); }
 
   // Decodes a received frame and dispatches it (also used by fakes/tests).
   void onFrame(const ConnectionId& from, const void* data, size_t size);
@@ -85,6 +110,9 @@ class Transport {
   FilterAction applyFilter(Direction d, const ConnectionId& peer, const wire::Payload& m);
 
   Handler handler_;
+  SendFailedHandler sendFailedHandler_;
+  std::vector<std::pair<ConnectionId, std::string>> outbox_;  // sendSoon()'s queue
+  uint64_t beforeWait_ = 0;  // the loop hook that flushes it; 0 until first used
   std::mutex filterMu_;
   std::shared_ptr<Filter> filter_;
   std::unordered_map<ConnectionId, TimePoint> lastDropLog_;

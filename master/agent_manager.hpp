@@ -48,8 +48,9 @@ class AgentManager {
   AgentRecord* findRegistered(const AgentID& id);
   const std::map<AgentID, AgentRecord>& all() const { return agents_; }
 
-  // Sends to a registered agent; failures are logged (the agent's retries
-  // and re-registration repair what is lost).
+  // Queues for a registered agent (Transport::sendSoon: it goes out when the
+  // round ends); failures are logged (the agent's retries and
+  // re-registration repair what is lost).
   void send(const AgentRecord& agent, const wire::Payload& message);
 
   // A message from a registered agent arrived on `from`: remember the

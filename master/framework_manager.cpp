@@ -183,6 +183,23 @@ bool FrameworkManager::send(FrameworkRecord& fw, const wire::Payload& message) {
   return false;
 }
 
+bool FrameworkManager::sendSoon(FrameworkRecord& fw, const wire::Payload& message) {
+  if (fw.state != FrameworkState::kActive) return false;
+  master_.transport().sendSoon(fw.conn, message);
+  return true;
+}
+
+void FrameworkManager::onSendFailed(const ConnectionId& conn, const Status& why) {
+  // Rare (a peer gone between a handler and the end of its round): a scan
+  // of the frameworks is cheaper than an index kept up to date for it.
+  for (auto& [id, fw] : frameworks_) {
+    if (fw.state == FrameworkState::kActive && fw.conn == conn) {
+      disconnect(fw, why.message());
+      return;
+    }
+  }
+}
+
 void FrameworkManager::scheduleHeartbeat(FrameworkRecord& fw) {
   if (fw.heartbeatTimer) master_.loop().cancel(fw.heartbeatTimer);
   FrameworkID id = fw.id;

@@ -44,6 +44,12 @@ class FrameworkManager {
   // Sends to a connected framework; a failed send disconnects it. Returns
   // whether the message was handed to the transport.
   bool send(FrameworkRecord& fw, const wire::Payload& message);
+  // The same through Transport::sendSoon() (status updates): a send that
+  // fails when the round's queue goes out disconnects it then
+  // (onSendFailed). Returns whether the framework is connected.
+  bool sendSoon(FrameworkRecord& fw, const wire::Payload& message);
+  // A queued send to `conn` failed: the framework on it is disconnected.
+  void onSendFailed(const ConnectionId& conn, const Status& why);
 
   // After a failover: the frameworks the registry holds wait, disconnected,
   // for their schedulers (see recoverFramework).

@@ -142,6 +142,9 @@ void Master::start() {
 }
 
 void Master::recovered(const RegistryState& state) {
+  transport_.setSendFailedHandler([this](const ConnectionId& to, const Status& why) {
+    frameworks_->onSendFailed(to, why);
+  });
   roles_->restore(state.weights, state.quotas);
   maintenance_->restore(state.maintenance);
   frameworks_->restore(state.frameworks);

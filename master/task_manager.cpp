@@ -67,7 +67,7 @@ void TaskManager::setState(TaskRecord& rec, TaskState state) {
 }
 
 void TaskManager::sendUpdate(FrameworkRecord& fw, TaskStatus status) {
-  master_.frameworks().send(fw, wire::UpdateEvent{std::move(status)});
+  master_.frameworks().sendSoon(fw, wire::UpdateEvent{std::move(status)});
 }
 
 void TaskManager::addTask(FrameworkRecord& fw, AgentRecord& agent, const TaskInfo& info) {

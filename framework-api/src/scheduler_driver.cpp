@@ -73,6 +73,9 @@ class TuttiSchedulerDriver::Impl {
     transport_ = std::make_unique<ZmqDealerTransport>(loop_, metrics_, t);
     transport_->setHandler(
         [this](const ConnectionId&, wire::Payload&& m) { onMessage(std::move(m)); });
+    transport_->setSendFailedHandler([](const ConnectionId&, const Status& why) {
+      LOG(WARNING) << "Scheduler driver: calls to the master not sent: " << why;
+    });
     transport_->onReconnected([this] {
       // The master may have restarted: subscribe again (with our id).
       if (!running() || !subscribed_) return;
@@ -143,8 +146,10 @@ class TuttiSchedulerDriver::Impl {
         if (dropped) loop_.post("driver.dropped_call", std::move(dropped));
         return;
       }
-      Status r = transport_->send("", build(*info_.id));
-      if (!r.ok()) LOG(WARNING) << "Scheduler driver: " << what << " not sent: " << r;
+      // Queued with the round's other calls; a call the transport cannot
+      // hand over is logged there (as lost on the network, which the
+      // master's offer timeouts and the scheduler's reconciliation cover).
+      transport_->sendSoon("", build(*info_.id));
     });
     return s;
   }
@@ -332,8 +337,8 @@ class TuttiSchedulerDriver::Impl {
     if (!subscribed_) return;
     scheduler_->statusUpdate(self_, e.status);
     if (options_.implicitAcknowledgements && !e.status.uuid.empty() && running() && info_.id) {
-      (void)transport_->send("", wire::AcknowledgeCall{*info_.id, e.status.agentId,
-                                                       e.status.taskId, e.status.uuid});
+      transport_->sendSoon("", wire::AcknowledgeCall{*info_.id, e.status.agentId,
+                                                     e.status.taskId, e.status.uuid});
     }
   }
   void handle(wire::MessageEvent& e) {

@@ -66,7 +66,10 @@ class AgentEmulator::Shard {
     a->updates = std::make_unique<agent::StatusUpdateManager>(
         loop_, o, [this, raw](const wire::StatusUpdateMessage& m) {
           updatesSent_.fetch_add(1, std::memory_order_relaxed);
-          return conns_[raw->conn].transport->send("", m).ok();
+          // Queued with the round's other updates, as a real agent's are:
+          // a loss is retried by the status update manager.
+          conns_[raw->conn].transport->sendSoon("", m);
+          return true;
         });
     agents_.push_back(std::move(a));
   }
@@ -266,7 +269,7 @@ class AgentEmulator::Shard {
 
   void handle(Conn& c, wire::PingMessage& m) {
     if (!find(m.agentId)) return;
-    (void)c.transport->send("", wire::PongMessage{m.agentId});
+    c.transport->sendSoon("", wire::PongMessage{m.agentId});
     pongs_.fetch_add(1, std::memory_order_relaxed);
   }
 

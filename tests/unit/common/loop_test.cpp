@@ -512,6 +512,25 @@ TEST(LoopRunOnceTest, RunsOneRoundOnly) {
   EXPECT_EQ(loop.runOnce(0ms), 0u);
 }
 
+// Before-wait hooks run at the start of every round, before its handlers
+// (so what the last round's handlers queued goes out before the loop waits),
+// and no more once removed.
+TEST(LoopRunOnceTest, BeforeWaitHooksStartEveryRoundUntilRemoved) {
+  ManualClock clock;
+  Loop loop(clock);
+  std::vector<std::string> order;
+  uint64_t id = loop.addBeforeWait([&] { order.push_back("hook"); });
+  loop.post("a", [&] { order.push_back("a"); });
+  EXPECT_EQ(loop.runOnce(0ms), 1u);
+  EXPECT_EQ(loop.runOnce(0ms), 0u);  // an idle round runs it too
+  EXPECT_EQ(order, (std::vector<std::string>{"hook", "a", "hook"}));
+  loop.removeBeforeWait(id);
+  loop.removeBeforeWait(id);  // twice is harmless
+  loop.post("b", [&] { order.push_back("b"); });
+  EXPECT_EQ(loop.settle(), 1u);
+  EXPECT_EQ(order, (std::vector<std::string>{"hook", "a", "hook", "b"}));
+}
+
 TEST(LoopRunOnceTest, RunsDueTimersWithoutWaiting) {
   ManualClock clock;
   Loop loop(clock);

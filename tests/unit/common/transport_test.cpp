@@ -194,6 +194,82 @@ TEST_F(TransportTest, ABurstLargerThanOneReadArrivesWholeAndInOrder) {
   }
 }
 
+// sendSoon() queues until the server's loop starts its next round; a send()
+// in between goes out after what was queued, so each peer sees one order.
+TEST_F(TransportTest, SendSoonWaitsForTheRoundEndAndKeepsOrderWithSend) {
+  ASSERT_NO_FATAL_FAILURE(startPair());
+  const ConnectionId from = handshake();
+  ASSERT_FALSE(from.empty());
+  server_->sendSoon(from, w::ErrorEvent{"a"});
+  server_->sendSoon(from, w::ErrorEvent{"b"});
+  EXPECT_EQ(counter(serverMetrics_, "master/messages_sent"), 0);  // still queued
+  for (int i = 0; i < 20; ++i) clientLoop_.runOnce(1ms);
+  EXPECT_TRUE(clientGot_.empty());
+
+  ASSERT_TRUE(server_->send(from, w::ErrorEvent{"c"}).ok());  // takes a and b along
+  EXPECT_EQ(counter(serverMetrics_, "master/messages_sent"), 3);
+  server_->sendSoon(from, w::ErrorEvent{"d"});
+  serverLoop_.runOnce(0ms);  // a round starts: the queue goes out
+  EXPECT_EQ(counter(serverMetrics_, "master/messages_sent"), 4);
+  ASSERT_TRUE(pumpUntil([&] { return clientGot_.size() == 4; }));
+  std::string order;
+  for (const auto& r : clientGot_) order += std::get<w::ErrorEvent>(r.message).message;
+  EXPECT_EQ(order, "abcd");
+}
+
+// A long burst does not wait for the round to end: every 64 queued
+// messages go out at once.
+TEST_F(TransportTest, SendSoonHandsOverALongBurstInBatches) {
+  ASSERT_NO_FATAL_FAILURE(startPair());
+  ASSERT_NO_FATAL_FAILURE(handshake());
+  for (int i = 0; i < 63; ++i) client_->sendSoon("", w::ErrorEvent{"s" + std::to_string(i)});
+  EXPECT_EQ(counter(clientMetrics_, "agent/messages_sent"), 1);  // the handshake's
+  client_->sendSoon("", w::ErrorEvent{"s63"});
+  EXPECT_EQ(counter(clientMetrics_, "agent/messages_sent"), 65);
+  client_->sendSoon("", w::ErrorEvent{"s64"});
+  ASSERT_TRUE(pumpUntil([&] { return serverGot_.size() == 66; }));
+  for (int i = 0; i <= 64; ++i) {
+    EXPECT_EQ(std::get<w::ErrorEvent>(serverGot_[1 + i].message).message, "s" + std::to_string(i));
+  }
+}
+
+// A queued message the socket refuses is counted and reported once per run
+// of messages to that peer; the others still go out.
+TEST_F(TransportTest, SendSoonReportsAPeerThatIsGone) {
+  ASSERT_NO_FATAL_FAILURE(startPair());
+  const ConnectionId from = handshake();
+  std::vector<std::pair<ConnectionId, Status>> failed;
+  server_->setSendFailedHandler(
+      [&](const ConnectionId& to, const Status& why) { failed.emplace_back(to, why); });
+  server_->sendSoon("no-such-peer", w::HeartbeatEvent{});
+  server_->sendSoon("no-such-peer", w::HeartbeatEvent{});
+  server_->sendSoon(from, w::ErrorEvent{"still here"});
+  server_->flush();
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].first, "no-such-peer");
+  EXPECT_EQ(failed[0].second.code(), Status::Code::kUnavailable) << failed[0].second;
+  EXPECT_EQ(counter(serverMetrics_, "master/messages_send_failed"), 2);
+  EXPECT_EQ(counter(serverMetrics_, "master/messages_sent"), 1);
+  ASSERT_TRUE(pumpUntil([&] { return clientGot_.size() == 1; }));
+  EXPECT_EQ(std::get<w::ErrorEvent>(clientGot_[0].message).message, "still here");
+}
+
+// Without coalescing (unit tests' fakes) sendSoon() is a send() whose
+// failure goes to the handler at once.
+TEST_F(TransportTest, SendSoonWithoutCoalescingSendsAtOnce) {
+  TransportOptions o = optionsWithPrefix("master");
+  o.coalesceSends = false;
+  ASSERT_NO_FATAL_FAILURE(startPair(o));
+  const ConnectionId from = handshake();
+  int failures = 0;
+  server_->setSendFailedHandler([&](const ConnectionId&, const Status&) { ++failures; });
+  server_->sendSoon(from, w::ErrorEvent{"now"});
+  EXPECT_EQ(counter(serverMetrics_, "master/messages_sent"), 1);
+  server_->sendSoon("no-such-peer", w::HeartbeatEvent{});
+  EXPECT_EQ(failures, 1);
+  ASSERT_TRUE(pumpUntil([&] { return clientGot_.size() == 1; }));
+}
+
 TEST_F(TransportTest, LargeMessagesWithinTheLimitArrive) {
   ASSERT_NO_FATAL_FAILURE(startPair());
   const ConnectionId from = handshake();

@@ -116,6 +116,22 @@ TEST_F(MasterTest, DisconnectedFrameworkIsTornDownAfterFailoverTimeout) {
   EXPECT_EQ(shutdowns[0].frameworkId, fw);
 }
 
+// A status update is queued (Transport::sendSoon); when it cannot be handed
+// to the framework's connection the framework is disconnected, as a failed
+// send of any other message disconnects it.
+TEST_F(MasterTest, AnUpdateThatCannotReachTheFrameworkDisconnectsIt) {
+  AgentID agent = registerAgent("agent1", "host1");
+  FrameworkID fw = subscribe("fw1", frameworkInfo("fw", false, 60));
+  launchRunning("fw1", fw, "agent1", agent, oneOffer("fw1"), commandTask("t1", "cpus:1;mem:128"),
+                1);
+  transport_.disconnect("fw1");
+  statusUpdate("agent1", fw, agent, "t1", TaskState::TASK_FINISHED, uuid(2), "done");
+  ASSERT_NE(framework(fw), nullptr);
+  EXPECT_EQ(framework(fw)->state, FrameworkState::kDisconnected);
+  EXPECT_EQ(metric("master/frameworks_disconnected"), 1);
+  EXPECT_EQ(taskState(fw, "t1"), TaskState::TASK_FINISHED);
+}
+
 TEST_F(MasterTest, ResubscribingWithinFailoverTimeoutKeepsTasks) {
   AgentID agent = registerAgent("agent1", "host1");
   FrameworkID fw = subscribe("fw1", frameworkInfo("fw", false, 60));
