@@ -183,7 +183,18 @@ void Loop::removeBeforeWait(uint64_t id) {
 }
 
 size_t Loop::runReady(int pollTimeoutMs) {
-  for (size_t i = 0; i < beforeWait_.size(); ++i) beforeWait_[i].second();
+  if (!beforeWait_.empty()) {
+    // A copy: a hook may add or remove hooks; a removed one is not run.
+    auto hooks = beforeWait_;
+    for (auto& [id, fn] : hooks) {
+      bool live = std::any_of(beforeWait_.begin(), beforeWait_.end(),
+                              [id = id](const auto& h) { return h.first == id; });
+      if (live) fn();
+    }
+    // A hook may have armed a timer or posted work (a failed send's handler).
+    int next = nextTimeoutMs();
+    if (next >= 0 && (pollTimeoutMs < 0 || next < pollTimeoutMs)) pollTimeoutMs = next;
+  }
   // ZeroMQ sockets that may hold messages their fd does not announce.
   bool anyReady = false;
   for (Watch& w : watches_) {

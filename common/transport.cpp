@@ -91,6 +91,7 @@ void Transport::flush() {
   if (outbox_.empty()) return;
   std::vector<std::pair<ConnectionId, std::string>> out;
   out.swap(outbox_);
+  std::vector<std::pair<ConnectionId, Status>> failures;
   const ConnectionId* failedPeer = nullptr;  // skip the rest of a run to a failed peer
   for (auto& [to, frame] : out) {
     if (failedPeer && *failedPeer == to) {
@@ -107,7 +108,11 @@ void Transport::flush() {
     failedPeer = &to;
     VLOG(1) << options_.metricPrefix << ": failed to send a queued message to "
             << (to.empty() ? std::string("the peer") : toHex(to)) << ": " << s;
-    if (sendFailedHandler_) sendFailedHandler_(to, s);
+    failures.emplace_back(to, std::move(s));
+  }
+  // Only now: a handler may send again, which must not overtake the queue.
+  if (sendFailedHandler_) {
+    for (const auto& [to, why] : failures) sendFailedHandler_(to, why);
   }
 }
 

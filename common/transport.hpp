@@ -65,7 +65,8 @@ class Transport {
       std::function<FilterAction(Direction, const ConnectionId& peer, const wire::Payload&)>;
 
   // Why a message queued by sendSoon() did not go out (its peer is gone, or
-  // its queue is full). Runs on the loop thread, once per peer per flush.
+  // its queue is full). Runs on the loop thread once per run of queued
+  // messages to that peer, after the flush has handed over the rest.
   using SendFailedHandler = std::function<void(const ConnectionId& to, const Status& why)>;
 
   Transport(Loop& loop, Metrics& metrics, TransportOptions options);

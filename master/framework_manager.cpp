@@ -176,6 +176,8 @@ void FrameworkManager::onSubscribe(const ConnectionId& from, const wire::Subscri
 }
 
 bool FrameworkManager::send(FrameworkRecord& fw, const wire::Payload& message) {
+  // What is queued goes first; a failure there may disconnect this framework.
+  master_.transport().flush();
   if (fw.state != FrameworkState::kActive) return false;
   Status s = master_.transport().send(fw.conn, message);
   if (s.ok()) return true;

@@ -93,6 +93,9 @@ Master::Master(MasterOptions options, MasterInfo info, Loop& loop, Transport& tr
 }
 
 Master::~Master() {
+  // The transport outlives this master (its daemon closes it after): a
+  // queued send failing then must not reach these managers.
+  transport_.setSendFailedHandler(nullptr);
   for (const auto& name : {"master/slaves_active", "master/slaves_unreachable",
                            "master/frameworks_active", "master/frameworks_disconnected",
                            "master/frameworks_completed", "master/outstanding_offers",

@@ -212,6 +212,7 @@ class TuttiSchedulerDriver::Impl {
     if (watchdogTimer_) loop_.cancel(watchdogTimer_);
     subscribeTimer_ = watchdogTimer_ = 0;
     subscribed_ = false;
+    if (transport_) transport_->flush();  // this round's calls and acknowledgements
     loop_.stop();
     cv_.notify_all();
   }
