@@ -133,7 +133,7 @@ void Loop::run() {
     ::pthread_setname_np(::pthread_self(), options_.name.substr(0, 15).c_str());
   }
   while (!stopped_.load()) {
-    runReady(nextTimeoutMs());
+    runReady(-1);
   }
   stopped_.store(false);
 }
@@ -152,8 +152,7 @@ size_t Loop::settle() {
 size_t Loop::runOnce(Duration timeout) {
   if (owner_.load() == std::thread::id()) adoptCurrentThread();
   int ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count());
-  int next = nextTimeoutMs();
-  return runReady(next < 0 || next > ms ? ms : next);
+  return runReady(ms);
 }
 
 int Loop::nextTimeoutMs() const {
@@ -182,18 +181,21 @@ void Loop::removeBeforeWait(uint64_t id) {
   std::erase_if(beforeWait_, [id](const auto& h) { return h.first == id; });
 }
 
-size_t Loop::runReady(int pollTimeoutMs) {
+size_t Loop::runReady(int maxWaitMs) {
   if (!beforeWait_.empty()) {
-    // A copy: a hook may add or remove hooks; a removed one is not run.
-    auto hooks = beforeWait_;
-    for (auto& [id, fn] : hooks) {
+    // A copy (its memory reused): a hook may add or remove hooks; a removed
+    // one is not run.
+    beforeWaitRun_ = beforeWait_;
+    for (auto& [id, fn] : beforeWaitRun_) {
       bool live = std::any_of(beforeWait_.begin(), beforeWait_.end(),
                               [id = id](const auto& h) { return h.first == id; });
       if (live) fn();
     }
-    // A hook may have armed a timer or posted work (a failed send's handler).
-    int next = nextTimeoutMs();
-    if (next >= 0 && (pollTimeoutMs < 0 || next < pollTimeoutMs)) pollTimeoutMs = next;
+  }
+  // After the hooks: one may have armed a timer or posted work.
+  int pollTimeoutMs = nextTimeoutMs();
+  if (pollTimeoutMs < 0 || (maxWaitMs >= 0 && maxWaitMs < pollTimeoutMs)) {
+    pollTimeoutMs = maxWaitMs;
   }
   // ZeroMQ sockets that may hold messages their fd does not announce.
   bool anyReady = false;

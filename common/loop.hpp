@@ -152,7 +152,10 @@ class Loop {
     TimePoint postedAt;
   };
 
-  size_t runReady(int pollTimeoutMs);
+  // One round: before-wait hooks, then a wait of at most `maxWaitMs` (-1:
+  // no bound) and no longer than the next timer or posted closure, then
+  // whatever is ready.
+  size_t runReady(int maxWaitMs);
   int nextTimeoutMs() const;
   size_t runDueTimers();
   size_t runPosted();
@@ -183,6 +186,7 @@ class Loop {
   };
   std::vector<Watch> watches_;
   std::vector<std::pair<uint64_t, std::function<void()>>> beforeWait_;
+  std::vector<std::pair<uint64_t, std::function<void()>>> beforeWaitRun_;  // runReady's copy
   uint64_t nextBeforeWaitId_ = 1;
   std::vector<pollfd> pollFds_;  // runReady's, kept to reuse its memory
 
