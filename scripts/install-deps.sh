@@ -13,6 +13,8 @@ PACKAGES=(
   libzookeeper-mt-dev zookeeper default-jre-headless
   # logging, flags, tests, benchmarks
   libgoogle-glog-dev libgflags-dev libgtest-dev libgmock-dev libbenchmark-dev
+  # the static tutti-executor: glog's unwinder and its compression library
+  libunwind-dev liblzma-dev
   # HTTP and JSON
   libcpp-httplib-dev nlohmann-json3-dev libssl-dev
   # regular expressions from users (placement constraints); the master's allocator

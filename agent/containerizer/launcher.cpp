@@ -1,9 +1,11 @@
 #include "agent/containerizer/launcher.hpp"
 
+#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -54,7 +56,11 @@ void ProcessLauncher::destroy(pid_t executorPid) {
 
 namespace tutti::agent {
 
-AsyncLauncher::AsyncLauncher(Loop& loop) : loop_(loop), thread_([this] { run(); }) {}
+AsyncLauncher::AsyncLauncher(Loop& loop, size_t workers) : loop_(loop) {
+  for (size_t i = 0; i < std::max<size_t>(workers, 1); ++i) {
+    threads_.emplace_back([this] { run(); });
+  }
+}
 
 AsyncLauncher::~AsyncLauncher() {
   {
@@ -62,7 +68,7 @@ AsyncLauncher::~AsyncLauncher() {
     stopping_ = true;
   }
   cv_.notify_all();
-  thread_.join();
+  for (auto& t : threads_) t.join();
 }
 
 void AsyncLauncher::launch(LaunchSpec spec, std::function<void(Result<pid_t>)> done) {
@@ -79,6 +85,7 @@ size_t AsyncLauncher::pending() const {
 }
 
 void AsyncLauncher::run() {
+  ::pthread_setname_np(::pthread_self(), "launcher");  // for top -H and profiles
   while (true) {
     Request r;
     {

@@ -47,14 +47,19 @@ class ProcessLauncher {
   void destroy(pid_t executorPid);
 };
 
-// Runs ProcessLauncher::launch() on a worker thread so that creating
+// Runs ProcessLauncher::launch() on worker threads so that creating
 // sandboxes and spawning executors never stalls the agent's loop (a launch
 // costs milliseconds; a batch of a thousand would stop the loop for
-// seconds). Results are posted back to the loop in request order.
+// seconds). Requests start in order; with several workers they may finish
+// out of order (each `done` names its own executor). Two workers by default:
+// posix_spawn holds its thread until the child has exec'd, so one worker
+// leaves a core idle while a burst of launches waits (2026-12-06: a single
+// worker capped `tutti-bench launch` near 300 executors/s).
 // launch() is called on the loop thread; `done` runs on it.
 class AsyncLauncher {
  public:
-  explicit AsyncLauncher(Loop& loop);
+  static constexpr size_t kDefaultWorkers = 2;
+  explicit AsyncLauncher(Loop& loop, size_t workers = kDefaultWorkers);
   ~AsyncLauncher();
   AsyncLauncher(const AsyncLauncher&) = delete;
   AsyncLauncher& operator=(const AsyncLauncher&) = delete;
@@ -75,7 +80,7 @@ class AsyncLauncher {
   std::condition_variable cv_;
   std::deque<Request> queue_;
   bool stopping_ = false;
-  std::thread thread_;
+  std::vector<std::thread> threads_;
 };
 
 // <work_dir>/slaves/<agent>/frameworks/<fw>/executors/<ex>/runs/<container>

@@ -13,7 +13,8 @@
 // `ports` resources in order, then the command's own variables.
 //
 // Threads: Executor callbacks arrive on the driver's thread and are posted
-// to the executor's own Loop, which owns all state.
+// to the executor's own Loop, which owns all state. tutti-executor gives
+// the driver that same loop, so the whole executor runs on one thread.
 #pragma once
 
 #include <optional>

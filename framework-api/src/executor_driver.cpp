@@ -1,5 +1,6 @@
 // TuttiExecutorDriver: subscribes to the agent named in the environment,
-// turns events into Executor callbacks on its own loop thread, keeps status
+// turns events into Executor callbacks on its loop's thread (its own, or the
+// caller's Loop when given one), keeps status
 // updates until the agent acknowledges them, and gives up (shutting the
 // executor down) when the agent stays away longer than the recovery timeout.
 #include <glog/logging.h>
@@ -33,10 +34,15 @@ std::string env(const char* name) {
 
 class TuttiExecutorDriver::Impl {
  public:
-  Impl(TuttiExecutorDriver* self, Executor* executor)
-      : self_(self),
-        executor_(executor),
-        loop_(RealClock::instance(), Loop::Options{"executor-driver", 100ms}) {
+  Impl(TuttiExecutorDriver* self, Executor* executor, Loop* shared)
+      : self_(self), executor_(executor), shared_(shared != nullptr) {
+    if (shared_) {
+      loop_ = shared;
+    } else {
+      ownLoop_ = std::make_unique<Loop>(RealClock::instance(),
+                                        Loop::Options{"executor-driver", 100ms});
+      loop_ = ownLoop_.get();
+    }
     endpoint_ = env("TUTTI_AGENT_ENDPOINT");
     frameworkId_ = FrameworkID(env("TUTTI_FRAMEWORK_ID"));
     executorId_ = ExecutorID(env("TUTTI_EXECUTOR_ID"));
@@ -58,10 +64,14 @@ class TuttiExecutorDriver::Impl {
       std::lock_guard<std::mutex> lock(mu_);
       if (status_ == DriverStatus::DRIVER_RUNNING) status_ = DriverStatus::DRIVER_ABORTED;
     }
-    loop_.stop();
-    if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
-    if (thread_.joinable()) thread_.detach();
-    loop_.adoptCurrentThread();
+    if (!shared_) {
+      loop_->stop();
+      if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+      if (thread_.joinable()) thread_.detach();
+      loop_->adoptCurrentThread();
+    }
+    // A shared loop is the caller's: it must not be running on another
+    // thread while the driver is destroyed (see the header).
     if (transport_) transport_->close(1000);
   }
 
@@ -76,7 +86,7 @@ class TuttiExecutorDriver::Impl {
     }
     TransportOptions t;
     t.metricPrefix = "executor";
-    transport_ = std::make_unique<ZmqDealerTransport>(loop_, metrics_, t);
+    transport_ = std::make_unique<ZmqDealerTransport>(*loop_, metrics_, t);
     transport_->setHandler(
         [this](const ConnectionId&, wire::Payload&& m) { onMessage(std::move(m)); });
     transport_->onReconnected([this] {
@@ -88,14 +98,14 @@ class TuttiExecutorDriver::Impl {
       subscribe();
     });
     status_ = DriverStatus::DRIVER_RUNNING;
-    thread_ = std::thread([this] {
-      Status s = transport_->connect(endpoint_);
-      if (!s.ok()) LOG(ERROR) << "Executor driver: " << s;
-      lastHeard_ = loop_.now();
-      subscribe();
-      watchdogTimer_ = loop_.after(kWatchdog, "executor.watchdog", [this] { onWatchdog(); });
-      loop_.run();
-    });
+    if (shared_) {
+      loop_->post("executor.start", [this] { connect(); });
+    } else {
+      thread_ = std::thread([this] {
+        connect();
+        loop_->run();
+      });
+    }
     return status_;
   }
 
@@ -111,6 +121,12 @@ class TuttiExecutorDriver::Impl {
   DriverStatus join() {
     std::unique_lock<std::mutex> lock(mu_);
     if (status_ == DriverStatus::DRIVER_NOT_STARTED) return status_;
+    if (shared_ && loop_->isLoopThread()) {
+      // Waiting here would stop the loop that must finish the driver.
+      LOG_IF(ERROR, status_ == DriverStatus::DRIVER_RUNNING)
+          << "Executor driver: join() on the thread of its shared loop returns at once";
+      return status_;
+    }
     cv_.wait(lock, [this] { return status_ != DriverStatus::DRIVER_RUNNING; });
     return status_;
   }
@@ -158,11 +174,21 @@ class TuttiExecutorDriver::Impl {
   size_t unacknowledged() const { return static_cast<size_t>(unacked_.load()); }
 
  private:
+  // Loop thread: the first connection and subscription.
+  void connect() {
+    if (!running()) return;
+    Status s = transport_->connect(endpoint_);
+    if (!s.ok()) LOG(ERROR) << "Executor driver: " << s;
+    lastHeard_ = loop_->now();
+    subscribe();
+    watchdogTimer_ = loop_->after(kWatchdog, "executor.watchdog", [this] { onWatchdog(); });
+  }
+
   void onLoop(const char* name, std::function<void()> fn) {
-    if (loop_.isLoopThread()) {
+    if (loop_->isLoopThread()) {
       fn();
     } else {
-      loop_.post(name, std::move(fn));
+      loop_->post(name, std::move(fn));
     }
   }
 
@@ -172,10 +198,10 @@ class TuttiExecutorDriver::Impl {
       if (status_ != DriverStatus::DRIVER_RUNNING) return;
       status_ = to;
     }
-    if (subscribeTimer_) loop_.cancel(subscribeTimer_);
-    if (watchdogTimer_) loop_.cancel(watchdogTimer_);
+    if (subscribeTimer_) loop_->cancel(subscribeTimer_);
+    if (watchdogTimer_) loop_->cancel(watchdogTimer_);
     subscribeTimer_ = watchdogTimer_ = 0;
-    loop_.stop();
+    if (!shared_) loop_->stop();  // a shared loop is its owner's to stop
     cv_.notify_all();
   }
 
@@ -189,13 +215,13 @@ class TuttiExecutorDriver::Impl {
     for (const auto& [_, status] : pending_) call.unacknowledgedUpdates.push_back(status);
     Status s = transport_->send("", call);
     Duration next = s.ok() ? kResubscribe : kConnectPoll;
-    subscribeTimer_ = loop_.after(next, "executor.subscribe", [this] { subscribe(); });
+    subscribeTimer_ = loop_->after(next, "executor.subscribe", [this] { subscribe(); });
   }
 
   void onWatchdog() {
     watchdogTimer_ = 0;
     if (!running()) return;
-    Duration silence = loop_.now() - lastHeard_;
+    Duration silence = loop_->now() - lastHeard_;
     if (silence > recoveryTimeout_) {
       LOG(ERROR) << "Executor driver: the agent has been away for " << toSeconds(silence)
                  << "s (recovery timeout " << formatDuration(recoveryTimeout_)
@@ -214,17 +240,17 @@ class TuttiExecutorDriver::Impl {
       executor_->disconnected(self_);
       subscribe();
     }
-    watchdogTimer_ = loop_.after(kWatchdog, "executor.watchdog", [this] { onWatchdog(); });
+    watchdogTimer_ = loop_->after(kWatchdog, "executor.watchdog", [this] { onWatchdog(); });
   }
 
   void onMessage(wire::Payload&& message) {
     if (!running()) return;
-    lastHeard_ = loop_.now();
+    lastHeard_ = loop_->now();
     std::visit([this](auto& m) { handle(m); }, message);
   }
 
   void handle(wire::ExecutorSubscribedEvent& e) {
-    if (subscribeTimer_) loop_.cancel(subscribeTimer_);
+    if (subscribeTimer_) loop_->cancel(subscribeTimer_);
     subscribeTimer_ = 0;
     bool again = everSubscribed_;
     subscribed_ = everSubscribed_ = true;
@@ -275,7 +301,9 @@ class TuttiExecutorDriver::Impl {
   Duration recoveryTimeout_ = 15min;
   Duration heartbeatInterval_ = 5s;
   Metrics metrics_;
-  Loop loop_;
+  const bool shared_;
+  std::unique_ptr<Loop> ownLoop_;  // null when the loop is the caller's
+  Loop* loop_ = nullptr;  // ownLoop_ or the caller's
   std::unique_ptr<ZmqDealerTransport> transport_;
   std::thread thread_;
   std::atomic<int64_t> unacked_{0};
@@ -296,7 +324,9 @@ class TuttiExecutorDriver::Impl {
 };
 
 TuttiExecutorDriver::TuttiExecutorDriver(Executor* executor)
-    : impl_(std::make_unique<Impl>(this, executor)) {}
+    : impl_(std::make_unique<Impl>(this, executor, nullptr)) {}
+TuttiExecutorDriver::TuttiExecutorDriver(Executor* executor, Loop& loop)
+    : impl_(std::make_unique<Impl>(this, executor, &loop)) {}
 TuttiExecutorDriver::~TuttiExecutorDriver() = default;
 DriverStatus TuttiExecutorDriver::start() { return impl_->start(); }
 DriverStatus TuttiExecutorDriver::stop() {

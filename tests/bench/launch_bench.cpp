@@ -98,7 +98,7 @@ class LaunchScheduler : public Scheduler {
   void offerRescinded(SchedulerDriver*, const OfferID&) override {}
   void statusUpdate(SchedulerDriver*, const TaskStatus& s) override {
     std::lock_guard<std::mutex> lock(mu_);
-    if (s.state == TaskState::TASK_RUNNING) ++running_;
+    if (s.state == TaskState::TASK_RUNNING && ++running_ == total_) runningAt_ = Clock::now();
     if (isTerminal(s.state)) {
       ++ended_;
       if (s.state != TaskState::TASK_FINISHED) {
@@ -123,6 +123,12 @@ class LaunchScheduler : public Scheduler {
     return cv_.wait_for(lock, timeout, [this] { return ended_ == total_; });
   }
   double seconds() const { return std::chrono::duration<double>(end_ - start_).count(); }
+  // Launch to the last TASK_RUNNING (the measure); -1 when some
+  // task never ran.
+  double runningSeconds() const {
+    if (running_ < total_) return -1;
+    return std::chrono::duration<double>(runningAt_ - start_).count();
+  }
   int failed() const { return failed_; }
 
  private:
@@ -130,7 +136,7 @@ class LaunchScheduler : public Scheduler {
   std::string image_;
   int next_ = 0;
   bool started_ = false;
-  Clock::time_point start_, end_;
+  Clock::time_point start_, end_, runningAt_;
   std::mutex mu_;
   std::condition_variable cv_;
   int running_ = 0;
@@ -209,9 +215,11 @@ int runLaunch(const LaunchOptions& options) {
   }
   double secs = scheduler.seconds();
   double rate = options.tasks / secs;
-  std::printf("launch tasks=%d seconds=%.3f tasks_per_s=%.1f spawn_limit_per_s=%.1f ratio=%.3f"
-              " failed=%d containerizer=%s work_fs=%s checkpoint=%d",
-              options.tasks, secs, rate, limit, rate / limit, scheduler.failed(),
+  std::printf("launch tasks=%d seconds=%.3f running_seconds=%.3f tasks_per_s=%.1f"
+              " spawn_limit_per_s=%.1f ratio=%.3f failed=%d containerizer=%s work_fs=%s"
+              " checkpoint=%d",
+              options.tasks, secs, scheduler.runningSeconds(), rate, limit, rate / limit,
+              scheduler.failed(),
               image.empty() ? options.containerizer.c_str() : "oci",
               filesystemOf(dir.path()).c_str(), options.checkpoint ? 1 : 0);
   if (!image.empty()) std::printf(" image=%s pull_seconds=%.3f", image.c_str(), pullSeconds);

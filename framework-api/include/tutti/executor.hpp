@@ -7,7 +7,9 @@
 // TuttiExecutorDriver reads it from there.
 //
 // Threads: callbacks run on the driver's thread, one at a time; driver
-// methods may be called from any thread.
+// methods may be called from any thread. An executor built on tutti's own
+// Loop (as tutti-executor is) may hand the driver that loop instead: the
+// driver then has no thread of its own and its callbacks run on the loop.
 #pragma once
 
 #include <memory>
@@ -20,6 +22,7 @@
 namespace tutti {
 
 class ExecutorDriver;
+class Loop;
 
 class Executor {
  public:
@@ -58,6 +61,13 @@ class TuttiExecutorDriver final : public ExecutorDriver {
  public:
   // Reads its configuration from the environment the agent set.
   explicit TuttiExecutorDriver(Executor* executor);
+  // Runs on `loop` (which must outlive the driver) instead of a thread of
+  // its own: callbacks arrive on the loop's thread, and the loop's owner
+  // runs and stops it (stop() and abort() end the driver, not the loop).
+  // join() on the loop's thread cannot wait for the loop it blocks, so it
+  // returns the status at once; the driver must be destroyed on the loop's
+  // thread or while the loop is not running.
+  TuttiExecutorDriver(Executor* executor, Loop& loop);
   ~TuttiExecutorDriver() override;
   DriverStatus start() override;
   DriverStatus stop() override;

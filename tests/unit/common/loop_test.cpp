@@ -297,6 +297,21 @@ TEST(LoopTest, PostsFromOtherThreadsRunInOrderOnSettle) {
   EXPECT_EQ(loop.stats().pendingPosts, 0u);
 }
 
+TEST(LoopTest, APostFromTheLoopThreadRunsInTheNextRoundWithoutWaiting) {
+  // The loop's own posts skip the eventfd wakeup: the next round must still
+  // see them before it waits (here it would wait 10 s on a real clock).
+  Loop loop(RealClock::instance());
+  loop.adoptCurrentThread();
+  bool second = false;
+  loop.post("first", [&] { loop.post("second", [&] { second = true; }); });
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(loop.runOnce(10s), 1u);
+  EXPECT_FALSE(second);
+  EXPECT_EQ(loop.runOnce(10s), 1u);
+  EXPECT_TRUE(second);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+}
+
 TEST(LoopTest, PostedClosuresRunOnTheSettlingThread) {
   ManualClock clock;
   Loop loop(clock);

@@ -1,0 +1,213 @@
+// Unit tests for TuttiExecutorDriver (framework-api) against a stand-in
+// agent: a ROUTER transport on loopback that records the executor's calls
+// and answers them. Both ways of running the driver are covered: on a thread
+// of its own (what executor authors get) and on the caller's Loop (what
+// tutti-executor does). Waits are for a condition, with a deadline.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "common/clock.hpp"
+#include "common/loop.hpp"
+#include "common/metrics.hpp"
+#include "common/transport.hpp"
+#include "common/wire.hpp"
+#include "tutti/executor.hpp"
+
+namespace tutti {
+namespace {
+
+using namespace std::chrono_literals;
+namespace w = tutti::wire;
+
+constexpr auto kDeadline = 10s;
+const FrameworkID kFw("fw-1");
+const ExecutorID kExec("exec-1");
+
+// Records what the driver calls back, and on which thread.
+class RecordingExecutor final : public Executor {
+ public:
+  void registered(ExecutorDriver*, const ExecutorInfo&, const FrameworkInfo&,
+                  const AgentInfo&) override {
+    note();
+    registered_ = true;
+  }
+  void reregistered(ExecutorDriver*, const AgentInfo&) override { note(); }
+  void disconnected(ExecutorDriver*) override { note(); }
+  void launchTask(ExecutorDriver*, const TaskInfo& task) override {
+    note();
+    std::lock_guard<std::mutex> lock(mu_);
+    launched_.push_back(task.taskId);
+  }
+  void killTask(ExecutorDriver*, const TaskID&, const std::optional<KillPolicy>&) override {
+    note();
+  }
+  void frameworkMessage(ExecutorDriver*, const std::string&) override { note(); }
+  void shutdown(ExecutorDriver*, std::chrono::nanoseconds) override { note(); }
+  void error(ExecutorDriver*, const std::string&) override { note(); }
+
+  bool registeredYet() const { return registered_.load(); }
+  std::vector<TaskID> launched() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return launched_;
+  }
+  std::vector<std::thread::id> threads() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return threads_;
+  }
+
+ private:
+  void note() {
+    std::lock_guard<std::mutex> lock(mu_);
+    threads_.push_back(std::this_thread::get_id());
+  }
+  std::atomic<bool> registered_{false};
+  std::mutex mu_;
+  std::vector<TaskID> launched_;
+  std::vector<std::thread::id> threads_;
+};
+
+class ExecutorDriverTest : public ::testing::TestWithParam<bool> {
+ protected:
+  bool sharedLoop() const { return GetParam(); }
+
+  void SetUp() override {
+    agentLoop_.adoptCurrentThread();
+    agent_ = std::make_unique<ZmqRouterTransport>(agentLoop_, agentMetrics_, TransportOptions{});
+    auto bound = agent_->bind("tcp://127.0.0.1:0");
+    ASSERT_TRUE(bound.ok()) << bound.error();
+    agent_->setHandler([this](const ConnectionId& from, w::Payload&& m) {
+      executorConn_ = from;
+      calls_.push_back(std::move(m));
+    });
+    ::setenv("TUTTI_AGENT_ENDPOINT", bound->c_str(), 1);
+    ::setenv("TUTTI_FRAMEWORK_ID", kFw.value.c_str(), 1);
+    ::setenv("TUTTI_EXECUTOR_ID", kExec.value.c_str(), 1);
+    ::setenv("TUTTI_AGENT_ID", "agent-1", 1);
+  }
+  void TearDown() override {
+    if (executorThread_.joinable()) {
+      executorLoop_.stop();
+      executorThread_.join();
+    }
+    driver_.reset();
+    agent_->close();
+    for (const char* v : {"TUTTI_AGENT_ENDPOINT", "TUTTI_FRAMEWORK_ID", "TUTTI_EXECUTOR_ID",
+                          "TUTTI_AGENT_ID"}) {
+      ::unsetenv(v);
+    }
+  }
+
+  // Starts the driver; with a shared loop, a thread of the test runs that
+  // loop (as tutti-executor's main thread does).
+  void startDriver() {
+    if (sharedLoop()) {
+      driver_ = std::make_unique<TuttiExecutorDriver>(&executor_, executorLoop_);
+    } else {
+      driver_ = std::make_unique<TuttiExecutorDriver>(&executor_);
+    }
+    ASSERT_EQ(driver_->start(), DriverStatus::DRIVER_RUNNING);
+    if (sharedLoop()) {
+      executorThread_ = std::thread([this] { executorLoop_.run(); });
+    }
+  }
+
+  bool agentWaitsFor(const std::function<bool()>& condition) {
+    auto deadline = std::chrono::steady_clock::now() + kDeadline;
+    while (!condition()) {
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      agentLoop_.runOnce(10ms);
+    }
+    return true;
+  }
+  template <typename T>
+  std::vector<T> callsOf() const {
+    std::vector<T> out;
+    for (const auto& c : calls_) {
+      if (const T* t = std::get_if<T>(&c)) out.push_back(*t);
+    }
+    return out;
+  }
+  void send(w::Payload m) { ASSERT_TRUE(agent_->send(executorConn_, std::move(m)).ok()); }
+
+  Loop agentLoop_{RealClock::instance(), Loop::Options{"agent"}};
+  Metrics agentMetrics_;
+  std::unique_ptr<ZmqRouterTransport> agent_;
+  ConnectionId executorConn_;
+  std::vector<w::Payload> calls_;
+
+  Loop executorLoop_{RealClock::instance(), Loop::Options{"executor"}};
+  std::thread executorThread_;
+  RecordingExecutor executor_;
+  std::unique_ptr<TuttiExecutorDriver> driver_;
+};
+
+TEST_P(ExecutorDriverTest, SubscribesLaunchesAndKeepsAnUpdateUntilAcknowledged) {
+  startDriver();
+  ASSERT_TRUE(agentWaitsFor([&] { return !callsOf<w::ExecutorSubscribeCall>().empty(); }));
+  EXPECT_EQ(callsOf<w::ExecutorSubscribeCall>().front().frameworkId, kFw);
+  EXPECT_EQ(callsOf<w::ExecutorSubscribeCall>().front().executorId, kExec);
+
+  send(w::ExecutorSubscribedEvent{});
+  TaskInfo task;
+  task.taskId = TaskID("t1");
+  send(w::LaunchEvent{task});
+  ASSERT_TRUE(agentWaitsFor([&] { return executor_.launched().size() == 1; }));
+  EXPECT_TRUE(executor_.registeredYet());
+  EXPECT_EQ(executor_.launched().front(), TaskID("t1"));
+
+  TaskStatus running;
+  running.taskId = TaskID("t1");
+  running.state = TaskState::TASK_RUNNING;
+  ASSERT_EQ(driver_->sendStatusUpdate(running), DriverStatus::DRIVER_RUNNING);
+  ASSERT_TRUE(agentWaitsFor([&] { return !callsOf<w::ExecutorUpdateCall>().empty(); }));
+  w::ExecutorUpdateCall update = callsOf<w::ExecutorUpdateCall>().front();
+  EXPECT_EQ(update.status.state, TaskState::TASK_RUNNING);
+  EXPECT_EQ(update.status.executorId, kExec);
+  EXPECT_FALSE(update.status.uuid.empty());
+  EXPECT_EQ(driver_->unacknowledgedUpdates(), 1u);
+
+  send(w::AcknowledgedEvent{TaskID("t1"), update.status.uuid});
+  ASSERT_TRUE(agentWaitsFor([&] { return driver_->unacknowledgedUpdates() == 0; }));
+
+  // Every callback ran on one thread, never the test's (the agent's).
+  std::vector<std::thread::id> threads = executor_.threads();
+  ASSERT_FALSE(threads.empty());
+  for (auto id : threads) {
+    EXPECT_EQ(id, threads.front());
+    EXPECT_NE(id, std::this_thread::get_id());
+  }
+  if (sharedLoop()) EXPECT_EQ(threads.front(), executorThread_.get_id());
+}
+
+TEST_P(ExecutorDriverTest, StopEndsTheDriverAndJoinReturns) {
+  startDriver();
+  ASSERT_TRUE(agentWaitsFor([&] { return !callsOf<w::ExecutorSubscribeCall>().empty(); }));
+  EXPECT_EQ(driver_->stop(), DriverStatus::DRIVER_STOPPED);
+  EXPECT_EQ(driver_->join(), DriverStatus::DRIVER_STOPPED);
+  TaskStatus late;
+  late.taskId = TaskID("t1");
+  late.state = TaskState::TASK_RUNNING;
+  EXPECT_EQ(driver_->sendStatusUpdate(late), DriverStatus::DRIVER_STOPPED);
+  if (sharedLoop()) {
+    // The loop is its owner's: stopping the driver left it running.
+    std::atomic<bool> ran{false};
+    executorLoop_.post("test.still_running", [&] { ran = true; });
+    EXPECT_TRUE(agentWaitsFor([&] { return ran.load(); }));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, ExecutorDriverTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? std::string("OnTheCallersLoop")
+                                             : std::string("OnItsOwnThread");
+                         });
+
+}  // namespace
+}  // namespace tutti
