@@ -41,17 +41,29 @@ class TuttiSchedulerDriver::Impl {
         info_(std::move(info)),
         master_(std::move(master)),
         options_(options),
-        loop_(RealClock::instance(), Loop::Options{"scheduler-driver", 100ms}) {}
+        shared_(options.loop != nullptr) {
+    if (shared_) {
+      loop_ = options.loop;
+    } else {
+      ownLoop_ = std::make_unique<Loop>(RealClock::instance(),
+                                        Loop::Options{"scheduler-driver", 100ms});
+      loop_ = ownLoop_.get();
+    }
+  }
 
   ~Impl() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (status_ == DriverStatus::DRIVER_RUNNING) status_ = DriverStatus::DRIVER_ABORTED;
     }
-    loop_.stop();
-    if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
-    if (thread_.joinable()) thread_.detach();
-    loop_.adoptCurrentThread();
+    if (!shared_) {
+      loop_->stop();
+      if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+      if (thread_.joinable()) thread_.detach();
+      loop_->adoptCurrentThread();
+    }
+    // A shared loop is the caller's: it must not be running on another
+    // thread while the driver is destroyed (see the header).
     detector_.reset();
     // Linger so that a TEARDOWN sent by stop() still reaches the master.
     if (transport_) transport_->close(2000);
@@ -61,7 +73,7 @@ class TuttiSchedulerDriver::Impl {
     std::lock_guard<std::mutex> lock(mu_);
     if (status_ != DriverStatus::DRIVER_NOT_STARTED) return status_;
     auto detector = MasterDetector::create(
-        loop_, master_, [this](const std::optional<MasterInfo>& leader) { onLeader(leader); });
+        *loop_, master_, [this](const std::optional<MasterInfo>& leader) { onLeader(leader); });
     if (!detector.ok()) {
       LOG(ERROR) << "Scheduler driver: " << detector.error();
       status_ = DriverStatus::DRIVER_ABORTED;
@@ -70,7 +82,7 @@ class TuttiSchedulerDriver::Impl {
     detector_ = std::move(detector).value();
     TransportOptions t;
     t.metricPrefix = "scheduler";
-    transport_ = std::make_unique<ZmqDealerTransport>(loop_, metrics_, t);
+    transport_ = std::make_unique<ZmqDealerTransport>(*loop_, metrics_, t);
     transport_->setHandler(
         [this](const ConnectionId&, wire::Payload&& m) { onMessage(std::move(m)); });
     transport_->setSendFailedHandler([](const ConnectionId&, const Status& why) {
@@ -85,12 +97,19 @@ class TuttiSchedulerDriver::Impl {
       startSubscribing();
     });
     status_ = DriverStatus::DRIVER_RUNNING;
-    thread_ = std::thread([this] {
-      loop_.adoptCurrentThread();
+    auto begin = [this] {
       Status s = detector_->start();
       if (!s.ok()) LOG(ERROR) << "Scheduler driver: " << s;
-      loop_.run();
-    });
+    };
+    if (shared_) {
+      loop_->post("driver.start", begin);
+    } else {
+      thread_ = std::thread([this, begin] {
+        loop_->adoptCurrentThread();
+        begin();
+        loop_->run();
+      });
+    }
     return status_;
   }
 
@@ -121,6 +140,12 @@ class TuttiSchedulerDriver::Impl {
   DriverStatus join() {
     std::unique_lock<std::mutex> lock(mu_);
     if (status_ == DriverStatus::DRIVER_NOT_STARTED) return status_;
+    if (shared_ && loop_->isLoopThread()) {
+      // Waiting here would stop the loop that must finish the driver.
+      LOG_IF(ERROR, status_ == DriverStatus::DRIVER_RUNNING)
+          << "Scheduler driver: join() on the thread of its shared loop returns at once";
+      return status_;
+    }
     cv_.wait(lock, [this] { return status_ != DriverStatus::DRIVER_RUNNING; });
     return status_;
   }
@@ -143,7 +168,7 @@ class TuttiSchedulerDriver::Impl {
         VLOG(1) << "Scheduler driver: dropping " << what << ": not subscribed";
         // Later, never from inside the scheduler's own call (Mesos's driver
         // queues this report too).
-        if (dropped) loop_.post("driver.dropped_call", std::move(dropped));
+        if (dropped) loop_->post("driver.dropped_call", std::move(dropped));
         return;
       }
       // Queued with the round's other calls; a call the transport cannot
@@ -195,10 +220,10 @@ class TuttiSchedulerDriver::Impl {
 
  private:
   void onLoop(const char* name, std::function<void()> fn) {
-    if (loop_.isLoopThread()) {
+    if (loop_->isLoopThread()) {
       fn();
     } else {
-      loop_.post(name, std::move(fn));
+      loop_->post(name, std::move(fn));
     }
   }
 
@@ -208,12 +233,12 @@ class TuttiSchedulerDriver::Impl {
       if (status_ != DriverStatus::DRIVER_RUNNING) return;
       status_ = status;
     }
-    if (subscribeTimer_) loop_.cancel(subscribeTimer_);
-    if (watchdogTimer_) loop_.cancel(watchdogTimer_);
+    if (subscribeTimer_) loop_->cancel(subscribeTimer_);
+    if (watchdogTimer_) loop_->cancel(watchdogTimer_);
     subscribeTimer_ = watchdogTimer_ = 0;
     subscribed_ = false;
     if (transport_) transport_->flush();  // this round's calls and acknowledgements
-    loop_.stop();
+    if (!shared_) loop_->stop();  // a shared loop is its owner's to stop
     cv_.notify_all();
   }
 
@@ -223,21 +248,21 @@ class TuttiSchedulerDriver::Impl {
   void startSubscribing() {
     attempt_ = 0;
     connectPolls_ = 0;
-    subscribingSince_ = loop_.now();
+    subscribingSince_ = loop_->now();
     warnedSilent_ = false;
-    if (subscribeTimer_) loop_.cancel(subscribeTimer_);
+    if (subscribeTimer_) loop_->cancel(subscribeTimer_);
     subscribe();
   }
 
   void subscribe() {
     subscribeTimer_ = 0;
     if (subscribed_ || !running()) return;
-    if (!warnedSilent_ && loop_.now() - subscribingSince_ >= kSilentMasterWarning) {
+    if (!warnedSilent_ && loop_->now() - subscribingSince_ >= kSilentMasterWarning) {
       // The usual cause: --master names the HTTP port (Mesos's habit) where
       // the message port is meant.
       warnedSilent_ = true;
       LOG(WARNING) << "Scheduler driver: no answer from the master at " << endpoint_ << " after "
-                   << toSeconds(loop_.now() - subscribingSince_)
+                   << toSeconds(loop_->now() - subscribingSince_)
                    << "s; still trying. The master's address is its message port "
                       "(--message_port, default 6050), not its HTTP port";
     }
@@ -256,12 +281,12 @@ class TuttiSchedulerDriver::Impl {
       if (s.ok()) next = std::max(next, kMinResubscribe);
       ++attempt_;
     }
-    subscribeTimer_ = loop_.after(next, "driver.subscribe", [this] { subscribe(); });
+    subscribeTimer_ = loop_->after(next, "driver.subscribe", [this] { subscribe(); });
   }
 
   void armWatchdog() {
-    if (watchdogTimer_) loop_.cancel(watchdogTimer_);
-    watchdogTimer_ = loop_.after(fromSeconds(heartbeatInterval_), "driver.watchdog",
+    if (watchdogTimer_) loop_->cancel(watchdogTimer_);
+    watchdogTimer_ = loop_->after(fromSeconds(heartbeatInterval_), "driver.watchdog",
                                  [this] { onWatchdog(); });
   }
 
@@ -273,7 +298,7 @@ class TuttiSchedulerDriver::Impl {
         subscribed_ = false;
         scheduler_->disconnected(self_);
       }
-      if (subscribeTimer_) loop_.cancel(subscribeTimer_);
+      if (subscribeTimer_) loop_->cancel(subscribeTimer_);
       subscribeTimer_ = 0;
       return;
     }
@@ -292,7 +317,7 @@ class TuttiSchedulerDriver::Impl {
   void onWatchdog() {
     watchdogTimer_ = 0;
     if (!subscribed_ || !running()) return;
-    Duration silence = loop_.now() - lastEvent_;
+    Duration silence = loop_->now() - lastEvent_;
     if (silence > fromSeconds(heartbeatInterval_ * options_.missedHeartbeatsBeforeDisconnect)) {
       LOG(WARNING) << "Scheduler driver: no word from the master for " << toSeconds(silence)
                    << "s; re-subscribing";
@@ -308,12 +333,12 @@ class TuttiSchedulerDriver::Impl {
 
   void onMessage(wire::Payload&& message) {
     if (!running()) return;
-    lastEvent_ = loop_.now();
+    lastEvent_ = loop_->now();
     std::visit([this](auto& m) { handle(m); }, message);
   }
 
   void handle(wire::SubscribedEvent& e) {
-    if (subscribeTimer_) loop_.cancel(subscribeTimer_);
+    if (subscribeTimer_) loop_->cancel(subscribeTimer_);
     subscribeTimer_ = 0;
     bool again = everSubscribed_;
     subscribed_ = true;
@@ -371,7 +396,9 @@ class TuttiSchedulerDriver::Impl {
   std::string endpoint_;
   SchedulerDriverOptions options_;
   Metrics metrics_;
-  Loop loop_;
+  const bool shared_;
+  std::unique_ptr<Loop> ownLoop_;  // null when the loop is the caller's
+  Loop* loop_ = nullptr;           // ownLoop_ or the caller's
   std::unique_ptr<ZmqDealerTransport> transport_;
   std::unique_ptr<MasterDetector> detector_;
   std::thread thread_;

@@ -78,6 +78,7 @@ struct C1mOptions {
   int connections = 8;
   int maxInFlight = 20;     // per framework
   int taskRunMs = 1000;     // each task runs this long, then TASK_FINISHED
+  int driverLoops = 2;      // FrameworkEmulatorOptions::driverLoops
   int timeoutSeconds = 1800;
   std::string minAllocatableResources;  // the master's flag; empty: its default
   std::string out;

@@ -61,6 +61,7 @@ int runC1m(const C1mOptions& options) {
   fo.frameworks = options.frameworks;
   fo.tasks = options.tasks;
   fo.maxInFlight = options.maxInFlight;
+  fo.driverLoops = options.driverLoops;
   FrameworkEmulator frameworks(fo);
   // CPU from here until every task ended: what the tasks' whole lives cost
   // the master (all its threads, and its loop thread alone) and the
@@ -149,6 +150,7 @@ int runC1m(const C1mOptions& options) {
   r.add("master_cpu_us_per_task", masterCpuUs, 1);
   r.add("master_loop_us_per_task", loopCpuUs, 1);
   r.add("emulators_cpu_us_per_task", benchCpuUs, 1);
+  r.add("driver_loops", static_cast<long long>(options.driverLoops));
   return r.emit(options.out) ? 0 : 1;
 }
 

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <deque>
 
+#include "common/clock.hpp"
+#include "common/loop.hpp"
 #include "tests/bench/agent_emulator.hpp"
 #include "tutti/scheduler.hpp"
 
@@ -59,16 +61,21 @@ class FrameworkEmulator::Framework : public Scheduler {
     info_.capabilities = {FrameworkCapability::PARTITION_AWARE};
   }
 
-  void start(const std::string& master) {
-    driver_ = std::make_unique<TuttiSchedulerDriver>(this, info_, master);
+  // `loop`: the loop to share, or null for a thread of the driver's own.
+  void start(const std::string& master, Loop* loop) {
+    SchedulerDriverOptions o;
+    o.loop = loop;
+    driver_ = std::make_unique<TuttiSchedulerDriver>(this, info_, master, o);
     driver_->start();
   }
+  // Ends the driver (with failover: the framework stays registered); a
+  // driver on a shared loop is destroyed by release(), once that loop stopped.
   void stop() {
     if (!driver_) return;
     driver_->stop(/*failover=*/true);
     driver_->join();
-    driver_.reset();
   }
+  void release() { driver_.reset(); }
 
   // Ticker thread (offers mode): declines up to `n` held offers; returns
   // how many it declined.
@@ -342,7 +349,17 @@ Status FrameworkEmulator::start(const std::string& master) {
     int64_t quota = options_.tasks / n + (i < options_.tasks % n ? 1 : 0);
     frameworks_.push_back(std::make_unique<Framework>(options_, shared_, i, quota));
   }
-  for (auto& f : frameworks_) f->start(master);
+  for (int i = 0; i < options_.driverLoops; ++i) {
+    loops_.push_back(std::make_unique<Loop>(
+        RealClock::instance(), Loop::Options{"drivers-" + std::to_string(i), std::chrono::milliseconds(100)}));
+  }
+  // Drivers start before their shared loops run (SchedulerDriverOptions::loop).
+  for (size_t i = 0; i < frameworks_.size(); ++i) {
+    frameworks_[i]->start(master, loops_.empty() ? nullptr : loops_[i % loops_.size()].get());
+  }
+  for (auto& loop : loops_) {
+    loopThreads_.emplace_back([l = loop.get()] { l->run(); });
+  }
   if (options_.declinesPerSecond > 0) {
     ticker_ = std::thread([this] { tick(); });
   }
@@ -375,7 +392,12 @@ void FrameworkEmulator::stop() {
   stopping_ = true;
   if (ticker_.joinable()) ticker_.join();
   for (auto& f : frameworks_) f->stop();
+  for (auto& loop : loops_) loop->stop();
+  for (auto& t : loopThreads_) t.join();
+  loopThreads_.clear();
+  for (auto& f : frameworks_) f->release();
   frameworks_.clear();
+  loops_.clear();
 }
 
 FrameworkEmulatorStats FrameworkEmulator::stats() const {

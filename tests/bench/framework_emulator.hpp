@@ -18,8 +18,14 @@
 // time from a decline until an offer for the same agent reaches a framework
 // is the offer latency (resources recovered -> offer received).
 //
+// Drivers run on threads of their own (driverLoops 0: what F framework
+// processes would have) or share `driverLoops` loops, each on one thread
+// (SchedulerDriverOptions::loop): on a two-core machine that also runs the
+// master, a hundred driver threads cost more in wake-ups than the work they
+// do, and real frameworks would run elsewhere (docs/operations.md).
+//
 // Threads: start(), stop() and the accessors from one controlling thread;
-// callbacks run on the drivers' threads; counters are atomic.
+// callbacks run on the drivers' threads (or loops); counters are atomic.
 #pragma once
 
 #include <atomic>
@@ -33,6 +39,10 @@
 
 #include "tutti/status.hpp"
 
+namespace tutti {
+class Loop;
+}
+
 namespace tutti::bench {
 
 struct FrameworkEmulatorOptions {
@@ -44,6 +54,7 @@ struct FrameworkEmulatorOptions {
   double refuseSeconds = 1;    // filter on what an accept leaves unused
   double declinesPerSecond = 0;  // offers mode: declines per second in all
   double failoverTimeoutSecs = 3600;
+  int driverLoops = 0;  // 0: every driver on a thread of its own
 };
 
 struct FrameworkEmulatorStats {
@@ -90,6 +101,8 @@ class FrameworkEmulator {
 
   FrameworkEmulatorOptions options_;
   std::shared_ptr<Shared> shared_;
+  std::vector<std::unique_ptr<Loop>> loops_;  // shared by the drivers (driverLoops > 0)
+  std::vector<std::thread> loopThreads_;
   std::vector<std::unique_ptr<Framework>> frameworks_;
   std::thread ticker_;
   std::atomic<bool> stopping_{false};

@@ -35,6 +35,9 @@ DEFINE_int32(pollers, 10, "state: threads requesting /master/state back to back"
 DEFINE_int32(max_in_flight, 20,
              "c1m: tasks a framework has launched and not yet seen TASK_RUNNING, at most");
 DEFINE_int32(task_run_ms, 1000, "c1m: how long each task runs before TASK_FINISHED");
+DEFINE_int32(driver_loops, 2,
+             "c1m: loops (one thread each) the emulated frameworks' scheduler drivers share; "
+             "0: every driver on a thread of its own");
 DEFINE_string(min_allocatable_resources, "",
               "c1m: the master's --min_allocatable_resources (empty: the master's default)");
 DEFINE_validator(min_allocatable_resources, &tutti::validateResourceAlternativesFlag);
@@ -141,6 +144,7 @@ int main(int argc, char** argv) {
     o.connections = FLAGS_connections;
     o.maxInFlight = FLAGS_max_in_flight;
     o.taskRunMs = FLAGS_task_run_ms;
+    o.driverLoops = FLAGS_driver_loops;
     o.timeoutSeconds = FLAGS_timeout_seconds;
     o.minAllocatableResources = FLAGS_min_allocatable_resources;
     o.out = FLAGS_out;

@@ -64,6 +64,7 @@ class TuttiExecutorDriver final : public ExecutorDriver {
   // Runs on `loop` (which must outlive the driver) instead of a thread of
   // its own: callbacks arrive on the loop's thread, and the loop's owner
   // runs and stops it (stop() and abort() end the driver, not the loop).
+  // start() must be called on the loop's thread or while it is not running.
   // join() on the loop's thread cannot wait for the loop it blocks, so it
   // returns the status at once; the driver must be destroyed on the loop's
   // thread or while the loop is not running.

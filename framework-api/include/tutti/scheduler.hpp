@@ -26,6 +26,7 @@ enum class DriverStatus {
 const char* toString(DriverStatus status);
 
 class SchedulerDriver;
+class Loop;
 
 class Scheduler {
  public:
@@ -92,6 +93,15 @@ struct SchedulerDriverOptions {
   // Subscription retry backoff: random in [0, b * 2^n], capped.
   std::chrono::milliseconds subscriptionBackoffMin{100};
   std::chrono::milliseconds subscriptionBackoffMax{10000};
+  // Run on this loop (which must outlive the driver) instead of a thread of
+  // the driver's own: callbacks arrive on the loop's thread, several drivers
+  // may share one loop, and the loop's owner runs and stops it (stop() and
+  // abort() end the driver, not the loop). start() must be called on the
+  // loop's thread or while the loop is not running. join() on the loop's thread
+  // cannot wait for the loop it blocks, so it returns the status at once;
+  // the driver must be destroyed on the loop's thread or while the loop is
+  // not running. Null (the default): a thread of its own.
+  Loop* loop = nullptr;
 };
 
 // The driver that talks to a tutti master over its message port.
