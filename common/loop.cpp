@@ -19,6 +19,8 @@ constexpr size_t kLagWindow = 1024;
 // Upper bound on one settle(): protects tests from a handler that re-posts
 // itself forever.
 constexpr size_t kSettleLimit = 10'000'000;
+// The loop whose round this thread is running, if any (Loop::post).
+thread_local const Loop* tDispatching = nullptr;
 }  // namespace
 
 Loop::Loop(Clock& clock) : Loop(clock, Options{}) {}
@@ -42,10 +44,12 @@ void Loop::post(const char* name, std::function<void()> fn) {
     wasEmpty = posted_.empty();
     posted_.push_back(Posted{name, std::move(fn), clock_.now()});
   }
-  // The loop's own thread needs no wakeup: it looks at the queue before it
-  // next waits (nextTimeoutMs), and skipping the eventfd write saves a
-  // syscall per post.
-  if (wasEmpty && !isLoopThread()) wakeup();
+  // A post from inside this loop's own round needs no wakeup: the round
+  // looks at the queue before it next waits (nextTimeoutMs), and skipping
+  // the eventfd write saves a syscall per post. (Not isLoopThread(): the
+  // owner recorded by settle() or runOnce() may no longer be the thread
+  // that waits.)
+  if (wasEmpty && tDispatching != this) wakeup();
 }
 
 void Loop::wakeup() {
@@ -185,6 +189,13 @@ void Loop::removeBeforeWait(uint64_t id) {
 }
 
 size_t Loop::runReady(int maxWaitMs) {
+  // This thread is inside this loop's round until it returns (rounds of
+  // different loops may nest on one thread: tests drive several).
+  struct Dispatching {
+    explicit Dispatching(const Loop* l) : prev(tDispatching) { tDispatching = l; }
+    ~Dispatching() { tDispatching = prev; }
+    const Loop* prev;
+  } dispatching(this);
   if (!beforeWait_.empty()) {
     // A copy (its memory reused): a hook may add or remove hooks; a removed
     // one is not run.

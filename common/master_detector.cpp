@@ -28,8 +28,12 @@ class StandaloneDetector final : public MasterDetector {
     info.id = MasterID(info.messageAddress);
     leader_ = info;
   }
+  // Its owner's loop may run on after it is gone (a shared driver loop).
+  ~StandaloneDetector() override { *alive_ = false; }
   Status start() override {
-    loop_.post("detector.standalone", [this] { onChange_(leader_); });
+    loop_.post("detector.standalone", [this, alive = alive_] {
+      if (*alive) onChange_(leader_);
+    });
     return Status::OK();
   }
   const std::optional<MasterInfo>& leader() const override { return leader_; }
@@ -38,6 +42,7 @@ class StandaloneDetector final : public MasterDetector {
   Loop& loop_;
   OnChange onChange_;
   std::optional<MasterInfo> leader_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // loop thread only
 };
 
 class ZooKeeperDetector final : public MasterDetector {
@@ -50,6 +55,9 @@ class ZooKeeperDetector final : public MasterDetector {
         timeout_(timeout),
         onChange_(std::move(onChange)) {}
 
+  // Its owner's loop may run on after it is gone (a shared driver loop);
+  // the ZooKeeper client drops its own callbacks when it goes.
+  ~ZooKeeperDetector() override { *alive_ = false; }
   Status start() override { return connect(); }
   const std::optional<MasterInfo>& leader() const override { return leader_; }
 
@@ -66,7 +74,8 @@ class ZooKeeperDetector final : public MasterDetector {
     } else if (s == ZooKeeper::SessionState::kExpired) {
       LOG(WARNING) << "Master detector: ZooKeeper session expired; starting a new one";
       // Replace the client outside of its own callback.
-      loop_.post("detector.reconnect", [this] {
+      loop_.post("detector.reconnect", [this, alive = alive_] {
+        if (!*alive) return;
         zk_.reset();
         (void)connect();
       });
@@ -87,7 +96,9 @@ class ZooKeeperDetector final : public MasterDetector {
             }
             LOG(WARNING) << "Master detector: " << children.error();
             report(std::nullopt);
-            loop_.after(1s, "detector.retry", [this] { watch(); });
+            loop_.after(1s, "detector.retry", [this, alive = alive_] {
+              if (*alive) watch();
+            });
             return;
           }
           choose(*children);
@@ -156,6 +167,7 @@ class ZooKeeperDetector final : public MasterDetector {
   std::optional<MasterInfo> leader_;
   bool reported_ = false;
   uint64_t generation_ = 0;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // loop thread only
   std::set<std::string> corrupt_;
 };
 

@@ -64,6 +64,9 @@ class TuttiExecutorDriver::Impl {
       std::lock_guard<std::mutex> lock(mu_);
       if (status_ == DriverStatus::DRIVER_RUNNING) status_ = DriverStatus::DRIVER_ABORTED;
     }
+    // What this driver left queued or armed on its loop must not run once it
+    // is gone (a shared loop runs on).
+    alive_->store(false);
     if (!shared_) {
       loop_->stop();
       if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
@@ -72,6 +75,10 @@ class TuttiExecutorDriver::Impl {
     }
     // A shared loop is the caller's: it must not be running on another
     // thread while the driver is destroyed (see the header).
+    if (shared_) {
+      if (subscribeTimer_) loop_->cancel(subscribeTimer_);
+      if (watchdogTimer_) loop_->cancel(watchdogTimer_);
+    }
     if (transport_) transport_->close(1000);
   }
 
@@ -99,7 +106,7 @@ class TuttiExecutorDriver::Impl {
     });
     status_ = DriverStatus::DRIVER_RUNNING;
     if (shared_) {
-      loop_->post("executor.start", [this] { connect(); });
+      loop_->post("executor.start", guarded([this] { connect(); }));
     } else {
       thread_ = std::thread([this] {
         connect();
@@ -174,6 +181,13 @@ class TuttiExecutorDriver::Impl {
   size_t unacknowledged() const { return static_cast<size_t>(unacked_.load()); }
 
  private:
+  // Work for the loop that does nothing once the driver is destroyed.
+  std::function<void()> guarded(std::function<void()> fn) {
+    return [alive = alive_, fn = std::move(fn)] {
+      if (alive->load()) fn();
+    };
+  }
+
   // Loop thread: the first connection and subscription.
   void connect() {
     if (!running()) return;
@@ -181,14 +195,14 @@ class TuttiExecutorDriver::Impl {
     if (!s.ok()) LOG(ERROR) << "Executor driver: " << s;
     lastHeard_ = loop_->now();
     subscribe();
-    watchdogTimer_ = loop_->after(kWatchdog, "executor.watchdog", [this] { onWatchdog(); });
+    watchdogTimer_ = loop_->after(kWatchdog, "executor.watchdog", guarded([this] { onWatchdog(); }));
   }
 
   void onLoop(const char* name, std::function<void()> fn) {
     if (loop_->isLoopThread()) {
       fn();
     } else {
-      loop_->post(name, std::move(fn));
+      loop_->post(name, guarded(std::move(fn)));
     }
   }
 
@@ -215,7 +229,7 @@ class TuttiExecutorDriver::Impl {
     for (const auto& [_, status] : pending_) call.unacknowledgedUpdates.push_back(status);
     Status s = transport_->send("", call);
     Duration next = s.ok() ? kResubscribe : kConnectPoll;
-    subscribeTimer_ = loop_->after(next, "executor.subscribe", [this] { subscribe(); });
+    subscribeTimer_ = loop_->after(next, "executor.subscribe", guarded([this] { subscribe(); }));
   }
 
   void onWatchdog() {
@@ -240,7 +254,7 @@ class TuttiExecutorDriver::Impl {
       executor_->disconnected(self_);
       subscribe();
     }
-    watchdogTimer_ = loop_->after(kWatchdog, "executor.watchdog", [this] { onWatchdog(); });
+    watchdogTimer_ = loop_->after(kWatchdog, "executor.watchdog", guarded([this] { onWatchdog(); }));
   }
 
   void onMessage(wire::Payload&& message) {
@@ -304,6 +318,7 @@ class TuttiExecutorDriver::Impl {
   const bool shared_;
   std::unique_ptr<Loop> ownLoop_;  // null when the loop is the caller's
   Loop* loop_ = nullptr;  // ownLoop_ or the caller's
+  std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);
   std::unique_ptr<ZmqDealerTransport> transport_;
   std::thread thread_;
   std::atomic<int64_t> unacked_{0};

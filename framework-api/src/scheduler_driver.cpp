@@ -3,6 +3,7 @@
 // and re-subscribes when the master goes silent.
 #include <glog/logging.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <random>
@@ -56,6 +57,9 @@ class TuttiSchedulerDriver::Impl {
       std::lock_guard<std::mutex> lock(mu_);
       if (status_ == DriverStatus::DRIVER_RUNNING) status_ = DriverStatus::DRIVER_ABORTED;
     }
+    // What this driver left queued or armed on its loop must not run once it
+    // is gone (a shared loop runs on).
+    alive_->store(false);
     if (!shared_) {
       loop_->stop();
       if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
@@ -64,6 +68,10 @@ class TuttiSchedulerDriver::Impl {
     }
     // A shared loop is the caller's: it must not be running on another
     // thread while the driver is destroyed (see the header).
+    if (shared_) {
+      if (subscribeTimer_) loop_->cancel(subscribeTimer_);
+      if (watchdogTimer_) loop_->cancel(watchdogTimer_);
+    }
     detector_.reset();
     // Linger so that a TEARDOWN sent by stop() still reaches the master.
     if (transport_) transport_->close(2000);
@@ -102,7 +110,7 @@ class TuttiSchedulerDriver::Impl {
       if (!s.ok()) LOG(ERROR) << "Scheduler driver: " << s;
     };
     if (shared_) {
-      loop_->post("driver.start", begin);
+      loop_->post("driver.start", guarded(begin));
     } else {
       thread_ = std::thread([this, begin] {
         loop_->adoptCurrentThread();
@@ -168,7 +176,7 @@ class TuttiSchedulerDriver::Impl {
         VLOG(1) << "Scheduler driver: dropping " << what << ": not subscribed";
         // Later, never from inside the scheduler's own call (Mesos's driver
         // queues this report too).
-        if (dropped) loop_->post("driver.dropped_call", std::move(dropped));
+        if (dropped) loop_->post("driver.dropped_call", guarded(std::move(dropped)));
         return;
       }
       // Queued with the round's other calls; a call the transport cannot
@@ -219,11 +227,18 @@ class TuttiSchedulerDriver::Impl {
   SchedulerDriverOptions& options() { return options_; }
 
  private:
+  // Work for the loop that does nothing once the driver is destroyed.
+  std::function<void()> guarded(std::function<void()> fn) {
+    return [alive = alive_, fn = std::move(fn)] {
+      if (alive->load()) fn();
+    };
+  }
+
   void onLoop(const char* name, std::function<void()> fn) {
     if (loop_->isLoopThread()) {
       fn();
     } else {
-      loop_->post(name, std::move(fn));
+      loop_->post(name, guarded(std::move(fn)));
     }
   }
 
@@ -281,13 +296,13 @@ class TuttiSchedulerDriver::Impl {
       if (s.ok()) next = std::max(next, kMinResubscribe);
       ++attempt_;
     }
-    subscribeTimer_ = loop_->after(next, "driver.subscribe", [this] { subscribe(); });
+    subscribeTimer_ = loop_->after(next, "driver.subscribe", guarded([this] { subscribe(); }));
   }
 
   void armWatchdog() {
     if (watchdogTimer_) loop_->cancel(watchdogTimer_);
     watchdogTimer_ = loop_->after(fromSeconds(heartbeatInterval_), "driver.watchdog",
-                                 [this] { onWatchdog(); });
+                                  guarded([this] { onWatchdog(); }));
   }
 
   // A new leading master (or none): connect to it and subscribe again.
@@ -399,6 +414,7 @@ class TuttiSchedulerDriver::Impl {
   const bool shared_;
   std::unique_ptr<Loop> ownLoop_;  // null when the loop is the caller's
   Loop* loop_ = nullptr;           // ownLoop_ or the caller's
+  std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);
   std::unique_ptr<ZmqDealerTransport> transport_;
   std::unique_ptr<MasterDetector> detector_;
   std::thread thread_;

@@ -391,6 +391,8 @@ void FrameworkEmulator::tick() {
 void FrameworkEmulator::stop() {
   stopping_ = true;
   if (ticker_.joinable()) ticker_.join();
+  // In this order: a driver's stop() is carried out by its loop, which must
+  // still run for join() to return; drivers go once their loops stopped.
   for (auto& f : frameworks_) f->stop();
   for (auto& loop : loops_) loop->stop();
   for (auto& t : loopThreads_) t.join();

@@ -65,6 +65,8 @@ class TuttiExecutorDriver final : public ExecutorDriver {
   // its own: callbacks arrive on the loop's thread, and the loop's owner
   // runs and stops it (stop() and abort() end the driver, not the loop).
   // start() must be called on the loop's thread or while it is not running.
+  // stop() and abort() from another thread are carried out by the loop, so
+  // join() there returns only once the loop runs them.
   // join() on the loop's thread cannot wait for the loop it blocks, so it
   // returns the status at once; the driver must be destroyed on the loop's
   // thread or while the loop is not running.

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <variant>
@@ -40,10 +41,13 @@ class RecordingExecutor final : public Executor {
   }
   void reregistered(ExecutorDriver*, const AgentInfo&) override { note(); }
   void disconnected(ExecutorDriver*) override { note(); }
-  void launchTask(ExecutorDriver*, const TaskInfo& task) override {
+  void launchTask(ExecutorDriver* driver, const TaskInfo& task) override {
     note();
-    std::lock_guard<std::mutex> lock(mu_);
-    launched_.push_back(task.taskId);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      launched_.push_back(task.taskId);
+    }
+    if (onLaunch) onLaunch(driver, task);
   }
   void killTask(ExecutorDriver*, const TaskID&, const std::optional<KillPolicy>&) override {
     note();
@@ -51,6 +55,10 @@ class RecordingExecutor final : public Executor {
   void frameworkMessage(ExecutorDriver*, const std::string&) override { note(); }
   void shutdown(ExecutorDriver*, std::chrono::nanoseconds) override { note(); }
   void error(ExecutorDriver*, const std::string&) override { note(); }
+
+  // Runs in launchTask(), on the driver's thread (as a real executor
+  // answering its launch does).
+  std::function<void(ExecutorDriver*, const TaskInfo&)> onLaunch;
 
   bool registeredYet() const { return registered_.load(); }
   std::vector<TaskID> launched() {
@@ -73,9 +81,9 @@ class RecordingExecutor final : public Executor {
   std::vector<std::thread::id> threads_;
 };
 
-class ExecutorDriverTest : public ::testing::TestWithParam<bool> {
+class ExecutorDriverFixture : public ::testing::Test {
  protected:
-  bool sharedLoop() const { return GetParam(); }
+  virtual bool sharedLoop() const = 0;
 
   void SetUp() override {
     agentLoop_.adoptCurrentThread();
@@ -148,6 +156,19 @@ class ExecutorDriverTest : public ::testing::TestWithParam<bool> {
   std::unique_ptr<TuttiExecutorDriver> driver_;
 };
 
+// Both modes.
+class ExecutorDriverTest : public ExecutorDriverFixture,
+                           public ::testing::WithParamInterface<bool> {
+ protected:
+  bool sharedLoop() const override { return GetParam(); }
+};
+
+// What only a driver on the caller's loop does.
+class ExecutorDriverOnTheCallersLoopTest : public ExecutorDriverFixture {
+ protected:
+  bool sharedLoop() const override { return true; }
+};
+
 TEST_P(ExecutorDriverTest, SubscribesLaunchesAndKeepsAnUpdateUntilAcknowledged) {
   startDriver();
   ASSERT_TRUE(agentWaitsFor([&] { return !callsOf<w::ExecutorSubscribeCall>().empty(); }));
@@ -201,6 +222,71 @@ TEST_P(ExecutorDriverTest, StopEndsTheDriverAndJoinReturns) {
     executorLoop_.post("test.still_running", [&] { ran = true; });
     EXPECT_TRUE(agentWaitsFor([&] { return ran.load(); }));
   }
+}
+
+TEST_F(ExecutorDriverOnTheCallersLoopTest, ADriverDestroyedWhileItsLoopRunsOnLeavesNothingBehind) {
+  // A subscribed driver gets an update from another thread (queued on its
+  // loop) and is destroyed before the loop runs it: the queued work and its
+  // timers must not run on the destroyed driver, and the loop runs on.
+  auto driver = std::make_unique<TuttiExecutorDriver>(&executor_, executorLoop_);
+  ASSERT_EQ(driver->start(), DriverStatus::DRIVER_RUNNING);
+  executorLoop_.adoptCurrentThread();
+  auto both = [&](const std::function<bool()>& condition) {
+    return agentWaitsFor([&] {
+      executorLoop_.runOnce(0ms);
+      return condition();
+    });
+  };
+  ASSERT_TRUE(both([&] { return !callsOf<w::ExecutorSubscribeCall>().empty(); }));
+  send(w::ExecutorSubscribedEvent{});
+  ASSERT_TRUE(both([&] { return executor_.registeredYet(); }));
+  std::thread([&] {
+    TaskStatus running;
+    running.taskId = TaskID("t1");
+    running.state = TaskState::TASK_RUNNING;
+    EXPECT_EQ(driver->sendStatusUpdate(running), DriverStatus::DRIVER_RUNNING);
+  }).join();
+  driver.reset();
+  bool ran = false;
+  executorLoop_.post("test.after", [&] { ran = true; });
+  ASSERT_TRUE(both([&] { return ran; }));
+  auto until = std::chrono::steady_clock::now() + 200ms;
+  while (std::chrono::steady_clock::now() < until) both([] { return true; });
+  EXPECT_TRUE(callsOf<w::ExecutorUpdateCall>().empty()) << "a destroyed driver sent an update";
+}
+
+TEST_F(ExecutorDriverOnTheCallersLoopTest, OnItsLoopsThreadUpdatesGoOutInlineAndStopEndsItAtOnce) {
+  // As tutti-executor: the test thread runs the executor's loop (and the
+  // agent's); the executor answers its launch on that thread.
+  executor_.onLaunch = [](ExecutorDriver* d, const TaskInfo& task) {
+    TaskStatus running;
+    running.taskId = task.taskId;
+    running.state = TaskState::TASK_RUNNING;
+    d->sendStatusUpdate(running);
+    EXPECT_EQ(d->unacknowledgedUpdates(), 1u);
+  };
+  driver_ = std::make_unique<TuttiExecutorDriver>(&executor_, executorLoop_);
+  ASSERT_EQ(driver_->start(), DriverStatus::DRIVER_RUNNING);
+  executorLoop_.adoptCurrentThread();
+  auto both = [&](const std::function<bool()>& condition) {
+    return agentWaitsFor([&] {
+      executorLoop_.runOnce(0ms);
+      return condition();
+    });
+  };
+  ASSERT_TRUE(both([&] { return !callsOf<w::ExecutorSubscribeCall>().empty(); }));
+  send(w::ExecutorSubscribedEvent{});
+  TaskInfo task;
+  task.taskId = TaskID("t1");
+  send(w::LaunchEvent{task});
+  ASSERT_TRUE(both([&] { return !callsOf<w::ExecutorUpdateCall>().empty(); }));
+  send(w::AcknowledgedEvent{TaskID("t1"), callsOf<w::ExecutorUpdateCall>().front().status.uuid});
+  ASSERT_TRUE(both([&] { return driver_->unacknowledgedUpdates() == 0; }));
+
+  // On the loop's own thread stop() finishes the driver at once, and join()
+  // returns rather than wait for the loop it would block.
+  EXPECT_EQ(driver_->stop(), DriverStatus::DRIVER_STOPPED);
+  EXPECT_EQ(driver_->join(), DriverStatus::DRIVER_STOPPED);
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, ExecutorDriverTest, ::testing::Bool(),
