@@ -24,6 +24,8 @@ PACKAGES=(
   # tools the scripts and tests call
   # (util-linux: unshare for namespaces/pid, prlimit for posix/rlimits)
   curl procps iproute2 python3 util-linux openssl
+  # memory checks of a few tests (use-after-free of a destroyed driver)
+  valgrind
 )
 
 missing=()

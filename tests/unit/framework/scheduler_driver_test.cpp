@@ -1,0 +1,179 @@
+// Unit tests for TuttiSchedulerDriver (framework-api) on a shared loop
+// (SchedulerDriverOptions::loop), against a stand-in master: a ROUTER
+// transport on loopback that records the drivers' calls and answers them.
+// The test thread runs both loops; waits are for a condition, with a
+// deadline.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "common/clock.hpp"
+#include "common/loop.hpp"
+#include "common/metrics.hpp"
+#include "common/transport.hpp"
+#include "common/wire.hpp"
+#include "tutti/scheduler.hpp"
+
+namespace tutti {
+namespace {
+
+using namespace std::chrono_literals;
+namespace w = tutti::wire;
+
+constexpr auto kDeadline = 10s;
+
+// Records updates and the threads callbacks ran on.
+class RecordingScheduler final : public Scheduler {
+ public:
+  void registered(SchedulerDriver*, const FrameworkID& id, const MasterInfo&) override {
+    threads.push_back(std::this_thread::get_id());
+    frameworkId = id;
+  }
+  void reregistered(SchedulerDriver*, const MasterInfo&) override {}
+  void disconnected(SchedulerDriver*) override {}
+  void resourceOffers(SchedulerDriver*, const std::vector<Offer>&) override {}
+  void offerRescinded(SchedulerDriver*, const OfferID&) override {}
+  void statusUpdate(SchedulerDriver*, const TaskStatus& status) override {
+    threads.push_back(std::this_thread::get_id());
+    updates.push_back(status);
+  }
+  void frameworkMessage(SchedulerDriver*, const ExecutorID&, const AgentID&,
+                        const std::string&) override {}
+  void agentLost(SchedulerDriver*, const AgentID&) override {}
+  void executorLost(SchedulerDriver*, const ExecutorID&, const AgentID&, int) override {}
+  void error(SchedulerDriver*, const std::string&) override {}
+
+  // Touched on the shared loop's thread, which is the test's.
+  FrameworkID frameworkId;
+  std::vector<TaskStatus> updates;
+  std::vector<std::thread::id> threads;
+};
+
+class SchedulerDriverOnASharedLoopTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    masterLoop_.adoptCurrentThread();
+    driverLoop_.adoptCurrentThread();
+    master_ = std::make_unique<ZmqRouterTransport>(masterLoop_, masterMetrics_, TransportOptions{});
+    auto bound = master_->bind("tcp://127.0.0.1:0");
+    ASSERT_TRUE(bound.ok()) << bound.error();
+    address_ = bound->substr(std::string("tcp://").size());
+    master_->setHandler([this](const ConnectionId& from, w::Payload&& m) {
+      if (auto* s = std::get_if<w::SubscribeCall>(&m)) {
+        // Each framework by name gets its id; answer at once.
+        FrameworkID id("fw-" + s->frameworkInfo.name);
+        connections_[id.value] = from;
+        (void)master_->send(from, w::SubscribedEvent{id, 15, MasterInfo{}});
+      }
+      calls_.push_back(std::move(m));
+    });
+  }
+  void TearDown() override {
+    drivers_.clear();  // the shared loop is not running: allowed
+    master_->close();
+  }
+
+  TuttiSchedulerDriver& startDriver(RecordingScheduler& scheduler, const std::string& name) {
+    FrameworkInfo info;
+    info.name = name;
+    info.user = "test";
+    SchedulerDriverOptions o;
+    o.loop = &driverLoop_;
+    drivers_.push_back(std::make_unique<TuttiSchedulerDriver>(&scheduler, info, address_, o));
+    EXPECT_EQ(drivers_.back()->start(), DriverStatus::DRIVER_RUNNING);
+    return *drivers_.back();
+  }
+  bool waitFor(const std::function<bool()>& condition) {
+    auto deadline = std::chrono::steady_clock::now() + kDeadline;
+    while (!condition()) {
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      driverLoop_.runOnce(0ms);
+      masterLoop_.runOnce(5ms);
+    }
+    return true;
+  }
+  std::vector<w::AcknowledgeCall> acks() const {
+    std::vector<w::AcknowledgeCall> out;
+    for (const auto& c : calls_) {
+      if (const auto* a = std::get_if<w::AcknowledgeCall>(&c)) out.push_back(*a);
+    }
+    return out;
+  }
+  void sendUpdate(const std::string& framework, const std::string& task, const std::string& uuid) {
+    TaskStatus s;
+    s.taskId = TaskID(task);
+    s.agentId = AgentID("agent-1");
+    s.state = TaskState::TASK_RUNNING;
+    s.uuid = uuid;
+    ASSERT_TRUE(master_->send(connections_.at("fw-" + framework), w::UpdateEvent{s}).ok());
+  }
+
+  Loop masterLoop_{RealClock::instance(), Loop::Options{"master"}};
+  Metrics masterMetrics_;
+  std::unique_ptr<ZmqRouterTransport> master_;
+  std::string address_;
+  std::map<std::string, ConnectionId> connections_;
+  std::vector<w::Payload> calls_;
+
+  Loop driverLoop_{RealClock::instance(), Loop::Options{"drivers"}};
+  std::vector<std::unique_ptr<TuttiSchedulerDriver>> drivers_;
+};
+
+TEST_F(SchedulerDriverOnASharedLoopTest, TwoDriversOnOneLoopSubscribeAndAcknowledgeTheirOwnUpdates) {
+  RecordingScheduler a, b;
+  startDriver(a, "a");
+  startDriver(b, "b");
+  ASSERT_TRUE(waitFor([&] { return !a.frameworkId.empty() && !b.frameworkId.empty(); }));
+  EXPECT_EQ(a.frameworkId, FrameworkID("fw-a"));
+  EXPECT_EQ(b.frameworkId, FrameworkID("fw-b"));
+
+  sendUpdate("a", "ta", "uuid-a-456789012");
+  sendUpdate("b", "tb", "uuid-b-456789012");
+  ASSERT_TRUE(waitFor([&] { return acks().size() == 2; }));
+  ASSERT_EQ(a.updates.size(), 1u);
+  ASSERT_EQ(b.updates.size(), 1u);
+  EXPECT_EQ(a.updates[0].taskId, TaskID("ta"));
+  EXPECT_EQ(b.updates[0].taskId, TaskID("tb"));
+  for (const auto& ack : acks()) {
+    // Each acknowledgement names its own framework's task.
+    EXPECT_EQ(ack.taskId, ack.frameworkId == FrameworkID("fw-a") ? TaskID("ta") : TaskID("tb"));
+  }
+  // Every callback ran on the loop's thread (the test's).
+  for (const auto* s : {&a, &b}) {
+    for (auto id : s->threads) EXPECT_EQ(id, std::this_thread::get_id());
+  }
+}
+
+TEST_F(SchedulerDriverOnASharedLoopTest, ADriverDestroyedWhileTheLoopRunsOnLeavesTheOtherWorking) {
+  RecordingScheduler a, b;
+  startDriver(a, "a");
+  startDriver(b, "b");
+  ASSERT_TRUE(waitFor([&] { return !a.frameworkId.empty() && !b.frameworkId.empty(); }));
+
+  // A call of `a` made on another thread is queued on the loop; then `a`'s
+  // driver goes (on the loop's thread) before the loop runs the call. Were
+  // the call run, it would read the destroyed driver: ctest also runs this
+  // test under valgrind (tests/CMakeLists.txt), which reports that.
+  std::thread([&] {
+    EXPECT_EQ(drivers_[0]->declineOffer(OfferID("offer-1")), DriverStatus::DRIVER_RUNNING);
+  }).join();
+  drivers_[0].reset();
+
+  sendUpdate("b", "tb", "uuid-b-456789012");
+  ASSERT_TRUE(waitFor([&] { return acks().size() == 1; }));
+  EXPECT_EQ(acks()[0].frameworkId, FrameworkID("fw-b"));
+  EXPECT_EQ(b.updates.size(), 1u);
+  for (const auto& c : calls_) {
+    EXPECT_FALSE(std::holds_alternative<w::DeclineCall>(c)) << "a destroyed driver's call ran";
+  }
+}
+
+}  // namespace
+}  // namespace tutti
