@@ -10,13 +10,13 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
-#include <thread>
 
 #include "common/duration.hpp"
 #include "common/ids.hpp"
 #include "common/loop.hpp"
 #include "common/metrics.hpp"
 #include "common/transport.hpp"
+#include "framework-api/src/driver_loop.hpp"
 #include "tutti/executor.hpp"
 
 namespace tutti {
@@ -35,14 +35,7 @@ std::string env(const char* name) {
 class TuttiExecutorDriver::Impl {
  public:
   Impl(TuttiExecutorDriver* self, Executor* executor, Loop* shared)
-      : self_(self), executor_(executor), shared_(shared != nullptr) {
-    if (shared_) {
-      loop_ = shared;
-    } else {
-      ownLoop_ = std::make_unique<Loop>(RealClock::instance(),
-                                        Loop::Options{"executor-driver", 100ms});
-      loop_ = ownLoop_.get();
-    }
+      : self_(self), executor_(executor), loop_(shared, "executor-driver") {
     endpoint_ = env("TUTTI_AGENT_ENDPOINT");
     frameworkId_ = FrameworkID(env("TUTTI_FRAMEWORK_ID"));
     executorId_ = ExecutorID(env("TUTTI_EXECUTOR_ID"));
@@ -64,21 +57,12 @@ class TuttiExecutorDriver::Impl {
       std::lock_guard<std::mutex> lock(mu_);
       if (status_ == DriverStatus::DRIVER_RUNNING) status_ = DriverStatus::DRIVER_ABORTED;
     }
-    // What this driver left queued or armed on its loop must not run once it
-    // is gone (a shared loop runs on).
-    alive_->store(false);
-    if (!shared_) {
-      loop_->stop();
-      if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
-      if (thread_.joinable()) thread_.detach();
-      loop_->adoptCurrentThread();
-    }
-    // A shared loop is the caller's: it must not be running on another
-    // thread while the driver is destroyed (see the header).
-    if (shared_) {
-      if (subscribeTimer_) loop_->cancel(subscribeTimer_);
-      if (watchdogTimer_) loop_->cancel(watchdogTimer_);
-    }
+    // What it left on its loop must not run once it is gone (a shared loop
+    // runs on); a shared loop must not be running on another thread now
+    // (see the header).
+    loop_.close();
+    loop_.loop().cancel(subscribeTimer_);
+    loop_.loop().cancel(watchdogTimer_);
     if (transport_) transport_->close(1000);
   }
 
@@ -93,7 +77,7 @@ class TuttiExecutorDriver::Impl {
     }
     TransportOptions t;
     t.metricPrefix = "executor";
-    transport_ = std::make_unique<ZmqDealerTransport>(*loop_, metrics_, t);
+    transport_ = std::make_unique<ZmqDealerTransport>(loop_.loop(), metrics_, t);
     transport_->setHandler(
         [this](const ConnectionId&, wire::Payload&& m) { onMessage(std::move(m)); });
     transport_->onReconnected([this] {
@@ -105,14 +89,7 @@ class TuttiExecutorDriver::Impl {
       subscribe();
     });
     status_ = DriverStatus::DRIVER_RUNNING;
-    if (shared_) {
-      loop_->post("executor.start", guarded([this] { connect(); }));
-    } else {
-      thread_ = std::thread([this] {
-        connect();
-        loop_->run();
-      });
-    }
+    loop_.start([this] { connect(); });
     return status_;
   }
 
@@ -121,14 +98,14 @@ class TuttiExecutorDriver::Impl {
       std::lock_guard<std::mutex> lock(mu_);
       if (status_ != DriverStatus::DRIVER_RUNNING) return status_;
     }
-    onLoop("executor.stop", [this, to] { finish(to); });
+    loop_.onLoop("executor.stop", [this, to] { finish(to); });
     return to;
   }
 
   DriverStatus join() {
     std::unique_lock<std::mutex> lock(mu_);
     if (status_ == DriverStatus::DRIVER_NOT_STARTED) return status_;
-    if (shared_ && loop_->isLoopThread()) {
+    if (loop_.joinWouldBlockTheLoop()) {
       // Waiting here would stop the loop that must finish the driver.
       LOG_IF(ERROR, status_ == DriverStatus::DRIVER_RUNNING)
           << "Executor driver: join() on the thread of its shared loop returns at once";
@@ -153,7 +130,7 @@ class TuttiExecutorDriver::Impl {
     if (status.agentId.empty()) status.agentId = agentId_;
     status.timestamp = RealClock::instance().wallSeconds();
     unacked_.fetch_add(1);
-    onLoop("executor.update", [this, status] {
+    loop_.onLoop("executor.update", [this, status] {
       pending_.emplace(nextSeq_++, status);
       if (subscribed_ &&
           !transport_->send("", wire::ExecutorUpdateCall{frameworkId_, executorId_, status})
@@ -170,7 +147,7 @@ class TuttiExecutorDriver::Impl {
   DriverStatus sendFrameworkMessage(const std::string& data) {
     DriverStatus s = status();
     if (s != DriverStatus::DRIVER_RUNNING) return s;
-    onLoop("executor.message", [this, data] {
+    loop_.onLoop("executor.message", [this, data] {
       if (subscribed_) {
         (void)transport_->send("", wire::ExecutorMessageCall{frameworkId_, executorId_, data});
       }
@@ -181,30 +158,16 @@ class TuttiExecutorDriver::Impl {
   size_t unacknowledged() const { return static_cast<size_t>(unacked_.load()); }
 
  private:
-  // Work for the loop that does nothing once the driver is destroyed.
-  std::function<void()> guarded(std::function<void()> fn) {
-    return [alive = alive_, fn = std::move(fn)] {
-      if (alive->load()) fn();
-    };
-  }
-
   // Loop thread: the first connection and subscription.
   void connect() {
     if (!running()) return;
     Status s = transport_->connect(endpoint_);
     if (!s.ok()) LOG(ERROR) << "Executor driver: " << s;
-    lastHeard_ = loop_->now();
+    lastHeard_ = loop_.loop().now();
     subscribe();
-    watchdogTimer_ = loop_->after(kWatchdog, "executor.watchdog", guarded([this] { onWatchdog(); }));
+    watchdogTimer_ = loop_.after(kWatchdog, "executor.watchdog", [this] { onWatchdog(); });
   }
 
-  void onLoop(const char* name, std::function<void()> fn) {
-    if (loop_->isLoopThread()) {
-      fn();
-    } else {
-      loop_->post(name, guarded(std::move(fn)));
-    }
-  }
 
   void finish(DriverStatus to) {
     {
@@ -212,10 +175,10 @@ class TuttiExecutorDriver::Impl {
       if (status_ != DriverStatus::DRIVER_RUNNING) return;
       status_ = to;
     }
-    if (subscribeTimer_) loop_->cancel(subscribeTimer_);
-    if (watchdogTimer_) loop_->cancel(watchdogTimer_);
+    if (subscribeTimer_) loop_.loop().cancel(subscribeTimer_);
+    if (watchdogTimer_) loop_.loop().cancel(watchdogTimer_);
     subscribeTimer_ = watchdogTimer_ = 0;
-    if (!shared_) loop_->stop();  // a shared loop is its owner's to stop
+    loop_.stopOwn();
     cv_.notify_all();
   }
 
@@ -229,13 +192,13 @@ class TuttiExecutorDriver::Impl {
     for (const auto& [_, status] : pending_) call.unacknowledgedUpdates.push_back(status);
     Status s = transport_->send("", call);
     Duration next = s.ok() ? kResubscribe : kConnectPoll;
-    subscribeTimer_ = loop_->after(next, "executor.subscribe", guarded([this] { subscribe(); }));
+    subscribeTimer_ = loop_.after(next, "executor.subscribe", [this] { subscribe(); });
   }
 
   void onWatchdog() {
     watchdogTimer_ = 0;
     if (!running()) return;
-    Duration silence = loop_->now() - lastHeard_;
+    Duration silence = loop_.loop().now() - lastHeard_;
     if (silence > recoveryTimeout_) {
       LOG(ERROR) << "Executor driver: the agent has been away for " << toSeconds(silence)
                  << "s (recovery timeout " << formatDuration(recoveryTimeout_)
@@ -254,17 +217,17 @@ class TuttiExecutorDriver::Impl {
       executor_->disconnected(self_);
       subscribe();
     }
-    watchdogTimer_ = loop_->after(kWatchdog, "executor.watchdog", guarded([this] { onWatchdog(); }));
+    watchdogTimer_ = loop_.after(kWatchdog, "executor.watchdog", [this] { onWatchdog(); });
   }
 
   void onMessage(wire::Payload&& message) {
     if (!running()) return;
-    lastHeard_ = loop_->now();
+    lastHeard_ = loop_.loop().now();
     std::visit([this](auto& m) { handle(m); }, message);
   }
 
   void handle(wire::ExecutorSubscribedEvent& e) {
-    if (subscribeTimer_) loop_->cancel(subscribeTimer_);
+    if (subscribeTimer_) loop_.loop().cancel(subscribeTimer_);
     subscribeTimer_ = 0;
     bool again = everSubscribed_;
     subscribed_ = everSubscribed_ = true;
@@ -315,12 +278,8 @@ class TuttiExecutorDriver::Impl {
   Duration recoveryTimeout_ = 15min;
   Duration heartbeatInterval_ = 5s;
   Metrics metrics_;
-  const bool shared_;
-  std::unique_ptr<Loop> ownLoop_;  // null when the loop is the caller's
-  Loop* loop_ = nullptr;  // ownLoop_ or the caller's
-  std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);
+  DriverLoop loop_;  // before the transport, which uses its loop
   std::unique_ptr<ZmqDealerTransport> transport_;
-  std::thread thread_;
   std::atomic<int64_t> unacked_{0};
 
   std::mutex mu_;

@@ -3,16 +3,15 @@
 // and re-subscribes when the master goes silent.
 #include <glog/logging.h>
 
-#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <random>
-#include <thread>
 
 #include "common/loop.hpp"
 #include "common/master_detector.hpp"
 #include "common/metrics.hpp"
 #include "common/transport.hpp"
+#include "framework-api/src/driver_loop.hpp"
 #include "tutti/scheduler.hpp"
 
 namespace tutti {
@@ -42,36 +41,19 @@ class TuttiSchedulerDriver::Impl {
         info_(std::move(info)),
         master_(std::move(master)),
         options_(options),
-        shared_(options.loop != nullptr) {
-    if (shared_) {
-      loop_ = options.loop;
-    } else {
-      ownLoop_ = std::make_unique<Loop>(RealClock::instance(),
-                                        Loop::Options{"scheduler-driver", 100ms});
-      loop_ = ownLoop_.get();
-    }
-  }
+        loop_(options.loop, "scheduler-driver") {}
 
   ~Impl() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (status_ == DriverStatus::DRIVER_RUNNING) status_ = DriverStatus::DRIVER_ABORTED;
     }
-    // What this driver left queued or armed on its loop must not run once it
-    // is gone (a shared loop runs on).
-    alive_->store(false);
-    if (!shared_) {
-      loop_->stop();
-      if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
-      if (thread_.joinable()) thread_.detach();
-      loop_->adoptCurrentThread();
-    }
-    // A shared loop is the caller's: it must not be running on another
-    // thread while the driver is destroyed (see the header).
-    if (shared_) {
-      if (subscribeTimer_) loop_->cancel(subscribeTimer_);
-      if (watchdogTimer_) loop_->cancel(watchdogTimer_);
-    }
+    // What it left on its loop must not run once it is gone (a shared loop
+    // runs on); a shared loop must not be running on another thread now
+    // (see the header).
+    loop_.close();
+    loop_.loop().cancel(subscribeTimer_);
+    loop_.loop().cancel(watchdogTimer_);
     detector_.reset();
     // Linger so that a TEARDOWN sent by stop() still reaches the master.
     if (transport_) transport_->close(2000);
@@ -81,7 +63,7 @@ class TuttiSchedulerDriver::Impl {
     std::lock_guard<std::mutex> lock(mu_);
     if (status_ != DriverStatus::DRIVER_NOT_STARTED) return status_;
     auto detector = MasterDetector::create(
-        *loop_, master_, [this](const std::optional<MasterInfo>& leader) { onLeader(leader); });
+        loop_.loop(), master_, [this](const std::optional<MasterInfo>& leader) { onLeader(leader); });
     if (!detector.ok()) {
       LOG(ERROR) << "Scheduler driver: " << detector.error();
       status_ = DriverStatus::DRIVER_ABORTED;
@@ -90,7 +72,7 @@ class TuttiSchedulerDriver::Impl {
     detector_ = std::move(detector).value();
     TransportOptions t;
     t.metricPrefix = "scheduler";
-    transport_ = std::make_unique<ZmqDealerTransport>(*loop_, metrics_, t);
+    transport_ = std::make_unique<ZmqDealerTransport>(loop_.loop(), metrics_, t);
     transport_->setHandler(
         [this](const ConnectionId&, wire::Payload&& m) { onMessage(std::move(m)); });
     transport_->setSendFailedHandler([](const ConnectionId&, const Status& why) {
@@ -105,19 +87,10 @@ class TuttiSchedulerDriver::Impl {
       startSubscribing();
     });
     status_ = DriverStatus::DRIVER_RUNNING;
-    auto begin = [this] {
+    loop_.start([this] {
       Status s = detector_->start();
       if (!s.ok()) LOG(ERROR) << "Scheduler driver: " << s;
-    };
-    if (shared_) {
-      loop_->post("driver.start", guarded(begin));
-    } else {
-      thread_ = std::thread([this, begin] {
-        loop_->adoptCurrentThread();
-        begin();
-        loop_->run();
-      });
-    }
+    });
     return status_;
   }
 
@@ -126,7 +99,7 @@ class TuttiSchedulerDriver::Impl {
       std::lock_guard<std::mutex> lock(mu_);
       if (status_ != DriverStatus::DRIVER_RUNNING) return status_;
     }
-    onLoop("driver.stop", [this, failover] {
+    loop_.onLoop("driver.stop", [this, failover] {
       if (!failover && info_.id) {
         Status s = transport_->send("", wire::TeardownCall{*info_.id});
         if (!s.ok()) LOG(WARNING) << "Scheduler driver: could not send TEARDOWN: " << s;
@@ -141,14 +114,14 @@ class TuttiSchedulerDriver::Impl {
       std::lock_guard<std::mutex> lock(mu_);
       if (status_ != DriverStatus::DRIVER_RUNNING) return status_;
     }
-    onLoop("driver.abort", [this] { finish(DriverStatus::DRIVER_ABORTED); });
+    loop_.onLoop("driver.abort", [this] { finish(DriverStatus::DRIVER_ABORTED); });
     return DriverStatus::DRIVER_ABORTED;
   }
 
   DriverStatus join() {
     std::unique_lock<std::mutex> lock(mu_);
     if (status_ == DriverStatus::DRIVER_NOT_STARTED) return status_;
-    if (shared_ && loop_->isLoopThread()) {
+    if (loop_.joinWouldBlockTheLoop()) {
       // Waiting here would stop the loop that must finish the driver.
       LOG_IF(ERROR, status_ == DriverStatus::DRIVER_RUNNING)
           << "Scheduler driver: join() on the thread of its shared loop returns at once";
@@ -171,12 +144,12 @@ class TuttiSchedulerDriver::Impl {
                     std::function<void()> dropped = nullptr) {
     DriverStatus s = status();
     if (s != DriverStatus::DRIVER_RUNNING) return s;
-    onLoop("driver.call", [this, what, build = std::move(build), dropped = std::move(dropped)] {
+    loop_.onLoop("driver.call", [this, what, build = std::move(build), dropped = std::move(dropped)] {
       if (!subscribed_ || !info_.id) {
         VLOG(1) << "Scheduler driver: dropping " << what << ": not subscribed";
         // Later, never from inside the scheduler's own call (Mesos's driver
         // queues this report too).
-        if (dropped) loop_->post("driver.dropped_call", guarded(std::move(dropped)));
+        if (dropped) loop_.post("driver.dropped_call", std::move(dropped));
         return;
       }
       // Queued with the round's other calls; a call the transport cannot
@@ -227,33 +200,18 @@ class TuttiSchedulerDriver::Impl {
   SchedulerDriverOptions& options() { return options_; }
 
  private:
-  // Work for the loop that does nothing once the driver is destroyed.
-  std::function<void()> guarded(std::function<void()> fn) {
-    return [alive = alive_, fn = std::move(fn)] {
-      if (alive->load()) fn();
-    };
-  }
-
-  void onLoop(const char* name, std::function<void()> fn) {
-    if (loop_->isLoopThread()) {
-      fn();
-    } else {
-      loop_->post(name, guarded(std::move(fn)));
-    }
-  }
-
   void finish(DriverStatus status) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (status_ != DriverStatus::DRIVER_RUNNING) return;
       status_ = status;
     }
-    if (subscribeTimer_) loop_->cancel(subscribeTimer_);
-    if (watchdogTimer_) loop_->cancel(watchdogTimer_);
+    if (subscribeTimer_) loop_.loop().cancel(subscribeTimer_);
+    if (watchdogTimer_) loop_.loop().cancel(watchdogTimer_);
     subscribeTimer_ = watchdogTimer_ = 0;
     subscribed_ = false;
     if (transport_) transport_->flush();  // this round's calls and acknowledgements
-    if (!shared_) loop_->stop();  // a shared loop is its owner's to stop
+    loop_.stopOwn();
     cv_.notify_all();
   }
 
@@ -263,21 +221,21 @@ class TuttiSchedulerDriver::Impl {
   void startSubscribing() {
     attempt_ = 0;
     connectPolls_ = 0;
-    subscribingSince_ = loop_->now();
+    subscribingSince_ = loop_.loop().now();
     warnedSilent_ = false;
-    if (subscribeTimer_) loop_->cancel(subscribeTimer_);
+    if (subscribeTimer_) loop_.loop().cancel(subscribeTimer_);
     subscribe();
   }
 
   void subscribe() {
     subscribeTimer_ = 0;
     if (subscribed_ || !running()) return;
-    if (!warnedSilent_ && loop_->now() - subscribingSince_ >= kSilentMasterWarning) {
+    if (!warnedSilent_ && loop_.loop().now() - subscribingSince_ >= kSilentMasterWarning) {
       // The usual cause: --master names the HTTP port (Mesos's habit) where
       // the message port is meant.
       warnedSilent_ = true;
       LOG(WARNING) << "Scheduler driver: no answer from the master at " << endpoint_ << " after "
-                   << toSeconds(loop_->now() - subscribingSince_)
+                   << toSeconds(loop_.loop().now() - subscribingSince_)
                    << "s; still trying. The master's address is its message port "
                       "(--message_port, default 6050), not its HTTP port";
     }
@@ -296,13 +254,13 @@ class TuttiSchedulerDriver::Impl {
       if (s.ok()) next = std::max(next, kMinResubscribe);
       ++attempt_;
     }
-    subscribeTimer_ = loop_->after(next, "driver.subscribe", guarded([this] { subscribe(); }));
+    subscribeTimer_ = loop_.after(next, "driver.subscribe", [this] { subscribe(); });
   }
 
   void armWatchdog() {
-    if (watchdogTimer_) loop_->cancel(watchdogTimer_);
-    watchdogTimer_ = loop_->after(fromSeconds(heartbeatInterval_), "driver.watchdog",
-                                  guarded([this] { onWatchdog(); }));
+    if (watchdogTimer_) loop_.loop().cancel(watchdogTimer_);
+    watchdogTimer_ = loop_.after(fromSeconds(heartbeatInterval_), "driver.watchdog",
+                                  [this] { onWatchdog(); });
   }
 
   // A new leading master (or none): connect to it and subscribe again.
@@ -313,7 +271,7 @@ class TuttiSchedulerDriver::Impl {
         subscribed_ = false;
         scheduler_->disconnected(self_);
       }
-      if (subscribeTimer_) loop_->cancel(subscribeTimer_);
+      if (subscribeTimer_) loop_.loop().cancel(subscribeTimer_);
       subscribeTimer_ = 0;
       return;
     }
@@ -332,7 +290,7 @@ class TuttiSchedulerDriver::Impl {
   void onWatchdog() {
     watchdogTimer_ = 0;
     if (!subscribed_ || !running()) return;
-    Duration silence = loop_->now() - lastEvent_;
+    Duration silence = loop_.loop().now() - lastEvent_;
     if (silence > fromSeconds(heartbeatInterval_ * options_.missedHeartbeatsBeforeDisconnect)) {
       LOG(WARNING) << "Scheduler driver: no word from the master for " << toSeconds(silence)
                    << "s; re-subscribing";
@@ -348,12 +306,12 @@ class TuttiSchedulerDriver::Impl {
 
   void onMessage(wire::Payload&& message) {
     if (!running()) return;
-    lastEvent_ = loop_->now();
+    lastEvent_ = loop_.loop().now();
     std::visit([this](auto& m) { handle(m); }, message);
   }
 
   void handle(wire::SubscribedEvent& e) {
-    if (subscribeTimer_) loop_->cancel(subscribeTimer_);
+    if (subscribeTimer_) loop_.loop().cancel(subscribeTimer_);
     subscribeTimer_ = 0;
     bool again = everSubscribed_;
     subscribed_ = true;
@@ -411,13 +369,9 @@ class TuttiSchedulerDriver::Impl {
   std::string endpoint_;
   SchedulerDriverOptions options_;
   Metrics metrics_;
-  const bool shared_;
-  std::unique_ptr<Loop> ownLoop_;  // null when the loop is the caller's
-  Loop* loop_ = nullptr;           // ownLoop_ or the caller's
-  std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);
+  DriverLoop loop_;  // before the transport and detector, which use its loop
   std::unique_ptr<ZmqDealerTransport> transport_;
   std::unique_ptr<MasterDetector> detector_;
-  std::thread thread_;
 
   std::mutex mu_;
   std::condition_variable cv_;

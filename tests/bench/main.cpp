@@ -137,6 +137,11 @@ int main(int argc, char** argv) {
     return tutti::bench::runOffers(o);
   }
   if (scenario == "c1m") {
+    if (FLAGS_driver_loops < 0) {
+      std::fprintf(stderr, "Invalid value for --driver_loops: %d (0 or more)\n",
+                   FLAGS_driver_loops);
+      return 1;
+    }
     tutti::bench::C1mOptions o;
     o.agents = FLAGS_agents;
     o.frameworks = FLAGS_frameworks;

@@ -134,6 +134,14 @@ class ExecutorDriverFixture : public ::testing::Test {
     }
     return true;
   }
+  // The test thread runs the executor's loop too (as tutti-executor's main
+  // thread does) while the agent waits.
+  bool bothWaitFor(const std::function<bool()>& condition) {
+    return agentWaitsFor([&] {
+      executorLoop_.runOnce(0ms);
+      return condition();
+    });
+  }
   template <typename T>
   std::vector<T> callsOf() const {
     std::vector<T> out;
@@ -233,15 +241,9 @@ TEST_F(ExecutorDriverOnTheCallersLoopTest, ADriverDestroyedWhileItsLoopRunsOnLea
   auto driver = std::make_unique<TuttiExecutorDriver>(&executor_, executorLoop_);
   ASSERT_EQ(driver->start(), DriverStatus::DRIVER_RUNNING);
   executorLoop_.adoptCurrentThread();
-  auto both = [&](const std::function<bool()>& condition) {
-    return agentWaitsFor([&] {
-      executorLoop_.runOnce(0ms);
-      return condition();
-    });
-  };
-  ASSERT_TRUE(both([&] { return !callsOf<w::ExecutorSubscribeCall>().empty(); }));
+  ASSERT_TRUE(bothWaitFor([&] { return !callsOf<w::ExecutorSubscribeCall>().empty(); }));
   send(w::ExecutorSubscribedEvent{});
-  ASSERT_TRUE(both([&] { return executor_.registeredYet(); }));
+  ASSERT_TRUE(bothWaitFor([&] { return executor_.registeredYet(); }));
   std::thread([&] {
     TaskStatus running;
     running.taskId = TaskID("t1");
@@ -251,9 +253,9 @@ TEST_F(ExecutorDriverOnTheCallersLoopTest, ADriverDestroyedWhileItsLoopRunsOnLea
   driver.reset();
   bool ran = false;
   executorLoop_.post("test.after", [&] { ran = true; });
-  ASSERT_TRUE(both([&] { return ran; }));
+  ASSERT_TRUE(bothWaitFor([&] { return ran; }));
   auto until = std::chrono::steady_clock::now() + 200ms;
-  while (std::chrono::steady_clock::now() < until) both([] { return true; });
+  while (std::chrono::steady_clock::now() < until) bothWaitFor([] { return true; });
   EXPECT_TRUE(callsOf<w::ExecutorUpdateCall>().empty()) << "a destroyed driver sent an update";
 }
 
@@ -270,20 +272,14 @@ TEST_F(ExecutorDriverOnTheCallersLoopTest, OnItsLoopsThreadUpdatesGoOutInlineAnd
   driver_ = std::make_unique<TuttiExecutorDriver>(&executor_, executorLoop_);
   ASSERT_EQ(driver_->start(), DriverStatus::DRIVER_RUNNING);
   executorLoop_.adoptCurrentThread();
-  auto both = [&](const std::function<bool()>& condition) {
-    return agentWaitsFor([&] {
-      executorLoop_.runOnce(0ms);
-      return condition();
-    });
-  };
-  ASSERT_TRUE(both([&] { return !callsOf<w::ExecutorSubscribeCall>().empty(); }));
+  ASSERT_TRUE(bothWaitFor([&] { return !callsOf<w::ExecutorSubscribeCall>().empty(); }));
   send(w::ExecutorSubscribedEvent{});
   TaskInfo task;
   task.taskId = TaskID("t1");
   send(w::LaunchEvent{task});
-  ASSERT_TRUE(both([&] { return !callsOf<w::ExecutorUpdateCall>().empty(); }));
+  ASSERT_TRUE(bothWaitFor([&] { return !callsOf<w::ExecutorUpdateCall>().empty(); }));
   send(w::AcknowledgedEvent{TaskID("t1"), callsOf<w::ExecutorUpdateCall>().front().status.uuid});
-  ASSERT_TRUE(both([&] { return driver_->unacknowledgedUpdates() == 0; }));
+  ASSERT_TRUE(bothWaitFor([&] { return driver_->unacknowledgedUpdates() == 0; }));
 
   // On the loop's own thread stop() finishes the driver at once, and join()
   // returns rather than wait for the loop it would block.
