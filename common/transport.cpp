@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "common/ids.hpp"
+#include "common/pid_cache.hpp"
 
 namespace tutti {
 
@@ -140,6 +141,9 @@ void Transport::onFrame(const ConnectionId& from, const void* data, size_t size)
 
 zmq::context_t& zmqContext() {
   static zmq::context_t* ctx = [] {
+    // libzmq asks getpid() on every wake-up between a socket and its I/O
+    // thread: serve it without a system call (pid_cache.hpp).
+    installPidCache();
     auto* c = new zmq::context_t(1);
     // Each daemon has one loop thread; more I/O threads only add switching.
     return c;

@@ -81,6 +81,9 @@ void TaskManager::addTask(FrameworkRecord& fw, AgentRecord& agent, const TaskInf
   task.state = TaskState::TASK_STAGING;
   task.resources = info.resources;
   task.labels = info.labels;
+  // Room for the usual life (starting, running, a terminal state) without
+  // moving the statuses on each update.
+  task.statuses.reserve(3);
   active_[static_cast<size_t>(TaskState::TASK_STAGING)]++;
   fw.used += info.resources;
   agent.used[fw.id] += info.resources;
