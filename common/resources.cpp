@@ -1,6 +1,6 @@
 // Resources: canonical multiset of Resource with Mesos's text form.
 //
-// Invariants of Resources::list_ (the canonical form): one entry per kind,
+// Invariants of the entries (Resources::list_, the canonical form): one entry per kind,
 // entries sorted by kindLess, no empty entries (zero or negative scalars,
 // no ranges, no set items), ranges coalesced. Every mutation goes through
 // addUnchecked or operator-=(const Resource&), so the invariant has two owners
@@ -20,6 +20,7 @@
 #include "tutti/resources.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <iterator>
 #include <limits>
@@ -774,12 +775,13 @@ Result<Resources> Resources::fromList(const std::vector<Resource>& list) {
     if (!c.isEmpty()) items.push_back(std::move(c));
   }
   std::stable_sort(items.begin(), items.end(), kindLess);
+  std::vector<Resource>& merged = out.mut();
   for (auto& r : items) {
-    if (out.list_.empty() || !out.list_.back().sameKind(r)) {
-      out.list_.push_back(std::move(r));
+    if (merged.empty() || !merged.back().sameKind(r)) {
+      merged.push_back(std::move(r));
       continue;
     }
-    Resource& last = out.list_.back();
+    Resource& last = merged.back();
     switch (r.type) {
       case Resource::Type::SCALAR:
         last.scalarMillis = saturatingAdd(last.scalarMillis, r.scalarMillis);
@@ -790,7 +792,7 @@ Result<Resources> Resources::fromList(const std::vector<Resource>& list) {
       case Resource::Type::SET: last.set.merge(r.set); break;
     }
   }
-  for (auto& r : out.list_) {
+  for (auto& r : merged) {
     if (r.type == Resource::Type::RANGES) r.ranges = coalesceRanges(std::move(r.ranges));
   }
   Status s = checkTotals(out);
@@ -826,20 +828,39 @@ Result<Resources> Resources::parse(std::string_view text, std::string_view defau
 
 std::string Resources::toString() const {
   std::string out;
-  for (const auto& r : list_) {
+  for (const auto& r : list()) {
     if (!out.empty()) out += ";";
     out += formatResource(r);
   }
   return out;
 }
 
+const std::vector<Resource>& Resources::noEntries() {
+  static const std::vector<Resource>* const kNone = new std::vector<Resource>();
+  return *kNone;
+}
+
+std::vector<Resource>& Resources::mut() {
+  if (!list_) {
+    list_ = std::make_shared<std::vector<Resource>>();
+  } else if (list_.use_count() != 1) {
+    list_ = std::make_shared<std::vector<Resource>>(*list_);
+  } else {
+    // The last other owner may have just let go on another thread: see its
+    // reads before writing (its release decrement pairs with this).
+    std::atomic_thread_fence(std::memory_order_acquire);
+  }
+  return *list_;
+}
+
 void Resources::addUnchecked(const Resource& resource) {
-  // Copy first: `resource` may alias an element of list_ that insert moves.
+  // Copy first: `resource` may alias an element of the list that insert moves.
   Resource r = canonical(resource);
   if (r.isEmpty()) return;
-  auto it = std::lower_bound(list_.begin(), list_.end(), r, kindLess);
-  if (it == list_.end() || !it->sameKind(r)) {
-    list_.insert(it, std::move(r));
+  std::vector<Resource>& list = mut();
+  auto it = std::lower_bound(list.begin(), list.end(), r, kindLess);
+  if (it == list.end() || !it->sameKind(r)) {
+    list.insert(it, std::move(r));
     return;
   }
   switch (r.type) {
@@ -862,19 +883,28 @@ Resources& Resources::operator+=(const Resource& r) {
 }
 
 Resources& Resources::operator+=(const Resources& r) {
+  if (empty()) {
+    list_ = r.list_;  // canonical already: share it
+    return *this;
+  }
   if (&r == this) {
     Resources copy = r;
     return *this += copy;
   }
-  for (const auto& resource : r.list_) addUnchecked(resource);
+  // `r` may share this list: the first change gives this one its own copy
+  // and the loop goes on over the shared one, unchanged.
+  for (const auto& resource : r.list()) addUnchecked(resource);
   return *this;
 }
 
 Resources& Resources::operator-=(const Resource& resource) {
   Resource r = canonical(resource);
   if (r.isEmpty()) return *this;
-  auto it = std::lower_bound(list_.begin(), list_.end(), r, kindLess);
-  if (it == list_.end() || !it->sameKind(r)) return *this;
+  const std::vector<Resource>& shared = list();
+  auto found = std::lower_bound(shared.begin(), shared.end(), r, kindLess);
+  if (found == shared.end() || !found->sameKind(r)) return *this;  // nothing to copy
+  std::vector<Resource>& list = mut();
+  auto it = list.begin() + (found - shared.begin());
   switch (r.type) {
     case Resource::Type::SCALAR:
       it->scalarMillis = std::max<int64_t>(0, it->scalarMillis - r.scalarMillis);
@@ -884,16 +914,16 @@ Resources& Resources::operator-=(const Resource& resource) {
       for (const auto& item : r.set) it->set.erase(item);
       break;
   }
-  if (it->isEmpty()) list_.erase(it);
+  if (it->isEmpty()) list.erase(it);
   return *this;
 }
 
 Resources& Resources::operator-=(const Resources& r) {
-  if (&r == this) {
-    list_.clear();
+  if (&r == this || list_ == r.list_) {
+    list_.reset();
     return *this;
   }
-  for (const auto& resource : r.list_) *this -= resource;
+  for (const auto& resource : r.list()) *this -= resource;
   return *this;
 }
 
@@ -912,8 +942,9 @@ Resources Resources::operator-(const Resources& r) const {
 bool Resources::contains(const Resource& resource) const {
   Resource r = canonical(resource);
   if (r.isEmpty()) return true;
-  auto it = std::lower_bound(list_.begin(), list_.end(), r, kindLess);
-  if (it == list_.end() || !it->sameKind(r)) return false;
+  const std::vector<Resource>& list = this->list();
+  auto it = std::lower_bound(list.begin(), list.end(), r, kindLess);
+  if (it == list.end() || !it->sameKind(r)) return false;
   switch (r.type) {
     case Resource::Type::SCALAR: return it->scalarMillis >= r.scalarMillis;
     case Resource::Type::RANGES: return rangesContain(it->ranges, r.ranges);
@@ -924,14 +955,16 @@ bool Resources::contains(const Resource& resource) const {
 }
 
 bool Resources::contains(const Resources& r) const {
-  return std::all_of(r.list_.begin(), r.list_.end(),
+  if (list_ == r.list_) return true;
+  return std::all_of(r.begin(), r.end(),
                      [this](const Resource& resource) { return contains(resource); });
 }
 
 Resources Resources::filter(const std::function<bool(const Resource&)>& keep) const {
   // Filtering a canonical list keeps it sorted and merged: push directly.
+  if (std::all_of(begin(), end(), keep)) return *this;  // shares the list
   Resources out;
-  std::copy_if(list_.begin(), list_.end(), std::back_inserter(out.list_), keep);
+  std::copy_if(begin(), end(), std::back_inserter(out.mut()), keep);
   return out;
 }
 
@@ -955,8 +988,13 @@ Resources Resources::allocatableTo(std::string_view role) const {
 }
 
 Resources Resources::allocate(std::string_view role) const {
+  if (std::all_of(begin(), end(), [role](const Resource& r) {
+        return r.allocationRole && *r.allocationRole == role;
+      })) {
+    return *this;  // already so: shares the list
+  }
   Resources out;
-  for (Resource r : list_) {
+  for (Resource r : list()) {
     r.allocationRole = std::string(role);
     out.addUnchecked(r);
   }
@@ -964,8 +1002,11 @@ Resources Resources::allocate(std::string_view role) const {
 }
 
 Resources Resources::unallocate() const {
+  if (std::none_of(begin(), end(), [](const Resource& r) { return r.allocationRole.has_value(); })) {
+    return *this;  // already so: shares the list
+  }
   Resources out;
-  for (Resource r : list_) {
+  for (Resource r : list()) {
     r.allocationRole.reset();
     out.addUnchecked(r);
   }
@@ -974,7 +1015,7 @@ Resources Resources::unallocate() const {
 
 std::set<std::string> Resources::allocationRoles() const {
   std::set<std::string> roles;
-  for (const auto& r : list_) {
+  for (const auto& r : list()) {
     if (r.allocationRole) roles.insert(*r.allocationRole);
   }
   return roles;
@@ -982,7 +1023,7 @@ std::set<std::string> Resources::allocationRoles() const {
 
 Resources Resources::flatten() const {
   Resources out;
-  for (Resource r : list_) {
+  for (Resource r : list()) {
     r.reservations.clear();
     r.allocationRole.reset();
     out.addUnchecked(r);
@@ -992,7 +1033,7 @@ Resources Resources::flatten() const {
 
 Resources Resources::pushReservation(const ReservationInfo& reservation) const {
   Resources out;
-  for (Resource r : list_) {
+  for (Resource r : list()) {
     r.reservations.push_back(reservation);
     out.addUnchecked(r);
   }
@@ -1001,7 +1042,7 @@ Resources Resources::pushReservation(const ReservationInfo& reservation) const {
 
 Resources Resources::popReservation() const {
   Resources out;
-  for (Resource r : list_) {
+  for (Resource r : list()) {
     if (!r.reservations.empty()) r.reservations.pop_back();
     out.addUnchecked(r);
   }
@@ -1010,7 +1051,7 @@ Resources Resources::popReservation() const {
 
 int64_t Resources::scalarMillis(std::string_view name) const {
   int64_t total = 0;
-  for (const auto& r : list_) {
+  for (const auto& r : list()) {
     if (r.name == name && r.type == Resource::Type::SCALAR) {
       total = saturatingAdd(total, r.scalarMillis);
     }
@@ -1039,7 +1080,7 @@ std::optional<double> Resources::gpus() const { return optionalScalar(*this, "gp
 
 std::vector<Range> Resources::ports() const {
   std::vector<Range> all;
-  for (const auto& r : list_) {
+  for (const auto& r : list()) {
     if (r.name == "ports" && r.type == Resource::Type::RANGES) {
       all.insert(all.end(), r.ranges.begin(), r.ranges.end());
     }
@@ -1049,7 +1090,7 @@ std::vector<Range> Resources::ports() const {
 
 std::set<std::string> Resources::names() const {
   std::set<std::string> out;
-  for (const auto& r : list_) out.insert(r.name);
+  for (const auto& r : list()) out.insert(r.name);
   return out;
 }
 

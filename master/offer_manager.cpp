@@ -109,20 +109,24 @@ void OfferManager::erase(std::unordered_map<OfferID, OfferRecord>::iterator it) 
   offers_.erase(it);
 }
 
-std::optional<Offer> OfferManager::take(const OfferID& id) {
+std::shared_ptr<const Offer> OfferManager::take(const OfferID& id) {
   auto it = offers_.find(id);
-  if (it == offers_.end()) return std::nullopt;
-  Offer offer = *it->second.offer;
+  if (it == offers_.end()) return nullptr;
+  std::shared_ptr<const Offer> offer = it->second.offer;
   erase(it);
   return offer;
 }
 
 void OfferManager::remove(const OfferID& id, const std::optional<Filters>& filters) {
   auto it = offers_.find(id);
-  if (it == offers_.end()) return;
-  Offer offer = *it->second.offer;
+  if (it != offers_.end()) removeAt(it, filters);
+}
+
+void OfferManager::removeAt(std::unordered_map<OfferID, OfferRecord>::iterator it,
+                            const std::optional<Filters>& filters) {
+  std::shared_ptr<const Offer> offer = it->second.offer;
   erase(it);
-  master_.allocator().recoverResources(offer.frameworkId, offer.agentId, offer.resources,
+  master_.allocator().recoverResources(offer->frameworkId, offer->agentId, offer->resources,
                                        filters);
   master_.requestAllocation();
 }
@@ -131,13 +135,13 @@ void OfferManager::onDecline(const ConnectionId& from, const wire::DeclineCall& 
   FrameworkRecord* fw = master_.frameworks().authorize(from, m.frameworkId, "DECLINE");
   if (!fw) return;
   for (const auto& id : m.offerIds) {
-    const OfferRecord* rec = find(id);
-    if (!rec || rec->offer->frameworkId != fw->id) {
+    auto it = offers_.find(id);
+    if (it == offers_.end() || it->second.offer->frameworkId != fw->id) {
       VLOG(1) << "Ignoring decline of unknown offer " << id;
       continue;
     }
     offersDeclined_.inc();
-    remove(id, m.filters);
+    removeAt(it, m.filters);
   }
 }
 

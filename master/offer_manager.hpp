@@ -26,7 +26,8 @@ class OfferManager {
 
   const OfferRecord* find(const OfferID& id) const;
   // Removes an offer that an accept uses; its resources stay allocated.
-  std::optional<Offer> take(const OfferID& id);
+  // Null for an unknown offer.
+  std::shared_ptr<const Offer> take(const OfferID& id);
   // Removes an offer and gives its resources back to the allocator.
   void remove(const OfferID& id, const std::optional<Filters>& filters);
   // The agent is gone: its offers are rescinded, nothing is recovered.
@@ -45,6 +46,9 @@ class OfferManager {
 
  private:
   void erase(std::unordered_map<OfferID, OfferRecord>::iterator it);
+  // erase() and give the offer's resources back to the allocator.
+  void removeAt(std::unordered_map<OfferID, OfferRecord>::iterator it,
+                const std::optional<Filters>& filters);
   void onOfferTimeout(const OfferID& id);
 
   Master& master_;

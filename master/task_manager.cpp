@@ -181,7 +181,8 @@ void TaskManager::onAccept(const ConnectionId& from, const wire::AcceptCall& m) 
   // Gather the offers. Any problem voids the whole accept, as in Mesos:
   // the valid offers' resources go back and every launch is dropped.
   std::string error;
-  std::vector<Offer> offers;
+  // Shared with the records they came from: nothing is copied.
+  std::vector<std::shared_ptr<const Offer>> offers;
   std::set<OfferID> seen;
   for (const auto& id : m.offerIds) {
     if (!seen.insert(id).second) {
@@ -193,28 +194,27 @@ void TaskManager::onAccept(const ConnectionId& from, const wire::AcceptCall& m) 
       if (error.empty()) error = "Offer " + id.value + " is no longer valid";
       continue;
     }
-    auto offer = master_.offers().take(id);
-    offers.push_back(*offer);
+    offers.push_back(master_.offers().take(id));
   }
   if (error.empty() && offers.empty()) error = "No offers to accept";
   for (size_t i = 1; error.empty() && i < offers.size(); ++i) {
-    if (offers[i].agentId != offers[0].agentId) {
-      error = "Offers " + offers[0].id.value + " and " + offers[i].id.value +
+    if (offers[i]->agentId != offers[0]->agentId) {
+      error = "Offers " + offers[0]->id.value + " and " + offers[i]->id.value +
               " are for different agents";
-    } else if (offers[i].allocationRole != offers[0].allocationRole) {
-      error = "Offers " + offers[0].id.value + " and " + offers[i].id.value +
+    } else if (offers[i]->allocationRole != offers[0]->allocationRole) {
+      error = "Offers " + offers[0]->id.value + " and " + offers[i]->id.value +
               " are for different roles";
     }
   }
   AgentRecord* agent = nullptr;
   if (error.empty()) {
-    agent = master_.agents().findRegistered(offers[0].agentId);
-    if (!agent) error = "Agent " + offers[0].agentId.value + " is not registered";
+    agent = master_.agents().findRegistered(offers[0]->agentId);
+    if (!agent) error = "Agent " + offers[0]->agentId.value + " is not registered";
   }
   if (!error.empty()) {
     LOG(WARNING) << "Invalid ACCEPT from framework " << fw->id << ": " << error;
     for (const auto& o : offers) {
-      master_.allocator().recoverResources(fw->id, o.agentId, o.resources, std::nullopt);
+      master_.allocator().recoverResources(fw->id, o->agentId, o->resources, std::nullopt);
     }
     if (!offers.empty()) master_.requestAllocation();
     dropLaunches(*fw, m, error);
@@ -222,8 +222,8 @@ void TaskManager::onAccept(const ConnectionId& from, const wire::AcceptCall& m) 
   }
 
   Resources available;
-  for (const auto& o : offers) available += o.resources;
-  const std::string& role = offers[0].allocationRole;
+  for (const auto& o : offers) available += o->resources;
+  const std::string& role = offers[0]->allocationRole;
   std::set<TaskID> launching;
   LaunchContext ctx{fw->info, agent->id, role, [&](const TaskID& id) {
                       return fw->tasks.count(id) > 0 || launching.count(id) > 0;

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <ostream>
 #include <set>
@@ -104,11 +105,11 @@ class Resources {
   // Mesos's text form; parse(toString()) gives back an equal Resources.
   std::string toString() const;
 
-  const std::vector<Resource>& list() const { return list_; }
-  bool empty() const { return list_.empty(); }
-  size_t size() const { return list_.size(); }
-  auto begin() const { return list_.begin(); }
-  auto end() const { return list_.end(); }
+  const std::vector<Resource>& list() const { return list_ ? *list_ : noEntries(); }
+  bool empty() const { return !list_ || list_->empty(); }
+  size_t size() const { return list_ ? list_->size() : 0; }
+  auto begin() const { return list().begin(); }
+  auto end() const { return list().end(); }
 
   Resources& operator+=(const Resource& r);
   Resources& operator+=(const Resources& r);
@@ -118,7 +119,7 @@ class Resources {
   Resources& operator-=(const Resources& r);
   Resources operator+(const Resources& r) const;
   Resources operator-(const Resources& r) const;
-  bool operator==(const Resources& r) const { return list_ == r.list_; }
+  bool operator==(const Resources& r) const { return list_ == r.list_ || list() == r.list(); }
   bool operator!=(const Resources& r) const { return !(*this == r); }
 
   // True when every kind of `r` is present here in at least that amount.
@@ -160,7 +161,17 @@ class Resources {
 
  private:
   void addUnchecked(const Resource& r);
-  std::vector<Resource> list_;
+  // The entries for a change: copied first when another Resources shares
+  // them.
+  std::vector<Resource>& mut();
+  static const std::vector<Resource>& noEntries();
+
+  // The entries, shared copy-on-write between copies: copying a Resources
+  // (an agent's total kept by the registry, the agent record and the
+  // allocator; an offer's resources) takes a reference, and the first change
+  // to a shared list copies it. Null when there are none. A Resources is a
+  // value: one thread changes one object; copies may live on other threads.
+  std::shared_ptr<std::vector<Resource>> list_;
 };
 
 std::ostream& operator<<(std::ostream& os, const Resources& r);

@@ -3,10 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdint>
 #include <limits>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace tutti {
@@ -728,6 +730,97 @@ TEST(ResourcesValidateTest, FromListCanonicalises) {
   const int64_t half = int64_t{1} << 52;
   auto big = Resources::fromList({scalar("cpus", half + 1), scalar("cpus", half)});
   EXPECT_HAS_SUBSTR(big.error(), "too large");
+}
+
+// ---- Copies share their entries until one changes ----------------------
+
+bool sameEntries(const Resources& a, const Resources& b) { return &a.list() == &b.list(); }
+
+TEST(ResourcesSharingTest, CopiesShareUntilOneChanges) {
+  Resources a = parsed("cpus:4;mem:1024;ports:[31000-31009]");
+  Resources b = a;
+  EXPECT_TRUE(sameEntries(a, b));
+  b += parsed("cpus:1");
+  EXPECT_FALSE(sameEntries(a, b));
+  EXPECT_EQ(a, parsed("cpus:4;mem:1024;ports:[31000-31009]"));
+  EXPECT_EQ(b, parsed("cpus:5;mem:1024;ports:[31000-31009]"));
+
+  Resources c = a;
+  c -= parsed("ports:[31000-31004]");
+  EXPECT_EQ(a.ports(), (std::vector<Range>{{31000, 31009}}));
+  EXPECT_EQ(c.ports(), (std::vector<Range>{{31005, 31009}}));
+}
+
+TEST(ResourcesSharingTest, SubtractingWhatIsAbsentCopiesNothing) {
+  Resources a = parsed("cpus:4;mem:1024");
+  Resources b = a;
+  b -= parsed("gpus:1");
+  EXPECT_TRUE(sameEntries(a, b));
+  EXPECT_EQ(b, a);
+}
+
+TEST(ResourcesSharingTest, AddingToNothingSharesAndSubtractingTheSameEmpties) {
+  Resources total = parsed("cpus:4;mem:1024");
+  Resources sum;
+  sum += total;
+  EXPECT_TRUE(sameEntries(sum, total));
+  sum += parsed("mem:1024");
+  EXPECT_EQ(total, parsed("cpus:4;mem:1024"));
+  EXPECT_EQ(sum, parsed("cpus:4;mem:2048"));
+
+  Resources copy = total;
+  copy -= total;  // a different object with the same entries
+  EXPECT_TRUE(copy.empty());
+  EXPECT_EQ(total, parsed("cpus:4;mem:1024"));
+  total -= total;
+  EXPECT_TRUE(total.empty());
+}
+
+TEST(ResourcesSharingTest, AddingACopyOfItselfDoubles) {
+  Resources a = parsed("cpus:1;ports:[1-2]");
+  Resources b = a;
+  a += b;  // b shares a's entries while a changes
+  EXPECT_EQ(a, parsed("cpus:2;ports:[1-2]"));
+  EXPECT_EQ(b, parsed("cpus:1;ports:[1-2]"));
+  a += a;
+  EXPECT_EQ(a, parsed("cpus:4;ports:[1-2]"));
+}
+
+TEST(ResourcesSharingTest, RoleChangesShareWhenNothingChanges) {
+  Resources plain = parsed("cpus:1;mem:32");
+  Resources u = plain.unallocate();
+  EXPECT_TRUE(sameEntries(u, plain));
+  Resources a = plain.allocate("eng");
+  EXPECT_FALSE(sameEntries(a, plain));
+  EXPECT_TRUE(sameEntries(a.allocate("eng"), a));
+  EXPECT_EQ(a.unallocate(), plain);
+  u += parsed("cpus:1");
+  EXPECT_EQ(plain, parsed("cpus:1;mem:32"));
+  Resources kept = plain.filter([](const Resource&) { return true; });
+  EXPECT_TRUE(sameEntries(kept, plain));
+  EXPECT_EQ(plain.filter([](const Resource& r) { return r.name == "mem"; }), parsed("mem:32"));
+}
+
+TEST(ResourcesSharingTest, CopiesOnOtherThreadsKeepTheirValue) {
+  // Readers on other threads hold copies while the owner keeps changing its
+  // own: each copy must stay what it was when it was taken.
+  Resources owner = parsed("cpus:1000;mem:1000");
+  std::vector<std::thread> readers;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 4; ++t) {
+    Resources copy = owner;
+    const int64_t cpus = owner.scalarMillis("cpus");
+    readers.emplace_back([copy = std::move(copy), cpus, &wrong] {
+      for (int i = 0; i < 2000; ++i) {
+        Resources mine = copy;
+        if (mine.scalarMillis("cpus") != cpus || mine.scalar("mem") != 1000) ++wrong;
+      }
+    });
+    for (int i = 0; i < 100; ++i) owner -= parsed("cpus:1");
+  }
+  for (auto& r : readers) r.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(owner.scalar("cpus"), 600);
 }
 
 }  // namespace
