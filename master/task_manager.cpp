@@ -110,12 +110,13 @@ void TaskManager::addReportedTask(FrameworkRecord& fw, AgentRecord& agent, Task 
   fw.tasks.emplace(id, std::move(rec));
 }
 
-void TaskManager::release(FrameworkRecord& fw, TaskRecord& rec, bool toAllocator) {
+void TaskManager::release(FrameworkRecord& fw, TaskRecord& rec, AgentRecord* agent,
+                          bool toAllocator) {
   if (rec.released) return;
   rec.released = true;
   const Task& t = *rec.task;
   fw.used -= t.resources;
-  if (AgentRecord* agent = master_.agents().find(t.agentId)) {
+  if (agent) {
     auto it = agent->used.find(fw.id);
     if (it != agent->used.end()) {
       it->second -= t.resources;
@@ -132,10 +133,10 @@ void TaskManager::removeTask(FrameworkRecord& fw, const TaskID& id) {
   auto it = fw.tasks.find(id);
   if (it == fw.tasks.end()) return;
   TaskRecord& rec = it->second;
-  bool agentAlive = master_.agents().findRegistered(rec.task->agentId) != nullptr;
-  release(fw, rec, agentAlive);
+  AgentRecord* agent = master_.agents().find(rec.task->agentId);
+  release(fw, rec, agent, /*toAllocator=*/agent && agent->state == AgentState::kRegistered);
   if (!isTerminal(rec.task->state)) active_[static_cast<size_t>(rec.task->state)]--;
-  if (AgentRecord* agent = master_.agents().find(rec.task->agentId)) {
+  if (agent) {
     auto t = agent->tasks.find(fw.id);
     if (t != agent->tasks.end()) {
       t->second.erase(id);
@@ -508,7 +509,7 @@ void TaskManager::onStatusUpdate(const ConnectionId& from, wire::StatusUpdateMes
       statuses.push_back(status);
       status.data = std::move(data);
       if (statuses.size() > kMaxStatusesPerTask) statuses.erase(statuses.begin());
-      if (isTerminal(rec.task->state)) release(*fw, rec, /*toAllocator=*/true);
+      if (isTerminal(rec.task->state)) release(*fw, rec, agent, /*toAllocator=*/true);
     }
     Task& task = rec.task.mut();
     task.statusUpdateState = status.state;
@@ -528,7 +529,7 @@ void TaskManager::agentLost(AgentRecord& agent, TaskState partitionAwareState, R
       auto it = fw->tasks.find(id);
       if (it == fw->tasks.end()) continue;
       TaskRecord& rec = it->second;
-      release(*fw, rec, /*toAllocator=*/false);  // the allocator forgot the agent
+      release(*fw, rec, &agent, /*toAllocator=*/false);  // the allocator forgot the agent
       if (!isTerminal(rec.task->state)) {
         TaskStatus s = masterStatus(*rec.task, state, reason, message);
         setState(rec, state);

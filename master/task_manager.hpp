@@ -59,8 +59,9 @@ class TaskManager {
   void addReportedTask(FrameworkRecord& fw, AgentRecord& agent, Task task);
   void setState(TaskRecord& rec, TaskState state);
   // Gives a terminal task's resources back (to the allocator when
-  // `toAllocator`; not when the agent itself is gone).
-  void release(FrameworkRecord& fw, TaskRecord& rec, bool toAllocator);
+  // `toAllocator`; not when the agent itself is gone). `agent` is the
+  // task's agent (null when the master no longer has it).
+  void release(FrameworkRecord& fw, TaskRecord& rec, AgentRecord* agent, bool toAllocator);
   // Moves the task out of the active set, to completed or unreachable.
   void removeTask(FrameworkRecord& fw, const TaskID& id);
   void sendUpdate(FrameworkRecord& fw, TaskStatus status);
