@@ -903,8 +903,9 @@ Resources& Resources::operator-=(const Resource& resource) {
   const std::vector<Resource>& shared = list();
   auto found = std::lower_bound(shared.begin(), shared.end(), r, kindLess);
   if (found == shared.end() || !found->sameKind(r)) return *this;  // nothing to copy
+  const auto index = found - shared.begin();  // `shared` may be let go by mut()
   std::vector<Resource>& list = mut();
-  auto it = list.begin() + (found - shared.begin());
+  auto it = list.begin() + index;
   switch (r.type) {
     case Resource::Type::SCALAR:
       it->scalarMillis = std::max<int64_t>(0, it->scalarMillis - r.scalarMillis);

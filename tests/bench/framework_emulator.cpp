@@ -9,6 +9,7 @@
 #include "common/clock.hpp"
 #include "common/loop.hpp"
 #include "tests/bench/agent_emulator.hpp"
+#include "tests/bench/held_offers.hpp"
 #include "tutti/scheduler.hpp"
 
 namespace tutti::bench {
@@ -85,13 +86,13 @@ class FrameworkEmulator::Framework : public Scheduler {
       std::lock_guard<std::mutex> lock(mu_);
       int64_t now = steadyNowNs();
       while (n-- > 0 && !held_.empty()) {
-        const Offer& o = held_.front();
+        const Offer& o = held_.oldest();
         {
           std::lock_guard<std::mutex> s(shared_->mu);
           shared_->declinedAt[o.agentId.value] = now;
         }
         ids.push_back(o.id);
-        held_.pop_front();
+        held_.dropOldest();
       }
     }
     for (const auto& id : ids) {
@@ -131,13 +132,13 @@ class FrameworkEmulator::Framework : public Scheduler {
       }
     }
     std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& o : offers) held_.push_back(o);
+    for (const auto& o : offers) held_.add(o);
     if (quota_ > 0) refill(d);
   }
 
   void offerRescinded(SchedulerDriver*, const OfferID& id) override {
     std::lock_guard<std::mutex> lock(mu_);
-    std::erase_if(held_, [&](const Offer& o) { return o.id == id; });
+    held_.erase(id);
   }
 
   void statusUpdate(SchedulerDriver* d, const TaskStatus& s) override {
@@ -255,21 +256,16 @@ class FrameworkEmulator::Framework : public Scheduler {
   // declines and suppresses once the queue is empty. Under mu_.
   void launchSome(SchedulerDriver* d) {
     while (queued() && inFlight_ < options_.maxInFlight && !held_.empty()) {
-      Offer offer = std::move(held_.front());
-      held_.pop_front();
       // Every held offer of the same agent goes into this accept (Mesos
       // allows several offers of one agent in one accept): the pieces a
       // busy agent frees one task at a time add up to room for a batch.
-      std::vector<OfferID> ids = {offer.id};
-      Resources left = offer.resources;
-      for (auto it = held_.begin(); it != held_.end();) {
-        if (it->agentId == offer.agentId && it->allocationRole == offer.allocationRole) {
-          ids.push_back(it->id);
-          left += it->resources;
-          it = held_.erase(it);
-        } else {
-          ++it;
-        }
+      std::vector<Offer> group = held_.takeOldestWithItsAgent();
+      const Offer& offer = group.front();
+      std::vector<OfferID> ids;
+      Resources left;
+      for (const auto& o : group) {
+        ids.push_back(o.id);
+        left += o.resources;
       }
       Resources need = each_.allocate(offer.allocationRole);
       std::vector<TaskInfo> batch;
@@ -311,8 +307,7 @@ class FrameworkEmulator::Framework : public Scheduler {
     }
     if (!queued() && !suppressed_) {
       suppressed_ = true;
-      for (const auto& o : held_) d->declineOffer(o.id, Filters{3600});
-      held_.clear();
+      for (const auto& id : held_.takeAllIds()) d->declineOffer(id, Filters{3600});
       d->suppressOffers();
     }
   }
@@ -326,7 +321,7 @@ class FrameworkEmulator::Framework : public Scheduler {
   std::unique_ptr<TuttiSchedulerDriver> driver_;
 
   std::mutex mu_;  // guards what follows (driver thread and ticker)
-  std::deque<Offer> held_;
+  HeldOffers held_;
   std::vector<int64_t> launchedAt_;  // by task number; 0 once running or ended
   int64_t next_ = 0;
   std::deque<int64_t> retry_;  // task numbers to launch again
