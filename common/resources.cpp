@@ -840,6 +840,8 @@ const std::vector<Resource>& Resources::noEntries() {
   return *kNone;
 }
 
+// The rule of common/cow.hpp's Cow::mut(), which this public type cannot
+// use (framework-api does not include common/), with no list for no entries.
 std::vector<Resource>& Resources::mut() {
   if (!list_) {
     list_ = std::make_shared<std::vector<Resource>>();
