@@ -83,17 +83,27 @@ Result<std::string> readFile(const std::string& path) {
 
 Status makeDirectories(const std::string& path) {
   if (path.empty()) return Status::InvalidArgument("empty path");
-  std::string partial;
-  size_t pos = 0;
-  while (pos != std::string::npos) {
-    pos = path.find('/', pos + 1);
-    partial = path.substr(0, pos);
-    if (partial.empty()) continue;
-    if (::mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) {
-      return ioError("mkdir", partial, errno);
+  // Deepest first: a sandbox or bundle usually has every parent already,
+  // so one mkdir (not one per component) is the common case. Only a
+  // missing parent sends us up the path, once.
+  if (::mkdir(path.c_str(), 0755) == 0) return Status::OK();
+  int err = errno;
+  if (err == ENOENT) {
+    size_t slash = path.find_last_not_of('/');
+    slash = slash == std::string::npos ? std::string::npos : path.rfind('/', slash);
+    if (slash != std::string::npos && slash > 0) {
+      Status parent = makeDirectories(path.substr(0, slash));
+      if (!parent.ok()) return parent;
     }
+    if (::mkdir(path.c_str(), 0755) == 0) return Status::OK();
+    err = errno;
   }
-  return Status::OK();
+  if (err == EEXIST) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return Status::OK();
+    return Status::IoError("mkdir " + path + ": exists and is not a directory");
+  }
+  return ioError("mkdir", path, err);
 }
 
 Result<std::vector<std::string>> listDirectory(const std::string& path) {

@@ -20,7 +20,9 @@ Status writeFileAtomically(const std::string& path, const std::string& data, boo
 // The whole file; NotFound when it does not exist.
 Result<std::string> readFile(const std::string& path);
 
-// `mkdir -p`.
+// `mkdir -p`: creates `path` and whatever parents it lacks (0755); OK when it
+// is already a directory, IoError naming the path when something else is in
+// the way. Tries the deepest directory first (one mkdir when the parents exist).
 Status makeDirectories(const std::string& path);
 
 // Names in a directory (no "." or ".."); NotFound when it does not exist.
