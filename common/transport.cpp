@@ -18,6 +18,26 @@ constexpr int kReceiveBatch = 512;  // frames read per wakeup, for fairness
 // sendSoon() flushes at this many queued messages: the first of a long
 // burst need not wait for the whole round.
 constexpr size_t kSendSoonBatch = 64;
+// A frame of several envelopes stays within this (and within our own decode
+// limit); a larger message goes alone. Every receiver accepts frames this
+// large (the master's --max_message_bytes may not be set below it).
+constexpr size_t kMaxBatchBytes = 64u << 10;
+// Peers known to take frames of several envelopes are remembered by
+// routing id; routing ids of connections long gone are forgotten wholesale
+// past this many (the next message from a live peer tells us again).
+constexpr size_t kMaxBatchPeers = 1u << 20;
+// The first wire version whose receivers read every envelope of a frame.
+constexpr uint32_t kBatchVersion = 2;
+
+// A ZeroMQ message that takes the frame's bytes over instead of copying
+// them (ZeroMQ frees the string, on whichever thread lets go of it last).
+zmq::message_t takeFrame(std::string&& frame) {
+  if (frame.size() <= 64) return zmq::message_t(frame.data(), frame.size());  // stored inline
+  auto* owned = new std::string(std::move(frame));
+  return zmq::message_t(
+      owned->data(), owned->size(),
+      [](void*, void* hint) { delete static_cast<std::string*>(hint); }, owned);
+}
 
 // Sets a flag for the life of a scope (a read handler's `reading_`).
 class FlagScope {
@@ -38,7 +58,8 @@ Transport::Transport(Loop& loop, Metrics& metrics, TransportOptions options)
       received_(metrics.counter(options_.metricPrefix + "/messages_received")),
       sent_(metrics.counter(options_.metricPrefix + "/messages_sent")),
       dropped_(metrics.counter(options_.metricPrefix + "/messages_dropped")),
-      sendFailed_(metrics.counter(options_.metricPrefix + "/messages_send_failed")) {}
+      sendFailed_(metrics.counter(options_.metricPrefix + "/messages_send_failed")),
+      framesSent_(metrics.counter(options_.metricPrefix + "/frames_sent")) {}
 
 Transport::~Transport() {
   // The derived transport flushed in its close(); what is left had no socket.
@@ -68,7 +89,9 @@ Status Transport::send(const ConnectionId& to, const wire::Payload& message) {
   Status s = sendFrame(to, codec::encodeEnvelope(message));
   if (s.ok()) {
     sent_.inc();
+    framesSent_.inc();
   } else {
+    forgetPeer(to);
     sendFailed_.inc();
     VLOG(1) << options_.metricPrefix << ": failed to send " << wire::payloadName(message)
             << ": " << s;
@@ -92,29 +115,64 @@ void Transport::flush() {
   if (outbox_.empty()) return;
   std::vector<std::pair<ConnectionId, std::string>> out;
   out.swap(outbox_);
+  // One frame per peer that reads several envelopes in one (its messages in
+  // their order, several frames when they exceed kMaxBatchBytes); one per
+  // message for the others. Order across peers does not matter.
+  struct Frame {
+    const ConnectionId* to;
+    std::string bytes;
+    size_t messages;
+  };
+  std::vector<Frame> frames;
+  frames.reserve(out.size());
+  std::unordered_map<std::string_view, size_t> open;  // peer -> its frame being filled
+  const size_t cap = std::min(kMaxBatchBytes, options_.limits.maxBytes);
+  for (auto& [to, bytes] : out) {
+    if (!batchPeers_.empty() && batchPeers_.count(to)) {
+      auto [it, fresh] = open.try_emplace(std::string_view(to), frames.size());
+      if (!fresh) {
+        Frame& f = frames[it->second];
+        if (f.bytes.size() + bytes.size() <= cap) {
+          f.bytes += bytes;
+          ++f.messages;
+          continue;
+        }
+        it->second = frames.size();  // full: the peer's next frame
+      }
+    }
+    frames.push_back(Frame{&to, std::move(bytes), 1});
+  }
   std::vector<std::pair<ConnectionId, Status>> failures;
   const ConnectionId* failedPeer = nullptr;  // skip the rest of a run to a failed peer
-  for (auto& [to, frame] : out) {
+  for (auto& f : frames) {
+    const ConnectionId& to = *f.to;
     if (failedPeer && *failedPeer == to) {
-      sendFailed_.inc();
+      sendFailed_.inc(static_cast<int64_t>(f.messages));
       continue;
     }
-    Status s = sendFrame(to, std::move(frame));
+    Status s = sendFrame(to, std::move(f.bytes));
     if (s.ok()) {
-      sent_.inc();
+      sent_.inc(static_cast<int64_t>(f.messages));
+      framesSent_.inc();
       failedPeer = nullptr;
       continue;
     }
-    sendFailed_.inc();
+    sendFailed_.inc(static_cast<int64_t>(f.messages));
     failedPeer = &to;
-    VLOG(1) << options_.metricPrefix << ": failed to send a queued message to "
+    VLOG(1) << options_.metricPrefix << ": failed to send " << f.messages
+            << " queued messages to "
             << (to.empty() ? std::string("the peer") : toHex(to)) << ": " << s;
     failures.emplace_back(to, std::move(s));
   }
+  for (const auto& [to, _] : failures) forgetPeer(to);
   // Only now: a handler may send again, which must not overtake the queue.
   if (sendFailedHandler_) {
     for (const auto& [to, why] : failures) sendFailedHandler_(to, why);
   }
+}
+
+void Transport::forgetPeer(const ConnectionId& peer) {
+  if (!batchPeers_.empty()) batchPeers_.erase(peer);
 }
 
 void Transport::countDropped(const ConnectionId& from, const std::string& why) {
@@ -129,14 +187,23 @@ void Transport::countDropped(const ConnectionId& from, const std::string& why) {
 }
 
 void Transport::onFrame(const ConnectionId& from, const void* data, size_t size) {
-  auto decoded = codec::decodeEnvelope(data, size, options_.limits);
-  if (!decoded.ok()) {
-    countDropped(from, decoded.error());
-    return;
-  }
-  received_.inc();
-  if (applyFilter(Direction::kInbound, from, *decoded) == FilterAction::kDrop) return;
-  if (handler_) handler_(from, std::move(decoded).value());
+  uint32_t version = 0;
+  bool known = false;
+  Status s = codec::decodeEnvelopes(
+      data, size, options_.limits,
+      [&](wire::Payload&& message) {
+        // Before the handler runs: its replies may share a frame already.
+        if (!known && version >= kBatchVersion) {
+          known = true;
+          if (batchPeers_.size() >= kMaxBatchPeers) batchPeers_.clear();
+          batchPeers_.insert(from);
+        }
+        received_.inc();
+        if (applyFilter(Direction::kInbound, from, message) == FilterAction::kDrop) return;
+        if (handler_) handler_(from, std::move(message));
+      },
+      &version);
+  if (!s.ok()) countDropped(from, s.message());
 }
 
 zmq::context_t& zmqContext() {
@@ -241,7 +308,7 @@ Status ZmqRouterTransport::sendFrame(const ConnectionId& to, std::string&& frame
     if (!socket_->send(id, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
       return Status::Unavailable("send queue to peer is full");
     }
-    zmq::message_t body(frame.data(), frame.size());
+    zmq::message_t body = takeFrame(std::move(frame));
     if (!socket_->send(body, zmq::send_flags::dontwait)) {
       return Status::Unavailable("send queue to peer is full");
     }
@@ -263,6 +330,7 @@ ZmqDealerTransport::~ZmqDealerTransport() { close(); }
 
 Status ZmqDealerTransport::connect(const std::string& endpoint) {
   close();
+  forgetPeer("");  // the endpoint may be another program (a new leading master)
   try {
     socket_ = std::make_unique<zmq::socket_t>(zmqContext(), zmq::socket_type::dealer);
     commonSocketOptions(*socket_, options_);
@@ -310,6 +378,7 @@ void ZmqDealerTransport::onMonitorEvent() {
     std::memcpy(&id, event.data(), sizeof(id));
     if (id == ZMQ_EVENT_DISCONNECTED) {
       lost_ = true;
+      forgetPeer("");  // what answers the reconnection may be another build
     } else if (id == ZMQ_EVENT_CONNECTED) {
       bool again = everConnected_ && lost_;
       everConnected_ = true;
@@ -368,7 +437,7 @@ Status ZmqDealerTransport::sendFrame(const ConnectionId&, std::string&& frame) {
   // A send may take the socket's read signal (it processes pending commands).
   if (!reading_) loop_.recheckSocket(socket_->handle());
   try {
-    zmq::message_t body(frame.data(), frame.size());
+    zmq::message_t body = takeFrame(std::move(frame));
     if (!socket_->send(body, zmq::send_flags::dontwait)) {
       return Status::Unavailable("not connected to " + endpoint_);
     }

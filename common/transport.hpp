@@ -13,7 +13,11 @@
 // kSendSoonBatch messages wait, or before the next send(), so order per peer
 // is kept. A round's burst then wakes ZeroMQ's I/O thread once per peer
 // instead of once per message (most of a message's cost on a VM, see
-// docs/architecture.md). Hot paths whose losses the protocol already covers
+// docs/architecture.md), and a peer that speaks wire version 2 or later
+// (seen in any envelope it sent us) gets the round's messages for it in
+// one frame, several envelopes back to back (codec::decodeEnvelopes), up to
+// 64 KiB: one ZeroMQ message to hand over, carry and receive instead of
+// one per envelope. Peers not heard from yet get one envelope per frame. Hot paths whose losses the protocol already covers
 // (status updates, acknowledgements, launches, calls) use sendSoon().
 //
 // Threads: every method runs on the owning Loop's thread, except setFilter(),
@@ -26,6 +30,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "common/codec/envelope_codec.hpp"
 #include "common/loop.hpp"
@@ -99,6 +104,9 @@ class Transport {
  protected:
   virtual Status sendFrame(const ConnectionId& to, std::string&& frame) = 0;
   void countDropped(const ConnectionId& from, const std::string& why);
+  // Sends `peer` one envelope per frame until it speaks version 2 again
+  // (its connection failed or was replaced: it may be another program now).
+  void forgetPeer(const ConnectionId& peer);
 
   Loop& loop_;
   TransportOptions options_;
@@ -106,6 +114,7 @@ class Transport {
   Counter& sent_;
   Counter& dropped_;
   Counter& sendFailed_;
+  Counter& framesSent_;  // frames handed to ZeroMQ (messages_sent / frames_sent per frame)
 
  private:
   FilterAction applyFilter(Direction d, const ConnectionId& peer, const wire::Payload& m);
@@ -117,6 +126,7 @@ class Transport {
   std::mutex filterMu_;
   std::shared_ptr<Filter> filter_;
   std::unordered_map<ConnectionId, TimePoint> lastDropLog_;
+  std::unordered_set<ConnectionId> batchPeers_;  // peers that read several envelopes a frame
 };
 
 // The process-wide ZeroMQ context.

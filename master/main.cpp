@@ -62,7 +62,9 @@ DEFINE_string(registry, "",
 DEFINE_string(agent_removal_rate_limit, "",
               "After a failover, mark agents that did not re-register unreachable at most this "
               "fast, e.g. '100/1mins' (default: all at once)");
-DEFINE_int32(max_message_bytes, 16 << 20, "Largest message accepted from a peer, in bytes");
+DEFINE_int32(max_message_bytes, 16 << 20,
+             "Largest frame accepted from a peer, in bytes (at least 65536: peers pack "
+             "several messages into frames of up to 64 KiB)");
 DEFINE_int32(http_threads, 16,
              "Threads serving HTTP requests (a request for the state waits for a snapshot "
              "without holding the master's loop, but holds its thread)");
@@ -82,6 +84,16 @@ bool validatePositive(const char* flag, int32_t value) {
   }
   return true;
 }
+// Peers pack several envelopes into frames of up to 64 KiB
+// (common/transport.cpp): a smaller limit would drop their packed frames.
+bool validateMessageBytes(const char* flag, int32_t value) {
+  if (value < (64 << 10)) {
+    std::cerr << "Invalid value for --" << flag << ": " << value
+              << " (must be at least 65536: peers pack messages into frames of up to 64 KiB)\n";
+    return false;
+  }
+  return true;
+}
 bool validateOptionalDuration(const char* flag, const std::string& value) {
   return value.empty() || tutti::validateDurationFlag(flag, value);
 }
@@ -90,7 +102,7 @@ bool validateOptionalDuration(const char* flag, const std::string& value) {
 DEFINE_validator(max_agent_ping_timeouts, &validatePositive);
 DEFINE_validator(max_completed_frameworks, &validatePositive);
 DEFINE_validator(max_completed_tasks_per_framework, &validatePositive);
-DEFINE_validator(max_message_bytes, &validatePositive);
+DEFINE_validator(max_message_bytes, &validateMessageBytes);
 DEFINE_validator(http_threads, &validatePositive);
 DEFINE_validator(quorum, &validatePositive);
 

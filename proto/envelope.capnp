@@ -9,7 +9,7 @@ using S = import "scheduler.capnp";
 using E = import "executor.capnp";
 using I = import "internal.capnp";
 
-const kWireVersion :UInt32 = 1;
+const kWireVersion :UInt32 = 2;
 
 struct Envelope {
   version @0 :UInt32;

@@ -4,6 +4,7 @@
 #include <capnp/serialize.h>
 #include <kj/exception.h>
 
+#include <algorithm>
 #include <cstring>
 #include <type_traits>
 
@@ -600,38 +601,24 @@ std::string encodeEnvelope(const w::Payload& payload) {
   return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
 }
 
-Result<w::Payload> decodeEnvelope(const void* data, size_t size, const DecodeLimits& limits) {
-  if (size == 0) return Status::InvalidArgument("empty frame");
-  if (size > limits.maxBytes) {
-    return Status::InvalidArgument("frame of " + std::to_string(size) + " bytes exceeds the " +
-                                   std::to_string(limits.maxBytes) + "-byte limit");
-  }
-  if (size % sizeof(capnp::word) != 0) {
-    return Status::InvalidArgument("frame of " + std::to_string(size) +
-                                   " bytes is not a whole number of words");
-  }
-  // Cap'n Proto reads words in place; copy when the frame is not aligned.
-  kj::Array<capnp::word> copy;
-  const capnp::word* words = reinterpret_cast<const capnp::word*>(data);
-  if (reinterpret_cast<uintptr_t>(data) % alignof(capnp::word) != 0) {
-    copy = kj::heapArray<capnp::word>(size / sizeof(capnp::word));
-    std::memcpy(copy.begin(), data, size);
-    words = copy.begin();
-  }
-
+namespace {
+// Decodes the one envelope in `words` (exactly one message's words,
+// aligned). `version` gets its version.
+Result<w::Payload> decodeMessage(kj::ArrayPtr<const capnp::word> words,
+                                 const DecodeLimits& limits, uint32_t* version) {
   capnp::ReaderOptions options;
   // Cap'n Proto charges one word per element of a list of empty structs, and
   // the codec builds a C++ object for each: a few bytes could otherwise turn
-  // into millions of objects. Reading more than a few times the frame's own
-  // size is never needed for a genuine message.
+  // into millions of objects. Reading more than a few times the message's
+  // own size is never needed for a genuine message.
   options.traversalLimitInWords =
-      std::min<uint64_t>(limits.traversalLimitWords, (size / sizeof(capnp::word)) * 4 + 1024);
+      std::min<uint64_t>(limits.traversalLimitWords, words.size() * 4 + 1024);
   options.nestingLimit = limits.nestingLimit;
   try {
-    capnp::FlatArrayMessageReader reader(
-        kj::ArrayPtr<const capnp::word>(words, size / sizeof(capnp::word)), options);
+    capnp::FlatArrayMessageReader reader(words, options);
     auto env = reader.getRoot<p::Envelope>();
     if (env.getVersion() == 0) return Status::InvalidArgument("envelope has no version");
+    if (version) *version = env.getVersion();
     switch (env.which()) {
 #define TUTTI_DECODE_CASE(Type, Tag) \
   case p::Envelope::Tag:             \
@@ -650,6 +637,86 @@ Result<w::Payload> decodeEnvelope(const void* data, size_t size, const DecodeLim
   } catch (const std::exception& e) {
     return Status::InvalidArgument(std::string("malformed message: ") + e.what());
   }
+}
+
+// The frame's checks before any message is read; on success `words` points
+// at its (aligned, possibly copied into `copy`) words.
+Status checkFrame(const void* data, size_t size, const DecodeLimits& limits,
+                  kj::Array<capnp::word>* copy, kj::ArrayPtr<const capnp::word>* words) {
+  if (size == 0) return Status::InvalidArgument("empty frame");
+  if (size > limits.maxBytes) {
+    return Status::InvalidArgument("frame of " + std::to_string(size) + " bytes exceeds the " +
+                                   std::to_string(limits.maxBytes) + "-byte limit");
+  }
+  if (size % sizeof(capnp::word) != 0) {
+    return Status::InvalidArgument("frame of " + std::to_string(size) +
+                                   " bytes is not a whole number of words");
+  }
+  // Cap'n Proto reads words in place; copy when the frame is not aligned.
+  const capnp::word* begin = reinterpret_cast<const capnp::word*>(data);
+  if (reinterpret_cast<uintptr_t>(data) % alignof(capnp::word) != 0) {
+    *copy = kj::heapArray<capnp::word>(size / sizeof(capnp::word));
+    std::memcpy(copy->begin(), data, size);
+    begin = copy->begin();
+  }
+  *words = kj::ArrayPtr<const capnp::word>(begin, size / sizeof(capnp::word));
+  return Status::OK();
+}
+
+// The words of the message at the start of `rest` (its segment table says
+// how many), or an error when the table is cut off or claims more than
+// `rest` holds.
+Result<size_t> messageWords(kj::ArrayPtr<const capnp::word> rest) {
+  size_t need = 0;
+  try {
+    need = capnp::expectedSizeInWordsFromPrefix(rest);
+  } catch (const kj::Exception& e) {
+    return Status::InvalidArgument("malformed message: " +
+                                   std::string(e.getDescription().cStr()));
+  }
+  if (need == 0 || need > rest.size()) {
+    return Status::InvalidArgument("message of " + std::to_string(need * sizeof(capnp::word)) +
+                                   " bytes runs past the end of its frame (" +
+                                   std::to_string(rest.size() * sizeof(capnp::word)) +
+                                   " bytes left)");
+  }
+  return need;
+}
+}  // namespace
+
+Result<w::Payload> decodeEnvelope(const void* data, size_t size, const DecodeLimits& limits) {
+  kj::Array<capnp::word> copy;
+  kj::ArrayPtr<const capnp::word> words;
+  if (Status s = checkFrame(data, size, limits, &copy, &words); !s.ok()) return s;
+  return decodeMessage(words, limits, nullptr);
+}
+
+Status decodeEnvelopes(const void* data, size_t size, const DecodeLimits& limits,
+                   const std::function<void(w::Payload&&)>& deliver, uint32_t* version) {
+  kj::Array<capnp::word> copy;
+  kj::ArrayPtr<const capnp::word> words;
+  if (Status s = checkFrame(data, size, limits, &copy, &words); !s.ok()) return s;
+  size_t count = 0;
+  while (words.size() > 0) {
+    auto n = messageWords(words);
+    if (!n.ok()) {
+      return count == 0 ? n.status()
+                        : Status::InvalidArgument(n.status().message() + " (after " +
+                                                  std::to_string(count) + " messages)");
+    }
+    uint32_t v = 0;
+    auto payload = decodeMessage(words.slice(0, *n), limits, &v);
+    if (!payload.ok()) {
+      return count == 0 ? payload.status()
+                        : Status::InvalidArgument(payload.status().message() + " (after " +
+                                                  std::to_string(count) + " messages)");
+    }
+    if (version) *version = std::max(*version, v);
+    deliver(std::move(payload).value());
+    ++count;
+    words = words.slice(*n, words.size());
+  }
+  return Status::OK();
 }
 
 }  // namespace tutti::codec

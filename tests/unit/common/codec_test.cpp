@@ -1051,5 +1051,107 @@ TEST(CodecDecodeTest, DecodingManyResourcesIsNotQuadratic) {
   EXPECT_LT(cpuSeconds, 1.0);
 }
 
+
+// ---- frames of several envelopes (wire version 2) ----
+
+constexpr size_t kVersionOffset = 8 + 8;  // segment table, root pointer
+
+struct Unpacked {
+  Status status;
+  std::vector<w::Payload> messages;
+  uint32_t version = 0;
+};
+Unpacked unpack(const std::string& frame, const DecodeLimits& limits = {}) {
+  Unpacked u;
+  u.status = decodeEnvelopes(
+      frame.data(), frame.size(), limits,
+      [&](w::Payload&& m) { u.messages.push_back(std::move(m)); }, &u.version);
+  return u;
+}
+
+TEST(CodecFrameTest, SeveralEnvelopesBackToBackDecodeInOrder) {
+  std::vector<w::Payload> sent = {w::ErrorEvent{"one"}, w::HeartbeatEvent{},
+                                  w::ExecutorMessageEvent{std::string(3000, 'x')},
+                                  w::PongMessage{AgentID("agent-2")}};
+  std::string frame;
+  for (const auto& m : sent) frame += encodeEnvelope(m);
+  Unpacked u = unpack(frame);
+  ASSERT_TRUE(u.status.ok()) << u.status;
+  ASSERT_EQ(u.messages.size(), sent.size());
+  for (size_t i = 0; i < sent.size(); ++i) EXPECT_TRUE(u.messages[i] == sent[i]) << i;
+  EXPECT_EQ(u.version, 2u);
+
+  // One envelope is a frame too; decodeEnvelope() reads only the first.
+  u = unpack(encodeEnvelope(sent[0]));
+  ASSERT_TRUE(u.status.ok()) << u.status;
+  EXPECT_EQ(u.messages.size(), 1u);
+  auto first = decodeEnvelope(frame.data(), frame.size());
+  ASSERT_TRUE(first.ok()) << first.error();
+  EXPECT_TRUE(*first == sent[0]);
+}
+
+TEST(CodecFrameTest, TheVersionReportedIsTheHighestInTheFrame) {
+  std::string old = encodeEnvelope(w::HeartbeatEvent{});
+  old[kVersionOffset] = 1;  // what a version-1 peer sends
+  Unpacked u = unpack(old + old);
+  ASSERT_TRUE(u.status.ok()) << u.status;
+  EXPECT_EQ(u.messages.size(), 2u);
+  EXPECT_EQ(u.version, 1u);
+  u = unpack(old + encodeEnvelope(w::HeartbeatEvent{}));
+  EXPECT_EQ(u.version, 2u);
+}
+
+// What precedes a bad envelope is delivered; the bad one and whatever
+// follows it are not (their framing cannot be trusted), and the error says
+// where it stopped.
+TEST(CodecFrameTest, ABadEnvelopeEndsTheFrame) {
+  const std::string good = encodeEnvelope(w::ErrorEvent{"good"});
+  std::string bad = encodeEnvelope(w::ErrorEvent{"bad"});
+  bad[kVersionOffset] = 0;  // no version
+  Unpacked u = unpack(good + bad + good);
+  ASSERT_FALSE(u.status.ok());
+  EXPECT_HAS_SUBSTR(u.status.message(), "no version");
+  EXPECT_HAS_SUBSTR(u.status.message(), "after 1 messages");
+  ASSERT_EQ(u.messages.size(), 1u);
+  EXPECT_TRUE(u.messages[0] == w::Payload(w::ErrorEvent{"good"}));
+
+  // A frame cut inside its second envelope.
+  std::string cut = good + good.substr(0, good.size() - 8);
+  u = unpack(cut);
+  ASSERT_FALSE(u.status.ok());
+  EXPECT_HAS_SUBSTR(u.status.message(), "runs past the end");
+  EXPECT_EQ(u.messages.size(), 1u);
+
+  // A segment table claiming more than the frame holds, first thing.
+  std::string claim = good;
+  claim[4] = static_cast<char>(0xff);  // the first segment's size in words
+  claim[5] = static_cast<char>(0xff);
+  u = unpack(claim);
+  ASSERT_FALSE(u.status.ok());
+  EXPECT_HAS_SUBSTR(u.status.message(), "runs past the end");
+  EXPECT_TRUE(u.messages.empty());
+
+  // A trailing word of garbage after two good envelopes.
+  u = unpack(good + good + std::string("\xff\xff\xff\x7f garb", 8));
+  EXPECT_FALSE(u.status.ok());
+  EXPECT_EQ(u.messages.size(), 2u);
+}
+
+// The frame's size limit covers the whole frame; the traversal limit each
+// envelope.
+TEST(CodecFrameTest, LimitsApplyToTheFrameAndToEachEnvelope) {
+  const std::string one = encodeEnvelope(w::ExecutorMessageEvent{std::string(6000, 'z')});
+  DecodeLimits limits;
+  limits.traversalLimitWords = 1024;  // 8 KiB: each envelope fits, the three do not
+  Unpacked u = unpack(one + one + one, limits);
+  ASSERT_TRUE(u.status.ok()) << u.status;
+  EXPECT_EQ(u.messages.size(), 3u);
+  limits.maxBytes = 2 * one.size();
+  u = unpack(one + one + one, limits);
+  ASSERT_FALSE(u.status.ok());
+  EXPECT_HAS_SUBSTR(u.status.message(), "exceeds");
+  EXPECT_TRUE(u.messages.empty());
+}
+
 }  // namespace
 }  // namespace tutti

@@ -254,6 +254,82 @@ TEST_F(TransportTest, SendSoonReportsAPeerThatIsGone) {
   EXPECT_EQ(std::get<w::ErrorEvent>(clientGot_[0].message).message, "still here");
 }
 
+// A round's messages for a peer that speaks wire version 2 (it sent us
+// one) travel in one frame, in order; both directions.
+TEST_F(TransportTest, SendSoonPacksARoundForOnePeerIntoOneFrame) {
+  ASSERT_NO_FATAL_FAILURE(startPair());
+  const ConnectionId from = handshake();  // the client spoke: version 2
+  const int64_t frames0 = counter(serverMetrics_, "master/frames_sent");
+  for (int i = 0; i < 10; ++i) server_->sendSoon(from, w::ErrorEvent{"m" + std::to_string(i)});
+  server_->flush();
+  EXPECT_EQ(counter(serverMetrics_, "master/frames_sent"), frames0 + 1);
+  EXPECT_EQ(counter(serverMetrics_, "master/messages_sent"), 10);
+  ASSERT_TRUE(pumpUntil([&] { return clientGot_.size() == 10; }));
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(std::get<w::ErrorEvent>(clientGot_[i].message).message, "m" + std::to_string(i));
+  }
+  EXPECT_EQ(counter(clientMetrics_, "agent/messages_received"), 10);
+
+  // The client heard version 2 from the server: its round goes as one frame too.
+  const int64_t clientFrames0 = counter(clientMetrics_, "agent/frames_sent");
+  for (int i = 0; i < 5; ++i) client_->sendSoon("", w::ErrorEvent{"c" + std::to_string(i)});
+  client_->flush();
+  EXPECT_EQ(counter(clientMetrics_, "agent/frames_sent"), clientFrames0 + 1);
+  ASSERT_TRUE(pumpUntil([&] { return serverGot_.size() == 6; }));
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(std::get<w::ErrorEvent>(serverGot_[1 + i].message).message, "c" + std::to_string(i));
+  }
+}
+
+// A packed frame stays within 64 KiB: a bigger round goes in several
+// frames, in order, and a message above that goes alone.
+TEST_F(TransportTest, PackedFramesStayBelowTheirCap) {
+  ASSERT_NO_FATAL_FAILURE(startPair());
+  const ConnectionId from = handshake();
+  const int64_t frames0 = counter(serverMetrics_, "master/frames_sent");
+  const std::string body(15'000, 'b');
+  for (int i = 0; i < 10; ++i) server_->sendSoon(from, w::ExecutorMessageEvent{body + std::to_string(i)});
+  server_->sendSoon(from, w::ExecutorMessageEvent{std::string(100'000, 'L')});  // alone
+  server_->sendSoon(from, w::ErrorEvent{"last"});
+  server_->flush();
+  // Four of ~15 KB fit in 64 KiB: 4 + 4 + 2 + the large one alone + "last".
+  EXPECT_EQ(counter(serverMetrics_, "master/frames_sent") - frames0, 5);
+  ASSERT_TRUE(pumpUntil([&] { return clientGot_.size() == 12; }));
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(std::get<w::ExecutorMessageEvent>(clientGot_[i].message).data, body + std::to_string(i));
+  }
+  EXPECT_EQ(std::get<w::ExecutorMessageEvent>(clientGot_[10].message).data.size(), 100'000u);
+  EXPECT_EQ(std::get<w::ErrorEvent>(clientGot_[11].message).message, "last");
+}
+
+// A peer that only ever sent version 1 (an older build) gets one envelope
+// per frame, which it can read.
+TEST_F(TransportTest, AVersionOnePeerGetsOneEnvelopePerFrame) {
+  ASSERT_NO_FATAL_FAILURE(startPair());
+  zmq::socket_t raw(zmqContext(), zmq::socket_type::dealer);
+  raw.set(zmq::sockopt::linger, 0);
+  raw.set(zmq::sockopt::rcvtimeo, 10'000);  // a missing frame fails the test, not hangs it
+  raw.connect(endpoint_);
+  std::string hello = codec::encodeEnvelope(w::PongMessage{AgentID("old-agent")});
+  hello[8 + 8] = 1;  // the envelope's version
+  raw.send(zmq::buffer(hello), zmq::send_flags::none);
+  ASSERT_TRUE(pumpUntil([&] { return serverGot_.size() == 1; }));
+  const ConnectionId old = serverGot_[0].from;
+  const int64_t frames0 = counter(serverMetrics_, "master/frames_sent");
+  for (int i = 0; i < 3; ++i) server_->sendSoon(old, w::ErrorEvent{"e" + std::to_string(i)});
+  server_->flush();
+  EXPECT_EQ(counter(serverMetrics_, "master/frames_sent"), frames0 + 3);
+  for (int i = 0; i < 3; ++i) {
+    zmq::message_t frame;
+    ASSERT_TRUE(raw.recv(frame, zmq::recv_flags::none));
+    auto one = codec::decodeEnvelope(frame.data(), frame.size());
+    ASSERT_TRUE(one.ok()) << one.error();
+    EXPECT_EQ(std::get<w::ErrorEvent>(*one).message, "e" + std::to_string(i));
+    // Nothing follows the envelope in its frame.
+    EXPECT_EQ(frame.size(), codec::encodeEnvelope(*one).size());
+  }
+}
+
 // Without coalescing (unit tests' fakes) sendSoon() is a send() whose
 // failure goes to the handler at once.
 TEST_F(TransportTest, SendSoonWithoutCoalescingSendsAtOnce) {
