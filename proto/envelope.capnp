@@ -1,4 +1,6 @@
-# One envelope per ZeroMQ frame. The union's tag selects the handler.
+# An envelope per message; a ZeroMQ frame holds one, or several back to back
+# for peers of wire version 2 (docs/wire-protocol.md). The union's tag selects
+# the handler.
 # Evolution rule: append new members with new ordinals; never renumber.
 @0xcc799996330be0b3;
 
@@ -9,7 +11,7 @@ using S = import "scheduler.capnp";
 using E = import "executor.capnp";
 using I = import "internal.capnp";
 
-const kWireVersion :UInt32 = 2;
+const kWireVersion :UInt32 = 2;  # 2: frames may pack several envelopes
 
 struct Envelope {
   version @0 :UInt32;
