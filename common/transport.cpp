@@ -23,16 +23,19 @@ constexpr size_t kSendSoonBatch = 64;
 // large (the master's --max_message_bytes may not be set below it).
 constexpr size_t kMaxBatchBytes = 64u << 10;
 // Peers known to take frames of several envelopes are remembered by
-// routing id; routing ids of connections long gone are forgotten wholesale
-// past this many (the next message from a live peer tells us again).
-constexpr size_t kMaxBatchPeers = 1u << 20;
+// routing id (random per process: a peer keeps it across reconnections,
+// another program never has it). Ids of connections long gone are forgotten
+// wholesale past this many; the next message from a live peer tells us
+// again.
+constexpr size_t kMaxBatchPeers = 1u << 17;
 // The first wire version whose receivers read every envelope of a frame.
 constexpr uint32_t kBatchVersion = 2;
 
 // A ZeroMQ message that takes the frame's bytes over instead of copying
 // them (ZeroMQ frees the string, on whichever thread lets go of it last).
 zmq::message_t takeFrame(std::string&& frame) {
-  if (frame.size() <= 64) return zmq::message_t(frame.data(), frame.size());  // stored inline
+  // Small frames: a copy costs less than ZeroMQ's bookkeeping for foreign data.
+  if (frame.size() <= 64) return zmq::message_t(frame.data(), frame.size());
   auto* owned = new std::string(std::move(frame));
   return zmq::message_t(
       owned->data(), owned->size(),
@@ -91,7 +94,6 @@ Status Transport::send(const ConnectionId& to, const wire::Payload& message) {
     sent_.inc();
     framesSent_.inc();
   } else {
-    forgetPeer(to);
     sendFailed_.inc();
     VLOG(1) << options_.metricPrefix << ": failed to send " << wire::payloadName(message)
             << ": " << s;
@@ -132,7 +134,8 @@ void Transport::flush() {
       auto [it, fresh] = open.try_emplace(std::string_view(to), frames.size());
       if (!fresh) {
         Frame& f = frames[it->second];
-        if (f.bytes.size() + bytes.size() <= cap) {
+        if (f.bytes.size() + bytes.size() <= cap &&
+            f.messages < codec::DecodeLimits::kMaxEnvelopesPerFrame) {
           f.bytes += bytes;
           ++f.messages;
           continue;
@@ -164,7 +167,6 @@ void Transport::flush() {
             << (to.empty() ? std::string("the peer") : toHex(to)) << ": " << s;
     failures.emplace_back(to, std::move(s));
   }
-  for (const auto& [to, _] : failures) forgetPeer(to);
   // Only now: a handler may send again, which must not overtake the queue.
   if (sendFailedHandler_) {
     for (const auto& [to, why] : failures) sendFailedHandler_(to, why);
@@ -376,10 +378,14 @@ void ZmqDealerTransport::onMonitorEvent() {
     if (event.size() < sizeof(uint16_t)) continue;
     uint16_t id;
     std::memcpy(&id, event.data(), sizeof(id));
+    // What answers a reconnection may be another build: one envelope per
+    // frame until it speaks (cleared at both ends of the gap, in case its
+    // predecessor's last messages were read after the disconnect).
     if (id == ZMQ_EVENT_DISCONNECTED) {
       lost_ = true;
-      forgetPeer("");  // what answers the reconnection may be another build
+      forgetPeer("");
     } else if (id == ZMQ_EVENT_CONNECTED) {
+      forgetPeer("");
       bool again = everConnected_ && lost_;
       everConnected_ = true;
       lost_ = false;

@@ -105,7 +105,8 @@ class Transport {
   virtual Status sendFrame(const ConnectionId& to, std::string&& frame) = 0;
   void countDropped(const ConnectionId& from, const std::string& why);
   // Sends `peer` one envelope per frame until it speaks version 2 again
-  // (its connection failed or was replaced: it may be another program now).
+  // (a DEALER's connection was lost or replaced: the other end may be
+  // another program now).
   void forgetPeer(const ConnectionId& peer);
 
   Loop& loop_;

@@ -698,6 +698,10 @@ Status decodeEnvelopes(const void* data, size_t size, const DecodeLimits& limits
   if (Status s = checkFrame(data, size, limits, &copy, &words); !s.ok()) return s;
   size_t count = 0;
   while (words.size() > 0) {
+    if (count == DecodeLimits::kMaxEnvelopesPerFrame) {
+      return Status::InvalidArgument("frame holds more than " + std::to_string(count) +
+                                     " envelopes; the rest was dropped");
+    }
     auto n = messageWords(words);
     if (!n.ok()) {
       return count == 0 ? n.status()

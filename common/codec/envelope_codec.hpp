@@ -26,6 +26,10 @@ struct DecodeLimits {
   size_t maxBytes = 16u << 20;            // frames above this are rejected unread
   uint64_t traversalLimitWords = 4u << 20;  // words read per message (32 MiB)
   int nestingLimit = 32;                  // struct/list nesting depth
+  // Envelopes read from one frame; the rest of a frame holding more is
+  // dropped. Senders pack fewer (common/transport.cpp). With the traversal
+  // limit per envelope this bounds the work one frame can cause.
+  static constexpr size_t kMaxEnvelopesPerFrame = 256;
 };
 
 // The Envelope frame for `payload` (a flat Cap'n Proto message).

@@ -1137,6 +1137,22 @@ TEST(CodecFrameTest, ABadEnvelopeEndsTheFrame) {
   EXPECT_EQ(u.messages.size(), 2u);
 }
 
+// At most 256 envelopes are read from one frame: with the traversal limit
+// per envelope, that bounds what one frame can cost its reader.
+TEST(CodecFrameTest, AFrameOfTooManyEnvelopesIsCut) {
+  const std::string one = encodeEnvelope(w::HeartbeatEvent{});
+  std::string frame;
+  for (int i = 0; i < 300; ++i) frame += one;
+  Unpacked u = unpack(frame);
+  ASSERT_FALSE(u.status.ok());
+  EXPECT_HAS_SUBSTR(u.status.message(), "more than 256 envelopes");
+  EXPECT_EQ(u.messages.size(), DecodeLimits::kMaxEnvelopesPerFrame);
+  frame.resize(one.size() * 256);
+  u = unpack(frame);
+  ASSERT_TRUE(u.status.ok()) << u.status;
+  EXPECT_EQ(u.messages.size(), 256u);
+}
+
 // The frame's size limit covers the whole frame; the traversal limit each
 // envelope.
 TEST(CodecFrameTest, LimitsApplyToTheFrameAndToEachEnvelope) {

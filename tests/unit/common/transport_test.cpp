@@ -281,6 +281,31 @@ TEST_F(TransportTest, SendSoonPacksARoundForOnePeerIntoOneFrame) {
   }
 }
 
+// A client that reconnects (the other end may be another build now) sends
+// one envelope per frame until it hears version 2 again.
+TEST_F(TransportTest, AClientForgetsPackingWhenItReconnects) {
+  ASSERT_NO_FATAL_FAILURE(startPair());
+  const ConnectionId from = handshake();
+  ASSERT_TRUE(server_->send(from, w::HeartbeatEvent{}).ok());  // the client hears version 2
+  ASSERT_TRUE(pumpUntil([&] { return clientGot_.size() == 1; }));
+  int64_t frames0 = counter(clientMetrics_, "agent/frames_sent");
+  for (int i = 0; i < 3; ++i) client_->sendSoon("", w::ErrorEvent{"p" + std::to_string(i)});
+  client_->flush();
+  EXPECT_EQ(counter(clientMetrics_, "agent/frames_sent"), frames0 + 1);
+  ASSERT_TRUE(pumpUntil([&] { return serverGot_.size() == 4; }));
+
+  ASSERT_TRUE(client_->connect(endpoint_).ok());
+  ASSERT_NO_FATAL_FAILURE(clientSendUntilReceived(w::ErrorEvent{"again"}, 5));
+  frames0 = counter(clientMetrics_, "agent/frames_sent");
+  for (int i = 0; i < 3; ++i) client_->sendSoon("", w::ErrorEvent{"u" + std::to_string(i)});
+  client_->flush();
+  EXPECT_EQ(counter(clientMetrics_, "agent/frames_sent"), frames0 + 3);  // one each
+  ASSERT_TRUE(pumpUntil([&] { return serverGot_.size() == 8; }));
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(std::get<w::ErrorEvent>(serverGot_[5 + i].message).message, "u" + std::to_string(i));
+  }
+}
+
 // A packed frame stays within 64 KiB: a bigger round goes in several
 // frames, in order, and a message above that goes alone.
 TEST_F(TransportTest, PackedFramesStayBelowTheirCap) {
