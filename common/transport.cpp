@@ -18,10 +18,6 @@ constexpr int kReceiveBatch = 512;  // frames read per wakeup, for fairness
 // sendSoon() flushes at this many queued messages: the first of a long
 // burst need not wait for the whole round.
 constexpr size_t kSendSoonBatch = 64;
-// A frame of several envelopes stays within this (and within our own decode
-// limit); a larger message goes alone. Every receiver accepts frames this
-// large (the master's --max_message_bytes may not be set below it).
-constexpr size_t kMaxBatchBytes = 64u << 10;
 // Peers known to take frames of several envelopes are remembered by
 // routing id (random per process: a peer keeps it across reconnections,
 // another program never has it). Ids of connections long gone are forgotten
@@ -118,7 +114,7 @@ void Transport::flush() {
   std::vector<std::pair<ConnectionId, std::string>> out;
   out.swap(outbox_);
   // One frame per peer that reads several envelopes in one (its messages in
-  // their order, several frames when they exceed kMaxBatchBytes); one per
+  // their order, several frames past DecodeLimits' packing caps); one per
   // message for the others. Order across peers does not matter.
   struct Frame {
     const ConnectionId* to;
@@ -128,7 +124,7 @@ void Transport::flush() {
   std::vector<Frame> frames;
   frames.reserve(out.size());
   std::unordered_map<std::string_view, size_t> open;  // peer -> its frame being filled
-  const size_t cap = std::min(kMaxBatchBytes, options_.limits.maxBytes);
+  const size_t cap = std::min(codec::DecodeLimits::kMaxPackedFrameBytes, options_.limits.maxBytes);
   for (auto& [to, bytes] : out) {
     if (!batchPeers_.empty() && batchPeers_.count(to)) {
       auto [it, fresh] = open.try_emplace(std::string_view(to), frames.size());

@@ -10,6 +10,7 @@
 #include <iostream>
 #include <thread>
 
+#include "common/codec/envelope_codec.hpp"
 #include "common/duration.hpp"
 #include "common/flags.hpp"
 #include "common/zookeeper.hpp"
@@ -84,10 +85,10 @@ bool validatePositive(const char* flag, int32_t value) {
   }
   return true;
 }
-// Peers pack several envelopes into frames of up to 64 KiB
-// (common/transport.cpp): a smaller limit would drop their packed frames.
+// Peers pack several envelopes into frames of up to
+// DecodeLimits::kMaxPackedFrameBytes: a smaller limit would drop them.
 bool validateMessageBytes(const char* flag, int32_t value) {
-  if (value < (64 << 10)) {
+  if (static_cast<size_t>(value) < tutti::codec::DecodeLimits::kMaxPackedFrameBytes) {
     std::cerr << "Invalid value for --" << flag << ": " << value
               << " (must be at least 65536: peers pack messages into frames of up to 64 KiB)\n";
     return false;

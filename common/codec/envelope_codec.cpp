@@ -692,29 +692,27 @@ Result<w::Payload> decodeEnvelope(const void* data, size_t size, const DecodeLim
 }
 
 Status decodeEnvelopes(const void* data, size_t size, const DecodeLimits& limits,
-                   const std::function<void(w::Payload&&)>& deliver, uint32_t* version) {
+                       const std::function<void(w::Payload&&)>& deliver, uint32_t* version) {
   kj::Array<capnp::word> copy;
   kj::ArrayPtr<const capnp::word> words;
   if (Status s = checkFrame(data, size, limits, &copy, &words); !s.ok()) return s;
   size_t count = 0;
+  // An error past the first envelope says how far the frame was read.
+  auto at = [&count](const Status& s) {
+    return count == 0 ? s
+                      : Status::InvalidArgument(s.message() + " (after " +
+                                                std::to_string(count) + " messages)");
+  };
   while (words.size() > 0) {
     if (count == DecodeLimits::kMaxEnvelopesPerFrame) {
       return Status::InvalidArgument("frame holds more than " + std::to_string(count) +
                                      " envelopes; the rest was dropped");
     }
     auto n = messageWords(words);
-    if (!n.ok()) {
-      return count == 0 ? n.status()
-                        : Status::InvalidArgument(n.status().message() + " (after " +
-                                                  std::to_string(count) + " messages)");
-    }
+    if (!n.ok()) return at(n.status());
     uint32_t v = 0;
     auto payload = decodeMessage(words.slice(0, *n), limits, &v);
-    if (!payload.ok()) {
-      return count == 0 ? payload.status()
-                        : Status::InvalidArgument(payload.status().message() + " (after " +
-                                                  std::to_string(count) + " messages)");
-    }
+    if (!payload.ok()) return at(payload.status());
     if (version) *version = std::max(*version, v);
     deliver(std::move(payload).value());
     ++count;

@@ -30,6 +30,10 @@ struct DecodeLimits {
   // dropped. Senders pack fewer (common/transport.cpp). With the traversal
   // limit per envelope this bounds the work one frame can cause.
   static constexpr size_t kMaxEnvelopesPerFrame = 256;
+  // The largest frame of several envelopes a sender builds. Every receiver
+  // accepts frames this large: `maxBytes` may not be set below it (the
+  // master's --max_message_bytes); a larger message goes alone.
+  static constexpr size_t kMaxPackedFrameBytes = 64u << 10;
 };
 
 // The Envelope frame for `payload` (a flat Cap'n Proto message).
@@ -47,6 +51,6 @@ Result<wire::Payload> decodeEnvelope(const void* data, size_t size,
 // untrustworthy. `version` (when given) is raised to the highest version
 // among the decoded envelopes.
 Status decodeEnvelopes(const void* data, size_t size, const DecodeLimits& limits,
-                   const std::function<void(wire::Payload&&)>& deliver, uint32_t* version);
+                       const std::function<void(wire::Payload&&)>& deliver, uint32_t* version);
 
 }  // namespace tutti::codec

@@ -118,6 +118,23 @@ class TransportTest : public ::testing::Test {
     return metrics.counter(name).value();
   }
 
+  // Queues ErrorEvents "<prefix>0".."<prefix>n-1" on the client as one round
+  // and hands them over; returns the frames they took.
+  int64_t clientRound(const std::string& prefix, int n) {
+    const int64_t before = counter(clientMetrics_, "agent/frames_sent");
+    for (int i = 0; i < n; ++i) client_->sendSoon("", w::ErrorEvent{prefix + std::to_string(i)});
+    client_->flush();
+    return counter(clientMetrics_, "agent/frames_sent") - before;
+  }
+  // got[first..first+n) are those ErrorEvents, in order.
+  static void expectErrorEvents(const std::vector<Received>& got, size_t first,
+                                const std::string& prefix, int n) {
+    ASSERT_GE(got.size(), first + n);
+    for (int i = 0; i < n; ++i) {
+      EXPECT_EQ(std::get<w::ErrorEvent>(got[first + i].message).message, prefix + std::to_string(i));
+    }
+  }
+
   Loop serverLoop_{RealClock::instance(), Loop::Options{"server", 100ms}};
   Loop clientLoop_{RealClock::instance(), Loop::Options{"client", 100ms}};
   Metrics serverMetrics_;
@@ -265,20 +282,13 @@ TEST_F(TransportTest, SendSoonPacksARoundForOnePeerIntoOneFrame) {
   EXPECT_EQ(counter(serverMetrics_, "master/frames_sent"), frames0 + 1);
   EXPECT_EQ(counter(serverMetrics_, "master/messages_sent"), 10);
   ASSERT_TRUE(pumpUntil([&] { return clientGot_.size() == 10; }));
-  for (int i = 0; i < 10; ++i) {
-    EXPECT_EQ(std::get<w::ErrorEvent>(clientGot_[i].message).message, "m" + std::to_string(i));
-  }
+  expectErrorEvents(clientGot_, 0, "m", 10);
   EXPECT_EQ(counter(clientMetrics_, "agent/messages_received"), 10);
 
   // The client heard version 2 from the server: its round goes as one frame too.
-  const int64_t clientFrames0 = counter(clientMetrics_, "agent/frames_sent");
-  for (int i = 0; i < 5; ++i) client_->sendSoon("", w::ErrorEvent{"c" + std::to_string(i)});
-  client_->flush();
-  EXPECT_EQ(counter(clientMetrics_, "agent/frames_sent"), clientFrames0 + 1);
+  EXPECT_EQ(clientRound("c", 5), 1);
   ASSERT_TRUE(pumpUntil([&] { return serverGot_.size() == 6; }));
-  for (int i = 0; i < 5; ++i) {
-    EXPECT_EQ(std::get<w::ErrorEvent>(serverGot_[1 + i].message).message, "c" + std::to_string(i));
-  }
+  expectErrorEvents(serverGot_, 1, "c", 5);
 }
 
 // A client that reconnects (the other end may be another build now) sends
@@ -288,22 +298,14 @@ TEST_F(TransportTest, AClientForgetsPackingWhenItReconnects) {
   const ConnectionId from = handshake();
   ASSERT_TRUE(server_->send(from, w::HeartbeatEvent{}).ok());  // the client hears version 2
   ASSERT_TRUE(pumpUntil([&] { return clientGot_.size() == 1; }));
-  int64_t frames0 = counter(clientMetrics_, "agent/frames_sent");
-  for (int i = 0; i < 3; ++i) client_->sendSoon("", w::ErrorEvent{"p" + std::to_string(i)});
-  client_->flush();
-  EXPECT_EQ(counter(clientMetrics_, "agent/frames_sent"), frames0 + 1);
+  EXPECT_EQ(clientRound("p", 3), 1);
   ASSERT_TRUE(pumpUntil([&] { return serverGot_.size() == 4; }));
 
   ASSERT_TRUE(client_->connect(endpoint_).ok());
   ASSERT_NO_FATAL_FAILURE(clientSendUntilReceived(w::ErrorEvent{"again"}, 5));
-  frames0 = counter(clientMetrics_, "agent/frames_sent");
-  for (int i = 0; i < 3; ++i) client_->sendSoon("", w::ErrorEvent{"u" + std::to_string(i)});
-  client_->flush();
-  EXPECT_EQ(counter(clientMetrics_, "agent/frames_sent"), frames0 + 3);  // one each
+  EXPECT_EQ(clientRound("u", 3), 3);  // one each
   ASSERT_TRUE(pumpUntil([&] { return serverGot_.size() == 8; }));
-  for (int i = 0; i < 3; ++i) {
-    EXPECT_EQ(std::get<w::ErrorEvent>(serverGot_[5 + i].message).message, "u" + std::to_string(i));
-  }
+  expectErrorEvents(serverGot_, 5, "u", 3);
 }
 
 // A packed frame stays within 64 KiB: a bigger round goes in several
