@@ -15,6 +15,7 @@
 #include "common/metrics.hpp"
 #include "common/transport.hpp"
 #include "common/version.hpp"
+#include "tests/bench/hop_trace.hpp"
 
 namespace tutti::bench {
 
@@ -279,6 +280,7 @@ class AgentEmulator::Shard {
     const FrameworkID& fw = *m.frameworkInfo.id;
     if (a->tasks.count(m.task.taskId)) return;  // a duplicate launch
     tasksLaunched_.fetch_add(1, std::memory_order_relaxed);
+    if (options_.hops) options_.hops->mark(HopTrace::kLaunchedAtAgent, m.task.taskId, steadyNowNs());
     a->frameworks[fw] = m.frameworkInfo;
     EmulatedTask& t = a->tasks[m.task.taskId];
     t.task.taskId = m.task.taskId;
@@ -318,6 +320,9 @@ class AgentEmulator::Shard {
     if (!a) return;
     auto acked = a->updates->acknowledge(m.frameworkId, m.taskId, m.uuid);
     if (!acked) return;
+    if (options_.hops && acked->state == TaskState::TASK_STARTING) {
+      options_.hops->mark(HopTrace::kStartingAckedAtAgent, m.taskId, steadyNowNs());
+    }
     auto it = a->tasks.find(m.taskId);
     if (it == a->tasks.end()) return;
     EmulatedTask& t = it->second;

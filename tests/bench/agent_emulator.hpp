@@ -33,6 +33,8 @@
 
 namespace tutti::bench {
 
+class HopTrace;
+
 struct AgentEmulatorOptions {
   int agents = 1000;
   int connections = 8;  // DEALER connections in all (at least one per shard)
@@ -48,6 +50,7 @@ struct AgentEmulatorOptions {
   Duration reregisterRetry = 5s;
   size_t registrationWindow = 256;  // (re-)registrations in flight per connection
   std::string hostnamePrefix = "emulated-";
+  HopTrace* hops = nullptr;  // stamps RunTask and STARTING's acknowledgement (not owned)
 };
 
 // Counters over all agents; monotonic except where noted.

@@ -19,6 +19,10 @@ struct LaunchOptions {
   // Tasks run in this image (pulled once before the timed run); "builtin":
   // a busybox image built and served from a local docker-registry here.
   std::string image;
+  // Tasks run until killed (`sleep`): once every one is TASK_RUNNING the
+  // framework kills them all, so launching and destroying are timed apart
+  // (as Mesos measured its containerizer) instead of overlapping.
+  bool hold = false;
 };
 int runLaunch(const LaunchOptions& options);
 
@@ -81,6 +85,9 @@ struct C1mOptions {
   int driverLoops = 2;      // FrameworkEmulatorOptions::driverLoops
   int timeoutSeconds = 1800;
   std::string minAllocatableResources;  // the master's flag; empty: its default
+  bool traceHops = false;  // also p50/p99 of each hop of a task's path (HopTrace)
+  std::string traceHopsOut;  // with traceHops: every task's stamps, to this file
+  std::string masterLog;     // copy the master's log here at the end
   std::string out;
 };
 // `c1m agents= frameworks= tasks= seconds= launches_per_s= p50_ms= p99_ms=

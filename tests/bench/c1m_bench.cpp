@@ -8,12 +8,14 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 
 #include "tests/bench/agent_emulator.hpp"
 #include "tests/bench/bench.hpp"
 #include "tests/bench/framework_emulator.hpp"
+#include "tests/bench/hop_trace.hpp"
 #include "tests/bench/report.hpp"
 #include "tests/fixtures/process_fixture.hpp"
 
@@ -42,7 +44,13 @@ int runC1m(const C1mOptions& options) {
     return 1;
   }
   auto timeout = std::chrono::seconds(options.timeoutSeconds);
+  std::unique_ptr<HopTrace> hops;
+  if (options.traceHops) {
+    int f = std::max(options.frameworks, 1);
+    hops = std::make_unique<HopTrace>(f, (options.tasks + f - 1) / f);
+  }
   AgentEmulatorOptions ao;
+  ao.hops = hops.get();
   ao.agents = options.agents;
   ao.connections = options.connections;
   ao.taskRunTime = std::chrono::milliseconds(options.taskRunMs);
@@ -62,6 +70,7 @@ int runC1m(const C1mOptions& options) {
   fo.tasks = options.tasks;
   fo.maxInFlight = options.maxInFlight;
   fo.driverLoops = options.driverLoops;
+  fo.hops = hops.get();
   FrameworkEmulator frameworks(fo);
   // CPU from here until every task ended: what the tasks' whole lives cost
   // the master (all its threads, and its loop thread alone) and the
@@ -129,6 +138,12 @@ int runC1m(const C1mOptions& options) {
   frameworks.stop();
   agents.stop();
   master.process.stop(SIGTERM);  // a clean exit (tools that watch the master get their report)
+  if (!options.masterLog.empty()) {
+    std::ifstream from(dir.path() + "/master.log", std::ios::binary);
+    std::ofstream to(options.masterLog, std::ios::binary | std::ios::trunc);
+    to << from.rdbuf();
+    if (!to) std::fprintf(stderr, "c1m: cannot write %s\n", options.masterLog.c_str());
+  }
   if (!launched || !ended || f.failed > 0) {
     std::fprintf(stderr, "c1m: running=%lld finished=%lld failed=%lld of %lld tasks\n",
                  static_cast<long long>(f.running), static_cast<long long>(f.finished),
@@ -151,6 +166,16 @@ int runC1m(const C1mOptions& options) {
   r.add("master_loop_us_per_task", loopCpuUs, 1);
   r.add("emulators_cpu_us_per_task", benchCpuUs, 1);
   r.add("driver_loops", static_cast<long long>(options.driverLoops));
+  if (hops) {
+    if (!options.traceHopsOut.empty()) {
+      Status w = hops->write(options.traceHopsOut);
+      if (!w.ok()) std::fprintf(stderr, "c1m: %s\n", w.message().c_str());
+    }
+    for (const auto& h : hops->summarize()) {
+      r.add(h.name + "_p50_ms", h.p50Ms, 2);
+      r.add(h.name + "_p99_ms", h.p99Ms, 2);
+    }
+  }
   return r.emit(options.out) ? 0 : 1;
 }
 

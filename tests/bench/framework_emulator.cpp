@@ -10,6 +10,7 @@
 #include "common/loop.hpp"
 #include "tests/bench/agent_emulator.hpp"
 #include "tests/bench/held_offers.hpp"
+#include "tests/bench/hop_trace.hpp"
 #include "tutti/scheduler.hpp"
 
 namespace tutti::bench {
@@ -150,6 +151,13 @@ class FrameworkEmulator::Framework : public Scheduler {
     // had given it up) changes nothing here.
     bool current = idx >= 0 && attempt == attempts_[static_cast<size_t>(idx)];
     bool pending = current && launchedAt_[static_cast<size_t>(idx)] != 0;
+    if (options_.hops && attempt == 0 && idx >= 0) {
+      if (s.state == TaskState::TASK_STARTING) {
+        options_.hops->mark(HopTrace::kStartingAtScheduler, index_, idx, now);
+      } else if (s.state == TaskState::TASK_RUNNING) {
+        options_.hops->mark(HopTrace::kRunningAtScheduler, index_, idx, now);
+      }
+    }
     if (s.state == TaskState::TASK_RUNNING && pending) {
       shared_->sample(static_cast<double>(now - launchedAt_[static_cast<size_t>(idx)]) / 1e6);
       settle(idx);
@@ -291,6 +299,9 @@ class FrameworkEmulator::Framework : public Scheduler {
         t.command = c;
         left -= need;
         launchedAt_[static_cast<size_t>(n)] = steadyNowNs();
+        if (options_.hops && suffix.empty()) {
+          options_.hops->mark(HopTrace::kAccepted, index_, n, launchedAt_[static_cast<size_t>(n)]);
+        }
         ++inFlight_;
         batch.push_back(std::move(t));
       }

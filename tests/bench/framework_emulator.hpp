@@ -45,6 +45,8 @@ class Loop;
 
 namespace tutti::bench {
 
+class HopTrace;
+
 struct FrameworkEmulatorOptions {
   int frameworks = 10;
   int roles = 4;        // framework i is in role "bench<i % roles>"
@@ -55,6 +57,7 @@ struct FrameworkEmulatorOptions {
   double declinesPerSecond = 0;  // offers mode: declines per second in all
   double failoverTimeoutSecs = 3600;
   int driverLoops = 0;  // 0: every driver on a thread of its own
+  HopTrace* hops = nullptr;  // launch mode: stamps accept, STARTING, RUNNING (not owned)
 };
 
 struct FrameworkEmulatorStats {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -61,7 +62,8 @@ double spawnRate() {
 
 class LaunchScheduler : public Scheduler {
  public:
-  LaunchScheduler(int tasks, std::string image) : total_(tasks), image_(std::move(image)) {}
+  LaunchScheduler(int tasks, std::string image, bool hold = false)
+      : total_(tasks), image_(std::move(image)), hold_(hold) {}
 
   void registered(SchedulerDriver*, const FrameworkID&, const MasterInfo&) override {}
   void reregistered(SchedulerDriver*, const MasterInfo&) override {}
@@ -78,8 +80,11 @@ class LaunchScheduler : public Scheduler {
         t.agentId = o.agentId;
         t.resources = each;
         CommandInfo c;
-        c.value = "true";
+        c.value = hold_ ? "sleep 3600" : "true";
         t.command = c;
+        // Killed at once: `sleep` as a container's pid 1 ignores SIGTERM,
+        // and the destroy, not a grace period, is what is timed.
+        if (hold_) t.killPolicy = KillPolicy{};
         if (!image_.empty()) t.container = ContainerInfo{Image{Image::Type::DOCKER, image_, true}, {}};
         left -= each.allocate(o.allocationRole);
         launch.push_back(std::move(t));
@@ -96,12 +101,24 @@ class LaunchScheduler : public Scheduler {
     }
   }
   void offerRescinded(SchedulerDriver*, const OfferID&) override {}
-  void statusUpdate(SchedulerDriver*, const TaskStatus& s) override {
+  void statusUpdate(SchedulerDriver* d, const TaskStatus& s) override {
     std::lock_guard<std::mutex> lock(mu_);
-    if (s.state == TaskState::TASK_RUNNING && ++running_ == total_) runningAt_ = Clock::now();
+    // Updates are delivered at least once: a resent one (its
+    // acknowledgement was late) counts once.
+    auto [it, first] = last_.try_emplace(s.taskId.value, TaskState::TASK_STAGING);
+    TaskState before = it->second;
+    if (isTerminal(before) || (before == s.state && !first)) return;
+    it->second = s.state;
+    if (s.state == TaskState::TASK_RUNNING && ++running_ == total_) {
+      runningAt_ = Clock::now();
+      if (hold_) {
+        for (int i = 0; i < total_; ++i) d->killTask(TaskID("t" + std::to_string(i)));
+      }
+    }
     if (isTerminal(s.state)) {
       ++ended_;
-      if (s.state != TaskState::TASK_FINISHED) {
+      TaskState expected = hold_ ? TaskState::TASK_KILLED : TaskState::TASK_FINISHED;
+      if (s.state != expected) {
         if (failed_++ == 0) std::fprintf(stderr, "task failed: %s\n", s.message.c_str());
       }
       if (ended_ == total_) {
@@ -129,11 +146,30 @@ class LaunchScheduler : public Scheduler {
     if (running_ < total_) return -1;
     return std::chrono::duration<double>(runningAt_ - start_).count();
   }
+  // The last TASK_RUNNING to the last end: with --hold, killing them all.
+  double endSeconds() const {
+    if (running_ < total_) return -1;
+    return std::chrono::duration<double>(end_ - runningAt_).count();
+  }
   int failed() const { return failed_; }
+  // Counts, and the tasks that did not end with their latest state.
+  std::string describe() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::string out = std::to_string(running_) + " ran, " + std::to_string(ended_) + " ended of " +
+                      std::to_string(total_) + " (launched " + std::to_string(next_) + ")";
+    int shown = 0;
+    for (const auto& [id, state] : last_) {
+      if (isTerminal(state) || shown++ >= 10) continue;
+      out += "; " + id + " " + toString(state);
+    }
+    return out;
+  }
 
  private:
+  std::map<std::string, TaskState> last_;
   int total_;
   std::string image_;
+  bool hold_;
   int next_ = 0;
   bool started_ = false;
   Clock::time_point start_, end_, runningAt_;
@@ -201,7 +237,7 @@ int runLaunch(const LaunchOptions& options) {
     pullSeconds = pull.seconds();
   }
 
-  LaunchScheduler scheduler(options.tasks, image);
+  LaunchScheduler scheduler(options.tasks, image, options.hold);
   TuttiSchedulerDriver driver(&scheduler, fw, master.messageAddress());
   driver.start();
   bool done = scheduler.wait(std::chrono::seconds(600));
@@ -210,16 +246,19 @@ int runLaunch(const LaunchOptions& options) {
   agent.stop();
   master.stop();
   if (!done) {
-    std::fprintf(stderr, "launch: not every task ended within 10 minutes\n");
+    std::fprintf(stderr, "launch: not every task ended within 10 minutes: %s\n",
+                 scheduler.describe().c_str());
     return 1;
   }
   double secs = scheduler.seconds();
   double rate = options.tasks / secs;
+  double running = scheduler.runningSeconds();
   std::printf("launch tasks=%d seconds=%.3f running_seconds=%.3f tasks_per_s=%.1f"
-              " spawn_limit_per_s=%.1f ratio=%.3f failed=%d containerizer=%s work_fs=%s"
-              " checkpoint=%d",
-              options.tasks, secs, scheduler.runningSeconds(), rate, limit, rate / limit,
-              scheduler.failed(),
+              " running_per_s=%.1f spawn_limit_per_s=%.1f ratio=%.3f failed=%d hold=%d",
+              options.tasks, secs, running, rate, running > 0 ? options.tasks / running : 0.0,
+              limit, rate / limit, scheduler.failed(), options.hold ? 1 : 0);
+  if (options.hold) std::printf(" kill_seconds=%.3f", scheduler.endSeconds());
+  std::printf(" containerizer=%s work_fs=%s checkpoint=%d",
               image.empty() ? options.containerizer.c_str() : "oci",
               filesystemOf(dir.path()).c_str(), options.checkpoint ? 1 : 0);
   if (!image.empty()) std::printf(" image=%s pull_seconds=%.3f", image.c_str(), pullSeconds);

@@ -41,12 +41,21 @@ DEFINE_int32(driver_loops, 2,
 DEFINE_string(min_allocatable_resources, "",
               "c1m: the master's --min_allocatable_resources (empty: the master's default)");
 DEFINE_validator(min_allocatable_resources, &tutti::validateResourceAlternativesFlag);
+DEFINE_bool(trace_hops, false,
+            "c1m: also report p50/p99 of each hop of a task's path (accept -> agent -> "
+            "STARTING -> its acknowledgement -> RUNNING)");
+DEFINE_string(trace_hops_out, "",
+              "c1m: with --trace_hops, write every task's stamps (steady ns) to this file");
+DEFINE_string(master_log, "", "c1m: copy the master's log to this file at the end");
 DEFINE_int32(timeout_seconds, 1800, "c1m: give up after this long in each phase");
 DEFINE_bool(checkpoint, false, "launch: the framework asks agents to checkpoint its tasks");
 DEFINE_string(containerizer, "process", "launch: containerizer (process)");
 DEFINE_string(image, "",
               "launch: run the tasks in this Docker image (e.g. 127.0.0.1:5000/busybox:latest; "
               "'builtin' builds a busybox image and serves it from a local docker-registry)");
+DEFINE_bool(hold, false,
+            "launch: tasks run until killed; once all are running the framework kills them, "
+            "timing launch and destroy apart (kill_seconds)");
 DEFINE_int32(runs, 3, "services: runs (the median is reported)");
 DEFINE_string(health, "http",
               "services: http (python3 -m http.server, HTTP health checks) or none (sleep)");
@@ -60,7 +69,8 @@ int main(int argc, char** argv) {
       "  launch   master + one agent in this process; launch --tasks=N `true` tasks through\n"
       "           the scheduler driver as fast as offers allow; compare with the machine's\n"
       "           plain posix_spawn+waitpid rate of /bin/true; with --image=NAME the tasks\n"
-      "           run in that image through runc (pulled once first: pull_seconds)\n"
+      "           run in that image through runc (pulled once first: pull_seconds); with\n"
+      "           --hold they run until killed, and the kills are timed apart\n"
       "  failover ZooKeeper, three masters, --agents=N agents and a framework with a task\n"
       "           per agent; kill -9 the leader and time the recovery\n"
       "  allocator  the allocator alone: --agents=A --frameworks=F; full and event-triggered\n"
@@ -103,7 +113,7 @@ int main(int argc, char** argv) {
     }
     return tutti::bench::runLaunch(
         {static_cast<int>(FLAGS_tasks), FLAGS_containerizer, FLAGS_work_dir, FLAGS_checkpoint,
-         FLAGS_image});
+         FLAGS_image, FLAGS_hold});
   }
   auto given = [](const char* flag) { return !gflags::GetCommandLineFlagInfoOrDie(flag).is_default; };
   if (scenario == "failover") {
@@ -152,6 +162,9 @@ int main(int argc, char** argv) {
     o.driverLoops = FLAGS_driver_loops;
     o.timeoutSeconds = FLAGS_timeout_seconds;
     o.minAllocatableResources = FLAGS_min_allocatable_resources;
+    o.traceHops = FLAGS_trace_hops;
+    o.traceHopsOut = FLAGS_trace_hops_out;
+    o.masterLog = FLAGS_master_log;
     o.out = FLAGS_out;
     return tutti::bench::runC1m(o);
   }
