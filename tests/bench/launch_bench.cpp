@@ -190,6 +190,9 @@ int runLaunch(const LaunchOptions& options) {
   if (!master.start().ok()) return 1;
   agent::AgentOptions ao = testing::testAgentOptions(master.messageAddress(), dir.path());
   ao.resources = "cpus:1000;mem:1000000;disk:100000";
+  // The agent's own default, not the tests' 1 s: a loaded machine acknowledges
+  // late, and every resent update is work the launches wait behind.
+  ao.statusUpdateRetryIntervalMin = agent::AgentOptions{}.statusUpdateRetryIntervalMin;
   agent::AgentDaemon agent(ao);
   if (!agent.start().ok()) return 1;
 
