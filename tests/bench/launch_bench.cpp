@@ -105,10 +105,11 @@ class LaunchScheduler : public Scheduler {
     std::lock_guard<std::mutex> lock(mu_);
     // Updates are delivered at least once: a resent one (its
     // acknowledgement was late) counts once.
-    auto [it, first] = last_.try_emplace(s.taskId.value, TaskState::TASK_STAGING);
-    TaskState before = it->second;
-    if (isTerminal(before) || (before == s.state && !first)) return;
-    it->second = s.state;
+    Seen& seen = seen_[s.taskId.value];
+    if (seen.ended || (s.state == TaskState::TASK_RUNNING && seen.ran)) return;
+    seen.last = s.state;
+    if (s.state == TaskState::TASK_RUNNING) seen.ran = true;
+    if (isTerminal(s.state)) seen.ended = true;
     if (s.state == TaskState::TASK_RUNNING && ++running_ == total_) {
       runningAt_ = Clock::now();
       if (hold_) {
@@ -158,15 +159,20 @@ class LaunchScheduler : public Scheduler {
     std::string out = std::to_string(running_) + " ran, " + std::to_string(ended_) + " ended of " +
                       std::to_string(total_) + " (launched " + std::to_string(next_) + ")";
     int shown = 0;
-    for (const auto& [id, state] : last_) {
-      if (isTerminal(state) || shown++ >= 10) continue;
-      out += "; " + id + " " + toString(state);
+    for (const auto& [id, seen] : seen_) {
+      if (seen.ended || shown++ >= 10) continue;
+      out += "; " + id + " " + toString(seen.last);
     }
     return out;
   }
 
  private:
-  std::map<std::string, TaskState> last_;
+  struct Seen {
+    TaskState last = TaskState::TASK_STAGING;
+    bool ran = false;
+    bool ended = false;
+  };
+  std::map<std::string, Seen> seen_;  // by task id
   int total_;
   std::string image_;
   bool hold_;
