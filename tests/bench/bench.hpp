@@ -86,7 +86,7 @@ struct C1mOptions {
   int timeoutSeconds = 1800;
   std::string minAllocatableResources;  // the master's flag; empty: its default
   bool traceHops = false;  // also p50/p99 of each hop of a task's path (HopTrace)
-  std::string traceHopsOut;  // with traceHops: every task's stamps, to this file
+  std::string traceHopsOut;  // every task's stamps, to this file (needs traceHops)
   std::string masterLog;     // copy the master's log here at the end
   std::string out;
 };

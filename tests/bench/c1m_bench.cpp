@@ -141,8 +141,9 @@ int runC1m(const C1mOptions& options) {
   if (!options.masterLog.empty()) {
     std::ifstream from(dir.path() + "/master.log", std::ios::binary);
     std::ofstream to(options.masterLog, std::ios::binary | std::ios::trunc);
-    to << from.rdbuf();
-    if (!to) std::fprintf(stderr, "c1m: cannot write %s\n", options.masterLog.c_str());
+    if (!from || !to || !(to << from.rdbuf())) {
+      std::fprintf(stderr, "c1m: cannot copy the master's log to %s\n", options.masterLog.c_str());
+    }
   }
   if (!launched || !ended || f.failed > 0) {
     std::fprintf(stderr, "c1m: running=%lld finished=%lld failed=%lld of %lld tasks\n",

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <deque>
 
 #include "common/clock.hpp"
@@ -216,20 +217,11 @@ class FrameworkEmulator::Framework : public Scheduler {
   }
 
  private:
-  // "f<index>-<n>" -> {n, 0}; launched again: "f<index>-<n>.<attempt>" ->
-  // {n, attempt}; {-1, 0} for anything else.
+  // {n, attempt} of one of this framework's task ids; {-1, 0} for anything else.
   std::pair<int64_t, int64_t> parseTaskId(const TaskID& id) const {
-    auto dash = id.value.find('-');
-    if (dash == std::string::npos) return {-1, 0};
-    char* end = nullptr;
-    long long n = std::strtoll(id.value.c_str() + dash + 1, &end, 10);
-    if (n < 0 || n >= quota_) return {-1, 0};
-    if (*end == '\0') return {n, 0};
-    if (*end != '.') return {-1, 0};
-    const char* digits = end + 1;
-    long long attempt = std::strtoll(digits, &end, 10);
-    if (end == digits || *end != '\0' || attempt <= 0) return {-1, 0};
-    return {n, attempt};
+    auto name = parseBenchTaskId(id.value);
+    if (!name || name->framework != index_ || name->n >= quota_) return {-1, 0};
+    return {name->n, name->attempt};
   }
 
   // The task is no longer launched and waiting for its TASK_RUNNING.
@@ -279,19 +271,19 @@ class FrameworkEmulator::Framework : public Scheduler {
       std::vector<TaskInfo> batch;
       while (queued() && inFlight_ < options_.maxInFlight && left.contains(need)) {
         int64_t n = next_;
-        std::string suffix;
+        int64_t attempt = 0;
         if (!retry_.empty()) {
           n = retry_.front();
           retry_.pop_front();
           // A new id: the master may still hold the ended attempt until
           // its update is acknowledged.
-          suffix = "." + std::to_string(++attempts_[static_cast<size_t>(n)]);
+          attempt = ++attempts_[static_cast<size_t>(n)];
         } else {
           ++next_;
         }
         TaskInfo t;
         t.name = "bench";
-        t.taskId = TaskID("f" + std::to_string(index_) + "-" + std::to_string(n) + suffix);
+        t.taskId = TaskID(benchTaskId({index_, n, attempt}));
         t.agentId = offer.agentId;
         t.resources = each_;
         CommandInfo c;
@@ -299,7 +291,7 @@ class FrameworkEmulator::Framework : public Scheduler {
         t.command = c;
         left -= need;
         launchedAt_[static_cast<size_t>(n)] = steadyNowNs();
-        if (options_.hops && suffix.empty()) {
+        if (options_.hops && attempt == 0) {
           options_.hops->mark(HopTrace::kAccepted, index_, n, launchedAt_[static_cast<size_t>(n)]);
         }
         ++inFlight_;
@@ -450,6 +442,30 @@ void FrameworkEmulator::clearLatencies() {
   std::lock_guard<std::mutex> lock(shared_->mu);
   shared_->latencies.clear();
   shared_->declinedAt.clear();
+}
+
+std::string benchTaskId(const BenchTaskName& name) {
+  std::string id = "f" + std::to_string(name.framework) + "-" + std::to_string(name.n);
+  if (name.attempt > 0) id += "." + std::to_string(name.attempt);
+  return id;
+}
+
+std::optional<BenchTaskName> parseBenchTaskId(const std::string& id) {
+  if (id.size() < 4 || id[0] != 'f') return std::nullopt;
+  char* end = nullptr;
+  long framework = std::strtol(id.c_str() + 1, &end, 10);
+  if (end == id.c_str() + 1 || *end != '-' || framework < 0) return std::nullopt;
+  const char* digits = end + 1;
+  long long n = std::strtoll(digits, &end, 10);
+  if (end == digits || n < 0) return std::nullopt;
+  BenchTaskName name{static_cast<int>(framework), n, 0};
+  if (*end == '\0') return name;
+  if (*end != '.') return std::nullopt;
+  digits = end + 1;
+  long long attempt = std::strtoll(digits, &end, 10);
+  if (end == digits || *end != '\0' || attempt <= 0) return std::nullopt;
+  name.attempt = attempt;
+  return name;
 }
 
 }  // namespace tutti::bench

@@ -32,6 +32,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -113,5 +114,16 @@ class FrameworkEmulator {
 
 // The value at `q` (0..1) of `v` (sorted in place); 0 for an empty vector.
 double percentile(std::vector<double>& v, double q);
+
+// An emulated framework's task id: "f<framework>-<n>", and
+// "f<framework>-<n>.<attempt>" when task n is launched again (attempt >= 1).
+struct BenchTaskName {
+  int framework = 0;
+  int64_t n = 0;
+  int64_t attempt = 0;
+};
+std::string benchTaskId(const BenchTaskName& name);
+// nullopt for an id not of that form.
+std::optional<BenchTaskName> parseBenchTaskId(const std::string& id);
 
 }  // namespace tutti::bench

@@ -1,7 +1,6 @@
 #include "tests/bench/hop_trace.hpp"
 
 #include <cstdio>
-#include <cstdlib>
 
 #include "tests/bench/framework_emulator.hpp"
 
@@ -10,9 +9,8 @@ namespace tutti::bench {
 HopTrace::HopTrace(int frameworks, int64_t tasksPerFramework)
     : frameworks_(frameworks),
       perFramework_(tasksPerFramework),
-      stamps_(new std::atomic<int64_t>[static_cast<size_t>(kPoints) *
-                                       static_cast<size_t>(frameworks) *
-                                       static_cast<size_t>(tasksPerFramework)]()) {}
+      tasks_(static_cast<int64_t>(frameworks) * tasksPerFramework),
+      stamps_(new std::atomic<int64_t>[static_cast<size_t>(kPoints * tasks_)]()) {}
 
 int64_t HopTrace::slot(int framework, int64_t n) const {
   if (framework < 0 || framework >= frameworks_ || n < 0 || n >= perFramework_) return -1;
@@ -22,35 +20,26 @@ int64_t HopTrace::slot(int framework, int64_t n) const {
 void HopTrace::mark(Point point, int framework, int64_t n, int64_t nowNs) {
   int64_t s = slot(framework, n);
   if (s < 0) return;
-  int64_t all = static_cast<int64_t>(frameworks_) * perFramework_;
   int64_t zero = 0;
   // The first time only (a resent update changes nothing).
-  stamps_[static_cast<size_t>(point * all + s)].compare_exchange_strong(
+  stamps_[static_cast<size_t>(point * tasks_ + s)].compare_exchange_strong(
       zero, nowNs, std::memory_order_relaxed);
 }
 
 void HopTrace::mark(Point point, const TaskID& task, int64_t nowNs) {
-  const std::string& v = task.value;
-  if (v.size() < 4 || v[0] != 'f') return;
-  char* end = nullptr;
-  long framework = std::strtol(v.c_str() + 1, &end, 10);
-  if (end == v.c_str() + 1 || *end != '-') return;
-  const char* digits = end + 1;
-  long long n = std::strtoll(digits, &end, 10);
-  if (end == digits || *end != '\0') return;  // a later attempt ("f1-7.1")
-  mark(point, static_cast<int>(framework), n, nowNs);
+  auto name = parseBenchTaskId(task.value);
+  if (name && name->attempt == 0) mark(point, name->framework, name->n, nowNs);
 }
 
 std::vector<HopTrace::Hop> HopTrace::summarize() const {
   static const char* kNames[] = {"accept_to_launch", "launch_to_starting",
                                  "starting_to_ack", "ack_to_running"};
-  int64_t all = static_cast<int64_t>(frameworks_) * perFramework_;
   std::vector<Hop> hops;
   for (int p = 0; p + 1 < kPoints; ++p) {
     std::vector<double> ms;
-    for (int64_t s = 0; s < all; ++s) {
-      int64_t a = stamps_[static_cast<size_t>(p * all + s)].load(std::memory_order_relaxed);
-      int64_t b = stamps_[static_cast<size_t>((p + 1) * all + s)].load(std::memory_order_relaxed);
+    for (int64_t s = 0; s < tasks_; ++s) {
+      int64_t a = stamps_[static_cast<size_t>(p * tasks_ + s)].load(std::memory_order_relaxed);
+      int64_t b = stamps_[static_cast<size_t>((p + 1) * tasks_ + s)].load(std::memory_order_relaxed);
       if (a != 0 && b >= a) ms.push_back(static_cast<double>(b - a) / 1e6);
     }
     Hop h;
@@ -66,14 +55,13 @@ Status HopTrace::write(const std::string& path) const {
   FILE* f = std::fopen(path.c_str(), "w");
   if (!f) return Status::IoError("cannot write " + path);
   std::fprintf(f, "task accepted launched starting starting_acked running\n");
-  int64_t all = static_cast<int64_t>(frameworks_) * perFramework_;
-  for (int64_t s = 0; s < all; ++s) {
-    std::fprintf(f, "f%lld-%lld", static_cast<long long>(s / perFramework_),
-                 static_cast<long long>(s % perFramework_));
+  for (int64_t s = 0; s < tasks_; ++s) {
+    std::fprintf(f, "%s",
+                 benchTaskId({static_cast<int>(s / perFramework_), s % perFramework_, 0}).c_str());
     for (int p = 0; p < kPoints; ++p) {
       std::fprintf(f, " %lld",
                    static_cast<long long>(
-                       stamps_[static_cast<size_t>(p * all + s)].load(std::memory_order_relaxed)));
+                       stamps_[static_cast<size_t>(p * tasks_ + s)].load(std::memory_order_relaxed)));
     }
     std::fprintf(f, "\n");
   }

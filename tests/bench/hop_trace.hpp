@@ -62,6 +62,7 @@ class HopTrace {
 
   int frameworks_;
   int64_t perFramework_;
+  int64_t tasks_;  // frameworks_ * perFramework_
   std::unique_ptr<std::atomic<int64_t>[]> stamps_;  // [point][framework][n]; 0: not yet
 };
 

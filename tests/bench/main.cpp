@@ -45,7 +45,7 @@ DEFINE_bool(trace_hops, false,
             "c1m: also report p50/p99 of each hop of a task's path (accept -> agent -> "
             "STARTING -> its acknowledgement -> RUNNING)");
 DEFINE_string(trace_hops_out, "",
-              "c1m: with --trace_hops, write every task's stamps (steady ns) to this file");
+              "c1m: write every task's stamps (steady ns) to this file (implies --trace_hops)");
 DEFINE_string(master_log, "", "c1m: copy the master's log to this file at the end");
 DEFINE_int32(timeout_seconds, 1800, "c1m: give up after this long in each phase");
 DEFINE_bool(checkpoint, false, "launch: the framework asks agents to checkpoint its tasks");
@@ -162,7 +162,7 @@ int main(int argc, char** argv) {
     o.driverLoops = FLAGS_driver_loops;
     o.timeoutSeconds = FLAGS_timeout_seconds;
     o.minAllocatableResources = FLAGS_min_allocatable_resources;
-    o.traceHops = FLAGS_trace_hops;
+    o.traceHops = FLAGS_trace_hops || !FLAGS_trace_hops_out.empty();
     o.traceHopsOut = FLAGS_trace_hops_out;
     o.masterLog = FLAGS_master_log;
     o.out = FLAGS_out;
