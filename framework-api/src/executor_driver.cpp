@@ -5,6 +5,7 @@
 // executor down) when the agent stays away longer than the recovery timeout.
 #include <glog/logging.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
@@ -22,8 +23,15 @@
 namespace tutti {
 
 namespace {
+// Subscribing backs off on both paths, so that a busy agent with a thousand
+// executors starting is not made busier by their retries: a send that fails
+// (the connection is not up yet) is retried after 10 ms doubling to 1 s; a
+// subscribe that went out unanswered after 1 s doubling to 16 s. Both start
+// over once subscribed or when the connection comes back.
 constexpr Duration kConnectPoll = 10ms;
+constexpr Duration kConnectPollMax = 1s;
 constexpr Duration kResubscribe = 1s;
+constexpr Duration kResubscribeMax = 16s;
 constexpr Duration kWatchdog = 1s;
 
 std::string env(const char* name) {
@@ -83,9 +91,13 @@ class TuttiExecutorDriver::Impl {
     transport_->onReconnected([this] {
       // The agent may have restarted and forgotten us: subscribe again
       // (which re-sends every unacknowledged update).
-      if (!running() || !subscribed_) return;
-      subscribed_ = false;
-      executor_->disconnected(self_);
+      if (!running()) return;
+      resetSubscribeBackoff();
+      if (subscribed_) {
+        subscribed_ = false;
+        executor_->disconnected(self_);
+      }
+      if (subscribeTimer_) loop_.loop().cancel(subscribeTimer_);
       subscribe();
     });
     status_ = DriverStatus::DRIVER_RUNNING;
@@ -191,8 +203,15 @@ class TuttiExecutorDriver::Impl {
     for (const auto& [_, task] : tasks_) call.unacknowledgedTasks.push_back(task);
     for (const auto& [_, status] : pending_) call.unacknowledgedUpdates.push_back(status);
     Status s = transport_->send("", call);
-    Duration next = s.ok() ? kResubscribe : kConnectPoll;
+    Duration& backoff = s.ok() ? resubscribeDelay_ : connectPollDelay_;
+    Duration next = backoff;
+    backoff = std::min<Duration>(backoff * 2, s.ok() ? kResubscribeMax : kConnectPollMax);
     subscribeTimer_ = loop_.after(next, "executor.subscribe", [this] { subscribe(); });
+  }
+
+  void resetSubscribeBackoff() {
+    connectPollDelay_ = kConnectPoll;
+    resubscribeDelay_ = kResubscribe;
   }
 
   void onWatchdog() {
@@ -231,6 +250,7 @@ class TuttiExecutorDriver::Impl {
     subscribeTimer_ = 0;
     bool again = everSubscribed_;
     subscribed_ = everSubscribed_ = true;
+    resetSubscribeBackoff();
     if (agentId_.empty() && e.agentInfo.id) agentId_ = *e.agentInfo.id;
     // Updates sent while we were away go out again, in order.
     for (const auto& [_, status] : pending_) {
@@ -294,6 +314,8 @@ class TuttiExecutorDriver::Impl {
   std::map<uint64_t, TaskStatus> pending_;  // by send order
   std::map<TaskID, TaskInfo> tasks_;        // launched, not yet terminal-acknowledged
   Loop::TimerId subscribeTimer_ = 0;
+  Duration connectPollDelay_ = kConnectPoll;  // see kConnectPoll
+  Duration resubscribeDelay_ = kResubscribe;
   Loop::TimerId watchdogTimer_ = 0;
 };
 

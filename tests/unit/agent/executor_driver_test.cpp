@@ -287,6 +287,50 @@ TEST_F(ExecutorDriverOnTheCallersLoopTest, OnItsLoopsThreadUpdatesGoOutInlineAnd
   EXPECT_EQ(driver_->join(), DriverStatus::DRIVER_STOPPED);
 }
 
+TEST_F(ExecutorDriverOnTheCallersLoopTest, AnUnansweredSubscribeIsRetriedWithBackoff) {
+  // A busy agent (a thousand executors starting at once) must not be made
+  // busier by the retries of the executors it has not answered yet: after
+  // the first subscribe, retries come 1, 2, 4, 8 and then every 16 seconds.
+  // The executor's loop runs on a manual clock; the agent never answers.
+  ManualClock clock;
+  Loop loop(clock, Loop::Options{"executor-manual"});
+  loop.adoptCurrentThread();
+  auto driver = std::make_unique<TuttiExecutorDriver>(&executor_, loop);
+  ASSERT_EQ(driver->start(), DriverStatus::DRIVER_RUNNING);
+  std::vector<Duration> arrivals;  // manual time of each subscribe's arrival
+  TimePoint start = clock.now();
+  auto runBoth = [&](const std::function<bool()>& condition) {
+    return agentWaitsFor([&] {
+      loop.runOnce(0ms);
+      while (arrivals.size() < callsOf<w::ExecutorSubscribeCall>().size()) {
+        arrivals.push_back(clock.now() - start);
+      }
+      return condition();
+    });
+  };
+  auto subscribes = [&] { return callsOf<w::ExecutorSubscribeCall>().size(); };
+  // The first one goes out once the connection is up (polled every 10 ms of
+  // the driver's time, doubling), then the clock starts from it.
+  auto deadline = std::chrono::steady_clock::now() + kDeadline;
+  while (subscribes() == 0 && std::chrono::steady_clock::now() < deadline) {
+    loop.runOnce(0ms);
+    agentLoop_.runOnce(5ms);
+    if (subscribes() == 0) clock.advance(10ms);
+  }
+  ASSERT_EQ(subscribes(), 1u);
+  start = clock.now();
+  arrivals = {Duration(0)};
+  const std::vector<Duration> expected = {0s, 1s, 3s, 7s, 15s, 31s, 47s};
+  for (Duration t = 500ms; t <= 50s; t += 500ms) {
+    clock.advance(500ms);
+    size_t due = 0;
+    for (Duration e : expected) due += e <= t ? 1 : 0;
+    ASSERT_TRUE(runBoth([&] { return subscribes() >= due; })) << "at " << toSeconds(t) << "s";
+  }
+  EXPECT_EQ(arrivals, expected);
+  driver.reset();
+}
+
 INSTANTIATE_TEST_SUITE_P(Modes, ExecutorDriverTest, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& info) {
                            return info.param ? std::string("OnTheCallersLoop")
