@@ -94,8 +94,14 @@ Status killProcessGroup(pid_t pgid, int signal) {
   return Status::OK();
 }
 
-size_t killSession(pid_t sid, int signal) {
-  if (sid <= 1) return 0;
+size_t killSession(pid_t sid, int signal) { return killSessions({sid}, signal); }
+
+size_t killSessions(const std::set<pid_t>& requested, int signal) {
+  std::set<pid_t> sids;
+  for (pid_t s : requested) {
+    if (s > 1) sids.insert(s);
+  }
+  if (sids.empty()) return 0;
   size_t n = 0;
   DIR* dir = ::opendir("/proc");
   if (!dir) return 0;
@@ -117,7 +123,7 @@ size_t killSession(pid_t sid, int signal) {
     char state;
     long ppid, pgrp, session;
     if (std::sscanf(close + 1, " %c %ld %ld %ld", &state, &ppid, &pgrp, &session) != 4) continue;
-    if (session != sid || state == 'Z') continue;
+    if (!sids.count(static_cast<pid_t>(session)) || state == 'Z') continue;
     if (::kill(static_cast<pid_t>(pid), signal) == 0) ++n;
   }
   ::closedir(dir);

@@ -12,6 +12,7 @@
 
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -45,6 +46,9 @@ Status killProcessGroup(pid_t pgid, int signal);
 // reaches a task's children even when they left its process group. Returns
 // the number of processes signalled.
 size_t killSession(pid_t sid, int signal);
+// The same for several sessions with one pass over /proc (a pass reads the
+// stat file of every process on the host: milliseconds with a few thousand).
+size_t killSessions(const std::set<pid_t>& sids, int signal);
 // Whether a process with this pid exists (and is not a zombie we own).
 bool processExists(pid_t pid);
 

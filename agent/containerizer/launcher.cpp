@@ -49,7 +49,7 @@ Result<pid_t> ProcessLauncher::launch(const LaunchSpec& spec) {
 
 void ProcessLauncher::destroy(pid_t executorPid) {
   if (executorPid <= 1) return;
-  killSession(executorPid, SIGKILL);
+  killer_.kill(executorPid);
 }
 
 }  // namespace tutti::agent

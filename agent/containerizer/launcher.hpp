@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/containerizer/session_killer.hpp"
 #include "common/files.hpp"  // makeDirectories
 #include "tutti/types.hpp"
 
@@ -43,8 +44,14 @@ class ProcessLauncher {
  public:
   // Creates the sandbox directory (and parents) and starts the executor.
   Result<pid_t> launch(const LaunchSpec& spec);
-  // SIGKILLs every process of the executor's session.
+  // SIGKILLs every process of the executor's session, off the calling
+  // thread (see SessionKiller): returns at once, the session dies within a
+  // pass over /proc. The executor's exit is seen as usual (its pidfd).
   void destroy(pid_t executorPid);
+  const SessionKiller& sessionKiller() const { return killer_; }
+
+ private:
+  SessionKiller killer_;
 };
 
 // Runs ProcessLauncher::launch() on worker threads so that creating
