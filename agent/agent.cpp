@@ -1137,15 +1137,31 @@ void Agent::maybeCompleteFramework(const FrameworkID& fwId) {
 
 void Agent::sendExecutorHeartbeats() {
   heartbeatTimer_ = 0;
+  std::vector<ConnectionId> conns;
   for (auto& [_, fw] : frameworks_) {
     for (auto& [__, ex] : fw.executors) {
-      if (ex.state == ExecutorState::kRunning) {
-        (void)executors_.send(ex.conn, wire::ExecutorHeartbeatEvent{});
-      }
+      if (ex.state == ExecutorState::kRunning) conns.push_back(ex.conn);
     }
   }
+  sendHeartbeatSlice(std::make_shared<const std::vector<ConnectionId>>(std::move(conns)), 0);
   heartbeatTimer_ = loop_.after(options_.executorHeartbeatInterval, "agent.executor_heartbeat",
                                 [this] { sendExecutorHeartbeats(); });
+}
+
+void Agent::sendHeartbeatSlice(std::shared_ptr<const std::vector<ConnectionId>> conns,
+                               size_t from) {
+  // A slice per turn of the loop: a thousand executors' heartbeats in one
+  // handler held the agent's loop 100-300 ms on a loaded machine, and its
+  // status updates waited behind them.
+  constexpr size_t kSlice = 128;
+  size_t to = std::min(conns->size(), from + kSlice);
+  for (size_t i = from; i < to; ++i) {
+    (void)executors_.send((*conns)[i], wire::ExecutorHeartbeatEvent{});
+  }
+  if (to == conns->size()) return;
+  loop_.post("agent.executor_heartbeat", [this, alive = alive_, conns, to] {
+    if (*alive) sendHeartbeatSlice(conns, to);
+  });
 }
 
 void Agent::shutdown(std::function<void()> done) {

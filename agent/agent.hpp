@@ -199,6 +199,8 @@ class Agent {
   void onExecutorRegistrationTimeout(const FrameworkID& fw, const ExecutorID& ex);
   void shutdownExecutor(ExecutorRecord& ex);
   void sendExecutorHeartbeats();
+  // Heartbeats to conns[from..from+128), then the rest on later turns.
+  void sendHeartbeatSlice(std::shared_ptr<const std::vector<ConnectionId>> conns, size_t from);
   // An update the agent itself generates (uuid, source AGENT).
   void agentUpdate(const FrameworkID& fw, const TaskID& task, const ExecutorID& ex,
                    TaskState state, Reason reason, const std::string& message);

@@ -620,6 +620,25 @@ TEST_F(AgentTest, HeartbeatsGoToSubscribedExecutors) {
   EXPECT_EQ(executors_.sentOf<wire::ExecutorHeartbeatEvent>("conn-1").size(), 1u);
 }
 
+TEST_F(AgentTest, HeartbeatsToManyExecutorsAreSentInSlicesAndReachEveryOne) {
+  // More executors than one slice (128 per turn of the loop): every one
+  // still gets exactly one heartbeat per interval.
+  registerAgent();
+  constexpr int kExecutors = 130;
+  for (int i = 0; i < kExecutors; ++i) {
+    std::string id = "t" + std::to_string(i);
+    ASSERT_GT(launchRunning(id, "conn-" + std::to_string(i)), 0) << id;
+  }
+  executors_.clear();
+  advance(options_.executorHeartbeatInterval);
+  EXPECT_EQ(executors_.sentOf<wire::ExecutorHeartbeatEvent>().size(), size_t{kExecutors});
+  for (int i = 0; i < kExecutors; ++i) {
+    EXPECT_EQ(executors_.sentOf<wire::ExecutorHeartbeatEvent>("conn-" + std::to_string(i)).size(),
+              1u)
+        << "conn-" << i;
+  }
+}
+
 TEST_F(AgentTest, FrameworkMessagesAreRelayedBothWays) {
   registerAgent();
   runTask(commandTask("t1"));
