@@ -80,6 +80,7 @@ Master::Master(MasterOptions options, MasterInfo info, Loop& loop, Transport& tr
 
   AllocatorOptions allocatorOptions;
   allocatorOptions.allocationInterval = options_.allocationInterval;
+  allocatorOptions.maxAgentsPerRun = options_.allocationMaxAgentsPerRun;
   allocatorOptions.minAllocatableResources = parseMinAllocatable(options_.minAllocatableResources);
   allocatorOptions.fairSharingExcludedResourceNames = options_.fairSharingExcludedResourceNames;
   allocator_->initialize(allocatorOptions, loop_.clock(),
@@ -215,6 +216,8 @@ void Master::runAllocation(AllocationScope scope) {
   allocationRuns_.inc();
   allocationRunMs_.record(toMillis(std::chrono::steady_clock::now() - start));
   armFilterExpiry();
+  // A run stopped at allocationMaxAgentsPerRun: the rest on the next turn.
+  if (allocator_->stoppedEarly()) requestAllocation();
 }
 
 void Master::allocationTick() {

@@ -21,6 +21,9 @@ struct MasterOptions {
   int maxAgentPingTimeouts = 5;    // missed pings before an agent is unreachable
   Duration agentReregisterTimeout = 10min;  // grace for frameworks recovered from agents
   Duration allocationInterval = 1s;  // full allocation runs this often
+  // Agents one allocation run may offer; the rest go on a later turn of the
+  // loop, so messages are handled in between (AllocatorOptions).
+  size_t allocationMaxAgentsPerRun = 2000;
   Duration heartbeatInterval = 15s;  // HEARTBEAT events to schedulers
   std::optional<Duration> offerTimeout;  // rescind offers held longer than this
   std::string minAllocatableResources = "cpus:0.01|mem:32";  // '|'-separated alternatives

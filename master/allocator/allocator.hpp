@@ -38,6 +38,11 @@ struct AllocatorOptions {
   std::vector<Resources> minAllocatableResources;
   // Resources left out of dominant share computations.
   std::set<std::string> fairSharingExcludedResourceNames = {"gpus"};
+  // At most this many agents per allocate() (0: every candidate at once).
+  // The rest stay changed, so hasPendingChanges() holds and the master's
+  // next event-triggered run (on a later turn of its loop) goes on with
+  // them: offering 50,000 agents at once held the master's loop ~0.8 s.
+  size_t maxAgentsPerRun = 0;
 };
 
 // framework -> role -> agent -> resources (allocated to the role).
@@ -105,10 +110,15 @@ class Allocator {
 
   // Makes offers now. kChanged looks only at what changed since the last
   // run; the master calls it soon after events, and kAll every interval.
+  // With AllocatorOptions::maxAgentsPerRun a run may stop early and leave
+  // the rest pending (hasPendingChanges()).
   virtual void allocate(AllocationScope scope) = 0;
   // Whether something changed since the last run (an event-triggered run
   // would have work to do).
   virtual bool hasPendingChanges() const = 0;
+  // Whether the last allocate() stopped at AllocatorOptions::maxAgentsPerRun
+  // with agents left for the next run.
+  virtual bool stoppedEarly() const { return false; }
   // When the earliest refuse filter expires (the master runs an allocation
   // then, so a declined agent is offered again on time, not at the next
   // interval); nullopt without filters. May be a filter revive cleared.

@@ -127,6 +127,7 @@ class HierarchicalAllocator final : public Allocator {
 
   void allocate(AllocationScope scope) override;
   bool hasPendingChanges() const override;
+  bool stoppedEarly() const override { return stoppedEarly_; }
   std::optional<TimePoint> nextFilterExpiry() const override;
   std::vector<RoleSummary> roles() const override;
 
@@ -272,6 +273,7 @@ class HierarchicalAllocator final : public Allocator {
   Agent* offerableTail_ = nullptr;
   size_t offerableCount_ = 0;
   std::vector<Agent*> changed_;  // since the last cycle, each once
+  bool stoppedEarly_ = false;    // the last allocate() left agents for the next
   bool globalChange_ = false;
   ScalarVec freeUnreserved_;  // on active agents: the headroom for guarantees
 

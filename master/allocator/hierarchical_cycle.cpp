@@ -417,6 +417,13 @@ void HierarchicalAllocator::allocate(AllocationScope scope) {
   for (Agent* agent : changed_) agent->changed = false;
   changed_.clear();
   globalChange_ = false;
+  size_t limit = options_.maxAgentsPerRun;
+  stoppedEarly_ = limit > 0 && candidates.size() > limit;
+  if (stoppedEarly_) {
+    // The rest go first in the next run.
+    for (size_t i = limit; i < candidates.size(); ++i) markChanged(*candidates[i]);
+    candidates.resize(limit);
+  }
 
   if (!candidates.empty() && root_->children.activeCount() > 0) {
     if (!quotaRoles_.empty()) {

@@ -25,6 +25,28 @@ TEST_F(HierarchicalAllocatorTest, FilterHoldsForRefuseSecondsAndNoLonger) {
   EXPECT_EQ(offers[0].resources, res("cpus:4;mem:4096").allocate("*"));
 }
 
+TEST_F(HierarchicalAllocatorTest, ARunOffersAtMostMaxAgentsAndTheNextGoesOn) {
+  AllocatorOptions options;
+  options.maxAgentsPerRun = 2;
+  initialize(options);
+  addFramework("f1");
+  for (int i = 0; i < 5; ++i) addAgent("a" + std::to_string(i), "cpus:4;mem:4096");
+  std::set<AgentID> offered;
+  auto take = [&](const std::vector<Allocation>& offers) {
+    for (const auto& o : offers) EXPECT_TRUE(offered.insert(o.agent).second) << o.agent;
+    return offers.size();
+  };
+  EXPECT_EQ(take(allocate()), 2u);
+  EXPECT_TRUE(allocator_->stoppedEarly());
+  EXPECT_TRUE(allocator_->hasPendingChanges());
+  EXPECT_EQ(take(allocate(AllocationScope::kChanged)), 2u);
+  EXPECT_TRUE(allocator_->stoppedEarly());
+  EXPECT_EQ(take(allocate(AllocationScope::kChanged)), 1u);
+  EXPECT_FALSE(allocator_->stoppedEarly());
+  EXPECT_FALSE(allocator_->hasPendingChanges());
+  EXPECT_EQ(offered.size(), 5u);
+}
+
 TEST_F(HierarchicalAllocatorTest, FilterBlocksOnlyTheSameOrLess) {
   addFramework("f1");
   addAgent("a1", "cpus:4;mem:4096");

@@ -150,6 +150,34 @@ TEST_F(LongAllocationIntervalTest, ExpiringFilterOffersTheAgentAgainOnTime) {
   EXPECT_NE(again.id, offer.id);
 }
 
+// A framework that subscribes to a cluster larger than one allocation run
+// gets offers for every agent, in several runs, without time passing (the
+// runs follow each other on the loop) and without waiting for the interval.
+class SmallAllocationRunTest : public MasterTest {
+ protected:
+  SmallAllocationRunTest() {
+    options_.allocationInterval = std::chrono::hours(1);
+    options_.allocationMaxAgentsPerRun = 2;
+  }
+};
+
+TEST_F(SmallAllocationRunTest, EveryAgentIsOfferedInRunsThatFollowEachOther) {
+  std::set<AgentID> agents;
+  for (int i = 0; i < 5; ++i) {
+    std::string n = std::to_string(i);
+    agents.insert(registerAgent("agent" + n, "host" + n));
+  }
+  FrameworkID fw = subscribe("fw1", frameworkInfo("fw"));
+  ASSERT_FALSE(fw.empty());
+  std::set<AgentID> offered;
+  auto events = transport_.take<wire::OffersEvent>("fw1");
+  for (const auto& e : events) {
+    for (const auto& o : e.offers) offered.insert(o.agentId);
+  }
+  EXPECT_EQ(offered, agents);
+  EXPECT_GE(events.size(), 3u) << "one run offered more than two agents";
+}
+
 // --offer_timeout: an offer held too long is rescinded and its resources
 // go back to the pool; until then nothing happens.
 class OfferTimeoutTest : public MasterTest {
