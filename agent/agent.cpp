@@ -651,7 +651,7 @@ void Agent::startExecutor(ExecutorRecord& rec, LaunchSpec spec, const Resources&
     if (*alive) {
       onExecutorLaunched(f, e, c, std::move(pid));
     } else if (pid.ok()) {
-      launcher_.destroy(*pid);
+      killSession(*pid, SIGKILL);  // the agent (and its launcher) is gone
     }
   });
   rec.registrationTimer = loop_.after(options_.executorRegistrationTimeout,
@@ -1067,13 +1067,33 @@ void Agent::onExecutorExited(const FrameworkID& fwId, const ExecutorID& exId,
   // whole session is swept, tasks in their own process groups included.
   bool clean = status && WIFEXITED(*status);
   for (const auto& [_, t] : ex.launched) clean = clean && isTerminal(t.state);
+  if (ex.sweeping) return;  // reported once the sweep below is over
   if (ex.pid > 1) {
     if (clean && ex.queued.empty()) {
       ::kill(-ex.pid, SIGKILL);
     } else {
-      launcher_.destroy(ex.pid);
+      // Its tasks are reported ended only once nothing of theirs is left
+      // (a framework may relaunch them here at once): after the pass.
+      ex.sweeping = true;
+      if (ex.state != ExecutorState::kTerminated) ex.state = ExecutorState::kTerminating;
+      launcher_.destroy(ex.pid, [this, alive = alive_, fwId, exId, status] {
+        loop_.post("agent.executor_swept", [this, alive, fwId, exId, status] {
+          if (*alive) finishExecutorExit(fwId, exId, status);
+        });
+      });
+      return;
     }
   }
+  finishExecutorExit(fwId, exId, status);
+}
+
+void Agent::finishExecutorExit(const FrameworkID& fwId, const ExecutorID& exId,
+                               std::optional<int> status) {
+  auto f = frameworks_.find(fwId);
+  if (f == frameworks_.end()) return;
+  auto it = f->second.executors.find(exId);
+  if (it == f->second.executors.end()) return;
+  ExecutorRecord& ex = it->second;
   std::string how = status ? describeWaitStatus(*status) : "ended";
   VLOG(1) << "Executor " << exId << " of framework " << fwId << " " << how;
   bool limited = checkLimitation(ex);

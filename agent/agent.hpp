@@ -80,6 +80,7 @@ struct ExecutorRecord {
   std::map<TaskID, TaskInfo> infos;   // TaskInfo of launched tasks
   bool shutdownRequested = false;     // killed on purpose: tasks end TASK_KILLED
   bool killWhenLaunched = false;      // its kill came due before its pid was known
+  bool sweeping = false;              // ended; its session is being killed (then reported)
   Loop::TimerId registrationTimer = 0;
   Loop::TimerId killTimer = 0;
   std::optional<int> exitStatus;
@@ -191,6 +192,10 @@ class Agent {
   void onExecutorLaunched(const FrameworkID& fw, const ExecutorID& ex, const ContainerID& c,
                           Result<pid_t> pid);
   void onExecutorExited(const FrameworkID& fw, const ExecutorID& ex, std::optional<int> status);
+  // The rest of onExecutorExited once what it left behind is killed: its
+  // tasks' updates, the master, the completed executor.
+  void finishExecutorExit(const FrameworkID& fw, const ExecutorID& ex,
+                          std::optional<int> status);
   // The executor's container hit a limit: kill it; onExecutorExited reports.
   void onContainerLimitation(const FrameworkID& fw, const ExecutorID& ex,
                              const ContainerID& container, const std::string& message);

@@ -2,6 +2,7 @@
 // agent.hpp): writing the checkpoint as executors change, reading it back
 // after a restart, and scheduling the sandboxes nobody uses any more.
 #include <glog/logging.h>
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <set>
@@ -34,12 +35,15 @@ Status Agent::recover() {
   bool rebooted = *agent && (*agent)->bootId != currentBootId();
   if (options_.recover == "cleanup" || rebooted || !*agent) {
     if (!rebooted) {
+      // Killed here and now, in one pass, before the checkpoint goes.
+      std::set<pid_t> sessions;
       for (const auto& st : executors.executors) {
         if (st.terminated || !sameProcess(st.pid, st.pidStartTicks)) continue;
         LOG(INFO) << "Killing executor " << st.executor.executorId << " (pid " << st.pid
                   << ") of the previous run";
-        launcher_.destroy(st.pid);
+        sessions.insert(st.pid);
       }
+      killSessions(sessions, SIGKILL);
     }
     if (*agent) {
       LOG(INFO) << (rebooted ? "The machine rebooted since the checkpoint: "

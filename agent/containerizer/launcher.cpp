@@ -47,9 +47,8 @@ Result<pid_t> ProcessLauncher::launch(const LaunchSpec& spec) {
   return pid;
 }
 
-void ProcessLauncher::destroy(pid_t executorPid) {
-  if (executorPid <= 1) return;
-  killer_.kill(executorPid);
+void ProcessLauncher::destroy(pid_t executorPid, std::function<void()> done) {
+  killer_.kill(executorPid, std::move(done));
 }
 
 }  // namespace tutti::agent

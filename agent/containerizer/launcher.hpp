@@ -46,8 +46,9 @@ class ProcessLauncher {
   Result<pid_t> launch(const LaunchSpec& spec);
   // SIGKILLs every process of the executor's session, off the calling
   // thread (see SessionKiller): returns at once, the session dies within a
-  // pass over /proc. The executor's exit is seen as usual (its pidfd).
-  void destroy(pid_t executorPid);
+  // pass over /proc, after which `done` (if given) runs on the killer's
+  // thread. The executor's exit is seen as usual (its pidfd).
+  void destroy(pid_t executorPid, std::function<void()> done = nullptr);
   const SessionKiller& sessionKiller() const { return killer_; }
 
  private:

@@ -16,11 +16,15 @@ SessionKiller::~SessionKiller() {
   if (thread_.joinable()) thread_.join();
 }
 
-void SessionKiller::kill(pid_t sid) {
-  if (sid <= 1) return;
+void SessionKiller::kill(pid_t sid, std::function<void()> done) {
+  if (sid <= 1) {
+    if (done) done();
+    return;
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     pending_.insert(sid);
+    if (done) done_.push_back(std::move(done));
     if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
   }
   cv_.notify_one();
@@ -44,11 +48,16 @@ void SessionKiller::run() {
     if (pending_.empty()) return;  // stopping, nothing left to kill
     std::set<pid_t> batch;
     batch.swap(pending_);
+    std::vector<std::function<void()>> done;
+    done.swap(done_);
     lock.unlock();
     size_t n = killSessions(batch, SIGKILL);
     lock.lock();
     ++passes_;
     signalled_ += n;
+    lock.unlock();
+    for (auto& d : done) d();
+    lock.lock();
   }
 }
 

@@ -19,9 +19,11 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <thread>
+#include <vector>
 
 namespace tutti::agent {
 
@@ -33,8 +35,15 @@ class SessionKiller {
   SessionKiller& operator=(const SessionKiller&) = delete;
 
   // Queues `sid` (a session leader's pid; values <= 1 are ignored). The
-  // thread starts with the first request.
-  void kill(pid_t sid);
+  // thread starts with the first request. `done`, when given, runs on the
+  // killer's thread once the pass that signalled the session is over (also
+  // for an ignored sid); it must only hand work over (e.g. Loop::post).
+  //
+  // A session id outlives its leader while any process of the session
+  // lives, so it cannot be handed to a new process before the pass kills
+  // them; one left with no process could be reused only after the pid
+  // space wrapped around within the pass's delay.
+  void kill(pid_t sid, std::function<void()> done = nullptr);
 
   // Passes over /proc so far, and processes signalled by them (tests and
   // metrics; any thread).
@@ -47,6 +56,7 @@ class SessionKiller {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::set<pid_t> pending_;
+  std::vector<std::function<void()>> done_;  // of the requests in pending_
   bool stopping_ = false;
   uint64_t passes_ = 0;
   uint64_t signalled_ = 0;

@@ -407,8 +407,16 @@ void HierarchicalAllocator::allocate(AllocationScope scope) {
   std::vector<Agent*>& candidates = candidates_;  // keeps its capacity
   candidates.clear();
   if (scope == AllocationScope::kAll || globalChange_) {
+    // Changed agents first (among them those a capped run left over), then
+    // the rest of the offerable list: with maxAgentsPerRun, agents at the
+    // list's tail must not wait behind its head run after run.
     candidates.reserve(offerableCount_);
-    for (Agent* a = offerableHead_; a; a = a->nextOfferable) candidates.push_back(a);
+    for (Agent* agent : changed_) {
+      if (agent->offerable) candidates.push_back(agent);
+    }
+    for (Agent* a = offerableHead_; a; a = a->nextOfferable) {
+      if (!a->changed) candidates.push_back(a);
+    }
   } else {
     for (Agent* agent : changed_) {
       if (agent->offerable) candidates.push_back(agent);

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <functional>
@@ -76,9 +77,11 @@ TEST(SessionKillerTest, KillsWholeSessionsInOnePassAndLeavesOthersAlone) {
         return !processExists(sessions[i].leader) && !processExists(sessions[i].child);
       })) << "session " << i << " is still alive";
     }
+    // The counters move once a pass is over, which may be after the
+    // processes it signalled died.
+    EXPECT_TRUE(waitFor([&] { return killer.signalled() >= 4; })) << killer.signalled();
     EXPECT_GE(killer.passes(), 1u);
     EXPECT_LE(killer.passes(), 2u);
-    EXPECT_GE(killer.signalled(), 4u);
     // Not asked for: still running.
     EXPECT_TRUE(processExists(sessions[2].leader));
     EXPECT_TRUE(processExists(sessions[2].child));
@@ -88,6 +91,29 @@ TEST(SessionKillerTest, KillsWholeSessionsInOnePassAndLeavesOthersAlone) {
   }
   EXPECT_EQ(killSession(sessions[2].leader, SIGKILL), 2u);
   for (const auto& s : sessions) ::waitpid(s.leader, nullptr, 0);
+}
+
+TEST(SessionKillerTest, DoneRunsAfterThePassThatKilledTheSession) {
+  tutti::testing::TempDir dir;
+  Session s = startSession(dir.path() + "/child");
+  ASSERT_GT(s.child, 1);
+  std::atomic<bool> done{false};
+  std::atomic<uint64_t> signalledAtDone{0};
+  SessionKiller killer;
+  killer.kill(s.leader, [&] {
+    signalledAtDone = killer.signalled();
+    done = true;
+  });
+  ASSERT_TRUE(waitFor([&] { return done.load(); }));
+  // Both had been signalled when it ran.
+  EXPECT_GE(signalledAtDone.load(), 2u);
+  int status = 0;
+  ASSERT_TRUE(waitFor([&] { return ::waitpid(s.leader, &status, WNOHANG) == s.leader; }));
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  // An id no one may kill: `done` still runs (at once).
+  bool ignored = false;
+  killer.kill(1, [&] { ignored = true; });
+  EXPECT_TRUE(ignored);
 }
 
 TEST(SessionKillerTest, TheDestructorFinishesWhatWasRequested) {

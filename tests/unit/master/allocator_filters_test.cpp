@@ -47,6 +47,24 @@ TEST_F(HierarchicalAllocatorTest, ARunOffersAtMostMaxAgentsAndTheNextGoesOn) {
   EXPECT_EQ(offered.size(), 5u);
 }
 
+TEST_F(HierarchicalAllocatorTest, ACappedFullRunTakesTheAgentsLeftOverFirst) {
+  // The offerable list starts with agents nobody can take (reserved to a
+  // role without frameworks): full runs, capped at two agents, must still
+  // reach the agents behind them instead of starting from the head again.
+  AllocatorOptions options;
+  options.maxAgentsPerRun = 2;
+  initialize(options);
+  addFramework("f1");
+  addAgent("r0", "cpus(other):4;mem(other):4096");
+  addAgent("r1", "cpus(other):4;mem(other):4096");
+  for (int i = 0; i < 3; ++i) addAgent("a" + std::to_string(i), "cpus:4;mem:4096");
+  std::set<AgentID> offered;
+  for (int run = 0; run < 4 && offered.size() < 3; ++run) {
+    for (const auto& o : allocate(AllocationScope::kAll)) offered.insert(o.agent);
+  }
+  EXPECT_EQ(offered, (std::set<AgentID>{AgentID("a0"), AgentID("a1"), AgentID("a2")}));
+}
+
 TEST_F(HierarchicalAllocatorTest, FilterBlocksOnlyTheSameOrLess) {
   addFramework("f1");
   addAgent("a1", "cpus:4;mem:4096");
