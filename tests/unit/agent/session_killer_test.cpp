@@ -13,25 +13,20 @@
 #include <fstream>
 #include <functional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "common/process.hpp"
-#include "tests/fixtures/cluster.hpp"
+#include "tests/unit/agent/agent_fixture.hpp"
 
 namespace tutti::agent {
 namespace {
 
 using namespace std::chrono_literals;
 
-bool waitFor(const std::function<bool()>& condition) {
-  auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
+using agent_test::killedBy;
+
+// Real processes die in real time: polled with a deadline (no loop runs).
+bool waitFor(const std::function<bool()>& condition) { return agent_test::pollFor(condition, 10s); }
 
 // A session leader (a shell) with a child of its own (a background sleep,
 // whose pid it writes to `pidFile`).
@@ -109,7 +104,7 @@ TEST(SessionKillerTest, DoneRunsAfterThePassThatKilledTheSession) {
   EXPECT_GE(signalledAtDone.load(), 2u);
   int status = 0;
   ASSERT_TRUE(waitFor([&] { return ::waitpid(s.leader, &status, WNOHANG) == s.leader; }));
-  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  EXPECT_TRUE(killedBy(status, SIGKILL)) << describeWaitStatus(status);
   // An id no one may kill: `done` still runs (at once).
   bool ignored = false;
   killer.kill(1, [&] { ignored = true; });
@@ -128,7 +123,7 @@ TEST(SessionKillerTest, TheDestructorFinishesWhatWasRequested) {
   // the request been dropped, nothing else would ever kill them).
   int status = 0;
   ASSERT_TRUE(waitFor([&] { return ::waitpid(s.leader, &status, WNOHANG) == s.leader; }));
-  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << describeWaitStatus(status);
+  EXPECT_TRUE(killedBy(status, SIGKILL)) << describeWaitStatus(status);
   EXPECT_TRUE(waitFor([&] { return !processExists(s.child); }));
 }
 
