@@ -428,6 +428,21 @@ DriverStatus TuttiSchedulerDriver::declineOffer(const OfferID& offerId, const Fi
   });
 }
 
+DriverStatus TuttiSchedulerDriver::declineOffers(const std::vector<OfferID>& offerIds,
+                                                const Filters& filters) {
+  if (offerIds.empty()) return impl_->status();
+  return impl_->call("DECLINE", [=](const FrameworkID& id) {
+    return wire::Payload(wire::DeclineCall{id, offerIds, filters});
+  });
+}
+
+DriverStatus SchedulerDriver::declineOffers(const std::vector<OfferID>& offerIds,
+                                            const Filters& filters) {
+  DriverStatus last = DriverStatus::DRIVER_RUNNING;
+  for (const auto& id : offerIds) last = declineOffer(id, filters);
+  return last;
+}
+
 DriverStatus TuttiSchedulerDriver::reviveOffers(const std::vector<std::string>& roles) {
   return impl_->call("REVIVE", [=](const FrameworkID& id) {
     return wire::Payload(wire::ReviveCall{id, roles});

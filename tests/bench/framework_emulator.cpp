@@ -53,8 +53,12 @@ class FrameworkEmulator::Framework : public Scheduler {
  public:
   Framework(const FrameworkEmulatorOptions& options, std::shared_ptr<Shared> shared, int index,
             int64_t quota)
-      : options_(options), shared_(std::move(shared)), index_(index), quota_(quota) {
-    each_ = *Resources::parse(options.taskResources);
+      : options_(options),
+        shared_(std::move(shared)),
+        index_(index),
+        quota_(quota),
+        each_(*Resources::parse(options.taskResources)),
+        held_([this](const Offer& o) { return tasksIn(o); }) {
     launchedAt_.assign(static_cast<size_t>(quota), 0);
     attempts_.assign(static_cast<size_t>(quota), 0);
     info_.name = "bench-" + std::to_string(index);
@@ -114,7 +118,7 @@ class FrameworkEmulator::Framework : public Scheduler {
     std::lock_guard<std::mutex> lock(mu_);
     held_.clear();  // offers of the previous connection are void
     // Tasks may have come back to launch while no master heard a revive.
-    if (queued()) reviveIfSuppressed(d);
+    balanceOffers(d);
   }
   void disconnected(SchedulerDriver*) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -135,12 +139,16 @@ class FrameworkEmulator::Framework : public Scheduler {
     }
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& o : offers) held_.add(o);
-    if (quota_ > 0) refill(d);
+    if (quota_ > 0) {
+      refill(d);
+      balanceOffers(d);
+    }
   }
 
-  void offerRescinded(SchedulerDriver*, const OfferID& id) override {
+  void offerRescinded(SchedulerDriver* d, const OfferID& id) override {
     std::lock_guard<std::mutex> lock(mu_);
     held_.erase(id);
+    balanceOffers(d);
   }
 
   void statusUpdate(SchedulerDriver* d, const TaskStatus& s) override {
@@ -197,6 +205,7 @@ class FrameworkEmulator::Framework : public Scheduler {
         }
       }
     }
+    balanceOffers(d);
   }
   void frameworkMessage(SchedulerDriver*, const ExecutorID&, const AgentID&,
                         const std::string&) override {}
@@ -233,17 +242,41 @@ class FrameworkEmulator::Framework : public Scheduler {
   void launchAgain(SchedulerDriver* d, int64_t idx) {
     settle(idx);
     retry_.push_back(idx);
-    reviveIfSuppressed(d);
     refill(d);
   }
 
   // Tasks still to launch: never launched, or dropped before the master.
   bool queued() const { return next_ < quota_ || !retry_.empty(); }
+  int64_t queuedCount() const { return (quota_ - next_) + static_cast<int64_t>(retry_.size()); }
 
-  void reviveIfSuppressed(SchedulerDriver* d) {
-    if (!suppressed_) return;
-    suppressed_ = false;
-    d->reviveOffers();
+  // How many tasks `offer` fits on its own.
+  int64_t tasksIn(const Offer& offer) const {
+    int64_t n = INT64_MAX;
+    for (const auto& r : each_) {
+      if (r.type != Resource::Type::SCALAR || r.scalarMillis <= 0) continue;
+      n = std::min(n, offer.resources.scalarMillis(r.name) / r.scalarMillis);
+    }
+    return n == INT64_MAX ? 0 : n;
+  }
+
+  // While tasks are queued: suppresses offers once the held ones fit every
+  // queued task, and revives once they fit fewer than half of them (or
+  // none are held). A framework that keeps taking offers it cannot use
+  // before it finishes only hands them back in bulk at its end, and each
+  // framework that finishes later gets them offered again (the decline
+  // bursts in docs/operations.md). The end (nothing queued) is
+  // launchSome's. Under mu_.
+  void balanceOffers(SchedulerDriver* d) {
+    if (quota_ == 0 || !queued()) return;
+    int64_t need = queuedCount();
+    int64_t have = held_.capacity();
+    if (!suppressed_ && have >= need) {
+      suppressed_ = true;
+      d->suppressOffers();
+    } else if (suppressed_ && (have == 0 || 2 * have < need)) {
+      suppressed_ = false;
+      d->reviveOffers();
+    }
   }
 
   // Launches once at most half of the in-flight bound is in use, so that an
@@ -255,6 +288,7 @@ class FrameworkEmulator::Framework : public Scheduler {
   // Packs queued tasks into held offers while the in-flight bound allows;
   // declines and suppresses once the queue is empty. Under mu_.
   void launchSome(SchedulerDriver* d) {
+    std::vector<OfferID> tooSmall;
     while (queued() && inFlight_ < options_.maxInFlight && !held_.empty()) {
       // Every held offer of the same agent goes into this accept (Mesos
       // allows several offers of one agent in one accept): the pieces a
@@ -300,7 +334,7 @@ class FrameworkEmulator::Framework : public Scheduler {
       if (batch.empty()) {
         // Too small for a task: refuse it for Mesos's default 5 s, so that a
         // leftover does not go round every framework again and again.
-        for (const auto& id : ids) d->declineOffer(id, Filters{5});
+        tooSmall.insert(tooSmall.end(), ids.begin(), ids.end());
         continue;
       }
       int64_t expected = 0;
@@ -308,10 +342,14 @@ class FrameworkEmulator::Framework : public Scheduler {
       shared_->launched.fetch_add(static_cast<int64_t>(batch.size()), std::memory_order_relaxed);
       d->launchTasks(ids, batch, Filters{options_.refuseSeconds});
     }
-    if (!queued() && !suppressed_) {
-      suppressed_ = true;
-      for (const auto& id : held_.takeAllIds()) d->declineOffer(id, Filters{3600});
-      d->suppressOffers();
+    d->declineOffers(tooSmall, Filters{5});
+    if (!queued()) {
+      // Suppressed first, so that what it declines is offered to the others.
+      if (!suppressed_) {
+        suppressed_ = true;
+        d->suppressOffers();
+      }
+      d->declineOffers(held_.takeAllIds(), Filters{3600});
     }
   }
 

@@ -6,10 +6,13 @@
 // keeps the offers it gets while it has work, packs queued tasks into them
 // (at most `maxInFlight` launched and not yet TASK_RUNNING at a time, as a
 // scheduler that paces itself does; it tops up once half of them run; one
-// accept takes every offer it holds of that agent), and once its queue is
-// empty declines what it holds and suppresses offers. Holding offers while
-// paced is what Aurora-style schedulers do: on a mostly idle cluster the
-// master's outstanding offers grow to a few per agent (docs/operations.md).
+// accept takes every offer it holds of that agent), suppresses offers once
+// what it holds fits every queued task and revives when that falls under
+// half, and once its queue is empty declines what it holds (one DECLINE
+// call) and suppresses. Holding offers while paced is what Aurora-style
+// schedulers do; suppressing once it holds enough keeps the hoard from
+// growing to a few offers per agent that each finishing framework would
+// hand back in one burst, to be offered to the next (docs/operations.md).
 // It records, per task, the time from its accept to TASK_RUNNING at the
 // scheduler.
 //

@@ -14,6 +14,7 @@ std::string HeldOffers::keyOf(const Offer& offer) {
 
 void HeldOffers::add(Offer offer) {
   std::string key = keyOf(offer);
+  capacity_ += tasksIn(offer);
   order_.push_back(std::move(offer));
   byAgent_[std::move(key)].push_back(std::prev(order_.end()));
 }
@@ -33,6 +34,7 @@ std::vector<Offer> HeldOffers::takeOldestWithItsAgent() {
   // The oldest offer is the first of its agent's: the group comes out in
   // the order it arrived.
   for (Slot slot : it->second) {
+    capacity_ -= tasksIn(*slot);
     out.push_back(std::move(*slot));
     order_.erase(slot);
   }
@@ -41,6 +43,7 @@ std::vector<Offer> HeldOffers::takeOldestWithItsAgent() {
 }
 
 void HeldOffers::dropOldest() {
+  capacity_ -= tasksIn(order_.front());
   unindex(order_.begin());
   order_.pop_front();
 }
@@ -49,6 +52,7 @@ void HeldOffers::erase(const OfferID& id) {
   auto slot = std::find_if(order_.begin(), order_.end(),
                            [&](const Offer& o) { return o.id == id; });
   if (slot == order_.end()) return;
+  capacity_ -= tasksIn(*slot);
   unindex(slot);
   order_.erase(slot);
 }
@@ -64,6 +68,7 @@ std::vector<OfferID> HeldOffers::takeAllIds() {
 void HeldOffers::clear() {
   order_.clear();
   byAgent_.clear();
+  capacity_ = 0;
 }
 
 }  // namespace tutti::bench

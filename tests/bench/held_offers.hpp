@@ -11,6 +11,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <list>
 #include <string>
 #include <unordered_map>
@@ -22,10 +24,18 @@ namespace tutti::bench {
 
 class HeldOffers {
  public:
+  // `tasksIn`: how many of the holder's tasks one offer fits on its own
+  // (capacity() sums it); none: capacity() stays 0.
+  explicit HeldOffers(std::function<int64_t(const Offer&)> tasksIn = {})
+      : tasksIn_(std::move(tasksIn)) {}
+
   void add(Offer offer);
   bool empty() const { return order_.empty(); }
   size_t size() const { return order_.size(); }
   const Offer& oldest() const { return order_.front(); }
+  // Tasks the held offers fit, each offer counted on its own: a lower
+  // bound, as pieces of one agent's resources fit more together.
+  int64_t capacity() const { return capacity_; }
 
   // Removes and returns the oldest offer and every other held offer of the
   // same agent and allocation role (Mesos accepts several offers of one
@@ -43,6 +53,10 @@ class HeldOffers {
   using Slot = std::list<Offer>::iterator;
   static std::string keyOf(const Offer& offer);
   void unindex(Slot slot);
+  int64_t tasksIn(const Offer& offer) const { return tasksIn_ ? tasksIn_(offer) : 0; }
+
+  std::function<int64_t(const Offer&)> tasksIn_;
+  int64_t capacity_ = 0;
 
   std::list<Offer> order_;  // oldest first
   // Agent id and role -> its offers' slots, oldest first.

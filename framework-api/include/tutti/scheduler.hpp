@@ -74,6 +74,12 @@ class SchedulerDriver {
                                    const Filters& filters = Filters()) = 0;
   virtual DriverStatus declineOffer(const OfferID& offerId,
                                     const Filters& filters = Filters()) = 0;
+  // Declines several offers under one filter. TuttiSchedulerDriver sends
+  // them in one DECLINE call (as Mesos's v1 API allows); the default sends
+  // one declineOffer() each and returns the last status (DRIVER_RUNNING
+  // for an empty list, which sends nothing).
+  virtual DriverStatus declineOffers(const std::vector<OfferID>& offerIds,
+                                     const Filters& filters = Filters());
   virtual DriverStatus reviveOffers(const std::vector<std::string>& roles = {}) = 0;
   virtual DriverStatus suppressOffers(const std::vector<std::string>& roles = {}) = 0;
   virtual DriverStatus killTask(const TaskID& taskId) = 0;
@@ -127,6 +133,8 @@ class TuttiSchedulerDriver final : public SchedulerDriver {
                            const std::vector<TaskInfo>& tasks,
                            const Filters& filters = Filters()) override;
   DriverStatus declineOffer(const OfferID& offerId, const Filters& filters = Filters()) override;
+  DriverStatus declineOffers(const std::vector<OfferID>& offerIds,
+                             const Filters& filters = Filters()) override;
   DriverStatus reviveOffers(const std::vector<std::string>& roles = {}) override;
   DriverStatus suppressOffers(const std::vector<std::string>& roles = {}) override;
   DriverStatus killTask(const TaskID& taskId) override;

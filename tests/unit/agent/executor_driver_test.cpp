@@ -212,7 +212,9 @@ TEST_P(ExecutorDriverTest, SubscribesLaunchesAndKeepsAnUpdateUntilAcknowledged) 
     EXPECT_EQ(id, threads.front());
     EXPECT_NE(id, std::this_thread::get_id());
   }
-  if (sharedLoop()) EXPECT_EQ(threads.front(), executorThread_.get_id());
+  if (sharedLoop()) {
+    EXPECT_EQ(threads.front(), executorThread_.get_id());
+  }
 }
 
 TEST_P(ExecutorDriverTest, StopEndsTheDriverAndJoinReturns) {

@@ -4,18 +4,20 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
 namespace tutti::bench {
 namespace {
 
-Offer offer(const std::string& id, const std::string& agent, const std::string& role = "r") {
+Offer offer(const std::string& id, const std::string& agent, const std::string& role = "r",
+            const std::string& resources = "cpus:1") {
   Offer o;
   o.id = OfferID(id);
   o.agentId = AgentID(agent);
   o.allocationRole = role;
-  o.resources = *Resources::parse("cpus:1");
+  o.resources = *Resources::parse(resources);
   return o;
 }
 
@@ -67,6 +69,30 @@ TEST(HeldOffersTest, TakeAllIdsEmptiesInArrivalOrder) {
   EXPECT_TRUE(held.empty());
   held.add(offer("o6", "a1"));  // nothing of the old index is left behind
   EXPECT_EQ(idsOf(held.takeOldestWithItsAgent()), (std::vector<std::string>{"o6"}));
+}
+
+TEST(HeldOffersTest, CapacityFollowsEveryWayAnOfferComesAndGoes) {
+  // Tasks of cpus:0.5;mem:256, as the emulated frameworks count them.
+  HeldOffers held([](const Offer& o) {
+    return std::min(o.resources.scalarMillis("cpus") / 500, o.resources.scalarMillis("mem") / 256000);
+  });
+  held.add(offer("o1", "a1", "r", "cpus:2;mem:1024"));  // 4
+  held.add(offer("o2", "a2", "r", "cpus:4;mem:512"));   // 2: memory bounds it
+  held.add(offer("o3", "a1", "r", "cpus:0.25;mem:64"));  // none on its own
+  held.add(offer("o4", "a3", "r", "cpus:1;mem:256"));   // 1
+  EXPECT_EQ(held.capacity(), 7);
+  held.erase(OfferID("o4"));
+  EXPECT_EQ(held.capacity(), 6);
+  held.takeOldestWithItsAgent();  // o1 and o3
+  EXPECT_EQ(held.capacity(), 2);
+  held.add(offer("o5", "a4", "r", "cpus:1;mem:512"));  // 2
+  held.dropOldest();                                   // o2
+  EXPECT_EQ(held.capacity(), 2);
+  held.takeAllIds();
+  EXPECT_EQ(held.capacity(), 0);
+  HeldOffers uncounted;
+  uncounted.add(offer("o6", "a1"));
+  EXPECT_EQ(uncounted.capacity(), 0);
 }
 
 }  // namespace

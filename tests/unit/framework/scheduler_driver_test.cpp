@@ -175,5 +175,31 @@ TEST_F(SchedulerDriverOnASharedLoopTest, ADriverDestroyedWhileTheLoopRunsOnLeave
   }
 }
 
+TEST_F(SchedulerDriverOnASharedLoopTest, DeclineOffersSendsOneCallWithEveryIdAndTheFilter) {
+  RecordingScheduler a;
+  TuttiSchedulerDriver& d = startDriver(a, "a");
+  ASSERT_TRUE(waitFor([&] { return !a.frameworkId.empty(); }));
+
+  EXPECT_EQ(d.declineOffers({}, Filters{5}), DriverStatus::DRIVER_RUNNING);  // sends nothing
+  EXPECT_EQ(d.declineOffers({OfferID("o1"), OfferID("o2"), OfferID("o3")}, Filters{3600}),
+            DriverStatus::DRIVER_RUNNING);
+  auto declines = [&] {
+    std::vector<w::DeclineCall> out;
+    for (const auto& c : calls_) {
+      if (const auto* dc = std::get_if<w::DeclineCall>(&c)) out.push_back(*dc);
+    }
+    return out;
+  };
+  ASSERT_TRUE(waitFor([&] { return !declines().empty(); }));
+  // What was sent after the decline has arrived too: nothing came of the empty list.
+  EXPECT_EQ(d.suppressOffers(), DriverStatus::DRIVER_RUNNING);
+  ASSERT_TRUE(waitFor([&] { return std::holds_alternative<w::SuppressCall>(calls_.back()); }));
+  ASSERT_EQ(declines().size(), 1u);
+  w::DeclineCall call = declines()[0];
+  EXPECT_EQ(call.frameworkId, FrameworkID("fw-a"));
+  EXPECT_EQ(call.offerIds, (std::vector<OfferID>{OfferID("o1"), OfferID("o2"), OfferID("o3")}));
+  EXPECT_EQ(call.filters.refuseSeconds, 3600);
+}
+
 }  // namespace
 }  // namespace tutti
