@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <random>
+#include <set>
 
 #include "common/loop.hpp"
 #include "common/master_detector.hpp"
@@ -160,6 +161,37 @@ class TuttiSchedulerDriver::Impl {
     return s;
   }
 
+  // SUPPRESS or REVIVE `roles` (none: every role of the framework). The
+  // driver remembers which roles are suppressed and subscribes with them,
+  // so that a framework that suppressed offers is not offered everything
+  // again by a master it re-subscribes with (a new leader, say), as Mesos's
+  // driver does. Made while disconnected, the call itself is dropped; the
+  // next SUBSCRIBE carries its effect.
+  DriverStatus setSuppressed(bool suppress, std::vector<std::string> roles) {
+    DriverStatus s = status();
+    if (s != DriverStatus::DRIVER_RUNNING) return s;
+    loop_.onLoop("driver.call", [this, suppress, roles = std::move(roles)] {
+      for (const auto& role : roles.empty() ? info_.effectiveRoles() : roles) {
+        if (suppress) {
+          suppressedRoles_.insert(role);
+        } else {
+          suppressedRoles_.erase(role);
+        }
+      }
+      if (!subscribed_ || !info_.id) {
+        VLOG(1) << "Scheduler driver: " << (suppress ? "SUPPRESS" : "REVIVE")
+                << " is for the next subscription: not subscribed";
+        return;
+      }
+      if (suppress) {
+        transport_->sendSoon("", wire::SuppressCall{*info_.id, roles});
+      } else {
+        transport_->sendSoon("", wire::ReviveCall{*info_.id, roles});
+      }
+    });
+    return s;
+  }
+
   // ACCEPT with operations the caller gave up. Exactly one of the two
   // outcomes runs: the call is built and sent (the operations move into
   // it), or it is dropped and its launches are reported lost.
@@ -239,7 +271,7 @@ class TuttiSchedulerDriver::Impl {
                    << "s; still trying. The master's address is its message port "
                       "(--message_port, default 6050), not its HTTP port";
     }
-    wire::SubscribeCall call{info_, {}};
+    wire::SubscribeCall call{info_, {suppressedRoles_.begin(), suppressedRoles_.end()}};
     Status s = transport_->send("", call);
     Duration next;
     if (!s.ok() && connectPolls_ < 200) {
@@ -388,6 +420,7 @@ class TuttiSchedulerDriver::Impl {
   TimePoint lastEvent_{0};
   Loop::TimerId subscribeTimer_ = 0;
   Loop::TimerId watchdogTimer_ = 0;
+  std::set<std::string> suppressedRoles_;  // sent with every SUBSCRIBE
   std::mt19937_64 rng_{std::random_device{}()};
 };
 
@@ -444,15 +477,11 @@ DriverStatus SchedulerDriver::declineOffers(const std::vector<OfferID>& offerIds
 }
 
 DriverStatus TuttiSchedulerDriver::reviveOffers(const std::vector<std::string>& roles) {
-  return impl_->call("REVIVE", [=](const FrameworkID& id) {
-    return wire::Payload(wire::ReviveCall{id, roles});
-  });
+  return impl_->setSuppressed(false, roles);
 }
 
 DriverStatus TuttiSchedulerDriver::suppressOffers(const std::vector<std::string>& roles) {
-  return impl_->call("SUPPRESS", [=](const FrameworkID& id) {
-    return wire::Payload(wire::SuppressCall{id, roles});
-  });
+  return impl_->setSuppressed(true, roles);
 }
 
 DriverStatus TuttiSchedulerDriver::killTask(const TaskID& taskId) {

@@ -5,6 +5,7 @@
 // deadline.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -70,7 +71,7 @@ class SchedulerDriverOnASharedLoopTest : public ::testing::Test {
         // Each framework by name gets its id; answer at once.
         FrameworkID id("fw-" + s->frameworkInfo.name);
         connections_[id.value] = from;
-        (void)master_->send(from, w::SubscribedEvent{id, 15, MasterInfo{}});
+        (void)master_->send(from, w::SubscribedEvent{id, heartbeatSecs_, MasterInfo{}});
       }
       calls_.push_back(std::move(m));
     });
@@ -121,6 +122,9 @@ class SchedulerDriverOnASharedLoopTest : public ::testing::Test {
   std::string address_;
   std::map<std::string, ConnectionId> connections_;
   std::vector<w::Payload> calls_;
+  // The heartbeat interval SUBSCRIBED announces. The stand-in sends no
+  // heartbeats: a driver re-subscribes after three intervals.
+  double heartbeatSecs_ = 15;
 
   Loop driverLoop_{RealClock::instance(), Loop::Options{"drivers"}};
   std::vector<std::unique_ptr<TuttiSchedulerDriver>> drivers_;
@@ -199,6 +203,53 @@ TEST_F(SchedulerDriverOnASharedLoopTest, DeclineOffersSendsOneCallWithEveryIdAnd
   EXPECT_EQ(call.frameworkId, FrameworkID("fw-a"));
   EXPECT_EQ(call.offerIds, (std::vector<OfferID>{OfferID("o1"), OfferID("o2"), OfferID("o3")}));
   EXPECT_EQ(call.filters.refuseSeconds, 3600);
+}
+
+TEST_F(SchedulerDriverOnASharedLoopTest, SuppressedRolesAreCarriedIntoEveryLaterSubscription) {
+  heartbeatSecs_ = 0.1;  // re-subscribes about every 0.3 s
+  RecordingScheduler a;
+  FrameworkInfo info;
+  info.name = "a";
+  info.user = "test";
+  info.roles = {"web", "batch"};
+  SchedulerDriverOptions o;
+  o.loop = &driverLoop_;
+  drivers_.push_back(std::make_unique<TuttiSchedulerDriver>(&a, info, address_, o));
+  TuttiSchedulerDriver& d = *drivers_.back();
+  ASSERT_EQ(d.start(), DriverStatus::DRIVER_RUNNING);
+  auto subscribes = [&] {
+    std::vector<w::SubscribeCall> out;
+    for (const auto& c : calls_) {
+      if (const auto* sc = std::get_if<w::SubscribeCall>(&c)) out.push_back(*sc);
+    }
+    return out;
+  };
+  auto sorted = [](std::vector<std::string> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  ASSERT_TRUE(waitFor([&] { return !a.frameworkId.empty(); }));
+  EXPECT_TRUE(subscribes().back().suppressedRoles.empty());
+
+  // Every role (none named), then one revived: the next subscription names the rest.
+  EXPECT_EQ(d.suppressOffers(), DriverStatus::DRIVER_RUNNING);
+  EXPECT_EQ(d.reviveOffers({"web"}), DriverStatus::DRIVER_RUNNING);
+  // Two subscriptions on: the calls ran on the loop before the second.
+  size_t before = subscribes().size();
+  ASSERT_TRUE(waitFor([&] { return subscribes().size() > before + 1; }));
+  EXPECT_EQ(subscribes().back().suppressedRoles, std::vector<std::string>{"batch"});
+
+  EXPECT_EQ(d.suppressOffers({"web"}), DriverStatus::DRIVER_RUNNING);
+  before = subscribes().size();
+  ASSERT_TRUE(waitFor([&] { return subscribes().size() > before + 1; }));
+  EXPECT_EQ(sorted(subscribes().back().suppressedRoles),
+            (std::vector<std::string>{"batch", "web"}));
+
+  // A revive of every role clears them all.
+  EXPECT_EQ(d.reviveOffers(), DriverStatus::DRIVER_RUNNING);
+  before = subscribes().size();
+  ASSERT_TRUE(waitFor([&] { return subscribes().size() > before + 1; }));
+  EXPECT_TRUE(subscribes().back().suppressedRoles.empty());
 }
 
 }  // namespace
