@@ -343,7 +343,8 @@ Status ZmqDealerTransport::connect(const std::string& endpoint) {
     static std::atomic<uint64_t> monitors{0};
     std::string monitorAddress = "inproc://tutti-monitor-" + std::to_string(monitors++);
     zmq_socket_monitor(socket_->handle(), monitorAddress.c_str(),
-                       ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED);
+                       ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED |
+                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
     monitor_ = std::make_unique<zmq::socket_t>(zmqContext(), zmq::socket_type::pair);
     monitor_->set(zmq::sockopt::linger, 0);
     monitor_->connect(monitorAddress);
@@ -389,6 +390,8 @@ void ZmqDealerTransport::onMonitorEvent() {
         VLOG(1) << options_.metricPrefix << ": reconnected to " << endpoint_;
         onReconnected_();
       }
+    } else if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+      if (onReady_) onReady_();
     }
   }
   if (monitor_) loop_.recheckSocket(monitor_->handle());  // batch limit reached

@@ -171,9 +171,14 @@ class ClientTransport : public Transport {
   // after it was lost — e.g. the peer restarted. A peer that restarted has
   // forgotten us: agents re-register, drivers re-subscribe.
   void onReconnected(std::function<void()> fn) { onReconnected_ = std::move(fn); }
+  // Called (on the loop) each time a connection is ready to carry messages
+  // (its handshake is done; the first time and after every reconnection):
+  // a send that failed because no connection was up would succeed now.
+  void onReady(std::function<void()> fn) { onReady_ = std::move(fn); }
 
  protected:
   std::function<void()> onReconnected_;
+  std::function<void()> onReady_;
 };
 
 class ZmqDealerTransport final : public ClientTransport {

@@ -27,7 +27,9 @@ namespace {
 // executors starting is not made busier by their retries: a send that fails
 // (the connection is not up yet) is retried after 10 ms doubling to 1 s; a
 // subscribe that went out unanswered after 1 s doubling to 16 s. Both start
-// over once subscribed or when the connection comes back.
+// over once subscribed or when the connection comes back. A subscribe that
+// found no connection goes out again as soon as one is ready (the
+// transport's onReady), not at its next poll.
 constexpr Duration kConnectPoll = 10ms;
 constexpr Duration kConnectPollMax = 1s;
 constexpr Duration kResubscribe = 1s;
@@ -98,6 +100,14 @@ class TuttiExecutorDriver::Impl {
         executor_->disconnected(self_);
       }
       if (subscribeTimer_) loop_.loop().cancel(subscribeTimer_);
+      subscribe();
+    });
+    transport_->onReady([this] {
+      // A subscribe that found no connection would wait for its retry
+      // (up to kConnectPollMax): send it now.
+      if (!running() || subscribed_ || !subscribeTimer_ || !subscribeFailed_) return;
+      loop_.loop().cancel(subscribeTimer_);
+      connectPollDelay_ = kConnectPoll;
       subscribe();
     });
     status_ = DriverStatus::DRIVER_RUNNING;
@@ -203,6 +213,7 @@ class TuttiExecutorDriver::Impl {
     for (const auto& [_, task] : tasks_) call.unacknowledgedTasks.push_back(task);
     for (const auto& [_, status] : pending_) call.unacknowledgedUpdates.push_back(status);
     Status s = transport_->send("", call);
+    subscribeFailed_ = !s.ok();
     Duration& backoff = s.ok() ? resubscribeDelay_ : connectPollDelay_;
     Duration next = backoff;
     backoff = std::min<Duration>(backoff * 2, s.ok() ? kResubscribeMax : kConnectPollMax);
@@ -315,6 +326,7 @@ class TuttiExecutorDriver::Impl {
   std::map<TaskID, TaskInfo> tasks_;        // launched, not yet terminal-acknowledged
   Loop::TimerId subscribeTimer_ = 0;
   Duration connectPollDelay_ = kConnectPoll;  // see kConnectPoll
+  bool subscribeFailed_ = false;  // the last subscribe found no connection
   Duration resubscribeDelay_ = kResubscribe;
   Loop::TimerId watchdogTimer_ = 0;
 };

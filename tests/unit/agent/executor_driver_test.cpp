@@ -3,8 +3,12 @@
 // and answers them. Both ways of running the driver are covered: on a thread
 // of its own (what executor authors get) and on the caller's Loop (what
 // tutti-executor does). Waits are for a condition, with a deadline.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -331,6 +335,49 @@ TEST_F(ExecutorDriverOnTheCallersLoopTest, AnUnansweredSubscribeIsRetriedWithBac
   }
   EXPECT_EQ(arrivals, expected);
   driver.reset();
+}
+
+TEST_F(ExecutorDriverOnTheCallersLoopTest, SubscribesAsSoonAsTheConnectionIsReady) {
+  // Nothing listens at first (a port held without listen()): the first
+  // subscribe finds no connection. The driver's loop runs on a manual clock
+  // that never moves, so its retry timer never fires: a subscribe that
+  // arrives once an agent listens was sent because the connection came up.
+  int held = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(held, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(held, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(::getsockname(held, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  std::string endpoint = "tcp://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  ::setenv("TUTTI_AGENT_ENDPOINT", endpoint.c_str(), 1);
+
+  ManualClock clock;
+  Loop loop(clock, Loop::Options{"executor-manual"});
+  loop.adoptCurrentThread();
+  auto driver = std::make_unique<TuttiExecutorDriver>(&executor_, loop);
+  ASSERT_EQ(driver->start(), DriverStatus::DRIVER_RUNNING);
+  for (int i = 0; i < 20; ++i) loop.runOnce(5ms);  // connects, is refused, tries again
+
+  ::close(held);
+  Metrics metrics;
+  ZmqRouterTransport late(agentLoop_, metrics, TransportOptions{});
+  std::vector<w::ExecutorSubscribeCall> subscribes;
+  late.setHandler([&](const ConnectionId&, w::Payload&& m) {
+    if (auto* c = std::get_if<w::ExecutorSubscribeCall>(&m)) subscribes.push_back(*c);
+  });
+  ASSERT_TRUE(late.bind(endpoint).ok());
+  TimePoint frozen = clock.now();
+  EXPECT_TRUE(agentWaitsFor([&] {
+    loop.runOnce(0ms);
+    return !subscribes.empty();
+  }));
+  EXPECT_EQ(clock.now(), frozen);
+  ASSERT_EQ(subscribes.size(), 1u);
+  EXPECT_EQ(subscribes[0].executorId, kExec);
+  driver.reset();
+  late.close();
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, ExecutorDriverTest, ::testing::Bool(),
