@@ -32,8 +32,9 @@ DEFINE_bool(emulated, false,
 DEFINE_double(declines_per_second, 1000, "offers: offers declined (and re-offered) per second");
 DEFINE_int32(seconds, 10, "offers, state: length of the measured window");
 DEFINE_int32(pollers, 10, "state: threads requesting /master/state back to back");
-DEFINE_int32(max_in_flight, 20,
-             "c1m: tasks a framework has launched and not yet seen TASK_RUNNING, at most");
+DEFINE_int32(max_in_flight, 5,
+             "c1m: tasks a framework has launched and not yet seen TASK_RUNNING, at most "
+             "(the rate against latency: docs/operations.md)");
 DEFINE_int32(task_run_ms, 1000, "c1m: how long each task runs before TASK_FINISHED");
 DEFINE_int32(driver_loops, 2,
              "c1m: loops (one thread each) the emulated frameworks' scheduler drivers share; "
