@@ -80,7 +80,7 @@ struct C1mOptions {
   int frameworks = 10;
   int64_t tasks = 10000;
   int connections = 8;
-  int maxInFlight = 20;     // per framework
+  int maxInFlight = 5;      // per framework (--max_in_flight)
   int taskRunMs = 1000;     // each task runs this long, then TASK_FINISHED
   int driverLoops = 2;      // FrameworkEmulatorOptions::driverLoops
   int timeoutSeconds = 1800;
