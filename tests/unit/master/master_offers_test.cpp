@@ -246,6 +246,37 @@ TEST_F(MasterTest, DeclineOfUnknownOfferIsIgnored) {
   EXPECT_EQ(metric("master/offers_declined"), 0);
 }
 
+TEST_F(MasterTest, SubscribingWithSuppressedRolesGetsNoOffersUntilRevived) {
+  // What a scheduler driver sends when it subscribes after it suppressed
+  // offers (a new leader, say): the master must not offer it everything.
+  registerAgent("agent1", "host1");
+  transport_.inject("fw1", wire::SubscribeCall{frameworkInfo("fw"), {"*"}});
+  settle();
+  auto subscribed = transport_.take<wire::SubscribedEvent>("fw1");
+  ASSERT_EQ(subscribed.size(), 1u);
+  FrameworkID fw = subscribed[0].frameworkId;
+  advance(10s);
+  EXPECT_TRUE(offersFor("fw1").empty());
+  EXPECT_EQ(framework(fw)->suppressedRoles.count("*"), 1u);
+
+  // Re-subscribing with its id and no suppressed role: offers come again.
+  FrameworkInfo again = frameworkInfo("fw");
+  again.id = fw;
+  transport_.inject("fw1", wire::SubscribeCall{again, {}});
+  settle();
+  ASSERT_EQ(transport_.take<wire::SubscribedEvent>("fw1").size(), 1u);
+  Offer offer = oneOffer("fw1");
+  EXPECT_EQ(offer.frameworkId, fw);
+
+  // And suppressed again by a re-subscription that names the role.
+  transport_.inject("fw1", wire::SubscribeCall{again, {"*"}});
+  settle();
+  ASSERT_EQ(transport_.take<wire::SubscribedEvent>("fw1").size(), 1u);
+  decline("fw1", fw, offer.id, 0);
+  advance(10s);
+  EXPECT_TRUE(offersFor("fw1").empty());
+}
+
 TEST_F(MasterTest, SuppressStopsOffersAndReviveClearsFilters) {
   registerAgent("agent1", "host1");
   FrameworkID fw = subscribe("fw1", frameworkInfo("fw"));
