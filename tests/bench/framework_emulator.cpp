@@ -267,7 +267,7 @@ class FrameworkEmulator::Framework : public Scheduler {
   // bursts in docs/operations.md). The end (nothing queued) is
   // launchSome's. Under mu_.
   void balanceOffers(SchedulerDriver* d) {
-    if (quota_ == 0 || !queued()) return;
+    if (!queued()) return;
     int64_t need = queuedCount();
     int64_t have = held_.capacity();
     if (!suppressed_ && have >= need) {

@@ -8,8 +8,8 @@
 // scheduler that paces itself does; it tops up once half of them run; one
 // accept takes every offer it holds of that agent), suppresses offers once
 // what it holds fits every queued task and revives when that falls under
-// half, and once its queue is empty declines what it holds (one DECLINE
-// call) and suppresses. Holding offers while paced is what Aurora-style
+// half, and once its queue is empty suppresses and declines what it holds
+// (one DECLINE call). Holding offers while paced is what Aurora-style
 // schedulers do; suppressing once it holds enough keeps the hoard from
 // growing to a few offers per agent that each finishing framework would
 // hand back in one burst, to be offered to the next (docs/operations.md).

@@ -3,12 +3,8 @@
 // and answers them. Both ways of running the driver are covered: on a thread
 // of its own (what executor authors get) and on the caller's Loop (what
 // tutti-executor does). Waits are for a condition, with a deadline.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <stdlib.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -23,6 +19,7 @@
 #include "common/metrics.hpp"
 #include "common/transport.hpp"
 #include "common/wire.hpp"
+#include "tests/fixtures/process_fixture.hpp"
 #include "tutti/executor.hpp"
 
 namespace tutti {
@@ -342,15 +339,8 @@ TEST_F(ExecutorDriverOnTheCallersLoopTest, SubscribesAsSoonAsTheConnectionIsRead
   // subscribe finds no connection. The driver's loop runs on a manual clock
   // that never moves, so its retry timer never fires: a subscribe that
   // arrives once an agent listens was sent because the connection came up.
-  int held = ::socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(held, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(held, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  socklen_t len = sizeof(addr);
-  ASSERT_EQ(::getsockname(held, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  std::string endpoint = "tcp://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  tutti::testing::HeldPort held;
+  std::string endpoint = held.endpoint();
   ::setenv("TUTTI_AGENT_ENDPOINT", endpoint.c_str(), 1);
 
   ManualClock clock;
@@ -360,7 +350,7 @@ TEST_F(ExecutorDriverOnTheCallersLoopTest, SubscribesAsSoonAsTheConnectionIsRead
   ASSERT_EQ(driver->start(), DriverStatus::DRIVER_RUNNING);
   for (int i = 0; i < 20; ++i) loop.runOnce(5ms);  // connects, is refused, tries again
 
-  ::close(held);
+  held.release();
   Metrics metrics;
   ZmqRouterTransport late(agentLoop_, metrics, TransportOptions{});
   std::vector<w::ExecutorSubscribeCall> subscribes;

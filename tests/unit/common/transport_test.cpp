@@ -9,11 +9,7 @@
 // with a deadline.
 #include "common/transport.hpp"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <functional>
@@ -29,6 +25,7 @@
 #include "common/loop.hpp"
 #include "common/metrics.hpp"
 #include "common/wire.hpp"
+#include "tests/fixtures/process_fixture.hpp"
 
 namespace tutti {
 namespace {
@@ -474,19 +471,8 @@ TEST_F(TransportTest, DealerSendFailsWhileTheServerIsAway) {
   // queue instead of piling messages up. The port is held by a socket that
   // is bound but never listens, so no other test can take it meanwhile and
   // every connection attempt is refused.
-  int holder = ::socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(holder, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(holder, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  socklen_t len = sizeof addr;
-  ASSERT_EQ(::getsockname(holder, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  std::string endpoint = "tcp://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{holder};
+  tutti::testing::HeldPort held;
+  std::string endpoint = held.endpoint();
   ZmqDealerTransport client(clientLoop_, clientMetrics_, optionsWithPrefix("lonely"));
   ASSERT_TRUE(client.connect(endpoint).ok());
   Status s = client.send("", w::HeartbeatEvent{});
