@@ -74,9 +74,10 @@ DEFINE_string(docker_config, "",
               "Docker config file (~/.docker/config.json format: \"auths\" by registry) "
               "with the credentials of registries that need them; Docker Hub's public "
               "images need none");
-DEFINE_string(oci_runtime, "runc",
-              "OCI runtime that runs tasks in images (runc; crun where the host is pure "
-              "cgroups v2)");
+DEFINE_string(oci_runtime, "tutti-runtime",
+              "OCI runtime that runs tasks in images: tutti-runtime (tutti's own, installed "
+              "next to tutti-executor), or any runc-compatible one on PATH (runc; crun where "
+              "the host is pure cgroups v2)");
 DEFINE_string(image_provisioner_backend, "overlay",
               "How a container's root filesystem is built from its image's layers: overlay "
               "(falls back to copy when overlayfs cannot be mounted) or copy");

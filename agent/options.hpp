@@ -63,7 +63,7 @@ struct AgentOptions {
   std::string dockerRegistryCa;                // PEM CA bundle for HTTPS registries
   std::string dockerInsecureRegistries;        // host:port,... spoken to in HTTP
   std::string dockerConfig;  // Docker config.json with registry credentials ("auths")
-  std::string ociRuntime = "runc";             // runs tasks in images
+  std::string ociRuntime = "tutti-runtime";    // runs tasks in images (launcherDir, then PATH)
   std::string imageProvisionerBackend = "overlay";  // or "copy"
   // Image GC: every imageGcInterval (0: never), when the image store's disk
   // is fuller than 1 - imageDiskHeadroom, images no container uses are

@@ -20,7 +20,7 @@ PACKAGES=(
   # regular expressions from users (placement constraints); the master's allocator
   libre2-dev libjemalloc-dev
   # images and containers (agent containerizer and its tests)
-  libarchive-dev runc docker-registry skopeo umoci busybox-static
+  libarchive-dev libseccomp-dev runc docker-registry skopeo umoci busybox-static
   # tools the scripts and tests call
   # (util-linux: unshare for namespaces/pid, prlimit for posix/rlimits)
   curl procps iproute2 python3 util-linux openssl

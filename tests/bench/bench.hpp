@@ -23,6 +23,8 @@ struct LaunchOptions {
   // framework kills them all, so launching and destroying are timed apart
   // (as Mesos measured its containerizer) instead of overlapping.
   bool hold = false;
+  // The agent's --oci_runtime for tasks in images (tutti-runtime, runc).
+  std::string ociRuntime = "tutti-runtime";
 };
 int runLaunch(const LaunchOptions& options);
 

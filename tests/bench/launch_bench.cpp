@@ -1,6 +1,6 @@
 // launch: master + one agent in this process, N `true` tasks through the
 // scheduler driver, against the machine's plain posix_spawn+waitpid rate;
-// with --image, in that image through the OCI runtime (runc).
+// with --image, in that image through the agent's OCI runtime (--oci_runtime).
 #include <spawn.h>
 #include <sys/wait.h>
 
@@ -199,6 +199,7 @@ int runLaunch(const LaunchOptions& options) {
   // The agent's own default, not the tests' 1 s: a loaded machine acknowledges
   // late, and every resent update is work the launches wait behind.
   ao.statusUpdateRetryIntervalMin = agent::AgentOptions{}.statusUpdateRetryIntervalMin;
+  ao.ociRuntime = options.ociRuntime;
   agent::AgentDaemon agent(ao);
   if (!agent.start().ok()) return 1;
 
@@ -270,7 +271,10 @@ int runLaunch(const LaunchOptions& options) {
   std::printf(" containerizer=%s work_fs=%s checkpoint=%d",
               image.empty() ? options.containerizer.c_str() : "oci",
               filesystemOf(dir.path()).c_str(), options.checkpoint ? 1 : 0);
-  if (!image.empty()) std::printf(" image=%s pull_seconds=%.3f", image.c_str(), pullSeconds);
+  if (!image.empty()) {
+    std::printf(" image=%s pull_seconds=%.3f oci_runtime=%s", image.c_str(), pullSeconds,
+                options.ociRuntime.c_str());
+  }
   std::printf("\n");
   return scheduler.failed() == 0 ? 0 : 1;
 }

@@ -51,6 +51,8 @@ DEFINE_string(master_log, "", "c1m: copy the master's log to this file at the en
 DEFINE_int32(timeout_seconds, 1800, "c1m: give up after this long in each phase");
 DEFINE_bool(checkpoint, false, "launch: the framework asks agents to checkpoint its tasks");
 DEFINE_string(containerizer, "process", "launch: containerizer (process)");
+DEFINE_string(oci_runtime, "tutti-runtime",
+              "launch --image: the agent's OCI runtime (tutti-runtime, runc)");
 DEFINE_string(image, "",
               "launch: run the tasks in this Docker image (e.g. 127.0.0.1:5000/busybox:latest; "
               "'builtin' builds a busybox image and serves it from a local docker-registry)");
@@ -114,7 +116,7 @@ int main(int argc, char** argv) {
     }
     return tutti::bench::runLaunch(
         {static_cast<int>(FLAGS_tasks), FLAGS_containerizer, FLAGS_work_dir, FLAGS_checkpoint,
-         FLAGS_image, FLAGS_hold});
+         FLAGS_image, FLAGS_hold, FLAGS_oci_runtime});
   }
   auto given = [](const char* flag) { return !gflags::GetCommandLineFlagInfoOrDie(flag).is_default; };
   if (scenario == "failover") {

@@ -1,6 +1,8 @@
 // Integration: tasks in images (issue 5). A small image built from
 // busybox-static with umoci, served by a real docker-registry on loopback
-// (pushed with skopeo), pulled by the agent's image store and run by runc.
+// (pushed with skopeo), pulled by the agent's image store and run by the
+// agent's OCI runtime (tutti-runtime; the tests that run containers also
+// with runc).
 // Skipped (with the reason) where the tools are missing or we are not root.
 #include <gtest/gtest.h>
 #include <arpa/inet.h>
@@ -137,14 +139,32 @@ class ImageTest : public ::testing::Test {
   static std::string* layout_;
   static RegistryServer* registry_;
 };
+// The tests that run containers, once with each OCI runtime the agent
+// supports: its own (the default) and runc.
+class ImageRuntimeTest : public ImageTest, public ::testing::WithParamInterface<std::string> {
+ protected:
+  void SetUp() override {
+    ImageTest::SetUp();
+    if (GetParam() == "runc" && ::access("/usr/sbin/runc", X_OK) != 0 &&
+        ::access("/usr/bin/runc", X_OK) != 0) {
+      GTEST_SKIP() << "runc is not installed";
+    }
+  }
+  agent::AgentOptions agentOptions() const {
+    agent::AgentOptions o = testAgentOptions("", "");
+    o.ociRuntime = GetParam();
+    return o;
+  }
+};
+
 std::string* ImageTest::missing_ = nullptr;
 TempDir* ImageTest::dir_ = nullptr;
 std::string* ImageTest::layout_ = nullptr;
 RegistryServer* ImageTest::registry_ = nullptr;
 
-TEST_F(ImageTest, TaskSeesTheImageFilesystemNotTheHosts) {
+TEST_P(ImageRuntimeTest, TaskSeesTheImageFilesystemNotTheHosts) {
   auto master = StartMaster();
-  auto agent = StartAgent(*master);
+  auto agent = StartAgent(*master, agentOptions());
   RecordingScheduler scheduler;
   launchOnce(scheduler, {{"release", image(),
                           std::string("cat /etc/os-release; pwd; echo sandbox=$MESOS_SANDBOX; "
@@ -170,9 +190,9 @@ TEST_F(ImageTest, TaskSeesTheImageFilesystemNotTheHosts) {
   driver.stop();
 }
 
-TEST_F(ImageTest, ImageDefaultsRunWhenTheTaskGivesNoCommand) {
+TEST_P(ImageRuntimeTest, ImageDefaultsRunWhenTheTaskGivesNoCommand) {
   auto master = StartMaster();
-  auto agent = StartAgent(*master);
+  auto agent = StartAgent(*master, agentOptions());
   RecordingScheduler scheduler;
   launchOnce(scheduler, {{"defaults", image(), std::nullopt},
                          {"as-user", image(), std::string("id -u; id -g"), "cpus:0.1;mem:64",
@@ -246,11 +266,13 @@ TEST_F(ImageTest, BadImagesFailTheTaskWithAMessageAndLeaveNothingPartial) {
   driver.stop();
 }
 
-TEST_F(ImageTest, KilledContainerTaskEndsKilledAndLeavesNothing) {
+TEST_P(ImageRuntimeTest, KilledContainerTaskEndsKilledAndLeavesNothing) {
   auto master = StartMaster();
-  auto agent = StartAgent(*master);
+  auto agent = StartAgent(*master, agentOptions());
   RecordingScheduler scheduler;
-  launchOnce(scheduler, {{"sleeper", image(), std::string("sleep 4242")}});
+  // A duration no other test uses (the two runtimes' runs may overlap).
+  const std::string sleep = GetParam() == "runc" ? "sleep 4243" : "sleep 4242";
+  launchOnce(scheduler, {{"sleeper", image(), sleep}});
   TuttiSchedulerDriver driver(&scheduler, framework(), master->messageAddress());
   ASSERT_EQ(driver.start(), DriverStatus::DRIVER_RUNNING);
   ASSERT_TRUE(scheduler.waitForState(TaskID("sleeper"), TaskState::TASK_RUNNING));
@@ -260,9 +282,8 @@ TEST_F(ImageTest, KilledContainerTaskEndsKilledAndLeavesNothing) {
     return entries(agent->options().workDir + "/containers/bundles") == 0 &&
            entries(agent->options().workDir + "/containers/runtime") == 0;
   }));
-  // No process of the container is left (sleep 4242 in its pid namespace, a duration no other test
-  // uses).
-  CommandResult ps = runCommand({"/usr/bin/pgrep", "-f", "^sleep 4242$"});
+  // No process of the container is left (the sleep in its pid namespace).
+  CommandResult ps = runCommand({"/usr/bin/pgrep", "-f", "^" + sleep + "$"});
   EXPECT_NE(ps.exitCode, 0) << ps.output;
   driver.stop();
 }
@@ -329,7 +350,7 @@ TEST_F(ImageTest, KillDuringAPullEndsTheTaskAtOnce) {
   driver.stop();
 }
 
-TEST_F(ImageTest, MemoryLimitHoldsInsideTheContainer) {
+TEST_P(ImageRuntimeTest, MemoryLimitHoldsInsideTheContainer) {
   std::string root = "tutti-test-img-" + std::to_string(::getpid());
   auto layout = agent::detectHostCgroups({"memory"}, root);
   if (!layout.ok() || layout->version == agent::CgroupVersion::kNone) {
@@ -343,7 +364,7 @@ TEST_F(ImageTest, MemoryLimitHoldsInsideTheContainer) {
   };
   {
     auto master = StartMaster();
-    agent::AgentOptions options = testAgentOptions("", "");
+    agent::AgentOptions options = agentOptions();
     options.isolation = "cgroups/mem";
     options.cgroupsRoot = root;
     auto agent = StartAgent(*master, options);
@@ -648,9 +669,9 @@ TEST_F(ImageTest, ManifestListsAreFollowedToTheHostPlatform) {
 
 // A COMMAND health check of a task in an image runs inside the container
 // (/etc/layer2 exists only in the image).
-TEST_F(ImageTest, CommandHealthChecksRunInsideTheContainer) {
+TEST_P(ImageRuntimeTest, CommandHealthChecksRunInsideTheContainer) {
   auto master = StartMaster();
-  auto agent = StartAgent(*master);
+  auto agent = StartAgent(*master, agentOptions());
   RecordingScheduler scheduler;
   auto launched = std::make_shared<std::atomic<bool>>(false);
   scheduler.onOffers = [&, launched](SchedulerDriver* d, const std::vector<Offer>& offers) {
@@ -689,10 +710,11 @@ TEST_F(ImageTest, CommandHealthChecksRunInsideTheContainer) {
 // The agent killed with SIGKILL while a container task runs, restarted with
 // the same work dir: the container keeps running, and its end is reported
 // once, after which its bundle is removed.
-TEST_F(ImageTest, ContainerSurvivesAnAgentKilledWithSigkill) {
+TEST_P(ImageRuntimeTest, ContainerSurvivesAnAgentKilledWithSigkill) {
   TempDir masterDir, agentDir;
   MasterProcess master = startMasterProcess(masterDir.path());
-  AgentProcess agent = startAgentProcess(master, agentDir.path());
+  AgentProcess agent =
+      startAgentProcess(master, agentDir.path(), {"--oci_runtime=" + GetParam()});
   ASSERT_TRUE(agent.process.alive()) << agent.process.log();
   RecordingScheduler scheduler;
   launchOnce(scheduler, {{"waiter", image(),
@@ -715,7 +737,8 @@ TEST_F(ImageTest, ContainerSurvivesAnAgentKilledWithSigkill) {
   ASSERT_FALSE(sandbox.empty());
 
   agent.process.stop(SIGKILL);
-  AgentProcess again = startAgentProcess(master, agentDir.path(), {"--message_port=0"});
+  AgentProcess again = startAgentProcess(master, agentDir.path(),
+                                         {"--message_port=0", "--oci_runtime=" + GetParam()});
   ASSERT_TRUE(again.process.alive()) << again.process.log();
   EXPECT_EQ(entries(work + "/containers/bundles"), 1u);  // kept: its container is alive
   std::ofstream(sandbox + "/go") << "go\n";
@@ -736,6 +759,12 @@ TEST_F(ImageTest, ContainerSurvivesAnAgentKilledWithSigkill) {
   driver.stop();
   driver.join();
 }
+
+INSTANTIATE_TEST_SUITE_P(Runtimes, ImageRuntimeTest, ::testing::Values("tutti-runtime", "runc"),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           return info.param == "runc" ? std::string("Runc")
+                                                       : std::string("TuttiRuntime");
+                         });
 
 }  // namespace
 }  // namespace tutti::testing

@@ -109,10 +109,18 @@ Status OciContainerizer::initialize() {
   if (::chmod(dir_.c_str(), 0700) != 0) {
     return Status::IoError("cannot restrict " + dir_ + ": " + std::strerror(errno));
   }
-  runtime_ = findInPath(options_.ociRuntime);
+  // A bare name is looked for next to tutti-executor first (where
+  // tutti-runtime is installed), then on PATH.
+  const std::string& name = options_.ociRuntime;
+  if (name.find('/') == std::string::npos && !options_.launcherDir.empty() &&
+      ::access((options_.launcherDir + "/" + name).c_str(), X_OK) == 0) {
+    runtime_ = options_.launcherDir + "/" + name;
+  } else {
+    runtime_ = findInPath(name);
+  }
   if (runtime_.empty()) {
-    LOG(WARNING) << "OCI runtime '" << options_.ociRuntime
-                 << "' not found; tasks in images will fail (install runc)";
+    LOG(WARNING) << "OCI runtime '" << name << "' not found in " << options_.launcherDir
+                 << " or on PATH; tasks in images will fail";
   }
   return Status::OK();
 }
