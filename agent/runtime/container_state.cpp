@@ -2,7 +2,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,16 +26,6 @@ using json = nlohmann::json;
 
 [[noreturn]] void error(const std::string& what) {
   throw std::runtime_error(what + ": " + std::strerror(errno));
-}
-
-void writeFile(const std::string& path, const std::string& text) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) error("cannot open " + path);
-  ssize_t n = ::write(fd, text.data(), text.size());
-  int saved = errno;
-  ::close(fd);
-  errno = saved;
-  if (n != static_cast<ssize_t>(text.size())) error("cannot write '" + text + "' to " + path);
 }
 
 std::string readSmall(const std::string& path) {
@@ -63,7 +55,7 @@ void StateDir::save(const ContainerState& s) const {
   json j{{"ociVersion", "1.0.2"}, {"id", s.id},     {"pid", s.pid},
          {"startTime", s.startTime}, {"bundle", s.bundle},
          {"devicesCgroup", s.devicesCgroup}, {"createdUnixMs", s.createdUnixMs}};
-  std::string path = dir(s.id) + "/state.json";
+  std::string path = dir(s.id) + (s.pid == 0 ? "/creating.json" : "/state.json");
   std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) error("cannot write " + tmp);
@@ -72,6 +64,7 @@ void StateDir::save(const ContainerState& s) const {
   ::close(fd);
   if (n != static_cast<ssize_t>(text.size())) error("cannot write " + tmp);
   if (::rename(tmp.c_str(), path.c_str()) != 0) error("cannot rename " + tmp);
+  if (s.pid != 0) ::unlink((dir(s.id) + "/creating.json").c_str());
 }
 
 std::optional<ContainerState> StateDir::load(const std::string& id) const {
@@ -80,6 +73,7 @@ std::optional<ContainerState> StateDir::load(const std::string& id) const {
   ContainerState s;
   s.id = id;
   json j = json::parse(readSmall(dir(id) + "/state.json"), nullptr, false);
+  if (!j.is_object()) j = json::parse(readSmall(dir(id) + "/creating.json"), nullptr, false);
   if (!j.is_object()) return s;
   s.pid = j.value("pid", 0);
   s.startTime = j.value("startTime", uint64_t{0});
@@ -90,7 +84,9 @@ std::optional<ContainerState> StateDir::load(const std::string& id) const {
 }
 
 void StateDir::remove(const std::string& id) const {
-  for (const char* f : {"/state.json", "/state.json.tmp"}) ::unlink((dir(id) + f).c_str());
+  for (const char* f : {"/state.json", "/state.json.tmp", "/creating.json", "/creating.json.tmp"}) {
+    ::unlink((dir(id) + f).c_str());
+  }
   if (::rmdir(dir(id).c_str()) != 0 && errno != ENOENT) error("cannot remove " + dir(id));
 }
 
@@ -146,6 +142,15 @@ std::string ownDevicesCgroup() {
     }
   }
   if (path.empty()) return "";
+  // Where every distribution mounts it; the mount table (long on an agent:
+  // a mount per running container) is read only when it is elsewhere.
+  struct statfs fs;
+  struct stat st;
+  const std::string usual = "/sys/fs/cgroup/devices";
+  if (::statfs(usual.c_str(), &fs) == 0 && fs.f_type == CGROUP_SUPER_MAGIC &&
+      ::stat((usual + "/devices.allow").c_str(), &st) == 0) {
+    return usual + (path == "/" ? "" : path);
+  }
   std::stringstream mounts(readSmall("/proc/self/mountinfo"));
   while (std::getline(mounts, line)) {
     // ... mount-point ... - cgroup cgroup rw,...,devices
@@ -178,19 +183,30 @@ void makeDevicesCgroup(const std::string& dir, const std::vector<DeviceRule>& ru
     if (type == 'a') return std::string("a");
     return std::string(1, type) + " " + num(major) + ":" + num(minor) + " " + access;
   };
-  try {
-    for (const auto& r : rules) {
-      writeFile(dir + (r.allow ? "/devices.allow" : "/devices.deny"),
-                rule(r.type, r.major, r.minor, r.access));
+  // One descriptor per file, one rule per write (opening a cgroup file
+  // costs more than writing to it).
+  int allow = ::open((dir + "/devices.allow").c_str(), O_WRONLY | O_CLOEXEC);
+  int deny = ::open((dir + "/devices.deny").c_str(), O_WRONLY | O_CLOEXEC);
+  auto put = [&](bool allowed, const std::string& text) {
+    int fd = allowed ? allow : deny;
+    if (fd < 0 || ::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+      error("cannot write '" + text + "' to " + dir + (allowed ? "/devices.allow" : "/devices.deny"));
     }
-    const char* defaults[] = {"c *:* m", "b *:* m",   "c 1:3 rwm", "c 1:5 rwm",
-                              "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm",
-                              "c 5:2 rwm", "c 136:* rwm"};
-    for (const char* d : defaults) writeFile(dir + "/devices.allow", d);
+  };
+  try {
+    for (const auto& r : rules) put(r.allow, rule(r.type, r.major, r.minor, r.access));
+    for (const char* d : {"c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm",
+                          "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm", "c 5:2 rwm", "c 136:* rwm"}) {
+      put(true, d);
+    }
   } catch (...) {
+    if (allow >= 0) ::close(allow);
+    if (deny >= 0) ::close(deny);
     ::rmdir(dir.c_str());
     throw;
   }
+  ::close(allow);
+  ::close(deny);
 }
 
 bool removeDevicesCgroup(const std::string& dir, int patienceMs) {

@@ -1,5 +1,5 @@
-// tutti-runtime's record of a container: <root>/<id>/state.json, written
-// atomically (temp file, rename) — the id, the init's pid and its start
+// tutti-runtime's record of a container: <root>/<id>/state.json (see
+// save()), written atomically (temp file, rename) — the id, the init's pid and its start
 // time (so that a recycled pid is never taken for the container's), the
 // bundle and the devices cgroup the runtime made. The directory exists
 // from the moment `run` claims the id (mkdir: two runs of one id cannot
@@ -37,6 +37,10 @@ class StateDir {
   std::string dir(const std::string& id) const { return root_ + "/" + id; }
   // Creates the root (0700) and claims `id`; false when it exists.
   bool claim(const std::string& id) const;
+  // Before the init exists (pid 0): creating.json, so that a run that dies
+  // half way leaves enough for delete; once it runs: state.json, and
+  // creating.json goes. Each is written once under a new name (ext4 flushes
+  // a file renamed over another: a disk wait per container).
   void save(const ContainerState& state) const;
   // nullopt when there is no such container; a state with pid 0 when its
   // directory exists without a readable record.

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <shared_mutex>
 #include <sstream>
 
@@ -52,6 +53,30 @@ std::string registryHost(const std::string& flag) {
   return s;
 }
 
+// The paths every container's config.json mounts over (makeConfig's own
+// mounts), for the provisioner to make before overlayfs is mounted; not
+// those below another mount (/dev's, on the container's own tmpfs).
+std::vector<Provisioner::MountPoint> configMountPoints() {
+  SpecOptions probe;
+  probe.sandbox = "/";
+  auto config = nlohmann::json::parse(makeConfig(probe), nullptr, false);
+  std::vector<Provisioner::MountPoint> out;
+  if (!config.is_object() || !config["mounts"].is_array()) return out;
+  for (const auto& m : config["mounts"]) {
+    std::string dest = m.value("destination", "");
+    bool below = false;
+    for (const auto& p : out) below = below || dest.rfind(p.path + "/", 0) == 0;
+    if (dest.empty() || below) continue;
+    bool directory = true;
+    if (m.value("type", "") == "bind") {
+      struct stat st;
+      directory = ::stat(m.value("source", "").c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    }
+    out.push_back({dest, directory});
+  }
+  return out;
+}
+
 }  // namespace
 
 OciContainerizer::OciContainerizer(Loop& loop, const AgentOptions& options, Metrics& metrics,
@@ -69,7 +94,8 @@ OciContainerizer::OciContainerizer(Loop& loop, const AgentOptions& options, Metr
   store_ = std::make_unique<images::ImageStore>(loop, so);
   auto backend = parseBackend(options.imageProvisionerBackend);
   provisioner_ =
-      std::make_shared<Provisioner>(dir_ + "/bundles", backend.ok() ? *backend : Backend::kOverlay);
+      std::make_shared<Provisioner>(dir_ + "/bundles", backend.ok() ? *backend : Backend::kOverlay,
+                                    configMountPoints());
   metrics_.gauge("slave/image_pulls", [this] { return static_cast<double>(store_->pulls()); });
   // Unmounting waits for an RCU grace period in the kernel (milliseconds
   // each, and more as the mount table grows): several workers overlap them,

@@ -2,10 +2,13 @@
 
 #include <glog/logging.h>
 #include <sys/mount.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -19,6 +22,25 @@ namespace tutti::agent::oci {
 namespace {
 // Mount options must fit in one page (the kernel copies one).
 constexpr size_t kMaxMountOptions = 4095;
+
+std::vector<std::string> pathComponents(const std::string& path) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    std::string part = path.substr(start, end - start);
+    if (!part.empty() && part != ".") out.push_back(part);
+    start = end + 1;
+  }
+  return out;
+}
+
+bool isOpaque(const std::string& dir) {
+  char value[2] = {};
+  return ::lgetxattr(dir.c_str(), "trusted.overlay.opaque", value, sizeof value) == 1 &&
+         value[0] == 'y';
+}
 }  // namespace
 
 Result<Backend> parseBackend(const std::string& name) {
@@ -54,6 +76,8 @@ Status Provisioner::mountOverlay(const std::string& bundle, const Layers& layers
     Status s = makeDirectories(bundle + sub);
     if (!s.ok()) return s;
   }
+  Status made = makeMountPoints(bundle + "/upper", layers);
+  if (!made.ok()) return made;
   // lowerdir lists the top layer first.
   std::string lower;
   for (auto it = layers.dirs.rbegin(); it != layers.dirs.rend(); ++it) {
@@ -125,6 +149,74 @@ Status Provisioner::mountOverlayShort(const std::string& bundle, const Layers& l
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Status::OK();
   *error = WIFEXITED(status) ? WEXITSTATUS(status) : EIO;
   return Status::IoError(std::string("overlay mount: ") + std::strerror(*error));
+}
+
+Status Provisioner::makeMountPoints(const std::string& upper, const Layers& layers) const {
+  for (const auto& point : mountPoints_) {
+    auto parts = pathComponents(point.path);
+    if (parts.empty() || std::find(parts.begin(), parts.end(), "..") != parts.end()) continue;
+    // The layers that make up the directory reached so far, top first (an
+    // opaque directory hides the layers below it).
+    std::vector<std::string> visible(layers.dirs.rbegin(), layers.dirs.rend());
+    std::string rel;
+    bool leave = false;  // the image has something else on the way
+    size_t i = 0;
+    for (; i < parts.size(); ++i) {
+      rel += "/" + parts[i];
+      bool last = i + 1 == parts.size();
+      std::vector<std::string> below;
+      struct stat found {};
+      bool exists = false;
+      for (const auto& layer : visible) {
+        struct stat st;
+        if (::lstat((layer + rel).c_str(), &st) != 0) continue;
+        if (S_ISCHR(st.st_mode) && st.st_rdev == 0) break;  // a whiteout: gone below
+        if (!S_ISDIR(st.st_mode)) {
+          if (!exists) {
+            exists = true;
+            found = st;
+          }
+          break;
+        }
+        if (!exists) found = st;
+        exists = true;
+        below.push_back(layer);
+        if (isOpaque(layer + rel)) break;
+      }
+      if (!exists) break;  // made from here down
+      bool isDir = S_ISDIR(found.st_mode);
+      if (!last && !isDir) leave = true;
+      if (last) leave = true;  // there already (or something else is): nothing to make
+      if (leave) break;
+      // A directory of the image on the way: the upper layer's copy keeps
+      // its owner and mode (the merged view shows the upper's).
+      std::string dir = upper + rel;
+      if (::mkdir(dir.c_str(), found.st_mode & 07777) != 0 && errno != EEXIST) {
+        return Status::IoError("cannot create " + dir + ": " + std::strerror(errno));
+      }
+      if (::chown(dir.c_str(), found.st_uid, found.st_gid) != 0 ||
+          ::chmod(dir.c_str(), found.st_mode & 07777) != 0) {
+        return Status::IoError("cannot set the owner of " + dir + ": " + std::strerror(errno));
+      }
+      visible = std::move(below);
+    }
+    if (leave) continue;
+    for (; i < parts.size(); ++i) {
+      std::string target = upper;
+      for (size_t j = 0; j <= i; ++j) target += "/" + parts[j];
+      bool last = i + 1 == parts.size();
+      if (last && !point.directory) {
+        int fd = ::open(target.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0 && errno != EEXIST) {
+          return Status::IoError("cannot create " + target + ": " + std::strerror(errno));
+        }
+        if (fd >= 0) ::close(fd);
+      } else if (::mkdir(target.c_str(), 0755) != 0 && errno != EEXIST) {
+        return Status::IoError("cannot create " + target + ": " + std::strerror(errno));
+      }
+    }
+  }
+  return Status::OK();
 }
 
 Status Provisioner::copyLayers(const std::string& bundle, const Layers& layers) const {

@@ -27,7 +27,20 @@ Result<Backend> parseBackend(const std::string& name);  // "overlay" | "copy"
 
 class Provisioner {
  public:
-  Provisioner(std::string dir, Backend backend) : dir_(std::move(dir)), backend_(backend) {}
+  // A path the runtime mounts over (absolute, inside the container).
+  struct MountPoint {
+    std::string path;
+    bool directory = true;  // else a file (a bind mount of a file)
+  };
+  // `mountPoints` are made in each container's upper layer before
+  // overlayfs is mounted: a plain mkdir there, where the runtime making
+  // them through overlayfs costs a create and a copy-up of their parents
+  // per container. Only where the image has nothing at a path, with
+  // directories on the way (made with the image's owner and mode); a path
+  // that meets anything else in the image (a symlink, a file where a
+  // directory goes) is left to the runtime.
+  Provisioner(std::string dir, Backend backend, std::vector<MountPoint> mountPoints = {})
+      : dir_(std::move(dir)), backend_(backend), mountPoints_(std::move(mountPoints)) {}
 
   std::string bundleDir(const std::string& containerId) const { return dir_ + "/" + containerId; }
 
@@ -59,9 +72,11 @@ class Provisioner {
   Status mountOverlayShort(const std::string& bundle, const Layers& layers,
                            const std::string& rest, int* error) const;
   Status copyLayers(const std::string& bundle, const Layers& layers) const;
+  Status makeMountPoints(const std::string& upper, const Layers& layers) const;
 
   std::string dir_;
   Backend backend_;
+  std::vector<MountPoint> mountPoints_;
 };
 
 }  // namespace tutti::agent::oci

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -69,6 +70,45 @@ TEST_P(ProvisionerTest, OverlayStacksLayersInOrder) {
   ASSERT_TRUE(provisioner.destroy("c1").ok());
   EXPECT_FALSE(std::filesystem::exists(provisioner.bundleDir("c1")));
   EXPECT_EQ(slurp(layers.dirs[0] + "/f0"), "0");  // the layers are untouched
+}
+
+// Mount points are made in the upper layer before the mount: under the
+// image's own directories (keeping their owner and mode), never through a
+// symlink of the image or over what the image has at the path.
+TEST(ProvisionerMountPointsTest, MadeInTheUpperLayerWhereTheImageHasNothing) {
+  if (::geteuid() != 0) GTEST_SKIP() << "mounting overlayfs needs root";
+  testing::TempDir dir;
+  Provisioner::Layers layers = makeLayers(dir.path(), 2);
+  const std::string bottom = layers.dirs[0], top = layers.dirs[1];
+  std::filesystem::create_directories(bottom + "/mnt");
+  ASSERT_EQ(::chown((bottom + "/mnt").c_str(), 1234, 1234), 0);
+  ASSERT_EQ(::chmod((bottom + "/mnt").c_str(), 0750), 0);
+  std::filesystem::create_directories(bottom + "/etc");
+  std::ofstream(bottom + "/etc/hosts") << "image hosts\n";
+  ASSERT_EQ(::symlink("/elsewhere", (top + "/linked").c_str()), 0);
+  Provisioner provisioner(dir.path() + "/bundles", Backend::kOverlay,
+                          {{"/proc", true},
+                           {"/mnt/tutti/sandbox", true},
+                           {"/etc/hosts", false},
+                           {"/etc/resolv.conf", false},
+                           {"/linked/dir", true}});
+  ASSERT_TRUE(provisioner.provision("c1", layers, [](const std::string&) -> Result<std::string> {
+    return std::string("{}");
+  }).ok());
+  const std::string upper = provisioner.bundleDir("c1") + "/upper";
+  const std::string rootfs = provisioner.bundleDir("c1") + "/rootfs";
+  struct stat st;
+  ASSERT_EQ(::stat((upper + "/mnt/tutti/sandbox").c_str(), &st), 0);
+  ASSERT_EQ(::stat((rootfs + "/mnt").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 1234u);  // the image's directory, as the image has it
+  EXPECT_EQ(st.st_mode & 07777, 0750u);
+  EXPECT_TRUE(std::filesystem::is_directory(rootfs + "/proc"));
+  EXPECT_EQ(slurp(rootfs + "/etc/hosts"), "image hosts\n");  // not hidden by an empty file
+  EXPECT_FALSE(std::filesystem::exists(upper + "/etc/hosts"));
+  EXPECT_TRUE(std::filesystem::is_regular_file(upper + "/etc/resolv.conf"));
+  EXPECT_FALSE(std::filesystem::exists(upper + "/linked"));  // left to the runtime
+  EXPECT_TRUE(std::filesystem::is_symlink(rootfs + "/linked"));
+  ASSERT_TRUE(provisioner.destroy("c1").ok());
 }
 
 // 3 layers: one mount with absolute paths; 80: about 7 KB of paths, through
