@@ -25,7 +25,7 @@ namespace {
 const std::set<std::string> kExecutorOnly = {
     "TUTTI_AGENT_ENDPOINT", "TUTTI_RECOVERY_TIMEOUT", "TUTTI_EXECUTOR_HEARTBEAT_INTERVAL",
     "GLOG_logtostderr", "TUTTI_OCI_RUNTIME", "TUTTI_OCI_ROOT", "TUTTI_OCI_BUNDLE",
-    "TUTTI_PID_NAMESPACE"};
+    "TUTTI_OCI_AGENT_DELETES", "TUTTI_PID_NAMESPACE"};
 
 std::string envOr(const char* name, const std::string& fallback) {
   const char* v = std::getenv(name);
@@ -219,6 +219,7 @@ void CommandExecutor::launchInContainer(const TaskInfo& task) {
   update(TaskState::TASK_STARTING, "");
   oci_.runtime = envOr("TUTTI_OCI_RUNTIME", "runc");
   oci_.root = envOr("TUTTI_OCI_ROOT", "");
+  oci_.agentDeletes = envOr("TUTTI_OCI_AGENT_DELETES", "") == "1";
   oci_.id = envOr("TUTTI_CONTAINER_ID", task.taskId.value);
   for (char** e = environ; e && *e; ++e) {
     std::string kv = *e;
@@ -481,8 +482,8 @@ void CommandExecutor::onExit(std::optional<int> status) {
     }
     finishWhenAcknowledged();
   };
-  if (oci_.bundle.empty()) {
-    report();
+  if (oci_.bundle.empty() || oci_.agentDeletes) {
+    report();  // (the agent removes what its own runtime kept of an ended container)
   } else {
     deleteContainerThen(report);  // the runtime's state goes before the end is told
   }

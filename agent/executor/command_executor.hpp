@@ -104,6 +104,9 @@ class CommandExecutor final : public Executor {
     int initFd = -1;
     std::vector<std::string> env;  // the task's environment, for the runtime
     pid_t runtimePid = -1;         // a running `runc run|delete`
+    // The agent removes the runtime's record of a container that ended by
+    // itself (its own runtime's, without a process: TUTTI_OCI_AGENT_DELETES).
+    bool agentDeletes = false;
   } oci_;
   bool running_ = false;
   bool killing_ = false;

@@ -101,6 +101,14 @@ std::vector<std::string> StateDir::list() const {
   return out;
 }
 
+bool validContainerId(const std::string& id) {
+  if (id.empty() || id.size() > 1024 || id[0] == '.') return false;
+  for (char c : id) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') return false;
+  }
+  return true;
+}
+
 uint64_t processStartTime(pid_t pid) {
   std::string text = readSmall("/proc/" + std::to_string(pid) + "/stat");
   auto close = text.rfind(')');

@@ -52,6 +52,9 @@ class StateDir {
   std::string root_;
 };
 
+// An id of letters, digits, '-', '_' and '.', not starting with '.'.
+bool validContainerId(const std::string& id);
+
 // Field 22 of /proc/<pid>/stat; 0 when the process is gone.
 uint64_t processStartTime(pid_t pid);
 

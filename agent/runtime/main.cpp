@@ -46,13 +46,7 @@ struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-bool validId(const std::string& id) {
-  if (id.empty() || id.size() > 1024 || id[0] == '.') return false;
-  for (char c : id) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') return false;
-  }
-  return true;
-}
+bool validId(const std::string& id) { return validContainerId(id); }
 
 std::string readFile(const std::string& path) {
   std::ifstream in(path);

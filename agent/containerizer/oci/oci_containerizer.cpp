@@ -13,6 +13,7 @@
 
 #include "agent/containerizer/images/registry_auth.hpp"
 #include "agent/containerizer/oci/oci_spec.hpp"
+#include "agent/runtime/container_state.hpp"
 #include "common/files.hpp"
 #include "common/process.hpp"
 
@@ -144,6 +145,7 @@ Status OciContainerizer::initialize() {
   } else {
     runtime_ = findInPath(name);
   }
+  ownRuntime_ = !runtime_.empty() && runtime_.substr(runtime_.rfind('/') + 1) == "tutti-runtime";
   if (runtime_.empty()) {
     LOG(WARNING) << "OCI runtime '" << name << "' not found in " << options_.launcherDir
                  << " or on PATH; tasks in images will fail";
@@ -203,6 +205,7 @@ void OciContainerizer::prepare(const ContainerID& id, const TaskInfo& task,
     std::string bundle = provisioner_->bundleDir(id.value);
     p.env = {"TUTTI_OCI_BUNDLE=" + bundle, "TUTTI_OCI_RUNTIME=" + runtime_,
              "TUTTI_OCI_ROOT=" + runtimeRoot()};
+    if (ownRuntime_) p.env.push_back("TUTTI_OCI_AGENT_DELETES=1");
     // Runs on the launcher's thread, which may outlive this object.
     std::shared_ptr<const Provisioner> provisioner = provisioner_;
     std::string imageName = task.container->image->name;
@@ -320,6 +323,27 @@ void OciContainerizer::prune() {
 
 void OciContainerizer::destroyNow(const std::string& id) {
   struct stat st;
+  if (ownRuntime_ && runtime::validContainerId(id) &&
+      ::lstat((runtimeRoot() + "/" + id).c_str(), &st) == 0) {
+    // tutti-runtime's record of a container whose init has ended is a
+    // directory and a devices cgroup: removed here, without a process.
+    runtime::StateDir states(runtimeRoot());
+    auto state = states.load(id);
+    int init = state ? runtime::openInit(*state) : -1;
+    if (state && init < 0 && state->pid != 0) {
+      try {
+        if (runtime::removeDevicesCgroup(state->devicesCgroup, 2000)) {
+          states.remove(id);
+        } else {
+          LOG(WARNING) << "Cannot remove " << state->devicesCgroup << " of container " << id
+                       << ": " << std::strerror(errno);
+        }
+      } catch (const std::exception& e) {
+        LOG(WARNING) << "Cannot remove the runtime state of container " << id << ": " << e.what();
+      }
+    }
+    if (init >= 0) ::close(init);
+  }
   if (!runtime_.empty() && ::lstat((runtimeRoot() + "/" + id).c_str(), &st) == 0) {
     // The runtime was killed before it could clean up (or the executor
     // died): kill what is left of the container and drop its state.

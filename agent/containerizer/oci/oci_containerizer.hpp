@@ -90,6 +90,10 @@ class OciContainerizer {
   CgroupVersion cgroups_;
   std::string dir_;  // <work_dir>/containers
   std::string runtime_;
+  // runtime_ is tutti-runtime: the agent removes the state of containers
+  // that ended (runtime/container_state.hpp) instead of `delete` per
+  // container, and tells the executors so (TUTTI_OCI_AGENT_DELETES).
+  bool ownRuntime_ = false;
   std::unique_ptr<images::ImageStore> store_;
   std::shared_ptr<Provisioner> provisioner_;  // shared with provision hooks
   std::mutex mu_;
