@@ -308,9 +308,10 @@ std::string findProgram(const Config& c) {
     if (fd < 0 || ::write(fd, v.data(), v.size()) < 0) failErrno(syncFd, "cannot set oomScoreAdj");
     ::close(fd);
   }
+  if (c.seccomp && !o.seccomp) fail(syncFd, "seccomp: the filter was not compiled", 0);
   if (c.seccomp && !c.noNewPrivileges) {
     // Without no_new_privs the filter needs CAP_SYS_ADMIN, still held here.
-    std::string e = loadSeccomp(*c.seccomp, false);
+    std::string e = loadSeccomp(*o.seccomp);
     if (!e.empty()) fail(syncFd, e, 0);
   }
   uint64_t keep = o.dropMknod ? ~(1ull << CAP_MKNOD) : ~0ull;
@@ -355,7 +356,7 @@ std::string findProgram(const Config& c) {
     failErrno(syncFd, "cannot set no_new_privs");
   }
   if (c.seccomp && c.noNewPrivileges) {
-    std::string e = loadSeccomp(*c.seccomp, true);
+    std::string e = loadSeccomp(*o.seccomp);
     if (!e.empty()) fail(syncFd, e, 0);
   }
   std::vector<char*> argv, envp;

@@ -24,12 +24,15 @@
 #include <string>
 
 #include "agent/runtime/runtime_config.hpp"
+#include "agent/runtime/seccomp_filter.hpp"
 
 namespace tutti::runtime {
 
 struct InitOptions {
   std::string devicesCgroup;  // cgroup v1 directory to join; empty: none
   bool dropMknod = false;     // no devices cgroup guards device nodes
+  // The config's seccomp filter, compiled by the runtime before the clone.
+  const SeccompProgram* seccomp = nullptr;
 };
 
 [[noreturn]] void runContainerInit(const Config& config, const InitOptions& options, int syncFd);

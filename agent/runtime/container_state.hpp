@@ -35,6 +35,7 @@ class StateDir {
  public:
   explicit StateDir(std::string root) : root_(std::move(root)) {}
   std::string dir(const std::string& id) const { return root_ + "/" + id; }
+  const std::string& root() const { return root_; }
   // Creates the root (0700) and claims `id`; false when it exists.
   bool claim(const std::string& id) const;
   // Before the init exists (pid 0): creating.json, so that a run that dies

@@ -19,6 +19,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -158,6 +159,14 @@ std::string devicesCgroupFor(const Config& c, const std::string& id) {
   return base + "/" + name;
 }
 
+// Compiled seccomp filters (seccomp_filter.hpp), beside the containers'
+// records; a dot name is never a container id.
+std::string seccompCache(const StateDir& states) {
+  std::string dir = states.root() + "/.seccomp";
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return "";
+  return dir;
+}
+
 int run(const StateDir& states, std::vector<std::string> args) {
   bool detach = false;
   std::string bundle = ".", pidFile, id;
@@ -203,8 +212,13 @@ int run(const StateDir& states, std::vector<std::string> args) {
     states.remove(id);
   };
   InitOptions options;
+  SeccompProgram seccomp;
   int sync[2];
   try {
+    if (config.seccomp) {
+      seccomp = compileSeccomp(*config.seccomp, seccompCache(states));
+      options.seccomp = &seccomp;
+    }
     state.devicesCgroup = devicesCgroupFor(config, id);
     states.save(state);  // before the cgroup, so that delete finds it
     if (!state.devicesCgroup.empty()) makeDevicesCgroup(state.devicesCgroup, config.devices);
@@ -308,6 +322,11 @@ int exec(const StateDir& states, std::vector<std::string> args) {
   if (::poll(&pfd, 1, 0) > 0) throw std::runtime_error("container " + id + " is not running");
   InitOptions options;
   options.dropMknod = s.devicesCgroup.empty();
+  SeccompProgram seccomp;
+  if (config.seccomp) {
+    seccomp = compileSeccomp(*config.seccomp, seccompCache(states));
+    options.seccomp = &seccomp;
+  }
   if (!s.devicesCgroup.empty()) {
     std::ofstream procs(s.devicesCgroup + "/cgroup.procs");
     procs << "0";

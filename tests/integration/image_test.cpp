@@ -13,6 +13,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -96,9 +97,13 @@ std::string taskStdout(const agent::AgentOptions& options, const std::string& id
   return "";
 }
 
+// Entries of `dir` but dot names (tutti-runtime keeps its compiled seccomp
+// filters in <runtime root>/.seccomp, beside the containers' records).
 size_t entries(const std::string& dir) {
   auto names = listDirectory(dir);
-  return names.ok() ? names->size() : 0;
+  if (!names.ok()) return 0;
+  return static_cast<size_t>(
+      std::count_if(names->begin(), names->end(), [](const std::string& n) { return n[0] != '.'; }));
 }
 
 // One image and one registry for the whole suite (building and pushing take

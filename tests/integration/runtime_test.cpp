@@ -3,6 +3,8 @@
 // busybox-static root filesystem. What a container must not be able to do
 // is tried from inside it. Root only (namespaces, mounts, cgroups).
 #include <gtest/gtest.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -131,6 +133,7 @@ TEST_F(RuntimeTest, RunsTheProcessAsPidOneOfTheImageWithItsSandboxAndLimits) {
 TEST_F(RuntimeTest, TheContainerCannotReachTheHostOrLeaveItsNamespaces) {
   configure(
       "unshare -m true && echo unshare-worked; "
+      "unshare -U true 2>/dev/null && echo userns-worked; "  // no capability needed: seccomp's
       "mount -t tmpfs t /tmp && echo mount-worked; "
       "mknod /tmp/kmsg c 1 11 2>/dev/null; echo tutti-runtime-test 2>/dev/null >/tmp/kmsg && "
       "echo kmsg-written; "
@@ -142,11 +145,26 @@ TEST_F(RuntimeTest, TheContainerCannotReachTheHostOrLeaveItsNamespaces) {
   CommandResult r = run("escape");
   ASSERT_EQ(r.exitCode, 0) << r.output;
   EXPECT_EQ(r.output.find("unshare-worked"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("userns-worked"), std::string::npos) << "seccomp: " << r.output;
   EXPECT_EQ(r.output.find("mount-worked"), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find("kmsg-written"), std::string::npos) << "devices: " << r.output;
   EXPECT_EQ(r.output.find("proc-sys-writable"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("own-root"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("\n0\ndone"), std::string::npos) << "/sys/firmware masked: " << r.output;
+
+  // The compiled filter is cached under the state root; a cache file that
+  // is not this filter's (here: another filter's text and no program) is
+  // never loaded: the next container is filtered all the same.
+  auto cached = listDirectory(root_ + "/.seccomp");
+  ASSERT_TRUE(cached.ok());
+  ASSERT_EQ(cached->size(), 1u);
+  std::string foreign = "tutti-runtime seccomp v1;another filter\n";
+  const sock_filter allowAll = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+  foreign.append(reinterpret_cast<const char*>(&allowAll), sizeof allowAll);
+  write(root_ + "/.seccomp/" + cached->front(), foreign);
+  CommandResult again = run("escape-again");
+  ASSERT_EQ(again.exitCode, 0) << again.output;
+  EXPECT_EQ(again.output.find("userns-worked"), std::string::npos) << again.output;
 }
 
 TEST_F(RuntimeTest, TheConfiguredUserRunsWithoutCapabilities) {
@@ -189,7 +207,7 @@ TEST_F(RuntimeTest, DetachedRunLeavesTheInitRunningUntilDeleteForceKillsIt) {
   EXPECT_EQ(::poll(&p, 1, 0), 1);
   ::close(pidfd);
   EXPECT_NE(runtime({"state", "held"}).exitCode, 0);
-  EXPECT_EQ(*listDirectory(root_), std::vector<std::string>{});
+  EXPECT_EQ(*listDirectory(root_), std::vector<std::string>{".seccomp"});  // only the filter cache
 }
 
 TEST_F(RuntimeTest, MountDestinationsResolveInsideTheRootFilesystem) {

@@ -256,7 +256,7 @@ void OciContainerizer::cleanupOrphans(const std::set<std::string>& known) {
   auto states = listDirectory(runtimeRoot());
   if (states.ok()) found.insert(states->begin(), states->end());
   for (const auto& id : found) {
-    if (known.count(id)) continue;
+    if (known.count(id) || id.empty() || id[0] == '.') continue;  // .seccomp: tutti-runtime's cache
     LOG(INFO) << "Removing the bundle of orphaned container " << id;
     destroy(ContainerID(id));
   }
