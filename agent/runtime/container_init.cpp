@@ -299,7 +299,8 @@ std::string findProgram(const Config& c) {
       static_cast<rlim_t>(l.soft), static_cast<rlim_t>(l.hard)
     };
     if (::setrlimit(static_cast<__rlimit_resource>(l.resource), &r) != 0) {
-      failErrno(syncFd, "cannot set rlimit " + std::to_string(l.resource));
+      failErrno(syncFd, "cannot set " + l.name + " to " + std::to_string(l.soft) + "/" +
+                            std::to_string(l.hard));
     }
   }
   if (c.oomScoreAdj) {

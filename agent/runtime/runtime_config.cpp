@@ -157,7 +157,8 @@ void parseProcess(const json& p, Config& c) {
       Rlimit r;
       const json* type = member(l, "type");
       if (!type) bad("process.rlimits[].type is required");
-      r.resource = rlimitNumber(str(*type, "process.rlimits[].type"));
+      r.name = str(*type, "process.rlimits[].type");
+      r.resource = rlimitNumber(r.name);
       if (r.resource < 0) bad("process.rlimits: unknown type '" + type->get<std::string>() + "'");
       const json* soft = member(l, "soft");
       const json* hard = member(l, "hard");

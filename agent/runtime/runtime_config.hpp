@@ -29,6 +29,7 @@ struct Mount {
 };
 
 struct Rlimit {
+  std::string name;  // RLIMIT_NOFILE, …
   int resource = 0;
   uint64_t soft = 0;
   uint64_t hard = 0;
