@@ -167,7 +167,15 @@ std::string seccompCache(const StateDir& states) {
   return dir;
 }
 
-int run(const StateDir& states, std::vector<std::string> args) {
+// Global options.
+struct Globals {
+  // --no-devices-cgroup: no cgroups v1 devices cgroup even where the host
+  // has the controller (as on a pure v2 host): the container then gets no
+  // CAP_MKNOD and nodev mounts instead.
+  bool devicesCgroup = true;
+};
+
+int run(const StateDir& states, const Globals& globals, std::vector<std::string> args) {
   bool detach = false;
   std::string bundle = ".", pidFile, id;
   for (size_t i = 0; i < args.size(); ++i) {
@@ -219,7 +227,7 @@ int run(const StateDir& states, std::vector<std::string> args) {
       seccomp = compileSeccomp(*config.seccomp, seccompCache(states));
       options.seccomp = &seccomp;
     }
-    state.devicesCgroup = devicesCgroupFor(config, id);
+    state.devicesCgroup = globals.devicesCgroup ? devicesCgroupFor(config, id) : "";
     states.save(state);  // before the cgroup, so that delete finds it
     if (!state.devicesCgroup.empty()) makeDevicesCgroup(state.devicesCgroup, config.devices);
     if (::pipe2(sync, O_CLOEXEC) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
@@ -433,12 +441,15 @@ void usage(std::ostream& out) {
          "  kill ID [SIGNAL]\n"
          "  state ID\n"
          "  list\n"
-         "--root: where containers' state is kept (default /run/tutti-runtime)\n";
+         "--root: where containers' state is kept (default /run/tutti-runtime)\n"
+         "--no-devices-cgroup: guard device nodes without a cgroups v1 devices cgroup (as\n"
+         "  on a pure v2 host): no CAP_MKNOD, the root filesystem and bind mounts nodev\n";
 }
 
 int runMain(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   std::string root = "/run/tutti-runtime";
+  Globals globals;
   size_t i = 0;
   try {
     for (; i < args.size() && !args[i].empty() && args[i][0] == '-'; ++i) {
@@ -446,6 +457,8 @@ int runMain(int argc, char** argv) {
       if (a == "--root") {
         if (i + 1 >= args.size()) throw UsageError("--root needs a directory");
         root = args[++i];
+      } else if (a == "--no-devices-cgroup") {
+        globals.devicesCgroup = false;
       } else if (a.rfind("--root=", 0) == 0) {
         root = a.substr(7);
       } else if (a == "--version" || a == "-v") {
@@ -462,7 +475,7 @@ int runMain(int argc, char** argv) {
     std::string command = args[i];
     std::vector<std::string> rest(args.begin() + static_cast<long>(i) + 1, args.end());
     StateDir states(root);
-    if (command == "run") return run(states, rest);
+    if (command == "run") return run(states, globals, rest);
     if (command == "exec") return exec(states, rest);
     if (command == "delete") return remove(states, rest);
     if (command == "kill") return killContainer(states, rest);

@@ -7,6 +7,7 @@
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -165,6 +166,24 @@ TEST_F(RuntimeTest, TheContainerCannotReachTheHostOrLeaveItsNamespaces) {
   CommandResult again = run("escape-again");
   ASSERT_EQ(again.exitCode, 0) << again.output;
   EXPECT_EQ(again.output.find("userns-worked"), std::string::npos) << again.output;
+}
+
+// Without a devices cgroup (a pure cgroups v2 host, or --no-devices-cgroup)
+// device nodes are guarded by CAP_MKNOD and nodev instead: no node can be
+// made, and one the image brings cannot be opened.
+TEST_F(RuntimeTest, WithoutADevicesCgroupNoDeviceButDevsOwnCanBeOpened) {
+  ASSERT_EQ(::mknod((bundle_ + "/rootfs/tmp/kmsg").c_str(), S_IFCHR | 0666, makedev(1, 11)), 0)
+      << std::strerror(errno);
+  configure(
+      "echo tutti-runtime-test 2>/dev/null >/tmp/kmsg && echo image-node-opened; "
+      "mknod /tmp/made c 1 11 2>/dev/null && echo node-made; "
+      "echo x >/dev/null && echo dev-null-ok; grep CapBnd /proc/self/status");
+  CommandResult r = runtime({"--no-devices-cgroup", "run", "--bundle", bundle_, "nodevices"});
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  EXPECT_EQ(r.output.find("image-node-opened"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("node-made"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("dev-null-ok"), std::string::npos) << r.output;
+  EXPECT_EQ(hexField(r.output, "CapBnd") & (1ull << 27), 0u) << "CAP_MKNOD: " << r.output;
 }
 
 TEST_F(RuntimeTest, TheConfiguredUserRunsWithoutCapabilities) {
