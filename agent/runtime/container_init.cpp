@@ -4,6 +4,7 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <linux/close_range.h>
+#include <linux/mount.h>
 #include <linux/openat2.h>
 #include <signal.h>
 #include <sys/mount.h>
@@ -15,7 +16,9 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <sstream>
 
@@ -147,12 +150,27 @@ constexpr unsigned long kPerMountFlags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_N
                                          MS_NOATIME | MS_NODIRATIME | MS_RELATIME |
                                          MS_STRICTATIME;
 
+// nodev on the mount at `path` and every mount below it (a bind's
+// submounts too); mount_setattr where the kernel has it (5.12), else the
+// top mount only.
+void makeNodev(const std::string& path, int syncFd, const std::string& what);
+
 void remountBind(const std::string& path, unsigned long add, unsigned long remove, int syncFd,
                  const std::string& what) {
   unsigned long flags = (mountFlagsOf(path) | add) & ~remove;
   if (::mount(nullptr, path.c_str(), nullptr, MS_BIND | MS_REMOUNT | flags, nullptr) != 0) {
     failErrno(syncFd, "cannot remount " + what);
   }
+}
+
+void makeNodev(const std::string& path, int syncFd, const std::string& what) {
+  struct mount_attr attr = {};
+  attr.attr_set = MOUNT_ATTR_NODEV;
+  if (::syscall(SYS_mount_setattr, AT_FDCWD, path.c_str(), AT_RECURSIVE, &attr, sizeof attr) == 0) {
+    return;
+  }
+  if (errno != ENOSYS) failErrno(syncFd, "cannot make " + what + " nodev");
+  remountBind(path, MS_NODEV, 0, syncFd, what);
 }
 
 void mountOne(int rootFd, const Mount& m, bool nodev, int syncFd) {
@@ -171,12 +189,12 @@ void mountOne(int rootFd, const Mount& m, bool nodev, int syncFd) {
       failErrno(syncFd, "cannot bind " + m.source + " at " + m.destination);
     }
     unsigned long want = m.flags & kPerMountFlags;
-    if (nodev) want |= MS_NODEV;
-    if (want != 0) {
+    if (want != 0 || nodev) {
       int mounted = openInRoot(rootFd, m.destination, O_PATH);
       if (mounted < 0) failErrno(syncFd, "cannot open " + m.destination + " after mounting it");
       // "rw" clears what the source had only when asked; others add.
-      remountBind(fdPath(mounted), want, 0, syncFd, m.destination);
+      if (want != 0) remountBind(fdPath(mounted), want, 0, syncFd, m.destination);
+      if (nodev) makeNodev(fdPath(mounted), syncFd, m.destination);
       ::close(mounted);
     }
   } else {
@@ -196,8 +214,10 @@ void mountOne(int rootFd, const Mount& m, bool nodev, int syncFd) {
   ::close(fd);
 }
 
-// /dev's nodes on the container's own /dev tmpfs, as runc makes them.
-void makeDevices(const std::string& rootfs, bool withPts, int syncFd) {
+// /dev's nodes on the container's own /dev tmpfs, as runc makes them;
+// every name made relative to that mount (`devFd`, resolved inside the
+// root): an image whose /dev is a symlink cannot send them to the host.
+void makeDevices(int devFd, bool withPts, int syncFd) {
   struct Node {
     const char* name;
     unsigned major, minor;
@@ -205,17 +225,16 @@ void makeDevices(const std::string& rootfs, bool withPts, int syncFd) {
   const Node nodes[] = {{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7},
                         {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}};
   for (const auto& n : nodes) {
-    std::string path = rootfs + "/dev/" + n.name;
-    if (::mknod(path.c_str(), S_IFCHR | 0666, makedev(n.major, n.minor)) == 0) continue;
+    if (::mknodat(devFd, n.name, S_IFCHR | 0666, makedev(n.major, n.minor)) == 0) continue;
     if (errno == EEXIST) continue;
     // No CAP_MKNOD here: the host's node, bound.
-    int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0666);
+    int fd = ::openat(devFd, n.name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0666);
     if (fd < 0) failErrno(syncFd, std::string("cannot create /dev/") + n.name);
-    ::close(fd);
     std::string host = std::string("/dev/") + n.name;
-    if (::mount(host.c_str(), path.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+    if (::mount(host.c_str(), fdPath(fd).c_str(), nullptr, MS_BIND, nullptr) != 0) {
       failErrno(syncFd, "cannot bind " + host);
     }
+    ::close(fd);
   }
   struct Link {
     const char* target;
@@ -226,8 +245,7 @@ void makeDevices(const std::string& rootfs, bool withPts, int syncFd) {
                         {"/proc/kcore", "core"},     {"pts/ptmx", "ptmx"}};
   for (const auto& l : links) {
     if (!withPts && std::strcmp(l.name, "ptmx") == 0) continue;
-    std::string path = rootfs + "/dev/" + l.name;
-    if (::symlink(l.target, path.c_str()) != 0 && errno != EEXIST) {
+    if (::symlinkat(l.target, devFd, l.name) != 0 && errno != EEXIST) {
       failErrno(syncFd, std::string("cannot link /dev/") + l.name);
     }
   }
@@ -291,8 +309,46 @@ std::string findProgram(const Config& c) {
   return "";
 }
 
+// The home directory of `uid` in the container's /etc/passwd; "/" when it
+// has none.
+std::string homeOf(uid_t uid) {
+  // Only a regular file of sane size (an image's FIFO must not hang us).
+  int fd = ::open("/etc/passwd", O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  struct stat st;
+  if (fd < 0) return "/";
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (4 << 20)) {
+    ::close(fd);
+    return "/";
+  }
+  FILE* f = ::fdopen(fd, "r");
+  if (!f) {
+    ::close(fd);
+    return "/";
+  }
+  char line[4096];
+  std::string home = "/";
+  while (std::fgets(line, sizeof line, f)) {
+    std::vector<std::string> fields;
+    std::stringstream ss(line);
+    std::string field;
+    while (std::getline(ss, field, ':')) fields.push_back(field);
+    if (fields.size() >= 6 && fields[2] == std::to_string(uid)) {
+      home = fields[5];
+      while (!home.empty() && (home.back() == '\n' || home.back() == '\r')) home.pop_back();
+      if (home.empty()) home = "/";
+      break;
+    }
+  }
+  std::fclose(f);
+  return home;
+}
+
 // Step 6 of the header: from the process's limits to its execve.
 [[noreturn]] void becomeProcess(const Config& c, const InitOptions& o, int syncFd) {
+  std::vector<std::string> env = c.env;
+  if (std::none_of(env.begin(), env.end(), [](const std::string& e) { return e.rfind("HOME=", 0) == 0; })) {
+    env.push_back("HOME=" + homeOf(c.uid));
+  }
   ::umask(c.umask.value_or(022));
   for (const auto& l : c.rlimits) {
     struct rlimit r {
@@ -331,6 +387,10 @@ std::string findProgram(const Config& c) {
   if (::setresgid(c.gid, c.gid, c.gid) != 0) failErrno(syncFd, "cannot set gid " + std::to_string(c.gid));
   if (::setresuid(c.uid, c.uid, c.uid) != 0) failErrno(syncFd, "cannot set uid " + std::to_string(c.uid));
   ::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+  // A change of credentials resets both (to the host's suid_dumpable, and
+  // no death signal): set again.
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
   struct __user_cap_data_struct data[2] = {};
   uint64_t effective = c.effective & keep, permitted = c.permitted & keep,
@@ -363,11 +423,13 @@ std::string findProgram(const Config& c) {
   std::vector<char*> argv, envp;
   for (const auto& a : c.args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
-  for (const auto& e : c.env) envp.push_back(const_cast<char*>(e.c_str()));
+  for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  // The container's init outlives the runtime (`run --detach`).
+  if (!o.exec) ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
   ::execve(program.c_str(), argv.data(), envp.data());
   failErrno(syncFd, "exec " + program);
 }
@@ -382,6 +444,17 @@ void joinDevicesCgroup(const InitOptions& o, int syncFd) {
 }  // namespace
 
 void runContainerInit(const Config& c, const InitOptions& o, int syncFd) {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  if (o.goFd >= 0) {
+    // Nothing happens before the runtime has recorded our pid (EOF: it
+    // died before it could).
+    char go = 0;
+    ssize_t n;
+    while ((n = ::read(o.goFd, &go, 1)) < 0 && errno == EINTR) {
+    }
+    if (n != 1) ::_exit(1);
+    ::close(o.goFd);
+  }
   // Every descriptor but stdio ends at the execve.
   ::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
   ::umask(0);
@@ -395,7 +468,7 @@ void runContainerInit(const Config& c, const InitOptions& o, int syncFd) {
   if (::mount(rootfs.c_str(), rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
     failErrno(syncFd, "cannot bind the root filesystem " + rootfs);
   }
-  if (o.dropMknod) remountBind(rootfs, MS_NODEV, 0, syncFd, "the root filesystem");
+  if (o.dropMknod) makeNodev(rootfs, syncFd, "the root filesystem");
   int rootFd = ::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (rootFd < 0) failErrno(syncFd, "cannot open the root filesystem " + rootfs);
   bool ownDev = false, pts = false;
@@ -404,7 +477,12 @@ void runContainerInit(const Config& c, const InitOptions& o, int syncFd) {
     if (m.destination == "/dev" && !m.bind()) ownDev = true;
     if (m.destination == "/dev/pts") pts = true;
   }
-  if (ownDev) makeDevices(rootfs, pts, syncFd);
+  if (ownDev) {
+    int devFd = openInRoot(rootFd, "/dev", O_PATH | O_DIRECTORY);
+    if (devFd < 0) failErrno(syncFd, "cannot open /dev in the container");
+    makeDevices(devFd, pts, syncFd);
+    ::close(devFd);
+  }
   if (::fchdir(rootFd) != 0) failErrno(syncFd, "cannot enter the root filesystem");
   ::close(rootFd);
   if (::syscall(SYS_pivot_root, ".", ".") != 0) failErrno(syncFd, "pivot_root");
@@ -423,7 +501,9 @@ void runContainerInit(const Config& c, const InitOptions& o, int syncFd) {
 void runExecProcess(const Config& c, const InitOptions& o, int syncFd) {
   ::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
   ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-  becomeProcess(c, o, syncFd);
+  InitOptions exec = o;
+  exec.exec = true;
+  becomeProcess(c, exec, syncFd);
 }
 
 }  // namespace tutti::runtime

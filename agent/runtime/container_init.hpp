@@ -17,8 +17,14 @@
 //  4. pivot_root, the old root detached; / read-only if asked;
 //  5. masked paths (/dev/null or an empty read-only tmpfs over them) and
 //     read-only paths; the hostname;
-//  6. rlimits, the bounding set, groups/gid/uid, capabilities, cwd,
+//  6. HOME from the image's /etc/passwd when the config has none (as
+//     runc), rlimits, the bounding set, groups/gid/uid, capabilities, cwd,
 //     no_new_privs, seccomp, execve (args[0] looked up in the config's PATH).
+// Until its execve the child is not dumpable (the runtime sets that before
+// it clones): a process of the container cannot open its /proc/<pid>/exe,
+// the runtime's binary (runc's CVE-2019-5736), and it has SIGKILL as its
+// parent-death signal, so that it never runs on unrecorded when the
+// runtime is killed half way.
 #pragma once
 
 #include <string>
@@ -33,6 +39,12 @@ struct InitOptions {
   bool dropMknod = false;     // no devices cgroup guards device nodes
   // The config's seccomp filter, compiled by the runtime before the clone.
   const SeccompProgram* seccomp = nullptr;
+  // run: the read end of a pipe the runtime writes one byte to once it has
+  // recorded the init's pid; EOF (the runtime died first) ends the child.
+  int goFd = -1;
+  // exec: the process keeps its parent-death signal (SIGKILL) through its
+  // execve: it ends with the runtime that waits for it.
+  bool exec = false;
 };
 
 [[noreturn]] void runContainerInit(const Config& config, const InitOptions& options, int syncFd);

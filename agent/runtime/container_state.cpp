@@ -51,11 +51,15 @@ bool StateDir::claim(const std::string& id) const {
   error("cannot create " + dir(id));
 }
 
+namespace {
+constexpr const char* kRecords[] = {"/state.json", "/starting.json", "/prepared.json"};
+}  // namespace
+
 void StateDir::save(const ContainerState& s) const {
-  json j{{"ociVersion", "1.0.2"}, {"id", s.id},     {"pid", s.pid},
+  json j{{"ociVersion", "1.0.2"}, {"id", s.id},     {"started", s.started}, {"pid", s.pid},
          {"startTime", s.startTime}, {"bundle", s.bundle},
          {"devicesCgroup", s.devicesCgroup}, {"createdUnixMs", s.createdUnixMs}};
-  std::string path = dir(s.id) + (s.pid == 0 ? "/creating.json" : "/state.json");
+  std::string path = dir(s.id) + (s.started ? kRecords[0] : s.pid != 0 ? kRecords[1] : kRecords[2]);
   std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) error("cannot write " + tmp);
@@ -64,7 +68,6 @@ void StateDir::save(const ContainerState& s) const {
   ::close(fd);
   if (n != static_cast<ssize_t>(text.size())) error("cannot write " + tmp);
   if (::rename(tmp.c_str(), path.c_str()) != 0) error("cannot rename " + tmp);
-  if (s.pid != 0) ::unlink((dir(s.id) + "/creating.json").c_str());
 }
 
 std::optional<ContainerState> StateDir::load(const std::string& id) const {
@@ -72,9 +75,13 @@ std::optional<ContainerState> StateDir::load(const std::string& id) const {
   if (::stat(dir(id).c_str(), &st) != 0) return std::nullopt;
   ContainerState s;
   s.id = id;
-  json j = json::parse(readSmall(dir(id) + "/state.json"), nullptr, false);
-  if (!j.is_object()) j = json::parse(readSmall(dir(id) + "/creating.json"), nullptr, false);
+  json j;
+  for (const char* record : kRecords) {
+    j = json::parse(readSmall(dir(id) + record), nullptr, false);
+    if (j.is_object()) break;
+  }
   if (!j.is_object()) return s;
+  s.started = j.value("started", false);
   s.pid = j.value("pid", 0);
   s.startTime = j.value("startTime", uint64_t{0});
   s.bundle = j.value("bundle", "");
@@ -84,8 +91,9 @@ std::optional<ContainerState> StateDir::load(const std::string& id) const {
 }
 
 void StateDir::remove(const std::string& id) const {
-  for (const char* f : {"/state.json", "/state.json.tmp", "/creating.json", "/creating.json.tmp"}) {
-    ::unlink((dir(id) + f).c_str());
+  for (const char* record : kRecords) {
+    ::unlink((dir(id) + record).c_str());
+    ::unlink((dir(id) + record + ".tmp").c_str());
   }
   if (::rmdir(dir(id).c_str()) != 0 && errno != ENOENT) error("cannot remove " + dir(id));
 }

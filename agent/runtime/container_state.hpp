@@ -24,7 +24,8 @@ namespace tutti::runtime {
 
 struct ContainerState {
   std::string id;
-  pid_t pid = 0;            // 0: not started (a run that died half way)
+  bool started = false;     // its program runs (execve done)
+  pid_t pid = 0;            // 0: not cloned yet (a run that died half way)
   uint64_t startTime = 0;   // /proc/<pid>/stat field 22
   std::string bundle;
   std::string devicesCgroup;  // empty: none
@@ -38,10 +39,11 @@ class StateDir {
   const std::string& root() const { return root_; }
   // Creates the root (0700) and claims `id`; false when it exists.
   bool claim(const std::string& id) const;
-  // Before the init exists (pid 0): creating.json, so that a run that dies
-  // half way leaves enough for delete; once it runs: state.json, and
-  // creating.json goes. Each is written once under a new name (ext4 flushes
-  // a file renamed over another: a disk wait per container).
+  // Three records, each written once under a new name (ext4 flushes a
+  // file renamed over another: a disk wait per container), the latest
+  // read: prepared.json before the clone (the devices cgroup, so that a run
+  // that dies half way leaves enough for delete), starting.json once the
+  // init exists (its pid: delete kills it), state.json once it runs.
   void save(const ContainerState& state) const;
   // nullopt when there is no such container; a state with pid 0 when its
   // directory exists without a readable record.

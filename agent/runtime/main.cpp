@@ -164,6 +164,11 @@ std::string devicesCgroupFor(const Config& c, const std::string& id) {
 std::string seccompCache(const StateDir& states) {
   std::string dir = states.root() + "/.seccomp";
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return "";
+  struct stat st;
+  if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid() ||
+      (st.st_mode & 077) != 0) {
+    return "";  // not ours alone: compile every time
+  }
   return dir;
 }
 
@@ -237,6 +242,13 @@ int run(const StateDir& states, const Globals& globals, std::vector<std::string>
   }
   options.devicesCgroup = state.devicesCgroup;
   options.dropMknod = state.devicesCgroup.empty();
+  int go[2];
+  if (::pipe2(go, O_CLOEXEC) != 0) {
+    int e = errno;
+    undo();
+    throw std::runtime_error(std::string("pipe: ") + std::strerror(e));
+  }
+  options.goFd = go[0];
   pid_t pid = cloneProcess(config.namespaces);
   if (pid < 0) {
     int e = errno;
@@ -245,18 +257,36 @@ int run(const StateDir& states, const Globals& globals, std::vector<std::string>
   }
   if (pid == 0) {
     ::close(sync[0]);
+    ::close(go[1]);
     runContainerInit(config, options, sync[1]);
   }
   ::close(sync[1]);
+  ::close(go[0]);
   if (!detach) forwardSignals(pid);
-  std::string failure = awaitExec(sync[0]);
-  if (!failure.empty()) {
-    waitFor(pid);
-    undo();
-    throw std::runtime_error("container " + id + ": " + failure);
-  }
+  // Recorded before it may do anything: delete finds and kills it even if
+  // this process dies now.
   state.pid = pid;
   state.startTime = processStartTime(pid);
+  std::string failure;
+  try {
+    states.save(state);
+  } catch (const std::exception& e) {
+    failure = e.what();
+  }
+  if (failure.empty() && ::write(go[1], "g", 1) != 1) failure = std::string("go: ") + std::strerror(errno);
+  ::close(go[1]);
+  if (failure.empty()) failure = awaitExec(sync[0]);
+  if (!failure.empty()) {
+    ::kill(pid, SIGKILL);
+    waitFor(pid);
+    undo();
+    // A cached program the kernel refused is not used again.
+    if (failure.find("seccomp: cannot load") != std::string::npos && !seccomp.cachePath.empty()) {
+      ::unlink(seccomp.cachePath.c_str());
+    }
+    throw std::runtime_error("container " + id + ": " + failure);
+  }
+  state.started = true;
   states.save(state);
   if (!pidFile.empty()) writePidFile(pidFile, pid);
   if (detach) return 0;
@@ -308,6 +338,9 @@ int exec(const StateDir& states, std::vector<std::string> args) {
   }
   config.args.assign(args.begin() + static_cast<long>(i), args.end());
   for (const auto& kv : env) {
+    if (kv.find('=') == std::string::npos || kv[0] == '=') {
+      throw UsageError("exec: --env takes NAME=VALUE, not '" + kv + "'");
+    }
     auto name = kv.substr(0, kv.find('=') + 1);
     std::erase_if(config.env, [&](const std::string& e) { return e.rfind(name, 0) == 0; });
     config.env.push_back(kv);
@@ -389,8 +422,9 @@ int remove(const StateDir& states, std::vector<std::string> args) {
     ::close(init);
   }
   if (!removeDevicesCgroup(s.devicesCgroup, 2000)) {
-    std::cerr << "tutti-runtime: cannot remove " << s.devicesCgroup << ": " << std::strerror(errno)
-              << "\n";
+    // Processes are still in it: the record stays, for a later delete.
+    throw std::runtime_error("cannot remove " + s.devicesCgroup + " of container " + id + ": " +
+                             std::strerror(errno));
   }
   states.remove(id);
   return 0;
@@ -412,7 +446,9 @@ int killContainer(const StateDir& states, std::vector<std::string> args) {
 
 nlohmann::json describe(const ContainerState& s) {
   int init = openInit(s);
-  std::string status = s.pid == 0 ? "creating" : init >= 0 ? "running" : "stopped";
+  std::string status = !s.started && init >= 0 ? "creating"
+                       : init >= 0                ? "running"
+                                                  : "stopped";
   if (init >= 0) ::close(init);
   return {{"ociVersion", "1.0.2"}, {"id", s.id},         {"status", status},
           {"pid", s.pid},          {"bundle", s.bundle}, {"created", s.createdUnixMs}};
@@ -447,6 +483,10 @@ void usage(std::ostream& out) {
 }
 
 int runMain(int argc, char** argv) {
+  // Not dumpable, nor the processes it clones until their execve: a
+  // container's process can never open /proc/<pid>/exe of one (this very
+  // binary, on the host) — runc's CVE-2019-5736.
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   std::vector<std::string> args(argv + 1, argv + argc);
   std::string root = "/run/tutti-runtime";
   Globals globals;

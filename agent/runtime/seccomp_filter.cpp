@@ -60,20 +60,33 @@ std::string lower(std::string s) {
 
 namespace {
 
-// Everything that decides the program, in a fixed order.
+// Everything that decides the program, in a fixed order; every string
+// with its length in front, so that no two filters read the same.
 std::string canonical(const Seccomp& s) {
-  std::string out = "tutti-runtime seccomp v1;";
+  std::string out = "tutti-runtime seccomp v2";
+  auto add = [&out](const std::string& field) {
+    out += ";" + std::to_string(field.size()) + ":" + field;
+  };
   const scmp_version* v = seccomp_version();
-  if (v) out += std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->micro);
-  out += ";native=" + std::to_string(seccomp_arch_native());
-  out += ";default=" + s.defaultAction + "/" + std::to_string(s.defaultErrnoRet.value_or(EPERM));
-  for (const auto& a : s.architectures) out += ";arch=" + a;
+  add(v ? std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->micro)
+        : "?");
+  add(std::to_string(seccomp_arch_native()));
+  add(s.defaultAction);
+  add(std::to_string(s.defaultErrnoRet.value_or(EPERM)));
+  add(std::to_string(s.architectures.size()));
+  for (const auto& a : s.architectures) add(a);
+  add(std::to_string(s.syscalls.size()));
   for (const auto& r : s.syscalls) {
-    out += ";rule=" + r.action + "/" + std::to_string(r.errnoRet.value_or(EPERM));
-    for (const auto& n : r.names) out += "," + n;
+    add(r.action);
+    add(std::to_string(r.errnoRet.value_or(EPERM)));
+    add(std::to_string(r.names.size()));
+    for (const auto& n : r.names) add(n);
+    add(std::to_string(r.args.size()));
     for (const auto& a : r.args) {
-      out += ",arg" + std::to_string(a.index) + a.op + std::to_string(a.value) + "/" +
-             std::to_string(a.valueTwo);
+      add(std::to_string(a.index));
+      add(a.op);
+      add(std::to_string(a.value));
+      add(std::to_string(a.valueTwo));
     }
   }
   return out;
@@ -87,6 +100,14 @@ uint64_t fnv1a(const std::string& text) {
   }
   return h;
 }
+
+// "sum=" and 16 hex digits of the program's FNV-1a.
+std::string checksum(const std::string& program) {
+  char sum[32];
+  std::snprintf(sum, sizeof sum, "sum=%016llx", static_cast<unsigned long long>(fnv1a(program)));
+  return sum;
+}
+constexpr size_t kSumLength = 4 + 16 + 1;  // with its newline
 
 std::string readAll(int fd) {
   std::string out;
@@ -173,11 +194,16 @@ SeccompProgram compileSeccomp(const Seccomp& s, const std::string& cacheDir) {
     if (fd >= 0) {
       std::string text = readAll(fd);
       ::close(fd);
-      // <key>\n<program>: only this very filter's program is taken.
-      if (text.size() > key.size() && text.compare(0, key.size(), key) == 0 &&
-          text[key.size()] == '\n') {
-        SeccompProgram p = fromBytes(text.substr(key.size() + 1));
-        if (!p.instructions.empty()) return p;
+      // <key>\n<checksum of the program>\n<program>: only this very
+      // filter's program is taken, and only whole.
+      if (text.size() > key.size() + kSumLength + 1 && text.compare(0, key.size(), key) == 0 &&
+          text[key.size()] == '\n' && text[key.size() + kSumLength] == '\n') {
+        std::string program = text.substr(key.size() + kSumLength + 1);
+        if (text.compare(key.size() + 1, kSumLength - 1, checksum(program)) == 0) {
+          SeccompProgram p = fromBytes(program);
+          p.cachePath = path;
+          if (!p.instructions.empty()) return p;
+        }
       }
     }
   }
@@ -187,13 +213,14 @@ SeccompProgram compileSeccomp(const Seccomp& s, const std::string& cacheDir) {
     std::string tmp = path + ".tmp" + std::to_string(::getpid());
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd >= 0) {
-      std::string text = key + "\n";
-      text.append(reinterpret_cast<const char*>(p.instructions.data()),
-                  p.instructions.size() * sizeof(sock_filter));
+      std::string program(reinterpret_cast<const char*>(p.instructions.data()),
+                          p.instructions.size() * sizeof(sock_filter));
+      std::string text = key + "\n" + checksum(program) + "\n" + program;
       bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
       ::close(fd);
       if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) ::unlink(tmp.c_str());
     }
+    p.cachePath = path;
   }
   return p;
 }

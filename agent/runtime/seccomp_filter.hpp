@@ -6,9 +6,11 @@
 // Compiling costs about as much as the rest of a container's start (3 ms
 // of CPU on the 2026-12-07 VM), and every task of an agent has the same
 // filter: the program is kept in a cache directory, under the hash of the
-// filter's canonical text, and the text itself is stored with it and
-// compared on every read (a collision or a foreign file is never loaded).
-// The cache is the runtime's --root (root's, 0700).
+// filter's canonical text (every field length-prefixed), and the text
+// itself is stored with it and compared on every read, with a checksum of
+// the program (a collision, a foreign or a torn file is never loaded). The
+// cache is <root>/.seccomp, used only when it is a directory of the
+// runtime's own user that no one else may read or write.
 #pragma once
 
 #include <linux/filter.h>
@@ -22,6 +24,7 @@ namespace tutti::runtime {
 
 struct SeccompProgram {
   std::vector<sock_filter> instructions;
+  std::string cachePath;  // where it is cached ("" when not)
 };
 
 // The program of `seccomp`, from `cacheDir` when compiled before (and put

@@ -6,7 +6,9 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <poll.h>
+#include <linux/capability.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -159,9 +161,14 @@ TEST_F(RuntimeTest, TheContainerCannotReachTheHostOrLeaveItsNamespaces) {
   auto cached = listDirectory(root_ + "/.seccomp");
   ASSERT_TRUE(cached.ok());
   ASSERT_EQ(cached->size(), 1u);
-  std::string foreign = "tutti-runtime seccomp v1;another filter\n";
   const sock_filter allowAll = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-  foreign.append(reinterpret_cast<const char*>(&allowAll), sizeof allowAll);
+  std::string program(reinterpret_cast<const char*>(&allowAll), sizeof allowAll);
+  uint64_t sum = 1469598103934665603ull;  // FNV-1a, as the cache's checksum
+  for (unsigned char ch : program) sum = (sum ^ ch) * 1099511628211ull;
+  char sumText[32];
+  std::snprintf(sumText, sizeof sumText, "sum=%016llx", static_cast<unsigned long long>(sum));
+  std::string foreign = "tutti-runtime seccomp v2;13:another filter\n" + std::string(sumText) +
+                        "\n" + program;
   write(root_ + "/.seccomp/" + cached->front(), foreign);
   CommandResult again = run("escape-again");
   ASSERT_EQ(again.exitCode, 0) << again.output;
@@ -187,12 +194,14 @@ TEST_F(RuntimeTest, WithoutADevicesCgroupNoDeviceButDevsOwnCanBeOpened) {
 }
 
 TEST_F(RuntimeTest, TheConfiguredUserRunsWithoutCapabilities) {
-  configure("id -u; id -g; grep CapEff /proc/self/status; touch /etc/x 2>/dev/null || echo ro-etc",
+  configure("id -u; id -g; grep CapEff /proc/self/status; touch /etc/x 2>/dev/null || echo ro-etc; "
+            "echo home=$HOME",
             1000);
   CommandResult r = run("user");
   ASSERT_EQ(r.exitCode, 0) << r.output;
-  EXPECT_NE(r.output.find("1000\n1000\nCapEff:\t0000000000000000\nro-etc"), std::string::npos)
-      << r.output;
+  EXPECT_NE(r.output.find("1000\n1000\nCapEff:\t0000000000000000\nro-etc\nhome=/tmp\n"),
+            std::string::npos)
+      << "HOME from the image's /etc/passwd: " << r.output;
 }
 
 TEST_F(RuntimeTest, DetachedRunLeavesTheInitRunningUntilDeleteForceKillsIt) {
@@ -213,6 +222,9 @@ TEST_F(RuntimeTest, DetachedRunLeavesTheInitRunningUntilDeleteForceKillsIt) {
   ASSERT_EQ(e.exitCode, 0) << e.output;
   EXPECT_EQ(e.output, std::string("sleep") + '\0' + "1000" + '\0' + "\nimage\n") << e.output;
   EXPECT_EQ(runtime({"exec", "held", "sh", "-c", "exit 7"}).exitCode, 7);
+  CommandResult env = runtime({"exec", "--env", "FOO=bar", "held", "sh", "-c", "echo $FOO $GREETING"});
+  EXPECT_EQ(env.output, "bar hello\n");  // added to the container's own
+  EXPECT_EQ(runtime({"exec", "--env", "FOO", "held", "true"}).exitCode, 1);
   // A second container with the same id is refused; the first is untouched.
   CommandResult again = runtime({"run", "--detach", "--bundle", bundle_, "held"});
   EXPECT_EQ(again.exitCode, 1);
@@ -242,6 +254,32 @@ TEST_F(RuntimeTest, MountDestinationsResolveInsideTheRootFilesystem) {
   struct stat st;
   EXPECT_NE(::lstat(elsewhere.c_str(), &st), 0) << "made on the host";
   EXPECT_EQ(::lstat((bundle_ + "/rootfs" + elsewhere + "/tutti/sandbox").c_str(), &st), 0);
+}
+
+// runc's CVE-2019-5736: a process of the container opens /proc/<pid>/exe of
+// an `exec` on its way in (the runtime's own binary on the host) to write
+// to it later. The runtime's processes are not dumpable until their
+// execve, so the container never gets to open it.
+TEST_F(RuntimeTest, TheContainerCannotOpenTheRuntimesBinaryDuringAnExec) {
+  ASSERT_EQ(runCommand({"/bin/cp", TUTTI_EXE_WATCHER, bundle_ + "/rootfs/bin/exe_watcher"}).exitCode, 0);
+  configure("exec /bin/exe_watcher /mnt/tutti/sandbox/seen");
+  ASSERT_EQ(runDetached("watched").exitCode, 0);
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_EQ(runtime({"exec", "watched", "/bin/true"}).exitCode, 0);
+  }
+  auto seen = readFile(sandbox_ + "/seen");
+  EXPECT_FALSE(seen.ok()) << *seen;
+}
+
+TEST_F(RuntimeTest, AnImageWhoseDevIsALinkGetsItsNodesInsideItself) {
+  // /dev in the image links to a directory that exists on the host.
+  const std::string hostDir = dir_.path() + "/host-dev";
+  ASSERT_TRUE(makeDirectories(hostDir).ok());
+  ASSERT_EQ(::symlink(hostDir.c_str(), (bundle_ + "/rootfs/dev").c_str()), 0);
+  configure("echo x > /dev/null && ls /dev | wc -l");
+  CommandResult r = run("devlink");
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  EXPECT_EQ(*listDirectory(hostDir), std::vector<std::string>{}) << "nodes made on the host";
 }
 
 TEST_F(RuntimeTest, ConfigsItCannotHonourAreRefusedByField) {
