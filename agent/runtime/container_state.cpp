@@ -52,14 +52,14 @@ bool StateDir::claim(const std::string& id) const {
 }
 
 namespace {
-constexpr const char* kRecords[] = {"/state.json", "/starting.json", "/prepared.json"};
+constexpr const char* kRecords[] = {"/state.json", "/starting.json"};
 }  // namespace
 
 void StateDir::save(const ContainerState& s) const {
   json j{{"ociVersion", "1.0.2"}, {"id", s.id},     {"started", s.started}, {"pid", s.pid},
          {"startTime", s.startTime}, {"bundle", s.bundle},
          {"devicesCgroup", s.devicesCgroup}, {"createdUnixMs", s.createdUnixMs}};
-  std::string path = dir(s.id) + (s.started ? kRecords[0] : s.pid != 0 ? kRecords[1] : kRecords[2]);
+  std::string path = dir(s.id) + (s.started ? kRecords[0] : kRecords[1]);
   std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) error("cannot write " + tmp);

@@ -39,11 +39,11 @@ class StateDir {
   const std::string& root() const { return root_; }
   // Creates the root (0700) and claims `id`; false when it exists.
   bool claim(const std::string& id) const;
-  // Three records, each written once under a new name (ext4 flushes a
-  // file renamed over another: a disk wait per container), the latest
-  // read: prepared.json before the clone (the devices cgroup, so that a run
-  // that dies half way leaves enough for delete), starting.json once the
-  // init exists (its pid: delete kills it), state.json once it runs.
+  // Two records, each written once under a new name (ext4 flushes a file
+  // renamed over another: a disk wait per container), the latest read:
+  // starting.json once the init exists (its pid, and the devices cgroup
+  // made next: delete kills it and removes that, even when the run died
+  // half way), state.json once it runs.
   void save(const ContainerState& state) const;
   // nullopt when there is no such container; a state with pid 0 when its
   // directory exists without a readable record.

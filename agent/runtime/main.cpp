@@ -233,8 +233,6 @@ int run(const StateDir& states, const Globals& globals, std::vector<std::string>
       options.seccomp = &seccomp;
     }
     state.devicesCgroup = globals.devicesCgroup ? devicesCgroupFor(config, id) : "";
-    states.save(state);  // before the cgroup, so that delete finds it
-    if (!state.devicesCgroup.empty()) makeDevicesCgroup(state.devicesCgroup, config.devices);
     if (::pipe2(sync, O_CLOEXEC) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
   } catch (...) {
     undo();
@@ -263,13 +261,14 @@ int run(const StateDir& states, const Globals& globals, std::vector<std::string>
   ::close(sync[1]);
   ::close(go[0]);
   if (!detach) forwardSignals(pid);
-  // Recorded before it may do anything: delete finds and kills it even if
-  // this process dies now.
+  // Recorded (with the devices cgroup it is about to join) before it may
+  // do anything: delete finds and kills it even if this process dies now.
   state.pid = pid;
   state.startTime = processStartTime(pid);
   std::string failure;
   try {
     states.save(state);
+    if (!state.devicesCgroup.empty()) makeDevicesCgroup(state.devicesCgroup, config.devices);
   } catch (const std::exception& e) {
     failure = e.what();
   }
