@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <atomic>
 #include <thread>
 #include <vector>
 
@@ -66,6 +67,7 @@ struct HttpServer::Impl {
   httplib::Server server;
   std::thread thread;
   bool started = false;
+  std::atomic<bool> listenReturned{false};
 };
 
 HttpServer::HttpServer() : HttpServer(Options{}) {}
@@ -207,11 +209,23 @@ Result<int> HttpServer::bind(const std::string& ip, int port) {
 
 void HttpServer::serve() {
   impl_->started = true;
-  impl_->thread = std::thread([this] { impl_->server.listen_after_bind(); });
+  impl_->listenReturned = false;
+  impl_->thread = std::thread([this] {
+    impl_->server.listen_after_bind();
+    impl_->listenReturned = true;
+  });
 }
 
 void HttpServer::stop() {
   if (!impl_ || !impl_->started) return;
+  // httplib's stop() does nothing until its listen loop runs, which then
+  // accepts forever: a server stopped right after serve() (a daemon that
+  // failed at once) waits for the loop to start, or for it to have ended.
+  // httplib 0.11 has no hook for that moment; the wait is a few
+  // milliseconds at most.
+  while (!impl_->server.is_running() && !impl_->listenReturned) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   impl_->server.stop();
   if (impl_->thread.joinable()) impl_->thread.join();
   impl_->started = false;

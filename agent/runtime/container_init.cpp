@@ -441,20 +441,23 @@ void joinDevicesCgroup(const InitOptions& o, int syncFd) {
   ::close(fd);
 }
 
+// Waits for the runtime's go byte; EOF (it died first) ends the child.
+void awaitGo(const InitOptions& o) {
+  if (o.goFd < 0) return;
+  char go = 0;
+  ssize_t n;
+  while ((n = ::read(o.goFd, &go, 1)) < 0 && errno == EINTR) {
+  }
+  if (n != 1) ::_exit(1);
+  ::close(o.goFd);
+}
+
 }  // namespace
 
 void runContainerInit(const Config& c, const InitOptions& o, int syncFd) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-  if (o.goFd >= 0) {
-    // Nothing happens before the runtime has recorded our pid (EOF: it
-    // died before it could).
-    char go = 0;
-    ssize_t n;
-    while ((n = ::read(o.goFd, &go, 1)) < 0 && errno == EINTR) {
-    }
-    if (n != 1) ::_exit(1);
-    ::close(o.goFd);
-  }
+  // Nothing happens before the runtime has recorded our pid.
+  awaitGo(o);
   // Every descriptor but stdio ends at the execve.
   ::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
   ::umask(0);
@@ -499,8 +502,9 @@ void runContainerInit(const Config& c, const InitOptions& o, int syncFd) {
 }
 
 void runExecProcess(const Config& c, const InitOptions& o, int syncFd) {
-  ::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
   ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  awaitGo(o);  // armed, and the runtime still there
+  ::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
   InitOptions exec = o;
   exec.exec = true;
   becomeProcess(c, exec, syncFd);

@@ -76,12 +76,14 @@ std::optional<ContainerState> StateDir::load(const std::string& id) const {
   ContainerState s;
   s.id = id;
   json j;
+  bool running = false;
   for (const char* record : kRecords) {
     j = json::parse(readSmall(dir(id) + record), nullptr, false);
+    running = record == kRecords[0];
     if (j.is_object()) break;
   }
   if (!j.is_object()) return s;
-  s.started = j.value("started", false);
+  s.started = j.value("started", running);
   s.pid = j.value("pid", 0);
   s.startTime = j.value("startTime", uint64_t{0});
   s.bundle = j.value("bundle", "");

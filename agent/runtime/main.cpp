@@ -19,7 +19,10 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/sendfile.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -260,6 +263,10 @@ int run(const StateDir& states, const Globals& globals, std::vector<std::string>
   }
   ::close(sync[1]);
   ::close(go[0]);
+  // An init that died before reading its go byte must fail this run (and
+  // undo it), not kill it with SIGPIPE (set after the clone: the container
+  // keeps the default).
+  ::signal(SIGPIPE, SIG_IGN);
   if (!detach) forwardSignals(pid);
   // Recorded (with the devices cgroup it is about to join) before it may
   // do anything: delete finds and kills it even if this process dies now.
@@ -379,17 +386,26 @@ int exec(const StateDir& states, std::vector<std::string> args) {
     }
     ::close(fd);
   }
-  int sync[2];
-  if (::pipe2(sync, O_CLOEXEC) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+  int sync[2], go[2];
+  if (::pipe2(sync, O_CLOEXEC) != 0 || ::pipe2(go, O_CLOEXEC) != 0) {
+    throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+  }
+  options.goFd = go[0];
   pid_t pid = cloneProcess(0);
   if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
     ::close(sync[0]);
+    ::close(go[1]);
     runExecProcess(config, options, sync[1]);
   }
   ::close(sync[1]);
+  ::close(go[0]);
+  ::signal(SIGPIPE, SIG_IGN);
   forwardSignals(pid);
-  std::string failure = awaitExec(sync[0]);
+  // The child goes on once its death signal is armed and we are still here.
+  std::string failure = ::write(go[1], "g", 1) == 1 ? "" : std::string("go: ") + std::strerror(errno);
+  ::close(go[1]);
+  if (failure.empty()) failure = awaitExec(sync[0]);
   if (!failure.empty()) {
     waitFor(pid);
     throw std::runtime_error("exec in " + id + ": " + failure);
@@ -481,11 +497,63 @@ void usage(std::ostream& out) {
          "  on a pure v2 host): no CAP_MKNOD, the root filesystem and bind mounts nodev\n";
 }
 
+// runc's CVE-2019-5736: a process of a container that gets hold of
+// /proc/<pid>/exe of a runtime process — catching one on its way into the
+// container, or running `#!/proc/self/exe` so that the kernel starts the
+// runtime's own binary as its interpreter — could write to the host's
+// binary once no runtime runs. `run` and `exec` therefore re-execute
+// themselves from a sealed copy in memory (memfd, F_SEAL_WRITE): every
+// runtime process that meets a container has that copy as its executable,
+// which no one can write. Returns when already running from one; exits 1
+// rather than run unprotected.
+//
+// Started through a read-only mount (the agent runs it from a read-only
+// bind mount of itself: oci_containerizer.cpp), the binary is already out
+// of reach — a write through that mount fails — and the copy is skipped.
+void runFromSealedCopy(char** argv) {
+  struct statvfs mounted;
+  if (::statvfs("/proc/self/exe", &mounted) == 0 && (mounted.f_flag & ST_RDONLY)) return;
+  constexpr int kSeals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+  int self = ::open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  if (self >= 0 && ::fcntl(self, F_GET_SEALS) == kSeals) {
+    ::close(self);
+    return;
+  }
+  auto fail = [](const char* what) {
+    std::cerr << "tutti-runtime: cannot run from a sealed copy of itself (" << what
+              << "): " << std::strerror(errno) << "\n";
+    std::exit(1);
+  };
+  if (self < 0) fail("open /proc/self/exe");
+  struct stat st;
+  if (::fstat(self, &st) != 0) fail("fstat");
+  int copy = ::memfd_create("tutti-runtime", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (copy < 0) fail("memfd_create");
+  for (off_t left = st.st_size; left > 0;) {
+    ssize_t n = ::sendfile(copy, self, nullptr, static_cast<size_t>(left));
+    if (n <= 0) fail("copy");
+    left -= n;
+  }
+  ::close(self);
+  if (::fcntl(copy, F_ADD_SEALS, kSeals) != 0) fail("seal");
+  ::fexecve(copy, argv, environ);
+  fail("execute");
+}
+
 int runMain(int argc, char** argv) {
-  // Not dumpable, nor the processes it clones until their execve: a
-  // container's process can never open /proc/<pid>/exe of one (this very
-  // binary, on the host) — runc's CVE-2019-5736.
+  // Not dumpable, nor the processes it clones until their execve (see
+  // runFromSealedCopy): a container's process cannot open their
+  // /proc/<pid>/exe either.
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  for (int a = 1; a < argc; ++a) {
+    std::string word = argv[a];
+    if (word == "run" || word == "exec") {
+      runFromSealedCopy(argv);
+      break;
+    }
+    if (word == "--root") ++a;  // its value
+    else if (word.empty() || word[0] != '-') break;  // another command
+  }
   std::vector<std::string> args(argv + 1, argv + argc);
   std::string root = "/run/tutti-runtime";
   Globals globals;

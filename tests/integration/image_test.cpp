@@ -187,6 +187,14 @@ TEST_P(ImageRuntimeTest, TaskSeesTheImageFilesystemNotTheHosts) {
   EXPECT_NE(out.find("upper-file"), std::string::npos) << out;
   EXPECT_EQ(out.find("lower-file"), std::string::npos) << out;  // opaque directory
   EXPECT_NE(out.find("layer 2 was here"), std::string::npos) << out;
+  if (GetParam() == "tutti-runtime") {
+    // Executors run the agent's runtime through a read-only bind mount of
+    // it (no container can write to it through /proc/<pid>/exe).
+    auto mounts = readFile("/proc/self/mountinfo");
+    ASSERT_TRUE(mounts.ok());
+    auto at = mounts->find(" " + agent->options().workDir + "/containers/bin/tutti-runtime ro,");
+    EXPECT_NE(at, std::string::npos) << *mounts;
+  }
   EXPECT_TRUE(waitUntil([&] {
     return entries(agent->options().workDir + "/containers/bundles") == 0 &&
            entries(agent->options().workDir + "/containers/runtime") == 0;

@@ -1,6 +1,8 @@
 #include "agent/containerizer/oci/oci_containerizer.hpp"
 
 #include <glog/logging.h>
+#include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -106,6 +108,9 @@ OciContainerizer::OciContainerizer(Loop& loop, const AgentOptions& options, Metr
 
 OciContainerizer::~OciContainerizer() {
   *alive_ = false;
+  if (!protectedRuntime_.empty() && protectedRuntime_ != runtime_) {
+    ::umount2(protectedRuntime_.c_str(), MNT_DETACH);
+  }
   metrics_.removeGauge("slave/image_pulls");
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -146,11 +151,46 @@ Status OciContainerizer::initialize() {
     runtime_ = findInPath(name);
   }
   ownRuntime_ = !runtime_.empty() && runtime_.substr(runtime_.rfind('/') + 1) == "tutti-runtime";
+  if (ownRuntime_) {
+    // Executors of recovered containers run the runtime at the protected
+    // path: when an earlier agent left its mount there, ours replaces it now.
+    if (::umount2((dir_ + "/bin/tutti-runtime").c_str(), MNT_DETACH) == 0) protectedRuntime();
+  }
   if (runtime_.empty()) {
     LOG(WARNING) << "OCI runtime '" << name << "' not found in " << options_.launcherDir
                  << " or on PATH; tasks in images will fail";
   }
   return Status::OK();
+}
+
+std::string OciContainerizer::protectedRuntime() {
+  if (!ownRuntime_) return runtime_;
+  if (!protectedRuntime_.empty()) return protectedRuntime_;
+  const std::string path = dir_ + "/bin/tutti-runtime";
+  // A mount an earlier agent left (killed before it could unmount) goes
+  // first; then ours, read-only (nosuid: it needs none).
+  while (::umount2(path.c_str(), MNT_DETACH) == 0) {
+  }
+  int fd = -1;
+  Status s = makeDirectories(dir_ + "/bin");
+  if (s.ok()) fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0755);
+  if (fd >= 0) ::close(fd);
+  if (fd < 0 || ::mount(runtime_.c_str(), path.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+    LOG(WARNING) << "Cannot bind " << runtime_ << " read-only at " << path << " ("
+                 << std::strerror(errno) << "); tutti-runtime will copy itself per container";
+    protectedRuntime_ = runtime_;
+    return runtime_;
+  }
+  if (::mount(nullptr, path.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID,
+              nullptr) != 0) {
+    LOG(WARNING) << "Cannot make " << path << " read-only (" << std::strerror(errno)
+                 << "); tutti-runtime will copy itself per container";
+    ::umount2(path.c_str(), MNT_DETACH);
+    protectedRuntime_ = runtime_;
+    return runtime_;
+  }
+  protectedRuntime_ = path;
+  return path;
 }
 
 std::string OciContainerizer::cgroupsPathFor(const ContainerID& id) const {
@@ -203,7 +243,7 @@ void OciContainerizer::prepare(const ContainerID& id, const TaskInfo& task,
     spec.rlimits = task.container->rlimits;
     Prepared p;
     std::string bundle = provisioner_->bundleDir(id.value);
-    p.env = {"TUTTI_OCI_BUNDLE=" + bundle, "TUTTI_OCI_RUNTIME=" + runtime_,
+    p.env = {"TUTTI_OCI_BUNDLE=" + bundle, "TUTTI_OCI_RUNTIME=" + protectedRuntime(),
              "TUTTI_OCI_ROOT=" + runtimeRoot()};
     if (ownRuntime_) p.env.push_back("TUTTI_OCI_AGENT_DELETES=1");
     // Runs on the launcher's thread, which may outlive this object.

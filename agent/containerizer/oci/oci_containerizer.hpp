@@ -94,6 +94,15 @@ class OciContainerizer {
   // that ended (runtime/container_state.hpp) instead of `delete` per
   // container, and tells the executors so (TUTTI_OCI_AGENT_DELETES).
   bool ownRuntime_ = false;
+  // tutti-runtime as executors run it: a read-only bind mount of runtime_
+  // at <dir_>/bin/tutti-runtime, made at the first task in an image (or at
+  // start when an earlier agent left one), so that no container can write
+  // to the runtime's binary through /proc/<pid>/exe (CVE-2019-5736; the
+  // runtime falls back to running from a sealed copy of itself in memory,
+  // which costs ~3 ms of CPU per container). Unmounted when this object
+  // goes. Empty until made; runtime_ when it cannot be.
+  std::string protectedRuntime();
+  std::string protectedRuntime_;
   std::unique_ptr<images::ImageStore> store_;
   std::shared_ptr<Provisioner> provisioner_;  // shared with provision hooks
   std::mutex mu_;
