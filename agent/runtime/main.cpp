@@ -50,14 +50,21 @@ struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-bool validId(const std::string& id) { return validContainerId(id); }
-
 std::string readFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot read " + path + ": " + std::strerror(errno));
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// The bundle's config.json; a config it cannot read says which file.
+Config loadConfig(const std::string& bundle) {
+  try {
+    return parseConfig(readFile(bundle + "/config.json"), bundle);
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(bundle + "/config.json: " + e.what());
+  }
 }
 
 std::string absolute(const std::string& path) {
@@ -210,14 +217,9 @@ int run(const StateDir& states, const Globals& globals, std::vector<std::string>
       throw UsageError("run: one container id, not '" + a + "'");
     }
   }
-  if (!validId(id)) throw UsageError("run: a container id of letters, digits, '-', '_' and '.'");
+  if (!validContainerId(id)) throw UsageError("run: a container id of letters, digits, '-', '_' and '.'");
   bundle = absolute(bundle);
-  Config config;
-  try {
-    config = parseConfig(readFile(bundle + "/config.json"), bundle);
-  } catch (const std::invalid_argument& e) {
-    throw std::runtime_error(bundle + "/config.json: " + e.what());
-  }
+  Config config = loadConfig(bundle);
   if (!states.claim(id)) throw std::runtime_error("container " + id + " already exists");
   ContainerState state;
   state.id = id;
@@ -303,7 +305,7 @@ int run(const StateDir& states, const Globals& globals, std::vector<std::string>
 }
 
 ContainerState mustLoad(const StateDir& states, const std::string& id) {
-  if (!validId(id)) throw UsageError("no valid container id given");
+  if (!validContainerId(id)) throw UsageError("no valid container id given");
   auto s = states.load(id);
   if (!s) throw std::runtime_error("container " + id + " does not exist");
   return *s;
@@ -336,12 +338,7 @@ int exec(const StateDir& states, std::vector<std::string> args) {
   ContainerState s = mustLoad(states, id);
   int init = openInit(s);
   if (init < 0) throw std::runtime_error("container " + id + " is not running");
-  Config config;
-  try {
-    config = parseConfig(readFile(s.bundle + "/config.json"), s.bundle);
-  } catch (const std::invalid_argument& e) {
-    throw std::runtime_error(s.bundle + "/config.json: " + e.what());
-  }
+  Config config = loadConfig(s.bundle);
   config.args.assign(args.begin() + static_cast<long>(i), args.end());
   for (const auto& kv : env) {
     if (kv.find('=') == std::string::npos || kv[0] == '=') {
