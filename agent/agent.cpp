@@ -10,6 +10,7 @@
 #include <cstring>
 #include <random>
 
+#include "agent/containerizer/task_user.hpp"
 #include "common/duration.hpp"
 #include "common/ids.hpp"
 #include "common/master_detector.hpp"
@@ -493,7 +494,15 @@ void Agent::handle(const wire::RunTaskMessage& m) {
     return;
   }
   if (!ex) {
-    ex = launchExecutor(fw, task);
+    auto user = switchedUser(options_.switchUser, fw.info, task);
+    if (!user.ok()) {
+      failedLaunches_.inc();
+      LOG(WARNING) << "Refusing task " << task.taskId << ": " << user.error();
+      agentUpdate(fwId, task.taskId, exId, TaskState::TASK_FAILED,
+                  Reason::REASON_CONTAINER_LAUNCH_FAILED, user.error());
+      return;
+    }
+    ex = launchExecutor(fw, task, *user);
     if (!ex) return;
   }
   // With isolation, a task goes to the executor only once its launch
@@ -512,7 +521,8 @@ void Agent::handle(const wire::RunTaskMessage& m) {
   checkpointExecutor(fwId, exId);
 }
 
-ExecutorRecord* Agent::launchExecutor(FrameworkEntry& fw, const TaskInfo& task) {
+ExecutorRecord* Agent::launchExecutor(FrameworkEntry& fw, const TaskInfo& task,
+                                      const std::optional<UserAccount>& user) {
   const FrameworkID fwId = *fw.info.id;
   ExecutorRecord rec;
   rec.frameworkId = fwId;
@@ -563,6 +573,27 @@ ExecutorRecord* Agent::launchExecutor(FrameworkEntry& fw, const TaskInfo& task) 
   };
   for (const char* pass : {"LANG", "LC_ALL", "TZ", "USER", "LOGNAME"}) {
     if (const char* v = std::getenv(pass)) spec.env.push_back(std::string(pass) + "=" + v);
+  }
+  if (user) {
+    for (auto& e : userEnvironment(*user)) {
+      std::string prefix = e.substr(0, e.find('=') + 1);
+      std::erase_if(spec.env, [&](const std::string& v) { return v.rfind(prefix, 0) == 0; });
+      spec.env.push_back(std::move(e));
+    }
+    Credentials ids{user->uid, user->gid, user->groups};
+    spec.sandboxOwner = ids;
+    if (rec.commandExecutor) {
+      // The command executor stays ours (it signals, watches and, with
+      // namespaces/pid or rlimits, wraps the task) and starts the task
+      // itself as the user.
+      std::string groups;
+      for (gid_t g : user->groups) groups += (groups.empty() ? "" : ",") + std::to_string(g);
+      spec.env.push_back("TUTTI_TASK_UID=" + std::to_string(user->uid));
+      spec.env.push_back("TUTTI_TASK_GID=" + std::to_string(user->gid));
+      spec.env.push_back("TUTTI_TASK_GROUPS=" + groups);
+    } else {
+      spec.runAs = ids;
+    }
   }
   for (const auto& e : cmd.environment) spec.env.push_back(e.name + "=" + e.value);
   // A task in an image always has its own pid namespace (the runtime's).

@@ -41,6 +41,7 @@
 #include "common/loop.hpp"
 #include "common/metrics.hpp"
 #include "common/process.hpp"
+#include "common/user.hpp"
 #include "common/transport.hpp"
 
 namespace tutti {
@@ -182,7 +183,10 @@ class Agent {
   ExecutorRecord* findExecutor(const FrameworkID& fw, const ExecutorID& ex);
   // Creates the executor's record; starts it now, or (a task in an image)
   // once the image is there: onContainerPrepared → startExecutor.
-  ExecutorRecord* launchExecutor(FrameworkEntry& fw, const TaskInfo& task);
+  // `user`: who the task runs as when that is not the agent's user
+  // (task_user.hpp).
+  ExecutorRecord* launchExecutor(FrameworkEntry& fw, const TaskInfo& task,
+                                 const std::optional<UserAccount>& user);
   void onContainerPrepared(const FrameworkID& fw, const ExecutorID& ex, const ContainerID& c,
                            LaunchSpec spec, Status status, const Resources& taskResources = {});
   // Hands the spawn to the launcher thread (cgroups and bundle first).

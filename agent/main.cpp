@@ -25,6 +25,9 @@ DEFINE_string(resources, "",
               "is left out is detected");
 DEFINE_string(attributes, "", "Attributes, e.g. 'rack:r1;zone:a'");
 DEFINE_string(launcher_dir, "", "Directory holding tutti-executor (default: this binary's)");
+DEFINE_bool(switch_user, true,
+            "Run tasks as their user (the command's user, else the framework's); "
+            "false: as the agent's user");
 DEFINE_string(registration_backoff_factor, "1secs",
               "Registration retries wait a random time in [0, b * 2^n], up to 1mins");
 DEFINE_string(executor_registration_timeout, "1mins",
@@ -163,6 +166,7 @@ int main(int argc, char** argv) {
   o.resources = FLAGS_resources;
   o.attributes = FLAGS_attributes;
   o.launcherDir = FLAGS_launcher_dir;
+  o.switchUser = FLAGS_switch_user;
   o.registrationBackoffFactor = *tutti::parseDuration(FLAGS_registration_backoff_factor);
   o.executorRegistrationTimeout = *tutti::parseDuration(FLAGS_executor_registration_timeout);
   o.executorShutdownGracePeriod = *tutti::parseDuration(FLAGS_executor_shutdown_grace_period);

@@ -19,6 +19,9 @@ struct AgentOptions {
   std::string resources;          // Mesos text form; empty: detect
   std::string attributes;         // "rack:r1;zone:a"
   std::string launcherDir;        // directory holding tutti-executor
+  // Run tasks as their user (CommandInfo.user, else FrameworkInfo.user;
+  // containerizer/task_user.hpp); false: as the agent's user.
+  bool switchUser = true;
   Duration registrationBackoffFactor = 1s;  // first retry within [0, b], doubling to 1min
   Duration executorRegistrationTimeout = 1min;  // an executor must subscribe within this
   Duration executorShutdownGracePeriod = 5s;    // between SHUTDOWN and SIGKILL

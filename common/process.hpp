@@ -3,7 +3,9 @@
 // spawnProcess() uses posix_spawn (vfork semantics: no copy of a large
 // daemon's address space), closes every inherited descriptor above stderr,
 // resets the signal mask and dispositions, and can start a new session or
-// process group. ProcessWatcher reports exits through the owning loop using
+// process group. With credentials it runs the child as another user
+// through clone(CLONE_VM|CLONE_VFORK) of its own (posix_spawn cannot change
+// ids), with the same guarantees. ProcessWatcher reports exits through the owning loop using
 // pidfds, so it works for children and, without a wait status, for processes
 // that are not our children (e.g. executors re-attached after a restart).
 #pragma once
@@ -22,6 +24,15 @@
 
 namespace tutti {
 
+// The ids a child runs with: supplementary groups, then gid, then uid
+// (real, effective and saved), set after stdio is opened and before the
+// working directory is entered. Needs CAP_SETUID and CAP_SETGID.
+struct Credentials {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;  // empty: none
+};
+
 struct SpawnOptions {
   std::vector<std::string> argv;  // argv[0] is the program path
   // The complete environment ("NAME=value"); the parent's is not inherited.
@@ -32,6 +43,7 @@ struct SpawnOptions {
   std::string stderrPath;
   bool newSession = false;       // setsid(): survives its parent's group
   bool newProcessGroup = false;  // setpgid(0, 0): killable as a group
+  std::optional<Credentials> credentials;  // unset: ours
 };
 
 Result<pid_t> spawnProcess(const SpawnOptions& options);

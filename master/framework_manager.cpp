@@ -57,6 +57,13 @@ FrameworkRecord* FrameworkManager::authorize(const ConnectionId& from, const Fra
 
 Status FrameworkManager::validate(const FrameworkInfo& info) const {
   if (info.name.empty()) return Status::InvalidArgument("FrameworkInfo.name must be set");
+  if (info.user.find('\0') != std::string::npos) {
+    return Status::InvalidArgument("FrameworkInfo.user has a NUL byte");
+  }
+  if (info.user == "root" && !master_.options().rootSubmissions) {
+    return Status::InvalidArgument(
+        "User 'root' may not run frameworks on this master (--root_submissions=false)");
+  }
   if (info.roles.size() > 1 && !info.hasCapability(FrameworkCapability::MULTI_ROLE)) {
     return Status::InvalidArgument("Several roles need the MULTI_ROLE capability");
   }

@@ -53,6 +53,8 @@ DEFINE_string(zk, "",
               "ZooKeeper URL for leader election, zk://host1:2181,host2:2181/tutti (default: "
               "standalone)");
 DEFINE_string(zk_session_timeout, "10secs", "ZooKeeper session timeout of the election");
+DEFINE_bool(root_submissions, true,
+            "Whether frameworks (and tasks) may run as root; false refuses them");
 DEFINE_int32(quorum, 1,
              "With --zk: number of masters that must have joined the election before one "
              "leads (a leader keeps leading if the group later shrinks)");
@@ -186,6 +188,7 @@ int main(int argc, char** argv) {
   }
   options.zkSessionTimeout = *tutti::parseDuration(FLAGS_zk_session_timeout);
   options.quorum = static_cast<size_t>(FLAGS_quorum);
+  options.rootSubmissions = FLAGS_root_submissions;
 
   std::map<std::string, std::string> flags = tutti::currentFlags();
 

@@ -44,6 +44,9 @@ struct MasterOptions {
   Duration zkSessionTimeout = 10s;    // for the election session
   // --quorum: masters that must be in the election group before one leads.
   size_t quorum = 1;
+  // --root_submissions: false refuses frameworks whose user is root and
+  // tasks whose command or executor names root as their user.
+  bool rootSubmissions = true;
 };
 
 }  // namespace tutti::master

@@ -226,9 +226,11 @@ void TaskManager::onAccept(const ConnectionId& from, const wire::AcceptCall& m) 
   for (const auto& o : offers) available += o->resources;
   const std::string& role = offers[0]->allocationRole;
   std::set<TaskID> launching;
-  LaunchContext ctx{fw->info, agent->id, role, [&](const TaskID& id) {
+  LaunchContext ctx{fw->info, agent->id, role,
+                    [&](const TaskID& id) {
                       return fw->tasks.count(id) > 0 || launching.count(id) > 0;
-                    }};
+                    },
+                    master_.options().rootSubmissions};
 
   for (const auto& op : m.operations) {
     if (op.type == Offer::Operation::Type::RESERVE ||

@@ -15,7 +15,8 @@ Status err(const TaskInfo& task, const std::string& what) {
   return Status::InvalidArgument("Task '" + task.taskId.value + "' " + what);
 }
 
-Status validateCommand(const TaskInfo& task, const CommandInfo& c, const char* whose) {
+Status validateCommand(const TaskInfo& task, const CommandInfo& c, const char* whose,
+                       bool rootSubmissions) {
   // In an image, a task may leave its command to the image (Entrypoint/Cmd).
   const bool imageCommand = std::string(whose) == "task" && task.container &&
                             task.container->image && !c.shell;
@@ -37,6 +38,10 @@ Status validateCommand(const TaskInfo& task, const CommandInfo& c, const char* w
   }
   if (c.user && c.user->find('\0') != std::string::npos) {
     return err(task, "has a NUL byte in its user");
+  }
+  if (!rootSubmissions && c.user && *c.user == "root") {
+    return err(task, std::string("asks to run its ") + whose +
+                         " as root, which this master refuses (--root_submissions=false)");
   }
   return Status::OK();
 }
@@ -68,7 +73,7 @@ Result<TaskInfo> validateTask(const TaskInfo& task, const LaunchContext& ctx,
     }
   }
   if (task.command) {
-    s = validateCommand(task, *task.command, "task");
+    s = validateCommand(task, *task.command, "task", ctx.rootSubmissions);
     if (!s.ok()) return s;
   }
   if (task.executor) {
@@ -79,7 +84,7 @@ Result<TaskInfo> validateTask(const TaskInfo& task, const LaunchContext& ctx,
       return err(task, "has an executor of another framework");
     }
     if (!e.command) return err(task, "has an executor without a command");
-    s = validateCommand(task, *e.command, "executor");
+    s = validateCommand(task, *e.command, "executor", ctx.rootSubmissions);
     if (!s.ok()) return s;
   }
 

@@ -19,6 +19,7 @@ struct LaunchContext {
   // Whether the framework already has a task with this id (the accept's
   // earlier tasks included).
   std::function<bool(const TaskID&)> taskIdInUse;
+  bool rootSubmissions = true;  // --root_submissions: false refuses user root
 };
 
 // A health check Mesos would accept: known type with its fields, sane

@@ -1,7 +1,9 @@
 #include "agent/containerizer/launcher.hpp"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -21,9 +23,31 @@ std::string sandboxPath(const std::string& workDir, const AgentID& agent,
          executor.value + "/runs/" + container.value;
 }
 
+Status giveSandbox(const std::string& directory, uid_t uid, gid_t gid) {
+  auto fail = [&](const std::string& what) {
+    return Status::IoError("cannot give the sandbox to uid " + std::to_string(uid) + ": " + what +
+                           ": " + std::strerror(errno));
+  };
+  if (::chown(directory.c_str(), uid, gid) != 0) return fail("chown " + directory);
+  // Made here, not by the spawn, so that they are the user's too.
+  for (const char* name : {"/stdout", "/stderr"}) {
+    std::string path = directory + name;
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) return fail("open " + path);
+    int rc = ::fchown(fd, uid, gid);
+    ::close(fd);
+    if (rc != 0) return fail("chown " + path);
+  }
+  return Status::OK();
+}
+
 Result<pid_t> ProcessLauncher::launch(const LaunchSpec& spec) {
   Status s = makeDirectories(spec.directory);
   if (!s.ok()) return s;
+  if (spec.sandboxOwner) {
+    s = giveSandbox(spec.directory, spec.sandboxOwner->uid, spec.sandboxOwner->gid);
+    if (!s.ok()) return s;
+  }
   if (spec.prepare) {
     s = spec.prepare();
     if (!s.ok()) return s;
@@ -35,6 +59,7 @@ Result<pid_t> ProcessLauncher::launch(const LaunchSpec& spec) {
   o.stdoutPath = spec.directory + "/stdout";
   o.stderrPath = spec.directory + "/stderr";
   o.newSession = true;
+  o.credentials = spec.runAs;
   auto pid = spawnProcess(o);
   if (!pid.ok() || !spec.isolate) return pid;
   s = spec.isolate(*pid);

@@ -20,6 +20,7 @@
 
 #include "agent/containerizer/session_killer.hpp"
 #include "common/files.hpp"  // makeDirectories
+#include "common/process.hpp"  // Credentials
 #include "tutti/types.hpp"
 
 namespace tutti {
@@ -32,6 +33,12 @@ struct LaunchSpec {
   std::vector<std::string> argv;  // argv[0] is the program
   std::vector<std::string> env;   // NAME=value, complete
   std::string directory;          // the sandbox: cwd, stdout, stderr
+  // --switch_user: the sandbox (and its stdout and stderr) belongs to the
+  // task's user, and, with `runAs`, the executor itself runs as that user
+  // (custom executors; the command executor stays the agent's user and
+  // drops to the task's user for the task alone).
+  std::optional<Credentials> sandboxOwner;  // uid and gid used; groups ignored
+  std::optional<Credentials> runAs;
   // Isolation (may be empty), run on the launcher's thread: `prepare`
   // before the spawn (e.g. create cgroups), `isolate` with the new pid right
   // after it, before the result goes back to the agent (e.g. move it into
@@ -90,6 +97,10 @@ class AsyncLauncher {
   bool stopping_ = false;
   std::vector<std::thread> threads_;
 };
+
+// Makes `directory` and its (created if missing) stdout and stderr files
+// belong to uid:gid. IoError naming the step that failed.
+Status giveSandbox(const std::string& directory, uid_t uid, gid_t gid);
 
 // <work_dir>/slaves/<agent>/frameworks/<fw>/executors/<ex>/runs/<container>
 std::string sandboxPath(const std::string& workDir, const AgentID& agent,

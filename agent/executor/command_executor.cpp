@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -25,11 +26,52 @@ namespace {
 const std::set<std::string> kExecutorOnly = {
     "TUTTI_AGENT_ENDPOINT", "TUTTI_RECOVERY_TIMEOUT", "TUTTI_EXECUTOR_HEARTBEAT_INTERVAL",
     "GLOG_logtostderr", "TUTTI_OCI_RUNTIME", "TUTTI_OCI_ROOT", "TUTTI_OCI_BUNDLE",
-    "TUTTI_OCI_AGENT_DELETES", "TUTTI_PID_NAMESPACE"};
+    "TUTTI_OCI_AGENT_DELETES", "TUTTI_PID_NAMESPACE", "TUTTI_TASK_UID", "TUTTI_TASK_GID",
+    "TUTTI_TASK_GROUPS"};
 
 std::string envOr(const char* name, const std::string& fallback) {
   const char* v = std::getenv(name);
   return v && *v ? v : fallback;
+}
+
+bool parseId(const std::string& text, uint32_t* out) {
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  return ec == std::errc() && end == text.data() + text.size() && !text.empty();
+}
+
+// The task's ids when the agent switches users (TUTTI_TASK_UID, _GID and
+// _GROUPS, a comma-separated list); nullopt when it does not.
+Result<std::optional<Credentials>> taskCredentials() {
+  const char* uid = std::getenv("TUTTI_TASK_UID");
+  if (!uid) return std::optional<Credentials>();
+  Credentials c;
+  std::string gid = envOr("TUTTI_TASK_GID", "");
+  if (!parseId(uid, &c.uid) || !parseId(gid, &c.gid)) {
+    return Status::InvalidArgument("bad TUTTI_TASK_UID/TUTTI_TASK_GID from the agent");
+  }
+  std::stringstream groups(envOr("TUTTI_TASK_GROUPS", ""));
+  for (std::string g; std::getline(groups, g, ',');) {
+    uint32_t id;
+    if (!parseId(g, &id)) return Status::InvalidArgument("bad TUTTI_TASK_GROUPS from the agent");
+    c.groups.push_back(id);
+  }
+  return std::optional<Credentials>(std::move(c));
+}
+
+// util-linux's setpriv, which drops to `ids` and execs the rest of argv:
+// the last wrapper in front of a task whose wrappers need root.
+std::vector<std::string> setprivCommand(const std::string& setpriv, const Credentials& ids) {
+  std::string groups;
+  for (gid_t g : ids.groups) groups += (groups.empty() ? "" : ",") + std::to_string(g);
+  return {setpriv, "--reuid=" + std::to_string(ids.uid), "--regid=" + std::to_string(ids.gid),
+          groups.empty() ? "--clear-groups" : "--groups=" + groups, "--"};
+}
+
+std::string findTool(std::initializer_list<const char*> paths) {
+  for (const char* p : paths) {
+    if (::access(p, X_OK) == 0) return p;
+  }
+  return "";
 }
 }  // namespace
 
@@ -160,16 +202,13 @@ void CommandExecutor::launch(const TaskInfo& task) {
     return;
   }
   const CommandInfo& cmd = *task.command;
-  if (cmd.user && !cmd.user->empty()) {
-    const char* me = std::getenv("USER");
-    if (!me || *cmd.user != me) {
-      update(TaskState::TASK_FAILED,
-             "Running a task as another user ('" + *cmd.user + "') is not supported yet",
-             Reason::REASON_TASK_INVALID);
-      finishWhenAcknowledged();
-      return;
-    }
+  auto ids = taskCredentials();
+  if (!ids.ok()) {
+    update(TaskState::TASK_FAILED, ids.error(), Reason::REASON_COMMAND_EXECUTOR_FAILED);
+    finishWhenAcknowledged();
+    return;
   }
+  taskIds_ = *ids;
   update(TaskState::TASK_STARTING, "");
 
   SpawnOptions o;
@@ -196,13 +235,31 @@ void CommandExecutor::launch(const TaskInfo& task) {
   for (const auto& [k, v] : env) o.env.push_back(k + "=" + v);
   o.newProcessGroup = true;  // killable as a group; stdout/stderr: the sandbox files
   o.stdinPath = "/dev/null";
-  if (envOr("TUTTI_PID_NAMESPACE", "") == "1") {
+  const bool pidNamespace = envOr("TUTTI_PID_NAMESPACE", "") == "1";
+  const bool rlimits = task.container && !task.container->rlimits.empty();
+  if (taskIds_) {
+    if (pidNamespace || rlimits) {
+      // unshare and prlimit need our privileges: setpriv, last in line,
+      // drops them.
+      std::string setpriv = findTool({"/usr/bin/setpriv", "/bin/setpriv"});
+      if (setpriv.empty()) {
+        update(TaskState::TASK_FAILED,
+               "Running a task as another user with namespaces/pid or rlimits needs setpriv "
+               "(util-linux) on the agent",
+               Reason::REASON_CONTAINER_LAUNCH_FAILED);
+        finishWhenAcknowledged();
+        return;
+      }
+      auto prefix = setprivCommand(setpriv, *taskIds_);
+      o.argv.insert(o.argv.begin(), prefix.begin(), prefix.end());
+    } else {
+      o.credentials = taskIds_;
+    }
+  }
+  if (pidNamespace) {
     // namespaces/pid: the command is pid 1 of a namespace of its own, with
     // its own /proc; it dies with unshare (SIGKILL on its exit).
-    std::string unshare;
-    for (const char* p : {"/usr/bin/unshare", "/bin/unshare"}) {
-      if (::access(p, X_OK) == 0) unshare = p;
-    }
+    std::string unshare = findTool({"/usr/bin/unshare", "/bin/unshare"});
     if (unshare.empty()) {
       update(TaskState::TASK_FAILED, "namespaces/pid needs unshare (util-linux) on the agent",
              Reason::REASON_CONTAINER_LAUNCH_FAILED);
@@ -356,6 +413,7 @@ void CommandExecutor::onStarted(const std::vector<std::string>& env) {
     std::string dir = ::getcwd(cwd, sizeof cwd) ? cwd : ".";
     health_ = std::make_unique<HealthChecker>(loop_, *task.healthCheck, env, dir,
                                               [this](const HealthChecker::Event& e) { onHealth(e); });
+    health_->setCredentials(taskIds_);
     if (!oci_.bundle.empty()) {
       std::vector<std::string> prefix = {oci_.runtime};
       if (!oci_.root.empty()) prefix.insert(prefix.end(), {"--root", oci_.root});

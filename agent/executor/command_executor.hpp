@@ -92,6 +92,9 @@ class CommandExecutor final : public Executor {
   bool killedUnhealthy_ = false;
   std::string unhealthyMessage_;
   std::optional<TaskInfo> task_;
+  // --switch_user: the ids the agent chose for the task (TUTTI_TASK_*);
+  // unset: the executor's own.
+  std::optional<Credentials> taskIds_;
   pid_t pid_ = -1;
   struct Oci {
     std::string bundle;  // empty: a plain task

@@ -177,6 +177,7 @@ void HealthChecker::attemptCommand() {
   o.stdoutPath = "/dev/null";
   o.stderrPath = "/dev/null";
   o.newProcessGroup = true;
+  o.credentials = credentials_;
   uint64_t id = attemptId_;
   auto pid = spawnProcess(o);
   if (!pid.ok()) {

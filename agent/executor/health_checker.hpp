@@ -49,6 +49,8 @@ class HealthChecker {
   // COMMAND checks of a task in a container run inside it: `prefix`
   // (e.g. {"runc", "exec", "<id>"}) goes before the command's argv.
   void setCommandPrefix(std::vector<std::string> prefix) { prefix_ = std::move(prefix); }
+  // COMMAND checks of a task run as another user run as that user too.
+  void setCredentials(std::optional<Credentials> ids) { credentials_ = std::move(ids); }
   // Stops: no more attempts or events; a running command check is killed.
   void stop();
   // Attempts finished so far (tests wait on it).
@@ -62,6 +64,7 @@ class HealthChecker {
 
  private:
   std::vector<std::string> prefix_;
+  std::optional<Credentials> credentials_;
   void attempt();
   void attemptCommand();
   void finished(uint64_t id, bool ok, const std::string& detail);

@@ -87,7 +87,7 @@ Result<Stage> parseStage(const json& v, const std::string& where) {
   static const std::set<std::string> kKnown = {
       "name",    "command",        "image",       "count",   "resources",   "env",
       "depends_on", "retries",     "backoff",     "backoff_factor", "max_backoff",
-      "timeout", "parallelism",    "constraints"};
+      "timeout", "parallelism",    "constraints", "user"};
   if (!v.is_object()) return bad(where, "must be an object");
   for (const auto& [key, _] : v.items()) {
     if (!kKnown.count(key)) return bad(where, "unknown field '" + key + "'");
@@ -105,6 +105,14 @@ Result<Stage> parseStage(const json& v, const std::string& where) {
     (key == std::string("command") ? s.command : s.image) = v[key].get<std::string>();
   }
   if (s.command.empty() && s.image.empty()) return bad(at, "needs a 'command' or an 'image'");
+  if (v.contains("user")) {
+    if (!v["user"].is_string()) return bad(at, "'user' must be a string");
+    s.user = v["user"].get<std::string>();
+    if (s.user.empty() || s.user.find('\0') != std::string::npos ||
+        s.user.find('/') != std::string::npos) {
+      return bad(at, "'user' must be a user name");
+    }
+  }
   if (v.contains("count")) {
     auto n = parseInt(v["count"], at + ": 'count'", 1, kMaxCount);
     if (!n.ok()) return n.status();

@@ -382,6 +382,15 @@ ParsedApp parseApp(const json& body, const std::string& fallbackId) {
     }
     app.args = list;
   }
+  if (r.get("user")) {
+    std::string user;
+    r.string("user", &user);
+    if (user.empty() || user.find('\0') != std::string::npos || user.find('/') != std::string::npos) {
+      r.fail("user", "must be a user name");
+    } else {
+      app.user = user;
+    }
+  }
   r.number("cpus", &app.cpus, 0, "0.0");
   r.number("mem", &app.mem, 0, "0.0");
   r.number("disk", &app.disk, 0, "0.0");
@@ -431,6 +440,7 @@ json toJson(const AppDefinition& app) {
   j["id"] = app.id;
   j["cmd"] = app.cmd ? json(*app.cmd) : json(nullptr);
   j["args"] = app.args ? json(*app.args) : json(nullptr);
+  j["user"] = app.user ? json(*app.user) : json(nullptr);
   j["cpus"] = app.cpus;
   j["mem"] = app.mem;
   j["disk"] = app.disk;

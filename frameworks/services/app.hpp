@@ -63,6 +63,7 @@ struct AppDefinition {
   std::string id;  // absolute: "/prod/web"
   std::optional<std::string> cmd;
   std::optional<std::vector<std::string>> args;
+  std::optional<std::string> user;  // the tasks' user on the agents (else the framework's)
   double cpus = 1;
   double mem = 128;
   double disk = 0;

@@ -18,6 +18,7 @@
 #include <set>
 #include <thread>
 
+#include "common/host.hpp"
 #include "common/http.hpp"
 #include "common/zookeeper.hpp"
 #include "tests/bench/agent_emulator.hpp"
@@ -310,7 +311,7 @@ int runFailover(const FailoverOptions& options) {
   };
   FrameworkInfo info;
   info.name = "failover-bench";
-  info.user = "bench";
+  info.user = currentUserName();
   info.failoverTimeoutSecs = 3600;
   info.capabilities = {FrameworkCapability::PARTITION_AWARE};
   TuttiSchedulerDriver driver(&scheduler, info, url);

@@ -1,3 +1,4 @@
+#include "common/host.hpp"
 #include "tests/bench/framework_emulator.hpp"
 
 #include <glog/logging.h>
@@ -62,7 +63,7 @@ class FrameworkEmulator::Framework : public Scheduler {
     launchedAt_.assign(static_cast<size_t>(quota), 0);
     attempts_.assign(static_cast<size_t>(quota), 0);
     info_.name = "bench-" + std::to_string(index);
-    info_.user = "bench";
+    info_.user = currentUserName();
     info_.roles = {"bench" + std::to_string(index % std::max(1, options.roles))};
     info_.failoverTimeoutSecs = options.failoverTimeoutSecs;
     info_.capabilities = {FrameworkCapability::PARTITION_AWARE};

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <string>
 
+#include "common/host.hpp"
 #include "tests/bench/bench.hpp"
 #include "tests/fixtures/cluster.hpp"
 #include "tests/fixtures/image_registry.hpp"
@@ -231,7 +232,7 @@ int runLaunch(const LaunchOptions& options) {
   }
   FrameworkInfo fw;
   fw.name = "tutti-bench";
-  fw.user = "bench";
+  fw.user = currentUserName();
   fw.checkpoint = options.checkpoint;
   if (!image.empty()) {
     LaunchScheduler pull(1, image);

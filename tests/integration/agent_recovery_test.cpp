@@ -8,6 +8,7 @@
 
 #include <fstream>
 
+#include "common/host.hpp"
 #include "common/process.hpp"
 #include "tests/fixtures/cluster.hpp"
 #include "tests/fixtures/process_fixture.hpp"
@@ -52,7 +53,7 @@ void launchWaitingOnce(RecordingScheduler& scheduler, const std::string& dir,
 FrameworkInfo checkpointingFramework() {
   FrameworkInfo info;
   info.name = "recovery";
-  info.user = "tester";
+  info.user = currentUserName();
   info.checkpoint = true;
   return info;
 }

@@ -2,6 +2,7 @@
 // standby that redirects), a real agent and a task.
 #include <gtest/gtest.h>
 
+#include "common/host.hpp"
 #include "cli/table.hpp"
 #include "tests/fixtures/process_fixture.hpp"
 #include "tests/fixtures/zookeeper_server.hpp"
@@ -34,7 +35,7 @@ TEST(CliTest, FollowsTheLeaderListsReadsLogsAndActs) {
   launchOnce(scheduler, "printer", "seq 1 5; echo oops >&2; exec sleep 1000");
   FrameworkInfo info;
   info.name = "cli-test";
-  info.user = "tester";
+  info.user = currentUserName();
   TuttiSchedulerDriver driver(&scheduler, info, zkUrl);
   driver.start();
   ASSERT_TRUE(scheduler.waitForState(TaskID("printer"), TaskState::TASK_RUNNING));

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include "common/host.hpp"
 #include "common/zookeeper.hpp"
 #include "tests/fixtures/process_fixture.hpp"
 #include "tests/fixtures/tcp_proxy.hpp"
@@ -120,7 +121,7 @@ TEST_F(HighAvailabilityTest, KillingTheLeaderLosesNoTask) {
   };
   FrameworkInfo info;
   info.name = "ha";
-  info.user = "tester";
+  info.user = currentUserName();
   info.failoverTimeoutSecs = 600;
   info.capabilities = {FrameworkCapability::PARTITION_AWARE};
   TuttiSchedulerDriver driver(&scheduler, info, zk_.url("/tutti"));
@@ -263,7 +264,7 @@ TEST(RegistryWriteTest, RefusedWriteStepsTheLeaderDownAndTheStandbyTakesOver) {
   launchOnce(scheduler, "t", "sleep 1000");
   FrameworkInfo info;
   info.name = "registry";
-  info.user = "tester";
+  info.user = currentUserName();
   info.failoverTimeoutSecs = 600;
   TuttiSchedulerDriver driver(&scheduler, info, url);
   driver.start();
@@ -425,7 +426,7 @@ TEST(LocalRegistryTest, RestartedStandaloneMasterRecoversItsAgentsAndTasks) {
   launchOnce(scheduler, "t", "echo $$ > " + pidFile + "; exec sleep 1000");
   FrameworkInfo info;
   info.name = "restart";
-  info.user = "tester";
+  info.user = currentUserName();
   info.failoverTimeoutSecs = 600;
   TuttiSchedulerDriver driver(&scheduler, info, master.address());
   ASSERT_EQ(driver.start(), DriverStatus::DRIVER_RUNNING);
@@ -483,7 +484,7 @@ TEST(LocalRegistryTest, AgentAwayPastTheReregisterTimeoutBecomesUnreachable) {
     launchOnce(f.scheduler, f.task, "echo $$ > " + pidFile + "; exec sleep 1000");
     FrameworkInfo info;
     info.name = f.task;
-    info.user = "tester";
+    info.user = currentUserName();
     info.failoverTimeoutSecs = 600;
     if (f.partitionAware) info.capabilities = {FrameworkCapability::PARTITION_AWARE};
     f.driver = std::make_unique<TuttiSchedulerDriver>(&f.scheduler, info, master.address());
@@ -581,7 +582,7 @@ TEST(SessionExpiryTest, LeaderStepsDownAndTasksNeverStop) {
   };
   FrameworkInfo info;
   info.name = "expiry";
-  info.user = "tester";
+  info.user = currentUserName();
   info.failoverTimeoutSecs = 600;
   info.capabilities = {FrameworkCapability::PARTITION_AWARE};
   TuttiSchedulerDriver driver(&scheduler, info, zk.url("/tutti"));

@@ -19,6 +19,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "common/host.hpp"
 #include "agent/containerizer/cgroups.hpp"
 #include "agent/containerizer/images/registry_auth.hpp"
 #include "common/files.hpp"
@@ -34,7 +35,7 @@ namespace {
 FrameworkInfo framework() {
   FrameworkInfo f;
   f.name = "image-test";
-  f.user = "tester";
+  f.user = currentUserName();
   return f;
 }
 
@@ -73,28 +74,9 @@ void launchOnce(RecordingScheduler& s, std::vector<ImageTask> tasks) {
   };
 }
 
-std::optional<TaskStatus> lastUpdate(RecordingScheduler& s, const std::string& id) {
-  std::optional<TaskStatus> last;
-  for (const auto& u : s.updates()) {
-    if (u.taskId.value == id) last = u;
-  }
-  return last;
-}
-
 // The stdout of the (only) run of executor `id` on `agent`.
 std::string taskStdout(const agent::AgentOptions& options, const std::string& id) {
-  std::error_code ec;
-  for (auto it = std::filesystem::recursive_directory_iterator(options.workDir + "/slaves", ec);
-       it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-    if (ec) break;
-    auto p = it->path().string();
-    if (p.find("/executors/" + id + "/runs/") != std::string::npos &&
-        it->path().filename() == "stdout" && p.find("/latest/") == std::string::npos) {
-      auto text = readFile(p);
-      return text.ok() ? *text : "";
-    }
-  }
-  return "";
+  return sandboxFile(options, id, "stdout");
 }
 
 // Entries of `dir` but dot names (tutti-runtime keeps its compiled seccomp
@@ -208,14 +190,16 @@ TEST_P(ImageRuntimeTest, ImageDefaultsRunWhenTheTaskGivesNoCommand) {
   auto agent = StartAgent(*master, agentOptions());
   RecordingScheduler scheduler;
   launchOnce(scheduler, {{"defaults", image(), std::nullopt},
-                         {"as-user", image(), std::string("id -u; id -g"), "cpus:0.1;mem:64",
+                         {"as-user", image(),
+                          std::string("id -u; id -g; touch mine && echo wrote its sandbox"),
+                          "cpus:0.1;mem:64",
                           std::string("tester")}});
   TuttiSchedulerDriver driver(&scheduler, framework(), master->messageAddress());
   ASSERT_EQ(driver.start(), DriverStatus::DRIVER_RUNNING);
   ASSERT_TRUE(scheduler.waitForState(TaskID("defaults"), TaskState::TASK_FINISHED));
   ASSERT_TRUE(scheduler.waitForState(TaskID("as-user"), TaskState::TASK_FINISHED));
   EXPECT_EQ(taskStdout(agent->options(), "defaults"), "cwd=/etc greeting=hello from the image\n");
-  EXPECT_EQ(taskStdout(agent->options(), "as-user"), "1234\n1234\n");
+  EXPECT_EQ(taskStdout(agent->options(), "as-user"), "1234\n1234\nwrote its sandbox\n");
   // Both pulled the image at once: one download.
   auto metrics = getJson(agent->httpPort(), "/metrics/snapshot");
   EXPECT_EQ(metrics.value("slave/image_pulls", -1.0), 1.0);

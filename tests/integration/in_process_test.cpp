@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/host.hpp"
 #include "common/process.hpp"
 #include "tests/fixtures/cluster.hpp"
 #include "tutti/scheduler.hpp"
@@ -16,7 +17,7 @@ namespace {
 FrameworkInfo framework(bool partitionAware = false) {
   FrameworkInfo f;
   f.name = "test";
-  f.user = "tester";
+  f.user = currentUserName();
   if (partitionAware) f.capabilities = {FrameworkCapability::PARTITION_AWARE};
   return f;
 }
@@ -506,7 +507,7 @@ TEST(FrameworkFailoverTest, WithinTheTimeoutTasksKeepRunningAndPendingUpdatesArr
 
   FrameworkInfo info;
   info.name = "failover";
-  info.user = "tester";
+  info.user = currentUserName();
   info.failoverTimeoutSecs = 60;
   RecordingScheduler first;
   // The task ends when the test says so (while its scheduler is away).
@@ -543,7 +544,7 @@ TEST(FrameworkFailoverTest, PastTheTimeoutTheFrameworkIsTornDownAndItsTasksKille
   std::string pids = dir.path() + "/pids";
   FrameworkInfo info;
   info.name = "failover";
-  info.user = "tester";
+  info.user = currentUserName();
   info.failoverTimeoutSecs = 1;
   RecordingScheduler scheduler;
   launchOnce(scheduler, "t", "echo $$ >> " + pids + "; exec sleep 1000");
@@ -690,7 +691,7 @@ TEST(MaintenanceIntegrationTest, DrainDownAndUpAMachine) {
   };
   FrameworkInfo info;
   info.name = "maintenance";
-  info.user = "tester";
+  info.user = currentUserName();
   info.capabilities = {FrameworkCapability::PARTITION_AWARE};
   TuttiSchedulerDriver driver(&scheduler, info, master->messageAddress());
   ASSERT_EQ(driver.start(), DriverStatus::DRIVER_RUNNING);

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <thread>
 
+#include "common/host.hpp"
 #include "agent/containerizer/cgroups.hpp"
 #include "common/files.hpp"
 #include "tests/fixtures/cluster.hpp"
@@ -25,7 +26,7 @@ using agent::CgroupLayout;
 FrameworkInfo framework() {
   FrameworkInfo f;
   f.name = "isolation-test";
-  f.user = "tester";
+  f.user = currentUserName();
   return f;
 }
 
@@ -79,14 +80,6 @@ void launchOnce(RecordingScheduler& s,
       }
     }
   };
-}
-
-std::optional<TaskStatus> lastUpdate(RecordingScheduler& s, const std::string& id) {
-  std::optional<TaskStatus> last;
-  for (const auto& u : s.updates()) {
-    if (u.taskId.value == id) last = u;
-  }
-  return last;
 }
 
 nlohmann::json statisticsOf(int port, const std::string& executorId) {
@@ -360,18 +353,7 @@ namespace tutti::testing {
 namespace {
 
 std::string runStdout(const agent::AgentOptions& options, const std::string& id) {
-  std::error_code ec;
-  for (auto it = std::filesystem::recursive_directory_iterator(options.workDir + "/slaves", ec);
-       it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-    if (ec) break;
-    auto p = it->path().string();
-    if (p.find("/executors/" + id + "/runs/") != std::string::npos &&
-        it->path().filename() == "stdout" && p.find("/latest/") == std::string::npos) {
-      auto text = readFile(p);
-      return text.ok() ? *text : "";
-    }
-  }
-  return "";
+  return sandboxFile(options, id, "stdout");
 }
 
 // posix/rlimits: the task's rlimits hold for it (and an agent without the

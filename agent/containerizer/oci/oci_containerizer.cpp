@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "agent/containerizer/images/registry_auth.hpp"
+#include "agent/containerizer/launcher.hpp"
 #include "agent/containerizer/oci/oci_spec.hpp"
 #include "agent/runtime/container_state.hpp"
 #include "common/files.hpp"
@@ -268,6 +269,13 @@ void OciContainerizer::prepare(const ContainerID& id, const TaskInfo& task,
                                         auto user = resolveUser(rootfs, spec.process.user);
                                         if (!user.ok()) return user.status();
                                         spec.user = *user;
+                                        // A container user other than root owns
+                                        // its sandbox, as a plain task's user does.
+                                        if (spec.user.uid != 0) {
+                                          Status s = giveSandbox(spec.sandbox, spec.user.uid,
+                                                                 spec.user.gid);
+                                          if (!s.ok()) return s;
+                                        }
                                         return makeConfig(spec);
                                       });
       } catch (const std::exception& e) {

@@ -15,6 +15,7 @@
 // Tests named *Bug* once showed bugs found in review; they guard the fixes.
 #pragma once
 
+#include "common/host.hpp"
 #include "agent/agent.hpp"
 #include "agent/containerizer/cgroups.hpp"
 #include "common/files.hpp"
@@ -115,7 +116,7 @@ inline bool pollFor(const std::function<bool()>& condition,
 inline FrameworkInfo frameworkInfo(const FrameworkID& id = kFw,
                             std::vector<FrameworkCapability> capabilities = {}) {
   FrameworkInfo f;
-  f.user = "tester";
+  f.user = currentUserName();
   f.name = "framework " + id.value;
   f.id = id;
   f.capabilities = std::move(capabilities);

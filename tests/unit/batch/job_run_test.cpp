@@ -49,7 +49,7 @@ class JobRunTest : public ::testing::Test {
 
 TEST_F(JobRunTest, PacksTasksIntoOneOfferAndRunsStagesInDependencyOrder) {
   JobRun run(jobOf(R"({"stages": [
-    {"name": "b", "command": "x", "depends_on": ["a"], "count": 2},
+    {"name": "b", "command": "x", "depends_on": ["a"], "count": 2, "user": "loader"},
     {"name": "a", "command": "x", "count": 3, "resources": "cpus:1;mem:10"}]})"),
              t0_);
   Placement p = run.place(offerOf("cpus:2;mem:100"), t0_);
@@ -58,6 +58,7 @@ TEST_F(JobRunTest, PacksTasksIntoOneOfferAndRunsStagesInDependencyOrder) {
   EXPECT_EQ(p.tasks[0].taskId.value, "a.0.1");
   EXPECT_EQ(env(p.tasks[1], "TUTTI_TASK_INDEX"), "1");
   EXPECT_EQ(p.tasks[0].command->value, "x");
+  EXPECT_FALSE(p.tasks[0].command->user);  // the framework's user
 
   Placement p2 = run.place(offerOf("cpus:4;mem:100", "h2"), t0_);
   ASSERT_EQ(p2.tasks.size(), 1u);
@@ -73,6 +74,7 @@ TEST_F(JobRunTest, PacksTasksIntoOneOfferAndRunsStagesInDependencyOrder) {
   Placement p3 = run.place(offerOf("cpus:4;mem:100"), t0_);
   ASSERT_EQ(p3.tasks.size(), 2u);
   EXPECT_EQ(p3.tasks[0].taskId.value, "b.0.1");
+  EXPECT_EQ(p3.tasks[0].command->user, "loader");
   for (const auto& t : p3.tasks) run.onStatus(statusOf(t, TaskState::TASK_FINISHED), t0_);
   EXPECT_EQ(run.status(), JobStatus::kSucceeded);
   Progress progress = run.progress(t0_);

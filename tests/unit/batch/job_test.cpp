@@ -17,7 +17,7 @@ TEST(JobTest, ParsesEveryField) {
     {"name": "extract", "command": "echo $TUTTI_TASK_INDEX", "count": 4,
      "resources": "cpus:0.5;mem:64", "env": {"A": "b"}, "retries": 2, "backoff": "500ms",
      "backoff_factor": 3, "max_backoff": 10, "timeout": "1mins", "parallelism": 2,
-     "constraints": [["rack", "EQUALS", "r1"], ["zone", "LIKE", "z[0-9]"], ["hostname", "UNIQUE"]]},
+     "user": "etl", "constraints": [["rack", "EQUALS", "r1"], ["zone", "LIKE", "z[0-9]"], ["hostname", "UNIQUE"]]},
     {"name": "load", "image": "busybox", "depends_on": ["extract"]}]})");
   ASSERT_TRUE(job.ok()) << job.error();
   EXPECT_EQ(job->name, "etl");
@@ -32,6 +32,8 @@ TEST(JobTest, ParsesEveryField) {
   EXPECT_EQ(s.maxBackoff, std::chrono::seconds(10));
   EXPECT_EQ(s.timeout, std::chrono::minutes(1));
   EXPECT_EQ(s.parallelism, 2);
+  EXPECT_EQ(s.user, "etl");
+  EXPECT_EQ(job->stages[1].user, "");  // the framework's
   ASSERT_EQ(s.constraints.size(), 3u);
   EXPECT_EQ(s.constraints[2].op, Constraint::Op::kUnique);
   EXPECT_EQ(job->stages[1].resources, *Resources::parse("cpus:0.1;mem:32"));  // the default
@@ -111,6 +113,8 @@ TEST(JobTest, RejectsBadInputWithAMessageNamingTheField) {
                       {"name": "b", "command": "x", "count": 600000}]})",
        "the job has 1200000 tasks; at most 1000000"},
       {R"({"stages": [{"name": "a", "command": "x", "colour": "red"}]})", "unknown field 'colour'"},
+      {R"({"stages": [{"name": "a", "command": "x", "user": ""}]})", "'user' must be a user name"},
+      {R"({"stages": [{"name": "a", "command": "x", "user": 0}]})", "'user' must be a string"},
       {R"({"stages": [{"name": "a", "command": "x"}, {"name": "a", "command": "y"}]})",
        "two stages are named 'a'"},
   };

@@ -17,6 +17,25 @@ TEST_F(MasterTest, InvalidSubscriptionGetsAnError) {
   EXPECT_EQ(metric("master/invalid_subscriptions"), 1);
 }
 
+class NoRootSubmissionsTest : public MasterTest {
+ protected:
+  NoRootSubmissionsTest() { options_.rootSubmissions = false; }
+};
+
+TEST_F(NoRootSubmissionsTest, FrameworksOfRootAreRefusedAndOthersSubscribe) {
+  FrameworkInfo root = frameworkInfo("as-root");
+  root.user = "root";
+  transport_.inject("fw1", wire::SubscribeCall{root, {}});
+  transport_.inject("fw2", wire::SubscribeCall{frameworkInfo("as-nobody"), {}});
+  settle();
+  auto errors = transport_.take<wire::ErrorEvent>("fw1");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_HAS_SUBSTR(errors[0].message, "--root_submissions=false");
+  EXPECT_EQ(transport_.take<wire::SubscribedEvent>("fw2").size(), 1u);
+  EXPECT_EQ(master_->frameworks().all().size(), 1u);
+  EXPECT_EQ(metric("master/invalid_subscriptions"), 1);
+}
+
 TEST_F(MasterTest, TeardownKillsTasksAndCompletesTheFramework) {
   AgentID agent = registerAgent("agent1", "host1");
   FrameworkID fw = subscribe("fw1", frameworkInfo("fw"));

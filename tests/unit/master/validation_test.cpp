@@ -58,7 +58,8 @@ class ValidationTest : public ::testing::Test {
 
   Result<TaskInfo> validate(const TaskInfo& t) {
     LaunchContext ctx{framework_, agentId_, offerRole_,
-                      [this](const TaskID& id) { return inUse_.count(id) > 0; }};
+                      [this](const TaskID& id) { return inUse_.count(id) > 0; },
+                      rootSubmissions_};
     return validateTask(t, ctx, available_);
   }
 
@@ -77,6 +78,7 @@ class ValidationTest : public ::testing::Test {
   std::string offerRole_ = "*";
   Resources available_;
   std::set<TaskID> inUse_;
+  bool rootSubmissions_ = true;
 };
 
 // ---- success ---------------------------------------------------------------------
@@ -95,6 +97,22 @@ TEST_F(ValidationTest, ValidCommandTaskIsCompleted) {
   EXPECT_EQ(r->command, t.command);
   EXPECT_EQ(r->labels, t.labels);
   EXPECT_FALSE(r->executor.has_value());
+}
+
+TEST_F(ValidationTest, RootAsTheTaskOrExecutorUserOnlyWithRootSubmissions) {
+  TaskInfo t = task();
+  t.command->user = "root";
+  TaskInfo e = task("t2");
+  e.command.reset();
+  e.executor = executor();
+  e.executor->command->user = "root";
+  EXPECT_TRUE(validate(t).ok());
+  EXPECT_TRUE(validate(e).ok());
+  rootSubmissions_ = false;
+  EXPECT_HAS_SUBSTR(error(t), "asks to run its task as root");
+  EXPECT_HAS_SUBSTR(error(e), "asks to run its executor as root");
+  t.command->user = "nobody";
+  EXPECT_TRUE(validate(t).ok());
 }
 
 TEST_F(ValidationTest, ResourcesAreAllocatedToTheOfferRole) {

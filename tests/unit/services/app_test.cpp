@@ -40,7 +40,8 @@ TEST(AppTest, MinimalAppGetsMarathonDefaults) {
 
 TEST(AppTest, FullDefinitionParsesAndRoundTrips) {
   auto p = parse(R"({
-    "id": "/prod/web", "cmd": "python3 -m http.server $PORT0", "cpus": 0.25, "mem": 64,
+    "id": "/prod/web", "cmd": "python3 -m http.server $PORT0", "user": "www-data",
+    "cpus": 0.25, "mem": 64,
     "instances": 3, "env": {"A": "1"}, "labels": {"team": "x"},
     "portDefinitions": [{"port": 0, "name": "http"}, {"port": 0, "protocol": "udp"}],
     "healthChecks": [{"protocol": "HTTP", "path": "/health", "portIndex": 1,
@@ -53,6 +54,7 @@ TEST(AppTest, FullDefinitionParsesAndRoundTrips) {
   ASSERT_TRUE(p.app);
   const AppDefinition& a = *p.app;
   EXPECT_EQ(a.instances, 3);
+  EXPECT_EQ(a.user, "www-data");
   ASSERT_EQ(a.healthChecks.size(), 1u);
   EXPECT_EQ(a.healthChecks[0].portIndex, 1u);
   EXPECT_EQ(a.healthChecks[0].path, "/health");
@@ -78,12 +80,12 @@ TEST(AppTest, InvalidFieldsAreReportedByPath) {
                      "healthChecks": [{"protocol": "SMOKE", "portIndex": 4}],
                      "constraints": [["hostname", "SOMETIMES"], ["rack", "MAX_PER"]],
                      "upgradeStrategy": {"minimumHealthCapacity": 2},
-                     "backoffFactor": 0.5, "killSelection": "RANDOM"})");
+                     "backoffFactor": 0.5, "killSelection": "RANDOM", "user": "../x"})");
   EXPECT_FALSE(p.app);
   for (const char* path : {"/id", "/cpus", "/mem", "/instances", "/healthChecks(0)/protocol",
                            "/healthChecks(0)/portIndex", "/constraints(0)", "/constraints(1)",
                            "/upgradeStrategy/minimumHealthCapacity", "/backoffFactor",
-                           "/killSelection"}) {
+                           "/killSelection", "/user"}) {
     EXPECT_TRUE(hasError(p, path)) << path;
   }
 }

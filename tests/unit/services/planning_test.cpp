@@ -156,6 +156,11 @@ TEST(TaskFactoryTest, PacksResourcesPortsAndHealthCheck) {
   EXPECT_EQ(launch->task.healthCheck->port, 31001u);
   EXPECT_EQ(launch->task.healthCheck->type, HealthCheck::Type::HTTP);
   EXPECT_EQ(*appIdOfTask(launch->task.taskId.value), "/prod/web");
+  EXPECT_FALSE(launch->task.command->user);  // the framework's user
+  app.user = "www-data";
+  auto asUser = buildInstance(app, "v1", newTaskId(app.id), offer, offer.resources);
+  ASSERT_TRUE(asUser);
+  EXPECT_EQ(asUser->task.command->user, "www-data");
   Resources left = offer.resources - launch->task.resources;
   EXPECT_FALSE(buildInstance(app, "v1", "x.1", offer, left));  // 0.5 cpus fit, mem does not
 }

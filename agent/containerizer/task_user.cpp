@@ -1,0 +1,34 @@
+#include "agent/containerizer/task_user.hpp"
+
+#include <unistd.h>
+
+namespace tutti::agent {
+
+Result<std::optional<UserAccount>> switchedUser(bool switchUser, const FrameworkInfo& framework,
+                                                const TaskInfo& task) {
+  if (!switchUser || (task.container && task.container->image)) return std::optional<UserAccount>();
+  const CommandInfo* command = task.executor ? (task.executor->command ? &*task.executor->command
+                                                                       : nullptr)
+                                             : (task.command ? &*task.command : nullptr);
+  std::string name = command && command->user && !command->user->empty() ? *command->user
+                                                                         : framework.user;
+  if (name.empty()) return std::optional<UserAccount>();
+  auto account = lookupUser(name);
+  if (!account.ok()) {
+    return Status::FailedPrecondition("Cannot run the task as user '" + name +
+                                      "': " + account.status().message());
+  }
+  if (account->uid == ::geteuid()) return std::optional<UserAccount>();
+  if (::geteuid() != 0) {
+    return Status::FailedPrecondition(
+        "Cannot run the task as user '" + name + "': the agent runs as uid " +
+        std::to_string(::geteuid()) + ", not root (run it as root, or with --switch_user=false)");
+  }
+  return std::optional<UserAccount>(std::move(*account));
+}
+
+std::vector<std::string> userEnvironment(const UserAccount& user) {
+  return {"USER=" + user.name, "LOGNAME=" + user.name, "HOME=" + user.home};
+}
+
+}  // namespace tutti::agent

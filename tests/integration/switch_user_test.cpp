@@ -1,0 +1,196 @@
+// Integration: --switch_user. Tasks run as CommandInfo.user, else as
+// FrameworkInfo.user, with that user's groups only, and own their sandbox;
+// the command executor (the agent's user) still watches, health-checks and
+// kills them; wrappers that need root (namespaces/pid, rlimits) run first
+// and setpriv drops to the user last; a custom executor runs as the user
+// itself; an unknown user fails only its own task, with a message; and
+// --switch_user=false keeps everything the agent's. Real agents and tasks;
+// needs root and the user `nobody` (skipped otherwise).
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <memory>
+
+#include "common/host.hpp"
+#include "common/user.hpp"
+#include "tests/fixtures/cluster.hpp"
+#include "tutti/scheduler.hpp"
+
+namespace tutti::testing {
+namespace {
+
+FrameworkInfo frameworkAs(const std::string& user) {
+  FrameworkInfo f;
+  f.name = "switch-user-test";
+  f.user = user;
+  return f;
+}
+
+// Launches `tasks(offer)` on the first offer, once; declines the rest.
+void launchOnFirstOffer(RecordingScheduler& s,
+                        std::function<std::vector<TaskInfo>(const Offer&)> tasks) {
+  auto launched = std::make_shared<std::atomic<bool>>(false);
+  s.onOffers = [launched, tasks](SchedulerDriver* d, const std::vector<Offer>& offers) {
+    for (const auto& o : offers) {
+      if (launched->exchange(true)) {
+        d->declineOffer(o.id, Filters{3600});
+      } else {
+        d->launchTasks({o.id}, tasks(o));
+      }
+    }
+  };
+}
+
+class SwitchUserTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "switching users needs root";
+    auto u = lookupUser("nobody");
+    if (!u.ok()) GTEST_SKIP() << "no user 'nobody' here";
+    nobody_ = *u;
+    ids_ = std::to_string(nobody_.uid) + " " + std::to_string(nobody_.gid);
+  }
+  void TearDown() override {
+    if (!driver_) return;
+    driver_->stop();
+    driver_->join();
+  }
+  // A master, an agent with `options` whose sandboxes the task's user can
+  // reach (a real work dir is 0755; the test's temporary one is 0700), and
+  // a framework of `user` that launches `tasks(offer)` on its first offer.
+  void start(agent::AgentOptions options, const std::string& user,
+             std::function<std::vector<TaskInfo>(const Offer&)> tasks) {
+    master_ = StartMaster();
+    agent_ = StartAgent(*master_, options);
+    ::chmod(agent_.dir->path().c_str(), 0755);
+    launchOnFirstOffer(scheduler_, std::move(tasks));
+    driver_ = std::make_unique<TuttiSchedulerDriver>(&scheduler_, frameworkAs(user),
+                                                     master_->messageAddress());
+    ASSERT_EQ(driver_->start(), DriverStatus::DRIVER_RUNNING);
+  }
+  std::string sandboxFile(const std::string& executorId, const std::string& name) {
+    return testing::sandboxFile(agent_->options(), executorId, name);
+  }
+  bool finished(const std::string& id) {
+    return scheduler_.waitForState(TaskID(id), TaskState::TASK_FINISHED);
+  }
+
+  UserAccount nobody_;
+  std::string ids_;  // "uid gid" of nobody
+  std::unique_ptr<master::MasterDaemon> master_;
+  AgentHandle agent_;
+  RecordingScheduler scheduler_;
+  std::unique_ptr<TuttiSchedulerDriver> driver_;
+};
+
+TEST_F(SwitchUserTest, TasksRunAsTheirUserWithItsGroupsAndOwnTheirSandbox) {
+  start(testAgentOptions("", ""), "nobody", [&](const Offer& o) {
+    // The framework's user: its ids and groups only (not root's), its
+    // USER and HOME, and a sandbox it owns and can write.
+    TaskInfo fw = commandTask("fw",
+                              "id -u; id -G; echo \"$USER $HOME\"; touch mine && "
+                              "stat -c '%u %g' mine . stdout",
+                              o);
+    // The command's user wins over the framework's.
+    TaskInfo cmd = commandTask("cmd", "id -u", o);
+    cmd.command->user = "root";
+    // Health checks run as the task's user; the executor, still root, kills.
+    TaskInfo web = commandTask("web", "exec sleep 1000", o);
+    HealthCheck check;
+    check.type = HealthCheck::Type::COMMAND;
+    check.delaySeconds = 0;
+    check.intervalSeconds = 0.2;
+    check.gracePeriodSeconds = 0;
+    check.consecutiveFailures = 100;
+    CommandInfo c;
+    c.value = "[ \"$(id -u)\" = " + std::to_string(nobody_.uid) + " ]";
+    check.command = c;
+    web.healthCheck = check;
+    web.killPolicy = KillPolicy{std::chrono::milliseconds(200)};
+    return std::vector<TaskInfo>{fw, cmd, web};
+  });
+  ASSERT_TRUE(finished("fw"));
+  ASSERT_TRUE(finished("cmd"));
+  std::string u = std::to_string(nobody_.uid), g = std::to_string(nobody_.gid);
+  EXPECT_EQ(sandboxFile("fw", "stdout"), u + "\n" + g + "\nnobody " + nobody_.home + "\n" +
+                                             ids_ + "\n" + ids_ + "\n" + ids_ + "\n");
+  EXPECT_EQ(sandboxFile("cmd", "stdout"), "0\n");
+  ASSERT_TRUE(scheduler_.waitForUpdates([](const std::vector<TaskStatus>& all) {
+    for (const auto& s : all) {
+      if (s.taskId.value == "web" && s.healthy == std::optional<bool>(true)) return true;
+    }
+    return false;
+  })) << "the check never passed as the task's user";
+  driver_->killTask(TaskID("web"));
+  ASSERT_TRUE(scheduler_.waitForState(TaskID("web"), TaskState::TASK_KILLED));
+}
+
+TEST_F(SwitchUserTest, RootOnlyWrappersRunFirstAndTheTaskIsStillTheUsers) {
+  agent::AgentOptions options = testAgentOptions("", "");
+  options.isolation = "posix/rlimits,namespaces/pid";
+  start(options, "nobody", [&](const Offer& o) {
+    // A pid namespace needs root to make (and prlimit runs before it):
+    // the task is still nobody, and pid 1 of its namespace.
+    TaskInfo t = commandTask("wrapped", "ulimit -Hn; echo pid=$$; id -u; id -G", o);
+    t.container = ContainerInfo{std::nullopt, {{"RLMT_NOFILE", 100, 200}}};
+    return std::vector<TaskInfo>{t};
+  });
+  ASSERT_TRUE(finished("wrapped")) << sandboxFile("wrapped", "stderr");
+  EXPECT_EQ(sandboxFile("wrapped", "stdout"), "200\npid=1\n" + std::to_string(nobody_.uid) +
+                                                  "\n" + std::to_string(nobody_.gid) + "\n");
+}
+
+TEST_F(SwitchUserTest, ACustomExecutorRunsAsTheUserItself) {
+  start(testAgentOptions("", ""), "nobody", [&](const Offer& o) {
+    // Not a real executor: it records who it is and exits (the task is
+    // then lost with it).
+    TaskInfo t = commandTask("custom-task", "true", o);
+    t.command.reset();
+    ExecutorInfo e;
+    e.executorId = ExecutorID("custom");
+    CommandInfo c;
+    c.value = "echo \"$(id -u) $(id -g)\" > who";
+    e.command = c;
+    e.resources = *Resources::parse("cpus:0.1;mem:32");
+    t.executor = e;
+    return std::vector<TaskInfo>{t};
+  });
+  ASSERT_TRUE(waitUntil([&] { return !sandboxFile("custom", "who").empty(); }));
+  EXPECT_EQ(sandboxFile("custom", "who"), ids_ + "\n");
+}
+
+TEST_F(SwitchUserTest, AnUnknownUserFailsOnlyItsTaskWithAMessage) {
+  start(testAgentOptions("", ""), "nobody", [&](const Offer& o) {
+    TaskInfo ghost = commandTask("ghost", "true", o);
+    ghost.command->user = "no-such-user-tutti";
+    return std::vector<TaskInfo>{ghost, commandTask("fine", "id -u", o)};
+  });
+  ASSERT_TRUE(scheduler_.waitForState(TaskID("ghost"), TaskState::TASK_FAILED));
+  ASSERT_TRUE(finished("fine"));
+  auto ghost = lastUpdate(scheduler_, "ghost");
+  EXPECT_EQ(ghost->reason, Reason::REASON_CONTAINER_LAUNCH_FAILED);
+  EXPECT_NE(ghost->message.find("no user 'no-such-user-tutti'"), std::string::npos)
+      << ghost->message;
+  EXPECT_EQ(sandboxFile("fine", "stdout"), std::to_string(nobody_.uid) + "\n");
+  EXPECT_GE(getJson(agent_->httpPort(), "/metrics/snapshot")
+                .value("slave/container_launch_errors", 0.0),
+            1.0);
+}
+
+TEST_F(SwitchUserTest, WithoutSwitchUserTasksRunAsTheAgent) {
+  agent::AgentOptions options = testAgentOptions("", "");
+  options.switchUser = false;
+  start(options, "nobody", [&](const Offer& o) {
+    TaskInfo t = commandTask("mine", "id -u; stat -c %u .", o);
+    t.command->user = "nobody";
+    return std::vector<TaskInfo>{t};
+  });
+  ASSERT_TRUE(finished("mine"));
+  std::string me = std::to_string(::geteuid());
+  EXPECT_EQ(sandboxFile("mine", "stdout"), me + "\n" + me + "\n");
+}
+
+}  // namespace
+}  // namespace tutti::testing
