@@ -11,6 +11,8 @@
 #include <random>
 
 #include "agent/containerizer/task_user.hpp"
+#include "agent/fetcher/fetcher.hpp"
+#include "common/files.hpp"
 #include "common/duration.hpp"
 #include "common/ids.hpp"
 #include "common/master_detector.hpp"
@@ -544,6 +546,11 @@ ExecutorRecord* Agent::launchExecutor(FrameworkEntry& fw, const TaskInfo& task,
   }
   rec.info.frameworkId = fwId;
   rec.id = rec.info.executorId;
+  if (task.executor && task.executor->command) {
+    rec.uris = task.executor->command->uris;
+  } else if (task.command) {
+    rec.uris = task.command->uris;
+  }
   rec.directory = sandboxPath(options_.workDir, *info_.id, fwId, rec.id, rec.containerId);
   gc_->unschedule(rec.directory.substr(0, rec.directory.rfind("/runs/")));
 
@@ -609,7 +616,7 @@ ExecutorRecord* Agent::launchExecutor(FrameworkEntry& fw, const TaskInfo& task,
   auto [it, _] = fw.executors.emplace(rec.id, std::move(rec));
   ExecutorRecord* ex = &it->second;
   if (!image) {
-    startExecutor(*ex, std::move(spec), task.resources);
+    fetchThenStart(*ex, std::move(spec), task.resources);
     return ex;
   }
   ex->preparing = true;
@@ -650,18 +657,91 @@ void Agent::onContainerPrepared(const FrameworkID& fwId, const ExecutorID& exId,
   if (!ex || ex->containerId != containerId || !ex->preparing) return;
   ex->preparing = false;
   if (!status.ok()) {
-    failedLaunches_.inc();
-    LOG(WARNING) << "Cannot start container " << containerId << " of executor " << exId << ": "
-                 << status.message();
-    for (const auto& [taskId, _] : ex->queued) {
-      agentUpdate(fwId, taskId, exId, TaskState::TASK_FAILED,
-                  Reason::REASON_CONTAINER_LAUNCH_FAILED, status.message());
-    }
-    ex->queued.clear();
-    onExecutorExited(fwId, exId, std::nullopt);
+    failPreparation(*ex, status.message());
     return;
   }
-  startExecutor(*ex, std::move(spec), taskResources);
+  fetchThenStart(*ex, std::move(spec), taskResources);
+}
+
+void Agent::failPreparation(ExecutorRecord& ex, const std::string& message) {
+  failedLaunches_.inc();
+  LOG(WARNING) << "Cannot start container " << ex.containerId << " of executor " << ex.id << ": "
+               << message;
+  for (const auto& [taskId, _] : ex.queued) {
+    agentUpdate(ex.frameworkId, taskId, ex.id, TaskState::TASK_FAILED,
+                Reason::REASON_CONTAINER_LAUNCH_FAILED, message);
+  }
+  ex.queued.clear();
+  onExecutorExited(ex.frameworkId, ex.id, std::nullopt);
+}
+
+void Agent::fetchThenStart(ExecutorRecord& rec, LaunchSpec spec, const Resources& taskResources) {
+  if (rec.uris.empty()) {
+    startExecutor(rec, std::move(spec), taskResources);
+    return;
+  }
+  rec.preparing = true;
+  LaunchSpec fetch;
+  fetch.argv = {options_.launcherDir + "/tutti-fetcher", "--uris=" + fetcher::urisToJson(rec.uris)};
+  fetch.env = spec.env;
+  fetch.directory = rec.directory;
+  fetch.sandboxOwner = spec.sandboxOwner;
+  fetch.runAs = spec.sandboxOwner;  // the task's user: it reads only what that user may
+  FrameworkID f = rec.frameworkId;
+  ExecutorID e = rec.id;
+  ContainerID c = rec.containerId;
+  asyncLauncher_.launch(std::move(fetch), [this, alive = alive_, f, e, c, spec = std::move(spec),
+                                           taskResources](Result<pid_t> pid) mutable {
+    if (!*alive) {
+      if (pid.ok()) killProcessGroup(*pid, SIGKILL);
+      return;
+    }
+    if (!pid.ok()) {
+      onFetched(f, e, c, std::move(spec), taskResources, std::nullopt, pid.error());
+      return;
+    }
+    ExecutorRecord* x = findExecutor(f, e);
+    if (x && x->containerId == c && x->preparing) {
+      x->fetcherPid = *pid;
+    } else {
+      killProcessGroup(*pid, SIGKILL);  // shut down meanwhile; reaped below
+    }
+    auto done = [this, f, e, c, spec, taskResources](pid_t, std::optional<int> status) mutable {
+      onFetched(f, e, c, std::move(spec), taskResources, status, "");
+    };
+    Status w = watcher_.watch(*pid, done);
+    if (!w.ok()) {
+      int st = 0;
+      done(*pid, ::waitpid(*pid, &st, 0) == *pid ? std::optional<int>(st) : std::nullopt);
+    }
+  });
+}
+
+void Agent::onFetched(const FrameworkID& fwId, const ExecutorID& exId,
+                      const ContainerID& containerId, LaunchSpec spec,
+                      const Resources& taskResources, std::optional<int> status,
+                      const std::string& launchError) {
+  ExecutorRecord* ex = findExecutor(fwId, exId);
+  if (!ex || ex->containerId != containerId) return;
+  ex->fetcherPid = -1;
+  if (!ex->preparing) return;  // shut down while fetching: already reported
+  ex->preparing = false;
+  if (status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0) {
+    ex->uris.clear();  // fetched
+    startExecutor(*ex, std::move(spec), taskResources);
+    return;
+  }
+  std::string why = launchError;
+  if (why.empty()) {
+    // tutti-fetcher's last line in the sandbox's stderr says which URI and why.
+    auto text = readFile(ex->directory + "/stderr");
+    std::string all = text.ok() ? *text : "";
+    while (!all.empty() && all.back() == '\n') all.pop_back();
+    why = all.substr(all.rfind('\n') == std::string::npos ? 0 : all.rfind('\n') + 1);
+    if (why.size() > 1000) why.resize(1000);
+    if (why.empty()) why = "tutti-fetcher " + (status ? describeWaitStatus(*status) : "failed");
+  }
+  failPreparation(*ex, why);
 }
 
 void Agent::startExecutor(ExecutorRecord& rec, LaunchSpec spec, const Resources& taskResources) {

@@ -68,7 +68,10 @@ struct ExecutorRecord {
   std::string directory;
   bool commandExecutor = true;
   bool image = false;  // its task runs in an image: a bundle to remove at the end
-  bool preparing = false;  // its image is being pulled: nothing started yet
+  // Its image is being pulled or its URIs fetched: nothing started yet.
+  bool preparing = false;
+  std::vector<CommandURI> uris;  // fetched into the sandbox before it starts
+  pid_t fetcherPid = -1;         // tutti-fetcher, while it runs
   ExecutorState state = ExecutorState::kRegistering;
   pid_t pid = -1;  // -1 while the launcher thread is still starting it
   uint64_t pidStartTicks = 0;  // /proc/<pid>/stat start time, for recovery
@@ -189,6 +192,16 @@ class Agent {
                                  const std::optional<UserAccount>& user);
   void onContainerPrepared(const FrameworkID& fw, const ExecutorID& ex, const ContainerID& c,
                            LaunchSpec spec, Status status, const Resources& taskResources = {});
+  // Runs tutti-fetcher for the executor's URIs (as the task's user, in the
+  // sandbox) and starts the executor once it succeeded (onFetched); without
+  // URIs starts it at once.
+  void fetchThenStart(ExecutorRecord& rec, LaunchSpec spec, const Resources& taskResources);
+  void onFetched(const FrameworkID& fw, const ExecutorID& ex, const ContainerID& c,
+                 LaunchSpec spec, const Resources& taskResources, std::optional<int> status,
+                 const std::string& launchError);
+  // Its image or its URIs could not be had: its queued tasks fail with
+  // `message`, and it ends without having started.
+  void failPreparation(ExecutorRecord& ex, const std::string& message);
   // Hands the spawn to the launcher thread (cgroups and bundle first).
   void startExecutor(ExecutorRecord& rec, LaunchSpec spec, const Resources& taskResources);
   void sendLaunch(ExecutorRecord& ex, const TaskInfo& task);

@@ -70,9 +70,11 @@ void Agent::shutdownExecutor(ExecutorRecord& ex) {
   FrameworkID f = ex.frameworkId;
   ExecutorID e = ex.id;
   if (ex.preparing) {
-    // Its image is still being pulled: nothing runs, nothing to wait for
-    // (the pull's result is dropped when it comes).
+    // Its image is still being pulled or its URIs fetched: nothing runs,
+    // nothing to wait for (the pull's result is dropped when it comes; the
+    // fetcher dies here and is reaped by its watch).
     ex.preparing = false;
+    if (ex.fetcherPid > 0) killProcessGroup(ex.fetcherPid, SIGKILL);
     loop_.post("agent.executor_unprepared", [this, alive = alive_, f, e] {
       if (*alive) onExecutorExited(f, e, std::nullopt);
     });

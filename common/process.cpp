@@ -5,8 +5,6 @@
 #include <glog/logging.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sched.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,107 +25,40 @@ std::vector<char*> cstrings(const std::vector<std::string>& v) {
 
 int pidfdOpen(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 
-// The child of spawnAs(): it shares our memory (CLONE_VM) while we wait
-// for its exec, so it only makes system calls, and the id changes are raw
-// ones (glibc's setuid() & co. would signal every thread of *our* process
-// to change theirs too). A failure is left in `error`/`step` for the parent.
-struct SpawnAsChild {
-  const SpawnOptions* options;
-  char* const* argv;
-  char* const* envp;
-  int error = 0;
-  const char* step = nullptr;
-};
-
-int openAs(int target, const char* path, int flags) {
-  int fd = ::open(path, flags, 0644);
-  if (fd < 0) return -1;
-  if (fd != target) {
-    if (::dup2(fd, target) < 0) return -1;
-    ::close(fd);
-  }
-  return 0;
-}
-
-int spawnAsChild(void* arg) {
-  auto* c = static_cast<SpawnAsChild*>(arg);
-  const SpawnOptions& o = *c->options;
-  auto fail = [c](const char* step) {
-    c->error = errno;
-    c->step = step;
-    ::_exit(127);
-  };
-  // Dispositions are our own copy (no CLONE_SIGHAND); the parent blocked
-  // every signal around the clone, so no handler of its runs here.
-  for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig == SIGKILL || sig == SIGSTOP) continue;
-    struct sigaction sa;
-    std::memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_DFL;
-    ::sigaction(sig, &sa, nullptr);
-  }
-  if (o.newSession) {
-    if (::setsid() < 0) fail("setsid");
-  } else if (o.newProcessGroup) {
-    if (::setpgid(0, 0) < 0) fail("setpgid");
-  }
-  if (!o.stdinPath.empty() && openAs(0, o.stdinPath.c_str(), O_RDONLY) < 0) fail("open stdin");
-  if (!o.stdoutPath.empty() &&
-      openAs(1, o.stdoutPath.c_str(), O_WRONLY | O_CREAT | O_APPEND) < 0) {
-    fail("open stdout");
-  }
-  if (!o.stderrPath.empty() &&
-      openAs(2, o.stderrPath.c_str(), O_WRONLY | O_CREAT | O_APPEND) < 0) {
-    fail("open stderr");
-  }
-  const Credentials& cr = *o.credentials;
-  if (::syscall(SYS_setgroups, cr.groups.size(), cr.groups.data()) != 0) fail("setgroups");
-  if (::syscall(SYS_setresgid, cr.gid, cr.gid, cr.gid) != 0) fail("setresgid");
-  if (::syscall(SYS_setresuid, cr.uid, cr.uid, cr.uid) != 0) fail("setresuid");
-  if (!o.workingDir.empty() && ::chdir(o.workingDir.c_str()) != 0) fail("chdir");
-  if (::syscall(SYS_close_range, 3u, ~0u, 0) != 0) fail("close_range");
-  uint64_t none = 0;  // the kernel's sigset_t
-  ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof none);
-  ::execve(c->argv[0], c->argv, c->envp);
-  fail("exec");
-  return 127;
-}
-
-Result<pid_t> spawnAs(const SpawnOptions& o, char* const* argv, char* const* envp) {
-  constexpr size_t kStack = 64 * 1024;
-  void* stack = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (stack == MAP_FAILED) return Status::IoError(std::string("spawn: mmap: ") + std::strerror(errno));
-  SpawnAsChild child{&o, argv, envp};
-  sigset_t all, old;
-  sigfillset(&all);
-  ::pthread_sigmask(SIG_BLOCK, &all, &old);
-  // CLONE_VFORK: back here once the child has exec'd or exited.
-  pid_t pid = ::clone(spawnAsChild, static_cast<char*>(stack) + kStack,
-                      CLONE_VM | CLONE_VFORK | SIGCHLD, &child);
-  int cloneErrno = errno;
-  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  ::munmap(stack, kStack);
-  if (pid < 0) return Status::IoError(std::string("spawn: clone: ") + std::strerror(cloneErrno));
-  if (child.step) {
-    int st;
-    ::waitpid(pid, &st, 0);
-    std::string step = child.step;
-    if (step == "chdir") step += " " + o.workingDir;
-    return Status::IoError("cannot start '" + o.argv[0] + "' as uid " +
-                           std::to_string(o.credentials->uid) + ": " + step + ": " +
-                           std::strerror(child.error));
-  }
-  return pid;
-}
 }  // namespace
+
+std::string firstExecutable(std::initializer_list<const char*> paths) {
+  for (const char* p : paths) {
+    if (::access(p, X_OK) == 0) return p;
+  }
+  return "";
+}
+
+Result<std::vector<std::string>> setprivCommand(const Credentials& ids) {
+  std::string setpriv = firstExecutable({"/usr/bin/setpriv", "/bin/setpriv"});
+  if (setpriv.empty()) {
+    return Status::NotFound("running a process as another user needs setpriv (util-linux)");
+  }
+  std::string groups;
+  for (gid_t g : ids.groups) groups += (groups.empty() ? "" : ",") + std::to_string(g);
+  return std::vector<std::string>{setpriv, "--reuid=" + std::to_string(ids.uid),
+                                  "--regid=" + std::to_string(ids.gid),
+                                  groups.empty() ? "--clear-groups" : "--groups=" + groups, "--"};
+}
 
 Result<pid_t> spawnProcess(const SpawnOptions& o) {
   if (o.argv.empty()) return Status::InvalidArgument("spawn: empty argv");
   if (o.credentials) {
-    auto argv = cstrings(o.argv);
-    auto envp = cstrings(o.env);
-    return spawnAs(o, argv.data(), envp.data());
+    // setpriv (util-linux), started with our ids, drops them and execs the
+    // program: our child never runs as the other user while it shares our
+    // memory (as a vfork child does until it execs), and a process of that
+    // user can neither trace nor stop anything of ours.
+    auto prefix = setprivCommand(*o.credentials);
+    if (!prefix.ok()) return prefix.status();
+    SpawnOptions wrapped = o;
+    wrapped.credentials.reset();
+    wrapped.argv.insert(wrapped.argv.begin(), prefix->begin(), prefix->end());
+    return spawnProcess(wrapped);
   }
 
   posix_spawn_file_actions_t fa;
@@ -138,11 +69,15 @@ Result<pid_t> spawnProcess(const SpawnOptions& o) {
   if (!o.stdinPath.empty()) {
     posix_spawn_file_actions_addopen(&fa, 0, o.stdinPath.c_str(), O_RDONLY, 0);
   }
-  if (!o.stdoutPath.empty()) {
+  if (o.stdoutFd >= 0) {
+    posix_spawn_file_actions_adddup2(&fa, o.stdoutFd, 1);
+  } else if (!o.stdoutPath.empty()) {
     posix_spawn_file_actions_addopen(&fa, 1, o.stdoutPath.c_str(),
                                      O_WRONLY | O_CREAT | O_APPEND, 0644);
   }
-  if (!o.stderrPath.empty()) {
+  if (o.stderrFd >= 0) {
+    posix_spawn_file_actions_adddup2(&fa, o.stderrFd, 2);
+  } else if (!o.stderrPath.empty()) {
     posix_spawn_file_actions_addopen(&fa, 2, o.stderrPath.c_str(),
                                      O_WRONLY | O_CREAT | O_APPEND, 0644);
   }

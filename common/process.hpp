@@ -3,9 +3,8 @@
 // spawnProcess() uses posix_spawn (vfork semantics: no copy of a large
 // daemon's address space), closes every inherited descriptor above stderr,
 // resets the signal mask and dispositions, and can start a new session or
-// process group. With credentials it runs the child as another user
-// through clone(CLONE_VM|CLONE_VFORK) of its own (posix_spawn cannot change
-// ids), with the same guarantees. ProcessWatcher reports exits through the owning loop using
+// process group. With credentials the child is util-linux's setpriv, which
+// drops to them and execs the program (see setprivCommand()). ProcessWatcher reports exits through the owning loop using
 // pidfds, so it works for children and, without a wait status, for processes
 // that are not our children (e.g. executors re-attached after a restart).
 #pragma once
@@ -13,6 +12,7 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <initializer_list>
 #include <optional>
 #include <set>
 #include <string>
@@ -24,9 +24,9 @@
 
 namespace tutti {
 
-// The ids a child runs with: supplementary groups, then gid, then uid
-// (real, effective and saved), set after stdio is opened and before the
-// working directory is entered. Needs CAP_SETUID and CAP_SETGID.
+// The ids a child runs with: supplementary groups, gid and uid (real,
+// effective and saved), set by setpriv after stdio is opened and the working
+// directory entered with ours. Needs CAP_SETUID and CAP_SETGID.
 struct Credentials {
   uid_t uid = 0;
   gid_t gid = 0;
@@ -41,12 +41,23 @@ struct SpawnOptions {
   std::string stdinPath = "/dev/null";
   std::string stdoutPath;  // empty: inherit; otherwise opened O_APPEND|O_CREAT
   std::string stderrPath;
+  int stdoutFd = -1;  // >= 0: the child's stdout (instead of stdoutPath); still ours
+  int stderrFd = -1;
   bool newSession = false;       // setsid(): survives its parent's group
   bool newProcessGroup = false;  // setpgid(0, 0): killable as a group
   std::optional<Credentials> credentials;  // unset: ours
 };
 
 Result<pid_t> spawnProcess(const SpawnOptions& options);
+
+// The first of `paths` that is an executable file, or "" (for the
+// util-linux tools the agent and executor put in front of commands).
+std::string firstExecutable(std::initializer_list<const char*> paths);
+
+// `setpriv --reuid=U --regid=G --groups=…|--clear-groups --`, to put in front
+// of a command that must run with `ids` (the last of its wrappers: those in
+// front of it keep ours). NotFound without util-linux's setpriv.
+Result<std::vector<std::string>> setprivCommand(const Credentials& ids);
 
 // Text for a waitpid status: "exited with status 3", "killed by signal 9
 // (Killed)".

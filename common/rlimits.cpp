@@ -10,6 +10,8 @@
 #include <cstring>
 #include <map>
 
+#include "common/process.hpp"
+
 namespace tutti {
 
 std::optional<int> rlimitResource(const std::string& type) {
@@ -41,13 +43,7 @@ std::string ociRlimitName(const std::string& type) {
 }
 
 Result<std::vector<std::string>> prlimitCommand(const std::vector<RLimit>& limits) {
-  std::string prlimit;
-  for (const char* p : {"/usr/bin/prlimit", "/bin/prlimit"}) {
-    if (::access(p, X_OK) == 0) {
-      prlimit = p;
-      break;
-    }
-  }
+  std::string prlimit = firstExecutable({"/usr/bin/prlimit", "/bin/prlimit"});
   if (prlimit.empty()) {
     return Status::NotFound("posix/rlimits needs prlimit (util-linux) on the agent");
   }

@@ -60,10 +60,6 @@ Status FrameworkManager::validate(const FrameworkInfo& info) const {
   if (info.user.find('\0') != std::string::npos) {
     return Status::InvalidArgument("FrameworkInfo.user has a NUL byte");
   }
-  if (info.user == "root" && !master_.options().rootSubmissions) {
-    return Status::InvalidArgument(
-        "User 'root' may not run frameworks on this master (--root_submissions=false)");
-  }
   if (info.roles.size() > 1 && !info.hasCapability(FrameworkCapability::MULTI_ROLE)) {
     return Status::InvalidArgument("Several roles need the MULTI_ROLE capability");
   }
@@ -84,6 +80,15 @@ Status FrameworkManager::validate(const FrameworkInfo& info) const {
 
 void FrameworkManager::onSubscribe(const ConnectionId& from, const wire::SubscribeCall& m) {
   Status valid = validate(m.frameworkInfo);
+  // Checked at subscription only: a framework recovered from the registry
+  // or from agents keeps its tasks until it comes back (and is refused).
+  if (valid.ok() && !master_.options().rootSubmissions &&
+      (m.frameworkInfo.user == "root" || m.frameworkInfo.user.empty())) {
+    valid = Status::InvalidArgument(
+        "User '" + m.frameworkInfo.user +
+        "' may not run frameworks on this master (--root_submissions=false; an empty user "
+        "runs tasks as the agents' user)");
+  }
   if (!valid.ok()) {
     invalidSubscriptions_.inc();
     LOG(WARNING) << "Refusing subscription of framework '" << m.frameworkInfo.name

@@ -10,6 +10,25 @@
 
 namespace tutti::master {
 
+Status validateCommandUri(const CommandURI& u) {
+  auto has = [&](const std::string& prefix) { return u.value.rfind(prefix, 0) == 0; };
+  if (u.value.find('\0') != std::string::npos) return Status::InvalidArgument("a NUL byte");
+  if (u.value.size() > 8192) return Status::InvalidArgument("longer than 8192 bytes");
+  if (!has("http://") && !has("https://") && !has("file:///") && !has("/")) {
+    return Status::InvalidArgument("'" + u.value.substr(0, 200) +
+                                   "' is not http://, https://, file:///… or an absolute path");
+  }
+  if (u.outputFile) {
+    const std::string& o = *u.outputFile;
+    if (o.empty() || o[0] == '/' || o.find('\0') != std::string::npos ||
+        ("/" + o + "/").find("/../") != std::string::npos || o.size() > 4096) {
+      return Status::InvalidArgument("output_file '" + o.substr(0, 200) +
+                                     "' must be a relative path inside the sandbox");
+    }
+  }
+  return Status::OK();
+}
+
 namespace {
 Status err(const TaskInfo& task, const std::string& what) {
   return Status::InvalidArgument("Task '" + task.taskId.value + "' " + what);
@@ -38,6 +57,14 @@ Status validateCommand(const TaskInfo& task, const CommandInfo& c, const char* w
   }
   if (c.user && c.user->find('\0') != std::string::npos) {
     return err(task, "has a NUL byte in its user");
+  }
+  if (c.uris.size() > kMaxCommandUris) {
+    return err(task, "has " + std::to_string(c.uris.size()) + " URIs in its " + whose +
+                         " command; at most " + std::to_string(kMaxCommandUris));
+  }
+  for (const auto& u : c.uris) {
+    Status s = validateCommandUri(u);
+    if (!s.ok()) return err(task, "has a bad URI: " + s.message());
   }
   if (!rootSubmissions && c.user && *c.user == "root") {
     return err(task, std::string("asks to run its ") + whose +

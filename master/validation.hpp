@@ -22,6 +22,12 @@ struct LaunchContext {
   bool rootSubmissions = true;  // --root_submissions: false refuses user root
 };
 
+// URIs a command may ask the agent to fetch (agent/fetcher/fetcher.hpp).
+inline constexpr size_t kMaxCommandUris = 100;
+// http(s)://, file:///… or an absolute path; an output_file relative and
+// without "..". InvalidArgument saying what is wrong.
+Status validateCommandUri(const CommandURI& uri);
+
 // A health check Mesos would accept: known type with its fields, sane
 // times, a port for HTTP/TCP, an absolute path for HTTP.
 Status validateHealthCheck(const HealthCheck& check);

@@ -55,12 +55,22 @@ struct EnvironmentVariable {
   value @1 :Text;
 }
 
+# Mesos's CommandInfo.URI: fetched into the sandbox before the executor starts.
+struct CommandUri {
+  value @0 :Text;
+  executable @1 :Bool;
+  extract @2 :Bool = true;
+  cache @3 :Bool;
+  outputFile @4 :Text;
+}
+
 struct CommandInfo {
   shell @0 :Bool = true;
   value @1 :Text;
   arguments @2 :List(Text);
   environment @3 :List(EnvironmentVariable);
   user @4 :Text;
+  uris @5 :List(CommandUri);
 }
 
 struct KillPolicy {

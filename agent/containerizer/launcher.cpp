@@ -23,31 +23,70 @@ std::string sandboxPath(const std::string& workDir, const AgentID& agent,
          executor.value + "/runs/" + container.value;
 }
 
-Status giveSandbox(const std::string& directory, uid_t uid, gid_t gid) {
-  auto fail = [&](const std::string& what) {
-    return Status::IoError("cannot give the sandbox to uid " + std::to_string(uid) + ": " + what +
-                           ": " + std::strerror(errno));
+Result<SandboxStdio> openSandboxStdio(const std::string& directory,
+                                      const std::optional<Credentials>& owner) {
+  SandboxStdio io;
+  auto fail = [&](const std::string& what) -> Status {
+    return Status::IoError("sandbox " + directory + ": " + what + ": " + std::strerror(errno));
   };
-  if (::chown(directory.c_str(), uid, gid) != 0) return fail("chown " + directory);
-  // Made here, not by the spawn, so that they are the user's too.
-  for (const char* name : {"/stdout", "/stderr"}) {
-    std::string path = directory + name;
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0) return fail("open " + path);
-    int rc = ::fchown(fd, uid, gid);
-    ::close(fd);
-    if (rc != 0) return fail("chown " + path);
+  int dir = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dir < 0) return fail("cannot open");
+  // Opened relative to the directory, never through a symlink, and only
+  // if they are plain files of their own (a FIFO, a device or a hard link
+  // planted by the sandbox's user is refused): the files are opened with
+  // the agent's rights, and the user may own the directory already (a run
+  // after its fetcher).
+  for (auto [name, fd] : {std::pair{"stdout", &io.out}, std::pair{"stderr", &io.err}}) {
+    *fd = ::openat(dir, name, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+                   0644);
+    struct stat st;
+    if (*fd < 0 || ::fstat(*fd, &st) != 0) {
+      Status s = fail(std::string("cannot open ") + name);
+      ::close(dir);
+      return s;
+    }
+    bool ours = st.st_uid == 0 || st.st_uid == ::geteuid() || (owner && st.st_uid == owner->uid);
+    if (!S_ISREG(st.st_mode) || st.st_nlink != 1 || !ours) {
+      ::close(dir);
+      errno = EPERM;
+      return fail(std::string(name) + " is not a plain file of the sandbox");
+    }
+    ::fcntl(*fd, F_SETFL, O_APPEND);  // the task's stdout blocks as usual
+    if (owner && ::fchown(*fd, owner->uid, owner->gid) != 0) {
+      Status s = fail(std::string("cannot chown ") + name);
+      ::close(dir);
+      return s;
+    }
   }
-  return Status::OK();
+  // The directory last: its user can change nothing above before this.
+  if (owner && ::fchown(dir, owner->uid, owner->gid) != 0) {
+    Status s = fail("cannot chown");
+    ::close(dir);
+    return s;
+  }
+  ::close(dir);
+  return io;
+}
+
+SandboxStdio::~SandboxStdio() {
+  if (out >= 0) ::close(out);
+  if (err >= 0) ::close(err);
+}
+
+SandboxStdio::SandboxStdio(SandboxStdio&& o) noexcept : out(o.out), err(o.err) {
+  o.out = o.err = -1;
+}
+
+Status giveSandbox(const std::string& directory, uid_t uid, gid_t gid) {
+  auto io = openSandboxStdio(directory, Credentials{uid, gid, {}});
+  return io.ok() ? Status::OK() : io.status();
 }
 
 Result<pid_t> ProcessLauncher::launch(const LaunchSpec& spec) {
   Status s = makeDirectories(spec.directory);
   if (!s.ok()) return s;
-  if (spec.sandboxOwner) {
-    s = giveSandbox(spec.directory, spec.sandboxOwner->uid, spec.sandboxOwner->gid);
-    if (!s.ok()) return s;
-  }
+  auto stdio = openSandboxStdio(spec.directory, spec.sandboxOwner);
+  if (!stdio.ok()) return stdio.status();
   if (spec.prepare) {
     s = spec.prepare();
     if (!s.ok()) return s;
@@ -56,8 +95,8 @@ Result<pid_t> ProcessLauncher::launch(const LaunchSpec& spec) {
   o.argv = spec.argv;
   o.env = spec.env;
   o.workingDir = spec.directory;
-  o.stdoutPath = spec.directory + "/stdout";
-  o.stderrPath = spec.directory + "/stderr";
+  o.stdoutFd = stdio->out;
+  o.stderrFd = stdio->err;
   o.newSession = true;
   o.credentials = spec.runAs;
   auto pid = spawnProcess(o);

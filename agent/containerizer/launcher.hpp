@@ -98,8 +98,25 @@ class AsyncLauncher {
   std::vector<std::thread> threads_;
 };
 
-// Makes `directory` and its (created if missing) stdout and stderr files
-// belong to uid:gid. IoError naming the step that failed.
+// A sandbox's stdout and stderr, open for appending (closed on destruction).
+struct SandboxStdio {
+  int out = -1;
+  int err = -1;
+  SandboxStdio() = default;
+  SandboxStdio(SandboxStdio&& other) noexcept;
+  SandboxStdio(const SandboxStdio&) = delete;
+  ~SandboxStdio();
+};
+
+// Opens (creating them if missing) the stdout and stderr files of sandbox
+// `directory` safely although its user may own it: relative to the
+// directory, without following symlinks, refusing anything but a plain,
+// singly linked file of the agent or `owner`. With `owner`, the files and
+// then the directory are given to it. IoError naming the step that failed.
+Result<SandboxStdio> openSandboxStdio(const std::string& directory,
+                                      const std::optional<Credentials>& owner);
+
+// openSandboxStdio() for its ownership change alone.
 Status giveSandbox(const std::string& directory, uid_t uid, gid_t gid);
 
 // <work_dir>/slaves/<agent>/frameworks/<fw>/executors/<ex>/runs/<container>

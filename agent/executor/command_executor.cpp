@@ -58,21 +58,6 @@ Result<std::optional<Credentials>> taskCredentials() {
   return std::optional<Credentials>(std::move(c));
 }
 
-// util-linux's setpriv, which drops to `ids` and execs the rest of argv:
-// the last wrapper in front of a task whose wrappers need root.
-std::vector<std::string> setprivCommand(const std::string& setpriv, const Credentials& ids) {
-  std::string groups;
-  for (gid_t g : ids.groups) groups += (groups.empty() ? "" : ",") + std::to_string(g);
-  return {setpriv, "--reuid=" + std::to_string(ids.uid), "--regid=" + std::to_string(ids.gid),
-          groups.empty() ? "--clear-groups" : "--groups=" + groups, "--"};
-}
-
-std::string findTool(std::initializer_list<const char*> paths) {
-  for (const char* p : paths) {
-    if (::access(p, X_OK) == 0) return p;
-  }
-  return "";
-}
 }  // namespace
 
 CommandExecutor::CommandExecutor(Loop& loop, std::function<void()> done)
@@ -236,30 +221,22 @@ void CommandExecutor::launch(const TaskInfo& task) {
   o.newProcessGroup = true;  // killable as a group; stdout/stderr: the sandbox files
   o.stdinPath = "/dev/null";
   const bool pidNamespace = envOr("TUTTI_PID_NAMESPACE", "") == "1";
-  const bool rlimits = task.container && !task.container->rlimits.empty();
   if (taskIds_) {
-    if (pidNamespace || rlimits) {
-      // unshare and prlimit need our privileges: setpriv, last in line,
-      // drops them.
-      std::string setpriv = findTool({"/usr/bin/setpriv", "/bin/setpriv"});
-      if (setpriv.empty()) {
-        update(TaskState::TASK_FAILED,
-               "Running a task as another user with namespaces/pid or rlimits needs setpriv "
-               "(util-linux) on the agent",
-               Reason::REASON_CONTAINER_LAUNCH_FAILED);
-        finishWhenAcknowledged();
-        return;
-      }
-      auto prefix = setprivCommand(setpriv, *taskIds_);
-      o.argv.insert(o.argv.begin(), prefix.begin(), prefix.end());
-    } else {
-      o.credentials = taskIds_;
+    // setpriv drops to the task's ids last, right before the command: the
+    // wrappers in front of it (unshare, prlimit) keep ours.
+    auto prefix = setprivCommand(*taskIds_);
+    if (!prefix.ok()) {
+      update(TaskState::TASK_FAILED, "Cannot run the task as its user: " + prefix.error(),
+             Reason::REASON_CONTAINER_LAUNCH_FAILED);
+      finishWhenAcknowledged();
+      return;
     }
+    o.argv.insert(o.argv.begin(), prefix->begin(), prefix->end());
   }
   if (pidNamespace) {
     // namespaces/pid: the command is pid 1 of a namespace of its own, with
     // its own /proc; it dies with unshare (SIGKILL on its exit).
-    std::string unshare = findTool({"/usr/bin/unshare", "/bin/unshare"});
+    std::string unshare = firstExecutable({"/usr/bin/unshare", "/bin/unshare"});
     if (unshare.empty()) {
       update(TaskState::TASK_FAILED, "namespaces/pid needs unshare (util-linux) on the agent",
              Reason::REASON_CONTAINER_LAUNCH_FAILED);

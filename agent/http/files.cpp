@@ -2,7 +2,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -93,8 +95,26 @@ Result<std::string> resolveSandboxPath(const std::string& path,
   return real;
 }
 
+namespace {
+// Opens `resolved` (a realpath: no symlink in it) refusing any symlink met
+// on the way: a sandbox's user may swap a directory of it for a link to
+// elsewhere between resolveSandboxPath() and this open (openat2's
+// RESOLVE_NO_SYMLINKS; O_NOFOLLOW on the last component only where the
+// kernel lacks openat2).
+int openResolved(const std::string& resolved, int flags) {
+  struct open_how how;
+  std::memset(&how, 0, sizeof how);
+  how.flags = static_cast<uint64_t>(flags | O_NOFOLLOW | O_CLOEXEC);
+  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  int fd = static_cast<int>(::syscall(SYS_openat2, AT_FDCWD, resolved.c_str(), &how, sizeof how));
+  if (fd < 0 && errno == ENOSYS) fd = ::open(resolved.c_str(), flags | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 && errno == ELOOP) errno = EACCES;
+  return fd;
+}
+}  // namespace
+
 Result<FileChunk> readFileChunk(const std::string& resolved, int64_t offset, size_t length) {
-  int fd = ::open(resolved.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  int fd = openResolved(resolved, O_RDONLY);
   if (fd < 0) {
     if (errno == ENOENT) return Status::NotFound("'" + resolved + "' does not exist");
     return Status::IoError("Cannot open '" + resolved + "': " + std::strerror(errno));
@@ -131,8 +151,10 @@ Result<FileChunk> readFileChunk(const std::string& resolved, int64_t offset, siz
 }
 
 Result<std::vector<DirEntry>> listDirectory(const std::string& resolved) {
-  DIR* dir = ::opendir(resolved.c_str());
+  int dirFd = openResolved(resolved, O_RDONLY | O_DIRECTORY);
+  DIR* dir = dirFd >= 0 ? ::fdopendir(dirFd) : nullptr;
   if (!dir) {
+    if (dirFd >= 0) ::close(dirFd);
     if (errno == ENOTDIR) return Status::InvalidArgument("'" + resolved + "' is not a directory");
     return Status::NotFound("Cannot open directory '" + resolved + "'");
   }
@@ -142,7 +164,7 @@ Result<std::vector<DirEntry>> listDirectory(const std::string& resolved) {
     if (name == "." || name == "..") continue;
     std::string full = resolved + "/" + name;
     struct stat st;
-    if (::lstat(full.c_str(), &st) != 0) continue;
+    if (::fstatat(::dirfd(dir), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
     DirEntry d;
     d.path = full;
     d.size = st.st_size;

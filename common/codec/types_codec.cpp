@@ -168,6 +168,17 @@ void encode(const CommandInfo& v, proto::CommandInfo::Builder b) {
     }
   }
   if (v.user) b.setUser(txt(*v.user));
+  if (!v.uris.empty()) {
+    auto l = b.initUris(v.uris.size());
+    for (size_t i = 0; i < v.uris.size(); ++i) {
+      const CommandURI& u = v.uris[i];
+      l[i].setValue(txt(u.value));
+      l[i].setExecutable(u.executable);
+      l[i].setExtract(u.extract);
+      l[i].setCache(u.cache);
+      if (u.outputFile) l[i].setOutputFile(txt(*u.outputFile));
+    }
+  }
 }
 
 CommandInfo decode(proto::CommandInfo::Reader r) {
@@ -179,6 +190,15 @@ CommandInfo decode(proto::CommandInfo::Reader r) {
     v.environment.push_back(EnvironmentVariable{toStd(e.getName()), toStd(e.getValue())});
   }
   if (r.hasUser()) v.user = toStd(r.getUser());
+  for (auto u : r.getUris()) {
+    CommandURI c;
+    c.value = toStd(u.getValue());
+    c.executable = u.getExecutable();
+    c.extract = u.getExtract();
+    c.cache = u.getCache();
+    if (u.hasOutputFile()) c.outputFile = toStd(u.getOutputFile());
+    v.uris.push_back(std::move(c));
+  }
   return v;
 }
 

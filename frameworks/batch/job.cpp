@@ -87,7 +87,7 @@ Result<Stage> parseStage(const json& v, const std::string& where) {
   static const std::set<std::string> kKnown = {
       "name",    "command",        "image",       "count",   "resources",   "env",
       "depends_on", "retries",     "backoff",     "backoff_factor", "max_backoff",
-      "timeout", "parallelism",    "constraints", "user"};
+      "timeout", "parallelism",    "constraints", "user",  "fetch"};
   if (!v.is_object()) return bad(where, "must be an object");
   for (const auto& [key, _] : v.items()) {
     if (!kKnown.count(key)) return bad(where, "unknown field '" + key + "'");
@@ -105,6 +105,36 @@ Result<Stage> parseStage(const json& v, const std::string& where) {
     (key == std::string("command") ? s.command : s.image) = v[key].get<std::string>();
   }
   if (s.command.empty() && s.image.empty()) return bad(at, "needs a 'command' or an 'image'");
+  if (v.contains("fetch")) {
+    // Marathon's shape: [{"uri", "executable", "extract", "cache", "destPath"}].
+    const json& f = v["fetch"];
+    if (!f.is_array() || f.size() > 100) return bad(at, "'fetch' must be an array of at most 100 URIs");
+    for (const auto& e : f) {
+      if (!e.is_object() || !e.contains("uri") || !e["uri"].is_string()) {
+        return bad(at, "'fetch': every entry needs a string 'uri'");
+      }
+      CommandURI u;
+      u.value = e["uri"].get<std::string>();
+      bool fetchable = false;
+      for (const char* p : {"http://", "https://", "file:///", "/"}) fetchable |= u.value.rfind(p, 0) == 0;
+      if (!fetchable) return bad(at, "'fetch': '" + u.value + "' is not http(s)://, file:///… or a path");
+      for (auto [key, field] : {std::pair{"executable", &u.executable}, std::pair{"extract", &u.extract},
+                                std::pair{"cache", &u.cache}}) {
+        if (!e.contains(key)) continue;
+        if (!e[key].is_boolean()) return bad(at, std::string("'fetch': '") + key + "' must be a boolean");
+        *field = e[key].get<bool>();
+      }
+      if (e.contains("destPath")) {
+        if (!e["destPath"].is_string()) return bad(at, "'fetch': 'destPath' must be a string");
+        std::string d = e["destPath"].get<std::string>();
+        if (d.empty() || d[0] == '/' || ("/" + d + "/").find("/../") != std::string::npos) {
+          return bad(at, "'fetch': destPath '" + d + "' must be a relative path inside the sandbox");
+        }
+        u.outputFile = d;
+      }
+      s.fetch.push_back(std::move(u));
+    }
+  }
   if (v.contains("user")) {
     if (!v["user"].is_string()) return bad(at, "'user' must be a string");
     s.user = v["user"].get<std::string>();

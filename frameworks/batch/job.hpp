@@ -40,6 +40,7 @@ struct Stage {
   std::string command;                 // shell command; may be empty with an image
   std::string image;                   // Docker image; empty: a plain process
   std::string user;                    // the tasks' user; empty: the framework's
+  std::vector<CommandURI> fetch;       // fetched into each task's sandbox
   int count = 1;                       // tasks in the stage, index 0..count-1
   Resources resources;                 // per task (default cpus:0.1;mem:32)
   std::vector<EnvironmentVariable> env;

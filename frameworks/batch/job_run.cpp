@@ -137,6 +137,7 @@ Placement JobRun::place(const Offer& offer, Clock::time_point now) {
       cmd.shell = !stage.command.empty();
       cmd.value = stage.command;
       if (!stage.user.empty()) cmd.user = stage.user;
+      cmd.uris = stage.fetch;
       cmd.environment = stage.env;
       cmd.environment.push_back({"TUTTI_TASK_INDEX", std::to_string(t.index)});
       cmd.environment.push_back({"TUTTI_TASK_COUNT", std::to_string(stage.count)});

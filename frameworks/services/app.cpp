@@ -174,6 +174,46 @@ void parsePorts(FieldReader& r, AppDefinition* app) {
   }
 }
 
+// Marathon's "fetch" ([{uri, executable, extract, cache, destPath}]) and its
+// legacy "uris" (strings, extracted).
+void parseFetch(FieldReader& r, AppDefinition* app) {
+  auto fetchable = [](const std::string& uri) {
+    for (const char* p : {"http://", "https://", "file:///", "/"}) {
+      if (uri.rfind(p, 0) == 0) return uri.find('\0') == std::string::npos;
+    }
+    return false;
+  };
+  r.eachObject("fetch", [&](FieldReader& fr) {
+    CommandURI u;
+    fr.string("uri", &u.value);
+    if (!fetchable(u.value)) fr.fail("uri", "must be http://, https://, file:///… or a path");
+    fr.boolean("executable", &u.executable);
+    fr.boolean("extract", &u.extract);
+    fr.boolean("cache", &u.cache);
+    if (fr.get("destPath")) {
+      std::string dest;
+      fr.string("destPath", &dest);
+      if (dest.empty() || dest[0] == '/' || ("/" + dest + "/").find("/../") != std::string::npos) {
+        fr.fail("destPath", "must be a relative path inside the sandbox");
+      }
+      u.outputFile = dest;
+    }
+    app->fetch.push_back(std::move(u));
+  });
+  if (const json* uris = r.array("uris")) {
+    for (const auto& e : *uris) {
+      if (!e.is_string() || !fetchable(e.get<std::string>())) {
+        r.fail("uris", "every URI must be http://, https://, file:///… or a path");
+        break;
+      }
+      CommandURI u;
+      u.value = e.get<std::string>();
+      app->fetch.push_back(std::move(u));
+    }
+  }
+  if (app->fetch.size() > 100) r.fail("fetch", "at most 100 URIs");
+}
+
 void parseHealthChecks(FieldReader& r, AppDefinition* app) {
   r.eachObject("healthChecks", [&](FieldReader& hr) {
     AppHealthCheck h;
@@ -402,6 +442,7 @@ ParsedApp parseApp(const json& body, const std::string& fallbackId) {
   parseContainer(r, &app);
   parseHealthChecks(r, &app);
   parseConstraints(r, &app);
+  parseFetch(r, &app);
   if (const json* u = r.get("upgradeStrategy")) {
     if (!u->is_object()) {
       r.fail("upgradeStrategy", "error.expected.jsobject");
@@ -441,6 +482,14 @@ json toJson(const AppDefinition& app) {
   j["cmd"] = app.cmd ? json(*app.cmd) : json(nullptr);
   j["args"] = app.args ? json(*app.args) : json(nullptr);
   j["user"] = app.user ? json(*app.user) : json(nullptr);
+  json fetch = json::array();
+  for (const auto& u : app.fetch) {
+    json f = {{"uri", u.value}, {"executable", u.executable}, {"extract", u.extract},
+              {"cache", u.cache}};
+    if (u.outputFile) f["destPath"] = *u.outputFile;
+    fetch.push_back(f);
+  }
+  j["fetch"] = fetch;
   j["cpus"] = app.cpus;
   j["mem"] = app.mem;
   j["disk"] = app.disk;

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tutti/status.hpp"
+#include "tutti/types.hpp"
 
 namespace tutti::services {
 
@@ -64,6 +65,7 @@ struct AppDefinition {
   std::optional<std::string> cmd;
   std::optional<std::vector<std::string>> args;
   std::optional<std::string> user;  // the tasks' user on the agents (else the framework's)
+  std::vector<CommandURI> fetch;     // "fetch" (or legacy "uris"): into each sandbox
   double cpus = 1;
   double mem = 128;
   double disk = 0;

@@ -114,6 +114,7 @@ std::optional<InstanceLaunch> buildInstance(const AppDefinition& app,
     cmd.shell = false;  // the image's entrypoint
   }
   if (app.user) cmd.user = *app.user;
+  cmd.uris = app.fetch;
   for (const auto& [k, v] : app.env) cmd.environment.push_back({k, v});
   cmd.environment.push_back({"MARATHON_APP_ID", app.id});
   cmd.environment.push_back({"MARATHON_APP_VERSION", configVersion});

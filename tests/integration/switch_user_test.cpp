@@ -1,18 +1,28 @@
-// Integration: --switch_user. Tasks run as CommandInfo.user, else as
+// Integration: --switch_user, and fetching URIs into sandboxes.
+// --switch_user: Tasks run as CommandInfo.user, else as
 // FrameworkInfo.user, with that user's groups only, and own their sandbox;
 // the command executor (the agent's user) still watches, health-checks and
 // kills them; wrappers that need root (namespaces/pid, rlimits) run first
 // and setpriv drops to the user last; a custom executor runs as the user
 // itself; an unknown user fails only its own task, with a message; and
-// --switch_user=false keeps everything the agent's. Real agents and tasks;
-// needs root and the user `nobody` (skipped otherwise).
+// --switch_user=false keeps everything the agent's (these need root and the
+// user `nobody`; skipped otherwise). Fetching: a task finds its URIs (HTTP
+// from a server on loopback, file://, archives unpacked, executables) in its
+// sandbox; a failed fetch fails only its task, naming the URI; the fetcher
+// reads as the task's user. Real agents, fetchers and tasks.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <memory>
+#include <httplib.h>
 
+#include <atomic>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <thread>
+
+#include "common/files.hpp"
 #include "common/host.hpp"
 #include "common/user.hpp"
 #include "tests/fixtures/cluster.hpp"
@@ -43,15 +53,9 @@ void launchOnFirstOffer(RecordingScheduler& s,
   };
 }
 
-class SwitchUserTest : public ::testing::Test {
+// A master, an agent and a framework that launches on its first offer.
+class AgentTaskTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "switching users needs root";
-    auto u = lookupUser("nobody");
-    if (!u.ok()) GTEST_SKIP() << "no user 'nobody' here";
-    nobody_ = *u;
-    ids_ = std::to_string(nobody_.uid) + " " + std::to_string(nobody_.gid);
-  }
   void TearDown() override {
     if (!driver_) return;
     driver_->stop();
@@ -77,12 +81,23 @@ class SwitchUserTest : public ::testing::Test {
     return scheduler_.waitForState(TaskID(id), TaskState::TASK_FINISHED);
   }
 
-  UserAccount nobody_;
-  std::string ids_;  // "uid gid" of nobody
   std::unique_ptr<master::MasterDaemon> master_;
   AgentHandle agent_;
   RecordingScheduler scheduler_;
   std::unique_ptr<TuttiSchedulerDriver> driver_;
+};
+
+class SwitchUserTest : public AgentTaskTest {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "switching users needs root";
+    auto u = lookupUser("nobody");
+    if (!u.ok()) GTEST_SKIP() << "no user 'nobody' here";
+    nobody_ = *u;
+    ids_ = std::to_string(nobody_.uid) + " " + std::to_string(nobody_.gid);
+  }
+  UserAccount nobody_;
+  std::string ids_;  // "uid gid" of nobody
 };
 
 TEST_F(SwitchUserTest, TasksRunAsTheirUserWithItsGroupsAndOwnTheirSandbox) {
@@ -190,6 +205,105 @@ TEST_F(SwitchUserTest, WithoutSwitchUserTasksRunAsTheAgent) {
   ASSERT_TRUE(finished("mine"));
   std::string me = std::to_string(::geteuid());
   EXPECT_EQ(sandboxFile("mine", "stdout"), me + "\n" + me + "\n");
+}
+
+// ---- Fetching URIs (agent/fetcher) ----
+
+// Serves `files` (path → body) over HTTP on loopback while it lives.
+class FileServer {
+ public:
+  explicit FileServer(std::map<std::string, std::string> files) {
+    for (const auto& [path, body] : files) {
+      server_.Get(path, [body](const httplib::Request&, httplib::Response& res) {
+        res.set_content(body, "application/octet-stream");
+      });
+    }
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    waitUntil([this] { return server_.is_running(); });
+  }
+  ~FileServer() {
+    server_.stop();
+    thread_.join();
+  }
+  std::string url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
+
+ private:
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+CommandURI fetched(std::string value, std::optional<std::string> output = std::nullopt,
+                   bool executable = false) {
+  CommandURI u;
+  u.value = std::move(value);
+  u.outputFile = std::move(output);
+  u.executable = executable;
+  return u;
+}
+
+// A tar.gz of `dir`'s `entry`, made with tar(1), as bytes.
+std::string tarGz(const std::string& dir, const std::string& entry) {
+  std::string archive = dir + "/archive.tgz";
+  EXPECT_EQ(std::system(("tar -czf " + archive + " -C " + dir + " " + entry).c_str()), 0);
+  auto bytes = readFile(archive);
+  return bytes.ok() ? *bytes : "";
+}
+
+class FetchTest : public AgentTaskTest {};
+
+TEST_F(FetchTest, TasksFindTheirUrisInTheSandboxAndAFailedFetchFailsOnlyItsTask) {
+  TempDir source;
+  ASSERT_TRUE(makeDirectories(source.path() + "/app").ok());
+  std::ofstream(source.path() + "/app/conf") << "colour=blue\n";
+  std::ofstream(source.path() + "/run.sh") << "#!/bin/sh\necho running\n";
+  FileServer http({{"/app.tgz", tarGz(source.path(), "app")}});
+  start(testAgentOptions("", ""), currentUserName(), [&](const Offer& o) {
+    TaskInfo t = commandTask("with-uris", "./bin/run && cat app/conf", o);
+    t.command->uris = {fetched(http.url("/app.tgz")),
+                       fetched("file://" + source.path() + "/run.sh", "bin/run", true)};
+    TaskInfo bad = commandTask("bad-uri", "true", o);
+    bad.command->uris = {fetched(http.url("/missing.tgz"))};
+    return std::vector<TaskInfo>{t, bad};
+  });
+  ASSERT_TRUE(finished("with-uris")) << sandboxFile("with-uris", "stderr");
+  EXPECT_EQ(sandboxFile("with-uris", "stdout"), "running\ncolour=blue\n");
+  // The fetcher's progress is in the sandbox's stderr, as Mesos's is.
+  EXPECT_NE(sandboxFile("with-uris", "stderr").find("Fetched '" + http.url("/app.tgz")),
+            std::string::npos);
+  ASSERT_TRUE(scheduler_.waitForState(TaskID("bad-uri"), TaskState::TASK_FAILED));
+  auto bad = lastUpdate(scheduler_, "bad-uri");
+  EXPECT_EQ(bad->reason, Reason::REASON_CONTAINER_LAUNCH_FAILED);
+  EXPECT_NE(bad->message.find("Failed to fetch '" + http.url("/missing.tgz") + "'"),
+            std::string::npos)
+      << bad->message;
+  EXPECT_NE(bad->message.find("HTTP 404"), std::string::npos) << bad->message;
+}
+
+TEST_F(SwitchUserTest, TheFetcherRunsAsTheTasksUser) {
+  TempDir source;
+  ::chmod(source.path().c_str(), 0755);
+  std::string secret = source.path() + "/secret", open = source.path() + "/open";
+  std::ofstream(secret) << "root only";
+  std::ofstream(open) << "anyone";
+  ::chmod(secret.c_str(), 0600);
+  ::chmod(open.c_str(), 0644);
+  start(testAgentOptions("", ""), "nobody", [&](const Offer& o) {
+    TaskInfo denied = commandTask("denied", "true", o);
+    denied.command->uris = {fetched(secret)};
+    TaskInfo allowed = commandTask("allowed", "stat -c '%u %g' open; cat open", o);
+    allowed.command->uris = {fetched("file://" + open)};
+    return std::vector<TaskInfo>{denied, allowed};
+  });
+  ASSERT_TRUE(scheduler_.waitForState(TaskID("denied"), TaskState::TASK_FAILED));
+  EXPECT_NE(lastUpdate(scheduler_, "denied")->message.find("cannot read '" + secret + "'"),
+            std::string::npos)
+      << lastUpdate(scheduler_, "denied")->message;
+  ASSERT_TRUE(finished("allowed")) << sandboxFile("allowed", "stderr");
+  EXPECT_EQ(sandboxFile("allowed", "stdout"), ids_ + "\nanyone");
 }
 
 }  // namespace

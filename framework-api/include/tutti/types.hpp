@@ -122,12 +122,25 @@ struct EnvironmentVariable {
   bool operator==(const EnvironmentVariable&) const = default;
 };
 
+// Mesos's CommandInfo.URI: a file the agent fetches into the sandbox before
+// the executor starts (agent/fetcher/fetcher.hpp): http(s)://, file:// or an
+// absolute path on the agent, read as the task's user.
+struct CommandURI {
+  std::string value;
+  bool executable = false;  // chmod 0755 (and never extracted)
+  bool extract = true;      // unpack .tar[.gz|.bz2|.xz], .tgz, .tbz2, .txz, .zip, .gz
+  bool cache = false;       // accepted; every launch fetches (no fetcher cache yet)
+  std::optional<std::string> outputFile;  // path in the sandbox; default: the URI's basename
+  bool operator==(const CommandURI&) const = default;
+};
+
 struct CommandInfo {
   bool shell = true;       // run `value` with /bin/sh -c
   std::string value;       // the shell command, or the program when !shell
   std::vector<std::string> arguments;  // argv when !shell
   std::vector<EnvironmentVariable> environment;
   std::optional<std::string> user;
+  std::vector<CommandURI> uris;
   bool operator==(const CommandInfo&) const = default;
 };
 

@@ -17,7 +17,8 @@ TEST(JobTest, ParsesEveryField) {
     {"name": "extract", "command": "echo $TUTTI_TASK_INDEX", "count": 4,
      "resources": "cpus:0.5;mem:64", "env": {"A": "b"}, "retries": 2, "backoff": "500ms",
      "backoff_factor": 3, "max_backoff": 10, "timeout": "1mins", "parallelism": 2,
-     "user": "etl", "constraints": [["rack", "EQUALS", "r1"], ["zone", "LIKE", "z[0-9]"], ["hostname", "UNIQUE"]]},
+     "user": "etl", "fetch": [{"uri": "http://repo/etl.tgz"}, {"uri": "/opt/x", "executable": true}],
+     "constraints": [["rack", "EQUALS", "r1"], ["zone", "LIKE", "z[0-9]"], ["hostname", "UNIQUE"]]},
     {"name": "load", "image": "busybox", "depends_on": ["extract"]}]})");
   ASSERT_TRUE(job.ok()) << job.error();
   EXPECT_EQ(job->name, "etl");
@@ -33,6 +34,9 @@ TEST(JobTest, ParsesEveryField) {
   EXPECT_EQ(s.timeout, std::chrono::minutes(1));
   EXPECT_EQ(s.parallelism, 2);
   EXPECT_EQ(s.user, "etl");
+  ASSERT_EQ(s.fetch.size(), 2u);
+  EXPECT_TRUE(s.fetch[0].extract);
+  EXPECT_TRUE(s.fetch[1].executable);
   EXPECT_EQ(job->stages[1].user, "");  // the framework's
   ASSERT_EQ(s.constraints.size(), 3u);
   EXPECT_EQ(s.constraints[2].op, Constraint::Op::kUnique);
@@ -115,6 +119,10 @@ TEST(JobTest, RejectsBadInputWithAMessageNamingTheField) {
       {R"({"stages": [{"name": "a", "command": "x", "colour": "red"}]})", "unknown field 'colour'"},
       {R"({"stages": [{"name": "a", "command": "x", "user": ""}]})", "'user' must be a user name"},
       {R"({"stages": [{"name": "a", "command": "x", "user": 0}]})", "'user' must be a string"},
+      {R"({"stages": [{"name": "a", "command": "x", "fetch": [{"uri": "s3://b/k"}]}]})",
+       "is not http(s)://"},
+      {R"({"stages": [{"name": "a", "command": "x", "fetch": [{"uri": "/x", "destPath": "/etc/x"}]}]})",
+       "must be a relative path inside the sandbox"},
       {R"({"stages": [{"name": "a", "command": "x"}, {"name": "a", "command": "y"}]})",
        "two stages are named 'a'"},
   };

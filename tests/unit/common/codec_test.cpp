@@ -116,6 +116,15 @@ CommandInfo sampleCommand(const std::string& tag) {
   c.arguments = {tag, "--flag=1", ""};
   c.environment = {EnvironmentVariable{"PATH", "/bin:/usr/bin"}, EnvironmentVariable{"EMPTY", ""}};
   c.user = "nobody";
+  CommandURI plain;
+  plain.value = "http://example.test/" + tag + ".tgz";
+  CommandURI all;
+  all.value = "/opt/" + tag;
+  all.executable = true;
+  all.extract = false;
+  all.cache = true;
+  all.outputFile = "bin/" + tag;
+  c.uris = {plain, all};
   return c;
 }
 

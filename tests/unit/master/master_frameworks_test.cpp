@@ -25,15 +25,20 @@ class NoRootSubmissionsTest : public MasterTest {
 TEST_F(NoRootSubmissionsTest, FrameworksOfRootAreRefusedAndOthersSubscribe) {
   FrameworkInfo root = frameworkInfo("as-root");
   root.user = "root";
+  FrameworkInfo nobody = frameworkInfo("no-user");
+  nobody.user = "";  // runs as the agents' user: root, often
   transport_.inject("fw1", wire::SubscribeCall{root, {}});
   transport_.inject("fw2", wire::SubscribeCall{frameworkInfo("as-nobody"), {}});
+  transport_.inject("fw3", wire::SubscribeCall{nobody, {}});
   settle();
-  auto errors = transport_.take<wire::ErrorEvent>("fw1");
-  ASSERT_EQ(errors.size(), 1u);
-  EXPECT_HAS_SUBSTR(errors[0].message, "--root_submissions=false");
+  for (const char* refused : {"fw1", "fw3"}) {
+    auto errors = transport_.take<wire::ErrorEvent>(refused);
+    ASSERT_EQ(errors.size(), 1u) << refused;
+    EXPECT_HAS_SUBSTR(errors[0].message, "--root_submissions=false");
+  }
   EXPECT_EQ(transport_.take<wire::SubscribedEvent>("fw2").size(), 1u);
   EXPECT_EQ(master_->frameworks().all().size(), 1u);
-  EXPECT_EQ(metric("master/invalid_subscriptions"), 1);
+  EXPECT_EQ(metric("master/invalid_subscriptions"), 2);
 }
 
 TEST_F(MasterTest, TeardownKillsTasksAndCompletesTheFramework) {

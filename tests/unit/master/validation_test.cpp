@@ -99,6 +99,35 @@ TEST_F(ValidationTest, ValidCommandTaskIsCompleted) {
   EXPECT_FALSE(r->executor.has_value());
 }
 
+TEST_F(ValidationTest, UrisMustBeFetchableAndLandInTheSandbox) {
+  TaskInfo t = task();
+  auto uri = [](std::string value, std::optional<std::string> output = std::nullopt) {
+    CommandURI u;
+    u.value = std::move(value);
+    u.outputFile = std::move(output);
+    return u;
+  };
+  t.command->uris = {uri("http://h/a.tgz"), uri("https://h/b"), uri("file:///opt/c"),
+                     uri("/opt/d", "bin/d"), uri("/opt/e", "..e/x")};
+  EXPECT_TRUE(validate(t).ok()) << validate(t).error();
+  for (const auto& [bad, why] : std::vector<std::pair<CommandURI, std::string>>{
+           {uri("hdfs://nn/x"), "is not http://"},
+           {uri("relative/x"), "is not http://"},
+           {uri("file://host/x"), "is not http://"},
+           {uri(std::string("/a\0b", 4)), "NUL"},
+           {uri("/opt/x", "/etc/passwd"), "must be a relative path"},
+           {uri("/opt/x", "a/../../x"), "must be a relative path"},
+           {uri("/opt/x", ".."), "must be a relative path"},
+           {uri("/opt/x", ""), "must be a relative path"}}) {
+    TaskInfo b = task();
+    b.command->uris = {bad};
+    EXPECT_HAS_SUBSTR(error(b), why);
+  }
+  TaskInfo many = task();
+  many.command->uris.assign(kMaxCommandUris + 1, uri("/opt/x"));
+  EXPECT_HAS_SUBSTR(error(many), "at most 100");
+}
+
 TEST_F(ValidationTest, RootAsTheTaskOrExecutorUserOnlyWithRootSubmissions) {
   TaskInfo t = task();
   t.command->user = "root";

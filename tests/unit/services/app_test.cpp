@@ -41,6 +41,8 @@ TEST(AppTest, MinimalAppGetsMarathonDefaults) {
 TEST(AppTest, FullDefinitionParsesAndRoundTrips) {
   auto p = parse(R"({
     "id": "/prod/web", "cmd": "python3 -m http.server $PORT0", "user": "www-data",
+    "fetch": [{"uri": "http://repo/site.tgz"},
+              {"uri": "/opt/bin/tool", "executable": true, "destPath": "bin/tool"}],
     "cpus": 0.25, "mem": 64,
     "instances": 3, "env": {"A": "1"}, "labels": {"team": "x"},
     "portDefinitions": [{"port": 0, "name": "http"}, {"port": 0, "protocol": "udp"}],
@@ -55,6 +57,10 @@ TEST(AppTest, FullDefinitionParsesAndRoundTrips) {
   const AppDefinition& a = *p.app;
   EXPECT_EQ(a.instances, 3);
   EXPECT_EQ(a.user, "www-data");
+  ASSERT_EQ(a.fetch.size(), 2u);
+  EXPECT_TRUE(a.fetch[0].extract);
+  EXPECT_TRUE(a.fetch[1].executable);
+  EXPECT_EQ(a.fetch[1].outputFile, "bin/tool");
   ASSERT_EQ(a.healthChecks.size(), 1u);
   EXPECT_EQ(a.healthChecks[0].portIndex, 1u);
   EXPECT_EQ(a.healthChecks[0].path, "/health");
@@ -68,11 +74,13 @@ TEST(AppTest, FullDefinitionParsesAndRoundTrips) {
 }
 
 TEST(AppTest, LegacyPortsAndDockerContainer) {
-  auto p = parse(R"({"id": "db", "ports": [0, 0],
+  auto p = parse(R"({"id": "db", "ports": [0, 0], "uris": ["https://repo/db.tar.gz"],
                      "container": {"type": "DOCKER", "docker": {"image": "busybox"}}})");
   ASSERT_TRUE(p.app);
   EXPECT_EQ(p.app->portDefinitions.size(), 2u);
   EXPECT_EQ(p.app->image, "busybox");
+  ASSERT_EQ(p.app->fetch.size(), 1u);
+  EXPECT_EQ(p.app->fetch[0].value, "https://repo/db.tar.gz");
 }
 
 TEST(AppTest, InvalidFieldsAreReportedByPath) {
@@ -80,12 +88,13 @@ TEST(AppTest, InvalidFieldsAreReportedByPath) {
                      "healthChecks": [{"protocol": "SMOKE", "portIndex": 4}],
                      "constraints": [["hostname", "SOMETIMES"], ["rack", "MAX_PER"]],
                      "upgradeStrategy": {"minimumHealthCapacity": 2},
-                     "backoffFactor": 0.5, "killSelection": "RANDOM", "user": "../x"})");
+                     "backoffFactor": 0.5, "killSelection": "RANDOM", "user": "../x",
+                     "fetch": [{"uri": "ftp://x"}, {"uri": "/x", "destPath": "../y"}]})");
   EXPECT_FALSE(p.app);
   for (const char* path : {"/id", "/cpus", "/mem", "/instances", "/healthChecks(0)/protocol",
                            "/healthChecks(0)/portIndex", "/constraints(0)", "/constraints(1)",
                            "/upgradeStrategy/minimumHealthCapacity", "/backoffFactor",
-                           "/killSelection", "/user"}) {
+                           "/killSelection", "/user", "/fetch(0)/uri", "/fetch(1)/destPath"}) {
     EXPECT_TRUE(hasError(p, path)) << path;
   }
 }

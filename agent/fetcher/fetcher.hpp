@@ -1,0 +1,46 @@
+// The fetcher: puts a command's URIs (CommandInfo.uris) into its sandbox
+// before the executor starts, as Mesos's mesos-fetcher does. It runs as its
+// own process, tutti-fetcher (fetcher/main.cpp), with the task user's ids,
+// so a file:// URI reads only what that user may read. Single-threaded.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/clock.hpp"
+#include "tutti/status.hpp"
+#include "tutti/types.hpp"
+
+namespace tutti::fetcher {
+
+struct FetchOptions {
+  Duration connectTimeout = 10s;
+  Duration stallTimeout = 60s;  // no byte for this long: the download fails
+  int maxRedirects = 5;
+};
+
+// Fetches `uri` into `sandbox` (an absolute directory): downloads it
+// (http://, https:// with the system's CAs), or copies it (file:///… or an
+// absolute path), to its output_file or the URI's basename; then makes it
+// executable (0755) or, when `extract` is set and the name is an archive,
+// unpacks it next to itself. Returns the path written. Errors say which
+// URI and why: NotFound (HTTP 404, no such file), PermissionDenied,
+// Unavailable (connection, HTTP errors), InvalidArgument (a URI or name
+// that cannot be fetched), IoError.
+Result<std::string> fetchUri(const CommandURI& uri, const std::string& sandbox,
+                             const FetchOptions& options = {});
+
+// Whether `name` is an archive fetchUri() unpacks: .tar, .tar.gz, .tgz,
+// .tar.bz2, .tbz2, .tar.xz, .txz, .zip (into the directory), .gz (one file).
+bool isArchive(const std::string& name);
+
+// Unpacks archive `path` into directory `dir`. Entries that would land
+// outside it (absolute names, "..", through a symlink) make it fail with
+// InvalidArgument; what was unpacked before stays.
+Status extractArchive(const std::string& path, const std::string& dir);
+
+// The URIs as tutti-fetcher takes them on its command line (JSON).
+std::string urisToJson(const std::vector<CommandURI>& uris);
+Result<std::vector<CommandURI>> urisFromJson(const std::string& text);
+
+}  // namespace tutti::fetcher
