@@ -1,7 +1,9 @@
 #include "agent/agent.hpp"
 
 #include <glog/logging.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -504,8 +506,30 @@ void Agent::handle(const wire::RunTaskMessage& m) {
                   Reason::REASON_CONTAINER_LAUNCH_FAILED, user.error());
       return;
     }
+    // The fetcher of a task in an image runs as the framework's user on
+    // this host too (never with the agent's ids for someone else's URIs).
+    std::optional<UserAccount> fetchAs = *user;
+    const bool hasUris = (task.command && !task.command->uris.empty()) ||
+                         (task.executor && task.executor->command &&
+                          !task.executor->command->uris.empty());
+    if (hasUris && task.container && task.container->image) {
+      TaskInfo onHost = task;
+      onHost.container.reset();
+      auto host = switchedUser(options_.switchUser, fw.info, onHost);
+      if (!host.ok()) {
+        failedLaunches_.inc();
+        agentUpdate(fwId, task.taskId, exId, TaskState::TASK_FAILED,
+                    Reason::REASON_CONTAINER_LAUNCH_FAILED, "Cannot fetch the task's URIs: " +
+                                                                host.error());
+        return;
+      }
+      fetchAs = *host;
+    }
     ex = launchExecutor(fw, task, *user);
     if (!ex) return;
+    // (A plain task's fetcher got its user in launchExecutor; an image's
+    // starts once the image is there.)
+    if (ex->image && fetchAs) ex->fetchAs = Credentials{fetchAs->uid, fetchAs->gid, fetchAs->groups};
   }
   // With isolation, a task goes to the executor only once its launch
   // result is back (pid known): by then the launcher has moved it into its
@@ -589,6 +613,7 @@ ExecutorRecord* Agent::launchExecutor(FrameworkEntry& fw, const TaskInfo& task,
     }
     Credentials ids{user->uid, user->gid, user->groups};
     spec.sandboxOwner = ids;
+    rec.fetchAs = ids;
     if (rec.commandExecutor) {
       // The command executor stays ours (it signals, watches and, with
       // namespaces/pid or rlimits, wraps the task) and starts the task
@@ -675,6 +700,29 @@ void Agent::failPreparation(ExecutorRecord& ex, const std::string& message) {
   onExecutorExited(ex.frameworkId, ex.id, std::nullopt);
 }
 
+namespace {
+// The last `bytes` of sandbox file `name`, read safely although the
+// sandbox's user may own the directory: no symlink followed, a plain file
+// only, never blocking; "" otherwise.
+std::string sandboxFileTail(const std::string& dir, const char* name, size_t bytes) {
+  int d = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (d < 0) return "";
+  int fd = ::openat(d, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  ::close(d);
+  if (fd < 0) return "";
+  struct stat st;
+  std::string out;
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+    off_t from = st.st_size > static_cast<off_t>(bytes) ? st.st_size - static_cast<off_t>(bytes) : 0;
+    out.resize(static_cast<size_t>(st.st_size - from));
+    ssize_t n = ::pread(fd, out.data(), out.size(), from);
+    out.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  }
+  ::close(fd);
+  return out;
+}
+}  // namespace
+
 void Agent::fetchThenStart(ExecutorRecord& rec, LaunchSpec spec, const Resources& taskResources) {
   if (rec.uris.empty()) {
     startExecutor(rec, std::move(spec), taskResources);
@@ -682,11 +730,14 @@ void Agent::fetchThenStart(ExecutorRecord& rec, LaunchSpec spec, const Resources
   }
   rec.preparing = true;
   LaunchSpec fetch;
-  fetch.argv = {options_.launcherDir + "/tutti-fetcher", "--uris=" + fetcher::urisToJson(rec.uris)};
-  fetch.env = spec.env;
+  fetch.argv = {options_.launcherDir + "/tutti-fetcher"};
+  // Not the task's environment: the fetcher is ours. The URIs go in the
+  // environment (only its user and root read it), not on its command line.
+  fetch.env = {"PATH=" + envOr("PATH", "/usr/local/bin:/usr/bin:/bin"),
+               "TUTTI_FETCHER_URIS=" + fetcher::urisToJson(rec.uris)};
   fetch.directory = rec.directory;
-  fetch.sandboxOwner = spec.sandboxOwner;
-  fetch.runAs = spec.sandboxOwner;  // the task's user: it reads only what that user may
+  fetch.sandboxOwner = rec.fetchAs;
+  fetch.runAs = rec.fetchAs;  // the task's user: it reads only what that user may
   FrameworkID f = rec.frameworkId;
   ExecutorID e = rec.id;
   ContainerID c = rec.containerId;
@@ -728,14 +779,16 @@ void Agent::onFetched(const FrameworkID& fwId, const ExecutorID& exId,
   ex->preparing = false;
   if (status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0) {
     ex->uris.clear();  // fetched
+    // The files the fetcher's user now owns are the sandbox's own (an
+    // image task's executor is started with no owner otherwise).
+    if (!spec.sandboxOwner) spec.sandboxOwner = ex->fetchAs;
     startExecutor(*ex, std::move(spec), taskResources);
     return;
   }
   std::string why = launchError;
   if (why.empty()) {
     // tutti-fetcher's last line in the sandbox's stderr says which URI and why.
-    auto text = readFile(ex->directory + "/stderr");
-    std::string all = text.ok() ? *text : "";
+    std::string all = sandboxFileTail(ex->directory, "stderr", 4096);
     while (!all.empty() && all.back() == '\n') all.pop_back();
     why = all.substr(all.rfind('\n') == std::string::npos ? 0 : all.rfind('\n') + 1);
     if (why.size() > 1000) why.resize(1000);

@@ -72,6 +72,7 @@ struct ExecutorRecord {
   bool preparing = false;
   std::vector<CommandURI> uris;  // fetched into the sandbox before it starts
   pid_t fetcherPid = -1;         // tutti-fetcher, while it runs
+  std::optional<Credentials> fetchAs;  // the fetcher's user (unset: the agent's)
   ExecutorState state = ExecutorState::kRegistering;
   pid_t pid = -1;  // -1 while the launcher thread is still starting it
   uint64_t pidStartTicks = 0;  // /proc/<pid>/stat start time, for recovery

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <glog/logging.h>
 #include <signal.h>
+#include <poll.h>
 #include <spawn.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -25,6 +26,111 @@ std::vector<char*> cstrings(const std::vector<std::string>& v) {
 
 int pidfdOpen(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 
+int openAs(int target, const char* path, int flags) {
+  int fd = ::open(path, flags, 0644);
+  if (fd < 0) return -1;
+  if (fd != target) {
+    if (::dup2(fd, target) < 0) return -1;
+    ::close(fd);
+  }
+  return 0;
+}
+
+struct SpawnFailure {
+  int error;
+  char step[28];
+};
+
+// spawnProcess() with credentials: a fork() child (its own copy of our
+// memory, so nothing of ours runs as the user, and our dumpable flag stays)
+// that sets up stdio and its directory with our rights, drops to the ids
+// with raw system calls (only this thread changes), and execs the program
+// with its environment: no program ever runs with our ids and the child's
+// environment (LD_PRELOAD and the like). Async-signal-safe calls only. A
+// failing step is written to a close-on-exec pipe; its EOF means the exec
+// happened (waited for at most 5 s: a child its user stopped cannot hang us).
+Result<pid_t> spawnAs(const SpawnOptions& o) {
+  auto argv = cstrings(o.argv);
+  auto envp = cstrings(o.env);
+  const Credentials& ids = *o.credentials;
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0) {
+    return Status::IoError(std::string("spawn: pipe: ") + std::strerror(errno));
+  }
+  sigset_t all, old;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_BLOCK, &all, &old);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(report[0]);
+    auto fail = [&](const char* step) {
+      SpawnFailure f{errno, {}};
+      std::strncpy(f.step, step, sizeof f.step - 1);
+      (void)!::write(report[1], &f, sizeof f);
+      ::_exit(127);
+    };
+    for (int sig = 1; sig < NSIG; ++sig) {
+      if (sig == SIGKILL || sig == SIGSTOP) continue;
+      struct sigaction sa;
+      std::memset(&sa, 0, sizeof sa);
+      sa.sa_handler = SIG_DFL;
+      ::sigaction(sig, &sa, nullptr);
+    }
+    if (o.newSession ? ::setsid() < 0 : (o.newProcessGroup && ::setpgid(0, 0) < 0)) {
+      fail("setsid/setpgid");
+    }
+    if (!o.stdinPath.empty() && openAs(0, o.stdinPath.c_str(), O_RDONLY) < 0) fail("stdin");
+    if (o.stdoutFd >= 0 ? ::dup2(o.stdoutFd, 1) < 0
+                        : (!o.stdoutPath.empty() &&
+                           openAs(1, o.stdoutPath.c_str(), O_WRONLY | O_CREAT | O_APPEND) < 0)) {
+      fail("stdout");
+    }
+    if (o.stderrFd >= 0 ? ::dup2(o.stderrFd, 2) < 0
+                        : (!o.stderrPath.empty() &&
+                           openAs(2, o.stderrPath.c_str(), O_WRONLY | O_CREAT | O_APPEND) < 0)) {
+      fail("stderr");
+    }
+    if (!o.workingDir.empty() && ::chdir(o.workingDir.c_str()) != 0) fail("chdir");
+    if (::syscall(SYS_setgroups, ids.groups.size(), ids.groups.data()) != 0) fail("setgroups");
+    if (::syscall(SYS_setresgid, ids.gid, ids.gid, ids.gid) != 0) fail("setresgid");
+    if (::syscall(SYS_setresuid, ids.uid, ids.uid, ids.uid) != 0) fail("setresuid");
+    // Every descriptor above stderr goes, but the report pipe (close-on-exec).
+    for (int fd = 3; fd < report[1]; ++fd) ::close(fd);
+    ::syscall(SYS_close_range, static_cast<unsigned>(report[1]) + 1, ~0u, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execve(argv[0], argv.data(), envp.data());
+    fail("exec");
+  }
+  int forkErrno = errno;
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  ::close(report[1]);
+  if (pid < 0) {
+    ::close(report[0]);
+    return Status::IoError(std::string("spawn: fork: ") + std::strerror(forkErrno));
+  }
+  SpawnFailure f{};
+  size_t got = 0;
+  struct pollfd p = {report[0], POLLIN, 0};
+  while (got < sizeof f && ::poll(&p, 1, 5000) > 0) {
+    ssize_t n = ::read(report[0], reinterpret_cast<char*>(&f) + got, sizeof f - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  ::close(report[0]);
+  if (got == sizeof f) {
+    ::waitpid(pid, nullptr, 0);
+    f.step[sizeof f.step - 1] = '\0';
+    std::string step = f.step;
+    if (step == "chdir") step += " " + o.workingDir;
+    return Status::IoError("cannot start '" + o.argv[0] + "' as uid " + std::to_string(ids.uid) +
+                           ": " + step + ": " + std::strerror(f.error));
+  }
+  return pid;
+}
+
 }  // namespace
 
 std::string firstExecutable(std::initializer_list<const char*> paths) {
@@ -34,32 +140,9 @@ std::string firstExecutable(std::initializer_list<const char*> paths) {
   return "";
 }
 
-Result<std::vector<std::string>> setprivCommand(const Credentials& ids) {
-  std::string setpriv = firstExecutable({"/usr/bin/setpriv", "/bin/setpriv"});
-  if (setpriv.empty()) {
-    return Status::NotFound("running a process as another user needs setpriv (util-linux)");
-  }
-  std::string groups;
-  for (gid_t g : ids.groups) groups += (groups.empty() ? "" : ",") + std::to_string(g);
-  return std::vector<std::string>{setpriv, "--reuid=" + std::to_string(ids.uid),
-                                  "--regid=" + std::to_string(ids.gid),
-                                  groups.empty() ? "--clear-groups" : "--groups=" + groups, "--"};
-}
-
 Result<pid_t> spawnProcess(const SpawnOptions& o) {
   if (o.argv.empty()) return Status::InvalidArgument("spawn: empty argv");
-  if (o.credentials) {
-    // setpriv (util-linux), started with our ids, drops them and execs the
-    // program: our child never runs as the other user while it shares our
-    // memory (as a vfork child does until it execs), and a process of that
-    // user can neither trace nor stop anything of ours.
-    auto prefix = setprivCommand(*o.credentials);
-    if (!prefix.ok()) return prefix.status();
-    SpawnOptions wrapped = o;
-    wrapped.credentials.reset();
-    wrapped.argv.insert(wrapped.argv.begin(), prefix->begin(), prefix->end());
-    return spawnProcess(wrapped);
-  }
+  if (o.credentials) return spawnAs(o);
 
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;

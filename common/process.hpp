@@ -3,8 +3,9 @@
 // spawnProcess() uses posix_spawn (vfork semantics: no copy of a large
 // daemon's address space), closes every inherited descriptor above stderr,
 // resets the signal mask and dispositions, and can start a new session or
-// process group. With credentials the child is util-linux's setpriv, which
-// drops to them and execs the program (see setprivCommand()). ProcessWatcher reports exits through the owning loop using
+// process group. With credentials it forks instead (posix_spawn cannot
+// change ids): the child drops to them right before its exec, so nothing
+// runs with our ids and the child's environment. ProcessWatcher reports exits through the owning loop using
 // pidfds, so it works for children and, without a wait status, for processes
 // that are not our children (e.g. executors re-attached after a restart).
 #pragma once
@@ -25,8 +26,8 @@
 namespace tutti {
 
 // The ids a child runs with: supplementary groups, gid and uid (real,
-// effective and saved), set by setpriv after stdio is opened and the working
-// directory entered with ours. Needs CAP_SETUID and CAP_SETGID.
+// effective and saved), set after stdio is opened and the working directory
+// entered with ours. Needs CAP_SETUID and CAP_SETGID.
 struct Credentials {
   uid_t uid = 0;
   gid_t gid = 0;
@@ -54,10 +55,7 @@ Result<pid_t> spawnProcess(const SpawnOptions& options);
 // util-linux tools the agent and executor put in front of commands).
 std::string firstExecutable(std::initializer_list<const char*> paths);
 
-// `setpriv --reuid=U --regid=G --groups=…|--clear-groups --`, to put in front
-// of a command that must run with `ids` (the last of its wrappers: those in
-// front of it keep ours). NotFound without util-linux's setpriv.
-Result<std::vector<std::string>> setprivCommand(const Credentials& ids);
+
 
 // Text for a waitpid status: "exited with status 3", "killed by signal 9
 // (Killed)".

@@ -222,16 +222,17 @@ void CommandExecutor::launch(const TaskInfo& task) {
   o.stdinPath = "/dev/null";
   const bool pidNamespace = envOr("TUTTI_PID_NAMESPACE", "") == "1";
   if (taskIds_) {
-    // setpriv drops to the task's ids last, right before the command: the
-    // wrappers in front of it (unshare, prlimit) keep ours.
-    auto prefix = setprivCommand(*taskIds_);
-    if (!prefix.ok()) {
-      update(TaskState::TASK_FAILED, "Cannot run the task as its user: " + prefix.error(),
-             Reason::REASON_CONTAINER_LAUNCH_FAILED);
+    const bool rlimits = task.container && !task.container->rlimits.empty();
+    if (pidNamespace || rlimits) {
+      // Their wrappers (unshare, prlimit) need our ids, and would run with
+      // the task's environment (LD_PRELOAD…) before dropping them.
+      update(TaskState::TASK_FAILED,
+             "Tasks of another user cannot run with namespaces/pid or rlimits on this agent yet",
+             Reason::REASON_TASK_INVALID);
       finishWhenAcknowledged();
       return;
     }
-    o.argv.insert(o.argv.begin(), prefix->begin(), prefix->end());
+    o.credentials = taskIds_;  // dropped in the child, right before its exec
   }
   if (pidNamespace) {
     // namespaces/pid: the command is pid 1 of a namespace of its own, with

@@ -45,6 +45,20 @@ Result<std::string> destinationIn(const std::string& sandbox, const CommandURI& 
       ("/" + name + "/").find("/../") != std::string::npos || name == "." ) {
     return Status::InvalidArgument("cannot name a file in the sandbox after '" + name + "'");
   }
+  // Nothing on the way may be a symlink (an earlier URI's archive may
+  // have made one): the fetcher is the sandbox's only writer meanwhile, so
+  // what is checked here stays true.
+  std::string at = sandbox;
+  for (size_t i = 0, j; (j = name.find('/', i)) != std::string::npos || i < name.size(); i = j + 1) {
+    if (j == std::string::npos) j = name.size();
+    at += "/" + name.substr(i, j - i);
+    struct stat st;
+    if (::lstat(at.c_str(), &st) != 0) break;  // made below
+    if (S_ISLNK(st.st_mode)) {
+      return Status::InvalidArgument("'" + name + "' goes through a symlink in the sandbox");
+    }
+    if (j == name.size()) break;
+  }
   std::string dest = sandbox + "/" + name;
   auto slash = dest.rfind('/');
   if (slash > sandbox.size()) {
@@ -160,7 +174,8 @@ Status download(const std::string& url, const std::string& dest, const FetchOpti
 }
 
 Status copyFile(const std::string& source, const std::string& dest) {
-  int in = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO must not hang the fetcher (refused below).
+  int in = ::open(source.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (in < 0) {
     if (errno == ENOENT) return Status::NotFound("no file '" + source + "'");
     if (errno == EACCES) return Status::PermissionDenied("cannot read '" + source + "'");
@@ -171,6 +186,7 @@ Status copyFile(const std::string& source, const std::string& dest) {
     ::close(in);
     return Status::InvalidArgument("'" + source + "' is not a regular file");
   }
+  ::fcntl(in, F_SETFL, 0);
   std::string tmp = dest + ".fetching";
   int out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
                    st.st_mode & 0777);
@@ -288,6 +304,24 @@ Status extractArchive(const std::string& path, const std::string& dir) {
       break;
     }
     const char* name = archive_entry_pathname(entry);
+    std::string entryName = name ? name : "?";
+    // Plain files, directories and links that stay inside; no set-id bits
+    // or devices, whoever runs the fetcher.
+    mode_t type = archive_entry_filetype(entry);
+    const char* link = archive_entry_symlink(entry);
+    const char* hard = archive_entry_hardlink(entry);
+    auto escapes = [](const char* target) {
+      if (!target) return false;
+      std::string t = target;
+      return t.empty() || t[0] == '/' || ("/" + t + "/").find("/../") != std::string::npos;
+    };
+    if ((type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK) || escapes(link) ||
+        escapes(hard)) {
+      result = Status::InvalidArgument("archive '" + path + "': entry '" + entryName +
+                                       "' refused: only files, directories and links inside");
+      break;
+    }
+    archive_entry_set_perm(entry, archive_entry_perm(entry) & 0777);
     if (archive_write_header(out.get(), entry) < ARCHIVE_WARN) {
       result = Status::InvalidArgument("archive '" + path + "': entry '" +
                                        std::string(name ? name : "?") +
@@ -342,7 +376,7 @@ Result<std::string> fetchUri(const CommandURI& uri, const std::string& sandbox,
   if (uri.executable) {
     if (::chmod(dest->c_str(), 0755) != 0) return ioError("cannot make " + *dest + " executable");
   } else if (uri.extract && isArchive(*dest)) {
-    s = extractArchive(*dest, dest->substr(0, dest->rfind('/')));
+    s = extractArchive(*dest, sandbox);  // into the sandbox, as Mesos does
     if (!s.ok()) return s;
   }
   return *dest;

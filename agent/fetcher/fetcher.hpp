@@ -23,7 +23,8 @@ struct FetchOptions {
 // (http://, https:// with the system's CAs), or copies it (file:///… or an
 // absolute path), to its output_file or the URI's basename; then makes it
 // executable (0755) or, when `extract` is set and the name is an archive,
-// unpacks it next to itself. Returns the path written. Errors say which
+// unpacks it into the sandbox (the archive stays). A destination through a
+// symlink in the sandbox is refused. Returns the path written. Errors say which
 // URI and why: NotFound (HTTP 404, no such file), PermissionDenied,
 // Unavailable (connection, HTTP errors), InvalidArgument (a URI or name
 // that cannot be fetched), IoError.
@@ -34,9 +35,12 @@ Result<std::string> fetchUri(const CommandURI& uri, const std::string& sandbox,
 // .tar.bz2, .tbz2, .tar.xz, .txz, .zip (into the directory), .gz (one file).
 bool isArchive(const std::string& name);
 
-// Unpacks archive `path` into directory `dir`. Entries that would land
-// outside it (absolute names, "..", through a symlink) make it fail with
-// InvalidArgument; what was unpacked before stays.
+// Unpacks archive `path` into directory `dir`. Only files, directories and
+// links whose targets stay inside (relative, no "..") are unpacked, without
+// set-id bits; entries that would land outside (absolute names, "..",
+// through a symlink) or are anything else make it fail with
+// InvalidArgument; what was unpacked before stays. Changes the working
+// directory meanwhile: tutti-fetcher (one thread) only.
 Status extractArchive(const std::string& path, const std::string& dir);
 
 // The URIs as tutti-fetcher takes them on its command line (JSON).

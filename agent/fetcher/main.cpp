@@ -6,12 +6,14 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "agent/fetcher/fetcher.hpp"
 #include "common/duration.hpp"
 
-DEFINE_string(uris, "[]", "The URIs, as JSON: [{\"value\", \"executable\", \"extract\", "
-                          "\"cache\", \"output_file\"}]");
+DEFINE_string(uris, "", "The URIs, as JSON: [{\"value\", \"executable\", \"extract\", "
+                        "\"cache\", \"output_file\"}] (default: $TUTTI_FETCHER_URIS, which "
+                        "the agent uses: not shown by ps)");
 DEFINE_string(sandbox, "", "Directory to fetch into (default: the working directory)");
 DEFINE_string(stall_timeout, "1mins", "A download that receives nothing this long fails");
 
@@ -27,7 +29,9 @@ int main(int argc, char** argv) {
     }
     sandbox = cwd;
   }
-  auto uris = tutti::fetcher::urisFromJson(FLAGS_uris);
+  const char* fromEnv = std::getenv("TUTTI_FETCHER_URIS");
+  auto uris = tutti::fetcher::urisFromJson(
+      !FLAGS_uris.empty() ? FLAGS_uris : fromEnv ? std::string(fromEnv) : std::string("[]"));
   if (!uris.ok()) {
     std::fprintf(stderr, "Failed to fetch: %s\n", uris.error().c_str());
     return 1;

@@ -200,6 +200,7 @@ void parseFetch(FieldReader& r, AppDefinition* app) {
     }
     app->fetch.push_back(std::move(u));
   });
+  if (r.get("fetch") && r.get("uris")) r.fail("uris", "give either 'fetch' or 'uris', not both");
   if (const json* uris = r.array("uris")) {
     for (const auto& e : *uris) {
       if (!e.is_string() || !fetchable(e.get<std::string>())) {

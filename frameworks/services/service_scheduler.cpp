@@ -465,6 +465,8 @@ Result<DeploymentRef> ServiceScheduler::updateApp(const std::string& id, const j
   if (patch.contains("portDefinitions") && !patch.contains("ports")) merged.erase("ports");
   if (patch.contains("cmd") && !patch.contains("args")) merged.erase("args");
   if (patch.contains("args") && !patch.contains("cmd")) merged.erase("cmd");
+  if (patch.contains("uris") && !patch.contains("fetch")) merged.erase("fetch");
+  if (patch.contains("fetch") && !patch.contains("uris")) merged.erase("uris");
   ParsedApp parsed = parseApp(merged, id);
   if (!parsed.app) {
     *errors = parsed.errors;

@@ -2,8 +2,8 @@
 // --switch_user: Tasks run as CommandInfo.user, else as
 // FrameworkInfo.user, with that user's groups only, and own their sandbox;
 // the command executor (the agent's user) still watches, health-checks and
-// kills them; wrappers that need root (namespaces/pid, rlimits) run first
-// and setpriv drops to the user last; a custom executor runs as the user
+// kills them; wrappers that need root (namespaces/pid, rlimits) are refused
+// for another user; a custom executor runs as the user
 // itself; an unknown user fails only its own task, with a message; and
 // --switch_user=false keeps everything the agent's (these need root and the
 // user `nobody`; skipped otherwise). Fetching: a task finds its URIs (HTTP
@@ -142,19 +142,23 @@ TEST_F(SwitchUserTest, TasksRunAsTheirUserWithItsGroupsAndOwnTheirSandbox) {
   ASSERT_TRUE(scheduler_.waitForState(TaskID("web"), TaskState::TASK_KILLED));
 }
 
-TEST_F(SwitchUserTest, RootOnlyWrappersRunFirstAndTheTaskIsStillTheUsers) {
+TEST_F(SwitchUserTest, RootOnlyWrappersAreRefusedForAnotherUser) {
+  // unshare and prlimit need the agent's ids and would run with the task's
+  // environment (LD_PRELOAD…) before dropping them: refused, with a reason.
   agent::AgentOptions options = testAgentOptions("", "");
   options.isolation = "posix/rlimits,namespaces/pid";
   start(options, "nobody", [&](const Offer& o) {
-    // A pid namespace needs root to make (and prlimit runs before it):
-    // the task is still nobody, and pid 1 of its namespace.
-    TaskInfo t = commandTask("wrapped", "ulimit -Hn; echo pid=$$; id -u; id -G", o);
+    TaskInfo t = commandTask("wrapped", "id -u", o);
     t.container = ContainerInfo{std::nullopt, {{"RLMT_NOFILE", 100, 200}}};
-    return std::vector<TaskInfo>{t};
+    return std::vector<TaskInfo>{t, commandTask("plain", "echo pid=$$; id -u", o)};
   });
-  ASSERT_TRUE(finished("wrapped")) << sandboxFile("wrapped", "stderr");
-  EXPECT_EQ(sandboxFile("wrapped", "stdout"), "200\npid=1\n" + std::to_string(nobody_.uid) +
-                                                  "\n" + std::to_string(nobody_.gid) + "\n");
+  ASSERT_TRUE(scheduler_.waitForState(TaskID("wrapped"), TaskState::TASK_FAILED));
+  EXPECT_NE(lastUpdate(scheduler_, "wrapped")->message.find("namespaces/pid or rlimits"),
+            std::string::npos)
+      << lastUpdate(scheduler_, "wrapped")->message;
+  EXPECT_EQ(sandboxFile("wrapped", "stdout"), "");
+  // Also namespaces/pid alone: the agent's other tasks are refused the same way.
+  ASSERT_TRUE(scheduler_.waitForState(TaskID("plain"), TaskState::TASK_FAILED));
 }
 
 TEST_F(SwitchUserTest, ACustomExecutorRunsAsTheUserItself) {

@@ -24,6 +24,8 @@ struct Entry {
   std::string name;
   std::string data;          // a file's contents
   std::string symlinkTo;     // non-empty: a symlink
+  mode_t type = AE_IFREG;    // or AE_IFCHR, AE_IFIFO…
+  mode_t perm = 0644;
 };
 
 // Writes `entries` as a tar.gz, or a zip when `zip`.
@@ -44,8 +46,8 @@ void writeArchive(const std::string& path, const std::vector<Entry>& entries, bo
       archive_entry_set_symlink(entry, e.symlinkTo.c_str());
       archive_entry_set_perm(entry, 0777);
     } else {
-      archive_entry_set_filetype(entry, AE_IFREG);
-      archive_entry_set_perm(entry, 0644);
+      archive_entry_set_filetype(entry, e.type);
+      archive_entry_set_perm(entry, e.perm);
       archive_entry_set_size(entry, static_cast<la_int64_t>(e.data.size()));
     }
     archive_write_header(a, entry);
@@ -110,6 +112,9 @@ TEST_F(FetcherTest, CopiesLocalFilesToTheirNamesAndMakesThemExecutable) {
   ASSERT_EQ(::stat(run->c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0755u);
 
+  ASSERT_EQ(::mkfifo((source_ + "/fifo").c_str(), 0644), 0);
+  auto fifo = fetchUri(uri(source_ + "/fifo"), sandbox_);  // returns: no writer awaited
+  EXPECT_EQ(fifo.status().code(), Status::Code::kInvalidArgument) << fifo.error();
   auto missing = fetchUri(uri(source_ + "/nope"), sandbox_);
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().code(), Status::Code::kNotFound);
@@ -122,7 +127,7 @@ TEST_F(FetcherTest, CopiesLocalFilesToTheirNamesAndMakesThemExecutable) {
   EXPECT_EQ(filesOutsideSandbox(), 0u);
 }
 
-TEST_F(FetcherTest, UnpacksArchivesNextToThemUnlessTold) {
+TEST_F(FetcherTest, UnpacksArchivesIntoTheSandboxUnlessTold) {
   writeArchive(source_ + "/app.tar.gz", {{"app/run.sh", "echo app\n", ""}, {"app/conf", "x=1", ""}});
   writeArchive(source_ + "/site.zip", {{"index.html", "<h1>hi</h1>", ""}}, true);
   auto tgz = fetchUri(uri(source_ + "/app.tar.gz"), sandbox_);
@@ -137,6 +142,14 @@ TEST_F(FetcherTest, UnpacksArchivesNextToThemUnlessTold) {
   ASSERT_EQ(std::system(("printf 'one line' | gzip > " + source_ + "/note.txt.gz").c_str()), 0);
   ASSERT_TRUE(fetchUri(uri(source_ + "/note.txt.gz"), sandbox_).ok());
   EXPECT_EQ(contents(sandbox_ + "/note.txt"), "one line");
+
+  // Unpacked into the sandbox even when the archive is put in a directory.
+  CommandURI nested = uri(source_ + "/app.tar.gz");
+  nested.outputFile = "dl/app.tar.gz";
+  ::unlink((sandbox_ + "/app/conf").c_str());
+  ASSERT_TRUE(fetchUri(nested, sandbox_).ok());
+  EXPECT_EQ(contents(sandbox_ + "/app/conf"), "x=1");
+  EXPECT_FALSE(std::filesystem::exists(sandbox_ + "/dl/app"));
 
   ::unlink((sandbox_ + "/index.html").c_str());
   CommandURI keep = uri(source_ + "/site.zip");
@@ -153,6 +166,9 @@ TEST_F(FetcherTest, ArchivesThatWriteOutsideTheSandboxAreRefused) {
       {"dotdot.tar.gz", {{"../escaped", "x", ""}}},
       {"absolute.tar.gz", {{outside + "/escaped", "x", ""}}},
       {"through-link.tar.gz", {{"link", "", outside}, {"link/escaped", "x", ""}}},
+      {"device.tar.gz", {{"null", "", "", AE_IFCHR}}},
+      {"fifo.tar.gz", {{"pipe", "", "", AE_IFIFO}}},
+      {"uplink.tar.gz", {{"up", "", "../.."}}},
   };
   for (const auto& [name, entries] : hostile) {
     writeArchive(source_ + "/" + name, entries);
@@ -161,6 +177,26 @@ TEST_F(FetcherTest, ArchivesThatWriteOutsideTheSandboxAreRefused) {
     EXPECT_EQ(r.status().code(), Status::Code::kInvalidArgument) << name << ": " << r.error();
     EXPECT_NE(r.error().find("refused"), std::string::npos) << name << ": " << r.error();
   }
+  // A link that stays inside is fine; a later URI may not write through it,
+  // nor through one that leads out.
+  writeArchive(source_ + "/links.tar.gz", {{"inner", "", "sub"}, {"sub/f", "x", ""}});
+  ASSERT_TRUE(fetchUri(uri(source_ + "/links.tar.gz"), sandbox_).ok());
+  ASSERT_EQ(::symlink(outside.c_str(), (sandbox_ + "/out").c_str()), 0);
+  std::string plain = source_ + "/plain";
+  std::ofstream(plain) << "p";
+  for (const char* via : {"out/escaped", "inner/escaped"}) {
+    CommandURI through = uri(plain);
+    through.outputFile = via;
+    auto r = fetchUri(through, sandbox_);
+    EXPECT_FALSE(r.ok()) << via;
+    EXPECT_NE(r.error().find("symlink"), std::string::npos) << r.error();
+  }
+  // No set-id bits from an archive, whoever fetches.
+  writeArchive(source_ + "/suid.tar.gz", {{"tool", "x", "", AE_IFREG, 04755}});
+  ASSERT_TRUE(fetchUri(uri(source_ + "/suid.tar.gz"), sandbox_).ok());
+  struct stat st;
+  ASSERT_EQ(::stat((sandbox_ + "/tool").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0755u);
   EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/escaped"));
   EXPECT_FALSE(std::filesystem::exists(outside + "/escaped"));
 }

@@ -7,9 +7,11 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <sstream>
 #include <string>
 
@@ -27,6 +29,8 @@ class SpawnAsUserTest : public ::testing::Test {
     auto u = lookupUser("nobody");
     if (!u.ok()) GTEST_SKIP() << "no user 'nobody' here";
     nobody_ = *u;
+    // Like an agent's work dir: others may pass through (mkdtemp: 0700).
+    ASSERT_EQ(::chmod(dir_.path().c_str(), 0755), 0);
   }
   // Runs `script` with /bin/sh as nobody (groups: nobody's and `extra`);
   // its stdout, or "" after a failure the test reports.
@@ -95,16 +99,44 @@ TEST_F(SpawnAsUserTest, ChildKeepsNoDescriptorOrSignalStateOfOurs) {
   EXPECT_EQ(mask("SigIgn") & (1ull << (SIGPIPE - 1)), 0u) << out;  // (the runner may ignore others)
 }
 
-TEST_F(SpawnAsUserTest, AProgramThatCannotRunEndsItsChildWithStatus127) {
+TEST_F(SpawnAsUserTest, AProgramThatCannotRunIsAnErrorNamingTheStep) {
   SpawnOptions o;
   o.argv = {dir_.path() + "/missing"};
-  o.stderrPath = "/dev/null";
+  o.credentials = Credentials{nobody_.uid, nobody_.gid, {}};
+  auto pid = spawnProcess(o);
+  ASSERT_FALSE(pid.ok());
+  EXPECT_NE(pid.error().find("exec: No such file or directory"), std::string::npos)
+      << pid.error();
+  EXPECT_NE(pid.error().find("as uid " + std::to_string(nobody_.uid)), std::string::npos);
+}
+
+// The child's environment reaches only the program, as the user: a
+// preloaded library never runs with our ids (no root process of ours execs
+// with the task's LD_PRELOAD).
+TEST_F(SpawnAsUserTest, TheChildsEnvironmentNeverRunsWithOurIds) {
+  if (firstExecutable({"/usr/bin/cc"}).empty()) GTEST_SKIP() << "no C compiler to build a library";
+  std::string src = dir_.path() + "/spy.c", lib = dir_.path() + "/spy.so",
+              log = dir_.path() + "/uids";
+  std::ofstream(src) << "#include <stdio.h>\n#include <unistd.h>\n"
+                        "__attribute__((constructor)) static void spy(void) {\n"
+                        "  FILE* f = fopen(\"" << log << "\", \"a\");\n"
+                        "  if (f) { fprintf(f, \"%d\\n\", (int)getuid()); fclose(f); }\n}\n";
+  ASSERT_EQ(std::system(("/usr/bin/cc -shared -fPIC -o " + lib + " " + src).c_str()), 0);
+  int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0666);
+  ASSERT_GE(fd, 0);
+  ::fchmod(fd, 0666);
+  ::close(fd);
+  SpawnOptions o;
+  o.argv = {"/bin/true"};
+  o.env = {"LD_PRELOAD=" + lib};
   o.credentials = Credentials{nobody_.uid, nobody_.gid, {}};
   auto pid = spawnProcess(o);
   ASSERT_TRUE(pid.ok()) << pid.error();
   int st = 0;
   ASSERT_EQ(::waitpid(*pid, &st, 0), *pid);
-  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 127) << describeWaitStatus(st);
+  auto uids = readFile(log);
+  ASSERT_TRUE(uids.ok()) << uids.error();
+  EXPECT_EQ(*uids, std::to_string(nobody_.uid) + "\n");
 }
 
 TEST(LookupUserTest, FindsRootAndRefusesWhatIsNoUser) {
