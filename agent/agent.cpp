@@ -712,7 +712,7 @@ std::string sandboxFileTail(const std::string& dir, const char* name, size_t byt
   if (fd < 0) return "";
   struct stat st;
   std::string out;
-  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1) {
     off_t from = st.st_size > static_cast<off_t>(bytes) ? st.st_size - static_cast<off_t>(bytes) : 0;
     out.resize(static_cast<size_t>(st.st_size - from));
     ssize_t n = ::pread(fd, out.data(), out.size(), from);

@@ -10,7 +10,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 namespace tutti {
@@ -57,6 +59,18 @@ Result<pid_t> spawnAs(const SpawnOptions& o) {
   if (::pipe2(report, O_CLOEXEC) != 0) {
     return Status::IoError(std::string("spawn: pipe: ") + std::strerror(errno));
   }
+  // The child's end above stdio (were 0-2 closed here, dup2 would replace it).
+  if (report[1] < 3) {
+    int moved = ::fcntl(report[1], F_DUPFD_CLOEXEC, 3);
+    ::close(report[1]);
+    report[1] = moved;
+    if (moved < 0) {
+      ::close(report[0]);
+      return Status::IoError(std::string("spawn: pipe: ") + std::strerror(errno));
+    }
+  }
+  long maxFd = ::sysconf(_SC_OPEN_MAX);
+  if (maxFd < 0 || maxFd > 65536) maxFd = 65536;
   sigset_t all, old;
   sigfillset(&all);
   ::pthread_sigmask(SIG_BLOCK, &all, &old);
@@ -66,6 +80,7 @@ Result<pid_t> spawnAs(const SpawnOptions& o) {
     auto fail = [&](const char* step) {
       SpawnFailure f{errno, {}};
       std::strncpy(f.step, step, sizeof f.step - 1);
+      ::signal(SIGPIPE, SIG_IGN);  // a parent that stopped listening: exit 127 all the same
       (void)!::write(report[1], &f, sizeof f);
       ::_exit(127);
     };
@@ -91,12 +106,16 @@ Result<pid_t> spawnAs(const SpawnOptions& o) {
       fail("stderr");
     }
     if (!o.workingDir.empty() && ::chdir(o.workingDir.c_str()) != 0) fail("chdir");
+    // Every descriptor of ours above stderr goes (but the report pipe,
+    // close-on-exec) before the ids change: nothing of ours is left to a
+    // child its user may stop.
+    for (int fd = 3; fd < report[1]; ++fd) ::close(fd);
+    if (::syscall(SYS_close_range, static_cast<unsigned>(report[1]) + 1, ~0u, 0) != 0) {
+      for (long fd = report[1] + 1; fd < maxFd; ++fd) ::close(static_cast<int>(fd));
+    }
     if (::syscall(SYS_setgroups, ids.groups.size(), ids.groups.data()) != 0) fail("setgroups");
     if (::syscall(SYS_setresgid, ids.gid, ids.gid, ids.gid) != 0) fail("setresgid");
     if (::syscall(SYS_setresuid, ids.uid, ids.uid, ids.uid) != 0) fail("setresuid");
-    // Every descriptor above stderr goes, but the report pipe (close-on-exec).
-    for (int fd = 3; fd < report[1]; ++fd) ::close(fd);
-    ::syscall(SYS_close_range, static_cast<unsigned>(report[1]) + 1, ~0u, 0);
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -113,7 +132,13 @@ Result<pid_t> spawnAs(const SpawnOptions& o) {
   SpawnFailure f{};
   size_t got = 0;
   struct pollfd p = {report[0], POLLIN, 0};
-  while (got < sizeof f && ::poll(&p, 1, 5000) > 0) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (got < sizeof f) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    int ready = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(0, left.count())));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) break;
     ssize_t n = ::read(report[0], reinterpret_cast<char*>(&f) + got, sizeof f - got);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
@@ -121,7 +146,11 @@ Result<pid_t> spawnAs(const SpawnOptions& o) {
   }
   ::close(report[0]);
   if (got == sizeof f) {
-    ::waitpid(pid, nullptr, 0);
+    // It exits; SIGKILL all the same, so that one its user stopped cannot
+    // hold this thread in waitpid.
+    ::kill(pid, SIGKILL);
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
     f.step[sizeof f.step - 1] = '\0';
     std::string step = f.step;
     if (step == "chdir") step += " " + o.workingDir;

@@ -31,6 +31,12 @@ Result<SandboxStdio> openSandboxStdio(const std::string& directory,
   };
   int dir = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (dir < 0) return fail("cannot open");
+  struct stat dirStat;
+  if (::fstat(dir, &dirStat) != 0) {
+    Status s = fail("cannot stat");
+    ::close(dir);
+    return s;
+  }
   // Opened relative to the directory, never through a symlink, and only
   // if they are plain files of their own (a FIFO, a device or a hard link
   // planted by the sandbox's user is refused): the files are opened with
@@ -45,7 +51,10 @@ Result<SandboxStdio> openSandboxStdio(const std::string& directory,
       ::close(dir);
       return s;
     }
-    bool ours = st.st_uid == 0 || st.st_uid == ::geteuid() || (owner && st.st_uid == owner->uid);
+    // The directory's owner (e.g. the fetcher's user before a container's
+    // user gets it) could have put anything there anyway.
+    bool ours = st.st_uid == 0 || st.st_uid == ::geteuid() || st.st_uid == dirStat.st_uid ||
+                (owner && st.st_uid == owner->uid);
     if (!S_ISREG(st.st_mode) || st.st_nlink != 1 || !ours) {
       ::close(dir);
       errno = EPERM;

@@ -41,7 +41,7 @@ std::string basenameOf(const std::string& uri) {
 // `name` relative to the sandbox, without "..": where the URI goes.
 Result<std::string> destinationIn(const std::string& sandbox, const CommandURI& uri) {
   std::string name = uri.outputFile ? *uri.outputFile : basenameOf(uri.value);
-  if (name.empty() || name[0] == '/' || name.find('\0') != std::string::npos ||
+  if (name.empty() || name[0] == '/' || name.back() == '/' || name.find('\0') != std::string::npos ||
       ("/" + name + "/").find("/../") != std::string::npos || name == "." ) {
     return Status::InvalidArgument("cannot name a file in the sandbox after '" + name + "'");
   }
@@ -315,8 +315,10 @@ Status extractArchive(const std::string& path, const std::string& dir) {
       std::string t = target;
       return t.empty() || t[0] == '/' || ("/" + t + "/").find("/../") != std::string::npos;
     };
-    if ((type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK) || escapes(link) ||
-        escapes(hard)) {
+    // (A hard link's entry has no type of its own: libarchive says 0.)
+    bool allowed = hard ? !escapes(hard)
+                        : (type == AE_IFREG || type == AE_IFDIR || (type == AE_IFLNK && !escapes(link)));
+    if (!allowed) {
       result = Status::InvalidArgument("archive '" + path + "': entry '" + entryName +
                                        "' refused: only files, directories and links inside");
       break;

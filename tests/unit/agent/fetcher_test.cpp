@@ -26,6 +26,7 @@ struct Entry {
   std::string symlinkTo;     // non-empty: a symlink
   mode_t type = AE_IFREG;    // or AE_IFCHR, AE_IFIFO…
   mode_t perm = 0644;
+  std::string hardlinkTo;    // non-empty: a hard link
 };
 
 // Writes `entries` as a tar.gz, or a zip when `zip`.
@@ -41,7 +42,10 @@ void writeArchive(const std::string& path, const std::vector<Entry>& entries, bo
   for (const auto& e : entries) {
     archive_entry* entry = archive_entry_new();
     archive_entry_set_pathname(entry, e.name.c_str());
-    if (!e.symlinkTo.empty()) {
+    if (!e.hardlinkTo.empty()) {
+      archive_entry_set_hardlink(entry, e.hardlinkTo.c_str());
+      archive_entry_set_size(entry, 0);
+    } else if (!e.symlinkTo.empty()) {
       archive_entry_set_filetype(entry, AE_IFLNK);
       archive_entry_set_symlink(entry, e.symlinkTo.c_str());
       archive_entry_set_perm(entry, 0777);
@@ -51,7 +55,7 @@ void writeArchive(const std::string& path, const std::vector<Entry>& entries, bo
       archive_entry_set_size(entry, static_cast<la_int64_t>(e.data.size()));
     }
     archive_write_header(a, entry);
-    if (e.symlinkTo.empty()) archive_write_data(a, e.data.data(), e.data.size());
+    if (e.symlinkTo.empty() && e.hardlinkTo.empty()) archive_write_data(a, e.data.data(), e.data.size());
     archive_entry_free(entry);
   }
   archive_write_close(a);
@@ -128,12 +132,15 @@ TEST_F(FetcherTest, CopiesLocalFilesToTheirNamesAndMakesThemExecutable) {
 }
 
 TEST_F(FetcherTest, UnpacksArchivesIntoTheSandboxUnlessTold) {
-  writeArchive(source_ + "/app.tar.gz", {{"app/run.sh", "echo app\n", ""}, {"app/conf", "x=1", ""}});
+  writeArchive(source_ + "/app.tar.gz", {{"app/run.sh", "echo app\n", ""},
+                                         {"app/conf", "x=1", ""},
+                                         {"app/conf.link", "", "", AE_IFREG, 0644, "app/conf"}});
   writeArchive(source_ + "/site.zip", {{"index.html", "<h1>hi</h1>", ""}}, true);
   auto tgz = fetchUri(uri(source_ + "/app.tar.gz"), sandbox_);
   ASSERT_TRUE(tgz.ok()) << tgz.error();
   EXPECT_EQ(contents(sandbox_ + "/app/run.sh"), "echo app\n");
   EXPECT_EQ(contents(sandbox_ + "/app/conf"), "x=1");
+  EXPECT_EQ(contents(sandbox_ + "/app/conf.link"), "x=1");  // a hard link inside is fine
   EXPECT_TRUE(std::filesystem::exists(sandbox_ + "/app.tar.gz"));  // kept, as Mesos does
   auto zip = fetchUri(uri(source_ + "/site.zip"), sandbox_);
   ASSERT_TRUE(zip.ok()) << zip.error();
@@ -169,6 +176,7 @@ TEST_F(FetcherTest, ArchivesThatWriteOutsideTheSandboxAreRefused) {
       {"device.tar.gz", {{"null", "", "", AE_IFCHR}}},
       {"fifo.tar.gz", {{"pipe", "", "", AE_IFIFO}}},
       {"uplink.tar.gz", {{"up", "", "../.."}}},
+      {"hardlink-out.tar.gz", {{"h", "", "", AE_IFREG, 0644, "../../etc/passwd"}}},
   };
   for (const auto& [name, entries] : hostile) {
     writeArchive(source_ + "/" + name, entries);
