@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include "common/host.hpp"
+
 namespace tutti::agent {
 
 Result<std::optional<UserAccount>> switchedUser(bool switchUser, const FrameworkInfo& framework,
@@ -13,6 +15,10 @@ Result<std::optional<UserAccount>> switchedUser(bool switchUser, const Framework
   std::string name = command && command->user && !command->user->empty() ? *command->user
                                                                          : framework.user;
   if (name.empty()) return std::optional<UserAccount>();
+  // The agent's own user (most frameworks on a dev box, every task of a
+  // framework run by the agent's user) needs no lookup on each launch.
+  static const std::string self = currentUserName();
+  if (name == self && ::getuid() == ::geteuid()) return std::optional<UserAccount>();
   auto account = lookupUser(name);
   if (!account.ok()) {
     return Status::FailedPrecondition("Cannot run the task as user '" + name +
