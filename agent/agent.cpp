@@ -23,6 +23,16 @@
 namespace tutti::agent {
 
 namespace {
+// What the fetcher puts in the sandbox before the executor starts: a
+// custom executor's command URIs, else the task's (Mesos's rule).
+const std::vector<CommandURI>& urisToFetch(const TaskInfo& task) {
+  static const std::vector<CommandURI> kNone;
+  if (task.executor) return task.executor->command ? task.executor->command->uris : kNone;
+  return task.command ? task.command->uris : kNone;
+}
+}  // namespace
+
+namespace {
 constexpr Duration kConnectPoll = 10ms;
 constexpr Duration kMaxRegistrationBackoff = 1min;
 constexpr Duration kWatchdogInterval = 1s;
@@ -509,10 +519,7 @@ void Agent::handle(const wire::RunTaskMessage& m) {
     // The fetcher of a task in an image runs as the framework's user on
     // this host too (never with the agent's ids for someone else's URIs).
     std::optional<UserAccount> fetchAs = *user;
-    const bool hasUris = (task.command && !task.command->uris.empty()) ||
-                         (task.executor && task.executor->command &&
-                          !task.executor->command->uris.empty());
-    if (hasUris && task.container && task.container->image) {
+    if (!urisToFetch(task).empty() && task.container && task.container->image) {
       TaskInfo onHost = task;
       onHost.container.reset();
       auto host = switchedUser(options_.switchUser, fw.info, onHost);
@@ -570,11 +577,7 @@ ExecutorRecord* Agent::launchExecutor(FrameworkEntry& fw, const TaskInfo& task,
   }
   rec.info.frameworkId = fwId;
   rec.id = rec.info.executorId;
-  if (task.executor && task.executor->command) {
-    rec.uris = task.executor->command->uris;
-  } else if (task.command) {
-    rec.uris = task.command->uris;
-  }
+  rec.uris = urisToFetch(task);
   rec.directory = sandboxPath(options_.workDir, *info_.id, fwId, rec.id, rec.containerId);
   gc_->unschedule(rec.directory.substr(0, rec.directory.rfind("/runs/")));
 

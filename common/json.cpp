@@ -126,17 +126,19 @@ Json commandInfo(const CommandInfo& c) {
     j["environment"] = {{"variables", vars}};
   }
   if (c.user) j["user"] = *c.user;
-  if (!c.uris.empty()) {
-    Json uris = Json::array();
-    for (const auto& u : c.uris) {
-      Json e = {{"value", u.value}, {"executable", u.executable}, {"extract", u.extract},
-                {"cache", u.cache}};
-      if (u.outputFile) e["output_file"] = *u.outputFile;
-      uris.push_back(e);
-    }
-    j["uris"] = uris;
-  }
+  if (!c.uris.empty()) j["uris"] = commandUris(c.uris);
   return j;
+}
+
+Json commandUris(const std::vector<CommandURI>& uris) {
+  Json list = Json::array();
+  for (const auto& u : uris) {
+    Json e = {{"value", u.value}, {"executable", u.executable}, {"extract", u.extract},
+              {"cache", u.cache}};
+    if (u.outputFile) e["output_file"] = *u.outputFile;
+    list.push_back(e);
+  }
+  return list;
 }
 
 Json frameworkCapabilities(const FrameworkInfo& f) {

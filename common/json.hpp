@@ -22,6 +22,9 @@ Json labels(const Labels& l);
 Json attributes(const Attributes& a);
 Json taskStatus(const TaskStatus& s);
 Json commandInfo(const CommandInfo& c);
+// Mesos's URI objects: value, executable, extract, cache, output_file (also
+// tutti-fetcher's input, fetcher/fetcher.hpp).
+Json commandUris(const std::vector<CommandURI>& uris);
 Json frameworkCapabilities(const FrameworkInfo& f);
 
 // Parses resources from JSON: either Mesos's text form in a string

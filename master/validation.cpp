@@ -11,17 +11,15 @@
 namespace tutti::master {
 
 Status validateCommandUri(const CommandURI& u) {
-  auto has = [&](const std::string& prefix) { return u.value.rfind(prefix, 0) == 0; };
   if (u.value.find('\0') != std::string::npos) return Status::InvalidArgument("a NUL byte");
   if (u.value.size() > 8192) return Status::InvalidArgument("longer than 8192 bytes");
-  if (!has("http://") && !has("https://") && !has("file:///") && !has("/")) {
+  if (!fetchableUri(u.value)) {
     return Status::InvalidArgument("'" + u.value.substr(0, 200) +
                                    "' is not http://, https://, file:///… or an absolute path");
   }
   if (u.outputFile) {
     const std::string& o = *u.outputFile;
-    if (o.empty() || o[0] == '/' || o.find('\0') != std::string::npos ||
-        ("/" + o + "/").find("/../") != std::string::npos || o.size() > 4096) {
+    if (!sandboxRelativePath(o) || o.size() > 4096) {
       return Status::InvalidArgument("output_file '" + o.substr(0, 200) +
                                      "' must be a relative path inside the sandbox");
     }

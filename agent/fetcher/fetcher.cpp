@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/files.hpp"
+#include "common/json.hpp"
 
 namespace tutti::fetcher {
 
@@ -41,8 +42,7 @@ std::string basenameOf(const std::string& uri) {
 // `name` relative to the sandbox, without "..": where the URI goes.
 Result<std::string> destinationIn(const std::string& sandbox, const CommandURI& uri) {
   std::string name = uri.outputFile ? *uri.outputFile : basenameOf(uri.value);
-  if (name.empty() || name[0] == '/' || name.back() == '/' || name.find('\0') != std::string::npos ||
-      ("/" + name + "/").find("/../") != std::string::npos || name == "." ) {
+  if (!sandboxRelativePath(name) || name.back() == '/' || name == ".") {
     return Status::InvalidArgument("cannot name a file in the sandbox after '" + name + "'");
   }
   // Nothing on the way may be a symlink (an earlier URI's archive may
@@ -385,14 +385,7 @@ Result<std::string> fetchUri(const CommandURI& uri, const std::string& sandbox,
 }
 
 std::string urisToJson(const std::vector<CommandURI>& uris) {
-  nlohmann::json list = nlohmann::json::array();
-  for (const auto& u : uris) {
-    nlohmann::json e = {{"value", u.value}, {"executable", u.executable},
-                        {"extract", u.extract}, {"cache", u.cache}};
-    if (u.outputFile) e["output_file"] = *u.outputFile;
-    list.push_back(e);
-  }
-  return list.dump();
+  return json::commandUris(uris).dump();
 }
 
 Result<std::vector<CommandURI>> urisFromJson(const std::string& text) {

@@ -115,9 +115,7 @@ Result<Stage> parseStage(const json& v, const std::string& where) {
       }
       CommandURI u;
       u.value = e["uri"].get<std::string>();
-      bool fetchable = false;
-      for (const char* p : {"http://", "https://", "file:///", "/"}) fetchable |= u.value.rfind(p, 0) == 0;
-      if (!fetchable) return bad(at, "'fetch': '" + u.value + "' is not http(s)://, file:///… or a path");
+      if (!fetchableUri(u.value)) return bad(at, "'fetch': '" + u.value + "' is not http(s)://, file:///… or a path");
       for (auto [key, field] : {std::pair{"executable", &u.executable}, std::pair{"extract", &u.extract},
                                 std::pair{"cache", &u.cache}}) {
         if (!e.contains(key)) continue;
@@ -127,7 +125,7 @@ Result<Stage> parseStage(const json& v, const std::string& where) {
       if (e.contains("destPath")) {
         if (!e["destPath"].is_string()) return bad(at, "'fetch': 'destPath' must be a string");
         std::string d = e["destPath"].get<std::string>();
-        if (d.empty() || d[0] == '/' || ("/" + d + "/").find("/../") != std::string::npos) {
+        if (!sandboxRelativePath(d)) {
           return bad(at, "'fetch': destPath '" + d + "' must be a relative path inside the sandbox");
         }
         u.outputFile = d;

@@ -178,10 +178,7 @@ void parsePorts(FieldReader& r, AppDefinition* app) {
 // legacy "uris" (strings, extracted).
 void parseFetch(FieldReader& r, AppDefinition* app) {
   auto fetchable = [](const std::string& uri) {
-    for (const char* p : {"http://", "https://", "file:///", "/"}) {
-      if (uri.rfind(p, 0) == 0) return uri.find('\0') == std::string::npos;
-    }
-    return false;
+    return fetchableUri(uri) && uri.find('\0') == std::string::npos;
   };
   r.eachObject("fetch", [&](FieldReader& fr) {
     CommandURI u;
@@ -193,7 +190,7 @@ void parseFetch(FieldReader& r, AppDefinition* app) {
     if (fr.get("destPath")) {
       std::string dest;
       fr.string("destPath", &dest);
-      if (dest.empty() || dest[0] == '/' || ("/" + dest + "/").find("/../") != std::string::npos) {
+      if (!sandboxRelativePath(dest)) {
         fr.fail("destPath", "must be a relative path inside the sandbox");
       }
       u.outputFile = dest;

@@ -134,6 +134,22 @@ struct CommandURI {
   bool operator==(const CommandURI&) const = default;
 };
 
+// Whether the agent can fetch `uri`: http://, https://, file:///… or an
+// absolute path (the master, tutti-services and tutti-batch all check it).
+inline bool fetchableUri(const std::string& uri) {
+  for (const char* prefix : {"http://", "https://", "file:///", "/"}) {
+    if (uri.rfind(prefix, 0) == 0) return true;
+  }
+  return false;
+}
+
+// Whether `path` stays inside a sandbox: non-empty, relative, no ".."
+// component, no NUL (an output_file / destPath).
+inline bool sandboxRelativePath(const std::string& path) {
+  return !path.empty() && path[0] != '/' && path.find('\0') == std::string::npos &&
+         ("/" + path + "/").find("/../") == std::string::npos;
+}
+
 struct CommandInfo {
   bool shell = true;       // run `value` with /bin/sh -c
   std::string value;       // the shell command, or the program when !shell
