@@ -618,9 +618,9 @@ ExecutorRecord* Agent::launchExecutor(FrameworkEntry& fw, const TaskInfo& task,
     spec.sandboxOwner = ids;
     rec.fetchAs = ids;
     if (rec.commandExecutor) {
-      // The command executor stays ours (it signals, watches and, with
-      // namespaces/pid or rlimits, wraps the task) and starts the task
-      // itself as the user.
+      // The command executor stays ours (it signals and watches the task)
+      // and starts the task as the user, its namespaces and limits set up
+      // before the ids drop.
       std::string groups;
       for (gid_t g : user->groups) groups += (groups.empty() ? "" : ",") + std::to_string(g);
       spec.env.push_back("TUTTI_TASK_UID=" + std::to_string(user->uid));

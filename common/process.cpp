@@ -6,6 +6,9 @@
 #include <signal.h>
 #include <poll.h>
 #include <spawn.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -40,21 +43,46 @@ int openAs(int target, const char* path, int flags) {
 
 struct SpawnFailure {
   int error;
+  int resource;  // the RLIMIT_* a failed setrlimit was for, else -1
   char step[28];
 };
 
-// spawnProcess() with credentials: a fork() child (its own copy of our
-// memory, so nothing of ours runs as the user, and our dumpable flag stays)
-// that sets up stdio and its directory with our rights, drops to the ids
-// with raw system calls (only this thread changes), and execs the program
-// with its environment: no program ever runs with our ids and the child's
-// environment (LD_PRELOAD and the like). Async-signal-safe calls only. A
-// failing step is written to a close-on-exec pipe; its EOF means the exec
-// happened (waited for at most 5 s: a child its user stopped cannot hang us).
-Result<pid_t> spawnAs(const SpawnOptions& o) {
+const char* rlimitName(int resource) {
+  switch (resource) {
+    case RLIMIT_AS: return "RLIMIT_AS";
+    case RLIMIT_CORE: return "RLIMIT_CORE";
+    case RLIMIT_CPU: return "RLIMIT_CPU";
+    case RLIMIT_DATA: return "RLIMIT_DATA";
+    case RLIMIT_FSIZE: return "RLIMIT_FSIZE";
+    case RLIMIT_LOCKS: return "RLIMIT_LOCKS";
+    case RLIMIT_MEMLOCK: return "RLIMIT_MEMLOCK";
+    case RLIMIT_MSGQUEUE: return "RLIMIT_MSGQUEUE";
+    case RLIMIT_NICE: return "RLIMIT_NICE";
+    case RLIMIT_NOFILE: return "RLIMIT_NOFILE";
+    case RLIMIT_NPROC: return "RLIMIT_NPROC";
+    case RLIMIT_RSS: return "RLIMIT_RSS";
+    case RLIMIT_RTPRIO: return "RLIMIT_RTPRIO";
+    case RLIMIT_RTTIME: return "RLIMIT_RTTIME";
+    case RLIMIT_SIGPENDING: return "RLIMIT_SIGPENDING";
+    case RLIMIT_STACK: return "RLIMIT_STACK";
+    default: return "an unknown resource";
+  }
+}
+
+// spawnProcess() with credentials, limits or a pid namespace: a fork()
+// child (its own copy of our memory, so nothing of ours runs as the user,
+// and our dumpable flag stays) — for a pid namespace a clone() into new pid
+// and mount namespaces, so that it is pid 1 there and still our child —
+// that sets up stdio and its directory with our rights, mounts its /proc,
+// sets its limits, drops to the ids with raw system calls (only this thread
+// changes), and execs the program with its environment: no program ever
+// runs with our ids and the child's environment (LD_PRELOAD and the like).
+// Async-signal-safe calls only. A failing step is written to a
+// close-on-exec pipe; its EOF means the exec happened (waited for at most
+// 5 s: a child its user stopped cannot hang us).
+Result<pid_t> spawnForked(const SpawnOptions& o) {
   auto argv = cstrings(o.argv);
   auto envp = cstrings(o.env);
-  const Credentials& ids = *o.credentials;
   int report[2];
   if (::pipe2(report, O_CLOEXEC) != 0) {
     return Status::IoError(std::string("spawn: pipe: ") + std::strerror(errno));
@@ -74,11 +102,15 @@ Result<pid_t> spawnAs(const SpawnOptions& o) {
   sigset_t all, old;
   sigfillset(&all);
   ::pthread_sigmask(SIG_BLOCK, &all, &old);
-  pid_t pid = ::fork();
+  // (A raw clone: the child runs no fork handlers, and needs none.)
+  pid_t pid = o.pidNamespace ? static_cast<pid_t>(::syscall(SYS_clone, CLONE_NEWPID | CLONE_NEWNS | SIGCHLD,
+                                                            nullptr, nullptr, nullptr, 0))
+                             : ::fork();
   if (pid == 0) {
     ::close(report[0]);
+    int failedLimit = -1;
     auto fail = [&](const char* step) {
-      SpawnFailure f{errno, {}};
+      SpawnFailure f{errno, failedLimit, {}};
       std::strncpy(f.step, step, sizeof f.step - 1);
       ::signal(SIGPIPE, SIG_IGN);  // a parent that stopped listening: exit 127 all the same
       (void)!::write(report[1], &f, sizeof f);
@@ -113,9 +145,27 @@ Result<pid_t> spawnAs(const SpawnOptions& o) {
     if (::syscall(SYS_close_range, static_cast<unsigned>(report[1]) + 1, ~0u, 0) != 0) {
       for (long fd = report[1] + 1; fd < maxFd; ++fd) ::close(static_cast<int>(fd));
     }
-    if (::syscall(SYS_setgroups, ids.groups.size(), ids.groups.data()) != 0) fail("setgroups");
-    if (::syscall(SYS_setresgid, ids.gid, ids.gid, ids.gid) != 0) fail("setresgid");
-    if (::syscall(SYS_setresuid, ids.uid, ids.uid, ids.uid) != 0) fail("setresuid");
+    if (o.pidNamespace) {
+      // Our mounts as slaves: the host's later mounts and unmounts (an
+      // automounted home, another container's rootfs going) reach us; ours,
+      // this /proc first, never reach the host.
+      if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0) fail("mount --make-rslave /");
+      if (::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
+        fail("mount /proc");
+      }
+    }
+    for (const ResourceLimit& l : o.limits) {
+      struct rlimit r = {l.soft, l.hard};
+      failedLimit = l.resource;
+      if (::setrlimit(l.resource, &r) != 0) fail("setrlimit");
+    }
+    failedLimit = -1;
+    if (o.credentials) {
+      const Credentials& ids = *o.credentials;
+      if (::syscall(SYS_setgroups, ids.groups.size(), ids.groups.data()) != 0) fail("setgroups");
+      if (::syscall(SYS_setresgid, ids.gid, ids.gid, ids.gid) != 0) fail("setresgid");
+      if (::syscall(SYS_setresuid, ids.uid, ids.uid, ids.uid) != 0) fail("setresuid");
+    }
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -154,24 +204,20 @@ Result<pid_t> spawnAs(const SpawnOptions& o) {
     f.step[sizeof f.step - 1] = '\0';
     std::string step = f.step;
     if (step == "chdir") step += " " + o.workingDir;
-    return Status::IoError("cannot start '" + o.argv[0] + "' as uid " + std::to_string(ids.uid) +
-                           ": " + step + ": " + std::strerror(f.error));
+    if (step == "setrlimit") step += std::string(" ") + rlimitName(f.resource);
+    if (step == "mount /proc" || step.rfind("mount --", 0) == 0) step += " (a new pid namespace)";
+    std::string as = o.credentials ? " as uid " + std::to_string(o.credentials->uid) : "";
+    return Status::IoError("cannot start '" + o.argv[0] + "'" + as + ": " + step + ": " +
+                           std::strerror(f.error));
   }
   return pid;
 }
 
 }  // namespace
 
-std::string firstExecutable(std::initializer_list<const char*> paths) {
-  for (const char* p : paths) {
-    if (::access(p, X_OK) == 0) return p;
-  }
-  return "";
-}
-
 Result<pid_t> spawnProcess(const SpawnOptions& o) {
   if (o.argv.empty()) return Status::InvalidArgument("spawn: empty argv");
-  if (o.credentials) return spawnAs(o);
+  if (o.credentials || !o.limits.empty() || o.pidNamespace) return spawnForked(o);
 
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;

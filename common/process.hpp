@@ -3,17 +3,20 @@
 // spawnProcess() uses posix_spawn (vfork semantics: no copy of a large
 // daemon's address space), closes every inherited descriptor above stderr,
 // resets the signal mask and dispositions, and can start a new session or
-// process group. With credentials it forks instead (posix_spawn cannot
-// change ids): the child drops to them right before its exec, so nothing
-// runs with our ids and the child's environment. ProcessWatcher reports exits through the owning loop using
-// pidfds, so it works for children and, without a wait status, for processes
-// that are not our children (e.g. executors re-attached after a restart).
+// process group. With credentials, resource limits or a pid namespace it
+// forks (or clones) instead (posix_spawn can do none of them): the child
+// sets them up with our rights and drops to the credentials right before
+// its exec, so no program runs with our ids and the child's environment
+// (no wrapper such as unshare or prlimit). ProcessWatcher reports exits
+// through the owning loop using pidfds, so it works for children and,
+// without a wait status, for processes that are not our children (e.g.
+// executors re-attached after a restart).
 #pragma once
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <functional>
-#include <initializer_list>
 #include <optional>
 #include <set>
 #include <string>
@@ -34,6 +37,13 @@ struct Credentials {
   std::vector<gid_t> groups;  // empty: none
 };
 
+// A limit the child sets on itself (setrlimit) before dropping its ids.
+struct ResourceLimit {
+  int resource = 0;  // RLIMIT_*
+  rlim_t soft = RLIM_INFINITY;
+  rlim_t hard = RLIM_INFINITY;
+};
+
 struct SpawnOptions {
   std::vector<std::string> argv;  // argv[0] is the program path
   // The complete environment ("NAME=value"); the parent's is not inherited.
@@ -47,15 +57,16 @@ struct SpawnOptions {
   bool newSession = false;       // setsid(): survives its parent's group
   bool newProcessGroup = false;  // setpgid(0, 0): killable as a group
   std::optional<Credentials> credentials;  // unset: ours
+  std::vector<ResourceLimit> limits;       // set in the child; never on us
+  // The program runs as pid 1 of a new pid namespace (still our child), in
+  // a mount namespace of its own (the host's mounts as slaves) with a /proc
+  // that shows only that namespace: what util-linux's `unshare --pid --fork
+  // --mount-proc` gives, without the extra process. As any pid 1, it gets
+  // from us only the signals it handles, and SIGKILL. Needs CAP_SYS_ADMIN.
+  bool pidNamespace = false;
 };
 
 Result<pid_t> spawnProcess(const SpawnOptions& options);
-
-// The first of `paths` that is an executable file, or "" (for the
-// util-linux tools the agent and executor put in front of commands).
-std::string firstExecutable(std::initializer_list<const char*> paths);
-
-
 
 // Text for a waitpid status: "exited with status 3", "killed by signal 9
 // (Killed)".

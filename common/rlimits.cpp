@@ -3,14 +3,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <cstdint>
-
-#include <cerrno>
-#include <cstring>
+#include <fstream>
 #include <map>
-
-#include "common/process.hpp"
 
 namespace tutti {
 
@@ -42,12 +37,18 @@ std::string ociRlimitName(const std::string& type) {
   return "RLIMIT_" + (type.rfind("RLMT_", 0) == 0 ? type.substr(5) : type);
 }
 
-Result<std::vector<std::string>> prlimitCommand(const std::vector<RLimit>& limits) {
-  std::string prlimit = firstExecutable({"/usr/bin/prlimit", "/bin/prlimit"});
-  if (prlimit.empty()) {
-    return Status::NotFound("posix/rlimits needs prlimit (util-linux) on the agent");
-  }
-  std::vector<std::string> argv = {prlimit};
+namespace {
+// /proc/sys/fs/nr_open: the most RLIMIT_NOFILE may be (1048576 by default).
+rlim_t openFilesCeiling() {
+  std::ifstream in("/proc/sys/fs/nr_open");
+  rlim_t n = 0;
+  if (in >> n && n > 0) return n;
+  return 1048576;
+}
+}  // namespace
+
+Result<std::vector<ResourceLimit>> resourceLimits(const std::vector<RLimit>& limits) {
+  std::vector<ResourceLimit> out;
   for (const auto& l : limits) {
     auto resource = rlimitResource(l.type);
     if (!resource) return Status::InvalidArgument("unknown rlimit type '" + l.type + "'");
@@ -57,15 +58,18 @@ Result<std::vector<std::string>> prlimitCommand(const std::vector<RLimit>& limit
       return Status::PermissionDenied("cannot raise the hard limit of " + l.type + " above " +
                                       std::to_string(current.rlim_max) + " without root");
     }
-    auto text = [](const std::optional<uint64_t>& v) {
-      return v ? std::to_string(*v) : std::string("unlimited");
-    };
-    std::string name = l.type.substr(5);  // "RLMT_NOFILE" → "nofile"
-    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    argv.push_back("--" + name + "=" + text(l.soft) + ":" + text(l.hard));
+    ResourceLimit r;
+    r.resource = *resource;
+    // Open files cannot be unlimited: "unlimited" is the kernel's ceiling.
+    const rlim_t unlimited = *resource == RLIMIT_NOFILE ? openFilesCeiling() : RLIM_INFINITY;
+    r.soft = l.soft ? static_cast<rlim_t>(*l.soft) : unlimited;
+    r.hard = l.hard ? static_cast<rlim_t>(*l.hard) : unlimited;
+    if (r.soft > r.hard) {
+      return Status::InvalidArgument("the soft limit of " + l.type + " is above its hard limit");
+    }
+    out.push_back(r);
   }
-  argv.push_back("--");
-  return argv;
+  return out;
 }
 
 }  // namespace tutti

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/process.hpp"
 #include "tutti/status.hpp"
 #include "tutti/types.hpp"
 
@@ -15,12 +16,12 @@ namespace tutti {
 std::optional<int> rlimitResource(const std::string& type);
 // The OCI runtime spec's name: "RLMT_NOFILE" → "RLIMIT_NOFILE".
 std::string ociRlimitName(const std::string& type);
-// The argv prefix that starts a command with `limits` applied:
-// util-linux's `prlimit --nofile=SOFT:HARD ... --` (no limit: "unlimited"),
-// so the limits are set in the child between fork and exec and never on
-// the caller. Errors: InvalidArgument for an unknown type, PermissionDenied
-// for raising a hard limit above this process's without root, NotFound
-// when prlimit is not installed.
-Result<std::vector<std::string>> prlimitCommand(const std::vector<RLimit>& limits);
+// The limits to set in a task's child (SpawnOptions::limits: between its
+// fork and exec, never on the caller); no value means unlimited (for
+// RLMT_NOFILE: the kernel's ceiling, fs.nr_open). Errors:
+// InvalidArgument for an unknown type or a soft limit above the hard one,
+// PermissionDenied for raising a hard limit above this process's without
+// root.
+Result<std::vector<ResourceLimit>> resourceLimits(const std::vector<RLimit>& limits);
 
 }  // namespace tutti

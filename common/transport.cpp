@@ -381,6 +381,7 @@ void ZmqDealerTransport::onMonitorEvent() {
     if (id == ZMQ_EVENT_DISCONNECTED) {
       lost_ = true;
       forgetPeer("");
+      if (onDisconnected_) onDisconnected_();
     } else if (id == ZMQ_EVENT_CONNECTED) {
       forgetPeer("");
       bool again = everConnected_ && lost_;

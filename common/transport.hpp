@@ -175,10 +175,15 @@ class ClientTransport : public Transport {
   // (its handshake is done; the first time and after every reconnection):
   // a send that failed because no connection was up would succeed now.
   void onReady(std::function<void()> fn) { onReady_ = std::move(fn); }
+  // Called (on the loop) when an established connection is lost: the peer
+  // exited, closed it, or missed ZeroMQ's heartbeats for 10 s. The transport
+  // keeps reconnecting.
+  void onDisconnected(std::function<void()> fn) { onDisconnected_ = std::move(fn); }
 
  protected:
   std::function<void()> onReconnected_;
   std::function<void()> onReady_;
+  std::function<void()> onDisconnected_;
 };
 
 class ZmqDealerTransport final : public ClientTransport {

@@ -22,7 +22,6 @@ PACKAGES=(
   # images and containers (agent containerizer and its tests)
   libarchive-dev libseccomp-dev runc docker-registry skopeo umoci busybox-static
   # tools the scripts and tests call
-  # (util-linux: unshare for namespaces/pid, prlimit for posix/rlimits)
   curl procps iproute2 python3 util-linux openssl
   # memory checks of a few tests (use-after-free of a destroyed driver)
   valgrind

@@ -220,33 +220,12 @@ void CommandExecutor::launch(const TaskInfo& task) {
   for (const auto& [k, v] : env) o.env.push_back(k + "=" + v);
   o.newProcessGroup = true;  // killable as a group; stdout/stderr: the sandbox files
   o.stdinPath = "/dev/null";
-  const bool pidNamespace = envOr("TUTTI_PID_NAMESPACE", "") == "1";
-  if (taskIds_) {
-    const bool rlimits = task.container && !task.container->rlimits.empty();
-    if (pidNamespace || rlimits) {
-      // Their wrappers (unshare, prlimit) need our ids, and would run with
-      // the task's environment (LD_PRELOAD…) before dropping them.
-      update(TaskState::TASK_FAILED,
-             "Tasks of another user cannot run with namespaces/pid or rlimits on this agent yet",
-             Reason::REASON_TASK_INVALID);
-      finishWhenAcknowledged();
-      return;
-    }
-    o.credentials = taskIds_;  // dropped in the child, right before its exec
-  }
-  if (pidNamespace) {
-    // namespaces/pid: the command is pid 1 of a namespace of its own, with
-    // its own /proc; it dies with unshare (SIGKILL on its exit).
-    std::string unshare = firstExecutable({"/usr/bin/unshare", "/bin/unshare"});
-    if (unshare.empty()) {
-      update(TaskState::TASK_FAILED, "namespaces/pid needs unshare (util-linux) on the agent",
-             Reason::REASON_CONTAINER_LAUNCH_FAILED);
-      finishWhenAcknowledged();
-      return;
-    }
-    o.argv.insert(o.argv.begin(),
-                  {unshare, "--pid", "--fork", "--mount-proc", "--kill-child"});
-  }
+  // Both set up in the child between its fork and exec, before it drops
+  // to the task's ids: no wrapper program runs with ours.
+  o.credentials = taskIds_;
+  // namespaces/pid: the command is pid 1 of a namespace of its own, with
+  // its own /proc, and dies with the small parent we wait for.
+  o.pidNamespace = envOr("TUTTI_PID_NAMESPACE", "") == "1";
   start(o);
 }
 
@@ -352,17 +331,17 @@ void CommandExecutor::deleteContainerThen(std::function<void()> report) {
 
 void CommandExecutor::start(SpawnOptions& o) {
   const TaskInfo& task = *task_;
-  // posix/rlimits: a plain task gets them from prlimit, run in front of
-  // it (never set on this process); a container from its config.json.
+  // posix/rlimits: a plain task's child sets them on itself (never on this
+  // process); a container gets them from its config.json.
   if (task.container && !task.container->rlimits.empty() && oci_.bundle.empty()) {
-    auto prefix = prlimitCommand(task.container->rlimits);
-    if (!prefix.ok()) {
-      update(TaskState::TASK_FAILED, "Cannot apply the task's rlimits: " + prefix.status().message(),
+    auto limits = resourceLimits(task.container->rlimits);
+    if (!limits.ok()) {
+      update(TaskState::TASK_FAILED, "Cannot apply the task's rlimits: " + limits.status().message(),
              Reason::REASON_CONTAINER_LAUNCH_FAILED);
       finishWhenAcknowledged();
       return;
     }
-    o.argv.insert(o.argv.begin(), prefix->begin(), prefix->end());
+    o.limits = std::move(*limits);
   }
   auto pid = spawnProcess(o);
   if (!pid.ok()) {

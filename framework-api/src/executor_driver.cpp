@@ -2,7 +2,9 @@
 // turns events into Executor callbacks on its loop's thread (its own, or the
 // caller's Loop when given one), keeps status
 // updates until the agent acknowledges them, and gives up (shutting the
-// executor down) when the agent stays away longer than the recovery timeout.
+// executor down) when the agent stays away longer than the recovery timeout
+// — or at once when the agent exits and the framework does not checkpoint
+// (TUTTI_CHECKPOINT=0: no restarted agent would recover this executor).
 #include <glog/logging.h>
 
 #include <algorithm>
@@ -55,6 +57,7 @@ class TuttiExecutorDriver::Impl {
       auto d = parseDuration(recovery);
       if (d.ok()) recoveryTimeout_ = *d;
     }
+    checkpoint_ = env("TUTTI_CHECKPOINT") != "0";
     std::string heartbeat = env("TUTTI_EXECUTOR_HEARTBEAT_INTERVAL");
     if (!heartbeat.empty()) {
       auto d = parseDuration(heartbeat);
@@ -109,6 +112,16 @@ class TuttiExecutorDriver::Impl {
       loop_.loop().cancel(subscribeTimer_);
       connectPollDelay_ = kConnectPoll;
       subscribe();
+    });
+    transport_->onDisconnected([this] {
+      // As Mesos's executors: without checkpointing, an agent that exits
+      // takes its executors along (a restarted one would not know them);
+      // the tasks are killed rather than left running unwatched.
+      if (!running() || checkpoint_) return;
+      LOG(WARNING) << "Executor driver: the agent exited and framework " << frameworkId_
+                   << " does not checkpoint; shutting down";
+      executor_->shutdown(self_, Duration(0));
+      finish(DriverStatus::DRIVER_ABORTED);
     });
     status_ = DriverStatus::DRIVER_RUNNING;
     loop_.start([this] { connect(); });
@@ -307,6 +320,7 @@ class TuttiExecutorDriver::Impl {
   ExecutorID executorId_;
   AgentID agentId_;
   Duration recoveryTimeout_ = 15min;
+  bool checkpoint_ = true;  // TUTTI_CHECKPOINT: survive an agent's exit
   Duration heartbeatInterval_ = 5s;
   Metrics metrics_;
   DriverLoop loop_;  // before the transport, which uses its loop

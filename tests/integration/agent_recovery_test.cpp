@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <chrono>
 #include <fstream>
+#include <sstream>
 
 #include "common/host.hpp"
 #include "common/process.hpp"
@@ -141,6 +143,52 @@ TEST(AgentRecoveryTest, TasksSurviveAnAgentKilledWithSigkill) {
       std::chrono::seconds(30));
   EXPECT_EQ(refused.exitCode, 1) << refused.output;
   EXPECT_NE(refused.output.find("resources changed"), std::string::npos) << refused.output;
+}
+
+// The parent of `pid` (from /proc), or 0.
+pid_t parentOf(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(in, line);
+  auto close = line.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(line.substr(close + 2));
+  char state;
+  pid_t ppid = 0;
+  fields >> state >> ppid;
+  return ppid;
+}
+
+// Without checkpointing nothing outlives the agent (as in Mesos): the
+// executor sees the agent's connection close and kills its task at once,
+// rather than leaving it running unwatched until the recovery timeout.
+TEST(AgentRecoveryTest, WithoutCheckpointingTasksEndWithTheirAgent) {
+  TempDir masterDir, agentDir, taskDir;
+  MasterProcess master = startMasterProcess(masterDir.path());
+  AgentProcess agent = startAgentProcess(master, agentDir.path());
+  ASSERT_TRUE(agent.process.alive()) << agent.process.log();
+  RecordingScheduler scheduler;
+  std::string dir = taskDir.path();
+  launchWaitingOnce(scheduler, dir, {"a"});
+  FrameworkInfo info = checkpointingFramework();
+  info.checkpoint = false;
+  TuttiSchedulerDriver driver(&scheduler, info, master.address());
+  driver.start();
+  ASSERT_TRUE(scheduler.waitForState(TaskID("a"), TaskState::TASK_RUNNING));
+  pid_t task = 0;
+  ASSERT_TRUE(waitUntil([&] { return (task = readPid(dir + "/a.pid")) > 0; }));
+  pid_t executor = parentOf(task);
+  ASSERT_GT(executor, 1);
+
+  agent.process.stop(SIGKILL);
+  // Well within the recovery timeout (15 min) and the executor's own
+  // heartbeat watch (15 s): the connection's close is the signal.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  EXPECT_TRUE(waitUntil([&] { return !processExists(task) && !processExists(executor); }))
+      << "the task or its executor outlived the agent";
+  EXPECT_LT(std::chrono::steady_clock::now(), deadline);
+  driver.stop();
+  driver.join();
 }
 
 // An executor that dies while the agent is away ends its task TASK_FAILED

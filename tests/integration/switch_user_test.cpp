@@ -2,8 +2,8 @@
 // --switch_user: Tasks run as CommandInfo.user, else as
 // FrameworkInfo.user, with that user's groups only, and own their sandbox;
 // the command executor (the agent's user) still watches, health-checks and
-// kills them; wrappers that need root (namespaces/pid, rlimits) are refused
-// for another user; a custom executor runs as the user
+// kills them; their rlimits and pid namespace are set up before the ids
+// drop; a custom executor runs as the user
 // itself; an unknown user fails only its own task, with a message; and
 // --switch_user=false keeps everything the agent's (these need root and the
 // user `nobody`; skipped otherwise). Fetching: a task finds its URIs (HTTP
@@ -142,23 +142,32 @@ TEST_F(SwitchUserTest, TasksRunAsTheirUserWithItsGroupsAndOwnTheirSandbox) {
   ASSERT_TRUE(scheduler_.waitForState(TaskID("web"), TaskState::TASK_KILLED));
 }
 
-TEST_F(SwitchUserTest, RootOnlyWrappersAreRefusedForAnotherUser) {
-  // unshare and prlimit need the agent's ids and would run with the task's
-  // environment (LD_PRELOAD…) before dropping them: refused, with a reason.
+TEST_F(SwitchUserTest, AnotherUsersTaskGetsItsRlimitsAndPidNamespace) {
+  // Set up in the task's own process, before it drops to the user's ids:
+  // no root wrapper (unshare, prlimit) ever runs with the task's environment.
   agent::AgentOptions options = testAgentOptions("", "");
   options.isolation = "posix/rlimits,namespaces/pid";
   start(options, "nobody", [&](const Offer& o) {
-    TaskInfo t = commandTask("wrapped", "id -u", o);
-    t.container = ContainerInfo{std::nullopt, {{"RLMT_NOFILE", 100, 200}}};
-    return std::vector<TaskInfo>{t, commandTask("plain", "echo pid=$$; id -u", o)};
+    TaskInfo limited = commandTask(
+        "limited", "id -u; ulimit -n; ulimit -Hn; echo pid=$$; ls /proc | grep -c '^[0-9]'", o);
+    limited.container = ContainerInfo{std::nullopt, {{"RLMT_NOFILE", 100, 200}}};
+    // pid 1 ignores the SIGTERM it has no handler for: killed after its
+    // grace period, by the executor (root), through the task's group.
+    TaskInfo held = commandTask("held", "echo up; exec sleep 1000", o);
+    held.killPolicy = KillPolicy{std::chrono::milliseconds(200)};
+    return std::vector<TaskInfo>{limited, held};
   });
-  ASSERT_TRUE(scheduler_.waitForState(TaskID("wrapped"), TaskState::TASK_FAILED));
-  EXPECT_NE(lastUpdate(scheduler_, "wrapped")->message.find("namespaces/pid or rlimits"),
-            std::string::npos)
-      << lastUpdate(scheduler_, "wrapped")->message;
-  EXPECT_EQ(sandboxFile("wrapped", "stdout"), "");
-  // Also namespaces/pid alone: the agent's other tasks are refused the same way.
-  ASSERT_TRUE(scheduler_.waitForState(TaskID("plain"), TaskState::TASK_FAILED));
+  ASSERT_TRUE(finished("limited"));
+  std::string prefix = std::to_string(nobody_.uid) + "\n100\n200\npid=1\n";
+  std::string out = sandboxFile("limited", "stdout");
+  EXPECT_TRUE(out == prefix + "2\n" || out == prefix + "3\n") << out;
+  ASSERT_TRUE(scheduler_.waitForState(TaskID("held"), TaskState::TASK_RUNNING));
+  driver_->killTask(TaskID("held"));
+  ASSERT_TRUE(scheduler_.waitForState(TaskID("held"), TaskState::TASK_KILLED));
+  // The task itself (pid 1, unmoved by SIGTERM) is what the executor
+  // watched and killed after the grace period.
+  EXPECT_NE(lastUpdate(scheduler_, "held")->message.find("killed by signal 9"), std::string::npos)
+      << lastUpdate(scheduler_, "held")->message;
 }
 
 TEST_F(SwitchUserTest, ACustomExecutorRunsAsTheUserItself) {

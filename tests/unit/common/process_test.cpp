@@ -1,17 +1,21 @@
-// Unit tests for spawnProcess() with credentials (the path that runs a
-// task as its user, through setpriv): the child has exactly the asked ids
-// and groups, nothing of ours (descriptors, blocked or ignored signals),
-// and stdio we opened. Real processes; needs root (skipped otherwise).
+// Unit tests for spawnProcess()'s fork path (a task as its user, with its
+// rlimits, in its own pid namespace): the child has exactly the asked ids,
+// groups and limits, nothing of ours (descriptors, blocked or ignored
+// signals), stdio we opened; in a pid namespace it is pid 1, with its own
+// /proc, and still our child. Real processes; needs root (skipped otherwise).
 #include "common/process.hpp"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 
@@ -32,29 +36,51 @@ class SpawnAsUserTest : public ::testing::Test {
     // Like an agent's work dir: others may pass through (mkdtemp: 0700).
     ASSERT_EQ(::chmod(dir_.path().c_str(), 0755), 0);
   }
-  // Runs `script` with /bin/sh as nobody (groups: nobody's and `extra`);
-  // its stdout, or "" after a failure the test reports.
-  std::string runAsNobody(const std::string& script, std::vector<gid_t> extra = {}) {
-    std::string out = dir_.path() + "/out";
-    int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // Starts `script` with /bin/sh in its own process group, its stdout in
+  // output(); `configure` adds ids, limits, a namespace.
+  Result<pid_t> start(const std::string& script,
+                      const std::function<void(SpawnOptions&)>& configure) {
+    int fd = ::open(output().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     EXPECT_GE(fd, 0);
     SpawnOptions o;
     o.argv = {"/bin/sh", "-c", script};
     o.env = {"PATH=/usr/bin:/bin"};
     o.stdoutFd = fd;
     o.newProcessGroup = true;
-    Credentials ids{nobody_.uid, nobody_.gid, {nobody_.gid}};
-    ids.groups.insert(ids.groups.end(), extra.begin(), extra.end());
-    o.credentials = ids;
+    configure(o);
     auto pid = spawnProcess(o);
     ::close(fd);
+    return pid;
+  }
+  std::string output() const { return dir_.path() + "/out"; }
+  // start() and wait: its stdout, or "" after a failure the test reports.
+  std::string run(const std::string& script, const std::function<void(SpawnOptions&)>& configure) {
+    auto pid = start(script, configure);
     EXPECT_TRUE(pid.ok()) << pid.error();
     if (!pid.ok()) return "";
     int st = 0;
     EXPECT_EQ(::waitpid(*pid, &st, 0), *pid);
     EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << describeWaitStatus(st);
-    auto text = readFile(out);
+    auto text = readFile(output());
     return text.ok() ? *text : "";
+  }
+  Credentials nobody(std::vector<gid_t> extra = {}) const {
+    Credentials ids{nobody_.uid, nobody_.gid, {nobody_.gid}};
+    ids.groups.insert(ids.groups.end(), extra.begin(), extra.end());
+    return ids;
+  }
+  // Whether this host lets us make pid and mount namespaces (a container
+  // without CAP_SYS_ADMIN does not).
+  bool pidNamespacesWork() {
+    auto pid = start("true", [](SpawnOptions& o) { o.pidNamespace = true; });
+    if (!pid.ok()) return false;
+    int st = 0;
+    ::waitpid(*pid, &st, 0);
+    return true;
+  }
+  // Runs `script` as nobody (groups: nobody's and `extra`).
+  std::string runAsNobody(const std::string& script, std::vector<gid_t> extra = {}) {
+    return run(script, [&](SpawnOptions& o) { o.credentials = nobody(extra); });
   }
   UserAccount nobody_;
   tutti::testing::TempDir dir_;
@@ -114,7 +140,7 @@ TEST_F(SpawnAsUserTest, AProgramThatCannotRunIsAnErrorNamingTheStep) {
 // preloaded library never runs with our ids (no root process of ours execs
 // with the task's LD_PRELOAD).
 TEST_F(SpawnAsUserTest, TheChildsEnvironmentNeverRunsWithOurIds) {
-  if (firstExecutable({"/usr/bin/cc"}).empty()) GTEST_SKIP() << "no C compiler to build a library";
+  if (::access("/usr/bin/cc", X_OK) != 0) GTEST_SKIP() << "no C compiler to build a library";
   std::string src = dir_.path() + "/spy.c", lib = dir_.path() + "/spy.so",
               log = dir_.path() + "/uids";
   std::ofstream(src) << "#include <stdio.h>\n#include <unistd.h>\n"
@@ -137,6 +163,101 @@ TEST_F(SpawnAsUserTest, TheChildsEnvironmentNeverRunsWithOurIds) {
   auto uids = readFile(log);
   ASSERT_TRUE(uids.ok()) << uids.error();
   EXPECT_EQ(*uids, std::to_string(nobody_.uid) + "\n");
+}
+
+// The child's limits are its own (posix/rlimits): set between its fork and
+// exec, with or without other ids, never on us.
+TEST_F(SpawnAsUserTest, LimitsHoldForTheChildOnly) {
+  rlimit before;
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &before), 0);
+  EXPECT_EQ(run("ulimit -n; ulimit -Hn", [](SpawnOptions& o) {
+              o.limits = {{RLIMIT_NOFILE, 100, 200}};
+            }),
+            "100\n200\n");
+  EXPECT_EQ(run("id -u; ulimit -c; ulimit -Hn", [&](SpawnOptions& o) {
+              o.credentials = nobody();
+              o.limits = {{RLIMIT_CORE, 0, 0}, {RLIMIT_NOFILE, 64, 64}};
+            }),
+            std::to_string(nobody_.uid) + "\n0\n64\n");
+  rlimit after;
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &after), 0);
+  EXPECT_EQ(after.rlim_cur, before.rlim_cur);
+  EXPECT_EQ(after.rlim_max, before.rlim_max);
+  // A limit the kernel refuses (soft above hard) is the start's error,
+  // naming the limit.
+  auto refused = start("true", [](SpawnOptions& o) {
+    o.limits = {{RLIMIT_CORE, 0, 0}, {RLIMIT_NOFILE, 300, 200}};
+  });
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().find("setrlimit RLIMIT_NOFILE: Invalid argument"), std::string::npos)
+      << refused.error();
+}
+
+// namespaces/pid, natively: another user's task is pid 1 of its own
+// namespace with its own /proc and its limits.
+TEST_F(SpawnAsUserTest, APidNamespaceTaskIsPidOneWithItsOwnProc) {
+  if (!pidNamespacesWork()) GTEST_SKIP() << "no pid namespaces here (no CAP_SYS_ADMIN?)";
+  std::string out = run("id -u; ulimit -n; echo pid=$$; ls /proc | grep -c '^[0-9]'",
+                        [&](SpawnOptions& o) {
+                          o.credentials = nobody();
+                          o.limits = {{RLIMIT_NOFILE, 100, 200}};
+                          o.pidNamespace = true;
+                        });
+  // ls (and grep, when the shell started it before ls read /proc) are the
+  // only other processes it sees.
+  std::string prefix = std::to_string(nobody_.uid) + "\n100\npid=1\n";
+  EXPECT_TRUE(out == prefix + "2\n" || out == prefix + "3\n") << out;
+  // Our own /proc is untouched (the mount was in the task's namespace).
+  EXPECT_TRUE(std::filesystem::exists("/proc/" + std::to_string(::getpid())));
+  // A failing step in the namespace is still the start's error.
+  auto missing = start("true", [&](SpawnOptions& o) {
+    o.argv = {dir_.path() + "/missing"};
+    o.pidNamespace = true;
+  });
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().find("exec: No such file or directory"), std::string::npos)
+      << missing.error();
+}
+
+// The process we watch is the task itself (pid 1 of its namespace, our
+// child): its exit status is the task's, the kill policy's SIGTERM to its
+// group reaches a task that handles it, and SIGKILL always does.
+TEST_F(SpawnAsUserTest, APidNamespaceTaskIsOurChildAndItsGroupsLeader) {
+  if (!pidNamespacesWork()) GTEST_SKIP() << "no pid namespaces here (no CAP_SYS_ADMIN?)";
+  auto inNamespace = [&](SpawnOptions& o) {
+    o.credentials = nobody();
+    o.pidNamespace = true;
+  };
+  auto waitFor = [](pid_t pid) {
+    int st = 0;
+    EXPECT_EQ(::waitpid(pid, &st, 0), pid);
+    return st;
+  };
+  auto waitReady = [&] {
+    return tutti::testing::waitUntil([&] {
+      auto text = readFile(output());
+      return text.ok() && *text == "ready\n";
+    });
+  };
+  auto exited = start("exit 7", inNamespace);
+  ASSERT_TRUE(exited.ok()) << exited.error();
+  int st = waitFor(*exited);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 7) << describeWaitStatus(st);
+
+  auto handled = start("trap 'exit 3' TERM; echo ready; while :; do sleep 0.05; done",
+                       inNamespace);
+  ASSERT_TRUE(handled.ok()) << handled.error();
+  ASSERT_TRUE(waitReady());
+  ASSERT_EQ(::kill(-*handled, SIGTERM), 0);
+  st = waitFor(*handled);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 3) << describeWaitStatus(st);
+
+  auto killed = start("echo ready; exec sleep 1000", inNamespace);
+  ASSERT_TRUE(killed.ok()) << killed.error();
+  ASSERT_TRUE(waitReady());
+  ASSERT_EQ(::kill(-*killed, SIGKILL), 0);
+  st = waitFor(*killed);
+  EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) << describeWaitStatus(st);
 }
 
 TEST(LookupUserTest, FindsRootAndRefusesWhatIsNoUser) {
