@@ -14,6 +14,7 @@
 
 #include "agent/containerizer/task_user.hpp"
 #include "agent/fetcher/fetcher.hpp"
+#include "agent/fetcher/fetcher_cache.hpp"
 #include "common/files.hpp"
 #include "common/duration.hpp"
 #include "common/ids.hpp"
@@ -142,6 +143,19 @@ Agent::Agent(AgentOptions options, AgentInfo info, std::string executorEndpoint,
     imagesError_ = images.message();
     LOG(ERROR) << "Tasks in images cannot run on this agent: " << imagesError_;
     oci_.reset();
+  }
+  fetcherCache_ = std::make_unique<fetcher::FetcherCache>(
+      fetcher::FetcherCacheOptions{
+          options_.fetcherCacheSize == 0 ? ""
+          : options_.fetcherCacheDir.empty() ? options_.workDir + "/fetch"
+                                             : options_.fetcherCacheDir,
+          options_.fetcherCacheSize},
+      metrics_);
+  Status cache = fetcherCache_->reset();
+  if (!cache.ok()) {
+    LOG(ERROR) << "No fetcher cache (every URI is fetched directly): " << cache;
+    fetcherCache_ = std::make_unique<fetcher::FetcherCache>(fetcher::FetcherCacheOptions{"", 0},
+                                                            metrics_);
   }
   metrics_.gauge("slave/registered", [this] { return state_ == AgentState::kRegistered ? 1 : 0; });
   metrics_.gauge("slave/uptime_secs", [this] { return loop_.clock().wallSeconds() - startTime_; });
@@ -732,12 +746,16 @@ void Agent::fetchThenStart(ExecutorRecord& rec, LaunchSpec spec, const Resources
     return;
   }
   rec.preparing = true;
+  // URIs with cache: true come from (or go to) the fetcher cache; the
+  // entries stay held until this fetch ends, however it ends.
+  auto plan = std::make_shared<fetcher::FetcherCache::Plan>(
+      fetcherCache_->plan(rec.uris, rec.fetchAs));
   LaunchSpec fetch;
   fetch.argv = {options_.launcherDir + "/tutti-fetcher"};
   // Not the task's environment: the fetcher is ours. The URIs go in the
   // environment (only its user and root read it), not on its command line.
   fetch.env = {"PATH=" + envOr("PATH", "/usr/local/bin:/usr/bin:/bin"),
-               "TUTTI_FETCHER_URIS=" + fetcher::urisToJson(rec.uris)};
+               "TUTTI_FETCHER_URIS=" + fetcher::itemsToJson(plan->items)};
   fetch.directory = rec.directory;
   fetch.sandboxOwner = rec.fetchAs;
   fetch.runAs = rec.fetchAs;  // the task's user: it reads only what that user may
@@ -745,12 +763,13 @@ void Agent::fetchThenStart(ExecutorRecord& rec, LaunchSpec spec, const Resources
   ExecutorID e = rec.id;
   ContainerID c = rec.containerId;
   asyncLauncher_.launch(std::move(fetch), [this, alive = alive_, f, e, c, spec = std::move(spec),
-                                           taskResources](Result<pid_t> pid) mutable {
+                                           taskResources, plan](Result<pid_t> pid) mutable {
     if (!*alive) {
       if (pid.ok()) killProcessGroup(*pid, SIGKILL);
       return;
     }
     if (!pid.ok()) {
+      fetcherCache_->release(plan->ticket, false);
       onFetched(f, e, c, std::move(spec), taskResources, std::nullopt, pid.error());
       return;
     }
@@ -760,7 +779,9 @@ void Agent::fetchThenStart(ExecutorRecord& rec, LaunchSpec spec, const Resources
     } else {
       killProcessGroup(*pid, SIGKILL);  // shut down meanwhile; reaped below
     }
-    auto done = [this, f, e, c, spec, taskResources](pid_t, std::optional<int> status) mutable {
+    auto done = [this, f, e, c, spec, taskResources, plan](pid_t,
+                                                            std::optional<int> status) mutable {
+      fetcherCache_->release(plan->ticket, status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
       onFetched(f, e, c, std::move(spec), taskResources, status, "");
     };
     Status w = watcher_.watch(*pid, done);

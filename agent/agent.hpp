@@ -35,6 +35,7 @@
 #include "agent/containerizer/isolator.hpp"
 #include "agent/containerizer/launcher.hpp"
 #include "agent/containerizer/oci/oci_containerizer.hpp"
+#include "agent/fetcher/fetcher_cache.hpp"
 #include "agent/gc/garbage_collector.hpp"
 #include "agent/options.hpp"
 #include "agent/status_updates/status_update_manager.hpp"
@@ -259,6 +260,7 @@ class Agent {
   std::unique_ptr<CgroupsIsolator> isolator_;
   // Tasks in images; null when the agent cannot run them (imagesError_ says why).
   std::unique_ptr<oci::OciContainerizer> oci_;
+  std::unique_ptr<fetcher::FetcherCache> fetcherCache_;  // URIs with cache: true
   std::string imagesError_;
 
   // Closures that may outlive the agent (launcher results) check this.

@@ -8,6 +8,7 @@
 
 #include "agent/agent_daemon.hpp"
 #include "agent/containerizer/isolator.hpp"
+#include "common/bytes.hpp"
 #include "common/duration.hpp"
 #include "common/flags.hpp"
 
@@ -61,6 +62,11 @@ DEFINE_bool(cgroups_enable_cfs, false,
 DEFINE_uint64(cgroups_pids_limit, 0,
               "Pids limit of a container whose tasks ask for no 'pids' resource; 0: none");
 
+DEFINE_string(fetcher_cache_dir, "",
+              "Where URIs with cache: true are kept, per user (wiped at start); default: "
+              "<work_dir>/fetch");
+DEFINE_string(fetcher_cache_size, "2GB",
+              "Most bytes the fetcher cache keeps (least recently used go first); 0B: no cache");
 DEFINE_string(image_store_dir, "",
               "Where pulled images are kept (layers once by digest); default: "
               "<work_dir>/images");
@@ -122,6 +128,7 @@ static bool validateRecover(const char* flag, const std::string& value) {
 }
 DEFINE_validator(recover, &validateRecover);
 DEFINE_validator(gc_delay, &tutti::validateDurationFlag);
+DEFINE_validator(fetcher_cache_size, &tutti::validateBytesFlag);
 DEFINE_validator(disk_watch_interval, &tutti::validateDurationFlag);
 static bool validateHeadroom(const char* flag, double value) {
   if (value >= 0 && value <= 1) return true;
@@ -183,6 +190,8 @@ int main(int argc, char** argv) {
   o.cgroupsEnableCfs = FLAGS_cgroups_enable_cfs;
   o.cgroupsPidsLimit = FLAGS_cgroups_pids_limit;
   o.imageStoreDir = FLAGS_image_store_dir;
+  o.fetcherCacheDir = FLAGS_fetcher_cache_dir;
+  o.fetcherCacheSize = *tutti::parseBytes(FLAGS_fetcher_cache_size);
   o.dockerRegistry = FLAGS_docker_registry;
   o.dockerRegistryCa = FLAGS_docker_registry_ca;
   o.dockerInsecureRegistries = FLAGS_docker_insecure_registries;

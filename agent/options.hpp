@@ -57,6 +57,11 @@ struct AgentOptions {
   // Pids limit of a container whose tasks ask for no `pids` resource; 0: none.
   uint64_t cgroupsPidsLimit = 0;
 
+  // The fetcher cache (fetcher/fetcher_cache.hpp), for URIs with cache:
+  // true. Dir empty: <work_dir>/fetch; size 0: no cache.
+  std::string fetcherCacheDir;
+  uint64_t fetcherCacheSize = 2ull << 30;
+
   // Images (containerizer/images/image_store.hpp). imageStoreDir empty:
   // <work_dir>/images. dockerRegistry: the registry of names without one
   // (host[:port], or a URL whose scheme is ignored), or a local directory

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "common/bytes.hpp"
 #include "common/duration.hpp"
 #include "common/transport.hpp"
 #include "common/zookeeper.hpp"
@@ -78,6 +79,15 @@ bool validateDurationFlag(const char* flag, const std::string& value) {
   auto d = parseDuration(value);
   if (!d.ok()) {
     std::fprintf(stderr, "Invalid value for --%s: %s\n", flag, d.error().c_str());
+    return false;
+  }
+  return true;
+}
+
+bool validateBytesFlag(const char* flag, const std::string& value) {
+  auto b = parseBytes(value);
+  if (!b.ok()) {
+    std::fprintf(stderr, "Invalid value for --%s: %s\n", flag, b.error().c_str());
     return false;
   }
   return true;

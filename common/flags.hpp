@@ -18,6 +18,8 @@ std::map<std::string, std::string> currentFlags();
 
 // gflags validators: print "Invalid value for --flag: why" and return false.
 bool validateDurationFlag(const char* flag, const std::string& value);
+// A size: 2GB, 512MB, 100B (common/bytes.hpp).
+bool validateBytesFlag(const char* flag, const std::string& value);
 bool validateResourcesFlag(const char* flag, const std::string& value);
 // Alternatives separated by `|`, each resources (--min_allocatable_resources).
 bool validateResourceAlternativesFlag(const char* flag, const std::string& value);

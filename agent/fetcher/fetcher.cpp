@@ -358,22 +358,33 @@ Status extractArchive(const std::string& path, const std::string& dir) {
 
 Result<std::string> fetchUri(const CommandURI& uri, const std::string& sandbox,
                              const FetchOptions& options) {
+  return fetchItem(FetchItem{uri, "", false}, sandbox, options);
+}
+
+Result<std::string> fetchItem(const FetchItem& item, const std::string& sandbox,
+                              const FetchOptions& options) {
+  const CommandURI& uri = item.uri;
   auto dest = destinationIn(sandbox, uri);
   if (!dest.ok()) return dest.status();
+  // A miss fills the cache file first; a hit only reads it.
+  const std::string& target = item.cacheFile.empty() || item.cached ? *dest : item.cacheFile;
   const std::string& v = uri.value;
   Status s;
-  if (v.rfind("http://", 0) == 0 || v.rfind("https://", 0) == 0) {
-    s = download(v, *dest, options);
+  if (item.cached) {
+    s = copyFile(item.cacheFile, *dest);
+  } else if (v.rfind("http://", 0) == 0 || v.rfind("https://", 0) == 0) {
+    s = download(v, target, options);
   } else if (v.rfind("file://", 0) == 0) {
     if (v.rfind("file:///", 0) != 0) {
       return Status::InvalidArgument("'" + v + "' names a host; only file:///path is local");
     }
-    s = copyFile(v.substr(7), *dest);
+    s = copyFile(v.substr(7), target);
   } else if (!v.empty() && v[0] == '/') {
-    s = copyFile(v, *dest);
+    s = copyFile(v, target);
   } else {
     return Status::InvalidArgument("'" + v + "' is not http://, https://, file:/// or a path");
   }
+  if (s.ok() && target != *dest) s = copyFile(target, *dest);
   if (!s.ok()) return s;
   if (uri.executable) {
     if (::chmod(dest->c_str(), 0755) != 0) return ioError("cannot make " + *dest + " executable");
@@ -384,19 +395,28 @@ Result<std::string> fetchUri(const CommandURI& uri, const std::string& sandbox,
   return *dest;
 }
 
-std::string urisToJson(const std::vector<CommandURI>& uris) {
-  return json::commandUris(uris).dump();
+std::string itemsToJson(const std::vector<FetchItem>& items) {
+  std::vector<CommandURI> uris;
+  for (const auto& i : items) uris.push_back(i.uri);
+  nlohmann::json out = json::commandUris(uris);
+  for (size_t n = 0; n < items.size(); ++n) {
+    if (items[n].cacheFile.empty()) continue;
+    out[n]["cache_file"] = items[n].cacheFile;
+    out[n]["cached"] = items[n].cached;
+  }
+  return out.dump();
 }
 
-Result<std::vector<CommandURI>> urisFromJson(const std::string& text) {
+Result<std::vector<FetchItem>> itemsFromJson(const std::string& text) {
   auto j = nlohmann::json::parse(text, nullptr, false);
   if (!j.is_array()) return Status::InvalidArgument("--uris is not a JSON array");
-  std::vector<CommandURI> out;
+  std::vector<FetchItem> out;
   for (const auto& e : j) {
     if (!e.is_object() || !e.contains("value") || !e["value"].is_string()) {
       return Status::InvalidArgument("--uris: every entry needs a string 'value'");
     }
-    CommandURI u;
+    FetchItem item;
+    CommandURI& u = item.uri;
     u.value = e["value"].get<std::string>();
     u.executable = e.value("executable", false);
     u.extract = e.value("extract", true);
@@ -404,7 +424,15 @@ Result<std::vector<CommandURI>> urisFromJson(const std::string& text) {
     if (e.contains("output_file") && e["output_file"].is_string()) {
       u.outputFile = e["output_file"].get<std::string>();
     }
-    out.push_back(std::move(u));
+    if (e.contains("cache_file")) {
+      if (!e["cache_file"].is_string() || e["cache_file"].get<std::string>().empty() ||
+          e["cache_file"].get<std::string>()[0] != '/') {
+        return Status::InvalidArgument("--uris: 'cache_file' must be an absolute path");
+      }
+      item.cacheFile = e["cache_file"].get<std::string>();
+      item.cached = e.value("cached", false);
+    }
+    out.push_back(std::move(item));
   }
   return out;
 }

@@ -19,6 +19,18 @@ struct FetchOptions {
   int maxRedirects = 5;
 };
 
+// One URI as the agent hands it to tutti-fetcher, with its place in the
+// agent's fetcher cache (fetcher_cache.hpp) when it has one: `cacheFile`
+// empty: fetched directly; `cached`: copied from `cacheFile` (a hit);
+// otherwise downloaded (or copied) into `cacheFile` first, then from there
+// into the sandbox (a miss). The sandbox's file is named after the URI
+// either way, and made executable or unpacked as the URI says.
+struct FetchItem {
+  CommandURI uri;
+  std::string cacheFile;
+  bool cached = false;
+};
+
 // Fetches `uri` into `sandbox` (an absolute directory): downloads it
 // (http://, https:// with the system's CAs), or copies it (file:///… or an
 // absolute path), to its output_file or the URI's basename; then makes it
@@ -30,6 +42,9 @@ struct FetchOptions {
 // that cannot be fetched), IoError.
 Result<std::string> fetchUri(const CommandURI& uri, const std::string& sandbox,
                              const FetchOptions& options = {});
+// The same for an item (see FetchItem): errors about the cache file name it.
+Result<std::string> fetchItem(const FetchItem& item, const std::string& sandbox,
+                              const FetchOptions& options = {});
 
 // Whether `name` is an archive fetchUri() unpacks: .tar, .tar.gz, .tgz,
 // .tar.bz2, .tbz2, .tar.xz, .txz, .zip (into the directory), .gz (one file).
@@ -43,8 +58,9 @@ bool isArchive(const std::string& name);
 // directory meanwhile: tutti-fetcher (one thread) only.
 Status extractArchive(const std::string& path, const std::string& dir);
 
-// The URIs as tutti-fetcher takes them on its command line (JSON).
-std::string urisToJson(const std::vector<CommandURI>& uris);
-Result<std::vector<CommandURI>> urisFromJson(const std::string& text);
+// The items as tutti-fetcher takes them (JSON): Mesos's URI objects, with
+// "cache_file" and "cached" for the cache's.
+std::string itemsToJson(const std::vector<FetchItem>& items);
+Result<std::vector<FetchItem>> itemsFromJson(const std::string& text);
 
 }  // namespace tutti::fetcher

@@ -12,8 +12,8 @@
 #include "common/duration.hpp"
 
 DEFINE_string(uris, "", "The URIs, as JSON: [{\"value\", \"executable\", \"extract\", "
-                        "\"cache\", \"output_file\"}] (default: $TUTTI_FETCHER_URIS, which "
-                        "the agent uses: not shown by ps)");
+                        "\"cache\", \"output_file\", \"cache_file\", \"cached\"}] (default: "
+                        "$TUTTI_FETCHER_URIS, which the agent uses: not shown by ps)");
 DEFINE_string(sandbox, "", "Directory to fetch into (default: the working directory)");
 DEFINE_string(stall_timeout, "1mins", "A download that receives nothing this long fails");
 
@@ -30,18 +30,20 @@ int main(int argc, char** argv) {
     sandbox = cwd;
   }
   const char* fromEnv = std::getenv("TUTTI_FETCHER_URIS");
-  auto uris = tutti::fetcher::urisFromJson(
+  auto items = tutti::fetcher::itemsFromJson(
       !FLAGS_uris.empty() ? FLAGS_uris : fromEnv ? std::string(fromEnv) : std::string("[]"));
-  if (!uris.ok()) {
-    std::fprintf(stderr, "Failed to fetch: %s\n", uris.error().c_str());
+  if (!items.ok()) {
+    std::fprintf(stderr, "Failed to fetch: %s\n", items.error().c_str());
     return 1;
   }
   tutti::fetcher::FetchOptions options;
   auto stall = tutti::parseDuration(FLAGS_stall_timeout);
   if (stall.ok()) options.stallTimeout = *stall;
-  for (const auto& u : *uris) {
-    std::fprintf(stderr, "Fetching '%s'\n", u.value.c_str());
-    auto path = tutti::fetcher::fetchUri(u, sandbox, options);
+  for (const auto& item : *items) {
+    const auto& u = item.uri;
+    std::fprintf(stderr, item.cached ? "Fetching '%s' from the cache\n" : "Fetching '%s'\n",
+                 u.value.c_str());
+    auto path = tutti::fetcher::fetchItem(item, sandbox, options);
     if (!path.ok()) {
       std::fprintf(stderr, "Failed to fetch '%s': %s\n", u.value.c_str(), path.error().c_str());
       return 1;

@@ -2,6 +2,8 @@
 // them healthy (HTTP health checks on python3 -m http.server) or running
 // (`sleep`, no health checks), through real tutti-master, tutti-agent and
 // tutti-services processes; the median of --runs runs.
+#include <signal.h>
+
 #include <algorithm>
 #include <chrono>
 #include <iostream>
@@ -73,6 +75,11 @@ double runOnce(const ServicesOptions& options) {
     auto r = httpGet("127.0.0.1", port, "/v2/apps/bench");
     return r.ok() && r->first == 404;
   }, std::chrono::seconds(120));
+  // The app is gone from the API before its executors have exited, and
+  // checkpointing executors outlive a killed agent: SIGTERM shuts them
+  // all down before the agent exits.
+  services.stop(SIGTERM);
+  agent.process.stop(SIGTERM, std::chrono::seconds(30));
   if (!ready) {
     std::cerr << "Not all " << options.instances << " instances became ready within "
               << options.timeoutSeconds << " s\n";

@@ -66,10 +66,14 @@ class AgentTaskTest : public ::testing::Test {
   // a framework of `user` that launches `tasks(offer)` on its first offer.
   void start(agent::AgentOptions options, const std::string& user,
              std::function<std::vector<TaskInfo>(const Offer&)> tasks) {
+    launchOnFirstOffer(scheduler_, std::move(tasks));
+    start(std::move(options), user);
+  }
+  // The same with the scheduler's onOffers already set.
+  void start(agent::AgentOptions options, const std::string& user) {
     master_ = StartMaster();
     agent_ = StartAgent(*master_, options);
     ::chmod(agent_.dir->path().c_str(), 0755);
-    launchOnFirstOffer(scheduler_, std::move(tasks));
     driver_ = std::make_unique<TuttiSchedulerDriver>(&scheduler_, frameworkAs(user),
                                                      master_->messageAddress());
     ASSERT_EQ(driver_->start(), DriverStatus::DRIVER_RUNNING);
@@ -227,7 +231,8 @@ class FileServer {
  public:
   explicit FileServer(std::map<std::string, std::string> files) {
     for (const auto& [path, body] : files) {
-      server_.Get(path, [body](const httplib::Request&, httplib::Response& res) {
+      server_.Get(path, [this, body](const httplib::Request&, httplib::Response& res) {
+        requests_++;
         res.set_content(body, "application/octet-stream");
       });
     }
@@ -242,8 +247,10 @@ class FileServer {
   std::string url(const std::string& path) const {
     return "http://127.0.0.1:" + std::to_string(port_) + path;
   }
+  int requests() const { return requests_; }
 
  private:
+  std::atomic<int> requests_{0};
   httplib::Server server_;
   int port_ = 0;
   std::thread thread_;
@@ -294,6 +301,45 @@ TEST_F(FetchTest, TasksFindTheirUrisInTheSandboxAndAFailedFetchFailsOnlyItsTask)
             std::string::npos)
       << bad->message;
   EXPECT_NE(bad->message.find("HTTP 404"), std::string::npos) << bad->message;
+}
+
+// cache: true: the agent downloads a URI once and later tasks of the same
+// user copy it from its fetcher cache.
+TEST_F(FetchTest, ACachedUriIsDownloadedOnceForLaterTasks) {
+  TempDir source;
+  std::ofstream(source.path() + "/run.sh") << "#!/bin/sh\necho cached-run\n";
+  FileServer http({{"/tool.tgz", tarGz(source.path(), "run.sh")}});
+  auto task = [&](const std::string& id, const Offer& o) {
+    TaskInfo t = commandTask(id, "sh run.sh", o);
+    CommandURI u = fetched(http.url("/tool.tgz"));
+    u.cache = true;
+    t.command->uris = {u};
+    return t;
+  };
+  // One task, then (once it finished and offers are revived) another.
+  auto launched = std::make_shared<std::atomic<int>>(0);
+  auto secondAllowed = std::make_shared<std::atomic<bool>>(false);
+  scheduler_.onOffers = [=](SchedulerDriver* d, const std::vector<Offer>& offers) {
+    for (const auto& o : offers) {
+      int n = launched->load();
+      if (n == 0 || (n == 1 && secondAllowed->load())) {
+        launched->store(n + 1);
+        d->launchTasks({o.id}, {task(n == 0 ? "first" : "second", o)});
+      } else {
+        d->declineOffer(o.id, Filters{3600});
+      }
+    }
+  };
+  start(testAgentOptions("", ""), currentUserName());
+  ASSERT_TRUE(finished("first")) << sandboxFile("first", "stderr");
+  secondAllowed->store(true);
+  driver_->reviveOffers();
+  ASSERT_TRUE(finished("second")) << sandboxFile("second", "stderr");
+  EXPECT_EQ(sandboxFile("first", "stdout"), "cached-run\n");
+  EXPECT_EQ(sandboxFile("second", "stdout"), "cached-run\n");
+  EXPECT_EQ(http.requests(), 1);
+  EXPECT_NE(sandboxFile("second", "stderr").find("from the cache"), std::string::npos)
+      << sandboxFile("second", "stderr");
 }
 
 TEST_F(SwitchUserTest, TheFetcherRunsAsTheTasksUser) {

@@ -129,7 +129,7 @@ struct CommandURI {
   std::string value;
   bool executable = false;  // chmod 0755 (and never extracted)
   bool extract = true;      // unpack .tar[.gz|.bz2|.xz], .tgz, .tbz2, .txz, .zip, .gz
-  bool cache = false;       // accepted; every launch fetches (no fetcher cache yet)
+  bool cache = false;       // through the agent's fetcher cache (--fetcher_cache_size)
   std::optional<std::string> outputFile;  // path in the sandbox; default: the URI's basename
   bool operator==(const CommandURI&) const = default;
 };

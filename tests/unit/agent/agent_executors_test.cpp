@@ -193,11 +193,12 @@ TEST_F(AgentTest, InvalidIdsAreRefusedAndCreateNothing) {
   EXPECT_TRUE(agent_->frameworks().empty());
   EXPECT_TRUE(executors_.sent().empty());
   // Nothing was created, inside the work dir (but the agent's own
-  // checkpoint, and the image store and container directories made at
-  // start) or next to it.
+  // checkpoint, and the image store, container and fetcher cache
+  // directories made at start) or next to it.
   std::set<std::string> inside;
   for (const auto& e : fs::directory_iterator(workDir_)) inside.insert(e.path().filename());
-  EXPECT_EQ(inside, (std::set<std::string>{"containers", "images", "meta"}));
+  EXPECT_EQ(inside, (std::set<std::string>{"containers", "fetch", "images", "meta"}));
+  EXPECT_EQ(std::distance(fs::directory_iterator(workDir_ + "/fetch"), {}), 0);
   EXPECT_EQ(std::distance(fs::directory_iterator(workDir_ + "/containers/bundles"), {}), 0);
   EXPECT_FALSE(fs::exists(workDir_ + "/meta/executors"));
   std::set<std::string> top;

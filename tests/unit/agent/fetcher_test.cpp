@@ -259,7 +259,35 @@ TEST_F(FetcherTest, DownloadsOverHttpFollowingRedirectsAndLeavesNothingOnErrors)
   EXPECT_EQ(names, (std::set<std::string>{"data.bin", "again.bin"}));
 }
 
-TEST(FetcherJsonTest, UrisRoundTripThroughTheFetchersCommandLine) {
+// The cache's two ways: a miss fills the cache file and then the sandbox;
+// a hit reads only the cache file (its origin may be gone by then).
+TEST_F(FetcherTest, AMissFillsTheCacheFileAndAHitReadsOnlyIt) {
+  std::string cacheDir = dir_.path() + "/sandbox/cache";  // counted as inside below
+  ASSERT_TRUE(makeDirectories(cacheDir).ok());
+  std::string source = write("tool.tgz.txt", "v1");
+  CommandURI u = uri(source);
+  u.cache = true;
+  u.executable = true;
+  auto miss = fetchItem(FetchItem{u, cacheDir + "/0-tool", false}, sandbox_);
+  ASSERT_TRUE(miss.ok()) << miss.error();
+  EXPECT_EQ(contents(cacheDir + "/0-tool"), "v1");
+  EXPECT_EQ(contents(sandbox_ + "/tool.tgz.txt"), "v1");
+  EXPECT_EQ(::access((sandbox_ + "/tool.tgz.txt").c_str(), X_OK), 0);
+  // The origin changes (or goes): a hit still gives what was cached.
+  ::unlink(source.c_str());
+  ::unlink((sandbox_ + "/tool.tgz.txt").c_str());
+  auto hit = fetchItem(FetchItem{u, cacheDir + "/0-tool", true}, sandbox_);
+  ASSERT_TRUE(hit.ok()) << hit.error();
+  EXPECT_EQ(contents(sandbox_ + "/tool.tgz.txt"), "v1");
+  EXPECT_EQ(::access((sandbox_ + "/tool.tgz.txt").c_str(), X_OK), 0);
+  // A miss whose origin fails leaves no cache file.
+  auto failed = fetchItem(FetchItem{u, cacheDir + "/1-tool", false}, sandbox_);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_FALSE(std::filesystem::exists(cacheDir + "/1-tool"));
+  EXPECT_FALSE(std::filesystem::exists(cacheDir + "/1-tool.fetching"));
+}
+
+TEST(FetcherJsonTest, ItemsRoundTripThroughTheFetchersInput) {
   CommandURI a;
   a.value = "http://h/a.tgz";
   CommandURI b;
@@ -268,11 +296,18 @@ TEST(FetcherJsonTest, UrisRoundTripThroughTheFetchersCommandLine) {
   b.extract = false;
   b.cache = true;
   b.outputFile = "bin/b";
-  auto back = urisFromJson(urisToJson({a, b}));
+  auto back = itemsFromJson(itemsToJson({{a, "", false}, {b, "/cache/0/1-b", true}}));
   ASSERT_TRUE(back.ok()) << back.error();
-  EXPECT_EQ(*back, (std::vector<CommandURI>{a, b}));
-  EXPECT_FALSE(urisFromJson("{").ok());
-  EXPECT_FALSE(urisFromJson("[{\"executable\": true}]").ok());
+  ASSERT_EQ(back->size(), 2u);
+  EXPECT_EQ((*back)[0].uri, a);
+  EXPECT_EQ((*back)[0].cacheFile, "");
+  EXPECT_EQ((*back)[1].uri, b);
+  EXPECT_EQ((*back)[1].cacheFile, "/cache/0/1-b");
+  EXPECT_TRUE((*back)[1].cached);
+  EXPECT_FALSE(itemsFromJson("{").ok());
+  EXPECT_FALSE(itemsFromJson("[{\"executable\": true}]").ok());
+  EXPECT_FALSE(itemsFromJson("[{\"value\": \"/a\", \"cache_file\": \"rel/x\"}]").ok());
+  EXPECT_FALSE(itemsFromJson("[{\"value\": \"/a\", \"cache_file\": 3}]").ok());
 }
 
 }  // namespace

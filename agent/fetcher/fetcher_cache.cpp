@@ -1,0 +1,163 @@
+#include "agent/fetcher/fetcher_cache.hpp"
+
+#include <glog/logging.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+
+#include "common/files.hpp"
+
+namespace tutti::fetcher {
+
+namespace {
+// A readable, safe file name for a URI: its last path component with
+// anything but [A-Za-z0-9._-] replaced (at most 100 characters).
+std::string fileNameFor(const std::string& uri) {
+  std::string path = uri.substr(0, uri.find_first_of("?#"));
+  while (!path.empty() && path.back() == '/') path.pop_back();
+  std::string name = path.substr(path.rfind('/') + 1);
+  if (name.size() > 100) name = name.substr(name.size() - 100);
+  for (char& c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_') c = '_';
+  }
+  return name.empty() ? "uri" : name;
+}
+}  // namespace
+
+FetcherCache::FetcherCache(FetcherCacheOptions options, Metrics& metrics)
+    : options_(std::move(options)),
+      metrics_(metrics),
+      hits_(metrics.counter("containerizer/fetcher/cache_hits")),
+      misses_(metrics.counter("containerizer/fetcher/cache_misses")),
+      evictions_(metrics.counter("containerizer/fetcher/cache_evictions")) {
+  // Mesos's names.
+  metrics_.gauge("containerizer/fetcher/cache_size_total_bytes", [this] {
+    return options_.dir.empty() ? 0.0 : static_cast<double>(options_.capacityBytes);
+  });
+  metrics_.gauge("containerizer/fetcher/cache_size_used_bytes",
+                 [this] { return static_cast<double>(used_); });
+}
+
+FetcherCache::~FetcherCache() {
+  metrics_.removeGauge("containerizer/fetcher/cache_size_total_bytes");
+  metrics_.removeGauge("containerizer/fetcher/cache_size_used_bytes");
+}
+
+Status FetcherCache::reset() {
+  entries_.clear();
+  used_ = 0;
+  if (options_.dir.empty()) return Status::OK();
+  Status s = removeTree(options_.dir);
+  if (!s.ok()) return s;
+  s = makeDirectories(options_.dir);
+  if (!s.ok()) return s;
+  // Users reach their own directory below it, and nothing else.
+  if (::chmod(options_.dir.c_str(), 0711) != 0) {
+    return Status::IoError("chmod " + options_.dir + ": " + std::strerror(errno));
+  }
+  return Status::OK();
+}
+
+std::string FetcherCache::userDir(const std::optional<Credentials>& user) {
+  uid_t uid = user ? user->uid : ::geteuid();
+  gid_t gid = user ? user->gid : ::getegid();
+  std::string dir = options_.dir + "/" + std::to_string(uid);
+  struct stat st;
+  if (::lstat(dir.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode) && st.st_uid == uid) return dir;
+    LOG(ERROR) << "Fetcher cache: " << dir << " is not a directory of uid " << uid;
+    return "";
+  }
+  if (::mkdir(dir.c_str(), 0700) != 0 || (::geteuid() == 0 && ::chown(dir.c_str(), uid, gid) != 0)) {
+    LOG(ERROR) << "Fetcher cache: cannot make " << dir << ": " << std::strerror(errno);
+    return "";
+  }
+  return dir;
+}
+
+FetcherCache::Plan FetcherCache::plan(const std::vector<CommandURI>& uris,
+                                      const std::optional<Credentials>& user) {
+  Plan plan;
+  uid_t uid = user ? user->uid : ::geteuid();
+  std::string dir;
+  for (const auto& uri : uris) {
+    FetchItem item{uri, "", false};
+    if (uri.cache && !options_.dir.empty()) {
+      Key key{uid, uri.value};
+      auto it = entries_.find(key);
+      if (it != entries_.end() && it->second.ready) {
+        it->second.readers++;
+        it->second.lastUse = ++clock_;
+        item.cacheFile = it->second.file;
+        item.cached = true;
+        plan.ticket.hits.push_back(key);
+        hits_.inc();
+      } else if (it == entries_.end()) {
+        if (dir.empty()) dir = userDir(user);
+        if (!dir.empty()) {
+          Entry e;
+          e.file = dir + "/" + std::to_string(nextFile_++) + "-" + fileNameFor(uri.value);
+          e.readers = 1;
+          e.lastUse = ++clock_;
+          item.cacheFile = e.file;
+          entries_.emplace(key, std::move(e));
+          plan.ticket.misses.push_back(key);
+          misses_.inc();
+        }
+      }
+      // else: being fetched into for another task; this one fetches directly.
+    }
+    plan.items.push_back(std::move(item));
+  }
+  return plan;
+}
+
+void FetcherCache::release(const Ticket& ticket, bool succeeded) {
+  for (const Key& key : ticket.hits) {
+    auto it = entries_.find(key);
+    if (it != entries_.end() && it->second.readers > 0) it->second.readers--;
+  }
+  for (const Key& key : ticket.misses) {
+    auto it = entries_.find(key);
+    if (it == entries_.end() || it->second.ready) continue;
+    it->second.readers--;
+    struct stat st;
+    // What the user's fetcher left: only a regular file counts.
+    // Larger than the whole cache: used by this fetch only, evicting nothing.
+    if (succeeded && ::lstat(it->second.file.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        static_cast<uint64_t>(st.st_size) <= options_.capacityBytes) {
+      it->second.ready = true;
+      it->second.size = static_cast<uint64_t>(st.st_size);
+      used_ += it->second.size;
+    } else {
+      drop(it);
+    }
+  }
+  evict();
+}
+
+void FetcherCache::evict() {
+  while (used_ > options_.capacityBytes) {
+    auto victim = entries_.end();
+    for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+      if (!it->second.ready || it->second.readers > 0) continue;
+      if (victim == entries_.end() || it->second.lastUse < victim->second.lastUse) victim = it;
+    }
+    if (victim == entries_.end()) return;  // all in use: over until they are released
+    evictions_.inc();
+    drop(victim);
+  }
+}
+
+void FetcherCache::drop(std::map<Key, Entry>::iterator it) {
+  if (it->second.ready) used_ -= it->second.size;
+  // unlink() does not follow a symlink the user may have put in its place.
+  ::unlink(it->second.file.c_str());
+  ::unlink((it->second.file + ".fetching").c_str());
+  entries_.erase(it);
+}
+
+}  // namespace tutti::fetcher
