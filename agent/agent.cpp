@@ -152,11 +152,7 @@ Agent::Agent(AgentOptions options, AgentInfo info, std::string executorEndpoint,
           options_.fetcherCacheSize},
       metrics_);
   Status cache = fetcherCache_->reset();
-  if (!cache.ok()) {
-    LOG(ERROR) << "No fetcher cache (every URI is fetched directly): " << cache;
-    fetcherCache_ = std::make_unique<fetcher::FetcherCache>(fetcher::FetcherCacheOptions{"", 0},
-                                                            metrics_);
-  }
+  if (!cache.ok()) fetcherCache_->disable(cache.message());
   metrics_.gauge("slave/registered", [this] { return state_ == AgentState::kRegistered ? 1 : 0; });
   metrics_.gauge("slave/uptime_secs", [this] { return loop_.clock().wallSeconds() - startTime_; });
   metrics_.gauge("slave/executors_running", [this] {
@@ -746,6 +742,17 @@ void Agent::fetchThenStart(ExecutorRecord& rec, LaunchSpec spec, const Resources
     return;
   }
   rec.preparing = true;
+  FrameworkID f = rec.frameworkId;
+  ExecutorID e = rec.id;
+  ContainerID c = rec.containerId;
+  // A cached URI that another task's fetcher is downloading right now: wait
+  // for it, then copy it from the cache (a burst downloads it once).
+  if (fetcherCache_->waitForFills(rec.uris, rec.fetchAs, [this, f, e, c, spec, taskResources] {
+        ExecutorRecord* x = findExecutor(f, e);
+        if (x && x->containerId == c && x->preparing) fetchThenStart(*x, spec, taskResources);
+      })) {
+    return;
+  }
   // URIs with cache: true come from (or go to) the fetcher cache; the
   // entries stay held until this fetch ends, however it ends.
   auto plan = std::make_shared<fetcher::FetcherCache::Plan>(
@@ -759,9 +766,6 @@ void Agent::fetchThenStart(ExecutorRecord& rec, LaunchSpec spec, const Resources
   fetch.directory = rec.directory;
   fetch.sandboxOwner = rec.fetchAs;
   fetch.runAs = rec.fetchAs;  // the task's user: it reads only what that user may
-  FrameworkID f = rec.frameworkId;
-  ExecutorID e = rec.id;
-  ContainerID c = rec.containerId;
   asyncLauncher_.launch(std::move(fetch), [this, alive = alive_, f, e, c, spec = std::move(spec),
                                            taskResources, plan](Result<pid_t> pid) mutable {
     if (!*alive) {
@@ -770,6 +774,7 @@ void Agent::fetchThenStart(ExecutorRecord& rec, LaunchSpec spec, const Resources
     }
     if (!pid.ok()) {
       fetcherCache_->release(plan->ticket, false);
+      metrics_.counter("containerizer/fetcher/task_fetches_failed").inc();
       onFetched(f, e, c, std::move(spec), taskResources, std::nullopt, pid.error());
       return;
     }
@@ -781,7 +786,12 @@ void Agent::fetchThenStart(ExecutorRecord& rec, LaunchSpec spec, const Resources
     }
     auto done = [this, f, e, c, spec, taskResources, plan](pid_t,
                                                             std::optional<int> status) mutable {
-      fetcherCache_->release(plan->ticket, status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
+      bool fetched = status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0;
+      fetcherCache_->release(plan->ticket, fetched);
+      metrics_
+          .counter(fetched ? "containerizer/fetcher/task_fetches_succeeded"
+                           : "containerizer/fetcher/task_fetches_failed")
+          .inc();
       onFetched(f, e, c, std::move(spec), taskResources, status, "");
     };
     Status w = watcher_.watch(*pid, done);

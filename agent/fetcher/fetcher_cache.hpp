@@ -8,17 +8,20 @@
 //
 // Each user's directory is theirs (0700, owned by their uid and gid): the
 // fetcher, running as the user, writes and reads it; another user's tasks
-// never see it. A URI being fetched into the cache for one task is fetched
-// directly (not through the cache) by another task that wants it meanwhile.
+// never see it. A task that wants a URI while it is being fetched into the
+// cache for another waits for that fetch (waitForFills) and then copies it:
+// a burst of tasks downloads each URI once.
 //
 // Owned by the Agent; loop thread only. Errors: only reset() and plan()
 // touch the disk; a plan that cannot make a user's directory fetches those
 // URIs directly and says so in the log.
 #pragma once
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -46,8 +49,13 @@ class FetcherCache {
   FetcherCache(const FetcherCache&) = delete;
   FetcherCache& operator=(const FetcherCache&) = delete;
 
-  // Empties the cache directory (what a previous run left is not trusted).
+  // Forgets every entry and removes what a previous run left in the cache
+  // directory (its users' directories, named by uid; nothing else), making
+  // the directory (0711) when missing. PermissionDenied for a directory
+  // that is not ours or that others may write.
   Status reset();
+  // Runs without a cache from now on (every URI fetched directly).
+  void disable(const std::string& why);
 
   // The entries one fetch uses, held until release().
   struct Ticket {
@@ -58,8 +66,15 @@ class FetcherCache {
     std::vector<FetchItem> items;
     Ticket ticket;
   };
+  // Whether a URI of `uris` with cache: true is being fetched into the
+  // cache for this user right now; then `retry` runs once, from the
+  // release() that ends that fetch (successful or not), and the caller
+  // plans again from it.
+  bool waitForFills(const std::vector<CommandURI>& uris, const std::optional<Credentials>& user,
+                    std::function<void()> retry);
   // What tutti-fetcher does for `uris` of a task whose fetcher runs as
-  // `user` (unset: the agent's own ids).
+  // `user` (unset: the agent's own ids). A URI being filled for another
+  // fetch (see waitForFills) is fetched directly.
   Plan plan(const std::vector<CommandURI>& uris, const std::optional<Credentials>& user);
   // The fetch ended: its misses become entries when it succeeded (and are
   // dropped when not), its hits may be evicted again.
@@ -73,13 +88,19 @@ class FetcherCache {
     std::string file;
     bool ready = false;  // false: being fetched into
     uint64_t size = 0;
+    uint64_t fileSize = 0;  // st_size, st_ino and st_mtim when it became ready:
+    ino_t inode = 0;        // a hit checks the file is still that one
+    struct timespec mtime {};
     int readers = 0;     // fetches reading or writing it
     uint64_t lastUse = 0;
+    std::vector<std::function<void()>> waiters;  // while not ready
   };
   using Key = std::pair<uid_t, std::string>;
   // <dir>/<uid>, made (0700, the user's) when missing; "" on failure.
   std::string userDir(const std::optional<Credentials>& user);
   void evict();
+  // Whether `e`'s file is still the regular file of `uid` it was made.
+  bool intact(const Entry& e, uid_t uid) const;
   void drop(std::map<Key, Entry>::iterator it);
 
   FetcherCacheOptions options_;

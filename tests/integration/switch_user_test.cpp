@@ -303,9 +303,10 @@ TEST_F(FetchTest, TasksFindTheirUrisInTheSandboxAndAFailedFetchFailsOnlyItsTask)
   EXPECT_NE(bad->message.find("HTTP 404"), std::string::npos) << bad->message;
 }
 
-// cache: true: the agent downloads a URI once and later tasks of the same
-// user copy it from its fetcher cache.
-TEST_F(FetchTest, ACachedUriIsDownloadedOnceForLaterTasks) {
+// cache: true: the agent downloads a URI once, for two tasks launched
+// together and for a later one of the same user, which copy it from the
+// fetcher cache.
+TEST_F(FetchTest, ACachedUriIsDownloadedOnceForABurstAndLaterTasks) {
   TempDir source;
   std::ofstream(source.path() + "/run.sh") << "#!/bin/sh\necho cached-run\n";
   FileServer http({{"/tool.tgz", tarGz(source.path(), "run.sh")}});
@@ -316,15 +317,18 @@ TEST_F(FetchTest, ACachedUriIsDownloadedOnceForLaterTasks) {
     t.command->uris = {u};
     return t;
   };
-  // One task, then (once it finished and offers are revived) another.
+  // Two tasks, then (once they finished and offers are revived) another.
   auto launched = std::make_shared<std::atomic<int>>(0);
   auto secondAllowed = std::make_shared<std::atomic<bool>>(false);
   scheduler_.onOffers = [=](SchedulerDriver* d, const std::vector<Offer>& offers) {
     for (const auto& o : offers) {
       int n = launched->load();
-      if (n == 0 || (n == 1 && secondAllowed->load())) {
-        launched->store(n + 1);
-        d->launchTasks({o.id}, {task(n == 0 ? "first" : "second", o)});
+      if (n == 0) {
+        launched->store(1);
+        d->launchTasks({o.id}, {task("first", o), task("twin", o)});
+      } else if (n == 1 && secondAllowed->load()) {
+        launched->store(2);
+        d->launchTasks({o.id}, {task("second", o)});
       } else {
         d->declineOffer(o.id, Filters{3600});
       }
@@ -332,10 +336,13 @@ TEST_F(FetchTest, ACachedUriIsDownloadedOnceForLaterTasks) {
   };
   start(testAgentOptions("", ""), currentUserName());
   ASSERT_TRUE(finished("first")) << sandboxFile("first", "stderr");
+  ASSERT_TRUE(finished("twin")) << sandboxFile("twin", "stderr");
+  EXPECT_EQ(http.requests(), 1);
   secondAllowed->store(true);
   driver_->reviveOffers();
   ASSERT_TRUE(finished("second")) << sandboxFile("second", "stderr");
   EXPECT_EQ(sandboxFile("first", "stdout"), "cached-run\n");
+  EXPECT_EQ(sandboxFile("twin", "stdout"), "cached-run\n");
   EXPECT_EQ(sandboxFile("second", "stdout"), "cached-run\n");
   EXPECT_EQ(http.requests(), 1);
   EXPECT_NE(sandboxFile("second", "stderr").find("from the cache"), std::string::npos)

@@ -1,7 +1,8 @@
 // Unit tests for the agent's fetcher cache: misses become entries only when
-// their fetch succeeded, hits reuse them, a URI being filled is fetched
-// directly by others, least recently used entries go when the cache is
-// over its size (never one a fetch is reading), and users never share.
+// their fetch succeeded, hits reuse them (unless their file changed), a
+// URI being filled is waited for, least recently used entries go when the
+// cache is over its size (never one a fetch is reading), and users never
+// share.
 // Real files in a temporary directory; the per-user case needs root.
 #include "agent/fetcher/fetcher_cache.hpp"
 
@@ -86,6 +87,72 @@ TEST_F(FetcherCacheTest, AFailedFetchLeavesNoEntryAndAConcurrentOneFetchesDirect
   cache_.release(again.ticket, false);
 }
 
+// A burst: tasks that want a URI being filled wait for it (waitForFills)
+// and then read it; when the fill fails, the first retry fills again.
+TEST_F(FetcherCacheTest, FetchesThatWantAUriBeingFilledWaitForIt) {
+  std::vector<CommandURI> uris = {cached("http://h/a")};
+  EXPECT_FALSE(cache_.waitForFills(uris, std::nullopt, [] {}));  // nothing being filled
+  auto filling = cache_.plan(uris, std::nullopt);
+  int retries = 0;
+  EXPECT_TRUE(cache_.waitForFills(uris, std::nullopt, [&] { ++retries; }));
+  EXPECT_TRUE(cache_.waitForFills(uris, std::nullopt, [&] { ++retries; }));
+  EXPECT_FALSE(cache_.waitForFills({cached("http://h/a", false)}, std::nullopt, [] {}));
+  EXPECT_EQ(retries, 0);
+  fill(filling.items[0], 10);
+  cache_.release(filling.ticket, true);
+  EXPECT_EQ(retries, 2);
+  EXPECT_TRUE(cache_.plan(uris, std::nullopt).items[0].cached);
+
+  // A failed fill wakes its waiters too; the first to plan fills again.
+  auto failing = cache_.plan({cached("http://h/b")}, std::nullopt);
+  bool woke = false;
+  EXPECT_TRUE(cache_.waitForFills({cached("http://h/b")}, std::nullopt, [&] {
+    woke = true;
+    auto again = cache_.plan({cached("http://h/b")}, std::nullopt);
+    EXPECT_FALSE(again.items[0].cached);
+    EXPECT_FALSE(again.items[0].cacheFile.empty());
+    cache_.release(again.ticket, false);
+  }));
+  cache_.release(failing.ticket, false);
+  EXPECT_TRUE(woke);
+}
+
+// The same URI twice in one command: filled once, then read.
+TEST_F(FetcherCacheTest, TheSameUriTwiceInOneFetchIsFetchedOnce) {
+  auto plan = cache_.plan({cached("http://h/a"), cached("http://h/a")}, std::nullopt);
+  ASSERT_EQ(plan.items.size(), 2u);
+  EXPECT_FALSE(plan.items[0].cached);
+  EXPECT_TRUE(plan.items[1].cached);
+  EXPECT_EQ(plan.items[1].cacheFile, plan.items[0].cacheFile);
+  fill(plan.items[0], 10);
+  cache_.release(plan.ticket, true);
+  EXPECT_EQ(cache_.entries(), 1u);
+  EXPECT_EQ(cache_.usedBytes(), 10u);
+}
+
+// An entry whose file changed (removed, replaced, rewritten, linked) is not
+// handed out: the URI is fetched again.
+TEST_F(FetcherCacheTest, ADamagedEntryIsFetchedAgain) {
+  auto a = fetchOnce("http://h/a", 10);
+  ::unlink(a.cacheFile.c_str());
+  auto removed = fetchOnce("http://h/a", 10);
+  EXPECT_FALSE(removed.cached);
+  EXPECT_EQ(cache_.entries(), 1u);
+  EXPECT_EQ(cache_.usedBytes(), 10u);
+
+  std::ofstream(removed.cacheFile, std::ios::app) << "more";  // grown after it was counted
+  EXPECT_FALSE(fetchOnce("http://h/a", 10).cached);
+
+  auto b = fetchOnce("http://h/b", 10);
+  ASSERT_EQ(::link(b.cacheFile.c_str(), (dir_.path() + "/elsewhere").c_str()), 0);
+  EXPECT_FALSE(fetchOnce("http://h/b", 10).cached);  // a second link: not the file it made
+  // A miss whose file is a symlink, not a file, never becomes an entry.
+  auto plan = cache_.plan({cached("http://h/c")}, std::nullopt);
+  ASSERT_EQ(::symlink("/etc/passwd", plan.items[0].cacheFile.c_str()), 0);
+  cache_.release(plan.ticket, true);
+  EXPECT_FALSE(fetchOnce("http://h/c").cached);
+}
+
 TEST_F(FetcherCacheTest, TheLeastRecentlyUsedGoFirstButNeverOneBeingRead) {
   auto a = fetchOnce("http://h/a", 40);
   auto b = fetchOnce("http://h/b", 40);
@@ -115,13 +182,27 @@ TEST_F(FetcherCacheTest, TheLeastRecentlyUsedGoFirstButNeverOneBeingRead) {
   EXPECT_EQ(cache_.usedBytes(), 80u);
 }
 
-TEST_F(FetcherCacheTest, ResetEmptiesWhatAPreviousRunLeft) {
+TEST_F(FetcherCacheTest, ResetEmptiesWhatAPreviousRunLeftAndNothingElse) {
   auto a = fetchOnce("http://h/a", 10);
   ASSERT_TRUE(std::filesystem::exists(a.cacheFile));
+  std::string other = dir_.path() + "/fetch/not-ours";  // a shared parent's other files
+  std::ofstream(other) << "keep";
   ASSERT_TRUE(cache_.reset().ok());
   EXPECT_FALSE(std::filesystem::exists(a.cacheFile));
+  EXPECT_TRUE(std::filesystem::exists(other));
   EXPECT_EQ(cache_.entries(), 0u);
-  EXPECT_FALSE(fetchOnce("http://h/a").cached);
+  auto again = fetchOnce("http://h/a");
+  EXPECT_FALSE(again.cached);
+  EXPECT_NE(again.cacheFile, a.cacheFile);  // new names after a restart
+  // A directory others may write is refused (users' directories could be
+  // swapped under us); the cache then runs disabled.
+  ASSERT_EQ(::chmod((dir_.path() + "/fetch").c_str(), 0777), 0);
+  auto refused = cache_.reset();
+  EXPECT_EQ(refused.code(), Status::Code::kPermissionDenied) << refused;
+  cache_.disable(refused.message());
+  auto plan = cache_.plan({cached("http://h/a")}, std::nullopt);
+  EXPECT_EQ(plan.items[0].cacheFile, "");
+  EXPECT_EQ(metric("containerizer/fetcher/cache_size_total_bytes"), 0);
 }
 
 TEST_F(FetcherCacheTest, EachUserHasItsOwnEntriesInItsOwnDirectory) {
