@@ -745,6 +745,21 @@ void Agent::fetchThenStart(ExecutorRecord& rec, LaunchSpec spec, const Resources
   FrameworkID f = rec.frameworkId;
   ExecutorID e = rec.id;
   ContainerID c = rec.containerId;
+  // As in Mesos, fetching (and waiting for another task's download of a
+  // cached URI) counts against the executor registration timeout: a server
+  // that trickles bytes cannot hold a task (or those waiting) forever.
+  if (!rec.fetchTimer) {
+    rec.fetchTimer = loop_.after(options_.executorRegistrationTimeout, "agent.fetch_timeout",
+                                 [this, f, e, c] {
+      ExecutorRecord* x = findExecutor(f, e);
+      if (!x || x->containerId != c || !x->preparing) return;
+      x->fetchTimer = 0;
+      x->preparing = false;
+      if (x->fetcherPid > 0) killProcessGroup(x->fetcherPid, SIGKILL);  // reaped by its watch
+      failPreparation(*x, "Fetching its URIs did not end within --executor_registration_timeout (" +
+                              formatDuration(options_.executorRegistrationTimeout) + ")");
+    });
+  }
   // A cached URI that another task's fetcher is downloading right now: wait
   // for it, then copy it from the cache (a burst downloads it once).
   if (fetcherCache_->waitForFills(rec.uris, rec.fetchAs, [this, f, e, c, spec, taskResources] {
@@ -809,6 +824,8 @@ void Agent::onFetched(const FrameworkID& fwId, const ExecutorID& exId,
   ExecutorRecord* ex = findExecutor(fwId, exId);
   if (!ex || ex->containerId != containerId) return;
   ex->fetcherPid = -1;
+  if (ex->fetchTimer) loop_.cancel(ex->fetchTimer);
+  ex->fetchTimer = 0;
   if (!ex->preparing) return;  // shut down while fetching: already reported
   ex->preparing = false;
   if (status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0) {

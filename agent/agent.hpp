@@ -73,6 +73,7 @@ struct ExecutorRecord {
   bool preparing = false;
   std::vector<CommandURI> uris;  // fetched into the sandbox before it starts
   pid_t fetcherPid = -1;         // tutti-fetcher, while it runs
+  Loop::TimerId fetchTimer = 0;  // fetching must end within --executor_registration_timeout
   std::optional<Credentials> fetchAs;  // the fetcher's user (unset: the agent's)
   ExecutorState state = ExecutorState::kRegistering;
   pid_t pid = -1;  // -1 while the launcher thread is still starting it

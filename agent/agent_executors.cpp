@@ -104,7 +104,8 @@ void Agent::onExecutorExited(const FrameworkID& fwId, const ExecutorID& exId,
   ex.exitStatus = status;
   if (ex.registrationTimer) loop_.cancel(ex.registrationTimer);
   if (ex.killTimer) loop_.cancel(ex.killTimer);
-  ex.registrationTimer = ex.killTimer = 0;
+  if (ex.fetchTimer) loop_.cancel(ex.fetchTimer);
+  ex.registrationTimer = ex.killTimer = ex.fetchTimer = 0;
   if (ex.sweeping) return;  // reported once the sweep below is over
   // Whatever the executor left behind goes too. After a clean exit (every
   // task ended) its own process group is enough — the command executor

@@ -17,6 +17,8 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -226,10 +228,20 @@ TEST_F(SwitchUserTest, WithoutSwitchUserTasksRunAsTheAgent) {
 
 // ---- Fetching URIs (agent/fetcher) ----
 
-// Serves `files` (path → body) over HTTP on loopback while it lives.
+// Serves `files` (path → body) over HTTP on loopback while it lives; GETs
+// of a `stalled` path get no answer until it stops.
 class FileServer {
  public:
-  explicit FileServer(std::map<std::string, std::string> files) {
+  explicit FileServer(std::map<std::string, std::string> files,
+                      std::vector<std::string> stalled = {}) {
+    for (const auto& path : stalled) {
+      server_.Get(path, [this](const httplib::Request&, httplib::Response& res) {
+        requests_++;
+        std::unique_lock<std::mutex> lock(mu_);
+        stopped_.wait(lock, [this] { return stopping_; });
+        res.status = 503;
+      });
+    }
     for (const auto& [path, body] : files) {
       server_.Get(path, [this, body](const httplib::Request&, httplib::Response& res) {
         requests_++;
@@ -241,6 +253,11 @@ class FileServer {
     waitUntil([this] { return server_.is_running(); });
   }
   ~FileServer() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    stopped_.notify_all();
     server_.stop();
     thread_.join();
   }
@@ -251,6 +268,9 @@ class FileServer {
 
  private:
   std::atomic<int> requests_{0};
+  std::mutex mu_;
+  std::condition_variable stopped_;
+  bool stopping_ = false;
   httplib::Server server_;
   int port_ = 0;
   std::thread thread_;
@@ -347,6 +367,27 @@ TEST_F(FetchTest, ACachedUriIsDownloadedOnceForABurstAndLaterTasks) {
   EXPECT_EQ(http.requests(), 1);
   EXPECT_NE(sandboxFile("second", "stderr").find("from the cache"), std::string::npos)
       << sandboxFile("second", "stderr");
+}
+
+// A fetch that never ends (a server that sends nothing, within the
+// download's stall timeout) fails its task once the executor registration
+// timeout has passed, as in Mesos, and the fetcher is gone.
+TEST_F(FetchTest, AFetchThatDoesNotEndFailsItsTaskAtTheRegistrationTimeout) {
+  FileServer http({}, {"/slow.tgz"});
+  agent::AgentOptions options = testAgentOptions("", "");
+  options.executorRegistrationTimeout = std::chrono::seconds(1);
+  start(options, currentUserName(), [&](const Offer& o) {
+    TaskInfo t = commandTask("slow", "true", o);
+    t.command->uris = {fetched(http.url("/slow.tgz"))};
+    return std::vector<TaskInfo>{t};
+  });
+  ASSERT_TRUE(scheduler_.waitForState(TaskID("slow"), TaskState::TASK_FAILED));
+  auto failed = lastUpdate(scheduler_, "slow");
+  EXPECT_EQ(failed->reason, Reason::REASON_CONTAINER_LAUNCH_FAILED);
+  EXPECT_NE(failed->message.find("did not end within --executor_registration_timeout (1secs)"),
+            std::string::npos)
+      << failed->message;
+  EXPECT_EQ(http.requests(), 1);
 }
 
 TEST_F(SwitchUserTest, TheFetcherRunsAsTheTasksUser) {
