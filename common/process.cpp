@@ -18,6 +18,8 @@
 #include <chrono>
 #include <cstring>
 
+#include "common/rlimits.hpp"
+
 namespace tutti {
 
 namespace {
@@ -46,28 +48,6 @@ struct SpawnFailure {
   int resource;  // the RLIMIT_* a failed setrlimit was for, else -1
   char step[28];
 };
-
-const char* rlimitName(int resource) {
-  switch (resource) {
-    case RLIMIT_AS: return "RLIMIT_AS";
-    case RLIMIT_CORE: return "RLIMIT_CORE";
-    case RLIMIT_CPU: return "RLIMIT_CPU";
-    case RLIMIT_DATA: return "RLIMIT_DATA";
-    case RLIMIT_FSIZE: return "RLIMIT_FSIZE";
-    case RLIMIT_LOCKS: return "RLIMIT_LOCKS";
-    case RLIMIT_MEMLOCK: return "RLIMIT_MEMLOCK";
-    case RLIMIT_MSGQUEUE: return "RLIMIT_MSGQUEUE";
-    case RLIMIT_NICE: return "RLIMIT_NICE";
-    case RLIMIT_NOFILE: return "RLIMIT_NOFILE";
-    case RLIMIT_NPROC: return "RLIMIT_NPROC";
-    case RLIMIT_RSS: return "RLIMIT_RSS";
-    case RLIMIT_RTPRIO: return "RLIMIT_RTPRIO";
-    case RLIMIT_RTTIME: return "RLIMIT_RTTIME";
-    case RLIMIT_SIGPENDING: return "RLIMIT_SIGPENDING";
-    case RLIMIT_STACK: return "RLIMIT_STACK";
-    default: return "an unknown resource";
-  }
-}
 
 // spawnProcess() with credentials, limits or a pid namespace: a fork()
 // child (its own copy of our memory, so nothing of ours runs as the user,
@@ -204,7 +184,7 @@ Result<pid_t> spawnForked(const SpawnOptions& o) {
     f.step[sizeof f.step - 1] = '\0';
     std::string step = f.step;
     if (step == "chdir") step += " " + o.workingDir;
-    if (step == "setrlimit") step += std::string(" ") + rlimitName(f.resource);
+    if (step == "setrlimit") step += " " + rlimitName(f.resource);
     if (step == "mount /proc" || step.rfind("mount --", 0) == 0) step += " (a new pid namespace)";
     std::string as = o.credentials ? " as uid " + std::to_string(o.credentials->uid) : "";
     return Status::IoError("cannot start '" + o.argv[0] + "'" + as + ": " + step + ": " +

@@ -9,7 +9,8 @@
 
 namespace tutti {
 
-std::optional<int> rlimitResource(const std::string& type) {
+namespace {
+const std::map<std::string, int>& rlimitTypes() {
   static const std::map<std::string, int> kTypes = {
       {"RLMT_AS", RLIMIT_AS},
       {"RLMT_CORE", RLIMIT_CORE},
@@ -28,9 +29,21 @@ std::optional<int> rlimitResource(const std::string& type) {
       {"RLMT_SIGPENDING", RLIMIT_SIGPENDING},
       {"RLMT_STACK", RLIMIT_STACK},
   };
-  auto it = kTypes.find(type);
-  if (it == kTypes.end()) return std::nullopt;
+  return kTypes;
+}
+}  // namespace
+
+std::optional<int> rlimitResource(const std::string& type) {
+  auto it = rlimitTypes().find(type);
+  if (it == rlimitTypes().end()) return std::nullopt;
   return it->second;
+}
+
+std::string rlimitName(int resource) {
+  for (const auto& [type, r] : rlimitTypes()) {
+    if (r == resource) return ociRlimitName(type);
+  }
+  return "resource " + std::to_string(resource);
 }
 
 std::string ociRlimitName(const std::string& type) {

@@ -16,6 +16,8 @@ namespace tutti {
 std::optional<int> rlimitResource(const std::string& type);
 // The OCI runtime spec's name: "RLMT_NOFILE" → "RLIMIT_NOFILE".
 std::string ociRlimitName(const std::string& type);
+// The same from the resource: RLIMIT_NOFILE → "RLIMIT_NOFILE".
+std::string rlimitName(int resource);
 // The limits to set in a task's child (SpawnOptions::limits: between its
 // fork and exec, never on the caller); no value means unlimited (for
 // RLMT_NOFILE: the kernel's ceiling, fs.nr_open). Errors:
