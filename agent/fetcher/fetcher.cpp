@@ -415,13 +415,28 @@ Result<std::vector<FetchItem>> itemsFromJson(const std::string& text) {
     if (!e.is_object() || !e.contains("value") || !e["value"].is_string()) {
       return Status::InvalidArgument("--uris: every entry needs a string 'value'");
     }
+    // A field of the wrong type is an error, not an exception.
+    auto flag = [&](const char* name, bool fallback, bool* into) {
+      if (!e.contains(name)) {
+        *into = fallback;
+        return true;
+      }
+      if (!e[name].is_boolean()) return false;
+      *into = e[name].get<bool>();
+      return true;
+    };
     FetchItem item;
     CommandURI& u = item.uri;
     u.value = e["value"].get<std::string>();
-    u.executable = e.value("executable", false);
-    u.extract = e.value("extract", true);
-    u.cache = e.value("cache", false);
-    if (e.contains("output_file") && e["output_file"].is_string()) {
+    if (!flag("executable", false, &u.executable) || !flag("extract", true, &u.extract) ||
+        !flag("cache", false, &u.cache) || !flag("cached", false, &item.cached)) {
+      return Status::InvalidArgument(
+          "--uris: 'executable', 'extract', 'cache' and 'cached' must be true or false");
+    }
+    if (e.contains("output_file")) {
+      if (!e["output_file"].is_string()) {
+        return Status::InvalidArgument("--uris: 'output_file' must be a string");
+      }
       u.outputFile = e["output_file"].get<std::string>();
     }
     if (e.contains("cache_file")) {
@@ -430,7 +445,8 @@ Result<std::vector<FetchItem>> itemsFromJson(const std::string& text) {
         return Status::InvalidArgument("--uris: 'cache_file' must be an absolute path");
       }
       item.cacheFile = e["cache_file"].get<std::string>();
-      item.cached = e.value("cached", false);
+    } else {
+      item.cached = false;  // nothing to read it from
     }
     out.push_back(std::move(item));
   }

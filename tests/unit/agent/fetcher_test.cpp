@@ -308,6 +308,16 @@ TEST(FetcherJsonTest, ItemsRoundTripThroughTheFetchersInput) {
   EXPECT_FALSE(itemsFromJson("[{\"executable\": true}]").ok());
   EXPECT_FALSE(itemsFromJson("[{\"value\": \"/a\", \"cache_file\": \"rel/x\"}]").ok());
   EXPECT_FALSE(itemsFromJson("[{\"value\": \"/a\", \"cache_file\": 3}]").ok());
+  // Wrong types are errors, not exceptions.
+  for (const char* bad : {"[{\"value\": \"/a\", \"executable\": \"yes\"}]",
+                          "[{\"value\": \"/a\", \"extract\": 1}]",
+                          "[{\"value\": \"/a\", \"cache\": null}]",
+                          "[{\"value\": \"/a\", \"cache_file\": \"/c\", \"cached\": []}]",
+                          "[{\"value\": \"/a\", \"output_file\": 7}]"}) {
+    auto r = itemsFromJson(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().code(), Status::Code::kInvalidArgument) << bad;
+  }
 }
 
 }  // namespace

@@ -19,5 +19,14 @@ TEST(FlagsTest, ResourceAlternativesAreEachValidResources) {
   EXPECT_FALSE(validateResourceAlternativesFlag("f", "cpus:1|garbage"));
 }
 
+TEST(FlagsTest, SizesAreMesosByteSizes) {
+  for (const char* ok : {"2GB", "0B", "512MB"}) EXPECT_TRUE(validateBytesFlag("fetcher_cache_size", ok)) << ok;
+  ::testing::internal::CaptureStderr();
+  EXPECT_FALSE(validateBytesFlag("fetcher_cache_size", "2XB"));
+  std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("Invalid value for --fetcher_cache_size: '2XB' is not a size"), std::string::npos)
+      << err;
+}
+
 }  // namespace
 }  // namespace tutti
