@@ -419,6 +419,7 @@ void Agent::onMasterMessage(wire::Payload&& message) {
                       std::is_same_v<M, wire::AgentReregisteredMessage> ||
                       std::is_same_v<M, wire::PingMessage> ||
                       std::is_same_v<M, wire::RunTaskMessage> ||
+                      std::is_same_v<M, wire::RunTaskGroupMessage> ||
                       std::is_same_v<M, wire::KillTaskMessage> ||
                       std::is_same_v<M, wire::StatusUpdateAckMessage> ||
                       std::is_same_v<M, wire::ShutdownFrameworkMessage> ||
@@ -457,71 +458,124 @@ ExecutorRecord* Agent::findExecutor(const FrameworkID& fw, const ExecutorID& ex)
 }
 
 void Agent::handle(const wire::RunTaskMessage& m) {
-  if (state_ != AgentState::kRegistered || !info_.id || m.agentId != *info_.id) {
-    LOG(WARNING) << "Ignoring task " << m.task.taskId << " meant for agent " << m.agentId;
-    return;
-  }
-  const TaskInfo& task = m.task;
-  if (!m.frameworkInfo.id) return;
-  const FrameworkID fwId = *m.frameworkInfo.id;
-  ExecutorID exId = executorIdOf(task);
+  runTasks(m.agentId, m.frameworkInfo, {m.task}, /*group=*/false);
+}
+
+void Agent::handle(const wire::RunTaskGroupMessage& m) {
+  std::vector<TaskInfo> tasks = m.tasks;
+  for (auto& t : tasks) t.executor = m.executor;  // whatever the master set
+  runTasks(m.agentId, m.frameworkInfo, std::move(tasks), /*group=*/true);
+}
+
+Status Agent::checkTask(const TaskInfo& task, const FrameworkID& fwId, bool group) const {
   // Ids name directories: check them here too, whatever the master did.
-  for (auto [kind, id] : {std::pair{"FrameworkID", fwId.value}, {"ExecutorID", exId.value},
+  for (auto [kind, id] : {std::pair{"FrameworkID", fwId.value},
+                          {"ExecutorID", executorIdOf(task).value},
                           {"TaskID", task.taskId.value}}) {
     Status s = validateId(kind, id);
+    if (!s.ok()) return s;
+  }
+  const bool image = task.container && task.container->image;
+  if (group) {
+    if (!isDefaultExecutor(*task.executor)) {
+      return Status::InvalidArgument("A task group needs an executor of type DEFAULT");
+    }
+    if (image) return Status::InvalidArgument("Tasks of a group cannot run in images");
+    if (!task.command || task.command->value.empty()) {
+      return Status::InvalidArgument("The task has no command");
+    }
+  } else if (task.executor && (!task.executor->command || task.executor->command->value.empty())) {
+    return Status::InvalidArgument("The task's executor has no command");
+  }
+  if (!task.executor && !image && (!task.command || task.command->value.empty())) {
+    return Status::InvalidArgument("The task has no command");
+  }
+  if (image && task.executor) {
+    return Status::InvalidArgument("Images run command tasks only, not tasks with a custom executor");
+  }
+  if (task.container && !task.container->rlimits.empty() && !isolation_.posixRlimits) {
+    return Status::InvalidArgument(
+        "The task sets rlimits, but this agent runs without the posix/rlimits isolator");
+  }
+  return Status::OK();
+}
+
+void Agent::runTasks(const AgentID& agentId, const FrameworkInfo& frameworkInfo,
+                     std::vector<TaskInfo> tasks, bool group) {
+  if (tasks.empty()) return;
+  if (state_ != AgentState::kRegistered || !info_.id || agentId != *info_.id) {
+    LOG(WARNING) << "Ignoring task " << tasks[0].taskId << " meant for agent " << agentId;
+    return;
+  }
+  if (!frameworkInfo.id) return;
+  const FrameworkID fwId = *frameworkInfo.id;
+  const ExecutorID exId = executorIdOf(tasks[0]);
+  const Reason invalid = group ? Reason::REASON_TASK_GROUP_INVALID : Reason::REASON_TASK_INVALID;
+  // A group launches whole or not at all: one bad task fails all of them.
+  auto failAll = [&](TaskState state, Reason reason, const std::string& message) {
+    for (const auto& t : tasks) agentUpdate(fwId, t.taskId, executorIdOf(t), state, reason, message);
+  };
+  std::set<TaskID> ids;
+  for (const auto& task : tasks) {
+    Status s = checkTask(task, fwId, group);
+    if (s.ok() && executorIdOf(task) != exId) {
+      s = Status::InvalidArgument("The tasks of a group name different executors");
+    }
+    if (s.ok() && !ids.insert(task.taskId).second) {
+      s = Status::InvalidArgument("Task " + task.taskId.value + " is in the group twice");
+    }
     if (!s.ok()) {
       LOG(WARNING) << "Refusing task " << task.taskId << ": " << s.message();
-      agentUpdate(fwId, task.taskId, exId, TaskState::TASK_FAILED, Reason::REASON_TASK_INVALID,
-                  s.message());
+      failAll(TaskState::TASK_FAILED, invalid, s.message());
       return;
     }
   }
-  if (task.executor && (!task.executor->command || task.executor->command->value.empty())) {
-    agentUpdate(fwId, task.taskId, exId, TaskState::TASK_FAILED, Reason::REASON_TASK_INVALID,
-                "The task's executor has no command");
-    return;
-  }
-  const bool image = task.container && task.container->image;
-  if (!task.executor && !image && (!task.command || task.command->value.empty())) {
-    agentUpdate(fwId, task.taskId, exId, TaskState::TASK_FAILED, Reason::REASON_TASK_INVALID,
-                "The task has no command");
-    return;
-  }
-  if (image && task.executor) {
-    agentUpdate(fwId, task.taskId, exId, TaskState::TASK_FAILED, Reason::REASON_TASK_INVALID,
-                "Images run command tasks only, not tasks with a custom executor");
-    return;
-  }
-  if (task.container && !task.container->rlimits.empty() && !isolation_.posixRlimits) {
-    agentUpdate(fwId, task.taskId, exId, TaskState::TASK_FAILED, Reason::REASON_TASK_INVALID,
-                "The task sets rlimits, but this agent runs without the posix/rlimits isolator");
-    return;
-  }
   FrameworkEntry& fw = frameworks_[fwId];
-  fw.info = m.frameworkInfo;
-  launchedTasks_.inc();
+  fw.info = frameworkInfo;
+  launchedTasks_.inc(tasks.size());
 
   ExecutorRecord* ex = findExecutor(fwId, exId);
   if (ex && (ex->state == ExecutorState::kTerminating || ex->state == ExecutorState::kTerminated)) {
-    agentUpdate(fwId, task.taskId, exId,
-                fw.info.hasCapability(FrameworkCapability::PARTITION_AWARE) ? TaskState::TASK_DROPPED
-                                                                            : TaskState::TASK_LOST,
-                Reason::REASON_EXECUTOR_TERMINATED, "Executor " + exId.value + " is terminating");
+    failAll(fw.info.hasCapability(FrameworkCapability::PARTITION_AWARE) ? TaskState::TASK_DROPPED
+                                                                        : TaskState::TASK_LOST,
+            Reason::REASON_EXECUTOR_TERMINATED, "Executor " + exId.value + " is terminating");
     return;
   }
-  if (ex && (ex->queued.count(task.taskId) || ex->launched.count(task.taskId))) {
-    LOG(WARNING) << "Ignoring a second launch of task " << task.taskId;
+  if (ex && group != isDefaultExecutor(ex->info)) {
+    failAll(TaskState::TASK_FAILED, invalid,
+            "Executor " + exId.value + " runs here as another kind of executor");
     return;
   }
-  if (!ex) {
-    auto user = switchedUser(options_.switchUser, fw.info, task);
-    if (!user.ok()) {
+  std::erase_if(tasks, [&](const TaskInfo& t) {
+    bool again = ex && (ex->queued.count(t.taskId) || ex->launched.count(t.taskId));
+    if (again) LOG(WARNING) << "Ignoring a second launch of task " << t.taskId;
+    return again;
+  });
+  if (tasks.empty()) return;
+  // The tasks of a default executor all run as its user.
+  std::optional<uid_t> executorUid;
+  if (ex) executorUid = ex->fetchAs ? ex->fetchAs->uid : ::getuid();
+  Result<std::optional<UserAccount>> user = std::optional<UserAccount>();
+  for (const auto& task : tasks) {
+    auto u = switchedUser(options_.switchUser, fw.info, task);
+    if (!u.ok()) {
       failedLaunches_.inc();
-      LOG(WARNING) << "Refusing task " << task.taskId << ": " << user.error();
-      agentUpdate(fwId, task.taskId, exId, TaskState::TASK_FAILED,
-                  Reason::REASON_CONTAINER_LAUNCH_FAILED, user.error());
+      LOG(WARNING) << "Refusing task " << task.taskId << ": " << u.error();
+      failAll(TaskState::TASK_FAILED, Reason::REASON_CONTAINER_LAUNCH_FAILED, u.error());
       return;
     }
+    uid_t uid = *u ? (*u)->uid : ::getuid();
+    if (!executorUid) {
+      executorUid = uid;
+      user = std::move(u);
+    } else if (uid != *executorUid) {
+      failAll(TaskState::TASK_FAILED, invalid,
+              "The tasks of executor " + exId.value + " must all run as one user");
+      return;
+    }
+  }
+  if (!ex) {
+    const TaskInfo& task = tasks[0];
     // The fetcher of a task in an image runs as the framework's user on
     // this host too (never with the agent's ids for someone else's URIs).
     std::optional<UserAccount> fetchAs = *user;
@@ -549,9 +603,18 @@ void Agent::handle(const wire::RunTaskMessage& m) {
   // cgroups.
   bool fresh = ex->pid <= 0;
   if (ex->state == ExecutorState::kRunning && (ex->pid > 0 || !isolator_)) {
-    sendLaunch(*ex, task);
+    if (group) {
+      sendLaunchGroup(*ex, tasks);
+    } else {
+      sendLaunch(*ex, tasks[0]);
+    }
   } else {
-    ex->queued[task.taskId] = task;
+    if (group) {
+      std::vector<TaskID> members;
+      for (const auto& t : tasks) members.push_back(t.taskId);
+      ex->queuedGroups.push_back(std::move(members));
+    }
+    for (auto& t : tasks) ex->queued[t.taskId] = std::move(t);
   }
   if (isolator_ && !fresh) {
     Status u = isolator_->update(ex->containerId, ex->resources());
@@ -589,7 +652,15 @@ ExecutorRecord* Agent::launchExecutor(FrameworkEntry& fw, const TaskInfo& task,
 
   LaunchSpec spec;
   spec.directory = rec.directory;
-  const CommandInfo& cmd = *rec.info.command;
+  const bool defaultExecutor = isDefaultExecutor(rec.info);
+  // The default executor (LAUNCH_GROUP) is tutti-executor too, told so.
+  CommandInfo builtin;
+  if (defaultExecutor) {
+    builtin.shell = false;
+    builtin.value = options_.launcherDir + "/tutti-executor";
+    builtin.arguments = {"tutti-executor"};
+  }
+  const CommandInfo& cmd = defaultExecutor ? builtin : *rec.info.command;
   if (cmd.shell) {
     spec.argv = {"/bin/sh", "-c", cmd.value};
   } else {
@@ -611,6 +682,7 @@ ExecutorRecord* Agent::launchExecutor(FrameworkEntry& fw, const TaskInfo& task,
       "TUTTI_EXECUTOR_HEARTBEAT_INTERVAL=" + formatDuration(options_.executorHeartbeatInterval),
       "GLOG_logtostderr=1",
   };
+  if (defaultExecutor) spec.env.push_back("TUTTI_EXECUTOR_TYPE=default");
   for (const char* pass : {"LANG", "LC_ALL", "TZ", "USER", "LOGNAME"}) {
     if (const char* v = std::getenv(pass)) spec.env.push_back(std::string(pass) + "=" + v);
   }
@@ -623,8 +695,8 @@ ExecutorRecord* Agent::launchExecutor(FrameworkEntry& fw, const TaskInfo& task,
     Credentials ids{user->uid, user->gid, user->groups};
     spec.sandboxOwner = ids;
     rec.fetchAs = ids;
-    if (rec.commandExecutor) {
-      // The command executor stays ours (it signals and watches the task)
+    if (rec.commandExecutor || defaultExecutor) {
+      // The built-in executors stay ours (it signals and watches the task)
       // and starts the task as the user, its namespaces and limits set up
       // before the ids drop.
       std::string groups;
@@ -777,9 +849,7 @@ void Agent::onExecutorLaunched(const FrameworkID& fwId, const ExecutorID& exId,
   }
   if (ex->state == ExecutorState::kRunning && !ex->queued.empty()) {
     // It subscribed before its launch result came back: its tasks were held.
-    auto queued = std::move(ex->queued);
-    ex->queued.clear();
-    for (const auto& [_, task] : queued) sendLaunch(*ex, task);
+    sendQueued(*ex);
   }
   checkpointExecutor(fwId, exId);
   VLOG(1) << "Launched executor " << exId << " (pid " << ex->pid << ") in " << ex->directory;
@@ -807,7 +877,25 @@ void Agent::addCompleted(ExecutorRecord& ex, const Task& task) {
   while (ex.completed.size() > options_.maxCompletedTasksPerExecutor) ex.completed.pop_front();
 }
 
-void Agent::sendLaunch(ExecutorRecord& ex, const TaskInfo& task) {
+void Agent::sendQueued(ExecutorRecord& ex) {
+  auto queued = std::move(ex.queued);
+  auto groups = std::move(ex.queuedGroups);
+  ex.queued.clear();
+  ex.queuedGroups.clear();
+  for (const auto& members : groups) {
+    std::vector<TaskInfo> tasks;
+    for (const auto& id : members) {
+      auto it = queued.find(id);
+      if (it == queued.end()) continue;  // killed while queued
+      tasks.push_back(std::move(it->second));
+      queued.erase(it);
+    }
+    if (!tasks.empty()) sendLaunchGroup(ex, tasks);
+  }
+  for (const auto& [_, task] : queued) sendLaunch(ex, task);
+}
+
+void Agent::recordLaunch(ExecutorRecord& ex, const TaskInfo& task) {
   Task t;
   t.taskId = task.taskId;
   t.name = task.name;
@@ -819,7 +907,16 @@ void Agent::sendLaunch(ExecutorRecord& ex, const TaskInfo& task) {
   t.labels = task.labels;
   ex.launched[task.taskId] = t;
   ex.infos[task.taskId] = task;
+}
+
+void Agent::sendLaunch(ExecutorRecord& ex, const TaskInfo& task) {
+  recordLaunch(ex, task);
   (void)executors_.send(ex.conn, wire::LaunchEvent{task});
+}
+
+void Agent::sendLaunchGroup(ExecutorRecord& ex, const std::vector<TaskInfo>& tasks) {
+  for (const auto& t : tasks) recordLaunch(ex, t);
+  (void)executors_.send(ex.conn, wire::LaunchGroupEvent{tasks});
 }
 
 void Agent::handle(const wire::KillTaskMessage& m) {
@@ -932,9 +1029,7 @@ void Agent::onExecutorSubscribe(const ConnectionId& from, const wire::ExecutorSu
   // With isolation, a task goes out only once the launch result is back
   // (the executor is in its cgroups by then): see onExecutorLaunched.
   if (first && (ex->pid > 0 || !isolator_)) {
-    auto queued = std::move(ex->queued);
-    ex->queued.clear();
-    for (const auto& [_, task] : queued) sendLaunch(*ex, task);
+    sendQueued(*ex);
     checkpointExecutor(m.frameworkId, m.executorId);
   }
   if (ex->recovered && recovering_) {

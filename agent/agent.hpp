@@ -82,6 +82,7 @@ struct ExecutorRecord {
   ConnectionId conn;
   double startTime = 0;
   std::map<TaskID, TaskInfo> queued;  // waiting for the executor to subscribe
+  std::vector<std::vector<TaskID>> queuedGroups;  // LAUNCH_GROUPs among `queued`
   std::map<TaskID, Task> launched;    // sent to the executor
   std::deque<Task> completed;         // terminal and acknowledged
   std::map<TaskID, TaskInfo> infos;   // TaskInfo of launched tasks
@@ -148,6 +149,12 @@ class Agent {
   void handle(const wire::AgentReregisteredMessage& m);
   void handle(const wire::PingMessage& m);
   void handle(const wire::RunTaskMessage& m);
+  void handle(const wire::RunTaskGroupMessage& m);
+  // A task (group: all of them, under one default executor) to launch.
+  void runTasks(const AgentID& agentId, const FrameworkInfo& framework,
+                std::vector<TaskInfo> tasks, bool group);
+  // What this agent refuses in a task whatever the master said.
+  Status checkTask(const TaskInfo& task, const FrameworkID& fwId, bool group) const;
   void handle(const wire::KillTaskMessage& m);
   void handle(const wire::StatusUpdateAckMessage& m);
   void handle(const wire::ShutdownFrameworkMessage& m);
@@ -208,6 +215,11 @@ class Agent {
   // Hands the spawn to the launcher thread (cgroups and bundle first).
   void startExecutor(ExecutorRecord& rec, LaunchSpec spec, const Resources& taskResources);
   void sendLaunch(ExecutorRecord& ex, const TaskInfo& task);
+  void sendLaunchGroup(ExecutorRecord& ex, const std::vector<TaskInfo>& tasks);
+  // Tasks now known to be launched on `ex` (before they are sent).
+  void recordLaunch(ExecutorRecord& ex, const TaskInfo& task);
+  // What waited for the executor: groups as groups, then single tasks.
+  void sendQueued(ExecutorRecord& ex);
   void addCompleted(ExecutorRecord& ex, const Task& task);
   void onExecutorLaunched(const FrameworkID& fw, const ExecutorID& ex, const ContainerID& c,
                           Result<pid_t> pid);

@@ -115,6 +115,7 @@ const char* toString(Offer::Operation::Type type) {
     case T::UNRESERVE: return "UNRESERVE";
     case T::CREATE: return "CREATE";
     case T::DESTROY: return "DESTROY";
+    case T::LAUNCH_GROUP: return "LAUNCH_GROUP";
   }
   return "UNKNOWN";
 }
@@ -126,9 +127,22 @@ Offer::Operation Offer::Operation::launch(std::vector<TaskInfo> tasks) {
   return op;
 }
 
+Offer::Operation Offer::Operation::launchGroup(ExecutorInfo executor, std::vector<TaskInfo> tasks) {
+  Operation op;
+  op.type = Type::LAUNCH_GROUP;
+  executor.type = ExecutorInfo::Type::DEFAULT;
+  op.executor = std::move(executor);
+  op.tasks = std::move(tasks);
+  return op;
+}
+
 ExecutorID executorIdOf(const TaskInfo& task) {
   if (task.executor) return task.executor->executorId;
   return ExecutorID(task.taskId.value);
+}
+
+bool isDefaultExecutor(const ExecutorInfo& executor) {
+  return executor.type == ExecutorInfo::Type::DEFAULT && !executor.command;
 }
 
 bool FrameworkInfo::hasCapability(FrameworkCapability c) const {

@@ -153,6 +153,10 @@ struct LaunchEvent {
   TaskInfo task;
   bool operator==(const LaunchEvent&) const = default;
 };
+struct LaunchGroupEvent {
+  std::vector<TaskInfo> tasks;
+  bool operator==(const LaunchGroupEvent&) const = default;
+};
 struct KillEvent {
   TaskID taskId;
   std::optional<KillPolicy> killPolicy;
@@ -217,6 +221,13 @@ struct RunTaskMessage {
   TaskInfo task;
   AgentID agentId;
   bool operator==(const RunTaskMessage&) const = default;
+};
+struct RunTaskGroupMessage {
+  FrameworkInfo frameworkInfo;
+  ExecutorInfo executor;
+  std::vector<TaskInfo> tasks;
+  AgentID agentId;
+  bool operator==(const RunTaskGroupMessage&) const = default;
 };
 struct KillTaskMessage {
   FrameworkID frameworkId;
@@ -292,7 +303,7 @@ using Payload = std::variant<
     AgentReregisteredMessage, PingMessage, PongMessage, RunTaskMessage, KillTaskMessage,
     StatusUpdateMessage, StatusUpdateAckMessage, ShutdownFrameworkMessage, ShutdownAgentMessage,
     FrameworkToExecutorMessage, ExecutorToFrameworkMessage, UnregisterAgentMessage,
-    CheckpointResourcesMessage, ExitedExecutorMessage>;
+    CheckpointResourcesMessage, ExitedExecutorMessage, RunTaskGroupMessage, LaunchGroupEvent>;
 
 // The message's name, e.g. "SubscribeCall" (for logs and metrics).
 const char* payloadName(const Payload& payload);

@@ -162,12 +162,13 @@ void TaskManager::dropLaunches(FrameworkRecord& fw, const wire::AcceptCall& m,
   TaskState state =
       fw.partitionAware() ? TaskState::TASK_DROPPED : TaskState::TASK_LOST;
   for (const auto& op : m.operations) {
-    if (op.type != Offer::Operation::Type::LAUNCH) continue;
+    bool group = op.type == Offer::Operation::Type::LAUNCH_GROUP;
+    if (op.type != Offer::Operation::Type::LAUNCH && !group) continue;
     for (const auto& t : op.tasks) {
       Task task;
       task.taskId = t.taskId;
       task.agentId = t.agentId;
-      task.executorId = executorIdOf(t);
+      task.executorId = group && op.executor ? op.executor->executorId : executorIdOf(t);
       invalidTasks_.inc();
       terminal_[static_cast<size_t>(state)]->inc();
       sendUpdate(fw, masterStatus(task, state, Reason::REASON_INVALID_OFFERS, why));
@@ -238,6 +239,10 @@ void TaskManager::onAccept(const ConnectionId& from, const wire::AcceptCall& m) 
       applyReservation(*fw, *agent, role, op, available);
       continue;
     }
+    if (op.type == Offer::Operation::Type::LAUNCH_GROUP) {
+      launchGroup(*fw, *agent, op, ctx, available, launching);
+      continue;
+    }
     if (op.type != Offer::Operation::Type::LAUNCH) {
       // Persistent volumes (CREATE/DESTROY) are not supported: the operation
       // is refused and its resources simply stay unused.
@@ -275,6 +280,46 @@ void TaskManager::onAccept(const ConnectionId& from, const wire::AcceptCall& m) 
     master_.allocator().recoverResources(fw->id, agent->id, available, m.filters);
     master_.requestAllocation();
   }
+}
+
+void TaskManager::launchGroup(FrameworkRecord& fw, AgentRecord& agent, const Offer::Operation& op,
+                              const LaunchContext& ctx, Resources& available,
+                              std::set<TaskID>& launching) {
+  const ExecutorInfo* running = nullptr;
+  if (op.executor) {
+    auto executors = agent.executors.find(fw.id);
+    if (executors != agent.executors.end()) {
+      auto e = executors->second.find(op.executor->executorId);
+      if (e != executors->second.end()) running = &e->second;
+    }
+  }
+  auto valid = validateTaskGroup(op.executor, op.tasks, ctx, available, running);
+  if (!valid.ok()) {
+    // All or nothing, as in Mesos: every task of the group gets the error.
+    LOG(INFO) << "Framework " << fw.id << ": " << valid.error();
+    for (const auto& task : op.tasks) {
+      invalidTasks_.inc();
+      Task t;
+      t.taskId = task.taskId;
+      t.agentId = agent.id;
+      t.executorId = op.executor ? op.executor->executorId : executorIdOf(task);
+      terminal_[static_cast<size_t>(TaskState::TASK_ERROR)]->inc();
+      sendUpdate(fw, masterStatus(t, TaskState::TASK_ERROR, Reason::REASON_TASK_GROUP_INVALID,
+                                  valid.error()));
+    }
+    return;
+  }
+  wire::RunTaskGroupMessage run{fw.info, valid->front().executor.value(), {}, agent.id};
+  for (const auto& info : *valid) {
+    available -= info.resources;
+    launching.insert(info.taskId);
+    addTask(fw, agent, info);
+    taskLaunches_.inc();
+  }
+  VLOG(1) << "Launching a group of " << valid->size() << " tasks of framework " << fw.id
+          << " under executor " << run.executor.executorId << " on agent " << agent.id;
+  run.tasks = std::move(*valid);
+  master_.agents().send(agent, run);
 }
 
 void TaskManager::applyReservation(FrameworkRecord& fw, AgentRecord& agent,

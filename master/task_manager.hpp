@@ -9,11 +9,13 @@
 #pragma once
 
 #include <array>
+#include <set>
 #include <vector>
 
 #include "common/metrics.hpp"
 #include "common/wire.hpp"
 #include "master/state.hpp"
+#include "master/validation.hpp"
 
 namespace tutti::master {
 
@@ -68,6 +70,10 @@ class TaskManager {
   // RESERVE / UNRESERVE inside an accept: converts part of `available`.
   void applyReservation(FrameworkRecord& fw, AgentRecord& agent, const std::string& role,
                         const Offer::Operation& op, Resources& available);
+  // LAUNCH_GROUP inside an accept: the whole group launches (one
+  // RunTaskGroupMessage) or every task of it gets TASK_ERROR.
+  void launchGroup(FrameworkRecord& fw, AgentRecord& agent, const Offer::Operation& op,
+                   const LaunchContext& ctx, Resources& available, std::set<TaskID>& launching);
   void dropLaunches(FrameworkRecord& fw, const wire::AcceptCall& m, const std::string& why);
   // Nothing while the task's agent is still expected back after a failover
   // (Mesos answers only once it knows).

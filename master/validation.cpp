@@ -154,6 +154,57 @@ Result<TaskInfo> validateTask(const TaskInfo& task, const LaunchContext& ctx,
   return out;
 }
 
+Result<std::vector<TaskInfo>> validateTaskGroup(const std::optional<ExecutorInfo>& executor,
+                                                const std::vector<TaskInfo>& tasks,
+                                                const LaunchContext& ctx,
+                                                const Resources& available,
+                                                const ExecutorInfo* running) {
+  auto invalid = [](const std::string& what) {
+    return Status::InvalidArgument("Task group " + what);
+  };
+  if (tasks.empty()) return invalid("has no tasks");
+  if (!executor) return invalid("has no executor");
+  const ExecutorInfo& e = *executor;
+  Status s = validateId("ExecutorID", e.executorId.value);
+  if (!s.ok()) return invalid("has an invalid executor id: " + s.message());
+  if (e.type != ExecutorInfo::Type::DEFAULT) {
+    return invalid("needs an executor of type DEFAULT (the built-in default executor)");
+  }
+  if (e.command) return invalid("has an executor with a command; the DEFAULT executor has none");
+  if (!e.frameworkId.empty() && ctx.framework.id && e.frameworkId != *ctx.framework.id) {
+    return invalid("has an executor of another framework");
+  }
+  if (running && (running->type != ExecutorInfo::Type::DEFAULT || running->command)) {
+    return invalid("names executor " + e.executorId.value +
+                   ", which runs on this agent as a custom executor");
+  }
+  std::set<TaskID> inGroup;
+  LaunchContext inner = ctx;
+  inner.taskIdInUse = [&](const TaskID& id) { return ctx.taskIdInUse(id) || inGroup.count(id); };
+  Resources left = available;
+  std::vector<TaskInfo> out;
+  out.reserve(tasks.size());
+  for (const auto& task : tasks) {
+    if (task.executor) return err(task, "is in a task group and must not name an executor");
+    if (task.container && task.container->image) {
+      return err(task, "is in a task group: tasks in images run as single tasks (LAUNCH), "
+                       "not in groups");
+    }
+    if (!task.command) return err(task, "is in a task group and has no command");
+    auto valid = validateTask(task, inner, left);
+    if (!valid.ok()) return valid.status();
+    left -= valid->resources;
+    inGroup.insert(task.taskId);
+    TaskInfo t = std::move(*valid);
+    t.executor = e;
+    if (t.executor->frameworkId.empty() && ctx.framework.id) {
+      t.executor->frameworkId = *ctx.framework.id;
+    }
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
 Status validateContainer(const ContainerInfo& container) {
   if (container.image) {
     const std::string& name = container.image->name;

@@ -40,6 +40,19 @@ Status validateContainer(const ContainerInfo& container);
 Result<TaskInfo> validateTask(const TaskInfo& task, const LaunchContext& context,
                               const Resources& available);
 
+// LAUNCH_GROUP: `tasks` under the default executor `executor`. The group is
+// valid or not as a whole: each task as validateTask() sees it (without an
+// executor of its own, with a command, not in an image), the executor of
+// type DEFAULT without a command, and, when `running` (the executor already
+// known on the agent under that id) is set, of the same kind. On success,
+// each task carries the executor (its framework id filled in) and
+// resources allocated to the offer's role; their sum fits `available`.
+Result<std::vector<TaskInfo>> validateTaskGroup(const std::optional<ExecutorInfo>& executor,
+                                                const std::vector<TaskInfo>& tasks,
+                                                const LaunchContext& context,
+                                                const Resources& available,
+                                                const ExecutorInfo* running);
+
 // RESERVE: `reserve` (resources carrying the new dynamic reservation on top
 // of their stack) must come out of `available` (unreserved, or reserved to a
 // parent role, allocated to `offerRole`), be reserved for `offerRole` or a

@@ -67,5 +67,7 @@ struct Envelope {
     unregisterAgentMessage @44 :I.UnregisterAgentMessage;
     checkpointResourcesMessage @45 :I.CheckpointResourcesMessage;
     exitedExecutorMessage @46 :I.ExitedExecutorMessage;
+    runTaskGroupMessage @47 :I.RunTaskGroupMessage;
+    launchGroupEvent @48 :E.LaunchGroupEvent;
   }
 }

@@ -43,6 +43,12 @@ struct LaunchEvent {
   task @0 :T.TaskInfo;
 }
 
+# Mesos's LAUNCH_GROUP: tasks that start together and, under the default
+# executor, end together when one of them fails or is killed.
+struct LaunchGroupEvent {
+  tasks @0 :List(T.TaskInfo);
+}
+
 struct KillEvent {
   taskId @0 :Text;
   hasKillPolicy @1 :Bool;

@@ -45,6 +45,15 @@ struct RunTaskMessage {
   agentId @2 :Text;
 }
 
+# Mesos's RunTaskGroupMessage: the tasks of one LAUNCH_GROUP, launched
+# together under the framework's default executor `executor`.
+struct RunTaskGroupMessage {
+  frameworkInfo @0 :T.FrameworkInfo;
+  executor @1 :T.ExecutorInfo;
+  tasks @2 :List(T.TaskInfo);
+  agentId @3 :Text;
+}
+
 struct KillTaskMessage {
   frameworkId @0 :Text;
   taskId @1 :Text;

@@ -325,7 +325,15 @@ struct Operation {
     unreserve @3 :List(Resource);
     create @4 :List(Resource);
     destroy @5 :List(Resource);
+    launchGroup @6 :LaunchGroup;
   }
+}
+
+# Mesos's Offer.Operation.LaunchGroup: tasks run together under one
+# executor of type DEFAULT (the built-in default executor).
+struct LaunchGroup {
+  executor @0 :ExecutorInfo;
+  tasks @1 :List(TaskInfo);
 }
 
 # A task as an agent reports it when it re-registers, and as the master

@@ -7,15 +7,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include <charconv>
 #include <cstring>
-#include <fstream>
-#include <iterator>
+#include <fcntl.h>
 #include <set>
 #include <sstream>
-
-#include "common/rlimits.hpp"
-#include "common/task_env.hpp"
 
 extern char** environ;
 
@@ -27,7 +25,7 @@ const std::set<std::string> kExecutorOnly = {
     "TUTTI_AGENT_ENDPOINT", "TUTTI_RECOVERY_TIMEOUT", "TUTTI_EXECUTOR_HEARTBEAT_INTERVAL",
     "GLOG_logtostderr", "TUTTI_OCI_RUNTIME", "TUTTI_OCI_ROOT", "TUTTI_OCI_BUNDLE",
     "TUTTI_OCI_AGENT_DELETES", "TUTTI_PID_NAMESPACE", "TUTTI_TASK_UID", "TUTTI_TASK_GID",
-    "TUTTI_TASK_GROUPS"};
+    "TUTTI_TASK_GROUPS", "TUTTI_EXECUTOR_TYPE"};
 
 std::string envOr(const char* name, const std::string& fallback) {
   const char* v = std::getenv(name);
@@ -58,18 +56,69 @@ Result<std::optional<Credentials>> taskCredentials() {
   return std::optional<Credentials>(std::move(c));
 }
 
+// The default executor's sandbox for a task: <root>/tasks/<id>, made and
+// opened without following links (the executor's sandbox belongs to the
+// tasks' user; `tasks` must be ours), given to the task's user, with its
+// stdout and stderr opened into `o`. Returns the directory's path.
+Result<std::string> openTaskSandbox(const std::string& root, const TaskID& id,
+                                    const std::optional<Credentials>& ids, TaskRun::Options* o) {
+  auto fail = [](const std::string& what) {
+    return Status::IoError("Cannot make the task's sandbox: " + what + ": " +
+                           std::strerror(errno));
+  };
+  constexpr int kDir = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+  struct Fd {
+    int fd = -1;
+    ~Fd() {
+      if (fd >= 0) ::close(fd);
+    }
+  } top, tasks, dir;
+  top.fd = ::open(root.c_str(), kDir);
+  if (top.fd < 0) return fail(root);
+  if (::mkdirat(top.fd, "tasks", 0755) != 0 && errno != EEXIST) return fail(root + "/tasks");
+  tasks.fd = ::openat(top.fd, "tasks", kDir);
+  struct stat st;
+  if (tasks.fd < 0 || ::fstat(tasks.fd, &st) != 0) return fail(root + "/tasks");
+  if (st.st_uid != ::geteuid() || (st.st_mode & 022)) {
+    errno = EPERM;
+    return fail(root + "/tasks is not the executor's own");
+  }
+  std::string path = root + "/tasks/" + id.value;
+  if (::mkdirat(tasks.fd, id.value.c_str(), 0755) != 0 && errno != EEXIST) return fail(path);
+  dir.fd = ::openat(tasks.fd, id.value.c_str(), kDir);
+  if (dir.fd < 0) return fail(path);
+  if (ids && ::fchown(dir.fd, ids->uid, ids->gid) != 0) return fail(path);
+  for (auto [name, out] : {std::pair{"stdout", &o->stdoutFd}, {"stderr", &o->stderrFd}}) {
+    int fd = ::openat(dir.fd, name, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) return fail(path + "/" + name);
+    *out = fd;  // closed by the TaskRun (or with the options, below)
+    if (ids && ::fchown(fd, ids->uid, ids->gid) != 0) return fail(path + "/" + name);
+  }
+  return path;
+}
+
 }  // namespace
 
-CommandExecutor::CommandExecutor(Loop& loop, std::function<void()> done)
+CommandExecutor::CommandExecutor(Loop& loop, std::function<void()> done, Kind kind)
     : loop_(loop),
       done_([this, done = std::move(done)] {
-        // Several paths may end the executor (the task's end, a shutdown
+        // Several paths may end the executor (the tasks' end, a shutdown
         // deadline, an error); the owner hears it once.
         if (finished_) return;
         finished_ = true;
         done();
       }),
-      watcher_(loop) {}
+      kind_(kind),
+      watcher_(loop) {
+  for (char** e = environ; e && *e; ++e) {
+    std::string kv = *e;
+    auto eq = kv.find('=');
+    if (eq == std::string::npos || kExecutorOnly.count(kv.substr(0, eq))) continue;
+    baseEnv_.push_back(std::move(kv));
+  }
+}
+
+CommandExecutor::~CommandExecutor() = default;
 
 void CommandExecutor::registered(ExecutorDriver*, const ExecutorInfo&,
                                  const FrameworkInfo& framework, const AgentInfo& agent) {
@@ -80,25 +129,24 @@ void CommandExecutor::registered(ExecutorDriver*, const ExecutorInfo&,
 }
 
 void CommandExecutor::launchTask(ExecutorDriver*, const TaskInfo& task) {
-  loop_.post("executor.launch", [this, task] { launch(task); });
+  loop_.post("executor.launch", [this, task] { launch({task}, false); });
+}
+
+void CommandExecutor::launchGroup(ExecutorDriver*, const std::vector<TaskInfo>& tasks) {
+  loop_.post("executor.launch_group", [this, tasks] { launch(tasks, true); });
 }
 
 void CommandExecutor::killTask(ExecutorDriver*, const TaskID& taskId,
                                const std::optional<KillPolicy>& killPolicy) {
   loop_.post("executor.kill", [this, taskId, killPolicy] {
-    if (!task_ || task_->taskId != taskId) return;
-    Duration grace = kDefaultGracePeriod;
-    if (killPolicy) {
-      grace = killPolicy->gracePeriod;
-    } else if (task_->killPolicy) {
-      grace = task_->killPolicy->gracePeriod;
-    }
-    kill(grace);
+    auto it = tasks_.find(taskId);
+    if (it == tasks_.end()) return;
+    it->second->kill(it->second->graceWithout(killPolicy));
   });
 }
 
 void CommandExecutor::frameworkMessage(ExecutorDriver*, const std::string& data) {
-  LOG(INFO) << "Framework message of " << data.size() << " bytes (ignored by the command executor)";
+  LOG(INFO) << "Framework message of " << data.size() << " bytes (ignored by the built-in executor)";
 }
 
 void CommandExecutor::shutdown(ExecutorDriver*, std::chrono::nanoseconds gracePeriod) {
@@ -109,402 +157,184 @@ void CommandExecutor::shutdown(ExecutorDriver*, std::chrono::nanoseconds gracePe
     // and acknowledgements may never come.
     if (!shutdownDeadline_) {
       shutdownDeadline_ = loop_.after(gracePeriod, "executor.shutdown_deadline", [this] {
-        if (running_) signalTask(SIGKILL);
+        for (auto& [_, run] : tasks_) {
+          if (run->running()) run->signal(SIGKILL);
+        }
         done_();
       });
     }
-    if (!running_) {
-      if (task_ && !terminal_) {
-        update(TaskState::TASK_KILLED, "Executor shut down before the task started");
-        finishWhenAcknowledged();
-        return;
-      }
-      if (!task_ || gracePeriod.count() == 0) done_();
-      return;
-    }
+    bool anyRunning = false;
+    bool anyUnstarted = false;
     // Leave a little of the agent's grace period for our own exit.
     Duration grace = std::max<Duration>(Duration(0), gracePeriod - 1s);
-    if (task_->killPolicy) grace = std::min(grace, Duration(task_->killPolicy->gracePeriod));
-    kill(grace);
+    std::vector<TaskRun*> runs;
+    for (auto& [_, run] : tasks_) runs.push_back(run.get());
+    for (TaskRun* run : runs) {
+      if (run->running()) {
+        anyRunning = true;
+        Duration g = grace;
+        if (run->task().killPolicy) g = std::min(g, Duration(run->task().killPolicy->gracePeriod));
+        run->kill(g);
+      } else if (!run->terminal()) {
+        anyUnstarted = true;
+        run->endUnstarted("Executor shut down before the task started");
+      }
+    }
+    if (anyRunning || anyUnstarted) return;  // their ends finish the executor
+    if (tasks_.empty() || gracePeriod.count() == 0) done_();
   });
 }
 
 void CommandExecutor::error(ExecutorDriver*, const std::string& message) {
   LOG(ERROR) << "Executor error: " << message;
   loop_.post("executor.error", [this] {
-    if (running_) signalTask(SIGKILL);
+    for (auto& [_, run] : tasks_) {
+      if (run->running()) run->signal(SIGKILL);
+    }
     done_();
   });
 }
 
-void CommandExecutor::update(TaskState state, const std::string& message,
-                             std::optional<Reason> reason, std::optional<int> exitStatus,
-                             std::optional<bool> healthy) {
+void CommandExecutor::fail(const TaskID& taskId, const std::string& message, Reason reason) {
   TaskStatus s;
-  s.taskId = task_->taskId;
-  s.state = state;
+  s.taskId = taskId;
+  s.state = TaskState::TASK_FAILED;
   s.message = message;
   s.reason = reason;
-  s.exitStatus = exitStatus;
-  s.healthy = healthy;
   if (driver_->sendStatusUpdate(s) != DriverStatus::DRIVER_RUNNING) driverGone_ = true;
-  if (isTerminal(state)) terminal_ = true;
 }
 
-void CommandExecutor::launch(const TaskInfo& task) {
-  if (task_ && task_->taskId == task.taskId) {
+void CommandExecutor::launch(std::vector<TaskInfo> tasks, bool group) {
+  if (kind_ == Kind::kDefault) forgetEnded();
+  std::erase_if(tasks, [&](const TaskInfo& t) {
     // The same launch again (an agent that restarted before recording that
     // it had sent it): nothing to do.
-    LOG(WARNING) << "Ignoring a second launch of task " << task.taskId;
-    return;
-  }
-  if (task_) {
-    TaskStatus s;
-    s.taskId = task.taskId;
-    s.state = TaskState::TASK_FAILED;
-    s.message = "The command executor runs one task; it already runs " + task_->taskId.value;
-    driver_->sendStatusUpdate(s);
-    return;
-  }
-  task_ = task;
-  if (shutdownRequested_) {
-    update(TaskState::TASK_KILLED, "Executor shut down before the task started");
-    finishWhenAcknowledged();
-    return;
-  }
-  // A task in an image: the agent has prepared its OCI bundle (root
-  // filesystem, config.json with the command, env, user and limits); the
-  // runtime runs it in the foreground and exits with its status.
-  oci_.bundle = envOr("TUTTI_OCI_BUNDLE", "");
-  if (!oci_.bundle.empty()) {
-    launchInContainer(task);
-    return;
-  }
-  if (!task.command) {
-    update(TaskState::TASK_FAILED, "The command executor needs a task with a command",
-           Reason::REASON_TASK_INVALID);
-    finishWhenAcknowledged();
-    return;
-  }
-  const CommandInfo& cmd = *task.command;
-  auto ids = taskCredentials();
-  if (!ids.ok()) {
-    update(TaskState::TASK_FAILED, ids.error(), Reason::REASON_COMMAND_EXECUTOR_FAILED);
-    finishWhenAcknowledged();
-    return;
-  }
-  taskIds_ = *ids;
-  update(TaskState::TASK_STARTING, "");
-
-  SpawnOptions o;
-  if (cmd.shell) {
-    o.argv = {"/bin/sh", "-c", cmd.value};
-  } else {
-    o.argv = cmd.arguments.empty() ? std::vector<std::string>{cmd.value} : cmd.arguments;
-    o.argv[0] = cmd.value;
-  }
-  std::map<std::string, std::string> env;
-  for (char** e = environ; e && *e; ++e) {
-    std::string kv = *e;
-    auto eq = kv.find('=');
-    if (eq == std::string::npos) continue;
-    std::string name = kv.substr(0, eq);
-    if (kExecutorOnly.count(name)) continue;
-    env[name] = kv.substr(eq + 1);
-  }
-  for (auto& [k, v] : taskEnvironment(task, env.count("TUTTI_SANDBOX") ? env["TUTTI_SANDBOX"] : "",
-                                      hostname_)) {
-    env[k] = std::move(v);
-  }
-  for (const auto& v : cmd.environment) env[v.name] = v.value;
-  for (const auto& [k, v] : env) o.env.push_back(k + "=" + v);
-  o.newProcessGroup = true;  // killable as a group; stdout/stderr: the sandbox files
-  o.stdinPath = "/dev/null";
-  // Both set up in the child between its fork and exec, before it drops
-  // to the task's ids: no wrapper program runs with ours.
-  o.credentials = taskIds_;
-  // namespaces/pid: the command is pid 1 of a namespace of its own, with
-  // its own /proc, and dies with the small parent we wait for.
-  o.pidNamespace = envOr("TUTTI_PID_NAMESPACE", "") == "1";
-  start(o);
-}
-
-void CommandExecutor::launchInContainer(const TaskInfo& task) {
-  update(TaskState::TASK_STARTING, "");
-  oci_.runtime = envOr("TUTTI_OCI_RUNTIME", "runc");
-  oci_.root = envOr("TUTTI_OCI_ROOT", "");
-  oci_.agentDeletes = envOr("TUTTI_OCI_AGENT_DELETES", "") == "1";
-  oci_.id = envOr("TUTTI_CONTAINER_ID", task.taskId.value);
-  for (char** e = environ; e && *e; ++e) {
-    std::string kv = *e;
-    if (kExecutorOnly.count(kv.substr(0, kv.find('=')))) continue;
-    oci_.env.push_back(kv);
-  }
-  // One `runc run --detach` creates and starts the container (one runtime
-  // process instead of `create` then `start`: about a quarter less of the
-  // runtime's CPU per container). Its init is the runtime's child; when
-  // `run` exits it is reparented to us, and we wait for it as for a plain
-  // task (even if it already ended: it waits, a zombie, for us to reap it).
-  if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
-    update(TaskState::TASK_FAILED,
-           std::string("Cannot become the container's subreaper: ") + std::strerror(errno),
-           Reason::REASON_CONTAINER_LAUNCH_FAILED);
-    finishWhenAcknowledged();
-    return;
-  }
-  running_ = true;  // a kill now stops the runtime and reports TASK_KILLED
-  runRuntime({"run", "--detach", "--bundle", oci_.bundle, "--pid-file",
-              oci_.bundle + "/init.pid", oci_.id},
-             [this](std::optional<int> status) { onContainerStarted(status); });
-}
-
-void CommandExecutor::runRuntime(std::vector<std::string> args,
-                                 std::function<void(std::optional<int>)> done) {
-  SpawnOptions o;
-  o.argv = {oci_.runtime};
-  if (!oci_.root.empty()) o.argv.insert(o.argv.end(), {"--root", oci_.root});
-  o.argv.insert(o.argv.end(), args.begin(), args.end());
-  o.env = oci_.env;
-  o.newProcessGroup = true;
-  o.stdinPath = "/dev/null";
-  auto pid = spawnProcess(o);
-  if (!pid.ok()) {
-    LOG(ERROR) << "Cannot run " << oci_.runtime << ": " << pid.error();
-    loop_.post("executor.runtime_failed", [done = std::move(done)] { done(std::nullopt); });
-    return;
-  }
-  oci_.runtimePid = *pid;
-  Status w = watcher_.watch(*pid, [this, done](pid_t, std::optional<int> status) {
-    oci_.runtimePid = -1;
-    done(status);
+    bool again = tasks_.count(t.taskId) > 0 || ended_.count(t.taskId) > 0;
+    if (again) LOG(WARNING) << "Ignoring a second launch of task " << t.taskId;
+    return again;
   });
-  if (!w.ok()) {
-    int st = 0;
-    oci_.runtimePid = -1;
-    done(::waitpid(*pid, &st, 0) == *pid ? std::optional<int>(st) : std::nullopt);
-  }
-}
-
-void CommandExecutor::onContainerStarted(std::optional<int> status) {
-  bool started = status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0;
-  if (started) oci_.initFd = openContainerInit();
-  if (!started || oci_.initFd < 0 || killing_) {
-    running_ = false;
-    if (escalation_) loop_.cancel(escalation_);
-    escalation_ = 0;
-    std::string why =
-        killing_ ? "Killed while its container was being started"
-                 : !started ? oci_.runtime + " run " +
-                                  (status ? describeWaitStatus(*status) : std::string("failed")) +
-                                  " (its messages are in the task's stderr)"
-                            : "The container's init (" + oci_.bundle +
-                                  "/init.pid) is not this executor's child";
-    bool killed = killing_;
-    // --force: a container that started and is not ours to wait for, or
-    // one a kill caught mid-start, ends with its state.
-    deleteContainerThen([this, why, killed] {
-      if (killed) {
-        update(TaskState::TASK_KILLED, why);
-      } else {
-        update(TaskState::TASK_FAILED, why, Reason::REASON_CONTAINER_LAUNCH_FAILED);
+  if (tasks.empty()) return;
+  if (kind_ == Kind::kCommand) {
+    std::string running = !tasks_.empty() ? tasks_.begin()->first.value : tasks[0].taskId.value;
+    if (!tasks_.empty() || group) {
+      for (const auto& t : tasks) {
+        if (t.taskId.value == running) continue;
+        fail(t.taskId, "The command executor runs one task; it already runs " + running,
+             Reason::REASON_TASK_INVALID);
       }
-      finishWhenAcknowledged();
-    });
-    return;
-  }
-  std::ifstream in(oci_.bundle + "/init.pid");
-  in >> pid_;
-  // RUNNING goes out before the watch can report the end (its callback
-  // runs on a later turn of the loop).
-  onStarted(oci_.env);
-  Status w = watcher_.watch(pid_, [this](pid_t, std::optional<int> s) { onExit(s); });
-  if (!w.ok()) {
-    int st = 0;
-    onExit(::waitpid(pid_, &st, 0) == pid_ ? std::optional<int>(st) : std::nullopt);
-  }
-}
-
-void CommandExecutor::deleteContainerThen(std::function<void()> report) {
-  runRuntime({"delete", "--force", oci_.id},
-             [report = std::move(report)](std::optional<int>) { report(); });
-}
-
-void CommandExecutor::start(SpawnOptions& o) {
-  const TaskInfo& task = *task_;
-  // posix/rlimits: a plain task's child sets them on itself (never on this
-  // process); a container gets them from its config.json.
-  if (task.container && !task.container->rlimits.empty() && oci_.bundle.empty()) {
-    auto limits = resourceLimits(task.container->rlimits);
-    if (!limits.ok()) {
-      update(TaskState::TASK_FAILED, "Cannot apply the task's rlimits: " + limits.status().message(),
-             Reason::REASON_CONTAINER_LAUNCH_FAILED);
-      finishWhenAcknowledged();
-      return;
+      if (!tasks_.empty()) return;
+      tasks.resize(1);
     }
-    o.limits = std::move(*limits);
   }
-  auto pid = spawnProcess(o);
-  if (!pid.ok()) {
-    update(TaskState::TASK_FAILED, "Failed to launch the command: " + pid.error(),
-           Reason::REASON_COMMAND_EXECUTOR_FAILED);
-    finishWhenAcknowledged();
-    return;
-  }
-  pid_ = *pid;
-  running_ = true;
-  Status w = watcher_.watch(pid_, [this](pid_t, std::optional<int> status) { onExit(status); });
-  if (!w.ok()) {
-    // Ended before we could watch it (pidfd_open after exit): reap now.
-    int st = 0;
-    onExit(::waitpid(pid_, &st, 0) == pid_ ? std::optional<int>(st) : std::nullopt);
-    return;
-  }
-  onStarted(o.env);
-}
-
-void CommandExecutor::onStarted(const std::vector<std::string>& env) {
-  const TaskInfo& task = *task_;
-  update(TaskState::TASK_RUNNING, "");
-  if (task.healthCheck) {
-    char cwd[4096];
-    std::string dir = ::getcwd(cwd, sizeof cwd) ? cwd : ".";
-    health_ = std::make_unique<HealthChecker>(loop_, *task.healthCheck, env, dir,
-                                              [this](const HealthChecker::Event& e) { onHealth(e); });
-    health_->setCredentials(taskIds_);
-    if (!oci_.bundle.empty()) {
-      std::vector<std::string> prefix = {oci_.runtime};
-      if (!oci_.root.empty()) prefix.insert(prefix.end(), {"--root", oci_.root});
-      prefix.insert(prefix.end(), {"exec", oci_.id});
-      health_->setCommandPrefix(std::move(prefix));
+  auto members = std::make_shared<std::vector<TaskID>>();
+  std::vector<TaskRun*> started;
+  for (auto& t : tasks) {
+    TaskID id = t.taskId;
+    auto options = runOptions(t);
+    if (!options.ok()) {
+      fail(id, options.error(), Reason::REASON_COMMAND_EXECUTOR_FAILED);
+      continue;
     }
-    health_->start();
-  }
-}
-
-void CommandExecutor::signalTask(int sig) {
-  if (oci_.bundle.empty()) {
-    killProcessGroup(pid_, sig);
-    return;
-  }
-  // A container: its init through the pidfd (it is pid 1 of its namespace,
-  // so only signals it handles and SIGKILL reach it, as with Docker);
-  // while `runc run` still runs, the runtime itself.
-  if (oci_.initFd >= 0) {
-    ::syscall(SYS_pidfd_send_signal, oci_.initFd, sig, nullptr, 0);
-  } else if (oci_.runtimePid > 0) {
-    killProcessGroup(oci_.runtimePid, sig);
-  }
-}
-
-int CommandExecutor::openContainerInit() const {
-  std::ifstream in(oci_.bundle + "/init.pid");
-  pid_t pid = -1;
-  if (!(in >> pid) || pid <= 1) return -1;
-  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (fd < 0) return -1;
-  // Only our child (reparented to us, the subreaper, when `runc run`
-  // exited) is the container's init; checked after the pidfd is held, so
-  // the answer stays true for it.
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  auto close = text.rfind(')');
-  std::istringstream rest(close == std::string::npos ? "" : text.substr(close + 1));
-  std::string state;
-  pid_t ppid = -1;
-  if (!(rest >> state >> ppid) || ppid != ::getpid()) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-CommandExecutor::~CommandExecutor() {
-  if (oci_.initFd >= 0) ::close(oci_.initFd);
-}
-
-void CommandExecutor::onHealth(const HealthChecker::Event& event) {
-  if (!running_ || killing_ || terminal_) return;
-  if (event.killTask) {
-    LOG(WARNING) << event.message;
-    killedUnhealthy_ = true;
-    unhealthyMessage_ = event.message;
-    health_->stop();
-    Duration grace = task_->killPolicy ? Duration(task_->killPolicy->gracePeriod)
-                                       : kDefaultGracePeriod;
-    kill(grace);
-    return;
-  }
-  update(TaskState::TASK_RUNNING, event.message, Reason::REASON_TASK_HEALTH_CHECK_STATUS_UPDATED,
-         std::nullopt, event.healthy);
-}
-
-void CommandExecutor::kill(Duration grace) {
-  if (!running_) return;
-  TimePoint deadline = loop_.now() + grace;
-  if (killing_) {
-    // A second kill with a shorter grace period escalates, as Mesos does.
-    if (deadline < escalationAt_) {
-      if (escalation_) loop_.cancel(escalation_);
-      armEscalation(grace);
+    options->framework = &framework_;
+    auto run = std::make_unique<TaskRun>(
+        loop_, watcher_, std::move(t), std::move(*options),
+        [this](TaskStatus s) {
+          if (driver_->sendStatusUpdate(s) != DriverStatus::DRIVER_RUNNING) driverGone_ = true;
+        },
+        [this, id] { onTaskEnded(id); });
+    started.push_back(run.get());
+    tasks_[id] = std::move(run);
+    if (group && kind_ == Kind::kDefault) {
+      members->push_back(id);
+      groupOf_[id] = members;
     }
+  }
+  if (started.empty()) {
+    if (!anyActive()) finishWhenAcknowledged();
     return;
   }
-  killing_ = true;
-  if (framework_.hasCapability(FrameworkCapability::TASK_KILLING_STATE)) {
-    update(TaskState::TASK_KILLING, "");
+  for (TaskRun* run : started) {
+    if (shutdownRequested_) {
+      run->endUnstarted("Executor shut down before the task started");
+    } else if (!run->terminal()) {  // (a group's failed member may have ended it)
+      run->start();
+    }
   }
-  LOG(INFO) << "Sending SIGTERM to process group " << pid_ << "; SIGKILL in "
-            << toSeconds(grace) << "s";
-  signalTask(SIGTERM);
-  armEscalation(grace);
 }
 
-void CommandExecutor::armEscalation(Duration grace) {
-  escalationAt_ = loop_.now() + grace;
-  if (grace.count() == 0) {
-    signalTask(SIGKILL);
-    escalation_ = 0;
-    return;
+Result<TaskRun::Options> CommandExecutor::runOptions(const TaskInfo& task) {
+  TaskRun::Options o;
+  o.hostname = hostname_;
+  o.env = baseEnv_;
+  o.sandbox = envOr("TUTTI_SANDBOX", "");
+  o.pidNamespace = envOr("TUTTI_PID_NAMESPACE", "") == "1";
+  if (kind_ == Kind::kCommand) {
+    // A task in an image: the agent has prepared its OCI bundle (root
+    // filesystem, config.json with the command, env, user and limits).
+    o.ociBundle = envOr("TUTTI_OCI_BUNDLE", "");
+    if (!o.ociBundle.empty()) {
+      o.ociRuntime = envOr("TUTTI_OCI_RUNTIME", "runc");
+      o.ociRoot = envOr("TUTTI_OCI_ROOT", "");
+      o.ociAgentDeletes = envOr("TUTTI_OCI_AGENT_DELETES", "") == "1";
+      o.ociId = envOr("TUTTI_CONTAINER_ID", task.taskId.value);
+      return o;
+    }
   }
-  escalation_ = loop_.after(grace, "executor.escalate", [this] {
-    escalation_ = 0;
-    if (!running_) return;
-    LOG(INFO) << "Grace period elapsed; sending SIGKILL to process group " << pid_;
-    signalTask(SIGKILL);
-  });
+  auto ids = taskCredentials();
+  if (!ids.ok()) return ids.status();
+  o.ids = *ids;
+  if (kind_ == Kind::kDefault) {
+    auto dir = openTaskSandbox(o.sandbox.empty() ? "." : o.sandbox, task.taskId, o.ids, &o);
+    if (!dir.ok()) {
+      for (int fd : {o.stdoutFd, o.stderrFd}) {
+        if (fd >= 0) ::close(fd);
+      }
+      return dir.status();
+    }
+    o.sandbox = o.workingDir = *dir;
+  }
+  return o;
 }
 
-void CommandExecutor::onExit(std::optional<int> status) {
-  running_ = false;
-  if (health_) health_->stop();
-  if (escalation_) loop_.cancel(escalation_);
-  escalation_ = 0;
-  // Whatever the command left behind in its process group goes too (in a
-  // container the kernel ends the namespace's processes with its init).
-  signalTask(SIGKILL);
-  auto report = [this, status] {
-    std::string how = status ? describeWaitStatus(*status) : "ended";
-    std::string message = "Command " + how;
-    if (killedUnhealthy_) {
-      update(TaskState::TASK_KILLED, unhealthyMessage_,
-             Reason::REASON_TASK_HEALTH_CHECK_STATUS_UPDATED, status, false);
-    } else if (killing_) {
-      update(TaskState::TASK_KILLED, message, std::nullopt, status);
-    } else if (status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0) {
-      update(TaskState::TASK_FINISHED, message, std::nullopt, status);
+void CommandExecutor::onTaskEnded(const TaskID& taskId) {
+  auto it = tasks_.find(taskId);
+  if (it == tasks_.end()) return;
+  TaskState state = it->second->state();
+  auto g = groupOf_.find(taskId);
+  if (g != groupOf_.end() && state != TaskState::TASK_FINISHED) {
+    // A group ends together (Mesos's default executor): the others go.
+    auto members = g->second;
+    std::string message = "Task " + taskId.value + " of its group ended " + toString(state);
+    for (const auto& other : *members) {
+      auto o = tasks_.find(other);
+      if (other == taskId || o == tasks_.end() || o->second->terminal()) continue;
+      o->second->killWithMessage(message);
+    }
+  }
+  if (!anyActive()) finishWhenAcknowledged();
+}
+
+bool CommandExecutor::anyActive() const {
+  for (const auto& [_, run] : tasks_) {
+    if (!run->terminal()) return true;
+  }
+  return false;
+}
+
+void CommandExecutor::forgetEnded() {
+  for (auto it = tasks_.begin(); it != tasks_.end();) {
+    if (it->second->terminal() && !it->second->running()) {
+      groupOf_.erase(it->first);
+      ended_.insert(it->first);
+      it = tasks_.erase(it);
     } else {
-      update(TaskState::TASK_FAILED, message, Reason::REASON_COMMAND_EXECUTOR_FAILED, status);
+      ++it;
     }
-    finishWhenAcknowledged();
-  };
-  if (oci_.bundle.empty() || oci_.agentDeletes) {
-    report();  // (the agent removes what its own runtime kept of an ended container)
-  } else {
-    deleteContainerThen(report);  // the runtime's state goes before the end is told
   }
 }
 
 void CommandExecutor::finishWhenAcknowledged() {
+  if (anyActive()) return;  // a task launched meanwhile: it ends us later
   if (driver_->unacknowledgedUpdates() == 0 || driverGone_) {
     done_();
     return;

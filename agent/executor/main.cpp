@@ -5,6 +5,7 @@
 #include <malloc.h>
 #include <signal.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 
@@ -13,8 +14,9 @@
 
 int main(int argc, char** argv) {
   if (argc > 1 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
-    std::cout << "Usage: tutti-executor\n\nThe built-in command executor. The tutti agent starts "
-                 "it once per command task\nand configures it through the environment "
+    std::cout << "Usage: tutti-executor\n\nThe built-in executor. The tutti agent starts it once "
+                 "per command task, or as\nthe default executor of task groups "
+                 "(TUTTI_EXECUTOR_TYPE=default), and\nconfigures it through the environment "
                  "(TUTTI_AGENT_ENDPOINT,\nTUTTI_FRAMEWORK_ID, TUTTI_EXECUTOR_ID). It takes no "
                  "flags.\n";
     return 0;
@@ -29,7 +31,13 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   tutti::Loop loop(tutti::RealClock::instance(), tutti::Loop::Options{"executor", std::chrono::milliseconds(100)});
-  tutti::executor::CommandExecutor executor(loop, [&loop] { loop.stop(); });
+  // The agent says which kind: the default executor of task groups, or the
+  // command executor of one task.
+  const char* type = std::getenv("TUTTI_EXECUTOR_TYPE");
+  auto kind = type && std::strcmp(type, "default") == 0
+                  ? tutti::executor::CommandExecutor::Kind::kDefault
+                  : tutti::executor::CommandExecutor::Kind::kCommand;
+  tutti::executor::CommandExecutor executor(loop, [&loop] { loop.stop(); }, kind);
   // One thread runs both: the driver's callbacks arrive on the executor's
   // loop (a process per task pays for every thread it starts).
   tutti::TuttiExecutorDriver driver(&executor, loop);

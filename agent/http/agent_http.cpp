@@ -37,7 +37,7 @@ Json executorJson(const ExecutorRecord& ex) {
   j["container"] = ex.containerId.value;
   j["directory"] = ex.directory;
   j["framework_id"] = ex.frameworkId.value;
-  j["type"] = ex.commandExecutor ? "COMMAND" : "CUSTOM";
+  j["type"] = ex.commandExecutor ? "COMMAND" : isDefaultExecutor(ex.info) ? "DEFAULT" : "CUSTOM";
   j["state"] = toString(ex.state);
   j["pid"] = ex.pid;
   j["resources"] = json::resources(ex.resources());

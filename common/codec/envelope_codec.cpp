@@ -289,6 +289,14 @@ w::ExecutorSubscribedEvent dec(p::ExecutorSubscribedEvent::Reader r) {
   return m;
 }
 
+void enc(const w::LaunchGroupEvent& m, p::LaunchGroupEvent::Builder b) {
+  encodeList(m.tasks, b.initTasks(m.tasks.size()));
+}
+w::LaunchGroupEvent dec(p::LaunchGroupEvent::Reader r) {
+  w::LaunchGroupEvent m;
+  for (auto t : r.getTasks()) m.tasks.push_back(decode(t));
+  return m;
+}
 void enc(const w::LaunchEvent& m, p::LaunchEvent::Builder b) { encode(m.task, b.initTask()); }
 w::LaunchEvent dec(p::LaunchEvent::Reader r) {
   if (!r.hasTask()) throw CodecError("LaunchEvent has no task");
@@ -408,6 +416,24 @@ w::RunTaskMessage dec(p::RunTaskMessage::Reader r) {
   if (!r.hasTask() || !r.hasFrameworkInfo()) throw CodecError("RunTaskMessage is incomplete");
   return w::RunTaskMessage{decode(r.getFrameworkInfo()), decode(r.getTask()),
                            AgentID(toStd(r.getAgentId()))};
+}
+
+void enc(const w::RunTaskGroupMessage& m, p::RunTaskGroupMessage::Builder b) {
+  encode(m.frameworkInfo, b.initFrameworkInfo());
+  encode(m.executor, b.initExecutor());
+  encodeList(m.tasks, b.initTasks(m.tasks.size()));
+  b.setAgentId(txt(m.agentId.value));
+}
+w::RunTaskGroupMessage dec(p::RunTaskGroupMessage::Reader r) {
+  if (!r.hasFrameworkInfo() || !r.hasExecutor() || !r.hasTasks()) {
+    throw CodecError("RunTaskGroupMessage is incomplete");
+  }
+  w::RunTaskGroupMessage m;
+  m.frameworkInfo = decode(r.getFrameworkInfo());
+  m.executor = decode(r.getExecutor());
+  for (auto t : r.getTasks()) m.tasks.push_back(decode(t));
+  m.agentId = AgentID(toStd(r.getAgentId()));
+  return m;
 }
 
 void enc(const w::KillTaskMessage& m, p::KillTaskMessage::Builder b) {
@@ -579,7 +605,9 @@ w::ExitedExecutorMessage dec(p::ExitedExecutorMessage::Reader r) {
   X(ExecutorToFrameworkMessage, EXECUTOR_TO_FRAMEWORK_MESSAGE)          \
   X(UnregisterAgentMessage, UNREGISTER_AGENT_MESSAGE)                   \
   X(CheckpointResourcesMessage, CHECKPOINT_RESOURCES_MESSAGE)           \
-  X(ExitedExecutorMessage, EXITED_EXECUTOR_MESSAGE)
+  X(ExitedExecutorMessage, EXITED_EXECUTOR_MESSAGE)                     \
+  X(RunTaskGroupMessage, RUN_TASK_GROUP_MESSAGE)                        \
+  X(LaunchGroupEvent, LAUNCH_GROUP_EVENT)
 
 }  // namespace
 

@@ -554,6 +554,12 @@ void encode(const Offer::Operation& v, proto::Operation::Builder b) {
     case T::DESTROY:
       encodeResources(v.resources, b.initDestroy(v.resources.size()));
       break;
+    case T::LAUNCH_GROUP: {
+      auto g = b.initLaunchGroup();
+      if (v.executor) encode(*v.executor, g.initExecutor());
+      encodeList(v.tasks, g.initTasks(v.tasks.size()));
+      break;
+    }
   }
 }
 
@@ -584,6 +590,13 @@ Offer::Operation decode(proto::Operation::Reader r) {
       v.type = T::DESTROY;
       v.resources = decodeResources(r.getDestroy());
       break;
+    case proto::Operation::LAUNCH_GROUP: {
+      v.type = T::LAUNCH_GROUP;
+      auto g = r.getLaunchGroup();
+      if (g.hasExecutor()) v.executor = decode(g.getExecutor());
+      for (auto t : g.getTasks()) v.tasks.push_back(decode(t));
+      break;
+    }
     default:
       // An operation this version does not know; the master rejects it.
       v.type = T::UNKNOWN;

@@ -290,6 +290,10 @@ class TuttiExecutorDriver::Impl {
     tasks_[e.task.taskId] = e.task;
     executor_->launchTask(self_, e.task);
   }
+  void handle(wire::LaunchGroupEvent& e) {
+    for (const auto& t : e.tasks) tasks_[t.taskId] = t;
+    executor_->launchGroup(self_, e.tasks);
+  }
   void handle(wire::KillEvent& e) { executor_->killTask(self_, e.taskId, e.killPolicy); }
   void handle(wire::AcknowledgedEvent& e) {
     for (auto it = pending_.begin(); it != pending_.end(); ++it) {

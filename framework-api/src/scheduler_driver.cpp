@@ -214,7 +214,10 @@ class TuttiSchedulerDriver::Impl {
     if (!running()) return;  // stopped meanwhile: no more callbacks
     bool partitionAware = info_.hasCapability(FrameworkCapability::PARTITION_AWARE);
     for (const auto& op : operations) {
-      if (op.type != Offer::Operation::Type::LAUNCH) continue;
+      if (op.type != Offer::Operation::Type::LAUNCH &&
+          op.type != Offer::Operation::Type::LAUNCH_GROUP) {
+        continue;
+      }
       for (const auto& task : op.tasks) {
         TaskStatus s;
         s.taskId = task.taskId;

@@ -25,6 +25,9 @@ struct LaunchOptions {
   bool hold = false;
   // The agent's --oci_runtime for tasks in images (tutti-runtime, runc).
   std::string ociRuntime = "tutti-runtime";
+  // > 0: tasks go in LAUNCH_GROUPs of this many, each under a default
+  // executor of its own (Mesos's pods) instead of a command executor each.
+  int groupSize = 0;
 };
 int runLaunch(const LaunchOptions& options);
 

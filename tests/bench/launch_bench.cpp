@@ -63,8 +63,8 @@ double spawnRate() {
 
 class LaunchScheduler : public Scheduler {
  public:
-  LaunchScheduler(int tasks, std::string image, bool hold = false)
-      : total_(tasks), image_(std::move(image)), hold_(hold) {}
+  LaunchScheduler(int tasks, std::string image, bool hold = false, int groupSize = 0)
+      : total_(tasks), image_(std::move(image)), hold_(hold), groupSize_(groupSize) {}
 
   void registered(SchedulerDriver*, const FrameworkID&, const MasterInfo&) override {}
   void reregistered(SchedulerDriver*, const MasterInfo&) override {}
@@ -98,7 +98,21 @@ class LaunchScheduler : public Scheduler {
         started_ = true;
         start_ = Clock::now();
       }
-      d->launchTasks({o.id}, launch, Filters{0.1});
+      if (groupSize_ <= 0) {
+        d->launchTasks({o.id}, launch, Filters{0.1});
+        continue;
+      }
+      // Pods: each group under a default executor of its own.
+      std::vector<Offer::Operation> ops;
+      for (size_t i = 0; i < launch.size(); i += groupSize_) {
+        ExecutorInfo e;
+        e.executorId = ExecutorID("g" + std::to_string(groups_++));
+        e.resources = *Resources::parse("cpus:0.01;mem:16");
+        size_t end = std::min(launch.size(), i + groupSize_);
+        ops.push_back(Offer::Operation::launchGroup(
+            e, std::vector<TaskInfo>(launch.begin() + i, launch.begin() + end)));
+      }
+      d->acceptOffers({o.id}, ops, Filters{0.1});
     }
   }
   void offerRescinded(SchedulerDriver*, const OfferID&) override {}
@@ -177,6 +191,8 @@ class LaunchScheduler : public Scheduler {
   int total_;
   std::string image_;
   bool hold_;
+  int groupSize_;
+  int groups_ = 0;
   int next_ = 0;
   bool started_ = false;
   Clock::time_point start_, end_, runningAt_;
@@ -248,7 +264,7 @@ int runLaunch(const LaunchOptions& options) {
     pullSeconds = pull.seconds();
   }
 
-  LaunchScheduler scheduler(options.tasks, image, options.hold);
+  LaunchScheduler scheduler(options.tasks, image, options.hold, options.groupSize);
   TuttiSchedulerDriver driver(&scheduler, fw, master.messageAddress());
   driver.start();
   bool done = scheduler.wait(std::chrono::seconds(600));
@@ -269,6 +285,7 @@ int runLaunch(const LaunchOptions& options) {
               options.tasks, secs, running, rate, running > 0 ? options.tasks / running : 0.0,
               limit, rate / limit, scheduler.failed(), options.hold ? 1 : 0);
   if (options.hold) std::printf(" kill_seconds=%.3f", scheduler.endSeconds());
+  std::printf(" group_size=%d", options.groupSize);
   std::printf(" containerizer=%s work_fs=%s checkpoint=%d",
               image.empty() ? options.containerizer.c_str() : "oci",
               filesystemOf(dir.path()).c_str(), options.checkpoint ? 1 : 0);

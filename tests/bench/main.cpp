@@ -49,6 +49,9 @@ DEFINE_string(trace_hops_out, "",
               "c1m: write every task's stamps (steady ns) to this file (implies --trace_hops)");
 DEFINE_string(master_log, "", "c1m: copy the master's log to this file at the end");
 DEFINE_int32(timeout_seconds, 1800, "c1m: give up after this long in each phase");
+DEFINE_int32(group_size, 0,
+             "launch: > 0 launches the tasks in LAUNCH_GROUPs of this many, each group under "
+             "one default executor (0: a command executor per task)");
 DEFINE_bool(checkpoint, false, "launch: the framework asks agents to checkpoint its tasks");
 DEFINE_string(containerizer, "process", "launch: containerizer (process)");
 DEFINE_string(oci_runtime, "tutti-runtime",
@@ -114,9 +117,13 @@ int main(int argc, char** argv) {
       std::cerr << "launch: only --containerizer=process exists so far\n";
       return 1;
     }
+    if (FLAGS_group_size < 0 || (FLAGS_group_size > 0 && !FLAGS_image.empty())) {
+      std::cerr << "launch: --group_size must be >= 0, and groups run on the host (no --image)\n";
+      return 1;
+    }
     return tutti::bench::runLaunch(
         {static_cast<int>(FLAGS_tasks), FLAGS_containerizer, FLAGS_work_dir, FLAGS_checkpoint,
-         FLAGS_image, FLAGS_hold, FLAGS_oci_runtime});
+         FLAGS_image, FLAGS_hold, FLAGS_oci_runtime, FLAGS_group_size});
   }
   auto given = [](const char* flag) { return !gflags::GetCommandLineFlagInfoOrDie(flag).is_default; };
   if (scenario == "failover") {

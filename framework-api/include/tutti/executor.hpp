@@ -32,6 +32,11 @@ class Executor {
   virtual void reregistered(ExecutorDriver* driver, const AgentInfo& agentInfo) = 0;
   virtual void disconnected(ExecutorDriver* driver) = 0;
   virtual void launchTask(ExecutorDriver* driver, const TaskInfo& task) = 0;
+  // Mesos's LAUNCH_GROUP: tasks that start together (sent only to executors
+  // of type DEFAULT). By default, each is launched as by launchTask().
+  virtual void launchGroup(ExecutorDriver* driver, const std::vector<TaskInfo>& tasks) {
+    for (const auto& t : tasks) launchTask(driver, t);
+  }
   // `killPolicy`, when set, overrides the task's own kill policy.
   virtual void killTask(ExecutorDriver* driver, const TaskID& taskId,
                         const std::optional<KillPolicy>& killPolicy) = 0;

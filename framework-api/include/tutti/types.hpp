@@ -244,6 +244,9 @@ struct TaskInfo {
 // The executor a task runs under: its own executor's id, or for command
 // tasks the task id (each command task gets its own built-in executor).
 ExecutorID executorIdOf(const TaskInfo& task);
+// The built-in default executor a LAUNCH_GROUP names: type DEFAULT and no
+// command (the agent runs tutti-executor for it).
+bool isDefaultExecutor(const ExecutorInfo& executor);
 
 struct TaskStatus {
   TaskID taskId;
@@ -344,13 +347,21 @@ struct Offer {
 
   // What an accept does with an offer.
   struct Operation {
-    enum class Type { UNKNOWN, LAUNCH, RESERVE, UNRESERVE, CREATE, DESTROY };
+    enum class Type { UNKNOWN, LAUNCH, RESERVE, UNRESERVE, CREATE, DESTROY, LAUNCH_GROUP };
     Type type = Type::UNKNOWN;
-    std::vector<TaskInfo> tasks;  // LAUNCH
-    Resources resources;          // RESERVE, UNRESERVE, CREATE, DESTROY
+    std::vector<TaskInfo> tasks;  // LAUNCH, LAUNCH_GROUP
+    // LAUNCH_GROUP: the default executor the group runs under (type
+    // DEFAULT, no command). Groups naming the same executor id on an agent
+    // share one executor while it runs.
+    std::optional<ExecutorInfo> executor;
+    Resources resources;  // RESERVE, UNRESERVE, CREATE, DESTROY
     bool operator==(const Operation&) const = default;
 
     static Operation launch(std::vector<TaskInfo> tasks);
+    // Mesos's LAUNCH_GROUP: `tasks` start together under `executor` (its
+    // type is set to DEFAULT) and end together: when one of them fails or
+    // is killed, the default executor kills the others.
+    static Operation launchGroup(ExecutorInfo executor, std::vector<TaskInfo> tasks);
   };
 };
 const char* toString(Offer::Operation::Type type);

@@ -331,6 +331,137 @@ TEST_F(CommandExecutorTest, BugShutdownAfterTheDriverGaveUpEndsTheExecutor) {
   EXPECT_EQ(done_, 1);
 }
 
+// ---- the default executor (LAUNCH_GROUP) ----
+
+class DefaultExecutorTest : public CommandExecutorTest {
+ protected:
+  void SetUp() override {
+    loop_.adoptCurrentThread();
+    ASSERT_FALSE(dir_.path().empty());
+    ::setenv("TUTTI_SANDBOX", dir_.path().c_str(), 1);
+    executor_ = std::make_unique<executor::CommandExecutor>(
+        loop_, [this] { ++done_; }, executor::CommandExecutor::Kind::kDefault);
+    executor_->setDriver(&driver_);
+  }
+  void TearDown() override {
+    CommandExecutorTest::TearDown();
+    ::unsetenv("TUTTI_SANDBOX");
+  }
+  void launchGroup(const std::vector<TaskInfo>& tasks) {
+    executor_->launchGroup(&driver_, tasks);
+    loop_.settle();
+  }
+  std::optional<TaskState> lastStateOf(const std::string& id) const {
+    std::optional<TaskState> out;
+    for (const auto& u : driver_.updates) {
+      if (u.taskId == TaskID(id)) out = u.state;
+    }
+    return out;
+  }
+  const TaskStatus* lastUpdateOf(const std::string& id) const {
+    const TaskStatus* out = nullptr;
+    for (const auto& u : driver_.updates) {
+      if (u.taskId == TaskID(id)) out = &u;
+    }
+    return out;
+  }
+};
+
+TEST_F(DefaultExecutorTest, RunsEachTaskOfAGroupInItsOwnSandbox) {
+  registered();
+  launchGroup({commandTask("a", "echo out-a; echo err-a >&2; pwd; echo $MESOS_SANDBOX"),
+               commandTask("b", "echo out-b")});
+  ASSERT_TRUE(waitUntil([&] {
+    return lastStateOf("a") == TaskState::TASK_FINISHED &&
+           lastStateOf("b") == TaskState::TASK_FINISHED;
+  }));
+  std::string a = dir_.path() + "/tasks/a";
+  EXPECT_EQ(readFile(a + "/stdout"), "out-a\n" + a + "\n" + a + "\n");
+  EXPECT_EQ(readFile(a + "/stderr"), "err-a\n");
+  EXPECT_EQ(readFile(dir_.path() + "/tasks/b/stdout"), "out-b\n");
+  // Both done: the executor ends once the updates are acknowledged.
+  EXPECT_EQ(done_, 0);
+  driver_.unacked = 0;
+  advance(1s);
+  EXPECT_EQ(done_, 1);
+}
+
+TEST_F(DefaultExecutorTest, AFailedTaskKillsTheRestOfItsGroupOnly) {
+  registered();
+  launchGroup({commandTask("keep", "exec sleep 1000")});
+  launchGroup({commandTask("ok", "exec sleep 1000"), commandTask("bad", "exit 4")});
+  ASSERT_TRUE(waitUntil([&] { return lastStateOf("ok") == TaskState::TASK_KILLED; }));
+  EXPECT_EQ(lastStateOf("bad"), TaskState::TASK_FAILED);
+  const TaskStatus* killed = lastUpdateOf("ok");
+  EXPECT_TRUE(contains(killed->message, "Task bad of its group ended TASK_FAILED"))
+      << killed->message;
+  // The other group runs on, and so does the executor.
+  EXPECT_EQ(lastStateOf("keep"), TaskState::TASK_RUNNING);
+  driver_.unacked = 0;
+  advance(1s);
+  EXPECT_EQ(done_, 0);
+  executor_->killTask(&driver_, TaskID("keep"), KillPolicy{});
+  ASSERT_TRUE(waitUntil([&] { return lastStateOf("keep") == TaskState::TASK_KILLED; }));
+  driver_.unacked = 0;
+  advance(1s);
+  EXPECT_EQ(done_, 1);
+}
+
+TEST_F(DefaultExecutorTest, AKillOfOneTaskEndsItsGroup) {
+  registered();
+  launchGroup({commandTask("a", "exec sleep 1000"), commandTask("b", "exec sleep 1000")});
+  ASSERT_TRUE(waitUntil([&] {
+    return lastStateOf("a") == TaskState::TASK_RUNNING &&
+           lastStateOf("b") == TaskState::TASK_RUNNING;
+  }));
+  executor_->killTask(&driver_, TaskID("a"), KillPolicy{});
+  ASSERT_TRUE(waitUntil([&] {
+    return lastStateOf("a") == TaskState::TASK_KILLED &&
+           lastStateOf("b") == TaskState::TASK_KILLED;
+  }));
+}
+
+TEST_F(DefaultExecutorTest, AFinishedTaskLeavesItsGroupRunning) {
+  registered();
+  launchGroup({commandTask("quick", "exit 0"), commandTask("slow", "exec sleep 1000")});
+  ASSERT_TRUE(waitUntil([&] { return lastStateOf("quick") == TaskState::TASK_FINISHED; }));
+  advanceInSteps(200ms);
+  EXPECT_EQ(lastStateOf("slow"), TaskState::TASK_RUNNING);
+}
+
+TEST_F(DefaultExecutorTest, ATaskLaunchedAgainIsIgnoredEvenAfterItEnded) {
+  registered();
+  launchGroup({commandTask("once", "exit 0"), commandTask("hold", "exec sleep 1000")});
+  ASSERT_TRUE(waitUntil([&] { return lastStateOf("once") == TaskState::TASK_FINISHED; }));
+  size_t updates = driver_.updates.size();
+  launchGroup({commandTask("once", "exit 0")});  // e.g. resent by a restarted agent
+  launch(commandTask("hold", "exec sleep 1000"));
+  advanceInSteps(100ms);
+  EXPECT_EQ(driver_.updates.size(), updates);
+}
+
+TEST_F(DefaultExecutorTest, AGroupLaunchedDuringShutdownIsKilledUnstarted) {
+  registered();
+  executor_->shutdown(&driver_, 3s);
+  loop_.settle();
+  launchGroup({commandTask("late", "exec sleep 1000")});
+  ASSERT_EQ(lastStateOf("late"), TaskState::TASK_KILLED);
+  EXPECT_TRUE(contains(lastUpdateOf("late")->message, "shut down before the task started"));
+}
+
+TEST_F(DefaultExecutorTest, ATasksDirectoryNotOwnedByTheExecutorIsRefused) {
+  registered();
+  // Someone else's `tasks` (here: a symlink planted in the sandbox).
+  TempDir elsewhere;
+  ASSERT_EQ(::symlink(elsewhere.path().c_str(), (dir_.path() + "/tasks").c_str()), 0);
+  launchGroup({commandTask("a", "echo hi")});
+  ASSERT_EQ(lastStateOf("a"), TaskState::TASK_FAILED);
+  EXPECT_TRUE(contains(lastUpdateOf("a")->message, "Cannot make the task's sandbox"))
+      << lastUpdateOf("a")->message;
+  struct stat st;
+  EXPECT_NE(::lstat((elsewhere.path() + "/a").c_str(), &st), 0);
+}
+
 }  // namespace
 }  // namespace agent_test
 }  // namespace agent

@@ -245,6 +245,9 @@ std::vector<Offer::Operation> sampleOperations() {
     ops.push_back(op);
   }
   ops.push_back(Offer::Operation{});  // UNKNOWN
+  ExecutorInfo group = sampleExecutor("group");
+  group.command.reset();
+  ops.push_back(Offer::Operation::launchGroup(group, {sampleTask("g1"), sampleTask("g2")}));
   return ops;
 }
 
@@ -325,6 +328,9 @@ std::vector<w::Payload> fullSamples() {
   out.push_back(w::UnregisterAgentMessage{agent});
   out.push_back(w::CheckpointResourcesMessage{agent, sampleResources()});
   out.push_back(w::ExitedExecutorMessage{agent, fw, ExecutorID("ex-1"), 9});
+  out.push_back(w::RunTaskGroupMessage{sampleFramework(), sampleExecutor("rg"),
+                                       {sampleTask("rg1"), sampleTask("rg2")}, agent});
+  out.push_back(w::LaunchGroupEvent{{sampleTask("lg1"), sampleTask("lg2")}});
   return out;
 }
 
@@ -354,7 +360,7 @@ const char* const kExpectedNames[] = {
     "KillTaskMessage", "StatusUpdateMessage", "StatusUpdateAckMessage",
     "ShutdownFrameworkMessage", "ShutdownAgentMessage", "FrameworkToExecutorMessage",
     "ExecutorToFrameworkMessage", "UnregisterAgentMessage", "CheckpointResourcesMessage",
-    "ExitedExecutorMessage"};
+    "ExitedExecutorMessage", "RunTaskGroupMessage", "LaunchGroupEvent"};
 // clang-format on
 static_assert(sizeof(kExpectedNames) / sizeof(kExpectedNames[0]) == kPayloadTypes);
 
@@ -696,7 +702,7 @@ TEST(CodecDecodeTest, RejectsAnUnknownUnionTag) {
   EXPECT_EQ(static_cast<uint8_t>(a[kTagOffset]), 17u);
   EXPECT_EQ(static_cast<uint8_t>(b[kTagOffset]), 28u);
 
-  for (uint16_t tag : {uint16_t{46}, uint16_t{47}, uint16_t{1000}, uint16_t{0xffff}}) {
+  for (uint16_t tag : {uint16_t{48}, uint16_t{49}, uint16_t{1000}, uint16_t{0xffff}}) {
     std::string frame = a;
     frame[kTagOffset] = static_cast<char>(tag & 0xff);
     frame[kTagOffset + 1] = static_cast<char>(tag >> 8);
@@ -705,7 +711,7 @@ TEST(CodecDecodeTest, RejectsAnUnknownUnionTag) {
     EXPECT_HAS_SUBSTR(decoded.error(), "unknown message type");
     EXPECT_HAS_SUBSTR(decoded.error(), std::to_string(tag));
   }
-  // The patched position really is the tag: 43 to 45 are the last known
+  // The patched position really is the tag: 43 to 47 are the last known
   // members.
   std::string last = a;
   last[kTagOffset] = 43;
@@ -716,6 +722,10 @@ TEST(CodecDecodeTest, RejectsAnUnknownUnionTag) {
   decoded = decodeFrame(last);
   ASSERT_TRUE(decoded.ok()) << decoded.error();
   EXPECT_TRUE(std::holds_alternative<w::ExitedExecutorMessage>(*decoded));
+  last[kTagOffset] = 47;
+  decoded = decodeFrame(last);
+  ASSERT_TRUE(decoded.ok()) << decoded.error();
+  EXPECT_TRUE(std::holds_alternative<w::LaunchGroupEvent>(*decoded));
 }
 
 TEST(CodecDecodeTest, RejectsAFrameAboveMaxBytesUnread) {
@@ -1011,6 +1021,7 @@ TEST(CodecDecodeTest, RejectsMessagesMissingTheirRequiredStruct) {
       {"RegisterAgentMessage", [](p::Envelope::Builder e) { e.initRegisterAgentMessage(); }},
       {"ReregisterAgentMessage", [](p::Envelope::Builder e) { e.initReregisterAgentMessage(); }},
       {"RunTaskMessage", [](p::Envelope::Builder e) { e.initRunTaskMessage(); }},
+      {"RunTaskGroupMessage", [](p::Envelope::Builder e) { e.initRunTaskGroupMessage(); }},
       {"StatusUpdateMessage", [](p::Envelope::Builder e) { e.initStatusUpdateMessage(); }},
   };
   for (const auto& c : cases) {

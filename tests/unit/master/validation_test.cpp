@@ -486,5 +486,93 @@ TEST_F(ValidationTest, InvalidContainers) {
   EXPECT_TRUE(validate(t).ok());
 }
 
+// ---- task groups (LAUNCH_GROUP) -----------------------------------------------------
+
+class TaskGroupValidationTest : public ValidationTest {
+ protected:
+  ExecutorInfo defaultExecutor(const std::string& id = "group-exec") {
+    ExecutorInfo e;
+    e.executorId = ExecutorID(id);
+    e.type = ExecutorInfo::Type::DEFAULT;
+    e.resources = res("cpus:0.1;mem:32");
+    return e;
+  }
+  Result<std::vector<TaskInfo>> validateGroup(const std::optional<ExecutorInfo>& e,
+                                              const std::vector<TaskInfo>& tasks,
+                                              const ExecutorInfo* running = nullptr) {
+    LaunchContext ctx{framework_, agentId_, offerRole_,
+                      [this](const TaskID& id) { return inUse_.count(id) > 0; },
+                      rootSubmissions_};
+    return validateTaskGroup(e, tasks, ctx, available_, running);
+  }
+  std::string groupError(const std::optional<ExecutorInfo>& e, const std::vector<TaskInfo>& tasks,
+                         const ExecutorInfo* running = nullptr) {
+    auto r = validateGroup(e, tasks, running);
+    EXPECT_FALSE(r.ok()) << "the group is unexpectedly valid";
+    return r.ok() ? "" : r.error();
+  }
+};
+
+TEST_F(TaskGroupValidationTest, AValidGroupGetsItsExecutorOnEveryTask) {
+  auto r = validateGroup(defaultExecutor(), {task("a"), task("b")});
+  ASSERT_TRUE(r.ok()) << r.error();
+  ASSERT_EQ(r->size(), 2u);
+  for (const auto& t : *r) {
+    ASSERT_TRUE(t.executor.has_value());
+    EXPECT_EQ(t.executor->executorId, ExecutorID("group-exec"));
+    EXPECT_EQ(t.executor->frameworkId, FrameworkID("fw-1"));
+    EXPECT_TRUE(isDefaultExecutor(*t.executor));
+    EXPECT_EQ(t.agentId, agentId_);
+    EXPECT_EQ(t.resources.allocationRoles(), std::set<std::string>{"*"});
+  }
+  // Joining a default executor that already runs there is fine too.
+  ExecutorInfo running = defaultExecutor();
+  EXPECT_TRUE(validateGroup(defaultExecutor(), {task("c")}, &running).ok());
+}
+
+TEST_F(TaskGroupValidationTest, TheExecutorMustBeADefaultOneWithoutACommand) {
+  EXPECT_HAS_SUBSTR(groupError(std::nullopt, {task("a")}), "has no executor");
+  ExecutorInfo custom = defaultExecutor();
+  custom.type = ExecutorInfo::Type::CUSTOM;
+  EXPECT_HAS_SUBSTR(groupError(custom, {task("a")}), "type DEFAULT");
+  ExecutorInfo withCommand = defaultExecutor();
+  withCommand.command = command("./mine");
+  EXPECT_HAS_SUBSTR(groupError(withCommand, {task("a")}), "has none");
+  EXPECT_HAS_SUBSTR(groupError(defaultExecutor("../up"), {task("a")}), "invalid executor id");
+  ExecutorInfo foreign = defaultExecutor();
+  foreign.frameworkId = FrameworkID("fw-2");
+  EXPECT_HAS_SUBSTR(groupError(foreign, {task("a")}), "another framework");
+  ExecutorInfo runningCustom = executor("group-exec");
+  EXPECT_HAS_SUBSTR(groupError(defaultExecutor(), {task("a")}, &runningCustom),
+                    "runs on this agent as a custom executor");
+}
+
+TEST_F(TaskGroupValidationTest, EveryTaskIsCheckedAndOneBadTaskVoidsTheGroup) {
+  EXPECT_HAS_SUBSTR(groupError(defaultExecutor(), {}), "has no tasks");
+  TaskInfo own = task("b");
+  own.command.reset();
+  own.executor = executor();
+  EXPECT_HAS_SUBSTR(groupError(defaultExecutor(), {task("a"), own}), "must not name an executor");
+  TaskInfo image = task("b");
+  image.container = ContainerInfo{Image{Image::Type::DOCKER, "busybox", true}, {}};
+  EXPECT_HAS_SUBSTR(groupError(defaultExecutor(), {task("a"), image}), "not in groups");
+  TaskInfo none = task("b");
+  none.command.reset();
+  EXPECT_HAS_SUBSTR(groupError(defaultExecutor(), {task("a"), none}), "has no command");
+  EXPECT_HAS_SUBSTR(groupError(defaultExecutor(), {task("a"), task("a")}), "duplicate id");
+  inUse_.insert(TaskID("old"));
+  EXPECT_HAS_SUBSTR(groupError(defaultExecutor(), {task("old")}), "duplicate id");
+}
+
+TEST_F(TaskGroupValidationTest, TheGroupMustFitTheOffersAsAWhole) {
+  // Each fits alone (cpus:4 offered); together they do not.
+  EXPECT_HAS_SUBSTR(groupError(defaultExecutor(), {task("a", "cpus:3;mem:128"),
+                                                   task("b", "cpus:2;mem:128")}),
+                    "Task 'b' uses more resources");
+  EXPECT_TRUE(validateGroup(defaultExecutor(), {task("a", "cpus:2;mem:128"),
+                                                task("b", "cpus:2;mem:128")})
+                  .ok());
+}
+
 }  // namespace
 }  // namespace tutti::master
