@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -552,11 +553,13 @@ void Agent::runTasks(const AgentID& agentId, const FrameworkInfo& frameworkInfo,
     return again;
   });
   if (tasks.empty()) return;
-  // The tasks of a default executor all run as its user.
+  // A new executor runs as its first task's user; the tasks of a default
+  // executor all run as that one (a custom executor's as the executor's).
   std::optional<uid_t> executorUid;
-  if (ex) executorUid = ex->fetchAs ? ex->fetchAs->uid : ::getuid();
+  if (ex) executorUid = ex->taskUid.value_or(::geteuid());
   Result<std::optional<UserAccount>> user = std::optional<UserAccount>();
   for (const auto& task : tasks) {
+    if (ex && !group) break;
     auto u = switchedUser(options_.switchUser, fw.info, task);
     if (!u.ok()) {
       failedLaunches_.inc();
@@ -564,7 +567,7 @@ void Agent::runTasks(const AgentID& agentId, const FrameworkInfo& frameworkInfo,
       failAll(TaskState::TASK_FAILED, Reason::REASON_CONTAINER_LAUNCH_FAILED, u.error());
       return;
     }
-    uid_t uid = *u ? (*u)->uid : ::getuid();
+    uid_t uid = *u ? (*u)->uid : ::geteuid();
     if (!executorUid) {
       executorUid = uid;
       user = std::move(u);
@@ -693,6 +696,7 @@ ExecutorRecord* Agent::launchExecutor(FrameworkEntry& fw, const TaskInfo& task,
       spec.env.push_back(std::move(e));
     }
     Credentials ids{user->uid, user->gid, user->groups};
+    rec.taskUid = user->uid;
     spec.sandboxOwner = ids;
     rec.fetchAs = ids;
     if (rec.commandExecutor || defaultExecutor) {
@@ -928,9 +932,22 @@ void Agent::handle(const wire::KillTaskMessage& m) {
   for (auto& [exId, ex] : f->second.executors) {
     auto q = ex.queued.find(m.taskId);
     if (q != ex.queued.end()) {
-      ex.queued.erase(q);
-      agentUpdate(m.frameworkId, m.taskId, exId, TaskState::TASK_KILLED,
-                  Reason::REASON_TASK_KILLED_DURING_LAUNCH, "Killed before it was launched");
+      // A task of a queued group takes its group with it, as once launched.
+      std::vector<TaskID> victims = {m.taskId};
+      for (auto g = ex.queuedGroups.begin(); g != ex.queuedGroups.end(); ++g) {
+        if (std::find(g->begin(), g->end(), m.taskId) == g->end()) continue;
+        victims = std::move(*g);
+        ex.queuedGroups.erase(g);
+        break;
+      }
+      for (const auto& id : victims) {
+        if (!ex.queued.erase(id)) continue;
+        agentUpdate(m.frameworkId, id, exId, TaskState::TASK_KILLED,
+                    Reason::REASON_TASK_KILLED_DURING_LAUNCH,
+                    id == m.taskId ? "Killed before it was launched"
+                                   : "Task " + m.taskId.value +
+                                         " of its group was killed before it was launched");
+      }
       if (ex.queued.empty() && ex.launched.empty()) shutdownExecutor(ex);
       return;
     }

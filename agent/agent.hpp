@@ -68,6 +68,9 @@ struct ExecutorRecord {
   ContainerID containerId;
   std::string directory;
   bool commandExecutor = true;
+  // --switch_user: the uid its tasks run as (unset: the agent's). A default
+  // executor's tasks must all run as this one.
+  std::optional<uid_t> taskUid;
   bool image = false;  // its task runs in an image: a bundle to remove at the end
   // Its image is being pulled or its URIs fetched: nothing started yet.
   bool preparing = false;

@@ -83,6 +83,7 @@ void Agent::recoverExecutor(const ExecutorCheckpointState& st) {
   rec.containerId = st.containerId;
   rec.directory = st.directory;
   rec.commandExecutor = st.commandExecutor;
+  rec.taskUid = st.taskUid;
   rec.startTime = st.startTime;
   const bool shutDown = st.shutdownRequested;  // re-issued below once it is watched
   rec.recovered = true;
@@ -301,6 +302,7 @@ void Agent::writeExecutorCheckpoint(const FrameworkID& fwId, const ExecutorID& e
     st.containerId = ex->containerId;
     st.directory = ex->directory;
     st.commandExecutor = ex->commandExecutor;
+    st.taskUid = ex->taskUid;
     st.pid = ex->pid;
     st.pidStartTicks = ex->pidStartTicks;
     st.startTime = ex->startTime;

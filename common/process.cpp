@@ -117,7 +117,10 @@ Result<pid_t> spawnForked(const SpawnOptions& o) {
                            openAs(2, o.stderrPath.c_str(), O_WRONLY | O_CREAT | O_APPEND) < 0)) {
       fail("stderr");
     }
-    if (!o.workingDir.empty() && ::chdir(o.workingDir.c_str()) != 0) fail("chdir");
+    if (o.workingDirFd >= 0 ? ::fchdir(o.workingDirFd) != 0
+                            : (!o.workingDir.empty() && ::chdir(o.workingDir.c_str()) != 0)) {
+      fail("chdir");
+    }
     // Every descriptor of ours above stderr goes (but the report pipe,
     // close-on-exec) before the ids change: nothing of ours is left to a
     // child its user may stop.
@@ -219,7 +222,11 @@ Result<pid_t> spawnProcess(const SpawnOptions& o) {
     posix_spawn_file_actions_addopen(&fa, 2, o.stderrPath.c_str(),
                                      O_WRONLY | O_CREAT | O_APPEND, 0644);
   }
-  if (!o.workingDir.empty()) posix_spawn_file_actions_addchdir_np(&fa, o.workingDir.c_str());
+  if (o.workingDirFd >= 0) {
+    posix_spawn_file_actions_addfchdir_np(&fa, o.workingDirFd);
+  } else if (!o.workingDir.empty()) {
+    posix_spawn_file_actions_addchdir_np(&fa, o.workingDir.c_str());
+  }
   // No descriptor of ours (listening sockets, log files) leaks into the child.
   posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 

@@ -49,6 +49,9 @@ struct SpawnOptions {
   // The complete environment ("NAME=value"); the parent's is not inherited.
   std::vector<std::string> env;
   std::string workingDir;  // empty: the parent's
+  // >= 0: the working directory as an open descriptor (instead of
+  // workingDir; fchdir, so no path is resolved again); still ours.
+  int workingDirFd = -1;
   std::string stdinPath = "/dev/null";
   std::string stdoutPath;  // empty: inherit; otherwise opened O_APPEND|O_CREAT
   std::string stderrPath;

@@ -253,6 +253,18 @@ void TaskManager::onAccept(const ConnectionId& from, const wire::AcceptCall& m) 
     }
     for (const auto& task : op.tasks) {
       auto valid = validateTask(task, ctx, available);
+      if (valid.ok() && valid->executor) {
+        // A custom executor cannot take the id of a default one running there.
+        auto executors = agent->executors.find(fw->id);
+        if (executors != agent->executors.end()) {
+          auto e = executors->second.find(valid->executor->executorId);
+          if (e != executors->second.end() && isDefaultExecutor(e->second)) {
+            valid = Status::InvalidArgument("Task '" + task.taskId.value + "' names executor " +
+                                            e->first.value +
+                                            ", which runs on this agent as a default executor");
+          }
+        }
+      }
       if (!valid.ok()) {
         invalidTasks_.inc();
         Task t;

@@ -171,6 +171,11 @@ Result<std::vector<TaskInfo>> validateTaskGroup(const std::optional<ExecutorInfo
     return invalid("needs an executor of type DEFAULT (the built-in default executor)");
   }
   if (e.command) return invalid("has an executor with a command; the DEFAULT executor has none");
+  for (const auto& r : e.resources) {
+    if (r.isReserved() || (r.allocationRole && *r.allocationRole != ctx.offerRole)) {
+      return invalid("has executor resources that are reserved or allocated; give plain ones");
+    }
+  }
   if (!e.frameworkId.empty() && ctx.framework.id && e.frameworkId != *ctx.framework.id) {
     return invalid("has an executor of another framework");
   }
@@ -191,6 +196,10 @@ Result<std::vector<TaskInfo>> validateTaskGroup(const std::optional<ExecutorInfo
                        "not in groups");
     }
     if (!task.command) return err(task, "is in a task group and has no command");
+    if (!task.command->uris.empty()) {
+      return err(task, "is in a task group and has URIs: tasks of a group fetch nothing (yet); "
+                       "launch it alone to fetch them");
+    }
     auto valid = validateTask(task, inner, left);
     if (!valid.ok()) return valid.status();
     left -= valid->resources;
@@ -201,6 +210,14 @@ Result<std::vector<TaskInfo>> validateTaskGroup(const std::optional<ExecutorInfo
       t.executor->frameworkId = *ctx.framework.id;
     }
     out.push_back(std::move(t));
+  }
+  // The executor's own resources come from the offers too (as in Mesos),
+  // for a new executor: they bound its cgroups. (Not held apart from its
+  // tasks': see framework-guide.md, "Task groups".)
+  if (!running && !left.contains(e.resources.allocate(ctx.offerRole))) {
+    return invalid("has an executor using more resources (" + e.resources.toString() +
+                   ") than the offers have left after its tasks (" +
+                   left.unallocate().toString() + ")");
   }
   return out;
 }

@@ -46,4 +46,7 @@ struct ExecutorCheckpoint {
   shutdownRequested @13 :Bool;
   # The executor ended; the file stays while updates of its tasks are pending.
   terminated @14 :Bool;
+  # The uid its tasks run as when the agent switched users for them.
+  hasTaskUid @15 :Bool;
+  taskUid @16 :UInt32;
 }

@@ -63,6 +63,10 @@ std::string Checkpointer::encodeExecutor(const ExecutorCheckpointState& st) {
   b.setContainerId(text(st.containerId.value));
   b.setDirectory(text(st.directory));
   b.setCommandExecutor(st.commandExecutor);
+  if (st.taskUid) {
+    b.setHasTaskUid(true);
+    b.setTaskUid(*st.taskUid);
+  }
   b.setPid(st.pid);
   b.setPidStartTicks(st.pidStartTicks);
   b.setStartTime(st.startTime);
@@ -90,6 +94,7 @@ Result<ExecutorCheckpointState> Checkpointer::decodeExecutor(const std::string& 
         st.containerId = ContainerID(codec::toStd(r.getContainerId()));
         st.directory = codec::toStd(r.getDirectory());
         st.commandExecutor = r.getCommandExecutor();
+        if (r.getHasTaskUid()) st.taskUid = r.getTaskUid();
         st.pid = r.getPid();
         st.pidStartTicks = r.getPidStartTicks();
         st.startTime = r.getStartTime();

@@ -45,6 +45,7 @@ struct ExecutorCheckpointState {
   ContainerID containerId;
   std::string directory;
   bool commandExecutor = true;
+  std::optional<uint32_t> taskUid;  // --switch_user: the uid its tasks run as
   pid_t pid = -1;
   uint64_t pidStartTicks = 0;
   double startTime = 0;

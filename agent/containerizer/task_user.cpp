@@ -9,9 +9,11 @@ namespace tutti::agent {
 Result<std::optional<UserAccount>> switchedUser(bool switchUser, const FrameworkInfo& framework,
                                                 const TaskInfo& task) {
   if (!switchUser || (task.container && task.container->image)) return std::optional<UserAccount>();
-  const CommandInfo* command = task.executor ? (task.executor->command ? &*task.executor->command
-                                                                       : nullptr)
-                                             : (task.command ? &*task.command : nullptr);
+  // A custom executor's user, else the task's (a command task, or a task of
+  // the default executor, which has no command).
+  const CommandInfo* command = task.executor && task.executor->command
+                                   ? &*task.executor->command
+                                   : (task.command ? &*task.command : nullptr);
   std::string name = command && command->user && !command->user->empty() ? *command->user
                                                                          : framework.user;
   if (name.empty()) return std::optional<UserAccount>();

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <set>
 #include <sstream>
+#include <utility>
 
 extern char** environ;
 
@@ -56,10 +57,13 @@ Result<std::optional<Credentials>> taskCredentials() {
   return std::optional<Credentials>(std::move(c));
 }
 
-// The default executor's sandbox for a task: <root>/tasks/<id>, made and
-// opened without following links (the executor's sandbox belongs to the
-// tasks' user; `tasks` must be ours), given to the task's user, with its
-// stdout and stderr opened into `o`. Returns the directory's path.
+// The default executor's sandbox for a task: a new directory
+// <root>/tasks/<id> (<id>.2, .3, … when an earlier task of that id left
+// one), made and opened without following links — the executor's sandbox
+// belongs to the tasks' user, so `tasks` must be ours and not writable by
+// others — with new `stdout` and `stderr` files, all given to the task's
+// user last (until then nobody else can add anything there). The open
+// directory and files go into `o`; returns the directory's path.
 Result<std::string> openTaskSandbox(const std::string& root, const TaskID& id,
                                     const std::optional<Credentials>& ids, TaskRun::Options* o) {
   auto fail = [](const std::string& what) {
@@ -72,7 +76,7 @@ Result<std::string> openTaskSandbox(const std::string& root, const TaskID& id,
     ~Fd() {
       if (fd >= 0) ::close(fd);
     }
-  } top, tasks, dir;
+  } top, tasks, dir, out, err;
   top.fd = ::open(root.c_str(), kDir);
   if (top.fd < 0) return fail(root);
   if (::mkdirat(top.fd, "tasks", 0755) != 0 && errno != EEXIST) return fail(root + "/tasks");
@@ -83,17 +87,28 @@ Result<std::string> openTaskSandbox(const std::string& root, const TaskID& id,
     errno = EPERM;
     return fail(root + "/tasks is not the executor's own");
   }
-  std::string path = root + "/tasks/" + id.value;
-  if (::mkdirat(tasks.fd, id.value.c_str(), 0755) != 0 && errno != EEXIST) return fail(path);
-  dir.fd = ::openat(tasks.fd, id.value.c_str(), kDir);
-  if (dir.fd < 0) return fail(path);
-  if (ids && ::fchown(dir.fd, ids->uid, ids->gid) != 0) return fail(path);
-  for (auto [name, out] : {std::pair{"stdout", &o->stdoutFd}, {"stderr", &o->stderrFd}}) {
-    int fd = ::openat(dir.fd, name, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0) return fail(path + "/" + name);
-    *out = fd;  // closed by the TaskRun (or with the options, below)
-    if (ids && ::fchown(fd, ids->uid, ids->gid) != 0) return fail(path + "/" + name);
+  std::string name = id.value;
+  for (int n = 2; ::mkdirat(tasks.fd, name.c_str(), 0700) != 0; ++n) {
+    if (errno != EEXIST || n > 1000) return fail(root + "/tasks/" + name);
+    name = id.value + "." + std::to_string(n);
   }
+  std::string path = root + "/tasks/" + name;
+  dir.fd = ::openat(tasks.fd, name.c_str(), kDir);
+  if (dir.fd < 0) return fail(path);
+  constexpr int kNewFile = O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW | O_CLOEXEC;
+  out.fd = ::openat(dir.fd, "stdout", kNewFile, 0644);
+  if (out.fd < 0) return fail(path + "/stdout");
+  err.fd = ::openat(dir.fd, "stderr", kNewFile, 0644);
+  if (err.fd < 0) return fail(path + "/stderr");
+  if (ids) {
+    for (int fd : {out.fd, err.fd, dir.fd}) {
+      if (::fchown(fd, ids->uid, ids->gid) != 0) return fail(path);
+    }
+  }
+  if (::fchmod(dir.fd, 0755) != 0) return fail(path);
+  o->stdoutFd = std::exchange(out.fd, -1);  // owned by the TaskRun from here
+  o->stderrFd = std::exchange(err.fd, -1);
+  o->workingDirFd = std::exchange(dir.fd, -1);
   return path;
 }
 
@@ -205,11 +220,13 @@ void CommandExecutor::fail(const TaskID& taskId, const std::string& message, Rea
 }
 
 void CommandExecutor::launch(std::vector<TaskInfo> tasks, bool group) {
+  // A default executor forgets the tasks that ended (an id may be used
+  // again once its task ended); the command executor runs one task, ever.
   if (kind_ == Kind::kDefault) forgetEnded();
   std::erase_if(tasks, [&](const TaskInfo& t) {
     // The same launch again (an agent that restarted before recording that
     // it had sent it): nothing to do.
-    bool again = tasks_.count(t.taskId) > 0 || ended_.count(t.taskId) > 0;
+    bool again = tasks_.count(t.taskId) > 0;
     if (again) LOG(WARNING) << "Ignoring a second launch of task " << t.taskId;
     return again;
   });
@@ -226,13 +243,16 @@ void CommandExecutor::launch(std::vector<TaskInfo> tasks, bool group) {
       tasks.resize(1);
     }
   }
+  ackPoll_ = Duration(0);
   auto members = std::make_shared<std::vector<TaskID>>();
-  std::vector<TaskRun*> started;
+  std::vector<TaskRun*> runs;
+  std::optional<std::string> cannotStart;  // a group starts whole or not at all
   for (auto& t : tasks) {
     TaskID id = t.taskId;
     auto options = runOptions(t);
     if (!options.ok()) {
       fail(id, options.error(), Reason::REASON_COMMAND_EXECUTOR_FAILED);
+      if (!cannotStart) cannotStart = "Task " + id.value + " of its group could not start";
       continue;
     }
     options->framework = &framework_;
@@ -242,24 +262,23 @@ void CommandExecutor::launch(std::vector<TaskInfo> tasks, bool group) {
           if (driver_->sendStatusUpdate(s) != DriverStatus::DRIVER_RUNNING) driverGone_ = true;
         },
         [this, id] { onTaskEnded(id); });
-    started.push_back(run.get());
+    runs.push_back(run.get());
     tasks_[id] = std::move(run);
     if (group && kind_ == Kind::kDefault) {
       members->push_back(id);
       groupOf_[id] = members;
     }
   }
-  if (started.empty()) {
-    if (!anyActive()) finishWhenAcknowledged();
-    return;
-  }
-  for (TaskRun* run : started) {
+  for (TaskRun* run : runs) {
     if (shutdownRequested_) {
       run->endUnstarted("Executor shut down before the task started");
+    } else if (cannotStart && group) {
+      run->endUnstarted(*cannotStart);
     } else if (!run->terminal()) {  // (a group's failed member may have ended it)
       run->start();
     }
   }
+  if (runs.empty() && !anyActive()) finishWhenAcknowledged();
 }
 
 Result<TaskRun::Options> CommandExecutor::runOptions(const TaskInfo& task) {
@@ -285,12 +304,7 @@ Result<TaskRun::Options> CommandExecutor::runOptions(const TaskInfo& task) {
   o.ids = *ids;
   if (kind_ == Kind::kDefault) {
     auto dir = openTaskSandbox(o.sandbox.empty() ? "." : o.sandbox, task.taskId, o.ids, &o);
-    if (!dir.ok()) {
-      for (int fd : {o.stdoutFd, o.stderrFd}) {
-        if (fd >= 0) ::close(fd);
-      }
-      return dir.status();
-    }
+    if (!dir.ok()) return dir.status();
     o.sandbox = o.workingDir = *dir;
   }
   return o;
@@ -301,7 +315,7 @@ void CommandExecutor::onTaskEnded(const TaskID& taskId) {
   if (it == tasks_.end()) return;
   TaskState state = it->second->state();
   auto g = groupOf_.find(taskId);
-  if (g != groupOf_.end() && state != TaskState::TASK_FINISHED) {
+  if (g != groupOf_.end() && state != TaskState::TASK_FINISHED && !shutdownRequested_) {
     // A group ends together (Mesos's default executor): the others go.
     auto members = g->second;
     std::string message = "Task " + taskId.value + " of its group ended " + toString(state);
@@ -325,7 +339,6 @@ void CommandExecutor::forgetEnded() {
   for (auto it = tasks_.begin(); it != tasks_.end();) {
     if (it->second->terminal() && !it->second->running()) {
       groupOf_.erase(it->first);
-      ended_.insert(it->first);
       it = tasks_.erase(it);
     } else {
       ++it;

@@ -8,9 +8,11 @@
 // - kDefault (Mesos's default executor, TUTTI_EXECUTOR_TYPE=default): runs
 //   the tasks of LAUNCH_GROUPs naming it, each in its own process group with
 //   its own sandbox `<executor sandbox>/tasks/<task id>` (its cwd, stdout,
-//   stderr, and MESOS_SANDBOX). The tasks of a group end together: when one
-//   ends other than TASK_FINISHED, the others are killed. It ends once no
-//   task is left running and every update is acknowledged.
+//   stderr, and MESOS_SANDBOX). A group starts whole or not at all, and its
+//   tasks end together: when one ends other than TASK_FINISHED, the others
+//   are killed (each with its kill policy). A task id may be used again once
+//   its task ended. It ends once no task is left running and every update
+//   is acknowledged.
 //
 // Both report updates through the driver, kill on request (the kill
 // policy's grace period, default 3s, then SIGKILL), and on shutdown kill
@@ -24,7 +26,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <vector>
 
 #include "agent/executor/task_run.hpp"
@@ -80,7 +81,6 @@ class CommandExecutor final : public Executor {
   std::string hostname_;  // the agent's
   std::vector<std::string> baseEnv_;  // ours minus the executor's own variables
   std::map<TaskID, std::unique_ptr<TaskRun>> tasks_;
-  std::set<TaskID> ended_;  // forgotten by forgetEnded(): never run again
   // A LAUNCH_GROUP's members, shared by each of them (kDefault).
   std::map<TaskID, std::shared_ptr<const std::vector<TaskID>>> groupOf_;
   bool shutdownRequested_ = false;

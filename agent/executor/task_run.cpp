@@ -33,7 +33,7 @@ TaskRun::~TaskRun() {
 }
 
 void TaskRun::closeOutput() {
-  for (int* fd : {&options_.stdoutFd, &options_.stderrFd}) {
+  for (int* fd : {&options_.stdoutFd, &options_.stderrFd, &options_.workingDirFd}) {
     if (*fd >= 0) ::close(*fd);
     *fd = -1;
   }
@@ -72,8 +72,8 @@ void TaskRun::killWithMessage(const std::string& message) {
     update(TaskState::TASK_KILLED, message);
     return;
   }
-  killedBecause_ = message;
-  kill(Duration(0));
+  if (!killedBecause_ && !killing_) killedBecause_ = message;  // the first cause is the one told
+  kill(graceWithout(std::nullopt));
 }
 
 void TaskRun::start() {
@@ -109,6 +109,7 @@ void TaskRun::start() {
   o.newProcessGroup = true;  // killable as a group
   o.stdinPath = "/dev/null";
   o.workingDir = options_.workingDir;
+  o.workingDirFd = options_.workingDirFd;
   o.stdoutFd = options_.stdoutFd;
   o.stderrFd = options_.stderrFd;
   // Both set up in the child between its fork and exec, before it drops

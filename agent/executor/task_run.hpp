@@ -40,8 +40,10 @@ class TaskRun {
     std::string hostname;                      // the agent's
     std::vector<std::string> env;              // NAME=value, before the task's own
     std::string sandbox;                       // MESOS_SANDBOX / TUTTI_SANDBOX
-    // The task's working directory; empty: the executor's.
+    // The task's working directory (its path, and an open descriptor the
+    // child enters, owned by the run); empty / -1: the executor's.
     std::string workingDir;
+    int workingDirFd = -1;
     // The task's stdout and stderr (the run owns and closes them); -1: the
     // executor's.
     int stdoutFd = -1;
@@ -78,8 +80,9 @@ class TaskRun {
   void signal(int sig);
   // Ends a task that never started: TASK_KILLED with `message`.
   void endUnstarted(const std::string& message);
-  // Ends it at once (SIGKILL; TASK_KILLED with `message` whether it had
-  // started or not): a group's other tasks when one of them failed.
+  // Kills it as kill() with its own kill policy, and reports TASK_KILLED
+  // with `message` (unless a kill was already under way): a group's other
+  // tasks when one of them failed. A task not started ends at once.
   void killWithMessage(const std::string& message);
   // The latest state reported (TASK_STAGING before any).
   TaskState state() const { return state_; }

@@ -74,7 +74,13 @@ class LaunchScheduler : public Scheduler {
     for (const auto& o : offers) {
       std::vector<TaskInfo> launch;
       Resources left = o.resources;
+      // A group's executor takes its resources from the offer too.
+      Resources executor = *Resources::parse("cpus:0.01;mem:16");
       while (next_ < total_ && left.contains(each.allocate(o.allocationRole))) {
+        if (groupSize_ > 0 && launch.size() % groupSize_ == 0) {
+          if (!left.contains((each + executor).allocate(o.allocationRole))) break;
+          left -= executor.allocate(o.allocationRole);
+        }
         TaskInfo t;
         t.name = "bench";
         t.taskId = TaskID("t" + std::to_string(next_++));
@@ -107,7 +113,7 @@ class LaunchScheduler : public Scheduler {
       for (size_t i = 0; i < launch.size(); i += groupSize_) {
         ExecutorInfo e;
         e.executorId = ExecutorID("g" + std::to_string(groups_++));
-        e.resources = *Resources::parse("cpus:0.01;mem:16");
+        e.resources = executor;
         size_t end = std::min(launch.size(), i + groupSize_);
         ops.push_back(Offer::Operation::launchGroup(
             e, std::vector<TaskInfo>(launch.begin() + i, launch.begin() + end)));

@@ -372,6 +372,62 @@ TEST_F(AgentTest, KillOfAQueuedTaskBeforeTheExecutorStartedKillsItWithoutLaunchi
   ASSERT_EQ(agent_->completedFrameworks().size(), 1u);
 }
 
+TEST_F(AgentTest, QueuedGroupsGoOutWholeAndAKillTakesItsWholeGroup) {
+  registerAgent();
+  ExecutorInfo pod;
+  pod.executorId = ExecutorID("pod");
+  pod.frameworkId = kFw;
+  pod.type = ExecutorInfo::Type::DEFAULT;
+  pod.resources = res("cpus:0.1;mem:32");
+  master_.inject("", wire::RunTaskGroupMessage{frameworkInfo(), pod,
+                                               {commandTask("a"), commandTask("b")}, kAgent});
+  master_.inject("", wire::RunTaskGroupMessage{frameworkInfo(), pod,
+                                               {commandTask("c"), commandTask("d")}, kAgent});
+  loop_.settle();
+  ASSERT_NE(executor("pod"), nullptr);
+  EXPECT_EQ(executor("pod")->queued.size(), 4u);
+  // A kill of a queued task ends its whole group, and only its group.
+  killTask("c");
+  auto updates = updatesToMaster();
+  ASSERT_EQ(updates.size(), 2u);
+  for (const auto& u : updates) {
+    EXPECT_EQ(u.status.state, TaskState::TASK_KILLED);
+    EXPECT_EQ(u.status.reason, Reason::REASON_TASK_KILLED_DURING_LAUNCH);
+  }
+  EXPECT_EQ(updates[1].status.taskId, TaskID("d"));
+  EXPECT_EQ(updates[1].status.message, "Task c of its group was killed before it was launched");
+
+  ASSERT_TRUE(waitForPid("pod"));
+  subscribe("conn-1", "pod");
+  auto groups = executors_.take<wire::LaunchGroupEvent>("conn-1");
+  ASSERT_EQ(groups.size(), 1u);
+  ASSERT_EQ(groups[0].tasks.size(), 2u);
+  EXPECT_EQ(groups[0].tasks[0].taskId, TaskID("a"));
+  EXPECT_EQ(groups[0].tasks[1].taskId, TaskID("b"));
+  ASSERT_TRUE(groups[0].tasks[0].executor.has_value());
+  EXPECT_TRUE(isDefaultExecutor(*groups[0].tasks[0].executor));
+  EXPECT_TRUE(executors_.sentOf<wire::LaunchEvent>().empty());
+  EXPECT_EQ(executor("pod")->launched.size(), 2u);
+
+  // Once it runs, a further group goes straight to it.
+  master_.inject("", wire::RunTaskGroupMessage{frameworkInfo(), pod, {commandTask("e")}, kAgent});
+  loop_.settle();
+  EXPECT_EQ(executors_.take<wire::LaunchGroupEvent>("conn-1").size(), 1u);
+  // A task that is not for a default executor cannot join it.
+  TaskInfo custom = commandTask("f");
+  custom.command.reset();
+  custom.executor = pod;
+  custom.executor->type = ExecutorInfo::Type::CUSTOM;
+  custom.executor->command = CommandInfo{};
+  custom.executor->command->value = "./mine";
+  runTask(custom);
+  updates = updatesToMaster();
+  ASSERT_EQ(updates.size(), 1u);
+  EXPECT_EQ(updates[0].status.state, TaskState::TASK_FAILED);
+  EXPECT_NE(updates[0].status.message.find("another kind of executor"), std::string::npos)
+      << updates[0].status.message;
+}
+
 TEST_F(AgentTest, KillOfAQueuedTaskShutsItsIdleExecutorDownAfterTheGracePeriod) {
   registerAgent();
   runTask(commandTask("t1"));

@@ -423,30 +423,97 @@ TEST_F(DefaultExecutorTest, AKillOfOneTaskEndsItsGroup) {
 
 TEST_F(DefaultExecutorTest, AFinishedTaskLeavesItsGroupRunning) {
   registered();
-  launchGroup({commandTask("quick", "exit 0"), commandTask("slow", "exec sleep 1000")});
+  launchGroup({commandTask("quick", "exit 0"), stubbornTask("slow")});
+  pid_t slow = stubbornPid("slow");
+  ASSERT_GT(slow, 0);
   ASSERT_TRUE(waitUntil([&] { return lastStateOf("quick") == TaskState::TASK_FINISHED; }));
-  advanceInSteps(200ms);
+  // A kill would be SIGKILL after the default 3s: give it real time to
+  // land, then the task must still be there.
+  advance(5s);
+  waitUntil([] { return false; }, 300ms);
+  EXPECT_TRUE(processExists(slow));
   EXPECT_EQ(lastStateOf("slow"), TaskState::TASK_RUNNING);
 }
 
-TEST_F(DefaultExecutorTest, ATaskLaunchedAgainIsIgnoredEvenAfterItEnded) {
+TEST_F(DefaultExecutorTest, AGroupKillUsesEachTasksKillPolicy) {
   registered();
-  launchGroup({commandTask("once", "exit 0"), commandTask("hold", "exec sleep 1000")});
-  ASSERT_TRUE(waitUntil([&] { return lastStateOf("once") == TaskState::TASK_FINISHED; }));
+  launchGroup({stubbornTask("patient", KillPolicy{2s}), commandTask("bad", "exit 3")});
+  pid_t pid = stubbornPid("patient");
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(waitUntil([&] { return lastStateOf("bad") == TaskState::TASK_FAILED; }));
+  // SIGTERM (ignored) went out; SIGKILL waits for the grace period.
+  waitUntil([] { return false; }, 200ms);
+  EXPECT_TRUE(processExists(pid));
+  advance(2s);
+  ASSERT_TRUE(waitUntil([&] { return lastStateOf("patient") == TaskState::TASK_KILLED; }));
+  EXPECT_TRUE(contains(lastUpdateOf("patient")->message, "Task bad of its group ended TASK_FAILED"))
+      << lastUpdateOf("patient")->message;
+}
+
+TEST_F(DefaultExecutorTest, AResentLaunchOfARunningTaskIsIgnored) {
+  registered();
+  launchGroup({commandTask("hold", "exec sleep 1000")});
+  ASSERT_TRUE(waitUntil([&] { return lastStateOf("hold") == TaskState::TASK_RUNNING; }));
   size_t updates = driver_.updates.size();
-  launchGroup({commandTask("once", "exit 0")});  // e.g. resent by a restarted agent
-  launch(commandTask("hold", "exec sleep 1000"));
+  launchGroup({commandTask("hold", "exec sleep 1000")});  // e.g. resent by a restarted agent
   advanceInSteps(100ms);
   EXPECT_EQ(driver_.updates.size(), updates);
 }
 
+TEST_F(DefaultExecutorTest, ATaskIdUsedAgainAfterItsTaskEndedRunsAgainInANewSandbox) {
+  registered();
+  launchGroup({commandTask("again", "echo first"), stubbornTask("hold")});
+  ASSERT_TRUE(waitUntil([&] { return lastStateOf("again") == TaskState::TASK_FINISHED; }));
+  launchGroup({commandTask("again", "echo second")});
+  ASSERT_TRUE(waitUntil([&] {
+    int finished = 0;
+    for (const auto& u : driver_.updates) {
+      finished += u.taskId == TaskID("again") && u.state == TaskState::TASK_FINISHED;
+    }
+    return finished == 2;
+  }));
+  EXPECT_EQ(readFile(dir_.path() + "/tasks/again/stdout"), "first\n");
+  EXPECT_EQ(readFile(dir_.path() + "/tasks/again.2/stdout"), "second\n");
+}
+
+TEST_F(DefaultExecutorTest, AnExistingSandboxIsNeverReused) {
+  registered();
+  // What a task of the same user could leave behind: a FIFO as stdout (an
+  // open for writing would block the executor).
+  ASSERT_EQ(::mkdir((dir_.path() + "/tasks").c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir((dir_.path() + "/tasks/a").c_str(), 0777), 0);
+  ASSERT_EQ(::mkfifo((dir_.path() + "/tasks/a/stdout").c_str(), 0666), 0);
+  launchGroup({commandTask("a", "echo fine")});
+  ASSERT_TRUE(waitUntil([&] { return lastStateOf("a") == TaskState::TASK_FINISHED; }));
+  EXPECT_EQ(readFile(dir_.path() + "/tasks/a.2/stdout"), "fine\n");
+}
+
+TEST_F(DefaultExecutorTest, AGroupStartsWholeOrNotAtAll) {
+  registered();
+  // Task b's sandbox cannot be made (every name for it is taken).
+  ASSERT_EQ(::mkdir((dir_.path() + "/tasks").c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir((dir_.path() + "/tasks/b").c_str(), 0755), 0);
+  for (int n = 2; n <= 1001; ++n) {
+    ASSERT_EQ(::mkdir((dir_.path() + "/tasks/b." + std::to_string(n)).c_str(), 0755), 0);
+  }
+  launchGroup({commandTask("a", "exec sleep 1000"), commandTask("b", "exec sleep 1000")});
+  EXPECT_EQ(lastStateOf("b"), TaskState::TASK_FAILED);
+  EXPECT_EQ(lastStateOf("a"), TaskState::TASK_KILLED);
+  EXPECT_FALSE(hasState(TaskState::TASK_RUNNING));
+  EXPECT_TRUE(contains(lastUpdateOf("a")->message, "Task b of its group could not start"))
+      << lastUpdateOf("a")->message;
+}
+
 TEST_F(DefaultExecutorTest, AGroupLaunchedDuringShutdownIsKilledUnstarted) {
   registered();
-  executor_->shutdown(&driver_, 3s);
+  launchGroup({stubbornTask("running", KillPolicy{10s})});
+  ASSERT_GT(stubbornPid("running"), 0);
+  executor_->shutdown(&driver_, 30s);
   loop_.settle();
   launchGroup({commandTask("late", "exec sleep 1000")});
   ASSERT_EQ(lastStateOf("late"), TaskState::TASK_KILLED);
   EXPECT_TRUE(contains(lastUpdateOf("late")->message, "shut down before the task started"));
+  EXPECT_EQ(done_, 0);
 }
 
 TEST_F(DefaultExecutorTest, ATasksDirectoryNotOwnedByTheExecutorIsRefused) {

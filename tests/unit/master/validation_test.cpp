@@ -564,13 +564,34 @@ TEST_F(TaskGroupValidationTest, EveryTaskIsCheckedAndOneBadTaskVoidsTheGroup) {
   EXPECT_HAS_SUBSTR(groupError(defaultExecutor(), {task("old")}), "duplicate id");
 }
 
+TEST_F(TaskGroupValidationTest, TasksOfAGroupFetchNothing) {
+  TaskInfo t = task("a");
+  t.command->uris = {CommandURI{"http://example.com/app.tgz"}};
+  EXPECT_HAS_SUBSTR(groupError(defaultExecutor(), {t}), "tasks of a group fetch nothing");
+}
+
+TEST_F(TaskGroupValidationTest, ANewExecutorsResourcesComeFromTheOffersToo) {
+  ExecutorInfo big = defaultExecutor();
+  big.resources = res("cpus:1;mem:4096");
+  EXPECT_HAS_SUBSTR(groupError(big, {task("a", "cpus:1;mem:128")}),
+                    "executor using more resources");
+  EXPECT_TRUE(validateGroup(big, {task("a", "cpus:1;mem:0")}).ok());
+  // Joining a running executor: its resources were checked when it started.
+  ExecutorInfo running = defaultExecutor();
+  EXPECT_TRUE(validateGroup(big, {task("a", "cpus:1;mem:128")}, &running).ok());
+  ExecutorInfo reserved = defaultExecutor();
+  reserved.resources = res("cpus(eng):0.1");
+  EXPECT_HAS_SUBSTR(groupError(reserved, {task("a")}), "reserved or allocated");
+}
+
 TEST_F(TaskGroupValidationTest, TheGroupMustFitTheOffersAsAWhole) {
   // Each fits alone (cpus:4 offered); together they do not.
   EXPECT_HAS_SUBSTR(groupError(defaultExecutor(), {task("a", "cpus:3;mem:128"),
                                                    task("b", "cpus:2;mem:128")}),
                     "Task 'b' uses more resources");
+  // Tasks and the new executor (cpus:0.1) use all 4 cpus.
   EXPECT_TRUE(validateGroup(defaultExecutor(), {task("a", "cpus:2;mem:128"),
-                                                task("b", "cpus:2;mem:128")})
+                                                task("b", "cpus:1.9;mem:128")})
                   .ok());
 }
 
