@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -143,6 +144,74 @@ TEST(AgentRecoveryTest, TasksSurviveAnAgentKilledWithSigkill) {
       std::chrono::seconds(30));
   EXPECT_EQ(refused.exitCode, 1) << refused.output;
   EXPECT_NE(refused.output.find("resources changed"), std::string::npos) << refused.output;
+}
+
+// A task group under a default executor survives an agent killed with
+// SIGKILL: the executor re-subscribes, a task that ends while the agent is
+// away is reported once, and the group still ends together afterwards.
+TEST(AgentRecoveryTest, ATaskGroupSurvivesAnAgentKilledWithSigkill) {
+  TempDir masterDir, agentDir, taskDir;
+  MasterProcess master = startMasterProcess(masterDir.path());
+  AgentProcess agent = startAgentProcess(master, agentDir.path());
+  ASSERT_TRUE(agent.process.alive()) << agent.process.log();
+
+  RecordingScheduler scheduler;
+  std::string dir = taskDir.path();
+  auto launched = std::make_shared<std::atomic<bool>>(false);
+  scheduler.onOffers = [launched, dir](SchedulerDriver* d, const std::vector<Offer>& offers) {
+    for (const auto& o : offers) {
+      if (launched->exchange(true)) {
+        d->declineOffer(o.id, Filters{3600});
+        continue;
+      }
+      ExecutorInfo pod;
+      pod.executorId = ExecutorID("pod");
+      pod.resources = *Resources::parse("cpus:0.1;mem:32");
+      // "fails" exits 3 once told to: its end takes "stays" down with it.
+      std::vector<TaskInfo> tasks = {
+          commandTask("ends", waitingCommand(dir, "ends"), o),
+          commandTask("fails", waitingCommand(dir, "fails") + "; exit 3", o),
+          commandTask("stays", waitingCommand(dir, "stays"), o)};
+      d->acceptOffers({o.id}, {Offer::Operation::launchGroup(pod, tasks)}, Filters{});
+    }
+  };
+  FrameworkInfo info = checkpointingFramework();
+  info.failoverTimeoutSecs = 600;
+  TuttiSchedulerDriver driver(&scheduler, info, master.address());
+  driver.start();
+  for (const char* t : {"ends", "fails", "stays"}) {
+    ASSERT_TRUE(scheduler.waitForState(TaskID(t), TaskState::TASK_RUNNING)) << t;
+  }
+  pid_t ends = 0, stays = 0;
+  ASSERT_TRUE(waitUntil([&] {
+    ends = readPid(dir + "/ends.pid");
+    stays = readPid(dir + "/stays.pid");
+    return ends > 0 && stays > 0 && readPid(dir + "/fails.pid") > 0;
+  }));
+
+  agent.process.stop(SIGKILL);
+  touch(dir + "/ends.go");
+  ASSERT_TRUE(waitUntil([&] { return !processExists(ends); }));
+  EXPECT_TRUE(processExists(stays)) << "the group died with the agent";
+
+  AgentProcess again = startAgentProcess(master, agentDir.path(), {"--message_port=0"});
+  ASSERT_TRUE(again.process.alive()) << again.process.log();
+  ASSERT_TRUE(scheduler.waitForState(TaskID("ends"), TaskState::TASK_FINISHED));
+  EXPECT_EQ(scheduler.stateOf(TaskID("stays")), TaskState::TASK_RUNNING);
+
+  // The executor still holds the group together.
+  touch(dir + "/fails.go");
+  ASSERT_TRUE(scheduler.waitForState(TaskID("fails"), TaskState::TASK_FAILED));
+  ASSERT_TRUE(scheduler.waitForState(TaskID("stays"), TaskState::TASK_KILLED));
+  EXPECT_TRUE(waitUntil([&] { return !processExists(stays); }));
+  ASSERT_TRUE(waitUntil([&] {
+    auto m = getJson(again.httpPort, "/metrics/snapshot");
+    return m.is_object() && m.value("slave/status_updates_pending", -1.0) == 0.0;
+  }));
+  EXPECT_EQ(countState(scheduler, "ends", TaskState::TASK_FINISHED), 1u);
+  EXPECT_EQ(countState(scheduler, "stays", TaskState::TASK_KILLED), 1u);
+  driver.stop();
+  driver.join();
 }
 
 // The parent of `pid` (from /proc), or 0.
