@@ -62,10 +62,29 @@ void ExecuteScheduler::resourceOffers(SchedulerDriver* driver, const std::vector
       left -= wanted;
       launch.push_back(std::move(task));
     }
+    if (options_.group && !launch.empty()) {
+      // The whole group, with its executor, fits this offer or none of it goes.
+      ExecutorInfo executor;
+      executor.executorId = ExecutorID(options_.name);
+      executor.name = options_.name;
+      executor.resources = *Resources::parse("cpus:0.1;mem:32");
+      if (nextToLaunch_ == tasks_.size() &&
+          left.contains(executor.resources.allocate(offer.allocationRole))) {
+        driver->acceptOffers({offer.id}, {Offer::Operation::launchGroup(executor, launch)},
+                             Filters{1.0});
+        continue;
+      }
+      for (size_t i = 0; i < launch.size(); ++i) tasks_[--nextToLaunch_].launched = false;
+      launch.clear();
+    }
     if (launch.empty()) {
       if (!killRequested_ && nextToLaunch_ < tasks_.size() && ++unfitOffers_ == 3) {
-        out_ << "Waiting for an offer that holds " << options_.resources << " (offers so far, "
-             << "e.g. " << offer.resources.unallocate() << ", are too small)" << std::endl;
+        out_ << "Waiting for an offer that holds " << options_.resources
+             << (options_.group ? " for each of the group's " + std::to_string(tasks_.size()) +
+                                      " tasks, plus cpus:0.1;mem:32 for its executor"
+                                : std::string())
+             << " (offers so far, e.g. " << offer.resources.unallocate() << ", are too small)"
+             << std::endl;
       }
       driver->declineOffer(offer.id, Filters{1.0});
       continue;

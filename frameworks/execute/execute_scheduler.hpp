@@ -26,6 +26,9 @@ struct ExecuteOptions {
   int instances = 1;
   std::vector<EnvironmentVariable> env;
   std::optional<std::chrono::nanoseconds> killGracePeriod;
+  // All instances in one LAUNCH_GROUP under the default executor NAME (one
+  // offer must hold them all, plus the executor's cpus:0.1;mem:32).
+  bool group = false;
 };
 
 class ExecuteScheduler final : public Scheduler {

@@ -33,6 +33,10 @@ DEFINE_string(user, "", "User the framework runs as (default: the current user)"
 DEFINE_string(framework_name, "tutti-execute", "Framework name");
 DEFINE_string(kill_after, "", "Kill the task(s) after this long, e.g. 10secs");
 DEFINE_string(grace_period, "", "Kill grace period between SIGTERM and SIGKILL (default 3secs)");
+DEFINE_bool(group, false,
+            "Launch the --instances as one task group (Mesos's LAUNCH_GROUP) under a default "
+            "executor on one agent: they start together, and when one fails or is killed "
+            "the others are killed");
 DEFINE_bool(partition_aware, false, "Subscribe with the PARTITION_AWARE capability");
 DEFINE_bool(checkpoint, false,
             "Ask agents to checkpoint the tasks, so that they survive an agent restart");
@@ -84,6 +88,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   options.instances = FLAGS_instances;
+  options.group = FLAGS_group;
+  if (FLAGS_group && !FLAGS_docker_image.empty()) {
+    std::cerr << "--group runs the tasks on the host: it does not go with --docker_image\n";
+    return 1;
+  }
   if (!FLAGS_grace_period.empty()) {
     options.killGracePeriod = *tutti::parseDuration(FLAGS_grace_period);
   }

@@ -81,6 +81,14 @@ TEST_F(ExecuteTest, ExitsWithTheCommandsStatusAndKeepsItsOutputInTheSandbox) {
   EXPECT_EQ(bad->first, 400);
 }
 
+size_t countOf(const std::string& text, const std::string& word) {
+  size_t n = 0;
+  for (size_t pos = text.find(word); pos != std::string::npos; pos = text.find(word, pos + 1)) {
+    ++n;
+  }
+  return n;
+}
+
 TEST_F(ExecuteTest, HundredInstancesAllFinish) {
   auto r = runCommand(execute({"--name=many", "--command=true", "--instances=100"}),
                       std::chrono::seconds(120));
@@ -96,6 +104,31 @@ TEST_F(ExecuteTest, HundredInstancesAllFinish) {
   EXPECT_EQ(metrics["master/tasks_finished"], 100.0);
   EXPECT_EQ(metrics["master/tasks_running"], 0.0);
   EXPECT_EQ(metrics["master/tasks_staging"], 0.0);
+}
+
+TEST_F(ExecuteTest, AGroupRunsTogetherAndEndsTogether) {
+  // Every instance finishes: exit 0, all under one default executor.
+  auto ok = runCommand(execute({"--name=pod", "--command=echo in $MESOS_SANDBOX", "--instances=3",
+                                "--group"}),
+                       std::chrono::seconds(60));
+  EXPECT_EQ(ok.exitCode, 0) << ok.output;
+  EXPECT_EQ(countOf(ok.output, "is in TASK_FINISHED"), 3u) << ok.output;
+  // One fails: the others (which would run forever) are killed, exit 1.
+  auto bad = runCommand(
+      execute({"--name=bad", "--instances=3", "--group",
+               "--command=if [ \"$TUTTI_TASK_ID\" = bad-1 ]; then exit 3; fi; exec sleep 1000"}),
+      std::chrono::seconds(60));
+  EXPECT_EQ(bad.exitCode, 1) << bad.output;
+  EXPECT_EQ(countOf(bad.output, "is in TASK_FAILED"), 1u) << bad.output;
+  EXPECT_EQ(countOf(bad.output, "is in TASK_KILLED: Task bad-1 of its group ended TASK_FAILED"),
+            2u)
+      << bad.output;
+  // With an image it is refused before anything runs.
+  auto image = runCommand(execute({"--name=img", "--docker_image=busybox", "--group"}),
+                          std::chrono::seconds(30));
+  EXPECT_EQ(image.exitCode, 1);
+  EXPECT_NE(image.output.find("--group runs the tasks on the host"), std::string::npos)
+      << image.output;
 }
 
 TEST_F(ExecuteTest, SignalKillsTheTaskAndNoProcessOfItRemains) {
