@@ -224,8 +224,9 @@ void CommandExecutor::launch(std::vector<TaskInfo> tasks, bool group) {
   // again once its task ended); the command executor runs one task, ever.
   if (kind_ == Kind::kDefault) forgetEnded();
   std::erase_if(tasks, [&](const TaskInfo& t) {
-    // The same launch again (an agent that restarted before recording that
-    // it had sent it): nothing to do.
+    // The same launch again while the task runs (an agent that restarted
+    // before recording that it had sent it): nothing to do. (A task that
+    // ended and was forgotten runs again: its id is free once it ended.)
     bool again = tasks_.count(t.taskId) > 0;
     if (again) LOG(WARNING) << "Ignoring a second launch of task " << t.taskId;
     return again;
@@ -268,6 +269,10 @@ void CommandExecutor::launch(std::vector<TaskInfo> tasks, bool group) {
       members->push_back(id);
       groupOf_[id] = members;
     }
+  }
+  if (cannotStart && group) {
+    // Each member is told the real cause, not a sibling's end.
+    for (const auto& id : *members) groupOf_.erase(id);
   }
   for (TaskRun* run : runs) {
     if (shutdownRequested_) {
@@ -322,6 +327,9 @@ void CommandExecutor::onTaskEnded(const TaskID& taskId) {
     for (const auto& other : *members) {
       auto o = tasks_.find(other);
       if (other == taskId || o == tasks_.end() || o->second->terminal()) continue;
+      // (An id of this group may since run again in another group.)
+      auto og = groupOf_.find(other);
+      if (og == groupOf_.end() || og->second != members) continue;
       o->second->killWithMessage(message);
     }
   }

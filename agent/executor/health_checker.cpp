@@ -1,5 +1,8 @@
 #include "agent/executor/health_checker.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <arpa/inet.h>
 #include <glog/logging.h>
 #include <netinet/in.h>
@@ -107,10 +110,16 @@ HealthChecker::HealthChecker(Loop& loop, HealthCheck check, std::vector<std::str
       onEvent_(std::move(onEvent)),
       watcher_(loop) {}
 
+void HealthChecker::setWorkingDirFd(int fd) {
+  if (workingDirFd_ >= 0) ::close(workingDirFd_);
+  workingDirFd_ = fd >= 0 ? ::fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+}
+
 HealthChecker::~HealthChecker() {
   stop();
   *alive_ = false;
   if (worker_.joinable()) worker_.join();
+  if (workingDirFd_ >= 0) ::close(workingDirFd_);
 }
 
 void HealthChecker::start() {
@@ -174,6 +183,7 @@ void HealthChecker::attemptCommand() {
   o.env = env_;
   for (const auto& v : cmd.environment) o.env.push_back(v.name + "=" + v.value);
   o.workingDir = workingDir_;
+  o.workingDirFd = workingDirFd_;
   o.stdoutPath = "/dev/null";
   o.stderrPath = "/dev/null";
   o.newProcessGroup = true;

@@ -51,6 +51,10 @@ class HealthChecker {
   void setCommandPrefix(std::vector<std::string> prefix) { prefix_ = std::move(prefix); }
   // COMMAND checks of a task run as another user run as that user too.
   void setCredentials(std::optional<Credentials> ids) { credentials_ = std::move(ids); }
+  // COMMAND checks start in this directory (an open descriptor, which the
+  // checker dups and owns) instead of resolving the working directory's
+  // path again.
+  void setWorkingDirFd(int fd);
   // Stops: no more attempts or events; a running command check is killed.
   void stop();
   // Attempts finished so far (tests wait on it).
@@ -74,6 +78,7 @@ class HealthChecker {
   HealthCheck check_;
   std::vector<std::string> env_;
   std::string workingDir_;
+  int workingDirFd_ = -1;
   OnEvent onEvent_;
   ProcessWatcher watcher_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

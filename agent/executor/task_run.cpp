@@ -30,10 +30,11 @@ TaskRun::~TaskRun() {
   if (escalation_) loop_.cancel(escalation_);
   if (initFd_ >= 0) ::close(initFd_);
   closeOutput();
+  if (options_.workingDirFd >= 0) ::close(options_.workingDirFd);
 }
 
 void TaskRun::closeOutput() {
-  for (int* fd : {&options_.stdoutFd, &options_.stderrFd, &options_.workingDirFd}) {
+  for (int* fd : {&options_.stdoutFd, &options_.stderrFd}) {
     if (*fd >= 0) ::close(*fd);
     *fd = -1;
   }
@@ -49,7 +50,10 @@ void TaskRun::update(TaskState state, const std::string& message, std::optional<
   s.reason = reason;
   s.exitStatus = exitStatus;
   s.healthy = healthy;
-  if (isTerminal(state)) terminal_ = true;
+  if (isTerminal(state)) {
+    terminal_ = true;
+    closeOutput();  // (a task that never started still held them)
+  }
   state_ = state;
   report_(std::move(s));
   if (terminal_) ended_();
@@ -255,6 +259,7 @@ void TaskRun::onStarted(const std::vector<std::string>& env) {
     health_ = std::make_unique<HealthChecker>(loop_, *task_.healthCheck, env, dir,
                                               [this](const HealthChecker::Event& e) { onHealth(e); });
     health_->setCredentials(options_.ids);
+    health_->setWorkingDirFd(options_.workingDirFd);
     if (!options_.ociBundle.empty()) {
       std::vector<std::string> prefix = {options_.ociRuntime};
       if (!options_.ociRoot.empty()) prefix.insert(prefix.end(), {"--root", options_.ociRoot});

@@ -41,7 +41,8 @@ class TaskRun {
     std::vector<std::string> env;              // NAME=value, before the task's own
     std::string sandbox;                       // MESOS_SANDBOX / TUTTI_SANDBOX
     // The task's working directory (its path, and an open descriptor the
-    // child enters, owned by the run); empty / -1: the executor's.
+    // child and its COMMAND health checks enter, owned by the run); empty /
+    // -1: the executor's.
     std::string workingDir;
     int workingDirFd = -1;
     // The task's stdout and stderr (the run owns and closes them); -1: the

@@ -108,11 +108,19 @@ TEST_F(ExecuteTest, HundredInstancesAllFinish) {
 
 TEST_F(ExecuteTest, AGroupRunsTogetherAndEndsTogether) {
   // Every instance finishes: exit 0, all under one default executor.
-  auto ok = runCommand(execute({"--name=pod", "--command=echo in $MESOS_SANDBOX", "--instances=3",
-                                "--group"}),
+  std::string sandboxes = dir_.path() + "/sandboxes";
+  auto ok = runCommand(execute({"--name=pod", "--command=echo $MESOS_SANDBOX >> " + sandboxes,
+                                "--instances=3", "--group"}),
                        std::chrono::seconds(60));
   EXPECT_EQ(ok.exitCode, 0) << ok.output;
   EXPECT_EQ(countOf(ok.output, "is in TASK_FINISHED"), 3u) << ok.output;
+  // Each in its own sandbox inside the one executor's.
+  auto lines = readFile(sandboxes);
+  ASSERT_TRUE(lines.ok());
+  EXPECT_EQ(countOf(*lines, "/executors/pod/runs/"), 3u) << *lines;
+  for (const char* id : {"pod-0", "pod-1", "pod-2"}) {
+    EXPECT_NE(lines->find("/tasks/" + std::string(id) + "\n"), std::string::npos) << *lines;
+  }
   // One fails: the others (which would run forever) are killed, exit 1.
   auto bad = runCommand(
       execute({"--name=bad", "--instances=3", "--group",

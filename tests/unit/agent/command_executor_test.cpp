@@ -422,22 +422,65 @@ TEST_F(DefaultExecutorTest, AKillOfOneTaskEndsItsGroup) {
 }
 
 TEST_F(DefaultExecutorTest, AFinishedTaskLeavesItsGroupRunning) {
-  registered();
+  registered({FrameworkCapability::TASK_KILLING_STATE});  // a kill shows at once
   launchGroup({commandTask("quick", "exit 0"), stubbornTask("slow")});
   pid_t slow = stubbornPid("slow");
   ASSERT_GT(slow, 0);
   ASSERT_TRUE(waitUntil([&] { return lastStateOf("quick") == TaskState::TASK_FINISHED; }));
-  // A kill would be SIGKILL after the default 3s: give it real time to
-  // land, then the task must still be there.
-  advance(5s);
-  waitUntil([] { return false; }, 300ms);
+  advance(5s);  // past any kill's grace period
+  waitUntil([] { return false; }, 1s);
+  EXPECT_FALSE(hasState(TaskState::TASK_KILLING));
   EXPECT_TRUE(processExists(slow));
   EXPECT_EQ(lastStateOf("slow"), TaskState::TASK_RUNNING);
 }
 
+TEST_F(DefaultExecutorTest, CommandHealthChecksRunInTheTasksOwnSandbox) {
+  registered();
+  TaskInfo t = commandTask("checked", "echo ready; exec sleep 1000");
+  HealthCheck check;
+  check.type = HealthCheck::Type::COMMAND;
+  check.delaySeconds = 0;
+  check.intervalSeconds = 1;
+  check.timeoutSeconds = 5;
+  check.gracePeriodSeconds = 0;
+  CommandInfo c;
+  c.value = "grep -q ready stdout";  // relative: the task's sandbox, not the executor's
+  check.command = c;
+  t.healthCheck = check;
+  launchGroup({t});
+  ASSERT_TRUE(waitUntil([&] { return lastStateOf("checked") == TaskState::TASK_RUNNING; }));
+  ASSERT_TRUE(waitUntil([&] {
+    advance(100ms);
+    const TaskStatus* s = lastUpdateOf("checked");
+    return s && s->healthy.has_value();
+  }));
+  EXPECT_EQ(lastUpdateOf("checked")->healthy, std::optional<bool>(true))
+      << lastUpdateOf("checked")->message;
+}
+
+TEST_F(DefaultExecutorTest, AnIdUsedAgainInAnotherGroupIsNotKilledWithItsOldGroup) {
+  registered({FrameworkCapability::TASK_KILLING_STATE});
+  launchGroup({commandTask("a", "exit 0"), commandTask("b", "exec sleep 1000")});
+  ASSERT_TRUE(waitUntil([&] { return lastStateOf("a") == TaskState::TASK_FINISHED; }));
+  launchGroup({commandTask("a", "exec sleep 1000"), commandTask("c", "exec sleep 1000")});
+  ASSERT_TRUE(waitUntil([&] {
+    return lastStateOf("a") == TaskState::TASK_RUNNING &&
+           lastStateOf("c") == TaskState::TASK_RUNNING;
+  }));
+  // b's group ends (b killed): the old a is gone, the new one is not its.
+  executor_->killTask(&driver_, TaskID("b"), KillPolicy{});
+  ASSERT_TRUE(waitUntil([&] { return lastStateOf("b") == TaskState::TASK_KILLED; }));
+  waitUntil([] { return false; }, 300ms);
+  EXPECT_EQ(lastStateOf("a"), TaskState::TASK_RUNNING);
+  EXPECT_EQ(lastStateOf("c"), TaskState::TASK_RUNNING);
+}
+
 TEST_F(DefaultExecutorTest, AGroupKillUsesEachTasksKillPolicy) {
   registered();
-  launchGroup({stubbornTask("patient", KillPolicy{2s}), commandTask("bad", "exit 3")});
+  // bad fails once patient ignores SIGTERM (its pid file is written then).
+  launchGroup({stubbornTask("patient", KillPolicy{2s}),
+               commandTask("bad", "while [ ! -s " + dir_.path() +
+                                      "/patient.pid ]; do sleep 0.01; done; exit 3")});
   pid_t pid = stubbornPid("patient");
   ASSERT_GT(pid, 0);
   ASSERT_TRUE(waitUntil([&] { return lastStateOf("bad") == TaskState::TASK_FAILED; }));
@@ -496,12 +539,16 @@ TEST_F(DefaultExecutorTest, AGroupStartsWholeOrNotAtAll) {
   for (int n = 2; n <= 1001; ++n) {
     ASSERT_EQ(::mkdir((dir_.path() + "/tasks/b." + std::to_string(n)).c_str(), 0755), 0);
   }
-  launchGroup({commandTask("a", "exec sleep 1000"), commandTask("b", "exec sleep 1000")});
+  launchGroup({commandTask("a", "exec sleep 1000"), commandTask("b", "exec sleep 1000"),
+               commandTask("c", "exec sleep 1000")});
   EXPECT_EQ(lastStateOf("b"), TaskState::TASK_FAILED);
-  EXPECT_EQ(lastStateOf("a"), TaskState::TASK_KILLED);
   EXPECT_FALSE(hasState(TaskState::TASK_RUNNING));
-  EXPECT_TRUE(contains(lastUpdateOf("a")->message, "Task b of its group could not start"))
-      << lastUpdateOf("a")->message;
+  // Every other member is told the real cause.
+  for (const char* other : {"a", "c"}) {
+    EXPECT_EQ(lastStateOf(other), TaskState::TASK_KILLED) << other;
+    EXPECT_TRUE(contains(lastUpdateOf(other)->message, "Task b of its group could not start"))
+        << other << ": " << lastUpdateOf(other)->message;
+  }
 }
 
 TEST_F(DefaultExecutorTest, AGroupLaunchedDuringShutdownIsKilledUnstarted) {
