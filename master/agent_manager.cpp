@@ -247,7 +247,7 @@ void AgentManager::onReregisterAgent(const ConnectionId& from,
     touch(*existing, from);
     existing->reregisteredTime = master_.loop().clock().wallSeconds();
     LOG(INFO) << "Agent " << id << " at " << existing->pid() << " re-registered (reconnect)";
-    master_.tasks().reconcileAgentTasks(*existing, m.tasks);
+    master_.tasks().reconcileAgentTasks(*existing, m.tasks, m.executors);
     send(*existing, wire::AgentReregisteredMessage{id, master_.options().agentPingTimeout});
     return;
   }

@@ -14,6 +14,13 @@
 namespace tutti::master {
 
 namespace {
+bool agentHasExecutor(const AgentRecord& agent, const FrameworkID& fw, const ExecutorID& id) {
+  auto executors = agent.executors.find(fw);
+  return executors != agent.executors.end() && executors->second.count(id) > 0;
+}
+}  // namespace
+
+namespace {
 constexpr size_t kMaxStatusesPerTask = 32;
 
 std::string lowerStateName(TaskState s) {
@@ -88,8 +95,47 @@ void TaskManager::addTask(FrameworkRecord& fw, AgentRecord& agent, const TaskInf
   fw.used += info.resources;
   agent.used[fw.id] += info.resources;
   agent.tasks[fw.id].insert(info.taskId);
-  if (info.executor) agent.executors[fw.id][info.executor->executorId] = *info.executor;
+  if (info.executor) chargeExecutor(agent, fw.id, *info.executor);
   fw.tasks.emplace(info.taskId, std::move(rec));
+}
+
+void TaskManager::chargeExecutor(AgentRecord& agent, const FrameworkID& fwId,
+                                 const ExecutorInfo& e) {
+  auto& known = agent.executors[fwId];
+  if (!known.emplace(e.executorId, e).second) return;  // charged when it first came
+  if (e.resources.empty()) return;
+  if (FrameworkRecord* fw = master_.frameworks().find(fwId)) fw->used += e.resources;
+  agent.used[fwId] += e.resources;
+}
+
+void TaskManager::releaseExecutor(AgentRecord& agent, const FrameworkID& fwId,
+                                  const ExecutorID& exId, bool toAllocator) {
+  auto executors = agent.executors.find(fwId);
+  if (executors == agent.executors.end()) return;
+  auto e = executors->second.find(exId);
+  if (e == executors->second.end()) return;
+  Resources res = e->second.resources;
+  executors->second.erase(e);
+  if (executors->second.empty()) agent.executors.erase(executors);
+  if (res.empty()) return;
+  if (FrameworkRecord* fw = master_.frameworks().find(fwId)) fw->used -= res;
+  auto used = agent.used.find(fwId);
+  if (used != agent.used.end()) {
+    used->second -= res;
+    if (used->second.empty()) agent.used.erase(used);
+  }
+  if (toAllocator) {
+    master_.allocator().recoverResources(fwId, agent.id, res, std::nullopt);
+    master_.requestAllocation();
+  }
+}
+
+void TaskManager::releaseExecutors(AgentRecord& agent, const FrameworkID& fwId, bool toAllocator) {
+  auto executors = agent.executors.find(fwId);
+  if (executors == agent.executors.end()) return;
+  std::vector<ExecutorID> ids;
+  for (const auto& [id, _] : executors->second) ids.push_back(id);
+  for (const auto& id : ids) releaseExecutor(agent, fwId, id, toAllocator);
 }
 
 void TaskManager::addReportedTask(FrameworkRecord& fw, AgentRecord& agent, Task task) {
@@ -265,6 +311,17 @@ void TaskManager::onAccept(const ConnectionId& from, const wire::AcceptCall& m) 
           }
         }
       }
+      // A new executor's own resources come out of the offers too.
+      Resources executorResources;
+      if (valid.ok() && valid->executor && !agentHasExecutor(*agent, fw->id, valid->executor->executorId)) {
+        executorResources = valid->executor->resources;
+        if (!available.contains(valid->resources + executorResources)) {
+          valid = Status::InvalidArgument(
+              "Task '" + task.taskId.value + "' and its new executor use more resources (" +
+              (valid->resources + executorResources).unallocate().toString() +
+              ") than the offers have left (" + available.unallocate().toString() + ")");
+        }
+      }
       if (!valid.ok()) {
         invalidTasks_.inc();
         Task t;
@@ -278,7 +335,7 @@ void TaskManager::onAccept(const ConnectionId& from, const wire::AcceptCall& m) 
         continue;
       }
       const TaskInfo& info = *valid;
-      available -= info.resources;
+      available -= info.resources + executorResources;
       launching.insert(info.taskId);
       addTask(*fw, *agent, info);
       taskLaunches_.inc();
@@ -322,6 +379,7 @@ void TaskManager::launchGroup(FrameworkRecord& fw, AgentRecord& agent, const Off
     return;
   }
   wire::RunTaskGroupMessage run{fw.info, valid->front().executor.value(), {}, agent.id};
+  if (!running) available -= run.executor.resources;  // (validated to fit)
   for (const auto& info : *valid) {
     available -= info.resources;
     launching.insert(info.taskId);
@@ -503,11 +561,7 @@ void TaskManager::onExitedExecutor(const ConnectionId& from,
   AgentRecord* agent = master_.agents().findRegistered(m.agentId);
   if (!agent) return;
   master_.agents().touch(*agent, from);
-  auto executors = agent->executors.find(m.frameworkId);
-  if (executors != agent->executors.end()) {
-    executors->second.erase(m.executorId);
-    if (executors->second.empty()) agent->executors.erase(executors);
-  }
+  releaseExecutor(*agent, m.frameworkId, m.executorId, /*toAllocator=*/true);
   LOG(INFO) << "Executor " << m.executorId << " of framework " << m.frameworkId << " on agent "
             << m.agentId << " exited"
             << (m.status ? " (" + describeWaitStatus(*m.status) + ")" : std::string());
@@ -598,12 +652,35 @@ void TaskManager::agentLost(AgentRecord& agent, TaskState partitionAwareState, R
       removeTask(*fw, id);
     }
   }
+  std::vector<FrameworkID> withExecutors;
+  for (const auto& [fwId, _] : agent.executors) withExecutors.push_back(fwId);
+  for (const auto& fwId : withExecutors) releaseExecutors(agent, fwId, /*toAllocator=*/false);
   agent.tasks.clear();
   agent.used.clear();
   agent.executors.clear();
 }
 
-void TaskManager::reconcileAgentTasks(AgentRecord& agent, const std::vector<Task>& reported) {
+void TaskManager::reconcileAgentTasks(AgentRecord& agent, const std::vector<Task>& reported,
+                                      const std::vector<ExecutorInfo>& executors) {
+  // Executors: those it no longer runs give their resources back; those we
+  // did not know (their launch raced the reconnect) are charged.
+  std::set<std::pair<FrameworkID, ExecutorID>> running;
+  for (const auto& e : executors) running.emplace(e.frameworkId, e.executorId);
+  std::vector<std::pair<FrameworkID, ExecutorID>> gone;
+  for (const auto& [fwId, byId] : agent.executors) {
+    for (const auto& [exId, _] : byId) {
+      if (!running.count({fwId, exId})) gone.emplace_back(fwId, exId);
+    }
+  }
+  for (const auto& [fwId, exId] : gone) releaseExecutor(agent, fwId, exId, /*toAllocator=*/true);
+  for (const auto& e : executors) {
+    FrameworkRecord* fw = master_.frameworks().find(e.frameworkId);
+    if (!fw || agentHasExecutor(agent, e.frameworkId, e.executorId)) continue;
+    chargeExecutor(agent, e.frameworkId, e);
+    if (!e.resources.empty()) {
+      master_.allocator().updateAllocation(fw->id, agent.id, Resources(), e.resources);
+    }
+  }
   std::set<std::pair<FrameworkID, TaskID>> known;
   for (const auto& t : reported) known.emplace(t.frameworkId, t.taskId);
   auto byFramework = agent.tasks;
@@ -651,9 +728,7 @@ void TaskManager::addAgentTasks(AgentRecord& agent, std::vector<Task>&& tasks,
   }
   for (const auto& e : executors) {
     if (shutdown.count(e.frameworkId)) continue;
-    if (master_.frameworks().find(e.frameworkId)) {
-      agent.executors[e.frameworkId][e.executorId] = e;
-    }
+    if (master_.frameworks().find(e.frameworkId)) chargeExecutor(agent, e.frameworkId, e);
   }
   for (const auto& fwId : shutdown) {
     LOG(INFO) << "Shutting down framework " << fwId << " on agent " << agent.id
@@ -677,10 +752,16 @@ void TaskManager::frameworkRemoved(FrameworkRecord& fw) {
     }
     removeTask(fw, id);
   }
+  for (const auto& [agentId, a] : master_.agents().all()) {
+    if (a.executors.count(fw.id)) agents.insert(agentId);
+  }
   for (const auto& agentId : agents) {
-    if (AgentRecord* agent = master_.agents().findRegistered(agentId)) {
+    AgentRecord* agent = master_.agents().find(agentId);
+    if (!agent) continue;
+    // (The allocator forgets the framework next, with all it holds.)
+    releaseExecutors(*agent, fw.id, /*toAllocator=*/false);
+    if (agent->state == AgentState::kRegistered) {
       master_.agents().send(*agent, wire::ShutdownFrameworkMessage{agent->id, fw.id});
-      agent->executors.erase(fw.id);
     }
   }
 }

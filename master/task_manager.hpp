@@ -43,7 +43,8 @@ class TaskManager {
   void agentLost(AgentRecord& agent, TaskState partitionAwareState, Reason reason,
                  const std::string& message);
   // A registered agent reconnected and reported its tasks.
-  void reconcileAgentTasks(AgentRecord& agent, const std::vector<Task>& reported);
+  void reconcileAgentTasks(AgentRecord& agent, const std::vector<Task>& reported,
+                           const std::vector<ExecutorInfo>& executors);
   // An agent (re-)admitted with tasks: an unreachable agent that came back,
   // or an agent unknown to this master.
   void addAgentTasks(AgentRecord& agent, std::vector<Task>&& tasks,
@@ -58,6 +59,15 @@ class TaskManager {
   TaskStatus masterStatus(const Task& task, TaskState state, Reason reason,
                           const std::string& message) const;
   void addTask(FrameworkRecord& fw, AgentRecord& agent, const TaskInfo& info);
+  // Executors hold their own resources (ExecutorInfo::resources), as in
+  // Mesos: charged to the framework and the agent when the executor first
+  // appears there, released when it exits or its agent or framework goes.
+  void chargeExecutor(AgentRecord& agent, const FrameworkID& fwId, const ExecutorInfo& e);
+  // `toAllocator`: give the resources back to the allocator too (not when
+  // it already forgot the agent or the framework).
+  void releaseExecutor(AgentRecord& agent, const FrameworkID& fwId, const ExecutorID& exId,
+                       bool toAllocator);
+  void releaseExecutors(AgentRecord& agent, const FrameworkID& fwId, bool toAllocator);
   void addReportedTask(FrameworkRecord& fw, AgentRecord& agent, Task task);
   void setState(TaskRecord& rec, TaskState state);
   // Gives a terminal task's resources back (to the allocator when

@@ -151,6 +151,8 @@ Result<TaskInfo> validateTask(const TaskInfo& task, const LaunchContext& ctx,
   if (out.executor && out.executor->frameworkId.empty() && ctx.framework.id) {
     out.executor->frameworkId = *ctx.framework.id;
   }
+  // The executor's own resources, held for it as the task's are.
+  if (out.executor) out.executor->resources = out.executor->resources.allocate(ctx.offerRole);
   return out;
 }
 
@@ -206,14 +208,14 @@ Result<std::vector<TaskInfo>> validateTaskGroup(const std::optional<ExecutorInfo
     inGroup.insert(task.taskId);
     TaskInfo t = std::move(*valid);
     t.executor = e;
+    t.executor->resources = e.resources.allocate(ctx.offerRole);
     if (t.executor->frameworkId.empty() && ctx.framework.id) {
       t.executor->frameworkId = *ctx.framework.id;
     }
     out.push_back(std::move(t));
   }
-  // The executor's own resources come from the offers too (as in Mesos),
-  // for a new executor: they bound its cgroups. (Not held apart from its
-  // tasks': see framework-guide.md, "Task groups".)
+  // A new executor's own resources come from the offers too (as in Mesos);
+  // the master holds them for it until it exits (TaskManager::chargeExecutor).
   if (!running && !left.contains(e.resources.allocate(ctx.offerRole))) {
     return invalid("has an executor using more resources (" + e.resources.toString() +
                    ") than the offers have left after its tasks (" +

@@ -250,6 +250,102 @@ TEST_F(MasterTest, OffersNameTheFrameworksExecutorsOnTheAgent) {
   EXPECT_TRUE(transport_.take<wire::FailureEvent>("fw1").empty());
 }
 
+TEST_F(MasterTest, ExecutorsHoldTheirResourcesUntilTheyExit) {
+  AgentID agent = registerAgent("agent1", "host1");  // cpus:4;mem:4096
+  FrameworkID fw = subscribe("fw1", frameworkInfo("fw"));
+  auto customTask = [](const std::string& id, const std::string& executor) {
+    TaskInfo t = commandTask(id, "cpus:1;mem:128");
+    t.command.reset();
+    ExecutorInfo e;
+    e.executorId = ExecutorID(executor);
+    CommandInfo c;
+    c.value = "./executor";
+    e.command = c;
+    e.resources = res("cpus:0.5;mem:64");
+    t.executor = e;
+    return t;
+  };
+  // Two tasks of one executor: its resources are held once.
+  accept("fw1", fw, {oneOffer("fw1").id}, {customTask("t1", "e1"), customTask("t2", "e1")}, 0);
+  ASSERT_EQ(transport_.take<wire::RunTaskMessage>("agent1").size(), 2u);
+  EXPECT_EQ(framework(fw)->used, res("cpus:2.5;mem:320").allocate("*"));
+  Offer rest = oneOffer("fw1");
+  EXPECT_EQ(rest.resources, res("cpus:1.5;mem:3776").allocate("*"));
+
+  // A task whose new executor does not fit what is left is refused.
+  TaskInfo big = customTask("t3", "e2");
+  big.resources = res("cpus:1.5;mem:128");
+  accept("fw1", fw, {rest.id}, {big}, 0);
+  TaskStatus refused = oneUpdate("fw1");
+  EXPECT_EQ(refused.state, TaskState::TASK_ERROR);
+  EXPECT_NE(refused.message.find("new executor use more resources"), std::string::npos)
+      << refused.message;
+  Offer held = oneOffer("fw1");  // what that accept left, offered again
+
+  // Its tasks end; the executor still holds its share until it exits.
+  statusUpdate("agent1", fw, agent, "t1", TaskState::TASK_FINISHED, uuid(1), "");
+  statusUpdate("agent1", fw, agent, "t2", TaskState::TASK_FINISHED, uuid(2), "");
+  transport_.inject("fw1", wire::AcknowledgeCall{fw, agent, TaskID("t1"), uuid(1)});
+  transport_.inject("fw1", wire::AcknowledgeCall{fw, agent, TaskID("t2"), uuid(2)});
+  settle();
+  EXPECT_EQ(framework(fw)->used, res("cpus:0.5;mem:64").allocate("*"));
+  transport_.inject("agent1", wire::ExitedExecutorMessage{agent, fw, ExecutorID("e1"), 0});
+  settle();
+  EXPECT_TRUE(framework(fw)->used.empty()) << framework(fw)->used;
+  Resources offered = held.resources;
+  for (const auto& o : offersFor("fw1")) offered += o.resources;
+  EXPECT_EQ(offered, res("cpus:4;mem:4096").allocate("*"));
+}
+
+TEST_F(MasterTest, AReconnectingAgentsExecutorsSetWhatIsHeld) {
+  AgentID agent = registerAgent("agent1", "host1");
+  FrameworkID fw = subscribe("fw1", frameworkInfo("fw"));
+  TaskInfo t = commandTask("t1", "cpus:1;mem:128");
+  t.command.reset();
+  ExecutorInfo e1;
+  e1.executorId = ExecutorID("e1");
+  CommandInfo c;
+  c.value = "./executor";
+  e1.command = c;
+  e1.resources = res("cpus:0.5;mem:64");
+  t.executor = e1;
+  accept("fw1", fw, {oneOffer("fw1").id}, {t}, 0);
+  statusUpdate("agent1", fw, agent, "t1", TaskState::TASK_RUNNING, uuid(1), "");
+  ASSERT_EQ(framework(fw)->used, res("cpus:1.5;mem:192").allocate("*"));
+
+  // It reconnects running t1 under e2 (say e1's launch was replaced): e1's
+  // share goes back, e2's is held.
+  wire::ReregisterAgentMessage m;
+  m.agentInfo.hostname = "host1";
+  m.agentInfo.port = 5051;
+  m.agentInfo.id = agent;
+  m.agentInfo.resources = res("cpus:4;mem:4096");
+  Task running;
+  running.taskId = TaskID("t1");
+  running.frameworkId = fw;
+  running.agentId = agent;
+  running.executorId = ExecutorID("e2");
+  running.state = TaskState::TASK_RUNNING;
+  running.resources = res("cpus:1;mem:128").allocate("*");
+  m.tasks.push_back(running);
+  ExecutorInfo e2 = e1;
+  e2.executorId = ExecutorID("e2");
+  e2.frameworkId = fw;
+  e2.resources = res("cpus:0.25;mem:32").allocate("*");
+  m.executors.push_back(e2);
+  transport_.inject("agent1", m);
+  settle();
+  EXPECT_EQ(framework(fw)->used, res("cpus:1.25;mem:160").allocate("*"));
+  const auto& executors = master_->agents().find(agent)->executors;
+  ASSERT_EQ(executors.count(fw), 1u);
+  EXPECT_EQ(executors.at(fw).count(ExecutorID("e1")), 0u);
+  EXPECT_EQ(executors.at(fw).count(ExecutorID("e2")), 1u);
+  // What is offered is the rest.
+  Resources offered;
+  for (const auto& o : offersFor("fw1")) offered += o.resources;
+  EXPECT_EQ(offered + res("cpus:1.25;mem:160").allocate("*"), res("cpus:4;mem:4096").allocate("*"));
+}
+
 TEST_F(MasterTest, PingsAreSentEveryPingTimeout) {
   registerAgent("agent1", "host1");
   EXPECT_EQ(answerPings("agent1"), 1);
