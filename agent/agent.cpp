@@ -513,8 +513,13 @@ void Agent::runTasks(const AgentID& agentId, const FrameworkInfo& frameworkInfo,
   const ExecutorID exId = executorIdOf(tasks[0]);
   const Reason invalid = group ? Reason::REASON_TASK_GROUP_INVALID : Reason::REASON_TASK_INVALID;
   // A group launches whole or not at all: one bad task fails all of them.
+  // Refused before its (framework's own) executor exists here, the master
+  // hears that executor is gone too, and gives back what it held for it.
   auto failAll = [&](TaskState state, Reason reason, const std::string& message) {
     for (const auto& t : tasks) agentUpdate(fwId, t.taskId, executorIdOf(t), state, reason, message);
+    if (tasks[0].executor && !findExecutor(fwId, exId) && info_.id) {
+      sendToMaster(wire::ExitedExecutorMessage{*info_.id, fwId, exId, std::nullopt});
+    }
   };
   std::set<TaskID> ids;
   for (const auto& task : tasks) {

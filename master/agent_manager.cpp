@@ -290,7 +290,13 @@ void AgentManager::reregistered(const ConnectionId& from, wire::ReregisterAgentM
   // Frameworks the agent knows and we do not (this master restarted) come
   // back as disconnected frameworks waiting to re-subscribe.
   for (const auto& fwInfo : m.frameworks) master_.frameworks().recoverFramework(fwInfo);
-  agent.executors.clear();  // what the agent runs now replaces what we knew
+  // What the agent runs now replaces what we knew (the allocator has no
+  // record of this agent until admit() below).
+  std::vector<FrameworkID> withExecutors;
+  for (const auto& [fwId, _] : agent.executors) withExecutors.push_back(fwId);
+  for (const auto& fwId : withExecutors) {
+    master_.tasks().releaseExecutors(agent, fwId, /*toAllocator=*/false);
+  }
   master_.tasks().addAgentTasks(agent, std::move(m.tasks), m.executors, wasUnreachable);
   send(agent, wire::AgentReregisteredMessage{id, master_.options().agentPingTimeout});
   admit(agent);

@@ -101,6 +101,9 @@ void TaskManager::addTask(FrameworkRecord& fw, AgentRecord& agent, const TaskInf
 
 void TaskManager::chargeExecutor(AgentRecord& agent, const FrameworkID& fwId,
                                  const ExecutorInfo& e) {
+  // An agent's built-in command executor (type DEFAULT with a command, a
+  // pair frameworks cannot send) is the task's own business: not recorded.
+  if (e.type == ExecutorInfo::Type::DEFAULT && e.command) return;
   auto& known = agent.executors[fwId];
   if (!known.emplace(e.executorId, e).second) return;  // charged when it first came
   if (e.resources.empty()) return;

@@ -55,10 +55,6 @@ class TaskManager {
   // Non-terminal tasks in each state (for metrics and state).
   int64_t activeCount(TaskState s) const { return active_[static_cast<size_t>(s)]; }
 
- private:
-  TaskStatus masterStatus(const Task& task, TaskState state, Reason reason,
-                          const std::string& message) const;
-  void addTask(FrameworkRecord& fw, AgentRecord& agent, const TaskInfo& info);
   // Executors hold their own resources (ExecutorInfo::resources), as in
   // Mesos: charged to the framework and the agent when the executor first
   // appears there, released when it exits or its agent or framework goes.
@@ -68,6 +64,11 @@ class TaskManager {
   void releaseExecutor(AgentRecord& agent, const FrameworkID& fwId, const ExecutorID& exId,
                        bool toAllocator);
   void releaseExecutors(AgentRecord& agent, const FrameworkID& fwId, bool toAllocator);
+
+ private:
+  TaskStatus masterStatus(const Task& task, TaskState state, Reason reason,
+                          const std::string& message) const;
+  void addTask(FrameworkRecord& fw, AgentRecord& agent, const TaskInfo& info);
   void addReportedTask(FrameworkRecord& fw, AgentRecord& agent, Task task);
   void setState(TaskRecord& rec, TaskState state);
   // Gives a terminal task's resources back (to the allocator when

@@ -109,6 +109,10 @@ Result<TaskInfo> validateTask(const TaskInfo& task, const LaunchContext& ctx,
       return err(task, "has an executor of another framework");
     }
     if (!e.command) return err(task, "has an executor without a command");
+    if (e.type == ExecutorInfo::Type::DEFAULT) {
+      return err(task, "has an executor of type DEFAULT: a default executor has no command and "
+                       "takes task groups (LAUNCH_GROUP); use type CUSTOM");
+    }
     s = validateCommand(task, *e.command, "executor", ctx.rootSubmissions);
     if (!s.ok()) return s;
   }

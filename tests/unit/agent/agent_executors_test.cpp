@@ -428,6 +428,27 @@ TEST_F(AgentTest, QueuedGroupsGoOutWholeAndAKillTakesItsWholeGroup) {
       << updates[0].status.message;
 }
 
+TEST_F(AgentTest, AFrameworksExecutorRefusedBeforeItStartsIsReportedGone) {
+  registerAgent();
+  // The agent refuses the task (rlimits without the posix/rlimits
+  // isolator here, or an id it will not use) before its executor exists:
+  // the master must hear the executor is gone, to give back its resources.
+  TaskInfo t = customTask("bad/id", "e1");
+  runTask(t);
+  auto updates = updatesToMaster();
+  ASSERT_EQ(updates.size(), 1u);
+  EXPECT_EQ(updates[0].status.state, TaskState::TASK_FAILED);
+  auto exited = master_.take<wire::ExitedExecutorMessage>();
+  ASSERT_EQ(exited.size(), 1u);
+  EXPECT_EQ(exited[0].executorId, ExecutorID("e1"));
+  EXPECT_EQ(exited[0].frameworkId, kFw);
+  EXPECT_EQ(executor("e1"), nullptr);
+  // A command task refused the same way has no executor to report.
+  runTask(commandTask("bad/too"));
+  EXPECT_EQ(updatesToMaster().size(), 1u);
+  EXPECT_TRUE(master_.take<wire::ExitedExecutorMessage>().empty());
+}
+
 TEST_F(AgentTest, KillOfAQueuedTaskShutsItsIdleExecutorDownAfterTheGracePeriod) {
   registerAgent();
   runTask(commandTask("t1"));

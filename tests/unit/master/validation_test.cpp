@@ -564,6 +564,14 @@ TEST_F(TaskGroupValidationTest, EveryTaskIsCheckedAndOneBadTaskVoidsTheGroup) {
   EXPECT_HAS_SUBSTR(groupError(defaultExecutor(), {task("old")}), "duplicate id");
 }
 
+TEST_F(ValidationTest, ACustomExecutorCannotClaimTheDefaultType) {
+  TaskInfo t = task();
+  t.command.reset();
+  t.executor = executor();
+  t.executor->type = ExecutorInfo::Type::DEFAULT;
+  EXPECT_HAS_SUBSTR(error(t), "type DEFAULT");
+}
+
 TEST_F(TaskGroupValidationTest, TasksOfAGroupFetchNothing) {
   TaskInfo t = task("a");
   t.command->uris = {CommandURI{"http://example.com/app.tgz"}};
