@@ -4,6 +4,14 @@
 
 namespace tutti {
 
+std::vector<std::string> commandArgv(const CommandInfo& command) {
+  if (command.shell) return {"/bin/sh", "-c", command.value};
+  std::vector<std::string> argv =
+      command.arguments.empty() ? std::vector<std::string>{command.value} : command.arguments;
+  argv[0] = command.value;
+  return argv;
+}
+
 std::map<std::string, std::string> taskEnvironment(const TaskInfo& task, const std::string& sandbox,
                                                    const std::string& hostname) {
   std::map<std::string, std::string> env;

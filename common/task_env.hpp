@@ -7,6 +7,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "tutti/types.hpp"
 
@@ -14,5 +15,9 @@ namespace tutti {
 
 std::map<std::string, std::string> taskEnvironment(const TaskInfo& task, const std::string& sandbox,
                                                    const std::string& hostname);
+
+// How a command runs (Mesos's rule): `/bin/sh -c value` when `shell`, else
+// `value` as the program with `arguments` (whose first is argv[0]'s slot).
+std::vector<std::string> commandArgv(const CommandInfo& command);
 
 }  // namespace tutti

@@ -1,9 +1,7 @@
 #include "agent/executor/health_checker.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <glog/logging.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -15,6 +13,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+
+#include "common/task_env.hpp"
 
 namespace tutti::executor {
 
@@ -173,12 +173,7 @@ void HealthChecker::attemptCommand() {
   }
   const CommandInfo& cmd = *check_.command;
   SpawnOptions o;
-  if (cmd.shell) {
-    o.argv = {"/bin/sh", "-c", cmd.value};
-  } else {
-    o.argv = cmd.arguments.empty() ? std::vector<std::string>{cmd.value} : cmd.arguments;
-    o.argv[0] = cmd.value;
-  }
+  o.argv = commandArgv(cmd);
   o.argv.insert(o.argv.begin(), prefix_.begin(), prefix_.end());
   o.env = env_;
   for (const auto& v : cmd.environment) o.env.push_back(v.name + "=" + v.value);

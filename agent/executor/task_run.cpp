@@ -94,12 +94,7 @@ void TaskRun::start() {
   update(TaskState::TASK_STARTING, "");
 
   SpawnOptions o;
-  if (cmd.shell) {
-    o.argv = {"/bin/sh", "-c", cmd.value};
-  } else {
-    o.argv = cmd.arguments.empty() ? std::vector<std::string>{cmd.value} : cmd.arguments;
-    o.argv[0] = cmd.value;
-  }
+  o.argv = commandArgv(cmd);
   std::map<std::string, std::string> env;
   for (const auto& kv : options_.env) {
     auto eq = kv.find('=');

@@ -197,11 +197,8 @@ Result<ContainerProcess> containerProcess(const TaskInfo& task, const images::Im
   ContainerProcess p;
   const CommandInfo* cmd = task.command ? &*task.command : nullptr;
   bool taskCommand = cmd && !cmd->value.empty();
-  if (taskCommand && cmd->shell) {
-    p.args = {"/bin/sh", "-c", cmd->value};
-  } else if (taskCommand) {
-    p.args = cmd->arguments.empty() ? std::vector<std::string>{cmd->value} : cmd->arguments;
-    p.args[0] = cmd->value;
+  if (taskCommand) {
+    p.args = commandArgv(*cmd);
   } else {
     p.args = image.entrypoint;
     bool taskArgs = cmd && !cmd->arguments.empty();
