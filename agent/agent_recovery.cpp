@@ -89,6 +89,7 @@ void Agent::recoverExecutor(const ExecutorCheckpointState& st) {
   rec.recovered = true;
   rec.image = oci_ && oci_->hasBundle(rec.containerId);
   for (const auto& t : st.queued) rec.queued[t.taskId] = t;
+  rec.queuedGroups = st.queuedGroups;
   for (size_t i = 0; i < st.launched.size(); ++i) {
     rec.launched[st.launched[i].taskId] = st.launched[i];
     if (i < st.launchedInfos.size()) rec.infos[st.launched[i].taskId] = st.launchedInfos[i];
@@ -308,6 +309,7 @@ void Agent::writeExecutorCheckpoint(const FrameworkID& fwId, const ExecutorID& e
     st.startTime = ex->startTime;
     st.shutdownRequested = ex->shutdownRequested;
     for (const auto& [_, t] : ex->queued) st.queued.push_back(t);
+    st.queuedGroups = ex->queuedGroups;
     for (const auto& [taskId, t] : ex->launched) {
       st.launched.push_back(t);
       auto info = ex->infos.find(taskId);

@@ -684,6 +684,7 @@ void TaskManager::reconcileAgentTasks(AgentRecord& agent, const std::vector<Task
       master_.allocator().updateAllocation(fw->id, agent.id, Resources(), e.resources);
     }
   }
+  shutdownCompletedFrameworks(agent, reported, executors);
   std::set<std::pair<FrameworkID, TaskID>> known;
   for (const auto& t : reported) known.emplace(t.frameworkId, t.taskId);
   auto byFramework = agent.tasks;
@@ -717,6 +718,7 @@ void TaskManager::reconcileAgentTasks(AgentRecord& agent, const std::vector<Task
 void TaskManager::addAgentTasks(AgentRecord& agent, std::vector<Task>&& tasks,
                                 const std::vector<ExecutorInfo>& executors,
                                 bool wasUnreachable) {
+  shutdownCompletedFrameworks(agent, tasks, executors);
   std::set<FrameworkID> shutdown;
   for (auto& t : tasks) {
     FrameworkRecord* fw = master_.frameworks().find(t.frameworkId);
@@ -738,6 +740,24 @@ void TaskManager::addAgentTasks(AgentRecord& agent, std::vector<Task>&& tasks,
               << ": it is not partition-aware and its tasks were reported lost";
     master_.agents().send(agent, wire::ShutdownFrameworkMessage{agent.id, fwId});
   }
+}
+
+void TaskManager::shutdownCompletedFrameworks(AgentRecord& agent, const std::vector<Task>& tasks,
+                                              const std::vector<ExecutorInfo>& executors) {
+  std::set<FrameworkID> done;
+  auto check = [&](const FrameworkID& fwId) {
+    if (done.count(fwId) || !master_.frameworks().isCompleted(fwId)) return;
+    done.insert(fwId);
+    // Torn down while this agent was away (unreachable, or its shutdown
+    // message lost): what it still runs for the framework must stop.
+    LOG(INFO) << "Shutting down framework " << fwId << " on agent " << agent.id
+              << ": it was torn down while the agent was away";
+    master_.agents().send(agent, wire::ShutdownFrameworkMessage{agent.id, fwId});
+  };
+  for (const auto& t : tasks) {
+    if (!isTerminal(t.state)) check(t.frameworkId);
+  }
+  for (const auto& e : executors) check(e.frameworkId);
 }
 
 void TaskManager::frameworkRemoved(FrameworkRecord& fw) {

@@ -78,6 +78,10 @@ class TaskManager {
   // Moves the task out of the active set, to completed or unreachable.
   void removeTask(FrameworkRecord& fw, const TaskID& id);
   void sendUpdate(FrameworkRecord& fw, TaskStatus status);
+  // Sends ShutdownFrameworkMessage for every torn-down framework the agent
+  // still runs tasks or executors of.
+  void shutdownCompletedFrameworks(AgentRecord& agent, const std::vector<Task>& tasks,
+                                   const std::vector<ExecutorInfo>& executors);
   // RESERVE / UNRESERVE inside an accept: converts part of `available`.
   void applyReservation(FrameworkRecord& fw, AgentRecord& agent, const std::string& role,
                         const Offer::Operation& op, Resources& available);

@@ -49,4 +49,7 @@ struct ExecutorCheckpoint {
   # The uid its tasks run as when the agent switched users for them.
   hasTaskUid @15 :Bool;
   taskUid @16 :UInt32;
+  # The LAUNCH_GROUPs among `queued`, by task id: each goes to the executor
+  # as one group once it subscribes.
+  queuedGroups @17 :List(List(Text));
 }

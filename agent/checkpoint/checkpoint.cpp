@@ -71,6 +71,11 @@ std::string Checkpointer::encodeExecutor(const ExecutorCheckpointState& st) {
   b.setPidStartTicks(st.pidStartTicks);
   b.setStartTime(st.startTime);
   codec::encodeList(st.queued, b.initQueued(st.queued.size()));
+  auto groups = b.initQueuedGroups(st.queuedGroups.size());
+  for (size_t i = 0; i < st.queuedGroups.size(); ++i) {
+    auto ids = groups.init(i, st.queuedGroups[i].size());
+    for (size_t j = 0; j < st.queuedGroups[i].size(); ++j) ids.set(j, text(st.queuedGroups[i][j].value));
+  }
   codec::encodeList(st.launched, b.initLaunched(st.launched.size()));
   codec::encodeList(st.launchedInfos, b.initLaunchedInfos(st.launchedInfos.size()));
   codec::encodeList(st.pendingUpdates, b.initPendingUpdates(st.pendingUpdates.size()));
@@ -99,6 +104,10 @@ Result<ExecutorCheckpointState> Checkpointer::decodeExecutor(const std::string& 
         st.pidStartTicks = r.getPidStartTicks();
         st.startTime = r.getStartTime();
         for (auto t : r.getQueued()) st.queued.push_back(decode(t));
+        for (auto g : r.getQueuedGroups()) {
+          auto& ids = st.queuedGroups.emplace_back();
+          for (auto id : g) ids.emplace_back(codec::toStd(id));
+        }
         for (auto t : r.getLaunched()) st.launched.push_back(decode(t));
         for (auto t : r.getLaunchedInfos()) st.launchedInfos.push_back(decode(t));
         for (auto u : r.getPendingUpdates()) st.pendingUpdates.push_back(decode(u));

@@ -50,6 +50,7 @@ struct ExecutorCheckpointState {
   uint64_t pidStartTicks = 0;
   double startTime = 0;
   std::vector<TaskInfo> queued;
+  std::vector<std::vector<TaskID>> queuedGroups;  // task groups among `queued`
   std::vector<Task> launched;
   std::vector<TaskInfo> launchedInfos;
   std::vector<TaskStatus> pendingUpdates;

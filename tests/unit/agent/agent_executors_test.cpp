@@ -428,6 +428,37 @@ TEST_F(AgentTest, QueuedGroupsGoOutWholeAndAKillTakesItsWholeGroup) {
       << updates[0].status.message;
 }
 
+TEST_F(AgentTest, AQueuedGroupIsStillOneGroupAfterTheAgentRestarts) {
+  registerAgent();
+  ExecutorInfo pod;
+  pod.executorId = ExecutorID("pod");
+  pod.frameworkId = kFw;
+  pod.type = ExecutorInfo::Type::DEFAULT;
+  pod.resources = res("cpus:0.1;mem:32");
+  FrameworkInfo fw = frameworkInfo();
+  fw.checkpoint = true;
+  master_.inject("", wire::RunTaskGroupMessage{fw, pod, {commandTask("a"), commandTask("b")},
+                                               kAgent});
+  loop_.settle();
+  ASSERT_TRUE(waitForPid("pod"));
+  ASSERT_EQ(executor("pod")->queued.size(), 2u);
+  settle();  // its pid checkpointed
+
+  // The agent dies before the executor subscribes; a new one recovers from
+  // the checkpoint and the executor reconnects to it.
+  agent_.reset();
+  startAgent();
+  ASSERT_NE(executor("pod"), nullptr);
+  EXPECT_EQ(executor("pod")->queuedGroups.size(), 1u);
+  subscribe("conn-2", "pod");
+  auto groups = executors_.take<wire::LaunchGroupEvent>("conn-2");
+  ASSERT_EQ(groups.size(), 1u);
+  ASSERT_EQ(groups[0].tasks.size(), 2u);
+  EXPECT_EQ(groups[0].tasks[0].taskId, TaskID("a"));
+  EXPECT_EQ(groups[0].tasks[1].taskId, TaskID("b"));
+  EXPECT_TRUE(executors_.sentOf<wire::LaunchEvent>().empty());
+}
+
 TEST_F(AgentTest, AFrameworksExecutorRefusedBeforeItStartsIsReportedGone) {
   registerAgent();
   // The agent refuses the task (rlimits without the posix/rlimits

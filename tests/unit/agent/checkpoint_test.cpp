@@ -29,6 +29,7 @@ ExecutorCheckpointState executorState(const std::string& fw, const std::string& 
   queued.taskId = TaskID("q1");
   queued.name = "queued";
   st.queued.push_back(queued);
+  st.queuedGroups = {{TaskID("q1"), TaskID("q2")}, {TaskID("q3")}};
   Task launched;
   launched.taskId = TaskID("t1");
   launched.frameworkId = FrameworkID(fw);
@@ -87,6 +88,9 @@ TEST(CheckpointTest, ExecutorRoundTripRemoveAndCorruptFilesAreSkipped) {
   EXPECT_EQ(e.containerId, ContainerID("c-e1"));
   ASSERT_EQ(e.queued.size(), 1u);
   EXPECT_EQ(e.queued[0].name, "queued");
+  ASSERT_EQ(e.queuedGroups.size(), 2u);
+  EXPECT_EQ(e.queuedGroups[0], (std::vector<TaskID>{TaskID("q1"), TaskID("q2")}));
+  EXPECT_EQ(e.queuedGroups[1], (std::vector<TaskID>{TaskID("q3")}));
   ASSERT_EQ(e.launched.size(), 1u);
   EXPECT_EQ(e.launched[0].state, TaskState::TASK_RUNNING);
   EXPECT_EQ(e.launchedInfos[0].name, "one");

@@ -210,6 +210,77 @@ TEST_F(MasterTest, UnreachableAgentThatComesBackKeepsPartitionAwareTasks) {
   EXPECT_EQ(offered, res("cpus:3;mem:3968").allocate("*"));
 }
 
+namespace {
+wire::ReregisterAgentMessage reregistration(const AgentID& agent, const FrameworkID& fw,
+                                            const char* taskId) {
+  wire::ReregisterAgentMessage m;
+  m.agentInfo.hostname = "host1";
+  m.agentInfo.port = 5051;
+  m.agentInfo.id = agent;
+  m.agentInfo.resources = res("cpus:4;mem:4096");
+  Task t;
+  t.taskId = TaskID(taskId);
+  t.frameworkId = fw;
+  t.agentId = agent;
+  t.executorId = ExecutorID(taskId);
+  t.state = TaskState::TASK_RUNNING;
+  t.resources = res("cpus:1;mem:128").allocate("*");
+  m.tasks.push_back(t);
+  return m;
+}
+}  // namespace
+
+TEST_F(MasterTest, AFrameworkTornDownWhileItsAgentWasAwayIsShutDownWhenItReturns) {
+  AgentID agent = registerAgent("agent1", "host1");
+  FrameworkID fw = subscribe("fw1", frameworkInfo("aware", true));
+  launchRunning("fw1", fw, "agent1", agent, oneOffer("fw1"), commandTask("t1", "cpus:1;mem:128"),
+                1, 3600);
+  advance(75s);
+  ASSERT_EQ(master_->agents().find(agent)->state, AgentState::kUnreachable);
+  transport_.inject("fw1", wire::TeardownCall{fw});
+  settle();
+  ASSERT_TRUE(master_->frameworks().isCompleted(fw));
+  // Nobody could tell the unreachable agent.
+  EXPECT_TRUE(transport_.take<wire::ShutdownFrameworkMessage>("agent1").empty());
+  FrameworkID other = subscribe("fw2", frameworkInfo("other"));
+
+  transport_.inject("agent1b", reregistration(agent, fw, "t1"));
+  settle();
+  ASSERT_EQ(transport_.take<wire::AgentReregisteredMessage>("agent1b").size(), 1u);
+  auto shutdowns = transport_.take<wire::ShutdownFrameworkMessage>("agent1b");
+  ASSERT_EQ(shutdowns.size(), 1u);
+  EXPECT_EQ(shutdowns[0].frameworkId, fw);
+  EXPECT_EQ(shutdowns[0].agentId, agent);
+  // The master does not bring the framework back for it.
+  EXPECT_EQ(framework(fw), nullptr);
+  EXPECT_EQ(master_->frameworks().all().size(), 1u);
+  (void)other;
+}
+
+TEST_F(MasterTest, AReconnectingAgentStillRunningATornDownFrameworkIsToldAgain) {
+  AgentID agent = registerAgent("agent1", "host1");
+  FrameworkID fw = subscribe("fw1", frameworkInfo("fw"));
+  launchRunning("fw1", fw, "agent1", agent, oneOffer("fw1"), commandTask("t1", "cpus:1;mem:128"),
+                1, 3600);
+  transport_.inject("fw1", wire::TeardownCall{fw});
+  settle();
+  ASSERT_EQ(transport_.take<wire::ShutdownFrameworkMessage>("agent1").size(), 1u);
+
+  // Say that message was lost with the connection: the agent reconnects
+  // still running t1.
+  transport_.inject("agent1", reregistration(agent, fw, "t1"));
+  settle();
+  auto shutdowns = transport_.take<wire::ShutdownFrameworkMessage>("agent1");
+  ASSERT_EQ(shutdowns.size(), 1u);
+  EXPECT_EQ(shutdowns[0].frameworkId, fw);
+  // A task that already ended is no reason.
+  auto ended = reregistration(agent, fw, "t1");
+  ended.tasks[0].state = TaskState::TASK_KILLED;
+  transport_.inject("agent1", ended);
+  settle();
+  EXPECT_TRUE(transport_.take<wire::ShutdownFrameworkMessage>("agent1").empty());
+}
+
 TEST_F(MasterTest, OffersNameTheFrameworksExecutorsOnTheAgent) {
   AgentID agent = registerAgent("agent1", "host1");
   FrameworkID fw = subscribe("fw1", frameworkInfo("fw"));
