@@ -6,6 +6,7 @@
 #include "common/http.hpp"
 #include "common/loop.hpp"
 #include "common/master_detector.hpp"
+#include "common/json.hpp"
 
 namespace tutti::cli {
 
@@ -25,7 +26,7 @@ Status statusFromHttp(int code, const std::string& what) {
 }
 
 std::string errorMessage(const std::string& body) {
-  json::Json j = json::Json::parse(body, nullptr, false);
+  json::Json j = tutti::json::parse(body);
   if (j.is_object() && j.contains("error") && j["error"].is_string()) return j["error"];
   return body.empty() ? "(no message)" : body;
 }
@@ -128,7 +129,7 @@ Result<json::Json> MasterClient::getJson(const std::string& path) {
     return statusFromHttp(r->status, "GET " + path + " answered " + std::to_string(r->status) +
                                          ": " + errorMessage(r->body));
   }
-  json::Json j = json::Json::parse(r->body, nullptr, false);
+  json::Json j = tutti::json::parse(r->body);
   if (j.is_discarded()) return Status::Unavailable("GET " + path + " did not answer JSON");
   return j;
 }

@@ -4,6 +4,7 @@
 #include "cli/commands.hpp"
 #include "cli/table.hpp"
 #include "common/http.hpp"
+#include "common/json.hpp"
 
 namespace tutti::cli {
 
@@ -139,7 +140,7 @@ Status taskLog(MasterClient& m, const CommandLine& c, std::ostream& out) {
       return Status::Unavailable("Agent " + where + " answered " + std::to_string(r->first) +
                                  " for " + path);
     }
-    Json j = Json::parse(r->second, nullptr, false);
+    Json j = tutti::json::parse(r->second);
     if (!j.is_object() || !j.contains("data")) {
       return Status::Unavailable("Agent " + where + " did not answer a file chunk");
     }

@@ -7,6 +7,7 @@
 #include <cctype>
 #include <atomic>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 namespace tutti {
@@ -79,6 +80,18 @@ HttpServer::HttpServer(Options options) : impl_(std::make_unique<Impl>()) {
   impl_->server.set_payload_max_length(options.maxBodyBytes);
   impl_->server.set_read_timeout(options.readTimeout.count(), 0);
   impl_->server.set_write_timeout(options.writeTimeout.count(), 0);
+  // cpp-httplib bounds a body by its Content-Length only: a chunked body
+  // would be read whole, however large. Bodies must say their length (411,
+  // before any of it is read; the connection closes, the rest unread).
+  impl_->server.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!req.has_header("Transfer-Encoding")) return httplib::Server::HandlerResponse::Unhandled;
+    auto r = HttpResponse::error(
+        411, "Chunked request bodies are not accepted: send the body with a Content-Length");
+    res.status = 411;
+    res.set_header("Connection", "close");
+    res.set_content(r.body, r.contentType.c_str());
+    return httplib::Server::HandlerResponse::Handled;
+  });
   impl_->server.set_exception_handler(
       [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
         std::string what = "unknown error";
@@ -107,6 +120,10 @@ HttpServer::HttpServer(Options options) : impl_(std::make_unique<Impl>()) {
 
 HttpServer::~HttpServer() { stop(); }
 
+HttpFileBody::~HttpFileBody() {
+  if (fd >= 0) ::close(fd);
+}
+
 namespace {
 HttpRequest convert(const httplib::Request& req) {
   HttpRequest r;
@@ -127,6 +144,19 @@ HttpRequest convert(const httplib::Request& req) {
 void apply(const HttpResponse& from, httplib::Response& to) {
   to.status = from.status;
   for (const auto& [k, v] : from.headers) to.set_header(k, v);
+  if (from.file) {
+    std::shared_ptr<const HttpFileBody> file = from.file;
+    to.set_content_provider(
+        file->size, from.contentType.c_str(),
+        [file](size_t offset, size_t length, httplib::DataSink& sink) {
+          constexpr size_t kChunk = 256 * 1024;
+          thread_local std::vector<char> chunk(kChunk);
+          ssize_t n = ::pread(file->fd, chunk.data(), std::min(length, kChunk),
+                              static_cast<off_t>(offset));
+          return n > 0 && sink.write(chunk.data(), static_cast<size_t>(n));
+        });
+    return;
+  }
   if (!from.rope) {
     to.set_content(from.body, from.contentType.c_str());
     return;

@@ -35,12 +35,26 @@ struct HttpRequest {
   std::optional<std::string> param(const std::string& name) const;
 };
 
+// An open file sent as a response body while it is read (never whole in
+// memory). Owns `fd` (closed when the last response holding it is gone).
+struct HttpFileBody {
+  int fd = -1;
+  uint64_t size = 0;  // bytes sent: the file's size when it was opened
+  HttpFileBody(int fd, uint64_t size) : fd(fd), size(size) {}
+  HttpFileBody(const HttpFileBody&) = delete;
+  HttpFileBody& operator=(const HttpFileBody&) = delete;
+  ~HttpFileBody();
+};
+
 struct HttpResponse {
   int status = 200;
   std::string body;
   // Instead of `body`: a large sealed document shared by many responses
   // (the master's state endpoints), copied out in chunks as it is sent.
   std::shared_ptr<const json::JsonRope> rope;
+  // Instead of `body`: a file streamed from disk. A file that shrinks while
+  // it is sent ends the connection early (the client sees a short body).
+  std::shared_ptr<const HttpFileBody> file;
   std::string contentType = "application/json";
   std::map<std::string, std::string> headers;
 

@@ -267,8 +267,45 @@ Json masterInfo(const MasterInfo& info) {
           {"pid", "master@" + info.ip + ":" + std::to_string(info.port)}};
 }
 
-Result<MasterInfo> parseMasterInfo(const std::string& text) {
+bool nestedTooDeeply(std::string_view text, size_t maxDepth) {
+  size_t depth = 0;
+  bool inString = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (inString) {
+      if (c == '\\') {
+        ++i;  // whatever is escaped cannot end the string
+      } else if (c == '"') {
+        inString = false;
+      }
+    } else if (c == '"') {
+      inString = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > maxDepth) return true;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
+}
+
+Json parse(std::string_view text, size_t maxDepth) {
+  if (nestedTooDeeply(text, maxDepth)) return Json(Json::value_t::discarded);
+  return Json::parse(text, nullptr, /*allow_exceptions=*/false);
+}
+
+Result<Json> parseChecked(std::string_view text, std::string_view what, size_t maxDepth) {
+  if (nestedTooDeeply(text, maxDepth)) {
+    return Status::InvalidArgument(std::string(what) + " nests arrays or objects more than " +
+                                   std::to_string(maxDepth) + " levels deep");
+  }
   Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return Status::InvalidArgument(std::string(what) + " is not valid JSON");
+  return j;
+}
+
+Result<MasterInfo> parseMasterInfo(const std::string& text) {
+  Json j = parse(text);
   if (j.is_discarded() || !j.is_object()) {
     return Status::InvalidArgument("master info is not a JSON object");
   }

@@ -43,6 +43,22 @@ Json masterInfo(const MasterInfo& info);
 // Parses what masterInfo() wrote; a clear error for anything else.
 Result<MasterInfo> parseMasterInfo(const std::string& text);
 
+// Untrusted JSON (request bodies, registry manifests, job files) goes
+// through these instead of Json::parse: a document nested deeper than
+// kMaxJsonDepth arrays/objects is refused before it is parsed, because
+// copying, comparing or destroying such a value recurses once per level
+// (60,000 levels fit in 420 KB and overflow a thread's stack).
+constexpr size_t kMaxJsonDepth = 100;
+// True when `text` nests arrays/objects deeper than `maxDepth` (strings
+// and escapes are skipped; the text need not be valid JSON).
+bool nestedTooDeeply(std::string_view text, size_t maxDepth = kMaxJsonDepth);
+// The parsed value, or a discarded one (is_discarded()) for malformed or too
+// deeply nested text. Never throws.
+Json parse(std::string_view text, size_t maxDepth = kMaxJsonDepth);
+// As parse(), with an error that says which of the two it was.
+Result<Json> parseChecked(std::string_view text, std::string_view what = "the JSON document",
+                          size_t maxDepth = kMaxJsonDepth);
+
 // Dumps without throwing on invalid UTF-8 (replaced with U+FFFD).
 std::string dump(const Json& j, int indent = -1);
 

@@ -963,6 +963,75 @@ bool Resources::contains(const Resources& r) const {
                      [this](const Resource& resource) { return contains(resource); });
 }
 
+std::optional<Resources> Resources::find(const Resources& wanted) const {
+  Resources found;
+  Resources left = *this;
+  for (const Resource& want : wanted) {
+    // Candidates of the same name, type and allocation: reserved first.
+    std::vector<const Resource*> candidates;
+    for (int pass = 0; pass < 2; ++pass) {
+      for (const Resource& have : left) {
+        if (have.name != want.name || have.type != want.type ||
+            have.allocationRole != want.allocationRole || have.isReserved() != (pass == 0)) {
+          continue;
+        }
+        candidates.push_back(&have);
+      }
+    }
+    Resources taken;
+    switch (want.type) {
+      case Resource::Type::SCALAR: {
+        int64_t need = want.scalarMillis;
+        for (const Resource* have : candidates) {
+          if (need <= 0) break;
+          Resource part = *have;
+          part.scalarMillis = std::min(need, have->scalarMillis);
+          need -= part.scalarMillis;
+          taken.addUnchecked(part);
+        }
+        if (need > 0) return std::nullopt;
+        break;
+      }
+      case Resource::Type::RANGES: {
+        std::vector<Range> need = want.ranges;
+        for (const Resource* have : candidates) {
+          if (need.empty()) break;
+          std::vector<Range> outside = subtractRanges(need, have->ranges);
+          std::vector<Range> inside = subtractRanges(need, outside);
+          if (inside.empty()) continue;
+          Resource part = *have;
+          part.ranges = inside;
+          taken.addUnchecked(part);
+          need = std::move(outside);
+        }
+        if (!need.empty()) return std::nullopt;
+        break;
+      }
+      case Resource::Type::SET: {
+        std::set<std::string> need = want.set;
+        for (const Resource* have : candidates) {
+          Resource part = *have;
+          part.set.clear();
+          for (auto it = need.begin(); it != need.end();) {
+            if (have->set.count(*it)) {
+              part.set.insert(*it);
+              it = need.erase(it);
+            } else {
+              ++it;
+            }
+          }
+          if (!part.set.empty()) taken.addUnchecked(part);
+        }
+        if (!need.empty()) return std::nullopt;
+        break;
+      }
+    }
+    left -= taken;
+    found += taken;
+  }
+  return found;
+}
+
 Resources Resources::filter(const std::function<bool(const Resource&)>& keep) const {
   // Filtering a canonical list keeps it sorted and merged: push directly.
   if (std::all_of(begin(), end(), keep)) return *this;  // shares the list

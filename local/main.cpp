@@ -7,6 +7,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+
+#include <optional>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -112,9 +114,12 @@ int main(int argc, char** argv) {
     ao.messagePort = nextFreePort(FLAGS_ip, messageFrom);
     ao.workDir = workDir + "/agent-" + std::to_string(i);
     ao.resources = resources;
-    // Ports must not overlap between agents on one host.
-    ao.resources += ";ports:[" + std::to_string(31000 + i * 1000) + "-" +
-                    std::to_string(31000 + i * 1000 + 999) + "]";
+    // Ports must not overlap between agents on one host: each gets its own
+    // thousand, unless --resources names the ports itself.
+    if (resources.find("ports") == std::string::npos) {
+      ao.resources += ";ports:[" + std::to_string(31000 + i * 1000) + "-" +
+                      std::to_string(31000 + i * 1000 + 999) + "]";
+    }
     ao.attributes = FLAGS_attributes.empty() ? "agent:" + std::to_string(i)
                                              : FLAGS_attributes + ";agent:" + std::to_string(i);
     ao.registrationBackoffFactor = std::chrono::milliseconds(100);
@@ -132,10 +137,29 @@ int main(int argc, char** argv) {
             << "/master/state, --master=" << master.messageAddress() << ", "
             << FLAGS_num_agents << " agents, sandboxes in " << workDir << std::endl;
 
-  int sig = 0;
-  sigwait(&set, &sig);
-  LOG(INFO) << "Received signal " << sig << "; stopping agents (and their tasks) and the master";
+  // Until a signal, or until a part cannot go on (an agent whose work dir
+  // holds another agent's checkpoint, say): then all stop, exit 1.
+  int rc = 0;
+  while (true) {
+    timespec timeout{0, 200 * 1000 * 1000};
+    int sig = sigtimedwait(&set, nullptr, &timeout);
+    if (sig > 0) {
+      LOG(INFO) << "Received signal " << sig << "; stopping agents (and their tasks) and the master";
+      break;
+    }
+    std::optional<std::string> fatal = master.fatalError();
+    if (fatal) fatal = "the master: " + *fatal;
+    for (size_t i = 0; i < agents.size() && !fatal; ++i) {
+      if (auto f = agents[i]->fatalError()) fatal = "agent " + std::to_string(i) + ": " + *f;
+    }
+    if (fatal) {
+      LOG(ERROR) << "Exiting: " << *fatal;
+      std::cerr << "tutti-local: " << *fatal << std::endl;
+      rc = 1;
+      break;
+    }
+  }
   for (auto& a : agents) a->stop(/*killExecutors=*/true);
   master.stop();
-  return 0;
+  return rc;
 }

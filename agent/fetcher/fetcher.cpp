@@ -408,7 +408,7 @@ std::string itemsToJson(const std::vector<FetchItem>& items) {
 }
 
 Result<std::vector<FetchItem>> itemsFromJson(const std::string& text) {
-  auto j = nlohmann::json::parse(text, nullptr, false);
+  auto j = tutti::json::parse(text);
   if (!j.is_array()) return Status::InvalidArgument("--uris is not a JSON array");
   std::vector<FetchItem> out;
   for (const auto& e : j) {

@@ -272,10 +272,11 @@ void installAgentRoutes(HttpServer& server, Agent& agent, Loop& loop, Metrics& m
       metrics.counter("slave/invalid_files_requests").inc();
       return HttpResponse::error(httpStatusFor(r.error), r.error.message());
     }
-    auto chunk = readFileChunk(r.path, 0, 256u << 20);
-    if (!chunk.ok()) return HttpResponse::error(httpStatusFor(chunk.status()), chunk.error());
+    uint64_t size = 0;
+    auto fd = openRegularFile(r.path, &size);
+    if (!fd.ok()) return HttpResponse::error(httpStatusFor(fd.status()), fd.error());
     HttpResponse resp;
-    resp.body = std::move(chunk->data);
+    resp.file = std::make_shared<HttpFileBody>(*fd, size);  // streamed, however large
     resp.contentType = "application/octet-stream";
     std::string name = r.path.substr(r.path.rfind('/') + 1);
     resp.headers["Content-Disposition"] = "attachment; filename=\"" + name + "\"";

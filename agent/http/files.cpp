@@ -113,8 +113,8 @@ int openResolved(const std::string& resolved, int flags) {
 }
 }  // namespace
 
-Result<FileChunk> readFileChunk(const std::string& resolved, int64_t offset, size_t length) {
-  int fd = openResolved(resolved, O_RDONLY);
+Result<int> openRegularFile(const std::string& resolved, uint64_t* size) {
+  int fd = openResolved(resolved, O_RDONLY | O_NONBLOCK);
   if (fd < 0) {
     if (errno == ENOENT) return Status::NotFound("'" + resolved + "' does not exist");
     return Status::IoError("Cannot open '" + resolved + "': " + std::strerror(errno));
@@ -124,6 +124,17 @@ Result<FileChunk> readFileChunk(const std::string& resolved, int64_t offset, siz
     ::close(fd);
     return Status::InvalidArgument("'" + resolved + "' is not a regular file");
   }
+  if (size) *size = static_cast<uint64_t>(st.st_size);
+  return fd;
+}
+
+Result<FileChunk> readFileChunk(const std::string& resolved, int64_t offset, size_t length) {
+  uint64_t size = 0;
+  auto opened = openRegularFile(resolved, &size);
+  if (!opened.ok()) return opened.status();
+  int fd = *opened;
+  struct stat st;
+  st.st_size = static_cast<off_t>(size);
   FileChunk chunk;
   if (offset == -1) {
     chunk.offset = st.st_size;

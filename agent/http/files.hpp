@@ -28,6 +28,10 @@ struct FileChunk {
   int64_t offset = 0;
 };
 Result<FileChunk> readFileChunk(const std::string& resolved, int64_t offset, size_t length);
+// Opens a regular file for reading without blocking (a FIFO a task made in
+// its sandbox is refused, not waited on) and without following symlinks.
+// The caller owns the returned descriptor; `size` gets the file's size.
+Result<int> openRegularFile(const std::string& resolved, uint64_t* size);
 
 struct DirEntry {
   std::string path;

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/files.hpp"
+#include "common/json.hpp"
 
 namespace tutti::batch {
 namespace {
@@ -26,7 +27,7 @@ Result<Checkpoint> Checkpoint::load(const std::string& dir) {
     if (text.status().code() == Status::Code::kNotFound) return Checkpoint();
     return text.status();
   }
-  auto j = nlohmann::json::parse(*text, nullptr, false);
+  auto j = tutti::json::parse(*text);
   auto corrupt = Status::InvalidArgument(dir + kFile + " is not a tutti-batch checkpoint");
   if (j.is_discarded() || !j.is_object()) return corrupt;
   try {

@@ -7,6 +7,7 @@
 
 #include "common/duration.hpp"
 #include "common/files.hpp"
+#include "common/json.hpp"
 
 namespace tutti::batch {
 namespace {
@@ -299,7 +300,7 @@ size_t Job::totalTasks() const {
 }
 
 Result<Job> parseJob(const std::string& text) {
-  json v = json::parse(text, nullptr, false);
+  json v = tutti::json::parse(text);
   if (v.is_discarded()) return Status::InvalidArgument("the job is not valid JSON");
   if (!v.is_object()) return Status::InvalidArgument("the job must be a JSON object");
   for (const auto& [key, _] : v.items()) {

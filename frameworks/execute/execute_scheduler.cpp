@@ -41,14 +41,15 @@ void ExecuteScheduler::resourceOffers(SchedulerDriver* driver, const std::vector
     Resources left = offer.resources;
     std::vector<TaskInfo> launch;
     while (!killRequested_ && nextToLaunch_ < tasks_.size()) {
-      Resources wanted = options_.resources.allocate(offer.allocationRole);
-      if (!left.contains(wanted)) break;
+      auto found = left.find(options_.resources.allocate(offer.allocationRole));
+      if (!found) break;
+      Resources wanted = *found;
       TaskRecord& rec = tasks_[nextToLaunch_++];
       TaskInfo task;
       task.name = options_.name;
       task.taskId = rec.id;
       task.agentId = offer.agentId;
-      task.resources = options_.resources;
+      task.resources = wanted.unallocate();
       CommandInfo cmd;
       cmd.shell = !options_.command.empty();
       cmd.value = options_.command;
@@ -67,9 +68,9 @@ void ExecuteScheduler::resourceOffers(SchedulerDriver* driver, const std::vector
       ExecutorInfo executor;
       executor.executorId = ExecutorID(options_.name);
       executor.name = options_.name;
-      executor.resources = *Resources::parse("cpus:0.1;mem:32");
-      if (nextToLaunch_ == tasks_.size() &&
-          left.contains(executor.resources.allocate(offer.allocationRole))) {
+      auto executorResources = left.find(Resources::parse("cpus:0.1;mem:32")->allocate(offer.allocationRole));
+      if (nextToLaunch_ == tasks_.size() && executorResources) {
+        executor.resources = executorResources->unallocate();
         driver->acceptOffers({offer.id}, {Offer::Operation::launchGroup(executor, launch)},
                              Filters{1.0});
         continue;

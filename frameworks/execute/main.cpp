@@ -16,6 +16,7 @@
 #include "common/transport.hpp"
 #include "frameworks/execute/execute_scheduler.hpp"
 #include "tutti/scheduler.hpp"
+#include "common/json.hpp"
 
 DEFINE_string(master, "",
               "The master: HOST:PORT of its message port, or zk://host:port,.../path (required)");
@@ -82,7 +83,9 @@ int main(int argc, char** argv) {
   options.name = FLAGS_name;
   options.command = FLAGS_command;
   options.image = FLAGS_docker_image;
-  options.resources = *tutti::Resources::parse(FLAGS_resources, FLAGS_role);
+  // Quantities: taken from what is reserved for --role, then unreserved
+  // (as mesos-execute does).
+  options.resources = *tutti::Resources::parse(FLAGS_resources);
   if (options.resources.empty()) {
     std::cerr << "--resources must not be empty\n";
     return 1;
@@ -97,7 +100,7 @@ int main(int argc, char** argv) {
     options.killGracePeriod = *tutti::parseDuration(FLAGS_grace_period);
   }
   if (!FLAGS_env.empty()) {
-    auto j = nlohmann::json::parse(FLAGS_env, nullptr, false);
+    auto j = tutti::json::parse(FLAGS_env);
     if (j.is_discarded() || !j.is_object()) {
       std::cerr << "Invalid value for --env: expected a JSON object of strings\n";
       return 1;

@@ -1,4 +1,5 @@
 #include "frameworks/services/app_record.hpp"
+#include "common/json.hpp"
 
 #include <ctime>
 
@@ -72,7 +73,7 @@ json toStoredJson(const AppRecord& app) {
 }
 
 Result<AppRecord> fromStoredJson(const std::string& text) {
-  auto j = json::parse(text, nullptr, false);
+  auto j = tutti::json::parse(text);
   auto corrupt = [](const std::string& why) {
     return Status::InvalidArgument("corrupt app record: " + why);
   };

@@ -10,6 +10,7 @@
 #include "frameworks/services/constraints.hpp"
 #include "frameworks/services/deployment_plan.hpp"
 #include "frameworks/services/task_factory.hpp"
+#include "common/json.hpp"
 
 namespace tutti::services {
 
@@ -59,7 +60,7 @@ Status ServiceScheduler::load() {
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& [key, value] : *all) {
     if (key == kFrameworkIdKey) {
-      auto j = json::parse(value, nullptr, false);
+      auto j = tutti::json::parse(value);
       if (j.is_object() && j.contains("id") && j["id"].is_string()) {
         frameworkId_ = j["id"].get<std::string>();
       }

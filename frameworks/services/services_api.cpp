@@ -1,6 +1,7 @@
 #include "frameworks/services/services_api.hpp"
 
 #include "frameworks/services/app_views.hpp"
+#include "common/json.hpp"
 
 namespace tutti::services {
 
@@ -114,7 +115,7 @@ HttpResponse ServicesApi::onApps(const HttpRequest& req) {
       });
       return jsonResponse({{"apps", apps}});
     }
-    auto body = json::parse(req.body, nullptr, false);
+    auto body = tutti::json::parse(req.body);
     if (body.is_discarded()) {
       return reject(400, {{"message", "Invalid JSON"},
                           {"details", {{{"path", "/"}, {"errors", {"not a JSON document"}}}}}});
@@ -187,7 +188,7 @@ HttpResponse ServicesApi::onApp(const HttpRequest& req) {
     }
     if (req.method == "DELETE") return deployed(s.deleteApp(appId, force), 200);
     // PUT, PATCH.
-    auto body = json::parse(req.body, nullptr, false);
+    auto body = tutti::json::parse(req.body);
     if (body.is_discarded()) {
       return reject(400, {{"message", "Invalid JSON"},
                           {"details", {{{"path", "/"}, {"errors", {"not a JSON document"}}}}}});

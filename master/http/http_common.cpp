@@ -34,9 +34,7 @@ HttpResponse statusResponse(const Status& s, int okStatus) {
 }
 
 Result<json::Json> parseBody(const HttpRequest& req) {
-  json::Json j = json::Json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return Status::InvalidArgument("The request body is not valid JSON");
-  return j;
+  return json::parseChecked(req.body, "The request body");
 }
 
 Status changeDurably(Loop& loop, Master& master, const char* name,

@@ -99,8 +99,9 @@ Result<std::pair<AgentID, Resources>> reservationRequest(const HttpRequest& req)
   if (!agent) agent = req.param("agentId");
   Json resources;
   if (auto r = req.param("resources")) {
-    resources = Json::parse(*r, nullptr, false);
-    if (resources.is_discarded()) return Status::InvalidArgument("'resources' is not valid JSON");
+    auto parsed = json::parseChecked(*r, "'resources'");
+    if (!parsed.ok()) return parsed.status();
+    resources = std::move(parsed).value();
   } else {
     auto body = parseBody(req);
     if (!body.ok()) return body.status();
@@ -300,7 +301,7 @@ void installMasterRoutes(HttpServer& server, Master& master, Loop& loop, Metrics
   auto teardown = [&master, &loop, &metrics](const HttpRequest& req) {
     std::optional<std::string> id = req.param("frameworkId");
     if (!id && !req.body.empty() && req.body.front() == '{') {
-      Json j = Json::parse(req.body, nullptr, false);
+      Json j = json::parse(req.body);
       if (j.is_object() && j.contains("framework_id") && j["framework_id"].is_string()) {
         id = j["framework_id"].get<std::string>();
       }

@@ -1,9 +1,14 @@
 // Integration: the `tutti` CLI against real masters (ZooKeeper-elected, a
 // standby that redirects), a real agent and a task.
 #include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
 
 #include "common/host.hpp"
+#include "common/http.hpp"
 #include "cli/table.hpp"
+#include "tests/fixtures/cluster.hpp"
 #include "tests/fixtures/process_fixture.hpp"
 #include "tests/fixtures/zookeeper_server.hpp"
 #include "tutti/scheduler.hpp"
@@ -122,6 +127,34 @@ TEST(CliTableTest, AlignsColumnsAndFormatsNumbers) {
   EXPECT_EQ(cli::formatNumber(1.5), "1.5");
   EXPECT_EQ(cli::formatNumber(0.1254), "0.125");
   EXPECT_EQ(cli::formatNumber(-0.0001), "0");
+}
+
+// tutti-local runs a master and agents in one process: when one of them
+// cannot go on (here an agent whose checkpoint says other resources), the
+// whole process stops and says why instead of waiting forever.
+TEST(LocalTest, StopsAndSaysWhyWhenAnAgentCannotRecover) {
+  TempDir dir;
+  int http = freePort();
+  int messages = freePort();
+  auto args = [&](const std::string& resources) {
+    return std::vector<std::string>{binary("tutti-local"), "--num_agents=1",
+                                    "--port=" + std::to_string(http),
+                                    "--message_port=" + std::to_string(messages),
+                                    "--work_dir=" + dir.path(), "--resources=" + resources};
+  };
+  {
+    ProcessHandle local = startProcess(args("cpus:1;mem:512;disk:100"), dir.path() + "/first.log");
+    ASSERT_TRUE(waitUntil([&] {
+      auto r = httpGet("127.0.0.1", http, "/master/slaves");
+      return r.ok() && r->second.find("\"active\":true") != std::string::npos &&
+             std::filesystem::exists(dir.path() + "/agent-0/meta/agent");
+    })) << local.log();
+    local.stop(SIGKILL);
+  }
+  auto r = runCommand(args("cpus:2;mem:512;disk:100"), std::chrono::seconds(30));
+  EXPECT_EQ(r.exitCode, 1) << r.output;
+  EXPECT_NE(r.output.find("tutti-local: agent 0: the agent's resources changed"), std::string::npos)
+      << r.output;
 }
 
 }  // namespace

@@ -1,10 +1,13 @@
 // Integration: the real tutti-master, tutti-agent, tutti-executor and
 // tutti-execute binaries on loopback.
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -79,6 +82,32 @@ TEST_F(ExecuteTest, ExitsWithTheCommandsStatusAndKeepsItsOutputInTheSandbox) {
   auto bad = httpGet("127.0.0.1", agent_.httpPort, "/files/read?path=" + sandbox + "/stdout&offset=x");
   ASSERT_TRUE(bad.ok());
   EXPECT_EQ(bad->first, 400);
+
+  // A FIFO a task makes in its sandbox is refused at once: opening it to
+  // read once blocked the agent's HTTP threads until someone wrote to it.
+  ASSERT_EQ(::mkfifo((sandbox + "/fifo").c_str(), 0644), 0) << std::strerror(errno);
+  for (int i = 0; i < 6; ++i) {  // more requests than the agent has HTTP threads
+    for (const char* endpoint : {"/files/read?path=", "/files/download?path="}) {
+      auto fifo = httpGet("127.0.0.1", agent_.httpPort, endpoint + sandbox + "/fifo");
+      ASSERT_TRUE(fifo.ok());
+      EXPECT_EQ(fifo->first, 400) << fifo->second;
+    }
+  }
+  // Downloads stream the whole file, however large (they were cut at 256
+  // MiB, read whole into memory first): a sparse 300 MiB file.
+  const uint64_t big = 300ull << 20;
+  ASSERT_EQ(::truncate((sandbox + "/stdout").c_str(), static_cast<off_t>(big)), 0);
+  httplib::Client client("127.0.0.1", agent_.httpPort);
+  uint64_t received = 0;
+  auto download = client.Get(("/files/download?path=" + sandbox + "/stdout").c_str(),
+                             [&](const char*, size_t n) {
+                               received += n;
+                               return true;
+                             });
+  ASSERT_TRUE(download);
+  EXPECT_EQ(download->status, 200);
+  EXPECT_EQ(download->get_header_value("Content-Length"), std::to_string(big));
+  EXPECT_EQ(received, big);
 }
 
 size_t countOf(const std::string& text, const std::string& word) {
@@ -87,6 +116,15 @@ size_t countOf(const std::string& text, const std::string& word) {
     ++n;
   }
   return n;
+}
+
+// --role takes unreserved resources as well as the role's own (it once
+// asked for resources reserved for the role only, and waited forever).
+TEST_F(ExecuteTest, ARoleRunsOnUnreservedResources) {
+  auto r = runCommand(execute({"--name=roled", "--command=true", "--role=eng"}),
+                      std::chrono::seconds(60));
+  EXPECT_EQ(r.exitCode, 0) << r.output;
+  EXPECT_NE(r.output.find("TASK_FINISHED"), std::string::npos) << r.output;
 }
 
 TEST_F(ExecuteTest, HundredInstancesAllFinish) {

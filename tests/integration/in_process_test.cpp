@@ -1,6 +1,7 @@
 // Integration: master, agent and scheduler driver in one process, with real
 // sockets, real executors and the transports' filter hook for partitions.
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -187,6 +188,18 @@ TEST(InProcessTest, OperatorEndpointsValidateBodiesAndApplyChanges) {
   EXPECT_EQ(call("PUT", "/master/weights", "[{\"role\": \"eng\"}]"), 400);
   EXPECT_EQ(call("PUT", "/master/weights", "[{\"role\": \"eng\", \"weight\": -2}]"), 400);
   EXPECT_EQ(call("PUT", "/master/weights", std::string(100000, '[')), 400);
+  // Nested deeper than any real body (copying such a value once overflowed
+  // an HTTP thread's stack): refused whole, the master keeps serving.
+  std::string deep;
+  for (int i = 0; i < 60000; ++i) deep += "{\"a\":";
+  deep += "1" + std::string(60000, '}');
+  EXPECT_EQ(call("POST", "/master/reserve", "{\"slave_id\": \"x\", \"resources\": " + deep + "}"),
+            400);
+  std::string deepForm;  // (form bodies are capped at 8 KB by cpp-httplib)
+  for (int i = 0; i < 200; ++i) deepForm += "[";
+  EXPECT_EQ(call("POST", "/master/unreserve", "slaveId=x&resources=" + deepForm,
+                 "application/x-www-form-urlencoded"),
+            400);
   EXPECT_EQ(call("POST", "/master/quota", "{\"role\": \"eng\", \"guarantee\": \"cpus:-1\"}"), 400);
   EXPECT_EQ(call("POST", "/master/quota", "{\"guarantee\": \"cpus:1\"}"), 400);
   EXPECT_EQ(call("DELETE", "/master/quota/eng", ""), 404);
@@ -194,6 +207,23 @@ TEST(InProcessTest, OperatorEndpointsValidateBodiesAndApplyChanges) {
             404);
   EXPECT_EQ(call("POST", "/master/reserve",
                  "{\"slave_id\": \"" + agentId + "\", \"resources\": []}"), 400);
+  // A chunked body has no length to check up front: refused before it is
+  // read (it was once read whole, 50 MB and more).
+  {
+    httplib::Client client("127.0.0.1", port);
+    auto r = client.Post(
+        "/master/quota",
+        [](size_t, httplib::DataSink& sink) {
+          std::string chunk(1024, '[');
+          sink.write(chunk.data(), chunk.size());
+          sink.done();
+          return true;
+        },
+        "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 411);
+    EXPECT_NE(r->body.find("Content-Length"), std::string::npos) << r->body;
+  }
   EXPECT_EQ(getJson(port, "/master/weights"), nlohmann::json::array());
   EXPECT_EQ(getJson(port, "/master/quota")["infos"].size(), 0u);
 

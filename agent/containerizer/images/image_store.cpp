@@ -14,6 +14,7 @@
 
 #include "agent/containerizer/images/layer_extractor.hpp"
 #include "common/files.hpp"
+#include "common/json.hpp"
 
 namespace tutti::agent::images {
 
@@ -326,7 +327,7 @@ Result<ImageStore::PruneStats> ImageStore::prune(const InUse& inUse) {
   for (const auto& file : *records) {
     const std::string path = options_.dir + "/images/" + file;
     auto text = readFile(path);
-    json j = text.ok() ? json::parse(*text, nullptr, false) : json();
+    json j = text.ok() ? tutti::json::parse(*text) : json();
     std::vector<std::string> layers;
     if (j.is_object() && j.contains("layers") && j["layers"].is_array()) {
       for (const auto& l : j["layers"]) {
@@ -383,7 +384,7 @@ Status ImageStore::writeRecord(const StoredImage& image) {
 Result<StoredImage> ImageStore::readRecord(const std::string& canonical) const {
   auto text = readFile(recordPath(canonical));
   if (!text.ok()) return text.status();
-  json j = json::parse(*text, nullptr, false);
+  json j = tutti::json::parse(*text);
   if (j.is_discarded() || !j.is_object()) return Status::NotFound("corrupt image record");
   try {
     return recordOf(j, canonical);
@@ -508,7 +509,7 @@ Result<StoredImage> ImageStore::loadDockerArchive(const ImageReference& ref, con
   if (!text.ok()) {
     return Status::InvalidArgument("not a docker save archive (no manifest.json)");
   }
-  json j = json::parse(*text, nullptr, false);
+  json j = tutti::json::parse(*text);
   if (j.is_discarded() || !j.is_array() || j.empty()) {
     return Status::InvalidArgument("manifest.json of the archive is not a list of images");
   }

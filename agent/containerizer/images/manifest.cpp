@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/containerizer/images/image_reference.hpp"
+#include "common/json.hpp"
 
 namespace tutti::agent::images {
 
@@ -52,7 +53,7 @@ std::vector<std::string> strings(const json& j, const char* key) {
 }  // namespace
 
 Result<ManifestDocument> parseManifest(const std::string& body, const std::string& mediaType) {
-  json j = json::parse(body, nullptr, false);
+  json j = tutti::json::parse(body);
   if (j.is_discarded() || !j.is_object()) {
     return Status::InvalidArgument("the manifest is not a JSON object");
   }
@@ -122,7 +123,7 @@ std::string hostArchitecture() {
 }
 
 Result<ImageConfig> parseImageConfig(const std::string& body) {
-  json j = json::parse(body, nullptr, false);
+  json j = tutti::json::parse(body);
   if (j.is_discarded() || !j.is_object()) {
     return Status::InvalidArgument("the image config is not a JSON object");
   }

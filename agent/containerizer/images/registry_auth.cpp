@@ -1,4 +1,5 @@
 #include "agent/containerizer/images/registry_auth.hpp"
+#include "common/json.hpp"
 
 #include <httplib.h>
 #include <openssl/evp.h>
@@ -45,7 +46,7 @@ std::string hostOf(std::string key) {
 }  // namespace
 
 Result<std::map<std::string, std::string>> parseDockerConfig(const std::string& text) {
-  auto j = nlohmann::json::parse(text, nullptr, false);
+  auto j = tutti::json::parse(text);
   if (j.is_discarded() || !j.is_object()) {
     return Status::InvalidArgument("the Docker config is not a JSON object");
   }
@@ -160,7 +161,7 @@ Result<std::string> authorizationFor(const AuthChallenge& challenge,
     return Status::Unavailable("the token service " + base + " answered HTTP " +
                                std::to_string(res->status));
   }
-  auto j = nlohmann::json::parse(res->body, nullptr, false);
+  auto j = tutti::json::parse(res->body);
   for (const char* key : {"token", "access_token"}) {
     if (j.is_object() && j.contains(key) && j[key].is_string() &&
         !j[key].get<std::string>().empty()) {

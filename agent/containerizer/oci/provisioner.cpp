@@ -16,6 +16,7 @@
 
 #include "agent/containerizer/images/layer_extractor.hpp"
 #include "common/files.hpp"
+#include "common/json.hpp"
 
 namespace tutti::agent::oci {
 
@@ -256,7 +257,7 @@ std::optional<std::set<std::string>> Provisioner::layersInUse() const {
       if (!readFile(bundleDir(id) + "/config.json").ok()) continue;
       return std::nullopt;
     }
-    auto j = nlohmann::json::parse(*text, nullptr, false);
+    auto j = tutti::json::parse(*text);
     if (!j.is_array()) return std::nullopt;
     for (const auto& d : j) {
       if (!d.is_string()) return std::nullopt;

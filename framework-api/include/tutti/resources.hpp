@@ -126,6 +126,14 @@ class Resources {
   bool contains(const Resources& r) const;
   bool contains(const Resource& r) const;
 
+  // Mesos's Resources::find: resources from these with the quantities of
+  // `wanted` whatever their reservations (say `cpus:1;mem:128` out of an
+  // offer holding `cpus(eng):0.5;cpus:4;mem:1024`). Reserved resources are
+  // taken first, then unreserved ones; `wanted`'s allocation role must
+  // match. Ranges and set items must be
+  // present as asked. nullopt when these do not hold enough.
+  std::optional<Resources> find(const Resources& wanted) const;
+
   Resources filter(const std::function<bool(const Resource&)>& keep) const;
   // Resources reserved for exactly `role` (innermost reservation).
   Resources reserved(std::string_view role) const;

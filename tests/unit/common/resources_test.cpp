@@ -823,5 +823,25 @@ TEST(ResourcesSharingTest, CopiesOnOtherThreadsKeepTheirValue) {
   EXPECT_EQ(owner.scalar("cpus"), 600);
 }
 
+TEST(ResourcesFindTest, TakesReservedFirstThenUnreserved) {
+  Resources offer = parsed("cpus(eng):0.5;cpus:4;mem:1024;ports(eng):[31000-31001];ports:[32000-32010]")
+                        .allocate("eng");
+  auto found = offer.find(parsed("cpus:1;mem:128;ports:[31001-31001,32005-32005]").allocate("eng"));
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(*found,
+            parsed("cpus(eng):0.5;cpus:0.5;mem:128;ports(eng):[31001-31001];ports:[32005-32005]")
+                .allocate("eng"));
+  EXPECT_TRUE(offer.contains(*found));
+  // Not enough of something, or another allocation role: nothing.
+  EXPECT_FALSE(offer.find(parsed("cpus:5").allocate("eng")).has_value());
+  EXPECT_FALSE(offer.find(parsed("ports:[33000-33000]").allocate("eng")).has_value());
+  EXPECT_FALSE(offer.find(parsed("cpus:1").allocate("web")).has_value());
+  EXPECT_EQ(*offer.find(Resources()), Resources());
+  // Sets, item by item.
+  Resources gpus = parsed("bugs(eng):{a,b};bugs:{c}");
+  EXPECT_EQ(*gpus.find(parsed("bugs:{a,c}")), parsed("bugs(eng):{a};bugs:{c}"));
+  EXPECT_FALSE(gpus.find(parsed("bugs:{d}")).has_value());
+}
+
 }  // namespace
 }  // namespace tutti

@@ -1,0 +1,47 @@
+// Parsing untrusted JSON: depth-bounded, never throwing.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "common/json.hpp"
+
+namespace tutti::json {
+namespace {
+
+std::string nested(size_t depth) {
+  return std::string(depth, '[') + "1" + std::string(depth, ']');
+}
+
+TEST(JsonTest, DepthIsBoundedBeforeParsing) {
+  EXPECT_FALSE(nestedTooDeeply(nested(kMaxJsonDepth)));
+  EXPECT_TRUE(nestedTooDeeply(nested(kMaxJsonDepth + 1)));
+  EXPECT_EQ(parse(nested(kMaxJsonDepth)).size(), 1u);
+  EXPECT_TRUE(parse(nested(kMaxJsonDepth + 1)).is_discarded());
+  // Unbalanced openers count too (the text is never parsed).
+  EXPECT_TRUE(parse(std::string(1000000, '{')).is_discarded());
+  // Brackets inside strings, escaped quotes included, are not nesting.
+  std::string inString = "{\"k\": \"" + std::string(500, '[') + "\\\"" + std::string(500, '{') + "\"}";
+  EXPECT_FALSE(nestedTooDeeply(inString));
+  EXPECT_TRUE(parse(inString).is_object());
+  // Siblings do not add up.
+  std::string wide = "[";
+  for (int i = 0; i < 1000; ++i) wide += (i ? "," : "") + nested(50);
+  wide += "]";
+  EXPECT_EQ(parse(wide).size(), 1000u);
+}
+
+TEST(JsonTest, ParseCheckedSaysWhatIsWrong) {
+  auto deep = parseChecked(nested(200), "The request body");
+  ASSERT_FALSE(deep.ok());
+  EXPECT_EQ(deep.status().message(),
+            "The request body nests arrays or objects more than 100 levels deep");
+  auto bad = parseChecked("{nope", "The request body");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), "The request body is not valid JSON");
+  auto ok = parseChecked(R"({"a": [1, 2]})");
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ((*ok)["a"].size(), 2u);
+}
+
+}  // namespace
+}  // namespace tutti::json
