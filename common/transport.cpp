@@ -58,7 +58,8 @@ Transport::Transport(Loop& loop, Metrics& metrics, TransportOptions options)
       sent_(metrics.counter(options_.metricPrefix + "/messages_sent")),
       dropped_(metrics.counter(options_.metricPrefix + "/messages_dropped")),
       sendFailed_(metrics.counter(options_.metricPrefix + "/messages_send_failed")),
-      framesSent_(metrics.counter(options_.metricPrefix + "/frames_sent")) {}
+      framesSent_(metrics.counter(options_.metricPrefix + "/frames_sent")),
+      tooLarge_(metrics.counter(options_.metricPrefix + "/messages_too_large")) {}
 
 Transport::~Transport() {
   // The derived transport flushed in its close(); what is left had no socket.
@@ -85,7 +86,9 @@ Status Transport::send(const ConnectionId& to, const wire::Payload& message) {
     return Status::OK();  // as if lost on the network
   }
   if (!outbox_.empty()) flush();  // what sendSoon() queued goes first
-  Status s = sendFrame(to, codec::encodeEnvelope(message));
+  std::string frame = codec::encodeEnvelope(message);
+  if (Status big = checkSize(message, frame.size()); !big.ok()) return big;
+  Status s = sendFrame(to, std::move(frame));
   if (s.ok()) {
     sent_.inc();
     framesSent_.inc();
@@ -97,16 +100,30 @@ Status Transport::send(const ConnectionId& to, const wire::Payload& message) {
   return s;
 }
 
-void Transport::sendSoon(const ConnectionId& to, const wire::Payload& message) {
+Status Transport::checkSize(const wire::Payload& message, size_t bytes) {
+  if (bytes <= options_.limits.maxBytes) return Status::OK();
+  tooLarge_.inc();
+  Status s = Status::InvalidArgument(
+      std::string(wire::payloadName(message)) + " of " + std::to_string(bytes) +
+      " bytes is over the " + std::to_string(options_.limits.maxBytes) + "-byte message limit");
+  LOG(ERROR) << options_.metricPrefix << ": not sent: " << s.message();
+  return s;
+}
+
+Status Transport::sendSoon(const ConnectionId& to, const wire::Payload& message) {
   if (!options_.coalesceSends) {
     Status s = send(to, message);
+    if (s.code() == Status::Code::kInvalidArgument) return s;  // too large
     if (!s.ok() && sendFailedHandler_) sendFailedHandler_(to, s);
-    return;
+    return Status::OK();
   }
-  if (applyFilter(Direction::kOutbound, to, message) == FilterAction::kDrop) return;
+  if (applyFilter(Direction::kOutbound, to, message) == FilterAction::kDrop) return Status::OK();
+  std::string frame = codec::encodeEnvelope(message);
+  if (Status big = checkSize(message, frame.size()); !big.ok()) return big;
   if (!beforeWait_) beforeWait_ = loop_.addBeforeWait([this] { flush(); });
-  outbox_.emplace_back(to, codec::encodeEnvelope(message));
+  outbox_.emplace_back(to, std::move(frame));
   if (outbox_.size() >= kSendSoonBatch) flush();
+  return Status::OK();
 }
 
 void Transport::flush() {

@@ -84,13 +84,17 @@ class Transport {
 
   // Encodes and queues `message` for `to`. Unavailable when the peer is not
   // connected (or its queue is full); the message is then lost and the
-  // caller decides whether to retry.
+  // caller decides whether to retry. InvalidArgument, and nothing sent, for
+  // a message larger than the frames this transport accepts itself
+  // (limits.maxBytes: a peer with the same limits would drop it unread);
+  // counted in `<prefix>/messages_too_large`.
   Status send(const ConnectionId& to, const wire::Payload& message);
   // Encodes and queues `message` for `to` (see the top of this file). What
   // cannot be handed over later is counted in `<prefix>/messages_send_failed`
   // and reported to the send-failed handler; as on a lossy network, the
-  // caller's retries cover it.
-  void sendSoon(const ConnectionId& to, const wire::Payload& message);
+  // caller's retries cover it. Returns an error (InvalidArgument) only for a
+  // message too large to send, as send() does; nothing is queued then.
+  Status sendSoon(const ConnectionId& to, const wire::Payload& message);
   // Hands everything sendSoon() queued to ZeroMQ, in order.
   void flush();
   void setSendFailedHandler(SendFailedHandler handler) { sendFailedHandler_ = std::move(handler); }
@@ -103,6 +107,9 @@ class Transport {
 
  protected:
   virtual Status sendFrame(const ConnectionId& to, std::string&& frame) = 0;
+  // OK unless a frame of `bytes` is over limits.maxBytes (then logged,
+  // counted, and an InvalidArgument that names the message).
+  Status checkSize(const wire::Payload& message, size_t bytes);
   void countDropped(const ConnectionId& from, const std::string& why);
   // Sends `peer` one envelope per frame until it speaks version 2 again
   // (a DEALER's connection was lost or replaced: the other end may be
@@ -116,6 +123,7 @@ class Transport {
   Counter& dropped_;
   Counter& sendFailed_;
   Counter& framesSent_;  // frames handed to ZeroMQ (messages_sent / frames_sent per frame)
+  Counter& tooLarge_;
 
  private:
   FilterAction applyFilter(Direction d, const ConnectionId& peer, const wire::Payload& m);

@@ -44,8 +44,11 @@ Status RoleManager::updateWeights(const std::map<std::string, double>& weights,
   for (const auto& [role, w] : weights) {
     Status s = validateConcreteRole(role);
     if (!s.ok()) return s;
-    if (!std::isfinite(w) || w <= 0) {
-      return Status::InvalidArgument("Weight of role '" + role + "' must be a positive number");
+    // Bounded so that shares divided by weights stay finite and ordered
+    // (1e-320 made them infinite; NaN would break the sorters' order).
+    if (!std::isfinite(w) || w < 1e-6 || w > 1e6) {
+      return Status::InvalidArgument("Weight of role '" + role +
+                                     "' must be a number from 0.000001 to 1000000");
     }
   }
   for (const auto& [role, w] : weights) weights_[role] = w;

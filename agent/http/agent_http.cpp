@@ -1,5 +1,6 @@
 #include "agent/http/agent_http.hpp"
 
+#include <charconv>
 #include <cstdlib>
 #include <future>
 #include <memory>
@@ -169,10 +170,11 @@ Resolved resolve(Agent& agent, Loop& loop, const HttpRequest& req) {
 std::optional<int64_t> intParam(const HttpRequest& req, const char* name, bool* bad) {
   auto v = req.param(name);
   if (!v) return std::nullopt;
-  char* end = nullptr;
-  errno = 0;
-  long long n = std::strtoll(v->c_str(), &end, 10);
-  if (v->empty() || *end != '\0' || errno == ERANGE) {
+  // Digits with an optional '-', all of the value: no '+', spaces or
+  // embedded NULs ("5%00" is not 5).
+  int64_t n = 0;
+  auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (v->empty() || ec != std::errc() || end != v->data() + v->size()) {
     *bad = true;
     return std::nullopt;
   }

@@ -142,10 +142,12 @@ class TuttiSchedulerDriver::Impl {
   // `dropped`, if given, is posted to the loop when the call cannot be sent
   // because the driver is not subscribed.
   DriverStatus call(const char* what, std::function<wire::Payload(const FrameworkID&)> build,
-                    std::function<void()> dropped = nullptr) {
+                    std::function<void()> dropped = nullptr,
+                    std::function<void(wire::Payload&&, const Status&)> tooLarge = nullptr) {
     DriverStatus s = status();
     if (s != DriverStatus::DRIVER_RUNNING) return s;
-    loop_.onLoop("driver.call", [this, what, build = std::move(build), dropped = std::move(dropped)] {
+    loop_.onLoop("driver.call", [this, what, build = std::move(build), dropped = std::move(dropped),
+                                 tooLarge = std::move(tooLarge)] {
       if (!subscribed_ || !info_.id) {
         VLOG(1) << "Scheduler driver: dropping " << what << ": not subscribed";
         // Later, never from inside the scheduler's own call (Mesos's driver
@@ -156,7 +158,15 @@ class TuttiSchedulerDriver::Impl {
       // Queued with the round's other calls; a call the transport cannot
       // hand over is logged there (as lost on the network, which the
       // master's offer timeouts and the scheduler's reconciliation cover).
-      transport_->sendSoon("", build(*info_.id));
+      wire::Payload payload = build(*info_.id);
+      Status sent = transport_->sendSoon("", payload);
+      if (!sent.ok() && tooLarge) {
+        // No master would read it: what it carried is refused here.
+        loop_.post("driver.refused_call",
+                   [tooLarge, payload = std::move(payload), sent]() mutable {
+                     tooLarge(std::move(payload), sent);
+                   });
+      }
     });
     return s;
   }
@@ -203,7 +213,32 @@ class TuttiSchedulerDriver::Impl {
         [offerIds, ops, filters](const FrameworkID& id) {
           return wire::Payload(wire::AcceptCall{id, offerIds, std::move(*ops), filters});
         },
-        [this, ops] { reportLaunchesDropped(*ops); });
+        [this, ops] { reportLaunchesDropped(*ops); },
+        [this](wire::Payload&& payload, const Status& why) {
+          if (auto* accept = std::get_if<wire::AcceptCall>(&payload)) refuseAccept(*accept, why);
+        });
+  }
+
+  // An accept too large to send: its launches fail here with TASK_ERROR
+  // (Mesos's answer to an invalid launch) and its offers are declined, so
+  // they are not held until they time out. Loop thread.
+  void refuseAccept(const wire::AcceptCall& accept, const Status& why) {
+    if (!running()) return;
+    transport_->sendSoon("", wire::DeclineCall{accept.frameworkId, accept.offerIds, Filters{0.0}});
+    for (const auto& op : accept.operations) {
+      for (const auto& task : op.tasks) {
+        TaskStatus s;
+        s.taskId = task.taskId;
+        s.state = TaskState::TASK_ERROR;
+        s.source = Source::SOURCE_MASTER;
+        s.reason = Reason::REASON_TASK_INVALID;
+        s.message = "Not sent to the master: " + why.message() +
+                    "; launch fewer or smaller tasks at a time";
+        s.agentId = task.agentId;
+        s.timestamp = RealClock::instance().wallSeconds();
+        scheduler_->statusUpdate(self_, s);  // no uuid: nothing to acknowledge
+      }
+    }
   }
 
   // An accept made while no master is connected never reaches one: as

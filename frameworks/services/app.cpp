@@ -434,6 +434,15 @@ ParsedApp parseApp(const json& body, const std::string& fallbackId) {
   r.number("disk", &app.disk, 0, "0.0");
   r.integer("instances", &app.instances, 0, 100000);
   r.stringMap("env", &app.env);
+  // What the master would refuse at every launch (the app would retry
+  // forever): refused here, with the name.
+  for (const auto& [name, value] : app.env) {
+    if (name.empty() || name.find('=') != std::string::npos || name.find('\0') != std::string::npos) {
+      r.fail("env", "'" + name + "' is not a valid environment variable name");
+    } else if (value.find('\0') != std::string::npos) {
+      r.fail("env", "the value of '" + name + "' contains a NUL byte");
+    }
+  }
   r.stringMap("labels", &app.labels);
   r.boolean("requirePorts", &app.requirePorts);
   parsePorts(r, &app);

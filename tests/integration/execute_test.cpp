@@ -79,9 +79,12 @@ TEST_F(ExecuteTest, ExitsWithTheCommandsStatusAndKeepsItsOutputInTheSandbox) {
   auto missing = httpGet("127.0.0.1", agent_.httpPort, "/files/read?path=" + sandbox + "/nope");
   ASSERT_TRUE(missing.ok());
   EXPECT_EQ(missing->first, 404);
-  auto bad = httpGet("127.0.0.1", agent_.httpPort, "/files/read?path=" + sandbox + "/stdout&offset=x");
-  ASSERT_TRUE(bad.ok());
-  EXPECT_EQ(bad->first, 400);
+  for (const char* offset : {"x", "5%00", "%2B5", "%205", "5x", ""}) {
+    auto bad = httpGet("127.0.0.1", agent_.httpPort,
+                       "/files/read?path=" + sandbox + "/stdout&offset=" + offset);
+    ASSERT_TRUE(bad.ok());
+    EXPECT_EQ(bad->first, 400) << "offset=" << offset;
+  }
 
   // A FIFO a task makes in its sandbox is refused at once: opening it to
   // read once blocked the agent's HTTP threads until someone wrote to it.

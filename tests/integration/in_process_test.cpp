@@ -187,6 +187,8 @@ TEST(InProcessTest, OperatorEndpointsValidateBodiesAndApplyChanges) {
   EXPECT_EQ(call("PUT", "/master/weights", "{not json"), 400);
   EXPECT_EQ(call("PUT", "/master/weights", "[{\"role\": \"eng\"}]"), 400);
   EXPECT_EQ(call("PUT", "/master/weights", "[{\"role\": \"eng\", \"weight\": -2}]"), 400);
+  EXPECT_EQ(call("PUT", "/master/weights", "[{\"role\": \"eng\", \"weight\": 1e308}]"), 400);
+  EXPECT_EQ(call("PUT", "/master/weights", "[{\"role\": \"eng\", \"weight\": 1e-320}]"), 400);
   EXPECT_EQ(call("PUT", "/master/weights", std::string(100000, '[')), 400);
   // Nested deeper than any real body (copying such a value once overflowed
   // an HTTP thread's stack): refused whole, the master keeps serving.

@@ -184,6 +184,20 @@ TEST_F(TransportTest, MessagesGoBothWays) {
 // More frames than one read takes (512): the rest are read in later rounds
 // although no new signal announces them; and replies sent from a posted
 // closure (outside the read handler) do not hide the client's next messages.
+TEST_F(TransportTest, AMessageOverTheLimitIsNotSentAndSaysSo) {
+  ASSERT_NO_FATAL_FAILURE(startPair());
+  ASSERT_NO_FATAL_FAILURE(clientSendUntilReceived(w::PingMessage{AgentID("a"), false}, 1));
+  const w::Payload huge = w::ErrorEvent{std::string((16u << 20) + 1, 'x')};
+  for (bool soon : {false, true}) {
+    Status s = soon ? client_->sendSoon("", huge) : client_->send("", huge);
+    ASSERT_EQ(s.code(), Status::Code::kInvalidArgument) << s;
+    EXPECT_NE(s.message().find("-byte message limit"), std::string::npos) << s;
+  }
+  EXPECT_EQ(counter(clientMetrics_, "agent/messages_too_large"), 2);
+  // The connection goes on.
+  ASSERT_NO_FATAL_FAILURE(clientSendUntilReceived(w::PingMessage{AgentID("b"), false}, 2));
+}
+
 TEST_F(TransportTest, ABurstLargerThanOneReadArrivesWholeAndInOrder) {
   ASSERT_NO_FATAL_FAILURE(startPair());
   ConnectionId from = handshake();

@@ -179,6 +179,46 @@ TEST_F(SchedulerDriverOnASharedLoopTest, ADriverDestroyedWhileTheLoopRunsOnLeave
   }
 }
 
+// An accept no master would read (over the 16 MiB message limit; a
+// framework packing twenty tasks of a 1 MB command, say) is not sent to be
+// dropped unread while its offers stay held: its tasks fail with TASK_ERROR
+// at once and its offers are declined.
+TEST_F(SchedulerDriverOnASharedLoopTest, AnAcceptTooLargeToSendFailsItsTasksAndDeclines) {
+  RecordingScheduler a;
+  TuttiSchedulerDriver& d = startDriver(a, "a");
+  ASSERT_TRUE(waitFor([&] { return !a.frameworkId.empty(); }));
+  std::vector<TaskInfo> tasks;
+  for (int i = 0; i < 20; ++i) {
+    TaskInfo t;
+    t.taskId = TaskID("t" + std::to_string(i));
+    t.agentId = AgentID("agent-1");
+    CommandInfo c;
+    c.value = "echo " + std::string(1 << 20, 'x');
+    t.command = c;
+    tasks.push_back(t);
+  }
+  EXPECT_EQ(d.launchTasks({OfferID("o1")}, tasks, Filters{5}), DriverStatus::DRIVER_RUNNING);
+  ASSERT_TRUE(waitFor([&] {
+    return a.updates.size() == 20 && !calls_.empty() &&
+           std::holds_alternative<w::DeclineCall>(calls_.back());
+  }));
+  for (const auto& u : a.updates) {
+    EXPECT_EQ(u.state, TaskState::TASK_ERROR);
+    EXPECT_EQ(u.reason, Reason::REASON_TASK_INVALID);
+    EXPECT_NE(u.message.find("message limit"), std::string::npos) << u.message;
+  }
+  const auto& decline = std::get<w::DeclineCall>(calls_.back());
+  EXPECT_EQ(decline.offerIds, std::vector<OfferID>{OfferID("o1")});
+  EXPECT_EQ(decline.filters.refuseSeconds, 0);
+  for (const auto& c : calls_) EXPECT_FALSE(std::holds_alternative<w::AcceptCall>(c));
+
+  // A launch of a sensible size goes out as ever.
+  tasks.resize(1);
+  tasks[0].command->value = "true";
+  EXPECT_EQ(d.launchTasks({OfferID("o2")}, tasks, Filters{5}), DriverStatus::DRIVER_RUNNING);
+  ASSERT_TRUE(waitFor([&] { return std::holds_alternative<w::AcceptCall>(calls_.back()); }));
+}
+
 TEST_F(SchedulerDriverOnASharedLoopTest, DeclineOffersSendsOneCallWithEveryIdAndTheFilter) {
   RecordingScheduler a;
   TuttiSchedulerDriver& d = startDriver(a, "a");

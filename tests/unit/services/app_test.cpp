@@ -99,6 +99,16 @@ TEST(AppTest, InvalidFieldsAreReportedByPath) {
   }
 }
 
+TEST(AppTest, EnvironmentNamesTheMasterWouldRefuseAreRejected) {
+  for (const char* env : {R"({"": "x"})", R"({"A=B": "x"})", R"({"A\u0000": "x"})",
+                          R"({"A": "x\u0000y"})"}) {
+    auto p = parse(std::string(R"({"id": "x", "cmd": "a", "env": )") + env + "}");
+    EXPECT_FALSE(p.app) << env;
+    EXPECT_TRUE(hasError(p, "/env")) << env;
+  }
+  EXPECT_TRUE(parse(R"({"id": "x", "cmd": "a", "env": {"A_1": "x=y"}})").app);
+}
+
 TEST(AppTest, HostileLikePatternsAreRejectedNotFatal) {
   // std::regex overflowed its stack on both; they are 422s now.
   for (const std::string& pattern :
