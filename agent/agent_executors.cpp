@@ -51,6 +51,7 @@ void Agent::onExecutorRegistrationTimeout(const FrameworkID& fw, const ExecutorI
                     formatDuration(options_.executorRegistrationTimeout));
   }
   ex->queued.clear();
+  ex->queuedGroups.clear();
   ex->state = ExecutorState::kTerminating;
   if (ex->pid > 1) launcher_.destroy(ex->pid);  // else: when the launcher returns it
 }
@@ -63,6 +64,7 @@ void Agent::shutdownExecutor(ExecutorRecord& ex) {
                 Reason::REASON_TASK_KILLED_DURING_LAUNCH, "Executor shut down before launch");
   }
   ex.queued.clear();
+  ex.queuedGroups.clear();
   if (ex.state == ExecutorState::kRunning) {
     (void)executors_.send(ex.conn, wire::ShutdownEvent{options_.executorShutdownGracePeriod});
   }
@@ -156,6 +158,7 @@ void Agent::finishExecutorExit(const FrameworkID& fwId, const ExecutorID& exId,
                 limited ? *ex.limitation : "Executor " + how + " before the task started");
   }
   ex.queued.clear();
+  ex.queuedGroups.clear();
   for (auto& [taskId, task] : ex.launched) {
     if (isTerminal(task.state)) continue;
     agentUpdate(fwId, taskId, exId, state, reason, limited ? *ex.limitation : "Executor " + how);

@@ -357,6 +357,7 @@ void Agent::failPreparation(ExecutorRecord& ex, const std::string& message) {
                 Reason::REASON_CONTAINER_LAUNCH_FAILED, message);
   }
   ex.queued.clear();
+  ex.queuedGroups.clear();
   onExecutorExited(ex.frameworkId, ex.id, std::nullopt);
 }
 
@@ -406,6 +407,7 @@ void Agent::onExecutorLaunched(const FrameworkID& fwId, const ExecutorID& exId,
                   "Failed to launch the executor: " + pid.error());
     }
     ex->queued.clear();
+    ex->queuedGroups.clear();
     onExecutorExited(fwId, exId, std::nullopt);
     return;
   }

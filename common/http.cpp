@@ -81,15 +81,24 @@ HttpServer::HttpServer(Options options) : impl_(std::make_unique<Impl>()) {
   impl_->server.set_read_timeout(options.readTimeout.count(), 0);
   impl_->server.set_write_timeout(options.writeTimeout.count(), 0);
   // cpp-httplib bounds a body by its Content-Length only: a chunked body
-  // would be read whole, however large. Bodies must say their length (411,
-  // before any of it is read; the connection closes, the rest unread).
+  // would be read whole, however large. Bodies must say their length: 411
+  // before any of it is read. The unread rest must not be taken for further
+  // requests on the connection (request smuggling), and cpp-httplib decides
+  // to keep a connection from the request alone; a response body whose
+  // writer reports failure once it has written it all is what makes it
+  // close the connection.
   impl_->server.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
     if (!req.has_header("Transfer-Encoding")) return httplib::Server::HandlerResponse::Unhandled;
     auto r = HttpResponse::error(
         411, "Chunked request bodies are not accepted: send the body with a Content-Length");
     res.status = 411;
     res.set_header("Connection", "close");
-    res.set_content(r.body, r.contentType.c_str());
+    auto body = std::make_shared<std::string>(std::move(r.body));
+    res.set_content_provider(body->size(), r.contentType.c_str(),
+                             [body](size_t offset, size_t, httplib::DataSink& sink) {
+                               sink.write(body->data() + offset, body->size() - offset);
+                               return false;  // all written: now close
+                             });
     return httplib::Server::HandlerResponse::Handled;
   });
   impl_->server.set_exception_handler(
@@ -107,7 +116,7 @@ HttpServer::HttpServer(Options options) : impl_(std::make_unique<Impl>()) {
         res.set_content(r.body, r.contentType.c_str());
       });
   impl_->server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-    if (res.body.empty()) {
+    if (res.body.empty() && !res.content_provider_) {
       std::string what = res.status == 404   ? "No such endpoint"
                          : res.status == 413 ? "Request body too large"
                          : res.status == 400 ? "Bad request"

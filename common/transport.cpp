@@ -101,11 +101,11 @@ Status Transport::send(const ConnectionId& to, const wire::Payload& message) {
 }
 
 Status Transport::checkSize(const wire::Payload& message, size_t bytes) {
-  if (bytes <= options_.limits.maxBytes) return Status::OK();
+  if (options_.maxSendBytes == 0 || bytes <= options_.maxSendBytes) return Status::OK();
   tooLarge_.inc();
   Status s = Status::InvalidArgument(
       std::string(wire::payloadName(message)) + " of " + std::to_string(bytes) +
-      " bytes is over the " + std::to_string(options_.limits.maxBytes) + "-byte message limit");
+      " bytes is over the " + std::to_string(options_.maxSendBytes) + "-byte message limit");
   LOG(ERROR) << options_.metricPrefix << ": not sent: " << s.message();
   return s;
 }

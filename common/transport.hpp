@@ -56,6 +56,12 @@ struct TransportOptions {
   // sendSoon() queues until the round ends; false: it sends at once (unit
   // tests that look at what was sent right after a handler ran).
   bool coalesceSends = true;
+  // Messages larger than this are not sent (0: no limit): send() and
+  // sendSoon() return InvalidArgument, counted in messages_too_large. For a
+  // sender that knows its peer's limit (the scheduler driver: a master's
+  // default --max_message_bytes); agents leave it 0, so that a master whose
+  // limit was raised still reads what they send.
+  size_t maxSendBytes = 0;
 };
 
 class Transport {
@@ -85,9 +91,7 @@ class Transport {
   // Encodes and queues `message` for `to`. Unavailable when the peer is not
   // connected (or its queue is full); the message is then lost and the
   // caller decides whether to retry. InvalidArgument, and nothing sent, for
-  // a message larger than the frames this transport accepts itself
-  // (limits.maxBytes: a peer with the same limits would drop it unread);
-  // counted in `<prefix>/messages_too_large`.
+  // a message over options.maxSendBytes.
   Status send(const ConnectionId& to, const wire::Payload& message);
   // Encodes and queues `message` for `to` (see the top of this file). What
   // cannot be handed over later is counted in `<prefix>/messages_send_failed`
@@ -107,7 +111,7 @@ class Transport {
 
  protected:
   virtual Status sendFrame(const ConnectionId& to, std::string&& frame) = 0;
-  // OK unless a frame of `bytes` is over limits.maxBytes (then logged,
+  // OK unless a frame of `bytes` is over maxSendBytes (then logged,
   // counted, and an InvalidArgument that names the message).
   Status checkSize(const wire::Payload& message, size_t bytes);
   void countDropped(const ConnectionId& from, const std::string& why);

@@ -116,7 +116,8 @@ int main(int argc, char** argv) {
     ao.resources = resources;
     // Ports must not overlap between agents on one host: each gets its own
     // thousand, unless --resources names the ports itself.
-    if (resources.find("ports") == std::string::npos) {
+    auto parsed = tutti::Resources::parse(resources);
+    if (parsed.ok() && parsed->ports().empty()) {
       ao.resources += ";ports:[" + std::to_string(31000 + i * 1000) + "-" +
                       std::to_string(31000 + i * 1000 + 999) + "]";
     }

@@ -29,10 +29,22 @@ Status validateQuotaResources(const Resources& r, const char* what) {
   }
   return Status::OK();
 }
+bool validWeight(double w) { return std::isfinite(w) && w >= 1e-6 && w <= 1e6; }
 }  // namespace
 
-void RoleManager::restore(const std::map<std::string, double>& weights,
+void RoleManager::restore(const std::map<std::string, double>& stored,
                           const std::map<std::string, Quota>& quotas) {
+  // A weight an older master stored may be out of today's bounds: it is
+  // left out (weight 1), said once, rather than handed to the sorters.
+  std::map<std::string, double> weights;
+  for (const auto& [role, w] : stored) {
+    if (validWeight(w)) {
+      weights[role] = w;
+    } else {
+      LOG(WARNING) << "Ignoring the stored weight " << w << " of role '" << role
+                   << "': weights are from 0.000001 to 1000000";
+    }
+  }
   weights_ = weights;
   quotas_ = quotas;
   if (!weights.empty()) master_.allocator().updateWeights(weights);
@@ -46,7 +58,7 @@ Status RoleManager::updateWeights(const std::map<std::string, double>& weights,
     if (!s.ok()) return s;
     // Bounded so that shares divided by weights stay finite and ordered
     // (1e-320 made them infinite; NaN would break the sorters' order).
-    if (!std::isfinite(w) || w < 1e-6 || w > 1e6) {
+    if (!validWeight(w)) {
       return Status::InvalidArgument("Weight of role '" + role +
                                      "' must be a number from 0.000001 to 1000000");
     }

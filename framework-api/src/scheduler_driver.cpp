@@ -8,6 +8,7 @@
 #include <random>
 #include <set>
 
+#include "common/codec/envelope_codec.hpp"
 #include "common/loop.hpp"
 #include "common/master_detector.hpp"
 #include "common/metrics.hpp"
@@ -73,6 +74,9 @@ class TuttiSchedulerDriver::Impl {
     detector_ = std::move(detector).value();
     TransportOptions t;
     t.metricPrefix = "scheduler";
+    // A master reads messages up to its --max_message_bytes, 16 MiB unless
+    // raised: a larger call is refused here (see refuseAccept).
+    t.maxSendBytes = codec::DecodeLimits{}.maxBytes;
     transport_ = std::make_unique<ZmqDealerTransport>(loop_.loop(), metrics_, t);
     transport_->setHandler(
         [this](const ConnectionId&, wire::Payload&& m) { onMessage(std::move(m)); });

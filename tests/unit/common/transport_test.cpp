@@ -185,7 +185,9 @@ TEST_F(TransportTest, MessagesGoBothWays) {
 // although no new signal announces them; and replies sent from a posted
 // closure (outside the read handler) do not hide the client's next messages.
 TEST_F(TransportTest, AMessageOverTheLimitIsNotSentAndSaysSo) {
-  ASSERT_NO_FATAL_FAILURE(startPair());
+  TransportOptions client = optionsWithPrefix("agent");
+  client.maxSendBytes = 16u << 20;
+  ASSERT_NO_FATAL_FAILURE(startPair(optionsWithPrefix("master"), client));
   ASSERT_NO_FATAL_FAILURE(clientSendUntilReceived(w::PingMessage{AgentID("a"), false}, 1));
   const w::Payload huge = w::ErrorEvent{std::string((16u << 20) + 1, 'x')};
   for (bool soon : {false, true}) {

@@ -244,7 +244,11 @@ TEST_F(MasterTest, AFrameworkTornDownWhileItsAgentWasAwayIsShutDownWhenItReturns
   EXPECT_TRUE(transport_.take<wire::ShutdownFrameworkMessage>("agent1").empty());
   FrameworkID other = subscribe("fw2", frameworkInfo("other"));
 
-  transport_.inject("agent1b", reregistration(agent, fw, "t1"));
+  wire::ReregisterAgentMessage m = reregistration(agent, fw, "t1");
+  FrameworkInfo known = frameworkInfo("aware", true);
+  known.id = fw;
+  m.frameworks.push_back(known);  // as a real agent sends it
+  transport_.inject("agent1b", m);
   settle();
   ASSERT_EQ(transport_.take<wire::AgentReregisteredMessage>("agent1b").size(), 1u);
   auto shutdowns = transport_.take<wire::ShutdownFrameworkMessage>("agent1b");
