@@ -6,6 +6,7 @@
 #include <ctime>
 #include <iostream>
 
+#include "common/process.hpp"
 #include "agent/agent_daemon.hpp"
 #include "agent/containerizer/isolator.hpp"
 #include "common/bytes.hpp"
@@ -214,19 +215,14 @@ int main(int argc, char** argv) {
     return 1;
   }
   // Wait for a signal, or for the master to refuse us.
-  while (true) {
-    timespec timeout{0, 200 * 1000 * 1000};
-    int sig = sigtimedwait(&set, nullptr, &timeout);
-    if (sig > 0) {
-      LOG(INFO) << "Received signal " << sig << "; shutting down executors and exiting";
-      break;
-    }
-    if (auto fatal = daemon.fatalError()) {
-      LOG(ERROR) << "Exiting: " << *fatal;
-      daemon.stop();
-      return 1;
-    }
+  std::string fatal;
+  int sig = tutti::waitForSignalOrFatal(set, [&daemon] { return daemon.fatalError(); }, &fatal);
+  if (sig == 0) {
+    LOG(ERROR) << "Exiting: " << fatal;
+    daemon.stop();
+    return 1;
   }
+  LOG(INFO) << "Received signal " << sig << "; shutting down executors and exiting";
   daemon.stop();
   return 0;
 }

@@ -373,4 +373,18 @@ void ProcessWatcher::onReadable(pid_t pid) {
   fn(pid, status);
 }
 
+int waitForSignalOrFatal(const sigset_t& set,
+                         const std::function<std::optional<std::string>()>& fatal,
+                         std::string* why) {
+  while (true) {
+    timespec timeout{0, 100 * 1000 * 1000};
+    int sig = sigtimedwait(&set, nullptr, &timeout);
+    if (sig > 0) return sig;
+    if (auto reason = fatal()) {
+      *why = std::move(*reason);
+      return 0;
+    }
+  }
+}
+
 }  // namespace tutti

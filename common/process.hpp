@@ -13,6 +13,7 @@
 // executors re-attached after a restart).
 #pragma once
 
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 
@@ -113,5 +114,12 @@ class ProcessWatcher {
   Loop& loop_;
   std::unordered_map<pid_t, Entry> watched_;
 };
+
+// A daemon's main thread: waits for a signal of `set` (blocked in every
+// thread) and calls `fatal` every 100 ms meanwhile. Returns the signal, or
+// 0 once `fatal` gives a reason the process cannot go on (put in `*why`).
+int waitForSignalOrFatal(const sigset_t& set,
+                         const std::function<std::optional<std::string>()>& fatal,
+                         std::string* why);
 
 }  // namespace tutti

@@ -17,6 +17,7 @@
 #include <iostream>
 #include <memory>
 
+#include "common/process.hpp"
 #include "agent/agent_daemon.hpp"
 #include "agent/resources_detect.hpp"
 #include "common/duration.hpp"
@@ -140,27 +141,24 @@ int main(int argc, char** argv) {
 
   // Until a signal, or until a part cannot go on (an agent whose work dir
   // holds another agent's checkpoint, say): then all stop, exit 1.
-  int rc = 0;
-  while (true) {
-    timespec timeout{0, 200 * 1000 * 1000};
-    int sig = sigtimedwait(&set, nullptr, &timeout);
-    if (sig > 0) {
-      LOG(INFO) << "Received signal " << sig << "; stopping agents (and their tasks) and the master";
-      break;
-    }
-    std::optional<std::string> fatal = master.fatalError();
-    if (fatal) fatal = "the master: " + *fatal;
-    for (size_t i = 0; i < agents.size() && !fatal; ++i) {
-      if (auto f = agents[i]->fatalError()) fatal = "agent " + std::to_string(i) + ": " + *f;
-    }
-    if (fatal) {
-      LOG(ERROR) << "Exiting: " << *fatal;
-      std::cerr << "tutti-local: " << *fatal << std::endl;
-      rc = 1;
-      break;
-    }
+  std::string fatal;
+  int sig = tutti::waitForSignalOrFatal(
+      set,
+      [&]() -> std::optional<std::string> {
+        if (auto f = master.fatalError()) return "the master: " + *f;
+        for (size_t i = 0; i < agents.size(); ++i) {
+          if (auto f = agents[i]->fatalError()) return "agent " + std::to_string(i) + ": " + *f;
+        }
+        return std::nullopt;
+      },
+      &fatal);
+  if (sig == 0) {
+    LOG(ERROR) << "Exiting: " << fatal;
+    std::cerr << "tutti-local: " << fatal << std::endl;
+  } else {
+    LOG(INFO) << "Received signal " << sig << "; stopping agents (and their tasks) and the master";
   }
   for (auto& a : agents) a->stop(/*killExecutors=*/true);
   master.stop();
-  return rc;
+  return sig == 0 ? 1 : 0;
 }

@@ -10,6 +10,7 @@
 #include <iostream>
 #include <thread>
 
+#include "common/process.hpp"
 #include "common/codec/envelope_codec.hpp"
 #include "common/duration.hpp"
 #include "common/flags.hpp"
@@ -209,21 +210,16 @@ int main(int argc, char** argv) {
             << ", messages " << daemon.messageAddress();
 
   if (!options.zk.empty()) LOG(INFO) << "Contending for leadership in " << options.zk;
-  while (true) {
-    timespec timeout{0, 100 * 1000 * 1000};
-    int sig = sigtimedwait(&set, nullptr, &timeout);
-    if (sig > 0) {
-      LOG(INFO) << "Received signal " << sig << "; shutting down";
-      break;
-    }
-    if (auto fatal = daemon.fatalError()) {
-      // As Mesos's masters do: exit so that the supervisor restarts us as a
-      // fresh contender.
-      LOG(ERROR) << "Exiting: " << *fatal;
-      daemon.stop();
-      return 1;
-    }
+  std::string fatal;
+  int sig = tutti::waitForSignalOrFatal(set, [&daemon] { return daemon.fatalError(); }, &fatal);
+  if (sig == 0) {
+    // As Mesos's masters do: exit so that the supervisor restarts us as a
+    // fresh contender.
+    LOG(ERROR) << "Exiting: " << fatal;
+    daemon.stop();
+    return 1;
   }
+  LOG(INFO) << "Received signal " << sig << "; shutting down";
   daemon.stop();
   return 0;
 }

@@ -372,13 +372,21 @@ TEST_F(AgentTest, KillOfAQueuedTaskBeforeTheExecutorStartedKillsItWithoutLaunchi
   ASSERT_EQ(agent_->completedFrameworks().size(), 1u);
 }
 
+namespace {
+// A default executor (LAUNCH_GROUP's) of framework kFw.
+ExecutorInfo defaultExecutor(const std::string& id) {
+  ExecutorInfo e;
+  e.executorId = ExecutorID(id);
+  e.frameworkId = kFw;
+  e.type = ExecutorInfo::Type::DEFAULT;
+  e.resources = res("cpus:0.1;mem:32");
+  return e;
+}
+}  // namespace
+
 TEST_F(AgentTest, QueuedGroupsGoOutWholeAndAKillTakesItsWholeGroup) {
   registerAgent();
-  ExecutorInfo pod;
-  pod.executorId = ExecutorID("pod");
-  pod.frameworkId = kFw;
-  pod.type = ExecutorInfo::Type::DEFAULT;
-  pod.resources = res("cpus:0.1;mem:32");
+  ExecutorInfo pod = defaultExecutor("pod");
   master_.inject("", wire::RunTaskGroupMessage{frameworkInfo(), pod,
                                                {commandTask("a"), commandTask("b")}, kAgent});
   master_.inject("", wire::RunTaskGroupMessage{frameworkInfo(), pod,
@@ -430,11 +438,7 @@ TEST_F(AgentTest, QueuedGroupsGoOutWholeAndAKillTakesItsWholeGroup) {
 
 TEST_F(AgentTest, AQueuedGroupIsStillOneGroupAfterTheAgentRestarts) {
   registerAgent();
-  ExecutorInfo pod;
-  pod.executorId = ExecutorID("pod");
-  pod.frameworkId = kFw;
-  pod.type = ExecutorInfo::Type::DEFAULT;
-  pod.resources = res("cpus:0.1;mem:32");
+  ExecutorInfo pod = defaultExecutor("pod");
   FrameworkInfo fw = frameworkInfo();
   fw.checkpoint = true;
   master_.inject("", wire::RunTaskGroupMessage{fw, pod, {commandTask("a"), commandTask("b")},

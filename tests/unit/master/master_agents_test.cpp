@@ -157,6 +157,30 @@ TEST_F(MasterTest, AgentAnsweringPingsStaysRegistered) {
   EXPECT_EQ(oneUpdate("fw1").state, TaskState::TASK_LOST);
 }
 
+namespace {
+// host1's re-registration (cpus:4;mem:4096) reporting each (framework,
+// task) running as cpus:1;mem:128 under an executor of the task's id.
+wire::ReregisterAgentMessage reregistration(
+    const AgentID& agent, const std::vector<std::pair<FrameworkID, const char*>>& tasks) {
+  wire::ReregisterAgentMessage m;
+  m.agentInfo.hostname = "host1";
+  m.agentInfo.port = 5051;
+  m.agentInfo.id = agent;
+  m.agentInfo.resources = res("cpus:4;mem:4096");
+  for (const auto& [fw, id] : tasks) {
+    Task t;
+    t.taskId = TaskID(id);
+    t.frameworkId = fw;
+    t.agentId = agent;
+    t.executorId = ExecutorID(id);
+    t.state = TaskState::TASK_RUNNING;
+    t.resources = res("cpus:1;mem:128").allocate("*");
+    m.tasks.push_back(t);
+  }
+  return m;
+}
+}  // namespace
+
 TEST_F(MasterTest, UnreachableAgentThatComesBackKeepsPartitionAwareTasks) {
   AgentID agent = registerAgent("agent1", "host1");
   FrameworkID fw1 = subscribe("fw1", frameworkInfo("plain"));
@@ -170,22 +194,7 @@ TEST_F(MasterTest, UnreachableAgentThatComesBackKeepsPartitionAwareTasks) {
   transport_.clear();
 
   // The agent reconnects with both tasks still running.
-  wire::ReregisterAgentMessage m;
-  m.agentInfo.hostname = "host1";
-  m.agentInfo.port = 5051;
-  m.agentInfo.id = agent;
-  m.agentInfo.resources = res("cpus:4;mem:4096");
-  for (const auto& [fw, id] : {std::pair{fw1, "t1"}, std::pair{fw2, "t2"}}) {
-    Task t;
-    t.taskId = TaskID(id);
-    t.frameworkId = fw;
-    t.agentId = agent;
-    t.executorId = ExecutorID(id);
-    t.state = TaskState::TASK_RUNNING;
-    t.resources = res("cpus:1;mem:128").allocate("*");
-    m.tasks.push_back(t);
-  }
-  transport_.inject("agent1b", m);
+  transport_.inject("agent1b", reregistration(agent, {{fw1, "t1"}, {fw2, "t2"}}));
   settle();
   auto reregistered = transport_.take<wire::AgentReregisteredMessage>("agent1b");
   ASSERT_EQ(reregistered.size(), 1u);
@@ -210,26 +219,6 @@ TEST_F(MasterTest, UnreachableAgentThatComesBackKeepsPartitionAwareTasks) {
   EXPECT_EQ(offered, res("cpus:3;mem:3968").allocate("*"));
 }
 
-namespace {
-wire::ReregisterAgentMessage reregistration(const AgentID& agent, const FrameworkID& fw,
-                                            const char* taskId) {
-  wire::ReregisterAgentMessage m;
-  m.agentInfo.hostname = "host1";
-  m.agentInfo.port = 5051;
-  m.agentInfo.id = agent;
-  m.agentInfo.resources = res("cpus:4;mem:4096");
-  Task t;
-  t.taskId = TaskID(taskId);
-  t.frameworkId = fw;
-  t.agentId = agent;
-  t.executorId = ExecutorID(taskId);
-  t.state = TaskState::TASK_RUNNING;
-  t.resources = res("cpus:1;mem:128").allocate("*");
-  m.tasks.push_back(t);
-  return m;
-}
-}  // namespace
-
 TEST_F(MasterTest, AFrameworkTornDownWhileItsAgentWasAwayIsShutDownWhenItReturns) {
   AgentID agent = registerAgent("agent1", "host1");
   FrameworkID fw = subscribe("fw1", frameworkInfo("aware", true));
@@ -244,7 +233,7 @@ TEST_F(MasterTest, AFrameworkTornDownWhileItsAgentWasAwayIsShutDownWhenItReturns
   EXPECT_TRUE(transport_.take<wire::ShutdownFrameworkMessage>("agent1").empty());
   FrameworkID other = subscribe("fw2", frameworkInfo("other"));
 
-  wire::ReregisterAgentMessage m = reregistration(agent, fw, "t1");
+  wire::ReregisterAgentMessage m = reregistration(agent, {{fw, "t1"}});
   FrameworkInfo known = frameworkInfo("aware", true);
   known.id = fw;
   m.frameworks.push_back(known);  // as a real agent sends it
@@ -272,13 +261,13 @@ TEST_F(MasterTest, AReconnectingAgentStillRunningATornDownFrameworkIsToldAgain) 
 
   // Say that message was lost with the connection: the agent reconnects
   // still running t1.
-  transport_.inject("agent1", reregistration(agent, fw, "t1"));
+  transport_.inject("agent1", reregistration(agent, {{fw, "t1"}}));
   settle();
   auto shutdowns = transport_.take<wire::ShutdownFrameworkMessage>("agent1");
   ASSERT_EQ(shutdowns.size(), 1u);
   EXPECT_EQ(shutdowns[0].frameworkId, fw);
   // A task that already ended is no reason.
-  auto ended = reregistration(agent, fw, "t1");
+  auto ended = reregistration(agent, {{fw, "t1"}});
   ended.tasks[0].state = TaskState::TASK_KILLED;
   transport_.inject("agent1", ended);
   settle();
