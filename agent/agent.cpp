@@ -520,6 +520,10 @@ void Agent::handle(const wire::CheckpointResourcesMessage& m) {
   // Dynamic reservations made at the master; kept in memory for now
   // (checkpointed to disk with agent recovery) and reported on re-registration.
   LOG(INFO) << "Resources are now " << m.resources;
+  // New persistent volumes get their directories, destroyed ones lose them
+  // (the master destroys only volumes no task uses).
+  Status volumes = syncVolumes(volumesRoot(options_.workDir), info_.resources, m.resources);
+  if (!volumes.ok()) LOG(ERROR) << "Persistent volumes: " << volumes.message();
   info_.resources = m.resources;
   checkpointAgent();
 }

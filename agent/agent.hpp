@@ -38,6 +38,7 @@
 #include "agent/fetcher/fetcher_cache.hpp"
 #include "agent/gc/garbage_collector.hpp"
 #include "agent/options.hpp"
+#include "agent/volumes.hpp"
 #include "agent/status_updates/status_update_manager.hpp"
 #include "common/loop.hpp"
 #include "common/metrics.hpp"
@@ -72,6 +73,9 @@ struct ExecutorRecord {
   // executor's tasks must all run as this one.
   std::optional<uid_t> taskUid;
   bool image = false;  // its task runs in an image: a bundle to remove at the end
+  // In an image: the persistent volumes mounted when its container was made
+  // (a later task can use only these).
+  std::vector<VolumeLink> mountedVolumes;
   // Its image is being pulled or its URIs fetched: nothing started yet.
   bool preparing = false;
   std::vector<CommandURI> uris;  // fetched into the sandbox before it starts
@@ -221,6 +225,16 @@ class Agent {
   void sendLaunchGroup(ExecutorRecord& ex, const std::vector<TaskInfo>& tasks);
   // Tasks now known to be launched on `ex` (before they are sent).
   void recordLaunch(ExecutorRecord& ex, const TaskInfo& task);
+  // Gives the task its persistent volumes before it goes to the executor:
+  // a link in the executor's sandbox (process tasks of the command or a
+  // custom executor; the default executor links its tasks' own sandboxes),
+  // the volume's directory given to the task's user. Tasks in an image can
+  // use only the volumes mounted with their container. An error fails the
+  // task (agent/agent_volumes.cpp).
+  Status prepareVolumes(ExecutorRecord& ex, const TaskInfo& task);
+  // A task that cannot go to its executor: TASK_FAILED with `why`; a command
+  // executor left with no task is shut down.
+  void failLaunch(ExecutorRecord& ex, const TaskInfo& task, const std::string& why);
   // What waited for the executor: groups as groups, then single tasks.
   void sendQueued(ExecutorRecord& ex);
   void addCompleted(ExecutorRecord& ex, const Task& task);

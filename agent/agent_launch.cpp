@@ -260,7 +260,10 @@ ExecutorRecord* Agent::launchExecutor(FrameworkEntry& fw, const TaskInfo& task,
       "TUTTI_EXECUTOR_HEARTBEAT_INTERVAL=" + formatDuration(options_.executorHeartbeatInterval),
       "GLOG_logtostderr=1",
   };
-  if (defaultExecutor) spec.env.push_back("TUTTI_EXECUTOR_TYPE=default");
+  if (defaultExecutor) {
+    spec.env.push_back("TUTTI_EXECUTOR_TYPE=default");
+    spec.env.push_back("TUTTI_VOLUMES_ROOT=" + volumesRoot(options_.workDir));
+  }
   for (const char* pass : {"LANG", "LC_ALL", "TZ", "USER", "LOGNAME"}) {
     if (const char* v = std::getenv(pass)) spec.env.push_back(std::string(pass) + "=" + v);
   }
@@ -315,7 +318,8 @@ ExecutorRecord* Agent::launchExecutor(FrameworkEntry& fw, const TaskInfo& task,
     return ex;
   }
   // The executor starts once the image is there and its bundle can be built.
-  oci_->prepare(c, task, ex->directory, info_.hostname,
+  ex->mountedVolumes = volumeLinks(volumesRoot(options_.workDir), task.resources);
+  oci_->prepare(c, task, ex->directory, info_.hostname, ex->mountedVolumes,
                 [this, alive = alive_, f, e, c, spec = std::move(spec),
                  resources = task.resources](Result<oci::OciContainerizer::Prepared> p) mutable {
                   if (!*alive) return;
@@ -486,11 +490,27 @@ void Agent::recordLaunch(ExecutorRecord& ex, const TaskInfo& task) {
 }
 
 void Agent::sendLaunch(ExecutorRecord& ex, const TaskInfo& task) {
+  Status volumes = prepareVolumes(ex, task);
+  if (!volumes.ok()) {
+    failLaunch(ex, task, volumes.message());
+    return;
+  }
   recordLaunch(ex, task);
   (void)executors_.send(ex.conn, wire::LaunchEvent{task});
 }
 
 void Agent::sendLaunchGroup(ExecutorRecord& ex, const std::vector<TaskInfo>& tasks) {
+  // All or nothing, as the group would end together anyway.
+  for (const auto& t : tasks) {
+    Status volumes = prepareVolumes(ex, t);
+    if (volumes.ok()) continue;
+    for (const auto& other : tasks) {
+      failLaunch(ex, other, other.taskId == t.taskId
+                                ? volumes.message()
+                                : "Task " + t.taskId.value + " of its group: " + volumes.message());
+    }
+    return;
+  }
   for (const auto& t : tasks) recordLaunch(ex, t);
   (void)executors_.send(ex.conn, wire::LaunchGroupEvent{tasks});
 }

@@ -64,6 +64,9 @@ Status Agent::recover() {
   }
   info_.id = a.info.id;
   info_.resources = a.info.resources;  // with dynamic reservations
+  // Volumes made while the directory could not be (or since removed by hand).
+  Status volumes = syncVolumes(volumesRoot(options_.workDir), Resources(), info_.resources);
+  if (!volumes.ok()) LOG(ERROR) << "Persistent volumes: " << volumes.message();
   statusUpdates_->setAgentId(*info_.id);
   LOG(INFO) << "Recovering agent " << *info_.id << " with " << executors.executors.size()
             << " checkpointed executors";

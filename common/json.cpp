@@ -76,6 +76,12 @@ Json resourcesFull(const Resources& r) {
       j["reservations"] = res;
     }
     if (x.allocationRole) j["allocation_info"] = {{"role", *x.allocationRole}};
+    if (x.disk) {
+      Json persistence = {{"id", x.disk->persistenceId}};
+      if (!x.disk->principal.empty()) persistence["principal"] = x.disk->principal;
+      j["disk"] = {{"persistence", persistence},
+                   {"volume", {{"mode", "RW"}, {"container_path", x.disk->containerPath}}}};
+    }
     out.push_back(j);
   }
   return out;
@@ -148,6 +154,47 @@ Json frameworkCapabilities(const FrameworkInfo& f) {
 }
 
 namespace {
+// Mesos's DiskInfo of a persistent volume: {"persistence": {"id",
+// "principal"}, "volume": {"mode": "RW", "container_path"}}.
+Result<DiskInfo> parseDiskInfo(const Json& d) {
+  auto text = [](const Json& o, const char* key) -> std::optional<std::string> {
+    if (!o.is_object() || !o.contains(key) || !o[key].is_string()) return std::nullopt;
+    return o[key].get<std::string>();
+  };
+  if (!d.is_object()) return Status::InvalidArgument("'disk' must be an object");
+  if (!d.contains("persistence")) {
+    return Status::InvalidArgument("'disk' without 'persistence': only persistent volumes are "
+                                   "supported");
+  }
+  const Json& p = d["persistence"];
+  auto id = text(p, "id");
+  if (!id) return Status::InvalidArgument("'disk.persistence.id' must be a string");
+  DiskInfo out;
+  out.persistenceId = *id;
+  if (p.contains("principal")) {
+    auto principal = text(p, "principal");
+    if (!principal) return Status::InvalidArgument("'disk.persistence.principal' must be a string");
+    out.principal = *principal;
+  }
+  if (!d.contains("volume") || !d["volume"].is_object()) {
+    return Status::InvalidArgument("'disk.volume' must be an object with a 'container_path'");
+  }
+  const Json& v = d["volume"];
+  auto path = text(v, "container_path");
+  if (!path) return Status::InvalidArgument("'disk.volume.container_path' must be a string");
+  out.containerPath = *path;
+  if (v.contains("mode")) {
+    auto mode = text(v, "mode");
+    if (!mode || (*mode != "RW" && *mode != "RO")) {
+      return Status::InvalidArgument("'disk.volume.mode' must be \"RW\"");
+    }
+    if (*mode == "RO") {
+      return Status::InvalidArgument("read-only persistent volumes are not supported");
+    }
+  }
+  return out;
+}
+
 Result<Resource> parseResourceEntry(const Json& e, size_t index) {
   auto fail = [&](const std::string& why) {
     return Status::InvalidArgument("resource #" + std::to_string(index) + ": " + why);
@@ -224,6 +271,11 @@ Result<Resource> parseResourceEntry(const Json& e, size_t index) {
   } else if (e.contains("role") && e["role"].is_string() && e["role"].get<std::string>() != "*") {
     // Mesos's pre-1.4 form: a role without reservations means a static one.
     r.reservations.push_back({ReservationInfo::Type::STATIC, e["role"].get<std::string>(), "", {}});
+  }
+  if (e.contains("disk")) {
+    auto d = parseDiskInfo(e["disk"]);
+    if (!d.ok()) return fail(d.error());
+    r.disk = std::move(d).value();
   }
   return r;
 }

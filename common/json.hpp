@@ -15,7 +15,9 @@ using Json = nlohmann::json;
 // and sets in their text form.
 Json resources(const Resources& r);
 // Mesos's full form: [{"name","type","scalar":{"value"}|"ranges":{"range":[]}
-// |"set":{"item":[]},"role","reservations":[...],"allocation_info":{"role"}}].
+// |"set":{"item":[]},"role","reservations":[...],"allocation_info":{"role"},
+// "disk":{"persistence":{"id","principal"},"volume":{"mode","container_path"}}}]
+// (disk: persistent volumes only).
 Json resourcesFull(const Resources& r);
 Json labels(const Labels& l);
 // {"rack": "r1", "cores": 4}: values that parse as numbers are numbers.
@@ -31,7 +33,7 @@ Json frameworkCapabilities(const FrameworkInfo& f);
 // ("cpus:2;mem:512") or Mesos's JSON form, an array of
 // {"name","type":"SCALAR"|"RANGES"|"SET","scalar":{"value"},"ranges":{"range":
 // [{"begin","end"}]},"set":{"item":[]},"role","reservations":[{"type","role",
-// "principal"}]}, or an object {"cpus": 2, "mem": 512} of scalars. Never
+// "principal"}],"disk":{...}}, or an object {"cpus": 2, "mem": 512} of scalars. Never
 // throws; errors say which entry is wrong.
 Result<Resources> parseResources(const Json& j);
 

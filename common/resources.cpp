@@ -12,6 +12,7 @@
 //   group       := '(' role ')'                 static reservation ('*': none)
 //                | '(' 'allocated:' role ')'
 //                | '(' 'reservations:' '[' [resv (',' resv)*] ']' ')'
+//                | '(' 'volume:' id ',' path [',' principal] ')'   persistent volume
 //   resv        := '(' ('STATIC'|'DYNAMIC') ',' role [',' principal] ')'
 //   value       := scalar | '[' [begin '-' end (',' begin '-' end)*] ']'
 //                | '{' [item (',' item)*] '}'
@@ -121,12 +122,22 @@ int compareReservations(const std::vector<ReservationInfo>& a,
 }
 
 // Total order on kinds: name, type, reservations, allocation role (absent
-// first). Two resources compare equal exactly when sameKind() holds.
+// first), volume (absent first). Two resources compare equal exactly when
+// sameKind() holds.
+int compareDisk(const std::optional<DiskInfo>& a, const std::optional<DiskInfo>& b) {
+  if (a.has_value() != b.has_value()) return a.has_value() ? 1 : -1;
+  if (!a) return 0;
+  if (int c = compare3(a->persistenceId, b->persistenceId)) return c;
+  if (int c = compare3(a->containerPath, b->containerPath)) return c;
+  return compare3(a->principal, b->principal);
+}
+
 bool kindLess(const Resource& a, const Resource& b) {
   if (int c = compare3(a.name, b.name)) return c < 0;
   if (int c = compare3(static_cast<int>(a.type), static_cast<int>(b.type))) return c < 0;
   if (int c = compareReservations(a.reservations, b.reservations)) return c < 0;
-  return a.allocationRole < b.allocationRole;
+  if (a.allocationRole != b.allocationRole) return a.allocationRole < b.allocationRole;
+  return compareDisk(a.disk, b.disk) < 0;
 }
 
 // ---- Range arithmetic (inputs canonical) -----------------------------------
@@ -207,6 +218,11 @@ std::string formatResource(const Resource& r) {
       }
       out += "])";
     }
+  }
+  if (r.disk) {
+    out += "(volume: " + r.disk->persistenceId + "," + r.disk->containerPath;
+    if (!r.disk->principal.empty()) out += "," + r.disk->principal;
+    out += ")";
   }
   out += ":";
   switch (r.type) {
@@ -355,6 +371,20 @@ Status validateResourceDetail(const Resource& resource) {
                                        " does not refine " + quote(below));
       }
     }
+  }
+  if (resource.disk) {
+    if (resource.name != "disk" || resource.type != Resource::Type::SCALAR) {
+      return Status::InvalidArgument("only 'disk' scalars can be persistent volumes");
+    }
+    if (resource.reservations.empty()) {
+      return Status::InvalidArgument("a persistent volume must be reserved for a role");
+    }
+    s = validatePersistenceId(resource.disk->persistenceId);
+    if (!s.ok()) return s;
+    s = validateContainerPath(resource.disk->containerPath);
+    if (!s.ok()) return s;
+    s = validatePrincipal(resource.disk->principal);
+    if (!s.ok()) return s;
   }
   if (resource.allocationRole) {
     // "*" is a valid allocation role: frameworks in the default role get
@@ -532,6 +562,26 @@ Result<std::vector<ReservationInfo>> parseReservationList(std::string_view text)
   return out;
 }
 
+// `ID,PATH[,PRINCIPAL]` of a `(volume: ...)` group (validated later with
+// the whole resource).
+Result<DiskInfo> parseVolume(std::string_view text) {
+  std::vector<std::string_view> parts;
+  while (true) {
+    size_t comma = text.find(',');
+    parts.push_back(trim(text.substr(0, comma)));
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  if (parts.size() < 2 || parts.size() > 3) {
+    return Status::InvalidArgument("a volume is '(volume: ID,PATH[,PRINCIPAL])'");
+  }
+  DiskInfo d;
+  d.persistenceId = std::string(parts[0]);
+  d.containerPath = std::string(parts[1]);
+  if (parts.size() == 3) d.principal = std::string(parts[2]);
+  return d;
+}
+
 // Parses one non-empty, trimmed entry; the caller adds the entry text to
 // error messages.
 Status parseEntry(std::string_view entry, std::string_view defaultRole, Resource* r) {
@@ -546,12 +596,24 @@ Status parseEntry(std::string_view entry, std::string_view defaultRole, Resource
   bool sawRole = false;
   bool sawAllocated = false;
   bool sawReservations = false;
+  bool sawVolume = false;
   while (pos < entry.size() && entry[pos] == '(') {
     size_t close = matchingParen(entry, pos);
     if (close == std::string_view::npos) {
       return Status::InvalidArgument("missing ')' after " + quote(entry.substr(0, pos + 1)));
     }
     std::string_view group = trim(entry.substr(pos + 1, close - pos - 1));
+    if (startsWith(group, "volume:")) {
+      // Not a role-like group: the default role still applies.
+      if (sawVolume) return Status::InvalidArgument("more than one volume");
+      sawVolume = true;
+      auto volume = parseVolume(group.substr(7));
+      if (!volume.ok()) return volume.status();
+      r->disk = std::move(volume).value();
+      pos = close + 1;
+      while (pos < entry.size() && isSpace(entry[pos])) ++pos;
+      continue;
+    }
     sawGroup = true;
     if (startsWith(group, "allocated:")) {
       if (sawAllocated) return Status::InvalidArgument("more than one allocation role");
@@ -625,6 +687,46 @@ Status validateRoleName(std::string_view role) {
     if (component == "." || component == "..") return bad("has a '.' or '..' component");
     if (component == "*") return bad("has a '*' component");
     if (component.front() == '-') return bad("a component starts with '-'");
+    if (slash == std::string_view::npos) break;
+    rest.remove_prefix(slash + 1);
+  }
+  return Status::OK();
+}
+
+Status validatePersistenceId(std::string_view id) {
+  auto bad = [&](const std::string& why) {
+    return Status::InvalidArgument("invalid persistence id " + quote(id) + ": " + why);
+  };
+  if (id.empty()) return bad("it is empty");
+  if (id.size() > 255) return bad("it is longer than 255 characters");
+  if (id == "." || id == "..") return bad("it names a directory's self or parent");
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-';
+    if (!ok) return bad("only A-Z, a-z, 0-9, '.', '_' and '-' are allowed");
+  }
+  return Status::OK();
+}
+
+Status validateContainerPath(std::string_view path) {
+  auto bad = [&](const std::string& why) {
+    return Status::InvalidArgument("invalid volume container path " + quote(path) + ": " + why);
+  };
+  if (path.empty()) return bad("it is empty");
+  if (path.size() > 4096) return bad("it is longer than 4096 bytes");
+  if (path.front() == '/') return bad("it must be relative to the sandbox");
+  for (char c : path) {
+    if (isControlOrSpace(c)) return bad("it contains whitespace or a control character");
+    if (kNameSpecials.find(c) != std::string_view::npos) {
+      return bad("it contains '" + std::string(1, c) + "'");
+    }
+  }
+  std::string_view rest = path;
+  while (true) {
+    size_t slash = rest.find('/');
+    std::string_view component = rest.substr(0, slash);
+    if (component.empty()) return bad("it has an empty component");
+    if (component == "." || component == "..") return bad("it has a '.' or '..' component");
     if (slash == std::string_view::npos) break;
     rest.remove_prefix(slash + 1);
   }
@@ -724,6 +826,19 @@ std::string formatRanges(const std::vector<Range>& ranges) {
 
 std::ostream& operator<<(std::ostream& os, const Resources& r) { return os << r.toString(); }
 
+Resource persistentVolume(double mb, std::vector<ReservationInfo> reservations,
+                          std::string persistenceId, std::string containerPath,
+                          std::string principal) {
+  Resource r;
+  r.name = "disk";
+  r.type = Resource::Type::SCALAR;
+  r.scalarMillis = static_cast<int64_t>(mb * 1000.0 + 0.5);
+  r.reservations = std::move(reservations);
+  r.disk = DiskInfo{std::move(persistenceId), std::move(principal), std::move(containerPath)};
+  return r;
+}
+
+
 // ---- Resource ---------------------------------------------------------------
 
 const std::string& Resource::reservationRole() const {
@@ -745,7 +860,7 @@ bool Resource::isEmpty() const {
 
 bool Resource::sameKind(const Resource& other) const {
   return name == other.name && type == other.type && reservations == other.reservations &&
-         allocationRole == other.allocationRole;
+         allocationRole == other.allocationRole && disk == other.disk;
 }
 
 // ---- Resources --------------------------------------------------------------
@@ -971,8 +1086,10 @@ std::optional<Resources> Resources::find(const Resources& wanted) const {
     std::vector<const Resource*> candidates;
     for (int pass = 0; pass < 2; ++pass) {
       for (const Resource& have : left) {
+        // A volume is found only when asked for (and then only itself).
         if (have.name != want.name || have.type != want.type ||
-            have.allocationRole != want.allocationRole || have.isReserved() != (pass == 0)) {
+            have.allocationRole != want.allocationRole || have.disk != want.disk ||
+            have.isReserved() != (pass == 0)) {
           continue;
         }
         candidates.push_back(&have);
@@ -1098,6 +1215,23 @@ Resources Resources::flatten() const {
   for (Resource r : list()) {
     r.reservations.clear();
     r.allocationRole.reset();
+    r.disk.reset();
+    out.addUnchecked(r);
+  }
+  return out;
+}
+
+Resources Resources::volumes() const {
+  return filter([](const Resource& r) { return r.disk.has_value(); });
+}
+
+Resources Resources::stripVolumes() const {
+  if (std::none_of(begin(), end(), [](const Resource& r) { return r.disk.has_value(); })) {
+    return *this;
+  }
+  Resources out;
+  for (Resource r : list()) {
+    r.disk.reset();
     out.addUnchecked(r);
   }
   return out;

@@ -136,6 +136,28 @@ Offer::Operation Offer::Operation::launchGroup(ExecutorInfo executor, std::vecto
   return op;
 }
 
+namespace {
+Offer::Operation resourceOperation(Offer::Operation::Type type, Resources resources) {
+  Offer::Operation op;
+  op.type = type;
+  op.resources = resources.unallocate();
+  return op;
+}
+}  // namespace
+
+Offer::Operation Offer::Operation::reserve(Resources resources) {
+  return resourceOperation(Type::RESERVE, std::move(resources));
+}
+Offer::Operation Offer::Operation::unreserve(Resources resources) {
+  return resourceOperation(Type::UNRESERVE, std::move(resources));
+}
+Offer::Operation Offer::Operation::create(Resources volumes) {
+  return resourceOperation(Type::CREATE, std::move(volumes));
+}
+Offer::Operation Offer::Operation::destroy(Resources volumes) {
+  return resourceOperation(Type::DESTROY, std::move(volumes));
+}
+
 ExecutorID executorIdOf(const TaskInfo& task) {
   if (task.executor) return task.executor->executorId;
   return ExecutorID(task.taskId.value);

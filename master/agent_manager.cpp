@@ -249,6 +249,13 @@ void AgentManager::onReregisterAgent(const ConnectionId& from,
     LOG(INFO) << "Agent " << id << " at " << existing->pid() << " re-registered (reconnect)";
     master_.tasks().reconcileAgentTasks(*existing, m.tasks, m.executors);
     send(*existing, wire::AgentReregisteredMessage{id, master_.options().agentPingTimeout});
+    // A reservation or volume change it missed while away (messages to a
+    // disconnected peer are lost): our view is the one frameworks were told.
+    if (m.agentInfo.resources != existing->total) {
+      LOG(INFO) << "Agent " << id << " reported resources " << m.agentInfo.resources
+                << "; sending it ours: " << existing->total;
+      send(*existing, wire::CheckpointResourcesMessage{id, existing->total});
+    }
     return;
   }
   if (existing && existing->state == AgentState::kAdmitting) return;  // being recorded

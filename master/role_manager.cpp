@@ -140,4 +140,39 @@ Status RoleManager::unreserve(const AgentID& agentId, const Resources& resources
   return Status::OK();
 }
 
+Status RoleManager::createVolumes(const AgentID& agentId, const Resources& volumes) {
+  AgentRecord* agent = master_.agents().findRegistered(agentId);
+  if (!agent) return Status::NotFound("No registered agent '" + agentId.value + "'");
+  auto plain = validateCreate(volumes, std::nullopt, agent->total);
+  if (!plain.ok()) return plain.status();
+  master_.offers().rescindOffersOfAgentAndRecover(agentId);
+  Resources free = agent->total - agent->usedTotal().unallocate();
+  if (!free.contains(*plain)) {
+    return Status::FailedPrecondition("Create of " + volumes.toString() + ": the agent does not "
+                                      "have " + plain->toString() + " free (" + free.toString() +
+                                      ")");
+  }
+  master_.agents().convertResources(*agent, *plain, volumes);
+  master_.metrics().counter("master/operations_create").inc();
+  master_.requestAllocation();
+  return Status::OK();
+}
+
+Status RoleManager::destroyVolumes(const AgentID& agentId, const Resources& volumes) {
+  AgentRecord* agent = master_.agents().findRegistered(agentId);
+  if (!agent) return Status::NotFound("No registered agent '" + agentId.value + "'");
+  auto plain = validateDestroy(volumes);
+  if (!plain.ok()) return plain.status();
+  master_.offers().rescindOffersOfAgentAndRecover(agentId);
+  Resources free = agent->total - agent->usedTotal().unallocate();
+  if (!free.contains(volumes)) {
+    return Status::FailedPrecondition("Destroy of " + volumes.toString() + ": no such volume is "
+                                      "free on the agent (unknown, or in use by a task)");
+  }
+  master_.agents().convertResources(*agent, volumes, *plain);
+  master_.metrics().counter("master/operations_destroy").inc();
+  master_.requestAllocation();
+  return Status::OK();
+}
+
 }  // namespace tutti::master

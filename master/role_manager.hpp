@@ -44,6 +44,11 @@ class RoleManager {
   // counts as free.
   Status reserve(const AgentID& agent, const Resources& resources);
   Status unreserve(const AgentID& agent, const Resources& resources);
+  // Operator persistent volumes (/master/create-volumes, /destroy-volumes):
+  // created out of the agent's free reserved disk, destroyed when no task
+  // uses them (FailedPrecondition otherwise), offers rescinded first.
+  Status createVolumes(const AgentID& agent, const Resources& volumes);
+  Status destroyVolumes(const AgentID& agent, const Resources& volumes);
 
  private:
   Master& master_;

@@ -328,7 +328,13 @@ void writeAgent(JsonWriter& w, const AgentView& a) {
     writeResources(w, a.total.reserved(role));
   }
   w.endObject();
-  w.key("reserved_resources_full").beginObject().endObject();
+  // Mesos's full form per role: reservations and persistent volumes.
+  w.key("reserved_resources_full").beginObject();
+  for (const auto& role : reservedRoles) {
+    w.key(role);
+    w.raw(json::dump(json::resourcesFull(a.total.reserved(role))));
+  }
+  w.endObject();
   w.key("resources");
   writeResources(w, a.total);
   w.field("state", toString(a.state));

@@ -292,11 +292,14 @@ void TaskManager::onAccept(const ConnectionId& from, const wire::AcceptCall& m) 
       launchGroup(*fw, *agent, op, ctx, available, launching);
       continue;
     }
+    if (op.type == Offer::Operation::Type::CREATE ||
+        op.type == Offer::Operation::Type::DESTROY) {
+      applyVolumes(*fw, *agent, role, op, available);
+      continue;
+    }
     if (op.type != Offer::Operation::Type::LAUNCH) {
-      // Persistent volumes (CREATE/DESTROY) are not supported: the operation
-      // is refused and its resources simply stay unused.
       LOG(WARNING) << "Framework " << fw->id << " asked for a " << toString(op.type)
-                   << " operation, which this master does not support";
+                   << " operation, which this master does not know";
       master_.metrics().counter("master/invalid_operations").inc();
       continue;
     }
@@ -423,6 +426,38 @@ void TaskManager::applyReservation(FrameworkRecord& fw, AgentRecord& agent,
   master_.allocator().updateAllocation(fw.id, agent.id, from, to);
   master_.agents().convertResources(agent, from, to);
   master_.metrics().counter(reserve ? "master/operations_reserve" : "master/operations_unreserve")
+      .inc();
+}
+
+void TaskManager::applyVolumes(FrameworkRecord& fw, AgentRecord& agent, const std::string& role,
+                               const Offer::Operation& op, Resources& available) {
+  bool create = op.type == Offer::Operation::Type::CREATE;
+  Resources from, to;
+  // As in Mesos, a framework with a principal creates volumes in its name.
+  std::optional<std::string> principal;
+  if (!fw.info.principal.empty()) principal = fw.info.principal;
+  Result<Resources> plain = create ? validateCreate(op.resources, principal, agent.total)
+                                   : validateDestroy(op.resources);
+  Status s = plain.status();
+  if (s.ok()) {
+    from = create ? plain->allocate(role) : op.resources.allocate(role);
+    to = create ? op.resources.allocate(role) : plain->allocate(role);
+    if (!available.contains(from)) {
+      s = Status::InvalidArgument(std::string(create ? "CREATE" : "DESTROY") + " of " +
+                                  op.resources.toString() + ": the offers do not hold " +
+                                  from.unallocate().toString() + " (they hold " +
+                                  available.unallocate().toString() + ")");
+    }
+  }
+  if (!s.ok()) {
+    LOG(WARNING) << "Framework " << fw.id << ": invalid operation: " << s.message();
+    master_.metrics().counter("master/invalid_operations").inc();
+    return;
+  }
+  available = available - from + to;
+  master_.allocator().updateAllocation(fw.id, agent.id, from, to);
+  master_.agents().convertResources(agent, from, to);
+  master_.metrics().counter(create ? "master/operations_create" : "master/operations_destroy")
       .inc();
 }
 

@@ -85,6 +85,11 @@ class TaskManager {
   // RESERVE / UNRESERVE inside an accept: converts part of `available`.
   void applyReservation(FrameworkRecord& fw, AgentRecord& agent, const std::string& role,
                         const Offer::Operation& op, Resources& available);
+  // CREATE/DESTROY of persistent volumes out of `available` (the accept's
+  // offers), the agent told through its checkpointed resources. An invalid
+  // operation is logged, counted (master/invalid_operations) and skipped.
+  void applyVolumes(FrameworkRecord& fw, AgentRecord& agent, const std::string& role,
+                    const Offer::Operation& op, Resources& available);
   // LAUNCH_GROUP inside an accept: the whole group launches (one
   // RunTaskGroupMessage) or every task of it gets TASK_ERROR.
   void launchGroup(FrameworkRecord& fw, AgentRecord& agent, const Offer::Operation& op,

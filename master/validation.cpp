@@ -311,6 +311,11 @@ bool isSelfOrSubRole(const std::string& role, const std::string& parent) {
 Result<Resources> popDynamic(const Resources& resources, const char* what) {
   if (resources.empty()) return Status::InvalidArgument(std::string(what) + " of no resources");
   for (const auto& r : resources) {
+    if (r.disk) {
+      return Status::InvalidArgument(std::string(what) + ": '" + r.disk->persistenceId +
+                                     "' is a persistent volume (CREATE makes volumes, DESTROY "
+                                     "turns them back into reserved disk)");
+    }
     if (r.reservations.empty()) {
       return Status::InvalidArgument(std::string(what) + ": '" + r.name +
                                      "' carries no reservation");
@@ -395,6 +400,56 @@ Result<Resources> validateOperatorUnreserve(const Resources& unreserve, const Re
                                    ", which the agent does not have free (in use or unknown)");
   }
   return to;
+}
+
+namespace {
+// Every entry a volume without an allocation role.
+Status checkVolumes(const Resources& volumes, const char* what) {
+  if (volumes.empty()) return Status::InvalidArgument(std::string(what) + " of no volumes");
+  for (const auto& r : volumes) {
+    if (!r.disk) {
+      return Status::InvalidArgument(std::string(what) + ": '" + r.name +
+                                     "' is not a persistent volume (it needs "
+                                     "disk.persistence.id and disk.volume.container_path)");
+    }
+    if (r.allocationRole) {
+      return Status::InvalidArgument(std::string(what) + ": give volumes without an "
+                                                         "allocation role");
+    }
+  }
+  return Status::OK();
+}
+}  // namespace
+
+Result<Resources> validateCreate(const Resources& volumes,
+                                 const std::optional<std::string>& principal,
+                                 const Resources& agentTotal) {
+  Status s = checkVolumes(volumes, "CREATE");
+  if (!s.ok()) return s;
+  std::set<std::pair<std::string, std::string>> ids;  // (role, persistence id)
+  for (const auto& r : agentTotal.volumes()) {
+    ids.emplace(r.reservationRole(), r.disk->persistenceId);
+  }
+  for (const auto& r : volumes) {
+    const DiskInfo& d = *r.disk;
+    if (principal && !d.principal.empty() && d.principal != *principal) {
+      return Status::InvalidArgument("CREATE of volume '" + d.persistenceId +
+                                     "' names principal '" + d.principal +
+                                     "', not the framework's ('" + *principal + "')");
+    }
+    if (!ids.emplace(r.reservationRole(), d.persistenceId).second) {
+      return Status::InvalidArgument("CREATE of volume '" + d.persistenceId + "' for role '" +
+                                     r.reservationRole() +
+                                     "': that persistence id is in use on this agent");
+    }
+  }
+  return volumes.stripVolumes();
+}
+
+Result<Resources> validateDestroy(const Resources& volumes) {
+  Status s = checkVolumes(volumes, "DESTROY");
+  if (!s.ok()) return s;
+  return volumes.stripVolumes();
 }
 
 }  // namespace tutti::master

@@ -70,4 +70,20 @@ Result<Resources> validateUnreserve(const Resources& unreserve, const std::strin
 Result<Resources> validateOperatorReserve(const Resources& reserve, const Resources& free);
 Result<Resources> validateOperatorUnreserve(const Resources& unreserve, const Resources& free);
 
+// Persistent volumes. CREATE: every entry of `volumes` is a persistent
+// volume (no allocation role) made of reserved disk, whose principal, when
+// it names one, is `principal` (the framework's; nullopt for the operator,
+// who may name any), and whose persistence id is new for its role on the
+// agent (`agentTotal`: its resources, volumes included) and not given twice.
+// Returns what the volumes consume: the same disk without the volumes (the
+// caller checks that the offers, or the agent's free resources, hold it).
+Result<Resources> validateCreate(const Resources& volumes,
+                                 const std::optional<std::string>& principal,
+                                 const Resources& agentTotal);
+// DESTROY: every entry is a persistent volume (no allocation role); returns
+// what they become, the plain reserved disk (the caller checks that the
+// volumes are held: offered to the framework, or free on the agent, which
+// a volume in use by a task is not).
+Result<Resources> validateDestroy(const Resources& volumes);
+
 }  // namespace tutti::master

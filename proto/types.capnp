@@ -43,6 +43,15 @@ struct Resource {
   reservations @4 :List(ReservationInfo);
   # The role this resource is allocated to (offers and tasks); empty if none.
   allocationRole @5 :Text;
+  # Persistent volumes only (Mesos's DiskInfo: persistence and an RW volume).
+  disk @6 :DiskInfo;
+}
+
+struct DiskInfo {
+  persistenceId @0 :Text;
+  principal @1 :Text;
+  # Relative to the sandbox.
+  containerPath @2 :Text;
 }
 
 struct Attribute {

@@ -16,6 +16,8 @@
 #include <sstream>
 #include <utility>
 
+#include "agent/volumes.hpp"
+
 extern char** environ;
 
 namespace tutti::executor {
@@ -26,7 +28,7 @@ const std::set<std::string> kExecutorOnly = {
     "TUTTI_AGENT_ENDPOINT", "TUTTI_RECOVERY_TIMEOUT", "TUTTI_EXECUTOR_HEARTBEAT_INTERVAL",
     "GLOG_logtostderr", "TUTTI_OCI_RUNTIME", "TUTTI_OCI_ROOT", "TUTTI_OCI_BUNDLE",
     "TUTTI_OCI_AGENT_DELETES", "TUTTI_PID_NAMESPACE", "TUTTI_TASK_UID", "TUTTI_TASK_GID",
-    "TUTTI_TASK_GROUPS", "TUTTI_EXECUTOR_TYPE"};
+    "TUTTI_TASK_GROUPS", "TUTTI_EXECUTOR_TYPE", "TUTTI_VOLUMES_ROOT"};
 
 std::string envOr(const char* name, const std::string& fallback) {
   const char* v = std::getenv(name);
@@ -311,6 +313,16 @@ Result<TaskRun::Options> CommandExecutor::runOptions(const TaskInfo& task) {
     auto dir = openTaskSandbox(o.sandbox.empty() ? "." : o.sandbox, task.taskId, o.ids, &o);
     if (!dir.ok()) return dir.status();
     o.sandbox = o.workingDir = *dir;
+    // The task's persistent volumes, in its own sandbox (the agent made
+    // them and gave them to the task's user).
+    const char* root = std::getenv("TUTTI_VOLUMES_ROOT");
+    for (const auto& link : agent::volumeLinks(root ? root : "", task.resources)) {
+      if (!root) return Status::FailedPrecondition("the agent gave no TUTTI_VOLUMES_ROOT");
+      std::optional<std::pair<uid_t, gid_t>> owner;
+      if (o.ids) owner = std::make_pair(o.ids->uid, o.ids->gid);
+      Status s = agent::linkVolume(*dir, link, owner);
+      if (!s.ok()) return s;
+    }
   }
   return o;
 }

@@ -90,6 +90,12 @@ void encode(const Resource& v, proto::Resource::Builder b) {
     }
   }
   if (v.allocationRole) b.setAllocationRole(txt(*v.allocationRole));
+  if (v.disk) {
+    auto d = b.initDisk();
+    d.setPersistenceId(txt(v.disk->persistenceId));
+    d.setPrincipal(txt(v.disk->principal));
+    d.setContainerPath(txt(v.disk->containerPath));
+  }
 }
 
 Resource decode(proto::Resource::Reader r) {
@@ -129,6 +135,11 @@ Resource decode(proto::Resource::Reader r) {
     v.reservations.push_back(std::move(info));
   }
   if (r.hasAllocationRole()) v.allocationRole = toStd(r.getAllocationRole());
+  if (r.hasDisk()) {
+    auto d = r.getDisk();
+    v.disk = DiskInfo{toStd(d.getPersistenceId()), toStd(d.getPrincipal()),
+                      toStd(d.getContainerPath())};
+  }
   return v;
 }
 

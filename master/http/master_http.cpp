@@ -93,13 +93,15 @@ Json quotaJson(const Master& m) {
 }
 
 // Mesos's /reserve and /unreserve take form fields slaveId and resources
-// (JSON); a JSON body {"slave_id"|"agent_id", "resources"} works too.
-Result<std::pair<AgentID, Resources>> reservationRequest(const HttpRequest& req) {
+// (JSON), /create-volumes and /destroy-volumes slaveId and volumes; a JSON
+// body {"slave_id"|"agent_id", "resources"|"volumes"} works too.
+Result<std::pair<AgentID, Resources>> reservationRequest(const HttpRequest& req,
+                                                         const std::string& field = "resources") {
   std::optional<std::string> agent = req.param("slaveId");
   if (!agent) agent = req.param("agentId");
   Json resources;
-  if (auto r = req.param("resources")) {
-    auto parsed = json::parseChecked(*r, "'resources'");
+  if (auto r = req.param(field)) {
+    auto parsed = json::parseChecked(*r, "'" + field + "'");
     if (!parsed.ok()) return parsed.status();
     resources = std::move(parsed).value();
   } else {
@@ -109,10 +111,10 @@ Result<std::pair<AgentID, Resources>> reservationRequest(const HttpRequest& req)
     for (const char* key : {"slave_id", "agent_id", "slaveId", "agentId"}) {
       if (body->contains(key) && (*body)[key].is_string()) agent = (*body)[key].get<std::string>();
     }
-    if (body->contains("resources")) resources = (*body)["resources"];
+    if (body->contains(field)) resources = (*body)[field];
   }
   if (!agent || agent->empty()) return Status::InvalidArgument("Missing the agent id (slaveId)");
-  if (resources.is_null()) return Status::InvalidArgument("Missing 'resources'");
+  if (resources.is_null()) return Status::InvalidArgument("Missing '" + field + "'");
   auto parsed = json::parseResources(resources);
   if (!parsed.ok()) return parsed.status();
   return std::make_pair(AgentID(*agent), *parsed);
@@ -292,6 +294,25 @@ void installMasterRoutes(HttpServer& server, Master& master, Loop& loop, Metrics
       return statusResponse(s, 202);
     };
     std::string name = reserve ? "/reserve" : "/unreserve";
+    route("POST", "/master" + name, handler);
+    route("POST", name, handler);
+  }
+
+  // Operator persistent volumes.
+  for (bool create : {true, false}) {
+    auto handler = [&master, &loop, &metrics, create](const HttpRequest& req) {
+      auto request = reservationRequest(req, "volumes");
+      Status s = request.status();
+      if (s.ok()) {
+        s = loop.call("http.volumes", [&] {
+          return create ? master.roles().createVolumes(request->first, request->second)
+                        : master.roles().destroyVolumes(request->first, request->second);
+        });
+      }
+      if (!s.ok()) metrics.counter("master/invalid_http_requests").inc();
+      return statusResponse(s, 202);
+    };
+    std::string name = create ? "/create-volumes" : "/destroy-volumes";
     route("POST", "/master" + name, handler);
     route("POST", name, handler);
   }

@@ -22,6 +22,7 @@
 #include "common/host.hpp"
 #include "agent/containerizer/cgroups.hpp"
 #include "agent/containerizer/images/registry_auth.hpp"
+#include "agent/volumes.hpp"
 #include "common/files.hpp"
 #include "tests/fixtures/cluster.hpp"
 #include "tests/fixtures/image_registry.hpp"
@@ -182,6 +183,42 @@ TEST_P(ImageRuntimeTest, TaskSeesTheImageFilesystemNotTheHosts) {
            entries(agent->options().workDir + "/containers/runtime") == 0;
   })) << "the bundle or the runtime state of an ended container is left";
   EXPECT_EQ(entries(agent->options().workDir + "/images/staging"), 0u);
+  driver.stop();
+}
+
+// A persistent volume made and used in one accept: bind-mounted in the
+// container's sandbox, what the task writes lands in the volume on the host.
+TEST_P(ImageRuntimeTest, ATaskInAnImageWritesToItsPersistentVolume) {
+  auto master = StartMaster();
+  auto options = agentOptions();
+  options.resources += ";disk(eng):100";
+  auto agent = StartAgent(*master, options);
+  RecordingScheduler scheduler;
+  auto launched = std::make_shared<std::atomic<bool>>(false);
+  scheduler.onOffers = [launched, img = image()](SchedulerDriver* d,
+                                                 const std::vector<Offer>& offers) {
+    for (const auto& o : offers) {
+      if (launched->exchange(true)) {
+        d->declineOffer(o.id);
+        continue;
+      }
+      Resources db{persistentVolume(32, {{ReservationInfo::Type::STATIC, "eng", "", {}}},
+                                    "img-db", "data/db")};
+      TaskInfo task = imageTask({"writer", img, std::string("echo from-image > data/db/f")}, o);
+      task.resources += db;
+      d->acceptOffers({o.id}, {Offer::Operation::create(db), Offer::Operation::launch({task})},
+                      Filters{0});
+    }
+  };
+  FrameworkInfo f = framework();
+  f.roles = {"eng"};
+  TuttiSchedulerDriver driver(&scheduler, f, master->messageAddress());
+  ASSERT_EQ(driver.start(), DriverStatus::DRIVER_RUNNING);
+  ASSERT_TRUE(scheduler.waitForState(TaskID("writer"), TaskState::TASK_FINISHED))
+      << (lastUpdate(scheduler, "writer") ? lastUpdate(scheduler, "writer")->message : "");
+  auto data = readFile(agent::volumesRoot(agent->options().workDir) + "/eng/img-db/f");
+  ASSERT_TRUE(data.ok()) << data.error();
+  EXPECT_EQ(*data, "from-image\n");
   driver.stop();
 }
 

@@ -24,6 +24,7 @@
 #include <memory>
 #include <thread>
 
+#include "agent/volumes.hpp"
 #include "common/files.hpp"
 #include "common/host.hpp"
 #include "common/user.hpp"
@@ -33,10 +34,11 @@
 namespace tutti::testing {
 namespace {
 
-FrameworkInfo frameworkAs(const std::string& user) {
+FrameworkInfo frameworkAs(const std::string& user, std::vector<std::string> roles = {}) {
   FrameworkInfo f;
   f.name = "switch-user-test";
   f.user = user;
+  f.roles = std::move(roles);
   return f;
 }
 
@@ -76,7 +78,7 @@ class AgentTaskTest : public ::testing::Test {
     master_ = StartMaster();
     agent_ = StartAgent(*master_, options);
     ::chmod(agent_.dir->path().c_str(), 0755);
-    driver_ = std::make_unique<TuttiSchedulerDriver>(&scheduler_, frameworkAs(user),
+    driver_ = std::make_unique<TuttiSchedulerDriver>(&scheduler_, frameworkAs(user, roles_),
                                                      master_->messageAddress());
     ASSERT_EQ(driver_->start(), DriverStatus::DRIVER_RUNNING);
   }
@@ -87,6 +89,7 @@ class AgentTaskTest : public ::testing::Test {
     return scheduler_.waitForState(TaskID(id), TaskState::TASK_FINISHED);
   }
 
+  std::vector<std::string> roles_;  // the framework's (none: "*")
   std::unique_ptr<master::MasterDaemon> master_;
   AgentHandle agent_;
   RecordingScheduler scheduler_;
@@ -193,6 +196,38 @@ TEST_F(SwitchUserTest, ACustomExecutorRunsAsTheUserItself) {
   });
   ASSERT_TRUE(waitUntil([&] { return !sandboxFile("custom", "who").empty(); }));
   EXPECT_EQ(sandboxFile("custom", "who"), ids_ + "\n");
+}
+
+TEST_F(SwitchUserTest, APersistentVolumeBelongsToTheUserOfTheTaskThatUsesIt) {
+  agent::AgentOptions options = testAgentOptions("", "");
+  options.resources += ";disk(eng):50";
+  roles_ = {"eng"};
+  auto launched = std::make_shared<std::atomic<bool>>(false);
+  scheduler_.onOffers = [launched](SchedulerDriver* d, const std::vector<Offer>& offers) {
+    for (const auto& o : offers) {
+      if (launched->exchange(true)) {
+        d->declineOffer(o.id, Filters{3600});
+        continue;
+      }
+      Resources db{persistentVolume(20, {{ReservationInfo::Type::STATIC, "eng", "", {}}}, "db",
+                                    "data")};
+      TaskInfo t = commandTask("owner", "echo mine > data/f", o);
+      t.resources += db;
+      d->acceptOffers({o.id}, {Offer::Operation::create(db), Offer::Operation::launch({t})},
+                      Filters{0});
+    }
+  };
+  start(options, "nobody");
+  ASSERT_TRUE(finished("owner")) << (lastUpdate(scheduler_, "owner")
+                                        ? lastUpdate(scheduler_, "owner")->message
+                                        : "");
+  std::string dir = agent::volumesRoot(agent_->options().workDir) + "/eng/db";
+  struct stat st;
+  ASSERT_EQ(::stat(dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, nobody_.uid);
+  auto data = readFile(dir + "/f");
+  ASSERT_TRUE(data.ok()) << data.error();
+  EXPECT_EQ(*data, "mine\n");
 }
 
 TEST_F(SwitchUserTest, AnUnknownUserFailsOnlyItsTaskWithAMessage) {

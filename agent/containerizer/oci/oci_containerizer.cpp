@@ -201,7 +201,7 @@ std::string OciContainerizer::cgroupsPathFor(const ContainerID& id) const {
 
 void OciContainerizer::prepare(const ContainerID& id, const TaskInfo& task,
                                const std::string& sandbox, const std::string& hostname,
-                               OnPrepared callback) {
+                               std::vector<VolumeLink> volumes, OnPrepared callback) {
   // Never inside this call (the caller is still setting the container up).
   OnPrepared done = [this, alive = alive_, callback = std::move(callback)](Result<Prepared> r) {
     loop_.post("oci.prepared", [alive, callback, r = std::move(r)]() mutable {
@@ -218,7 +218,7 @@ void OciContainerizer::prepare(const ContainerID& id, const TaskInfo& task,
     return;
   }
   store_->get(*task.container->image, [this, alive = alive_, id, task, sandbox, hostname,
-                                       done = std::move(done)](Result<images::StoredImage> image) {
+                                       volumes = std::move(volumes), done = std::move(done)](Result<images::StoredImage> image) {
     if (!*alive) return;
     if (!image.ok()) {
       metrics_.counter("slave/image_pull_errors").inc();
@@ -242,6 +242,7 @@ void OciContainerizer::prepare(const ContainerID& id, const TaskInfo& task,
     spec.sandbox = sandbox;
     spec.cgroupsPath = cgroupsPathFor(id);
     spec.rlimits = task.container->rlimits;
+    for (const auto& v : volumes) spec.volumes.emplace_back(v.hostPath, v.containerPath);
     Prepared p;
     std::string bundle = provisioner_->bundleDir(id.value);
     p.env = {"TUTTI_OCI_BUNDLE=" + bundle, "TUTTI_OCI_RUNTIME=" + protectedRuntime(),
@@ -275,6 +276,11 @@ void OciContainerizer::prepare(const ContainerID& id, const TaskInfo& task,
                                           Status s = giveSandbox(spec.sandbox, spec.user.uid,
                                                                  spec.user.gid);
                                           if (!s.ok()) return s;
+                                          // And its volumes, as Mesos does.
+                                          for (const auto& [host, _] : spec.volumes) {
+                                            s = chownVolume(host, spec.user.uid, spec.user.gid);
+                                            if (!s.ok()) return s;
+                                          }
                                         }
                                         return makeConfig(spec);
                                       });

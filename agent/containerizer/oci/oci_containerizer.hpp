@@ -30,6 +30,7 @@
 #include "agent/containerizer/images/image_store.hpp"
 #include "agent/containerizer/oci/provisioner.hpp"
 #include "agent/options.hpp"
+#include "agent/volumes.hpp"
 #include "common/loop.hpp"
 #include "common/metrics.hpp"
 #include "tutti/types.hpp"
@@ -59,8 +60,9 @@ class OciContainerizer {
   // Gets the image of `task` (pulling it unless cached); `done` runs on the
   // loop, always after prepare() has returned. `sandbox` is the executor's directory, mounted in
   // the container.
+  // `volumes` (the task's persistent volumes) are bind-mounted in its sandbox.
   void prepare(const ContainerID& id, const TaskInfo& task, const std::string& sandbox,
-               const std::string& hostname, OnPrepared done);
+               const std::string& hostname, std::vector<VolumeLink> volumes, OnPrepared done);
   // Whether `id` has a bundle (e.g. a recovered container).
   bool hasBundle(const ContainerID& id) const;
   // Removes the container's runtime state, mount and bundle (its worker).

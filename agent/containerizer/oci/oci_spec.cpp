@@ -298,6 +298,12 @@ std::string makeConfig(const SpecOptions& o) {
        {"source", o.sandbox},
        {"options", {"rbind", "rw"}}},
   });
+  for (const auto& [host, path] : o.volumes) {
+    mounts.push_back({{"destination", std::string(kSandboxMount) + "/" + path},
+                      {"type", "bind"},
+                      {"source", host},
+                      {"options", {"rbind", "rw"}}});
+  }
   // Host networking (no network namespace, as Mesos without a CNI
   // network): the container resolves names as the host does.
   for (const char* f : {"/etc/resolv.conf", "/etc/hosts"}) {

@@ -51,6 +51,8 @@ struct SpecOptions {
   ContainerProcess process;
   ProcessUser user;
   std::string sandbox;      // host directory mounted at kSandboxMount
+  // Persistent volumes: host directory, mounted at kSandboxMount/<path>.
+  std::vector<std::pair<std::string, std::string>> volumes;
   std::string cgroupsPath;  // see cgroupsPathFor()
   std::vector<RLimit> rlimits;
   bool pidNamespace = true;  // always on: the container's init is pid 1

@@ -50,7 +50,21 @@ struct ReservationInfo {
   bool operator==(const ReservationInfo&) const = default;
 };
 
-// One named quantity of one kind (reservation stack and allocation role).
+// A persistent volume (Mesos's Resource.DiskInfo with persistence and a
+// read-write volume): a `disk` scalar carved out of reserved disk by a
+// CREATE operation. Its data lives on the agent, outside every sandbox, and
+// outlives the tasks that use it until a DESTROY. A task that uses the
+// volume sees it at `containerPath`, relative to its sandbox. Only RW
+// volumes exist (as in Mesos, read-only persistent volumes are refused).
+struct DiskInfo {
+  std::string persistenceId;  // unique per role on an agent
+  std::string principal;      // who created it (may be empty)
+  std::string containerPath;  // relative to the sandbox, no `..`
+  bool operator==(const DiskInfo&) const = default;
+};
+
+// One named quantity of one kind (reservation stack, allocation role and,
+// for persistent volumes, the volume).
 struct Resource {
   enum class Type { SCALAR, RANGES, SET };
 
@@ -61,14 +75,18 @@ struct Resource {
   std::set<std::string> set;      // SET
   std::vector<ReservationInfo> reservations;  // outermost first; empty: unreserved
   std::optional<std::string> allocationRole;  // set on offered and used resources
+  std::optional<DiskInfo> disk;               // persistent volumes only
+
 
   // The role this resource is reserved for ("*" when unreserved).
   const std::string& reservationRole() const;
   bool isReserved() const { return !reservations.empty(); }
+  bool isPersistentVolume() const { return disk.has_value(); }
   bool isEmpty() const;
   double scalar() const { return static_cast<double>(scalarMillis) / 1000.0; }
 
-  // Same name, type, reservations and allocation role: values can be added.
+  // Same name, type, reservations, allocation role and volume: values can
+  // be added.
   bool sameKind(const Resource& other) const;
   bool operator==(const Resource&) const = default;
 };
@@ -79,6 +97,14 @@ struct Resource {
 // start with `-`, none of `()[]{}:;,` (they delimit the text form). `*` is
 // valid.
 Status validateRoleName(std::string_view role);
+
+// A persistence id: 1 to 255 of `A-Za-z0-9._-`, not `.` or `..` (it names a
+// directory on the agent).
+Status validatePersistenceId(std::string_view id);
+// A volume's container path: relative, 1 to 4096 bytes, `/`-separated
+// components none of which is empty, `.` or `..`, no whitespace, control
+// characters or `()[]{}:;,`.
+Status validateContainerPath(std::string_view path);
 
 // Converts a decimal text ("0.5", "2048") to thousandths, rounding to the
 // nearest. Rejects negatives, NaN, infinities, exponents and values above
@@ -102,7 +128,10 @@ class Resources {
   static Result<Resources> fromList(const std::vector<Resource>& list);
   static Status validate(const Resource& resource);
 
-  // Mesos's text form; parse(toString()) gives back an equal Resources.
+  // Mesos's text form, extended for what Mesos writes only as JSON:
+  // `(allocated: ROLE)`, `(reservations: [(DYNAMIC,ROLE,PRINCIPAL),...])`
+  // and persistent volumes, `disk(eng)(volume: ID,PATH[,PRINCIPAL]):64`.
+  // parse(toString()) gives back an equal Resources.
   std::string toString() const;
 
   const std::vector<Resource>& list() const { return list_ ? *list_ : noEntries(); }
@@ -149,8 +178,12 @@ class Resources {
   // Roles the entries are allocated to.
   std::set<std::string> allocationRoles() const;
 
-  // Without reservations or allocation roles: the raw quantities.
+  // Without reservations, allocation roles or volumes: the raw quantities.
   Resources flatten() const;
+  // The persistent volumes, and these with every volume turned back into
+  // the plain (reserved) disk it was created from.
+  Resources volumes() const;
+  Resources stripVolumes() const;
   // Adds a reservation on top of each entry's stack (dynamic reserve) and
   // removes the innermost one (unreserve).
   Resources pushReservation(const ReservationInfo& reservation) const;
@@ -183,6 +216,14 @@ class Resources {
 };
 
 std::ostream& operator<<(std::ostream& os, const Resources& r);
+
+// A persistent volume of `mb` megabytes made of disk reserved by
+// `reservations` (as offers show them, outermost first), seen by tasks at
+// `containerPath` in their sandbox. Pass it to Offer::Operation::create(),
+// then put it in a task's resources to give the task the volume.
+Resource persistentVolume(double mb, std::vector<ReservationInfo> reservations,
+                          std::string persistenceId, std::string containerPath,
+                          std::string principal = "");
 
 // Range helpers (inclusive ranges, canonical: sorted, disjoint, coalesced).
 std::vector<Range> coalesceRanges(std::vector<Range> ranges);

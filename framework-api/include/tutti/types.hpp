@@ -362,6 +362,14 @@ struct Offer {
     // type is set to DEFAULT) and end together: when one of them fails or
     // is killed, the default executor kills the others.
     static Operation launchGroup(ExecutorInfo executor, std::vector<TaskInfo> tasks);
+    // RESERVE/UNRESERVE: `resources` carry the dynamic reservation (on top
+    // of their stack) being made or removed, without an allocation role.
+    static Operation reserve(Resources resources);
+    static Operation unreserve(Resources resources);
+    // CREATE/DESTROY of persistent volumes: `volumes` are disk resources
+    // with a DiskInfo (see persistentVolume()), without an allocation role.
+    static Operation create(Resources volumes);
+    static Operation destroy(Resources volumes);
   };
 };
 const char* toString(Offer::Operation::Type type);

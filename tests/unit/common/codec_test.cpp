@@ -103,9 +103,14 @@ Resources sampleResources() {
   disk.name = "disk";
   disk.scalarMillis = 10'000'001;  // 10000.001 MB
 
-  auto r = Resources::fromList({cpus, mem, ports, bugs, disk});
+  Resource volume = persistentVolume(
+      64.5, {ReservationInfo{ReservationInfo::Type::DYNAMIC, "eng", "alice", {}}}, "db-1",
+      "data/db", "alice");
+  volume.allocationRole = "eng";
+
+  auto r = Resources::fromList({cpus, mem, ports, bugs, disk, volume});
   EXPECT_TRUE(r.ok()) << r.error();
-  EXPECT_EQ(r.ok() ? r->size() : 0u, 5u);
+  EXPECT_EQ(r.ok() ? r->size() : 0u, 6u);
   return r.ok() ? *r : Resources();
 }
 

@@ -43,5 +43,27 @@ TEST(JsonTest, ParseCheckedSaysWhatIsWrong) {
   EXPECT_EQ((*ok)["a"].size(), 2u);
 }
 
+TEST(JsonTest, PersistentVolumesRoundTripInMesosFullForm) {
+  Resources r{persistentVolume(64, {{ReservationInfo::Type::DYNAMIC, "eng", "alice", {}}}, "db",
+                               "data", "alice")};
+  Json full = resourcesFull(r);
+  ASSERT_EQ(full.size(), 1u);
+  EXPECT_EQ(full[0]["disk"]["persistence"]["id"], "db");
+  EXPECT_EQ(full[0]["disk"]["volume"]["container_path"], "data");
+  EXPECT_EQ(full[0]["disk"]["volume"]["mode"], "RW");
+  auto back = parseResources(full);
+  ASSERT_TRUE(back.ok()) << back.error();
+  EXPECT_EQ(*back, r);
+
+  full[0]["disk"]["volume"]["mode"] = "RO";
+  auto ro = parseResources(full);
+  ASSERT_FALSE(ro.ok());
+  EXPECT_NE(ro.error().find("read-only"), std::string::npos) << ro.error();
+  full[0]["disk"] = {{"volume", {{"container_path", "x"}}}};
+  EXPECT_FALSE(parseResources(full).ok());
+  full[0]["disk"] = {{"persistence", {{"id", 7}}}, {"volume", {{"container_path", "x"}}}};
+  EXPECT_FALSE(parseResources(full).ok());
+}
+
 }  // namespace
 }  // namespace tutti::json

@@ -843,5 +843,78 @@ TEST(ResourcesFindTest, TakesReservedFirstThenUnreserved) {
   EXPECT_FALSE(gpus.find(parsed("bugs:{d}")).has_value());
 }
 
+// ---- persistent volumes ----
+
+Resource dbVolume(const std::string& id = "db", const std::string& path = "data") {
+  return persistentVolume(64, {{ReservationInfo::Type::DYNAMIC, "eng", "alice", {}}}, id, path,
+                          "alice");
+}
+
+TEST(ResourcesVolumeTest, TextFormRoundTrips) {
+  Resources r{dbVolume()};
+  EXPECT_EQ(r.toString(), "disk(reservations: [(DYNAMIC,eng,alice)])(volume: db,data,alice):64");
+  auto back = Resources::parse(r.toString());
+  ASSERT_TRUE(back.ok()) << back.error();
+  EXPECT_EQ(*back, r);
+  auto statik = Resources::parse("disk(eng)(volume: logs,var/log):10;disk(eng):5");
+  ASSERT_TRUE(statik.ok()) << statik.error();
+  EXPECT_EQ(statik->volumes().size(), 1u);
+  EXPECT_EQ(statik->volumes().begin()->disk->containerPath, "var/log");
+  EXPECT_EQ(Resources::parse(statik->toString()).value(), *statik);
+  // The default role applies to a volume without a role group.
+  auto defaulted = Resources::parse("disk(volume: v,p):1", "eng");
+  ASSERT_TRUE(defaulted.ok()) << defaulted.error();
+  EXPECT_EQ(defaulted->begin()->reservationRole(), "eng");
+}
+
+TEST(ResourcesVolumeTest, MalformedVolumesAreRefused) {
+  for (const char* text : {
+           "disk(volume: db,data):64",             // not reserved
+           "cpus(eng)(volume: db,data):1",         // not disk
+           "disk(eng)(volume: db):64",             // no path
+           "disk(eng)(volume: a,b,c,d):64",        // too many parts
+           "disk(eng)(volume: ..,data):64",        // id is a parent directory
+           "disk(eng)(volume: a/b,data):64",       // '/' in the id
+           "disk(eng)(volume: db,/abs):64",        // absolute path
+           "disk(eng)(volume: db,a/../b):64",      // '..'
+           "disk(eng)(volume: db,a//b):64",        // empty component
+           "disk(eng)(volume: db,data)(volume: e,f):64",
+       }) {
+    EXPECT_FALSE(Resources::parse(text).ok()) << text;
+  }
+  EXPECT_FALSE(validatePersistenceId(std::string(256, 'a')).ok());
+  EXPECT_TRUE(validatePersistenceId(std::string(255, 'a')).ok());
+  EXPECT_TRUE(validateContainerPath("a/b.c/d-e_f").ok());
+}
+
+TEST(ResourcesVolumeTest, AVolumeIsItsOwnKind) {
+  Resources plain = Resources::parse("disk(reservations: [(DYNAMIC,eng,alice)]):100").value();
+  Resources both = plain + Resources{dbVolume()} + Resources{dbVolume("other", "other")};
+  EXPECT_EQ(both.size(), 3u);
+  EXPECT_EQ(both.scalar("disk"), 228);
+  EXPECT_TRUE(both.contains(Resources{dbVolume()}));
+  EXPECT_FALSE(plain.contains(Resources{dbVolume()}));
+  // Same id at another path is another volume.
+  EXPECT_FALSE(both.contains(Resources{dbVolume("db", "elsewhere")}));
+  EXPECT_EQ(both - Resources{dbVolume()} - Resources{dbVolume("other", "other")}, plain);
+  // find() never takes plain disk out of a volume, but finds a volume asked for.
+  EXPECT_EQ(both.find(Resources::parse("disk:101").value()), std::nullopt);
+  auto found = both.find(Resources::parse("disk:100").value());
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(*found, plain);
+  auto asked = both.find(Resources{dbVolume()});
+  ASSERT_TRUE(asked.has_value());
+  EXPECT_EQ(*asked, Resources{dbVolume()});
+}
+
+TEST(ResourcesVolumeTest, StripVolumesGivesBackTheReservedDisk) {
+  Resources r = Resources{dbVolume()} + Resources::parse("cpus:1").value();
+  EXPECT_EQ(r.volumes(), Resources{dbVolume()});
+  EXPECT_EQ(r.stripVolumes(),
+            Resources::parse("cpus:1;disk(reservations: [(DYNAMIC,eng,alice)]):64").value());
+  EXPECT_EQ(r.flatten(), Resources::parse("cpus:1;disk:64").value());
+  EXPECT_TRUE(r.stripVolumes().volumes().empty());
+}
+
 }  // namespace
 }  // namespace tutti

@@ -42,7 +42,7 @@ class ReservationTest : public ::testing::Test {
     wire::RegisterAgentMessage reg;
     reg.agentInfo.hostname = "host1";
     reg.agentInfo.port = 5051;
-    reg.agentInfo.resources = res("cpus:4;mem:4096");
+    reg.agentInfo.resources = res(agentResources_);
     transport_.inject("agent", reg);
     loop_.settle();
     auto registered = transport_.take<wire::AgentRegisteredMessage>("agent");
@@ -73,6 +73,7 @@ class ReservationTest : public ::testing::Test {
   }
 
   Resources agentTotal() { return master_->agents().find(agent_)->total; }
+  std::string agentResources_ = "cpus:4;mem:4096";
 
   ManualClock clock_;
   Metrics metrics_;
@@ -143,7 +144,7 @@ TEST_F(ReservationTest, InvalidReservationsChangeNothing) {
   bad.push_back(op(Offer::Operation::Type::RESERVE, reserved("cpus:9", "eng", "alice")));
   bad.push_back(op(Offer::Operation::Type::RESERVE, res("cpus:1")));
   bad.push_back(op(Offer::Operation::Type::UNRESERVE, reserved("cpus:1", "eng", "alice")));
-  bad.push_back(op(Offer::Operation::Type::CREATE, res("disk:10")));
+  bad.push_back(op(Offer::Operation::Type::DESTROY, res("disk:10")));
   transport_.inject("eng", wire::AcceptCall{eng, {o[0].id}, bad, Filters{0}});
   loop_.settle();
   EXPECT_EQ(agentTotal(), res("cpus:4;mem:4096"));
@@ -238,6 +239,185 @@ TEST_F(ReservationTest, WeightAndQuotaChangesReportWhenStored) {
   EXPECT_FALSE(roles.updateWeights({{"eng", -1}}, record("never")).ok());
   loop_.settle();
   EXPECT_EQ(seen.size(), 3u);
+}
+
+// ---- persistent volumes ----
+
+class VolumeTest : public ReservationTest {
+ protected:
+  VolumeTest() { agentResources_ = "cpus:4;mem:4096;disk:1000"; }
+
+  // A volume `id` at `path` of `mb` out of disk reserved for eng by alice.
+  static Resource volume(const std::string& id, double mb = 64, const std::string& path = "data",
+                         const std::string& principal = "alice") {
+    return persistentVolume(mb, {{ReservationInfo::Type::DYNAMIC, "eng", "alice", {}}}, id, path,
+                            principal);
+  }
+  static Resources only(const Resource& r) { return Resources{r}; }
+
+  // Subscribes eng (principal alice) and reserves disk:100 and makes volume
+  // `db` of 64 out of it in one accept.
+  FrameworkID createDb() {
+    FrameworkID eng = subscribe("eng", "eng", "alice");
+    auto o = offers("eng");
+    EXPECT_EQ(o.size(), 1u);
+    if (o.empty()) return eng;
+    transport_.inject("eng", wire::AcceptCall{eng,
+                                              {o[0].id},
+                                              {Offer::Operation::reserve(reserved("disk:100", "eng", "alice")),
+                                               Offer::Operation::create(only(volume("db")))},
+                                              Filters{0}});
+    loop_.settle();
+    return eng;
+  }
+
+  // The offers `conn` gets at the next allocation run.
+  std::vector<Offer> nextOffers(const ConnectionId& conn) {
+    clock_.advance(2s);
+    loop_.settle();
+    return offers(conn);
+  }
+  static Resources sum(const std::vector<Offer>& offers) {
+    Resources all;
+    for (const auto& o : offers) all += o.resources;
+    return all.unallocate();
+  }
+};
+
+TEST_F(VolumeTest, CreateMakesAVolumeThatIsOfferedToItsRoleAndDestroyGivesTheDiskBack) {
+  FrameworkID eng = createDb();
+  Resources expected = res("cpus:4;mem:4096;disk:900") + reserved("disk:36", "eng", "alice") +
+                       only(volume("db"));
+  EXPECT_EQ(agentTotal(), expected);
+  auto checkpoints = transport_.take<wire::CheckpointResourcesMessage>("agent");
+  ASSERT_EQ(checkpoints.size(), 2u);  // the reservation, then the volume
+  EXPECT_EQ(checkpoints[1].resources, expected);
+  EXPECT_EQ(metrics_.snapshot()["master/operations_create"], 1);
+
+  // Offered to its role, as itself: a framework asking for plain disk does
+  // not get a part of it.
+  auto o = nextOffers("eng");
+  ASSERT_EQ(o.size(), 1u);
+  EXPECT_TRUE(sum(o).contains(only(volume("db")))) << sum(o);
+  EXPECT_EQ(sum(o).find(res("disk:950")), std::nullopt);
+
+  // A task that uses it; the volume is then not offered (nor free to destroy).
+  TaskInfo task;
+  task.taskId = TaskID("uses-db");
+  task.name = "uses-db";
+  task.agentId = agent_;
+  task.command = CommandInfo{};
+  task.command->value = "true";
+  task.resources = res("cpus:1;mem:128") + only(volume("db"));
+  transport_.inject("eng", wire::AcceptCall{eng, {o[0].id}, {Offer::Operation::launch({task})},
+                                            Filters{0}});
+  loop_.settle();
+  auto runs = transport_.take<wire::RunTaskMessage>("agent");
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].task.resources.volumes().unallocate(), only(volume("db")));
+  o = nextOffers("eng");
+  ASSERT_EQ(o.size(), 1u);
+  EXPECT_FALSE(sum(o).contains(only(volume("db")))) << sum(o);
+  Status busy = master_->roles().destroyVolumes(agent_, only(volume("db")));
+  EXPECT_EQ(busy.code(), Status::Code::kFailedPrecondition) << busy;
+
+  // Once the task is over, DESTROY in an accept turns it back into disk.
+  wire::StatusUpdateMessage done;
+  done.frameworkId = eng;
+  done.agentId = agent_;
+  done.status.taskId = TaskID("uses-db");
+  done.status.agentId = agent_;
+  done.status.state = TaskState::TASK_FINISHED;
+  done.status.uuid = std::string(16, 'u');
+  transport_.inject("agent", done);
+  loop_.settle();
+  o = nextOffers("eng");
+  ASSERT_EQ(o.size(), 1u);
+  ASSERT_TRUE(sum(o).contains(only(volume("db")))) << sum(o);
+  transport_.inject("eng", wire::AcceptCall{eng, {o[0].id},
+                                            {Offer::Operation::destroy(only(volume("db")))},
+                                            Filters{0}});
+  loop_.settle();
+  EXPECT_EQ(agentTotal(), res("cpus:4;mem:4096;disk:900") + reserved("disk:100", "eng", "alice"));
+  EXPECT_EQ(metrics_.snapshot()["master/operations_destroy"], 1);
+}
+
+TEST_F(VolumeTest, InvalidVolumeOperationsChangeNothing) {
+  FrameworkID eng = createDb();
+  Resources before = agentTotal();
+  transport_.take<wire::CheckpointResourcesMessage>("agent");
+  auto o = nextOffers("eng");
+  ASSERT_EQ(o.size(), 1u);
+  Resource unreservedVolume = volume("u");
+  unreservedVolume.reservations.clear();
+  std::vector<Offer::Operation> bad = {
+      Offer::Operation::create(reserved("disk:10", "eng", "alice")),  // no DiskInfo
+      Offer::Operation::create(only(volume("x", 10, "x", "mallory"))),  // not alice's
+      Offer::Operation::create(only(volume("big", 500))),              // more than reserved
+      Offer::Operation::create(only(volume("db", 10, "other"))),       // id in use
+      Offer::Operation::destroy(only(volume("nope"))),                 // no such volume
+      Offer::Operation::unreserve(only(volume("db"))),                 // a volume: destroy it
+  };
+  transport_.inject("eng", wire::AcceptCall{eng, {o[0].id}, bad, Filters{0}});
+  loop_.settle();
+  EXPECT_EQ(agentTotal(), before);
+  EXPECT_EQ(metrics_.snapshot()["master/invalid_operations"], static_cast<double>(bad.size()));
+  EXPECT_TRUE(transport_.take<wire::CheckpointResourcesMessage>("agent").empty());
+
+  // A volume that is not reserved is not even a valid resource: the whole
+  // message is dropped as malformed.
+  o = nextOffers("eng");
+  ASSERT_EQ(o.size(), 1u);
+  transport_.inject("eng", wire::AcceptCall{eng, {o[0].id},
+                                            {Offer::Operation::create(only(unreservedVolume))},
+                                            Filters{0}});
+  loop_.settle();
+  EXPECT_EQ(agentTotal(), before);
+  EXPECT_EQ(metrics_.snapshot()["master/invalid_operations"], static_cast<double>(bad.size()));
+}
+
+TEST_F(VolumeTest, AnAgentThatMissedAVolumeIsToldAgainWhenItReconnects) {
+  createDb();
+  ASSERT_EQ(transport_.take<wire::CheckpointResourcesMessage>("agent").size(), 2u);
+  // It reconnects still reporting what it had before (the messages were
+  // lost while it was away): it is sent the master's view again.
+  wire::ReregisterAgentMessage m;
+  m.agentInfo.hostname = "host1";
+  m.agentInfo.port = 5051;
+  m.agentInfo.id = agent_;
+  m.agentInfo.resources = res(agentResources_);
+  transport_.inject("agent", m);
+  loop_.settle();
+  auto again = transport_.take<wire::CheckpointResourcesMessage>("agent");
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].resources, agentTotal());
+  EXPECT_TRUE(again[0].resources.contains(only(volume("db"))));
+  // Up to date: nothing to send.
+  m.agentInfo.resources = agentTotal();
+  transport_.inject("agent", m);
+  loop_.settle();
+  EXPECT_TRUE(transport_.take<wire::CheckpointResourcesMessage>("agent").empty());
+}
+
+TEST_F(VolumeTest, OperatorVolumesComeFromFreeReservedDisk) {
+  RoleManager& roles = master_->roles();
+  Resource opsVolume = persistentVolume(50, {{ReservationInfo::Type::DYNAMIC, "eng", "ops", {}}},
+                                        "logs", "logs");
+  EXPECT_EQ(roles.createVolumes(AgentID("nope"), only(opsVolume)).code(), Status::Code::kNotFound);
+  // No reserved disk yet.
+  EXPECT_EQ(roles.createVolumes(agent_, only(opsVolume)).code(),
+            Status::Code::kFailedPrecondition);
+  ASSERT_TRUE(roles.reserve(agent_, reserved("disk:50", "eng", "ops")).ok());
+  Status s = roles.createVolumes(agent_, only(opsVolume));
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_TRUE(agentTotal().contains(only(opsVolume)));
+  EXPECT_EQ(roles.createVolumes(agent_, only(opsVolume)).code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(roles.unreserve(agent_, only(opsVolume)).code(), Status::Code::kInvalidArgument);
+  s = roles.destroyVolumes(agent_, only(opsVolume));
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(agentTotal(), res("cpus:4;mem:4096;disk:950") + reserved("disk:50", "eng", "ops"));
+  EXPECT_EQ(roles.destroyVolumes(agent_, only(opsVolume)).code(),
+            Status::Code::kFailedPrecondition);
 }
 
 }  // namespace
