@@ -662,7 +662,9 @@ void Agent::taskUpdated(const FrameworkID& fwId, const TaskStatus& status) {
   auto it = ex->launched.find(status.taskId);
   if (it == ex->launched.end()) return;
   Task& t = it->second;
+  const bool ended = !isTerminal(t.state) && isTerminal(status.state);
   if (!isTerminal(t.state)) t.state = status.state;
+  if (ended) unlinkVolumes(*ex, t.resources);
   TaskStatus kept = status;
   kept.data.clear();
   t.statuses.push_back(std::move(kept));

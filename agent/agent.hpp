@@ -232,6 +232,8 @@ class Agent {
   // use only the volumes mounted with their container. An error fails the
   // task (agent/agent_volumes.cpp).
   Status prepareVolumes(ExecutorRecord& ex, const TaskInfo& task);
+  // Removes the links prepareVolumes() made for a task that has ended.
+  void unlinkVolumes(const ExecutorRecord& ex, const Resources& taskResources);
   // A task that cannot go to its executor: TASK_FAILED with `why`; a command
   // executor left with no task is shut down.
   void failLaunch(ExecutorRecord& ex, const TaskInfo& task, const std::string& why);

@@ -2,6 +2,8 @@
 // layout). Loop thread.
 #include <glog/logging.h>
 
+#include <sys/stat.h>
+
 #include <algorithm>
 
 #include "agent/agent.hpp"
@@ -18,6 +20,18 @@ Status Agent::prepareVolumes(ExecutorRecord& ex, const TaskInfo& task) {
                                         "' is not on this agent");
     }
   }
+  // The task's user: as launched, or, for an executor recovered after a
+  // restart, its uid and its sandbox's group.
+  std::optional<std::pair<uid_t, gid_t>> owner;
+  if (ex.fetchAs) {
+    owner = std::make_pair(ex.fetchAs->uid, ex.fetchAs->gid);
+  } else if (ex.taskUid) {
+    struct stat st;
+    if (::stat(ex.directory.c_str(), &st) != 0) {
+      return Status::IoError("cannot stat the sandbox " + ex.directory);
+    }
+    owner = std::make_pair(*ex.taskUid, st.st_gid);
+  }
   for (const auto& link : links) {
     if (ex.image) {
       if (std::find(ex.mountedVolumes.begin(), ex.mountedVolumes.end(), link) ==
@@ -29,17 +43,23 @@ Status Agent::prepareVolumes(ExecutorRecord& ex, const TaskInfo& task) {
       }
       continue;  // mounted, and given to the container's user, with the container
     }
-    if (ex.fetchAs) {
-      Status s = chownVolume(link.hostPath, ex.fetchAs->uid, ex.fetchAs->gid);
+    if (owner) {
+      Status s = chownVolume(link.hostPath, owner->first, owner->second);
       if (!s.ok()) return s;
     }
     if (isDefaultExecutor(ex.info)) continue;  // it links each task's own sandbox
-    std::optional<std::pair<uid_t, gid_t>> owner;
-    if (ex.fetchAs) owner = std::make_pair(ex.fetchAs->uid, ex.fetchAs->gid);
     Status s = linkVolume(ex.directory, link, owner);
     if (!s.ok()) return s;
   }
   return Status::OK();
+}
+
+void Agent::unlinkVolumes(const ExecutorRecord& ex, const Resources& taskResources) {
+  if (ex.image || isDefaultExecutor(ex.info)) return;  // a mount, or the executor's own links
+  for (const auto& link : volumeLinks(volumesRoot(options_.workDir), taskResources)) {
+    Status s = unlinkVolume(ex.directory, link);
+    if (!s.ok()) LOG(WARNING) << "Persistent volume: " << s.message();
+  }
 }
 
 void Agent::failLaunch(ExecutorRecord& ex, const TaskInfo& task, const std::string& why) {

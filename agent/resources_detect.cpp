@@ -33,6 +33,14 @@ Result<Resources> agentResources(const std::string& flag, const std::string& wor
   auto parsed = Resources::parse(flag);
   if (!parsed.ok()) return parsed.status();
   Resources r = *parsed;
+  for (const auto& x : r) {
+    // (As in Mesos: volumes are made with CREATE, or /master/create-volumes.)
+    if (x.allocationRole || x.disk) {
+      return Status::InvalidArgument(
+          "--resources cannot hold allocation roles or persistent volumes ('" + x.name +
+          "'); make volumes with CREATE or /master/create-volumes");
+    }
+  }
   auto add = [&](const std::string& text) {
     auto x = Resources::parse(text);
     if (x.ok()) r += *x;

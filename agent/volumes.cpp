@@ -107,11 +107,7 @@ Status linkVolume(const std::string& sandbox, const VolumeLink& link,
     }
   }
   at += "/" + rest;
-  if (::symlinkat(link.hostPath.c_str(), dir.fd, rest.c_str()) == 0) {
-    if (owner) (void)::fchownat(dir.fd, rest.c_str(), owner->first, owner->second,
-                                AT_SYMLINK_NOFOLLOW);
-    return Status::OK();
-  }
+  if (::symlinkat(link.hostPath.c_str(), dir.fd, rest.c_str()) == 0) return Status::OK();
   if (errno != EEXIST) return ioError("cannot link the volume at " + at);
   // Already there: fine when it is this volume's link (a task of the same
   // executor used it before), an error otherwise.
@@ -119,6 +115,27 @@ Status linkVolume(const std::string& sandbox, const VolumeLink& link,
   ssize_t n = ::readlinkat(dir.fd, rest.c_str(), target, sizeof(target) - 1);
   if (n >= 0 && std::string(target, static_cast<size_t>(n)) == link.hostPath) return Status::OK();
   return Status::IoError("cannot link the volume at " + at + ": something else is there");
+}
+
+Status unlinkVolume(const std::string& sandbox, const VolumeLink& link) {
+  Status valid = validateContainerPath(link.containerPath);
+  if (!valid.ok()) return valid;
+  Fd dir(::open(sandbox.c_str(), kDir));
+  if (dir.fd < 0) return errno == ENOENT ? Status::OK() : ioError("cannot open " + sandbox);
+  std::string rest = link.containerPath;
+  for (size_t slash = rest.find('/'); slash != std::string::npos; slash = rest.find('/')) {
+    int next = ::openat(dir.fd, rest.substr(0, slash).c_str(), kDir);
+    if (next < 0) return Status::OK();  // not there (or not ours to follow)
+    dir.reset(next);
+    rest.erase(0, slash + 1);
+  }
+  char target[4096];
+  ssize_t n = ::readlinkat(dir.fd, rest.c_str(), target, sizeof(target) - 1);
+  if (n < 0 || std::string(target, static_cast<size_t>(n)) != link.hostPath) return Status::OK();
+  if (::unlinkat(dir.fd, rest.c_str(), 0) != 0 && errno != ENOENT) {
+    return ioError("cannot remove the volume link " + sandbox + "/" + link.containerPath);
+  }
+  return Status::OK();
 }
 
 Status chownVolume(const std::string& hostPath, uid_t uid, gid_t gid) {

@@ -42,12 +42,18 @@ struct VolumeLink {
 std::vector<VolumeLink> volumeLinks(const std::string& root, const Resources& resources);
 
 // Makes sandbox/<containerPath> a symbolic link to hostPath. Missing parent
-// directories are made (given to `owner` when set); no existing component is
+// directories are made (given to `owner` when set, the link itself stays
+// root's: nothing is chowned by name where the task could swap it); no existing component is
 // followed if it is a link, so a task cannot point the agent outside its
 // sandbox. An existing link to hostPath is kept; anything else already at
 // that path is an error.
 Status linkVolume(const std::string& sandbox, const VolumeLink& link,
                   std::optional<std::pair<uid_t, gid_t>> owner = std::nullopt);
+
+// Removes the link linkVolume() made, once its task has ended (a later task
+// of the same executor must not reach a volume it was not given). OK when
+// it is gone already; anything but that link is left alone.
+Status unlinkVolume(const std::string& sandbox, const VolumeLink& link);
 
 // Gives the volume's directory (not its contents) to the task's user, as
 // Mesos does for a volume a task of another user used before.

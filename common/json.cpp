@@ -162,6 +162,9 @@ Result<DiskInfo> parseDiskInfo(const Json& d) {
     return o[key].get<std::string>();
   };
   if (!d.is_object()) return Status::InvalidArgument("'disk' must be an object");
+  if (d.contains("source")) {
+    return Status::InvalidArgument("'disk.source' (PATH or MOUNT disks) is not supported");
+  }
   if (!d.contains("persistence")) {
     return Status::InvalidArgument("'disk' without 'persistence': only persistent volumes are "
                                    "supported");
@@ -269,8 +272,20 @@ Result<Resource> parseResourceEntry(const Json& e, size_t index) {
       r.reservations.push_back(std::move(info));
     }
   } else if (e.contains("role") && e["role"].is_string() && e["role"].get<std::string>() != "*") {
-    // Mesos's pre-1.4 form: a role without reservations means a static one.
-    r.reservations.push_back({ReservationInfo::Type::STATIC, e["role"].get<std::string>(), "", {}});
+    // Mesos's pre-1.4 form: a role alone is a static reservation, a role with
+    // "reservation": {"principal"} a dynamic one (its documented
+    // /reserve and /create-volumes examples use it).
+    ReservationInfo info{ReservationInfo::Type::STATIC, e["role"].get<std::string>(), "", {}};
+    if (e.contains("reservation")) {
+      const Json& rv = e["reservation"];
+      if (!rv.is_object()) return fail("'reservation' must be an object");
+      info.type = ReservationInfo::Type::DYNAMIC;
+      if (rv.contains("principal")) {
+        if (!rv["principal"].is_string()) return fail("'reservation.principal' must be a string");
+        info.principal = rv["principal"].get<std::string>();
+      }
+    }
+    r.reservations.push_back(std::move(info));
   }
   if (e.contains("disk")) {
     auto d = parseDiskInfo(e["disk"]);

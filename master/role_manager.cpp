@@ -169,6 +169,8 @@ Status RoleManager::destroyVolumes(const AgentID& agentId, const Resources& volu
     return Status::FailedPrecondition("Destroy of " + volumes.toString() + ": no such volume is "
                                       "free on the agent (unknown, or in use by a task)");
   }
+  Status whole = checkWholeVolumes(volumes, free);
+  if (!whole.ok()) return Status::InvalidArgument("Destroy " + whole.message());
   master_.agents().convertResources(*agent, volumes, *plain);
   master_.metrics().counter("master/operations_destroy").inc();
   master_.requestAllocation();

@@ -448,6 +448,7 @@ void TaskManager::applyVolumes(FrameworkRecord& fw, AgentRecord& agent, const st
                                   from.unallocate().toString() + " (they hold " +
                                   available.unallocate().toString() + ")");
     }
+    if (s.ok() && !create) s = checkWholeVolumes(from, available);
   }
   if (!s.ok()) {
     LOG(WARNING) << "Framework " << fw.id << ": invalid operation: " << s.message();

@@ -27,6 +27,23 @@ Status validateCommandUri(const CommandURI& u) {
   return Status::OK();
 }
 
+// A volume is used (and destroyed) whole: every volume of `wanted` must be
+// all of that volume in `held`.
+Status checkWholeVolumes(const Resources& wanted, const Resources& held) {
+  for (const auto& v : wanted) {
+    if (!v.disk) continue;
+    for (const auto& h : held) {
+      if (h.sameKind(v) && h.scalarMillis != v.scalarMillis) {
+        return Status::InvalidArgument(
+            "asks for " + formatScalarMillis(v.scalarMillis) + " of persistent volume '" +
+            v.disk->persistenceId + "', which has " + formatScalarMillis(h.scalarMillis) +
+            ": a volume is used whole");
+      }
+    }
+  }
+  return Status::OK();
+}
+
 namespace {
 Status err(const TaskInfo& task, const std::string& what) {
   return Status::InvalidArgument("Task '" + task.taskId.value + "' " + what);
@@ -140,6 +157,11 @@ Result<TaskInfo> validateTask(const TaskInfo& task, const LaunchContext& ctx,
     return err(task, "uses more resources (" + task.resources.toString() +
                          ") than the offers have left (" + available.unallocate().toString() +
                          ")");
+  }
+  Status whole = checkWholeVolumes(wanted, available);
+  if (!whole.ok()) return err(task, whole.message());
+  if (task.executor && !task.executor->resources.volumes().empty()) {
+    return err(task, "has an executor with a persistent volume: give volumes to tasks");
   }
   if (task.killPolicy && task.killPolicy->gracePeriod.count() < 0) {
     return err(task, "has a negative kill grace period");
@@ -432,7 +454,12 @@ Result<Resources> validateCreate(const Resources& volumes,
   }
   for (const auto& r : volumes) {
     const DiskInfo& d = *r.disk;
-    if (principal && !d.principal.empty() && d.principal != *principal) {
+    if (principal && d.principal.empty()) {
+      return Status::InvalidArgument("CREATE of volume '" + d.persistenceId +
+                                     "' must name the framework's principal ('" + *principal +
+                                     "')");
+    }
+    if (principal && d.principal != *principal) {
       return Status::InvalidArgument("CREATE of volume '" + d.persistenceId +
                                      "' names principal '" + d.principal +
                                      "', not the framework's ('" + *principal + "')");

@@ -71,9 +71,9 @@ Result<Resources> validateOperatorReserve(const Resources& reserve, const Resour
 Result<Resources> validateOperatorUnreserve(const Resources& unreserve, const Resources& free);
 
 // Persistent volumes. CREATE: every entry of `volumes` is a persistent
-// volume (no allocation role) made of reserved disk, whose principal, when
-// it names one, is `principal` (the framework's; nullopt for the operator,
-// who may name any), and whose persistence id is new for its role on the
+// volume (no allocation role) made of reserved disk, whose principal is
+// `principal` (the framework's, when it has one, as in Mesos; nullopt for
+// the operator, who may name any), and whose persistence id is new for its role on the
 // agent (`agentTotal`: its resources, volumes included) and not given twice.
 // Returns what the volumes consume: the same disk without the volumes (the
 // caller checks that the offers, or the agent's free resources, hold it).
@@ -85,5 +85,8 @@ Result<Resources> validateCreate(const Resources& volumes,
 // volumes are held: offered to the framework, or free on the agent, which
 // a volume in use by a task is not).
 Result<Resources> validateDestroy(const Resources& volumes);
+// InvalidArgument unless each volume of `wanted` is all of that volume in
+// `held`: a volume is used, and destroyed, whole.
+Status checkWholeVolumes(const Resources& wanted, const Resources& held);
 
 }  // namespace tutti::master

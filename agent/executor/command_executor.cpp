@@ -16,8 +16,6 @@
 #include <sstream>
 #include <utility>
 
-#include "agent/volumes.hpp"
-
 extern char** environ;
 
 namespace tutti::executor {
@@ -322,6 +320,8 @@ Result<TaskRun::Options> CommandExecutor::runOptions(const TaskInfo& task) {
       if (o.ids) owner = std::make_pair(o.ids->uid, o.ids->gid);
       Status s = agent::linkVolume(*dir, link, owner);
       if (!s.ok()) return s;
+      volumeLinks_[task.taskId].first = *dir;
+      volumeLinks_[task.taskId].second.push_back(link);
     }
   }
   return o;
@@ -330,6 +330,14 @@ Result<TaskRun::Options> CommandExecutor::runOptions(const TaskInfo& task) {
 void CommandExecutor::onTaskEnded(const TaskID& taskId) {
   auto it = tasks_.find(taskId);
   if (it == tasks_.end()) return;
+  // Its volumes go with it: another task of this executor must not reach them.
+  if (auto v = volumeLinks_.find(taskId); v != volumeLinks_.end()) {
+    for (const auto& link : v->second.second) {
+      Status s = agent::unlinkVolume(v->second.first, link);
+      if (!s.ok()) LOG(WARNING) << s.message();
+    }
+    volumeLinks_.erase(v);
+  }
   TaskState state = it->second->state();
   auto g = groupOf_.find(taskId);
   if (g != groupOf_.end() && state != TaskState::TASK_FINISHED && !shutdownRequested_) {

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "agent/executor/task_run.hpp"
+#include "agent/volumes.hpp"
 #include "common/loop.hpp"
 #include "common/process.hpp"
 #include "tutti/executor.hpp"
@@ -83,6 +84,9 @@ class CommandExecutor final : public Executor {
   std::map<TaskID, std::unique_ptr<TaskRun>> tasks_;
   // A LAUNCH_GROUP's members, shared by each of them (kDefault).
   std::map<TaskID, std::shared_ptr<const std::vector<TaskID>>> groupOf_;
+  // Default executor: each running task's sandbox and the links to its
+  // persistent volumes there, removed when the task ends.
+  std::map<TaskID, std::pair<std::string, std::vector<agent::VolumeLink>>> volumeLinks_;
   bool shutdownRequested_ = false;
   Loop::TimerId shutdownDeadline_ = 0;
   Duration ackPoll_{0};

@@ -297,6 +297,8 @@ bool HierarchicalAllocator::clampToLimits(const RoleNode* role, Resources& offer
       bool counts = !r.isReserved() || resDepth < room.node->depth;
       if (counts && id < room.left.size()) take = std::min(take, room.left[id]);
     }
+    // A persistent volume is offered whole or not at all.
+    if (r.disk && take < r.scalarMillis) take = 0;
     for (auto& room : rooms) {
       bool counts = !r.isReserved() || resDepth < room.node->depth;
       if (counts && id < room.left.size() && room.left[id] != INT64_MAX) room.left[id] -= take;

@@ -156,6 +156,19 @@ TEST(PersistentVolumeTest, KeepsItsDataFromTaskToTaskUntilDestroyed) {
       << (lastUpdate(scheduler, "group-read") ? lastUpdate(scheduler, "group-read")->message
                                               : "");
 
+  // Ended tasks keep no link to it in their sandboxes.
+  auto links = [&] {
+    int n = 0;
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(agent->options().workDir + "/slaves", ec);
+         it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (ec) break;
+      if (it->is_symlink() && fs::read_symlink(it->path(), ec) == dir) ++n;
+    }
+    return n;
+  };
+  EXPECT_TRUE(waitUntil([&] { return links() == 0; })) << links() << " links left";
+
   // In use: not destroyed.
   launcher.add("hold", "exec sleep 1000");
   ASSERT_TRUE(scheduler.waitForState(TaskID("hold"), TaskState::TASK_RUNNING));

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <string>
 
+#include "agent/resources_detect.hpp"
 #include "common/files.hpp"
 #include "tests/fixtures/cluster.hpp"
 
@@ -79,6 +80,30 @@ TEST(VolumesTest, NeverFollowsALinkATaskLeftInItsSandbox) {
   Status s = linkVolume(sandbox, {"var/db", dir.path() + "/volume"});
   EXPECT_FALSE(s.ok());
   EXPECT_TRUE(fs::is_empty(outside));
+}
+
+TEST(VolumesTest, UnlinkRemovesOnlyTheVolumesOwnLink) {
+  testing::TempDir dir;
+  std::string sandbox = dir.path() + "/sandbox";
+  std::string host = dir.path() + "/volume";
+  ASSERT_TRUE(makeDirectories(sandbox + "/a").ok());
+  ASSERT_TRUE(makeDirectories(host).ok());
+  ASSERT_TRUE(linkVolume(sandbox, {"a/db", host}).ok());
+  ASSERT_TRUE(unlinkVolume(sandbox, {"a/db", host}).ok());
+  EXPECT_FALSE(fs::exists(fs::symlink_status(sandbox + "/a/db")));
+  EXPECT_TRUE(fs::is_directory(host));
+  // Gone already, or something else there: left alone.
+  EXPECT_TRUE(unlinkVolume(sandbox, {"a/db", host}).ok());
+  ASSERT_TRUE(writeFileAtomically(sandbox + "/a/db", "task's own").ok());
+  EXPECT_TRUE(unlinkVolume(sandbox, {"a/db", host}).ok());
+  EXPECT_TRUE(fs::is_regular_file(sandbox + "/a/db"));
+}
+
+TEST(VolumesTest, AgentResourcesCannotHoldVolumes) {
+  auto r = agentResources("cpus:1;mem:64;disk(eng)(volume: db,data):10", "/tmp");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().find("persistent volumes"), std::string::npos) << r.error();
+  EXPECT_TRUE(agentResources("cpus:1;mem:64;disk(eng):10", "/tmp").ok());
 }
 
 TEST(VolumesTest, ChownGivesTheVolumeItselfToTheUser) {

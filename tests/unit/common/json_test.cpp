@@ -63,6 +63,24 @@ TEST(JsonTest, PersistentVolumesRoundTripInMesosFullForm) {
   EXPECT_FALSE(parseResources(full).ok());
   full[0]["disk"] = {{"persistence", {{"id", 7}}}, {"volume", {{"container_path", "x"}}}};
   EXPECT_FALSE(parseResources(full).ok());
+  full[0]["disk"] = {{"persistence", {{"id", "db"}}},
+                     {"volume", {{"container_path", "x"}}},
+                     {"source", {{"type", "MOUNT"}}}};
+  EXPECT_FALSE(parseResources(full).ok());
+}
+
+TEST(JsonTest, MesosPre14ReservationFormIsDynamic) {
+  // As Mesos's /create-volumes documentation writes a volume.
+  auto r = parseResources(Json::parse(R"([{"name": "disk", "type": "SCALAR",
+      "scalar": {"value": 64}, "role": "eng", "reservation": {"principal": "ops"},
+      "disk": {"persistence": {"id": "db", "principal": "ops"},
+               "volume": {"mode": "RW", "container_path": "data"}}}])"));
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->toString(), "disk(reservations: [(DYNAMIC,eng,ops)])(volume: db,data,ops):64");
+  auto statik = parseResources(Json::parse(R"([{"name": "cpus", "scalar": {"value": 1},
+      "role": "eng"}])"));
+  ASSERT_TRUE(statik.ok()) << statik.error();
+  EXPECT_EQ(statik->toString(), "cpus(eng):1");
 }
 
 }  // namespace

@@ -254,6 +254,17 @@ class VolumeTest : public ReservationTest {
                             principal);
   }
   static Resources only(const Resource& r) { return Resources{r}; }
+  // A `true` task on the agent using cpus:1;mem:128 and `volumes`.
+  TaskInfo taskUsing(const std::string& id, const Resources& volumes) const {
+    TaskInfo task;
+    task.taskId = TaskID(id);
+    task.name = id;
+    task.agentId = agent_;
+    task.command = CommandInfo{};
+    task.command->value = "true";
+    task.resources = res("cpus:1;mem:128") + volumes;
+    return task;
+  }
 
   // Subscribes eng (principal alice) and reserves disk:100 and makes volume
   // `db` of 64 out of it in one accept.
@@ -302,13 +313,7 @@ TEST_F(VolumeTest, CreateMakesAVolumeThatIsOfferedToItsRoleAndDestroyGivesTheDis
   EXPECT_EQ(sum(o).find(res("disk:950")), std::nullopt);
 
   // A task that uses it; the volume is then not offered (nor free to destroy).
-  TaskInfo task;
-  task.taskId = TaskID("uses-db");
-  task.name = "uses-db";
-  task.agentId = agent_;
-  task.command = CommandInfo{};
-  task.command->value = "true";
-  task.resources = res("cpus:1;mem:128") + only(volume("db"));
+  TaskInfo task = taskUsing("uses-db", only(volume("db")));
   transport_.inject("eng", wire::AcceptCall{eng, {o[0].id}, {Offer::Operation::launch({task})},
                                             Filters{0}});
   loop_.settle();
@@ -356,6 +361,7 @@ TEST_F(VolumeTest, InvalidVolumeOperationsChangeNothing) {
       Offer::Operation::create(only(volume("big", 500))),              // more than reserved
       Offer::Operation::create(only(volume("db", 10, "other"))),       // id in use
       Offer::Operation::destroy(only(volume("nope"))),                 // no such volume
+      Offer::Operation::create(only(volume("np", 10, "np", ""))),      // no principal
       Offer::Operation::unreserve(only(volume("db"))),                 // a volume: destroy it
   };
   transport_.inject("eng", wire::AcceptCall{eng, {o[0].id}, bad, Filters{0}});
@@ -374,6 +380,26 @@ TEST_F(VolumeTest, InvalidVolumeOperationsChangeNothing) {
   loop_.settle();
   EXPECT_EQ(agentTotal(), before);
   EXPECT_EQ(metrics_.snapshot()["master/invalid_operations"], static_cast<double>(bad.size()));
+}
+
+TEST_F(VolumeTest, ATaskUsesAVolumeWhole) {
+  FrameworkID eng = createDb();
+  auto o = nextOffers("eng");
+  ASSERT_EQ(o.size(), 1u);
+  TaskInfo task = taskUsing("part", only(volume("db", 10)));
+  transport_.inject("eng", wire::AcceptCall{eng, {o[0].id}, {Offer::Operation::launch({task})},
+                                            Filters{0}});
+  loop_.settle();
+  EXPECT_TRUE(transport_.take<wire::RunTaskMessage>("agent").empty());
+  auto updates = transport_.take<wire::UpdateEvent>("eng");
+  ASSERT_EQ(updates.size(), 1u);
+  EXPECT_EQ(updates[0].status.state, TaskState::TASK_ERROR);
+  EXPECT_NE(updates[0].status.message.find("used whole"), std::string::npos)
+      << updates[0].status.message;
+  // Nor destroyed in part.
+  EXPECT_EQ(master_->roles().destroyVolumes(agent_, only(volume("db", 10))).code(),
+            Status::Code::kInvalidArgument);
+  EXPECT_TRUE(agentTotal().contains(only(volume("db"))));
 }
 
 TEST_F(VolumeTest, AnAgentThatMissedAVolumeIsToldAgainWhenItReconnects) {
