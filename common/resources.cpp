@@ -124,7 +124,7 @@ int compareReservations(const std::vector<ReservationInfo>& a,
 // Total order on kinds: name, type, reservations, allocation role (absent
 // first), volume (absent first). Two resources compare equal exactly when
 // sameKind() holds.
-int compareDisk(const std::optional<DiskInfo>& a, const std::optional<DiskInfo>& b) {
+int compareDisk(const HeapOptional<DiskInfo>& a, const HeapOptional<DiskInfo>& b) {
   if (a.has_value() != b.has_value()) return a.has_value() ? 1 : -1;
   if (!a) return 0;
   if (int c = compare3(a->persistenceId, b->persistenceId)) return c;

@@ -260,6 +260,22 @@ void TaskRun::onStarted(const std::vector<std::string>& env) {
       if (!options_.ociRoot.empty()) prefix.insert(prefix.end(), {"--root", options_.ociRoot});
       prefix.insert(prefix.end(), {"exec", options_.ociId});
       health_->setCommandPrefix(std::move(prefix));
+    } else if (options_.pidNamespace && pid_ > 0) {
+      // The task has its own pid (and mount) namespace: its check runs in
+      // them too, so `pgrep`, `ps` or /proc see the task's processes. nsenter
+      // joins them as root, then takes the task's ids (without supplementary
+      // groups).
+      std::vector<std::string> prefix = {::access("/usr/bin/nsenter", X_OK) == 0
+                                             ? "/usr/bin/nsenter"
+                                             : "nsenter",
+                                         "--target", std::to_string(pid_), "--pid", "--mount"};
+      if (options_.ids) {
+        prefix.insert(prefix.end(), {"--setgid", std::to_string(options_.ids->gid), "--setuid",
+                                     std::to_string(options_.ids->uid)});
+        health_->setCredentials(std::nullopt);
+      }
+      prefix.push_back("--");
+      health_->setCommandPrefix(std::move(prefix));
     }
     health_->start();
   }

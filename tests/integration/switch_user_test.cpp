@@ -164,6 +164,18 @@ TEST_F(SwitchUserTest, AnotherUsersTaskGetsItsRlimitsAndPidNamespace) {
     // grace period, by the executor (root), through the task's group.
     TaskInfo held = commandTask("held", "echo up; exec sleep 1000", o);
     held.killPolicy = KillPolicy{std::chrono::milliseconds(200)};
+    // Its check runs as its user, in its pid namespace (a handful of
+    // processes there, dozens on the host).
+    HealthCheck check;
+    check.type = HealthCheck::Type::COMMAND;
+    check.intervalSeconds = 0.2;
+    check.gracePeriodSeconds = 0;
+    check.consecutiveFailures = 100;
+    CommandInfo c;
+    c.value = "[ \"$(id -u)\" = " + std::to_string(nobody_.uid) +
+              " ] && [ \"$(ls /proc | grep -c '^[0-9]')\" -lt 10 ]";
+    check.command = c;
+    held.healthCheck = check;
     return std::vector<TaskInfo>{limited, held};
   });
   ASSERT_TRUE(finished("limited"));
@@ -171,6 +183,12 @@ TEST_F(SwitchUserTest, AnotherUsersTaskGetsItsRlimitsAndPidNamespace) {
   std::string out = sandboxFile("limited", "stdout");
   EXPECT_TRUE(out == prefix + "2\n" || out == prefix + "3\n") << out;
   ASSERT_TRUE(scheduler_.waitForState(TaskID("held"), TaskState::TASK_RUNNING));
+  ASSERT_TRUE(scheduler_.waitForUpdates([](const std::vector<TaskStatus>& all) {
+    for (const auto& s : all) {
+      if (s.taskId.value == "held" && s.healthy == std::optional<bool>(true)) return true;
+    }
+    return false;
+  })) << "the check did not run as the task's user in its pid namespace";
   driver_->killTask(TaskID("held"));
   ASSERT_TRUE(scheduler_.waitForState(TaskID("held"), TaskState::TASK_KILLED));
   // The task itself (pid 1, unmoved by SIGTERM) is what the executor

@@ -21,6 +21,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "tutti/status.hpp"
@@ -63,6 +64,41 @@ struct DiskInfo {
   bool operator==(const DiskInfo&) const = default;
 };
 
+// An optional value kept on the heap, the size of a pointer when empty: a
+// Resource is copied and kept by the million (every task's), and few are
+// volumes. Compares by value, like std::optional.
+template <typename T>
+class HeapOptional {
+ public:
+  HeapOptional() = default;
+  HeapOptional(std::nullopt_t) {}  // NOLINT: as std::optional
+  HeapOptional(T value) : p_(std::make_unique<T>(std::move(value))) {}  // NOLINT
+  HeapOptional(const HeapOptional& o) : p_(o.p_ ? std::make_unique<T>(*o.p_) : nullptr) {}
+  HeapOptional(HeapOptional&&) noexcept = default;
+  HeapOptional& operator=(const HeapOptional& o) {
+    if (this != &o) p_ = o.p_ ? std::make_unique<T>(*o.p_) : nullptr;
+    return *this;
+  }
+  HeapOptional& operator=(HeapOptional&&) noexcept = default;
+  HeapOptional& operator=(T value) {
+    p_ = std::make_unique<T>(std::move(value));
+    return *this;
+  }
+  bool has_value() const { return p_ != nullptr; }
+  explicit operator bool() const { return has_value(); }
+  const T& operator*() const { return *p_; }
+  T& operator*() { return *p_; }
+  const T* operator->() const { return p_.get(); }
+  T* operator->() { return p_.get(); }
+  void reset() { p_.reset(); }
+  friend bool operator==(const HeapOptional& a, const HeapOptional& b) {
+    return a.has_value() == b.has_value() && (!a.has_value() || *a.p_ == *b.p_);
+  }
+
+ private:
+  std::unique_ptr<T> p_;
+};
+
 // One named quantity of one kind (reservation stack, allocation role and,
 // for persistent volumes, the volume).
 struct Resource {
@@ -75,7 +111,7 @@ struct Resource {
   std::set<std::string> set;      // SET
   std::vector<ReservationInfo> reservations;  // outermost first; empty: unreserved
   std::optional<std::string> allocationRole;  // set on offered and used resources
-  std::optional<DiskInfo> disk;               // persistent volumes only
+  HeapOptional<DiskInfo> disk;                // persistent volumes only
 
 
   // The role this resource is reserved for ("*" when unreserved).
