@@ -15,20 +15,6 @@ namespace tutti::agent {
 
 namespace {
 
-std::string encodeRole(const std::string& role) {
-  std::string out;
-  for (char c : role) {
-    if (c == '%') {
-      out += "%25";
-    } else if (c == '/') {
-      out += "%2F";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 Status ioError(const std::string& what) {
   return Status::IoError(what + ": " + std::strerror(errno));
 }
@@ -54,7 +40,7 @@ constexpr int kDir = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
 std::string volumesRoot(const std::string& workDir) { return workDir + "/volumes/roles"; }
 
 std::string volumePath(const std::string& root, const Resource& volume) {
-  return root + "/" + encodeRole(volume.reservationRole()) + "/" +
+  return root + "/" + escapeRoleForPath(volume.reservationRole()) + "/" +
          (volume.disk ? volume.disk->persistenceId : std::string());
 }
 

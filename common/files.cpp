@@ -121,6 +121,20 @@ Result<std::vector<std::string>> listDirectory(const std::string& path) {
   return out;
 }
 
+std::string escapeRoleForPath(const std::string& role) {
+  std::string out;
+  for (char c : role) {
+    if (c == '/') {
+      out += "%2F";
+    } else if (c == '%') {
+      out += "%25";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 Status removeTree(const std::string& path) {
   std::error_code ec;
   std::filesystem::remove_all(path, ec);

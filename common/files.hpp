@@ -28,6 +28,10 @@ Status makeDirectories(const std::string& path);
 // Names in a directory (no "." or ".."); NotFound when it does not exist.
 Result<std::vector<std::string>> listDirectory(const std::string& path);
 
+// A role name as one path component (a file or znode name): `/` written
+// `%2F` and `%` written `%25`, so that distinct roles never share a name.
+std::string escapeRoleForPath(const std::string& role);
+
 // Removes a file or a whole directory tree; OK when it does not exist.
 Status removeTree(const std::string& path);
 

@@ -7,6 +7,7 @@
 
 #include <memory>
 
+#include "common/files.hpp"
 #include "common/zookeeper.hpp"
 #include "master/registry/registry.hpp"
 #include "master/registry/zk_registry.hpp"
@@ -16,19 +17,6 @@ namespace tutti::master {
 namespace {
 constexpr size_t kOpsPerMulti = 500;
 
-std::string escapeRole(const std::string& role) {
-  std::string out;
-  for (char c : role) {
-    if (c == '/') {
-      out += "%2F";
-    } else if (c == '%') {
-      out += "%25";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
 
 class ZkRegistry final : public Registry {
  public:
@@ -110,7 +98,7 @@ class ZkRegistry final : public Registry {
       }
     }
     for (const auto& role : dirty.roles) {
-      std::string path = root_ + "/roles/" + escapeRole(role);
+      std::string path = root_ + "/roles/" + escapeRoleForPath(role);
       auto w = state.weights.find(role);
       auto q = state.quotas.find(role);
       if (w == state.weights.end() && q == state.quotas.end()) {
