@@ -1,6 +1,7 @@
 #include "frameworks/services/app.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <functional>
 #include <regex>
@@ -120,6 +121,7 @@ class FieldReader {
     }
   }
   const std::string& prefix() const { return prefix_; }
+  FieldErrors* errors() const { return errors_; }
 
  private:
   const json& object_;
@@ -314,15 +316,70 @@ void parseConstraints(FieldReader& r, AppDefinition* app) {
   }
 }
 
+// One relative path segment, as Marathon requires of a persistent volume's
+// containerPath (the agent links the volume there, in the sandbox).
+bool volumePathSegment(const std::string& p) {
+  return !p.empty() && p.size() <= 255 && p != "." && p != ".." &&
+         std::all_of(p.begin(), p.end(), [](char c) {
+           return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
+                  c == '-';
+         });
+}
+
+// container.volumes: local persistent volumes only.
+void parseVolumes(FieldReader& cr, AppDefinition* app) {
+  cr.eachObject("volumes", [&](FieldReader& vr) {
+    AppVolume v;
+    vr.string("containerPath", &v.containerPath);
+    if (!volumePathSegment(v.containerPath)) {
+      vr.fail("containerPath",
+              "a persistent volume's containerPath is one relative path segment "
+              "(letters, digits, '.', '_', '-'), such as \"data\"");
+    }
+    std::string mode = "RW";
+    vr.string("mode", &mode);
+    if (mode != "RW") vr.fail("mode", "persistent volumes are read-write: mode must be RW");
+    if (vr.get("hostPath") || vr.get("external")) {
+      vr.fail("persistent", "only local persistent volumes are supported (no hostPath, "
+                            "no external volumes)");
+      return;
+    }
+    const json* p = vr.get("persistent");
+    if (!p || !p->is_object()) {
+      vr.fail("persistent", "expected {\"size\": MiB}: only persistent volumes are supported");
+      return;
+    }
+    FieldReader checked(*p, vr.prefix() + "/persistent", cr.errors());
+    checked.number("size", &v.sizeMb, 0, "0");
+    if (!p->contains("size") || v.sizeMb <= 0) {
+      checked.fail("size", "a persistent volume needs a size in MiB, more than 0");
+    }
+    std::string type = "root";
+    checked.string("type", &type);
+    if (type != "root") checked.fail("type", "only root volumes are supported");
+    for (const auto& other : app->persistentVolumes) {
+      if (other.containerPath == v.containerPath) {
+        vr.fail("containerPath", "two volumes at " + v.containerPath);
+      }
+    }
+    app->persistentVolumes.push_back(v);
+  });
+}
+
 void parseContainer(FieldReader& r, AppDefinition* app) {
   const json* c = r.get("container");
   if (!c) return;
   if (!c->is_object()) return r.fail("container", "error.expected.jsobject");
+  FieldReader cr(*c, r.prefix() + "/container", r.errors());
+  parseVolumes(cr, app);
+  std::string type = "DOCKER";
+  cr.string("type", &type);
+  if (type != "DOCKER" && type != "MESOS") cr.fail("type", "must be DOCKER or MESOS");
   const json* docker = c->contains("docker") ? &(*c)["docker"] : nullptr;
   if (docker && docker->is_object() && docker->contains("image") &&
       (*docker)["image"].is_string() && !(*docker)["image"].get<std::string>().empty()) {
     app->image = (*docker)["image"].get<std::string>();
-  } else {
+  } else if (docker || app->persistentVolumes.empty()) {
     r.fail("container/docker/image", "a container needs docker.image (a non-empty string)");
   }
 }
@@ -354,6 +411,11 @@ bool AppDefinition::sameConfig(const AppDefinition& other) const {
   AppDefinition a = *this;
   a.instances = other.instances;
   return a == other;
+}
+
+bool AppDefinition::sameReservation(const AppDefinition& other) const {
+  return cpus == other.cpus && mem == other.mem && disk == other.disk &&
+         persistentVolumes == other.persistentVolumes;
 }
 
 Result<std::string> normalizeAppId(const std::string& id) {
@@ -450,6 +512,10 @@ ParsedApp parseApp(const json& body, const std::string& fallbackId) {
   parseHealthChecks(r, &app);
   parseConstraints(r, &app);
   parseFetch(r, &app);
+  // A resident instance is relaunched in its own reservation: an upgrade
+  // stops old instances before it starts new ones (Marathon's defaults and
+  // limits for apps with persistent volumes).
+  if (app.resident()) app.upgradeStrategy = UpgradeStrategy{0.5, 0};
   if (const json* u = r.get("upgradeStrategy")) {
     if (!u->is_object()) {
       r.fail("upgradeStrategy", "error.expected.jsobject");
@@ -457,6 +523,14 @@ ParsedApp parseApp(const json& body, const std::string& fallbackId) {
       FieldReader ur(*u, "/upgradeStrategy", &errors);
       ur.fraction("minimumHealthCapacity", &app.upgradeStrategy.minimumHealthCapacity);
       ur.fraction("maximumOverCapacity", &app.upgradeStrategy.maximumOverCapacity);
+      if (app.resident() && app.upgradeStrategy.minimumHealthCapacity > 0.5) {
+        ur.fail("minimumHealthCapacity",
+                "an app with persistent volumes needs minimumHealthCapacity <= 0.5");
+      }
+      if (app.resident() && app.upgradeStrategy.maximumOverCapacity != 0) {
+        ur.fail("maximumOverCapacity",
+                "an app with persistent volumes needs maximumOverCapacity 0");
+      }
     }
   }
   r.number("backoffSeconds", &app.backoffSeconds, 0, "0");
@@ -513,10 +587,24 @@ json toJson(const AppDefinition& app) {
   j["ports"] = ports;
   j["portDefinitions"] = defs;
   j["requirePorts"] = app.requirePorts;
-  if (app.image) {
-    j["container"] = {{"type", "DOCKER"}, {"docker", {{"image", *app.image}}}};
+  if (app.image || app.resident()) {
+    json c = {{"type", app.image ? "DOCKER" : "MESOS"}};
+    if (app.image) c["docker"] = {{"image", *app.image}};
+    json volumes = json::array();
+    for (const auto& v : app.persistentVolumes) {
+      volumes.push_back({{"containerPath", v.containerPath},
+                         {"mode", "RW"},
+                         {"persistent", {{"size", v.sizeMb}, {"type", "root"}}}});
+    }
+    c["volumes"] = volumes;
+    j["container"] = c;
   } else {
     j["container"] = nullptr;
+  }
+  if (app.resident()) {
+    j["residency"] = {{"relaunchEscalationTimeoutSeconds", 3600},
+                      {"taskLostBehavior", "WAIT_FOREVER"}};
+    j["unreachableStrategy"] = "disabled";
   }
   json checks = json::array();
   for (const auto& h : app.healthChecks) {

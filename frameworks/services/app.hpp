@@ -60,6 +60,16 @@ struct UpgradeStrategy {
 
 enum class KillSelection { kYoungestFirst, kOldestFirst };
 
+// A local persistent volume (Marathon's container.volumes[] with
+// "persistent"): `sizeMb` of disk reserved on the agent with the instance's
+// cpus and mem, seen by the task at `containerPath` in its sandbox, and
+// kept from one task of the instance to the next (a resident app).
+struct AppVolume {
+  std::string containerPath;  // one relative path segment: "data"
+  double sizeMb = 0;
+  bool operator==(const AppVolume&) const = default;
+};
+
 struct AppDefinition {
   std::string id;  // absolute: "/prod/web"
   std::optional<std::string> cmd;
@@ -75,6 +85,7 @@ struct AppDefinition {
   std::vector<PortDefinition> portDefinitions = {PortDefinition{}};
   bool requirePorts = false;
   std::optional<std::string> image;  // container.docker.image
+  std::vector<AppVolume> persistentVolumes;  // container.volumes: non-empty = resident
   std::vector<AppHealthCheck> healthChecks;
   std::vector<Constraint> constraints;
   UpgradeStrategy upgradeStrategy;
@@ -87,6 +98,12 @@ struct AppDefinition {
   bool operator==(const AppDefinition&) const = default;
   // True when `other` differs only in what a scale changes (instances).
   bool sameConfig(const AppDefinition& other) const;
+  // A resident app: its instances hold reservations and persistent volumes
+  // on their agents and are relaunched there (Marathon's stateful apps).
+  bool resident() const { return !persistentVolumes.empty(); }
+  // For a resident app: the fields its reservations were made for
+  // (cpus, mem, disk, volumes) are those of `other`.
+  bool sameReservation(const AppDefinition& other) const;
 };
 
 // One field's problems, as in Marathon's 422 body.

@@ -59,9 +59,27 @@ json toStoredJson(const AppRecord& app) {
     tasks.push_back({{"id", t.id}, {"agent_id", t.agentId}, {"host", t.host},
                      {"attributes", attributes}, {"ports", t.ports}, {"version", t.version},
                      {"staged_at", t.stagedAt}, {"started_at", t.startedAt},
-                     {"killing", t.phase == TaskPhase::kKilling}});
+                     {"killing", t.phase == TaskPhase::kKilling}, {"slot", t.slotId}});
   }
   j["tasks"] = tasks;
+  json slots = json::array();
+  for (const auto& [id, s] : app.slots) {
+    json attributes = json::object();
+    for (const auto& a : s.attributes) attributes[a.name] = a.value;
+    json volumes = json::array();
+    for (const auto& v : s.volumes) {
+      volumes.push_back({{"container_path", v.containerPath},
+                         {"persistence_id", v.persistenceId},
+                         {"size", v.sizeMb}});
+    }
+    slots.push_back({{"id", s.id}, {"agent_id", s.agentId}, {"host", s.host},
+                     {"attributes", attributes}, {"role", s.role}, {"principal", s.principal},
+                     {"framework_id", s.frameworkId}, {"cpus", s.cpus}, {"mem", s.mem},
+                     {"disk", s.disk}, {"volumes", volumes}, {"task_id", s.taskId},
+                     {"confirmed", s.confirmed}, {"wipe", s.wipe},
+                     {"created_at", s.createdAt}});
+  }
+  j["slots"] = slots;
   if (app.deployment) {
     const Deployment& d = *app.deployment;
     j["deployment"] = {{"id", d.id}, {"version", d.version}, {"kind", actionName(d.kind)},
@@ -100,7 +118,33 @@ Result<AppRecord> fromStoredJson(const std::string& text) {
       r.startedAt = t.at("started_at").get<double>();
       // Until reconciliation says otherwise, a stored instance is staging.
       r.phase = t.value("killing", false) ? TaskPhase::kKilling : TaskPhase::kStaging;
+      r.slotId = t.value("slot", "");
       app.tasks[r.id] = r;
+    }
+    for (const auto& s : j.value("slots", json::array())) {
+      ResidentSlot slot;
+      slot.id = s.at("id").get<std::string>();
+      slot.agentId = s.at("agent_id").get<std::string>();
+      slot.host = s.at("host").get<std::string>();
+      for (const auto& [k, v] : s.at("attributes").items()) {
+        slot.attributes.push_back({k, v.get<std::string>()});
+      }
+      slot.role = s.at("role").get<std::string>();
+      slot.principal = s.at("principal").get<std::string>();
+      slot.frameworkId = s.at("framework_id").get<std::string>();
+      slot.cpus = s.at("cpus").get<double>();
+      slot.mem = s.at("mem").get<double>();
+      slot.disk = s.at("disk").get<double>();
+      for (const auto& v : s.at("volumes")) {
+        slot.volumes.push_back({v.at("container_path").get<std::string>(),
+                                v.at("persistence_id").get<std::string>(),
+                                v.at("size").get<double>()});
+      }
+      slot.taskId = s.at("task_id").get<std::string>();
+      slot.confirmed = s.at("confirmed").get<bool>();
+      slot.wipe = s.at("wipe").get<bool>();
+      slot.createdAt = s.at("created_at").get<double>();
+      app.slots[slot.id] = slot;
     }
     if (j.contains("deployment")) {
       const json& d = j["deployment"];

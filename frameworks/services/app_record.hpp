@@ -33,6 +33,37 @@ struct TaskRecord {
   std::optional<bool> healthy;  // unknown until the executor reports
   double lastHealthChange = 0;
   int healthFailures = 0;
+  std::string slotId;  // a resident instance's reservation, else empty
+};
+
+// A resident app's instance home (Marathon's reserved instance): cpus, mem,
+// disk and persistent volumes reserved on one agent for the framework's
+// role, labelled with the slot's id, into which the instance's tasks are
+// launched one after another. It outlives its tasks; it ends when the app
+// is deleted or the instance is wiped, after which the scheduler destroys
+// the volumes and unreserves (resident.hpp).
+struct ResidentSlot {
+  struct Volume {
+    std::string containerPath;
+    std::string persistenceId;  // "<safe app id>.<containerPath>.<slot id>"
+    double sizeMb = 0;
+  };
+  std::string id;  // a uuid
+  std::string agentId;
+  std::string host;
+  Attributes attributes;
+  // What was reserved: the app's cpus, mem and disk, and the volumes.
+  std::string role;
+  std::string principal;
+  std::string frameworkId;
+  double cpus = 0;
+  double mem = 0;
+  double disk = 0;
+  std::vector<Volume> volumes;
+  std::string taskId;      // the live task in it, or empty
+  bool confirmed = false;  // its reservation was seen (an offer or a launch)
+  bool wipe = false;       // forget it when its task ends
+  double createdAt = 0;
 };
 
 struct Deployment {
@@ -53,6 +84,7 @@ struct AppRecord {
   std::string version;        // of the latest change
   std::string configVersion;  // of the latest change other than a scale
   std::map<std::string, TaskRecord> tasks;
+  std::map<std::string, ResidentSlot> slots;  // resident apps
   std::optional<Deployment> deployment;
   bool deleting = false;  // DELETE in progress: kill all, then forget
   // Backoff (not stored: a restart starts without delay).

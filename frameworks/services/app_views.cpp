@@ -16,6 +16,14 @@ json taskView(const AppRecord& app, const TaskRecord& t) {
             {"state", toString(t.phase)},
             {"servicePorts", json::array()}};
   for (const auto& p : app.def.portDefinitions) j["servicePorts"].push_back(p.port);
+  auto slot = t.slotId.empty() ? app.slots.end() : app.slots.find(t.slotId);
+  if (slot != app.slots.end()) {
+    json volumes = json::array();
+    for (const auto& v : slot->second.volumes) {
+      volumes.push_back({{"containerPath", v.containerPath}, {"persistenceId", v.persistenceId}});
+    }
+    j["localVolumes"] = volumes;
+  }
   json results = json::array();
   if (!app.def.healthChecks.empty() && t.healthy) {
     std::string when = isoTime(t.lastHealthChange);

@@ -21,7 +21,7 @@ std::vector<const InstanceView*> killOrder(std::vector<const InstanceView*> list
 }  // namespace
 
 PlanStep planStep(int instances, const UpgradeStrategy& strategy, KillSelection killSelection,
-                  const std::vector<InstanceView>& live) {
+                  const std::vector<InstanceView>& live, bool resident) {
   PlanStep step;
   std::vector<const InstanceView*> fresh, old;
   int freshReady = 0, oldReady = 0, killing = 0;
@@ -48,7 +48,11 @@ PlanStep planStep(int instances, const UpgradeStrategy& strategy, KillSelection 
 
   int minHealthy = static_cast<int>(std::ceil(n * strategy.minimumHealthCapacity - 1e-9));
   int maxCapacity = static_cast<int>(std::floor(n * (1 + strategy.maximumOverCapacity) + 1e-9));
-  if (maxCapacity <= minHealthy) maxCapacity = minHealthy + 1;
+  if (maxCapacity <= minHealthy && resident) {
+    minHealthy = maxCapacity - 1;
+  } else if (maxCapacity <= minHealthy) {
+    maxCapacity = minHealthy + 1;
+  }
   int budget = std::max(0, oldReady + freshReady - minHealthy);
   int oldLeft = 0;
   for (const InstanceView* i : killOrder(old, killSelection)) {

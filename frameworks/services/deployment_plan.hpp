@@ -8,7 +8,9 @@
 // Rolling upgrade (Marathon's TaskReplaceActor): with N instances,
 // minHealthy = ceil(N × minimumHealthCapacity) and maxCapacity =
 // floor(N × (1 + maximumOverCapacity)) (one more when both are equal, so
-// that a 1/0 strategy can still move). Old instances are killed only while
+// that a 1/0 strategy can still move; for a resident app, whose new
+// instances need the reservations the old ones hold, one fewer minHealthy
+// instead). Old instances are killed only while
 // ready ones (healthy, or running when the app has no health checks) stay
 // at or above minHealthy; new ones are launched while the total stays at or
 // below maxCapacity. Old instances that are not ready are killed at once.
@@ -36,6 +38,6 @@ struct PlanStep {
 };
 
 PlanStep planStep(int instances, const UpgradeStrategy& strategy, KillSelection killSelection,
-                  const std::vector<InstanceView>& live);
+                  const std::vector<InstanceView>& live, bool resident = false);
 
 }  // namespace tutti::services

@@ -38,7 +38,12 @@ DEFINE_string(zk, "",
               "Keep state in ZooKeeper and elect a leader among instances: "
               "zk://host1:2181,host2:2181/path");
 DEFINE_string(zk_session_timeout, "10secs", "ZooKeeper session timeout");
-DEFINE_string(role, "*", "Role to subscribe with");
+DEFINE_string(role, "*",
+              "Role to subscribe with (apps with persistent volumes reserve for it, so they "
+              "need a role other than '*')");
+DEFINE_string(principal, "",
+              "The framework's principal: reservations and persistent volumes are made in its "
+              "name");
 DEFINE_string(user, "", "User the tasks run as (default: the current user)");
 DEFINE_string(framework_name, "tutti-services", "The framework's name");
 DEFINE_double(failover_timeout, 7 * 24 * 3600.0,
@@ -69,6 +74,7 @@ FrameworkInfo frameworkInfo(const std::string& id) {
   info.user = FLAGS_user.empty() ? currentUserName() : FLAGS_user;
   info.hostname = localHostname();
   info.roles = {FLAGS_role};
+  info.principal = FLAGS_principal;
   info.checkpoint = FLAGS_checkpoint;
   info.failoverTimeoutSecs = FLAGS_failover_timeout;
   info.capabilities = {FrameworkCapability::TASK_KILLING_STATE};
@@ -92,6 +98,8 @@ int lead(Shared& shared, StateStore& store, Metrics& metrics) {
   ServicesOptions options;
   options.unfitRefuseSeconds = FLAGS_decline_refuse_seconds;
   options.idleRefuseSeconds = FLAGS_idle_refuse_seconds;
+  options.role = FLAGS_role;
+  options.principal = FLAGS_principal;
   ServiceScheduler scheduler(&store, options, &metrics);
   Status loaded = scheduler.load();
   if (!loaded.ok()) {

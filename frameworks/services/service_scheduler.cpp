@@ -9,6 +9,7 @@
 #include "frameworks/services/backoff.hpp"
 #include "frameworks/services/constraints.hpp"
 #include "frameworks/services/deployment_plan.hpp"
+#include "frameworks/services/resident.hpp"
 #include "frameworks/services/task_factory.hpp"
 #include "common/json.hpp"
 
@@ -183,9 +184,106 @@ bool ServiceScheduler::wantsOffers(const AppRecord& app, double now) const {
   return it != wanted_.end() && it->second > 0 && !app.deleting && app.launchNotBefore <= now;
 }
 
-void ServiceScheduler::placeInto(const Offer& offer, std::vector<TaskInfo>* launches,
+TaskRecord& ServiceScheduler::addTask(AppRecord& app, const std::string& taskId,
+                                      const Offer& offer, const std::vector<uint32_t>& ports,
+                                      double now) {
+  TaskRecord t;
+  t.id = taskId;
+  t.agentId = offer.agentId.value;
+  t.host = offer.hostname;
+  t.attributes = offer.attributes;
+  t.ports = ports;
+  t.version = app.configVersion;
+  t.stagedAt = now;
+  --wanted_[app.def.id];
+  return app.tasks[taskId] = t;
+}
+
+void ServiceScheduler::releaseUnknown(const Offer& offer, Resources& left,
+                                      std::vector<Offer::Operation>* operations,
+                                      std::set<std::string>* touched) {
+  for (const auto& [slotId, reserved] : reservationsBySlot(offer.resources, frameworkId_)) {
+    bool known = false;
+    for (auto& [appId, app] : apps_) {
+      auto it = app.slots.find(slotId);
+      if (it == app.slots.end()) continue;
+      known = true;
+      if (!it->second.confirmed) {
+        it->second.confirmed = true;
+        touched->insert(appId);
+      }
+    }
+    if (known) continue;
+    LOG(INFO) << "Releasing reservation " << slotId << " on agent " << offer.agentId
+              << ", which no instance owns: " << reserved.unallocate();
+    for (auto& op : releaseOperations(reserved)) operations->push_back(std::move(op));
+    left -= reserved;
+    metrics_->counter("services/reservations_released").inc();
+  }
+}
+
+bool ServiceScheduler::placeResident(AppRecord& app, const Offer& offer, Resources& left,
+                                     std::vector<Offer::Operation>* operations,
+                                     std::vector<TaskInfo>* launches, double now) {
+  auto allocated = [&](const Resources& r) {
+    return offer.allocationRole.empty() ? r : r.allocate(offer.allocationRole);
+  };
+  // A free slot of the app on this agent, whose reservation the offer holds.
+  size_t slots = 0;
+  for (auto& [slotId, slot] : app.slots) {
+    if (slot.wipe) continue;
+    ++slots;
+    if (!slot.taskId.empty() || slot.agentId != offer.agentId.value) continue;
+    Resources reserved = allocated(slotTaskResources(slot));
+    std::string taskId = newTaskId(app.def.id);
+    auto launch = buildInstance(app.def, app.configVersion, taskId, offer, left, &reserved);
+    if (!launch) continue;
+    left -= launch->task.resources;
+    slot.taskId = taskId;
+    addTask(app, taskId, offer, launch->ports, now).slotId = slotId;
+    launches->push_back(std::move(launch->task));
+    return true;
+  }
+  // Else a new slot, while the app has fewer than its instances (during an
+  // upgrade, new instances wait for the slots the old ones free).
+  if (slots >= static_cast<size_t>(app.def.instances)) return false;
+  std::vector<Placement> existing;
+  for (const auto& [_, slot] : app.slots) {
+    if (!slot.wipe) existing.push_back({slot.host, slot.attributes});
+  }
+  if (!meetsConstraints(app.def.constraints, {offer.hostname, offer.attributes}, existing)) {
+    return false;
+  }
+  ResidentSlot slot =
+      newSlot(app.def, offer, options_.role, options_.principal, frameworkId_, now);
+  Resources reservation = slotReservation(slot);
+  Resources unreserved = allocated(reservation.popReservation());
+  if (!left.contains(unreserved)) return false;
+  Resources volumes = slotVolumes(slot);
+  Resources after = left - unreserved + allocated(reservation);
+  if (!volumes.empty()) after = after - allocated(volumes.stripVolumes()) + allocated(volumes);
+  Resources reserved = allocated(slotTaskResources(slot));
+  std::string taskId = newTaskId(app.def.id);
+  auto launch = buildInstance(app.def, app.configVersion, taskId, offer, after, &reserved);
+  if (!launch) return false;
+  left = after - launch->task.resources;
+  operations->push_back(Offer::Operation::reserve(reservation));
+  if (!volumes.empty()) operations->push_back(Offer::Operation::create(volumes));
+  slot.taskId = taskId;
+  LOG(INFO) << "Reserving " << reservation << " on agent " << offer.agentId << " for an instance of "
+            << app.def.id << " (slot " << slot.id << ")";
+  metrics_->counter("services/reservations_made").inc();
+  addTask(app, taskId, offer, launch->ports, now).slotId = slot.id;
+  app.slots[slot.id] = std::move(slot);
+  launches->push_back(std::move(launch->task));
+  return true;
+}
+
+void ServiceScheduler::placeInto(const Offer& offer, std::vector<Offer::Operation>* operations,
+                                 std::vector<TaskInfo>* launches,
                                  std::set<std::string>* touched, double now) {
   Resources left = offer.resources;
+  releaseUnknown(offer, left, operations, touched);
   Placement here{offer.hostname, offer.attributes};
   // Round robin over the apps that wait, one instance each per round.
   bool placed = true;
@@ -193,6 +291,13 @@ void ServiceScheduler::placeInto(const Offer& offer, std::vector<TaskInfo>* laun
     placed = false;
     for (auto& [id, app] : apps_) {
       if (!wantsOffers(app, now)) continue;
+      if (app.def.resident()) {
+        if (placeResident(app, offer, left, operations, launches, now)) {
+          touched->insert(id);
+          placed = true;
+        }
+        continue;
+      }
       std::vector<Placement> existing;
       for (const auto& [_, t] : app.tasks) {
         if (t.phase != TaskPhase::kKilling) existing.push_back({t.host, t.attributes});
@@ -202,16 +307,7 @@ void ServiceScheduler::placeInto(const Offer& offer, std::vector<TaskInfo>* laun
       auto launch = buildInstance(app.def, app.configVersion, taskId, offer, left);
       if (!launch) continue;
       left -= launch->task.resources;
-      TaskRecord t;
-      t.id = taskId;
-      t.agentId = offer.agentId.value;
-      t.host = offer.hostname;
-      t.attributes = offer.attributes;
-      t.ports = launch->ports;
-      t.version = app.configVersion;
-      t.stagedAt = now;
-      app.tasks[taskId] = t;
-      --wanted_[id];
+      addTask(app, taskId, offer, launch->ports, now);
       launches->push_back(std::move(launch->task));
       touched->insert(id);
       placed = true;
@@ -223,36 +319,55 @@ void ServiceScheduler::resourceOffers(SchedulerDriver* driver, const std::vector
   std::lock_guard<std::mutex> lock(mu_);
   double now = nowSeconds();
   for (const auto& offer : offers) {
+    std::vector<Offer::Operation> operations;
     std::vector<TaskInfo> launches;
     std::set<std::string> touched;
-    placeInto(offer, &launches, &touched, now);
-    if (launches.empty()) {
-      bool waiting = false;
+    placeInto(offer, &operations, &launches, &touched, now);
+    if (launches.empty() && operations.empty()) {
+      bool waiting = now < releaseUntil_;
       for (const auto& [_, app] : apps_) waiting = waiting || wantsOffers(app, now);
       driver->declineOffer(offer.id, Filters{waiting ? options_.unfitRefuseSeconds
                                                      : options_.idleRefuseSeconds});
       continue;
     }
-    // The instances are stored before they exist: a restart adopts them.
+    // The instances (and slots) are stored before they exist: a restart
+    // adopts them.
     bool stored = true;
     for (const auto& id : touched) stored = save(apps_[id]).ok() && stored;
     if (!stored) {
       for (const auto& t : launches) {
         auto appId = appIdOfTask(t.taskId.value);
-        if (appId && apps_.count(*appId)) apps_[*appId].tasks.erase(t.taskId.value);
+        if (!appId || !apps_.count(*appId)) continue;
+        AppRecord& app = apps_[*appId];
+        auto task = app.tasks.find(t.taskId.value);
+        if (task != app.tasks.end() && !task->second.slotId.empty()) {
+          auto slot = app.slots.find(task->second.slotId);
+          // A slot made for this launch goes with it; an older one is free again.
+          if (slot != app.slots.end() && !slot->second.confirmed) {
+            app.slots.erase(slot);
+          } else if (slot != app.slots.end()) {
+            slot->second.taskId.clear();
+          }
+        }
+        app.tasks.erase(t.taskId.value);
       }
       driver->declineOffer(offer.id, Filters{options_.unfitRefuseSeconds});
       continue;
     }
     metrics_->counter("services/tasks_launched").inc(static_cast<int64_t>(launches.size()));
-    driver->launchTasks({offer.id}, launches, Filters{options_.leftoverRefuseSeconds});
+    if (operations.empty()) {
+      driver->launchTasks({offer.id}, launches, Filters{options_.leftoverRefuseSeconds});
+      continue;
+    }
+    if (!launches.empty()) operations.push_back(Offer::Operation::launch(std::move(launches)));
+    driver->acceptOffers({offer.id}, operations, Filters{options_.leftoverRefuseSeconds});
   }
   updateOfferInterest(now);
 }
 
 void ServiceScheduler::updateOfferInterest(double now) {
   if (!driver_ || !connected_) return;
-  bool wanted = false;
+  bool wanted = now < releaseUntil_;
   for (const auto& [_, app] : apps_) wanted = wanted || wantsOffers(app, now);
   if (wanted && suppressed_) {
     driver_->reviveOffers();
@@ -292,10 +407,26 @@ void ServiceScheduler::statusUpdate(SchedulerDriver* driver, const TaskStatus& s
     taskIt = app.tasks.emplace(taskId, t).first;
   }
   TaskRecord& task = taskIt->second;
+  auto slot = task.slotId.empty() ? app.slots.end() : app.slots.find(task.slotId);
+  if (slot != app.slots.end() && slot->second.taskId != taskId) slot = app.slots.end();
   if (terminal) {
     bool requested = task.phase == TaskPhase::kKilling;
     double ran = task.startedAt > 0 ? now - task.startedAt : 0;
     app.tasks.erase(taskIt);
+    if (slot != app.slots.end()) {
+      slot->second.taskId.clear();
+      // Refused before it reached an agent: the reservation was not made.
+      bool refused = !slot->second.confirmed && (status.state == TaskState::TASK_ERROR ||
+                                                  status.state == TaskState::TASK_DROPPED);
+      if (slot->second.wipe || refused) {
+        forgetSlot(app, slot->first, now);
+      } else if (driver_ && app.def.instances > 0 && !app.deleting) {
+        // Its replacement goes into this slot: offers of the agent may be
+        // filtered after earlier declines.
+        driver_->reviveOffers();
+        suppressed_ = false;
+      }
+    }
     if (!requested) {
       app.failures = nextFailureCount(app.failures, ran);
       double delay = launchDelaySeconds(app.def, app.failures);
@@ -310,6 +441,11 @@ void ServiceScheduler::statusUpdate(SchedulerDriver* driver, const TaskStatus& s
   } else if (status.state == TaskState::TASK_KILLING) {
     task.phase = TaskPhase::kKilling;
   } else if (task.phase != TaskPhase::kKilling) {
+    // An agent runs it: the reservation and volumes exist.
+    if (slot != app.slots.end() && !slot->second.confirmed) {
+      slot->second.confirmed = true;
+      save(app);
+    }
     if (status.state == TaskState::TASK_RUNNING) {
       task.phase = TaskPhase::kRunning;
       if (task.startedAt == 0) task.startedAt = status.timestamp > 0 ? status.timestamp : now;
@@ -342,7 +478,8 @@ void ServiceScheduler::converge(const std::string& appId, double now) {
                     t.stagedAt});
   }
   int target = app.deleting ? 0 : app.def.instances;
-  PlanStep step = planStep(target, app.def.upgradeStrategy, app.def.killSelection, live);
+  PlanStep step =
+      planStep(target, app.def.upgradeStrategy, app.def.killSelection, live, app.def.resident());
   for (const auto& id : step.kill) {
     app.tasks[id].phase = TaskPhase::kKilling;
     if (driver_) driver_->killTask(TaskID(id));
@@ -350,6 +487,9 @@ void ServiceScheduler::converge(const std::string& appId, double now) {
   }
   wanted_[appId] = step.launch;
   if (app.deleting && app.tasks.empty()) {
+    std::vector<std::string> slots;
+    for (const auto& [id, _] : app.slots) slots.push_back(id);
+    for (const auto& id : slots) forgetSlot(app, id, now);
     Status s = store_->remove(appKey(appId));
     if (!s.ok()) LOG(ERROR) << "Cannot remove app " << appId << " from the store: " << s;
     LOG(INFO) << "App " << appId << " deleted";
@@ -365,9 +505,27 @@ void ServiceScheduler::converge(const std::string& appId, double now) {
   }
 }
 
+void ServiceScheduler::forgetSlot(AppRecord& app, const std::string& slotId, double now) {
+  LOG(INFO) << "Forgetting the reservation " << slotId << " of " << app.def.id
+            << "; its volumes are destroyed and its resources unreserved when offered";
+  app.slots.erase(slotId);
+  releaseUntil_ = now + options_.releaseSeconds;
+  save(app);
+}
+
 void ServiceScheduler::tick() {
   std::lock_guard<std::mutex> lock(mu_);
   double now = nowSeconds();
+  for (auto& [_, app] : apps_) {
+    std::vector<std::string> stale;
+    for (const auto& [id, slot] : app.slots) {
+      if (!slot.confirmed && slot.taskId.empty() &&
+          now - slot.createdAt > options_.unconfirmedSlotSeconds) {
+        stale.push_back(id);
+      }
+    }
+    for (const auto& id : stale) forgetSlot(app, id, now);
+  }
   if (connected_ && driver_ && now - lastReconcile_ >= options_.reconcileIntervalSeconds) {
     lastReconcile_ = now;
     driver_->reconcileTasks({});
@@ -415,6 +573,8 @@ Result<DeploymentRef> ServiceScheduler::createApp(AppDefinition def) {
   if (apps_.count(def.id)) {
     return Status::AlreadyExists("An app with id [" + def.id + "] already exists.");
   }
+  Status resident = checkResident(def, nullptr);
+  if (!resident.ok()) return resident;
   if (!assignServicePorts(&def, servicePortsInUse(def.id))) {
     return Status::Unavailable("no free service port left in 10000-20000");
   }
@@ -473,6 +633,11 @@ Result<DeploymentRef> ServiceScheduler::updateApp(const std::string& id, const j
     *errors = parsed.errors;
     return Status::InvalidArgument("Object is not valid");
   }
+  Status resident = checkResident(*parsed.app, &app.def);
+  if (!resident.ok()) {
+    *errors = {{"/container/volumes", {resident.message()}}};
+    return resident;
+  }
   if (!assignServicePorts(&*parsed.app, servicePortsInUse(id), &app.def)) {
     return Status::Unavailable("no free service port left in 10000-20000");
   }
@@ -487,6 +652,21 @@ Result<DeploymentRef> ServiceScheduler::updateApp(const std::string& id, const j
                   changed.failures = 0;
                   changed.launchNotBefore = 0;
                 });
+}
+
+Status ServiceScheduler::checkResident(const AppDefinition& def,
+                                       const AppDefinition* previous) const {
+  if (def.resident() && options_.role == "*") {
+    return Status::InvalidArgument(
+        "an app with persistent volumes needs tutti-services to run with a --role other than "
+        "'*' (its instances reserve resources for that role)");
+  }
+  if (previous && (def.resident() || previous->resident()) && !def.sameReservation(*previous)) {
+    return Status::InvalidArgument(
+        "the cpus, mem, disk and persistent volumes of an app with persistent volumes cannot "
+        "change (its instances hold reservations of them); create a new app instead");
+  }
+  return Status::OK();
 }
 
 std::set<uint32_t> ServiceScheduler::servicePortsInUse(const std::string& except) const {
@@ -541,7 +721,7 @@ Result<DeploymentRef> ServiceScheduler::restartApp(const std::string& id, bool f
 }
 
 Result<json> ServiceScheduler::killTask(const std::string& appId, const std::string& taskId,
-                                        bool scale) {
+                                        bool scale, bool wipe) {
   std::lock_guard<std::mutex> lock(mu_);
   AppRecord* live = liveApp(appId);
   if (!live) return Status::NotFound("App '" + appId + "' does not exist");
@@ -549,6 +729,18 @@ Result<json> ServiceScheduler::killTask(const std::string& appId, const std::str
   auto t = app.tasks.find(taskId);
   if (t == app.tasks.end()) {
     return Status::NotFound("Task '" + taskId + "' does not exist");
+  }
+  if (wipe && !t->second.slotId.empty()) {
+    auto slot = app.slots.find(t->second.slotId);
+    if (slot != app.slots.end()) {
+      LOG(INFO) << "Wiping instance " << taskId << " of " << appId << " and its reservation";
+      slot->second.wipe = true;
+      Status s = save(app);
+      if (!s.ok()) {
+        slot->second.wipe = false;
+        return s;
+      }
+    }
   }
   if (scale) {
     auto ref = change(app, true, Deployment::Kind::kScale, [&](AppRecord& changed) {

@@ -43,6 +43,16 @@ struct ServicesOptions {
   double leftoverRefuseSeconds = 1;
   // Implicit reconciliation this often (besides after every subscription).
   double reconcileIntervalSeconds = 600;
+  // The framework's role and principal: resident apps reserve for them
+  // (no resident apps with role "*").
+  std::string role = "*";
+  std::string principal;
+  // A resident slot whose reservation was never seen (no offer held it, no
+  // task in it ran) is forgotten after this long without a task.
+  double unconfirmedSlotSeconds = 60;
+  // After a slot is forgotten, offers are wanted this long so that its
+  // volumes are destroyed and its reservation released.
+  double releaseSeconds = 120;
 };
 
 // What a change answers: Marathon's {"deploymentId", "version"}.
@@ -92,9 +102,12 @@ class ServiceScheduler final : public Scheduler {
                                   FieldErrors* errors);
   Result<DeploymentRef> deleteApp(const std::string& id, bool force);
   Result<DeploymentRef> restartApp(const std::string& id, bool force);
-  // Kills one instance; with `scale` the app's instances go down by one.
-  // Returns the task's JSON (without scale) or a deployment's (with it).
-  Result<nlohmann::json> killTask(const std::string& appId, const std::string& taskId, bool scale);
+  // Kills one instance; with `scale` the app's instances go down by one;
+  // with `wipe` a resident instance's reservation and volumes go too (a new
+  // instance starts elsewhere). Returns the task's JSON (without scale) or
+  // a deployment's (with it).
+  Result<nlohmann::json> killTask(const std::string& appId, const std::string& taskId, bool scale,
+                                  bool wipe = false);
   Result<DeploymentRef> cancelDeployment(const std::string& id, bool force);
 
   // Read access to the apps under the lock (for the JSON views).
@@ -122,8 +135,23 @@ class ServiceScheduler final : public Scheduler {
   Result<DeploymentRef> change(AppRecord& app, bool force, Deployment::Kind kind,
                                const std::function<void(AppRecord&)>& edit);
   std::string nextVersion(double now);
-  void placeInto(const Offer& offer, std::vector<TaskInfo>* launches, std::set<std::string>* apps,
-                 double now);
+  // Fills `launches` (and, for resident instances, `operations` to run
+  // before them: RESERVE, CREATE, and releases of forgotten slots).
+  void placeInto(const Offer& offer, std::vector<Offer::Operation>* operations,
+                 std::vector<TaskInfo>* launches, std::set<std::string>* apps, double now);
+  // One instance of resident `app` into a free slot on the offer's agent or
+  // a new slot; false when neither fits.
+  bool placeResident(AppRecord& app, const Offer& offer, Resources& left,
+                     std::vector<Offer::Operation>* operations, std::vector<TaskInfo>* launches,
+                     double now);
+  // Releases reservations of this framework's that no slot owns.
+  void releaseUnknown(const Offer& offer, Resources& left,
+                      std::vector<Offer::Operation>* operations, std::set<std::string>* apps);
+  TaskRecord& addTask(AppRecord& app, const std::string& taskId, const Offer& offer,
+                      const std::vector<uint32_t>& ports, double now);
+  // Forgets slots (their reservations are released as offers show them).
+  void forgetSlot(AppRecord& app, const std::string& slotId, double now);
+  Status checkResident(const AppDefinition& def, const AppDefinition* previous) const;
 
   StateStore* store_;
   ServicesOptions options_;
@@ -134,6 +162,7 @@ class ServiceScheduler final : public Scheduler {
   bool connected_ = false;
   bool suppressed_ = false;
   double lastReconcile_ = 0;
+  double releaseUntil_ = 0;  // offers wanted until then: forgotten slots to release
   std::string fatal_;
   std::string lastVersion_;
   std::map<std::string, AppRecord> apps_;

@@ -163,7 +163,7 @@ HttpResponse ServicesApi::onApp(const HttpRequest& req) {
 
     if (target == Target::kRestart) return deployed(s.restartApp(appId, force), 200);
     if (target == Target::kTask) {
-      auto r = s.killTask(appId, taskId, flag(req, "scale"));
+      auto r = s.killTask(appId, taskId, flag(req, "scale"), flag(req, "wipe"));
       return r.ok() ? jsonResponse(*r) : failed(r.status());
     }
     if (req.method == "GET") {

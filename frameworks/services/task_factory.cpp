@@ -78,20 +78,25 @@ HealthCheck executorHealthCheck(const AppHealthCheck& h, const std::vector<uint3
 std::optional<InstanceLaunch> buildInstance(const AppDefinition& app,
                                             const std::string& configVersion,
                                             const std::string& taskId, const Offer& offer,
-                                            const Resources& left) {
-  auto ports = pickPorts(app, left.ports());
+                                            const Resources& left,
+                                            const Resources* reserved) {
+  auto ports = pickPorts(app, left.unreserved().ports());
   if (!ports) return std::nullopt;
-  std::string text = scalarText("cpus", app.cpus) + scalarText("mem", app.mem);
-  if (app.disk > 0) text += scalarText("disk", app.disk);
+  std::string text;
+  if (!reserved) {
+    text = scalarText("cpus", app.cpus) + scalarText("mem", app.mem);
+    if (app.disk > 0) text += scalarText("disk", app.disk);
+  }
   if (!ports->empty()) {
     std::vector<Range> ranges;
     for (uint32_t p : *ports) ranges.push_back({p, p});
     text += "ports:" + formatRanges(coalesceRanges(ranges));
   } else {
-    text.pop_back();
+    if (!text.empty()) text.pop_back();
   }
   auto parsed = Resources::parse(text);
   if (!parsed.ok()) return std::nullopt;
+  if (reserved) *parsed += *reserved;
   Resources wanted =
       offer.allocationRole.empty() ? *parsed : parsed->allocate(offer.allocationRole);
   if (!left.contains(wanted)) return std::nullopt;

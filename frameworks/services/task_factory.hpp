@@ -22,11 +22,14 @@ struct InstanceLaunch {
 };
 
 // The instance `taskId` of `app` on `offer`, using only `left` (what is left
-// of the offer); nullopt when it does not fit.
+// of the offer); nullopt when it does not fit. With `reserved` (a resident
+// instance's reserved resources and volumes, resident.hpp), the task uses
+// those instead of unreserved cpus, mem and disk; its ports are unreserved.
 std::optional<InstanceLaunch> buildInstance(const AppDefinition& app,
                                             const std::string& configVersion,
                                             const std::string& taskId, const Offer& offer,
-                                            const Resources& left);
+                                            const Resources& left,
+                                            const Resources* reserved = nullptr);
 
 // "<safe app id>.<uuid>", Marathon's task id form; appIdOfTask() inverts it.
 std::string newTaskId(const std::string& appId);

@@ -4,6 +4,7 @@
 #include <httplib.h>
 #include <signal.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "common/files.hpp"
@@ -326,6 +327,158 @@ TEST_F(ServicesTest, StandbyTakesOverWhenTheLeaderDies) {
   EXPECT_EQ(tasksOf(second.port, "/ha")[0]["id"], taskId);
   EXPECT_EQ(call(second.port, "GET", "/v2/leader").body["leader"],
             "127.0.0.1:" + std::to_string(second.port));
+}
+
+// A resident app (Marathon's stateful apps): its instance reserves cpus,
+// mem and a persistent volume on the agent, every relaunch (after a crash,
+// after a scale to 0 and back) runs there with the same volume and its
+// data, and deleting the app destroys the volume and releases the
+// reservation.
+TEST_F(ServicesTest, AResidentAppKeepsItsVolumeAcrossRelaunchesUntilDeleted) {
+  auto start = [&] {
+    Services s = startServices(dir_.path() + "/services.log",
+                               {"--master=" + master_.address(),
+                                "--state_dir=" + dir_.path() + "/state", "--role=stateful",
+                                "--decline_refuse_seconds=1"},
+                               servicesPort_);
+    EXPECT_TRUE(waitUntil([&] {
+      return call(s.port, "GET", "/v2/info").body.value("elected", false);
+    })) << s.process.log();
+    return s;
+  };
+  std::optional<Services> restarted;
+  Services services = start();
+  json app = {{"id", "/db"},
+              {"cmd", "echo $$ > " + dir_.path() + "/pids/$MESOS_TASK_ID; echo run >> "
+                      "data/runs; exec sleep 600"},
+              {"cpus", 0.1},
+              {"mem", 32},
+              {"instances", 1},
+              {"container",
+               {{"type", "MESOS"},
+                {"volumes",
+                 {{{"containerPath", "data"}, {"mode", "RW"}, {"persistent", {{"size", 16}}}}}}}},
+              {"backoffSeconds", 0.2}};
+  auto created = call(services.port, "POST", "/v2/apps", app.dump());
+  ASSERT_EQ(created.status, 201) << created.text;
+  EXPECT_EQ(created.body["upgradeStrategy"]["maximumOverCapacity"], 0.0) << created.text;
+  EXPECT_EQ(created.body["container"]["volumes"][0]["persistent"]["size"], 16.0) << created.text;
+
+  // The first instance: reserved, its volume created and linked.
+  auto running = [&](const std::string& not_) -> json {
+    json tasks = tasksOf(services.port, "/db");
+    if (tasks.size() != 1 || tasks[0]["state"] != "TASK_RUNNING" || tasks[0]["id"] == not_) {
+      return nullptr;
+    }
+    return tasks[0];
+  };
+  json task;
+  ASSERT_TRUE(waitUntil([&] { return !(task = running("")).is_null(); }))
+      << services.process.log();
+  ASSERT_EQ(task["localVolumes"].size(), 1u) << task.dump();
+  std::string persistenceId = task["localVolumes"][0]["persistenceId"];
+  EXPECT_EQ(persistenceId.rfind("db.data.", 0), 0u) << persistenceId;
+  std::string volume = dir_.path() + "/work/volumes/roles/stateful/" + persistenceId;
+  auto runs = [&] {
+    auto text = readFile(volume + "/runs");
+    return text.ok() ? *text : std::string();
+  };
+  ASSERT_TRUE(waitUntil([&] { return runs() == "run\n"; })) << runs();
+  auto reserved = [&]() -> json {
+    auto state = httpGet("127.0.0.1", master_.httpPort, "/master/state");
+    if (!state.ok()) return nullptr;
+    json j = json::parse(state->second, nullptr, false);
+    if (!j.is_object() || j["slaves"].empty()) return nullptr;
+    return j["slaves"][0]["reserved_resources_full"].value("stateful", json::array());
+  };
+  json held = reserved();
+  bool volumeHeld = false;
+  for (const auto& r : held) {
+    volumeHeld = volumeHeld || (r.contains("disk") &&
+                                r["disk"]["persistence"]["id"] == persistenceId);
+  }
+  EXPECT_TRUE(volumeHeld) << held.dump();
+
+  // Killed by hand: relaunched on the same reservation, with its data.
+  std::string first = task["id"];
+  std::string agentId = task["slaveId"];
+  auto pid = readFile(dir_.path() + "/pids/" + first);
+  ASSERT_TRUE(pid.ok());
+  ASSERT_EQ(::kill(std::stoi(*pid), SIGKILL), 0);
+  ASSERT_TRUE(waitUntil([&] { return !(task = running(first)).is_null(); }))
+      << services.process.log();
+  EXPECT_EQ(task["localVolumes"][0]["persistenceId"], persistenceId);
+  EXPECT_EQ(task["slaveId"], agentId);
+  ASSERT_TRUE(waitUntil([&] { return runs() == "run\nrun\n"; })) << runs();
+
+  // Scaled to 0 the reservation and volume stay; back to 1, they are used.
+  std::string second = task["id"];
+  auto r = call(services.port, "PUT", "/v2/apps/db", json{{"instances", 0}}.dump());
+  ASSERT_EQ(r.status, 200) << r.text;
+  ASSERT_TRUE(waitUntil([&] { return tasksOf(services.port, "/db").empty(); }));
+  EXPECT_EQ(runs(), "run\nrun\n");
+  r = call(services.port, "PUT", "/v2/apps/db", json{{"instances", 1}}.dump());
+  ASSERT_EQ(r.status, 200) << r.text;
+  ASSERT_TRUE(waitUntil([&] { return !(task = running(second)).is_null(); }))
+      << services.process.log();
+  EXPECT_EQ(task["localVolumes"][0]["persistenceId"], persistenceId);
+  ASSERT_TRUE(waitUntil([&] { return runs() == "run\nrun\nrun\n"; })) << runs();
+
+  // A new command rolls the instance within its reservation: the old task
+  // stops first (0.5/0 is the resident default), the new one has the data.
+  std::string rolled = task["id"];
+  json v2 = app;
+  v2["cmd"] = "echo $$ > " + dir_.path() + "/pids/$MESOS_TASK_ID; echo v2 >> data/runs; exec "
+              "sleep 600";
+  r = call(services.port, "PUT", "/v2/apps/db", json{{"cmd", v2["cmd"]}}.dump());
+  ASSERT_EQ(r.status, 200) << r.text;
+  ASSERT_TRUE(waitUntil([&] { return !(task = running(rolled)).is_null(); }))
+      << services.process.log();
+  EXPECT_EQ(task["localVolumes"][0]["persistenceId"], persistenceId);
+  ASSERT_TRUE(waitUntil([&] { return runs() == "run\nrun\nrun\nv2\n"; })) << runs();
+  ASSERT_TRUE(waitUntil([&] { return noDeployments(services.port); }));
+
+  // Restarted from its state: the reservation is still the instance's (not
+  // released as unknown), and the next relaunch uses it.
+  std::string third = task["id"];
+  ASSERT_NE(services.process.stop(SIGKILL), -1);
+  restarted.emplace(start());
+  int port = restarted->port;
+  ASSERT_TRUE(waitUntil([&] { return !running("").is_null(); })) << restarted->process.log();
+  pid = readFile(dir_.path() + "/pids/" + third);
+  ASSERT_TRUE(pid.ok());
+  ASSERT_EQ(::kill(std::stoi(*pid), SIGKILL), 0);
+  ASSERT_TRUE(waitUntil([&] { return !(task = running(third)).is_null(); }))
+      << restarted->process.log();
+  EXPECT_EQ(task["localVolumes"][0]["persistenceId"], persistenceId);
+  ASSERT_TRUE(waitUntil([&] { return runs() == "run\nrun\nrun\nv2\nv2\n"; })) << runs();
+
+  // Its reservation cannot change under it.
+  r = call(port, "PUT", "/v2/apps/db", json{{"mem", 64}}.dump());
+  EXPECT_EQ(r.status, 422) << r.text;
+
+  // Deleted: the volume is destroyed and the reservation released.
+  r = call(port, "DELETE", "/v2/apps/db");
+  ASSERT_EQ(r.status, 200) << r.text;
+  ASSERT_TRUE(waitUntil([&] {
+    json left = reserved();
+    return left.is_array() && left.empty() && !std::filesystem::exists(volume);
+  })) << reserved().dump() << "\n" << restarted->process.log();
+}
+
+// Without a role of its own, tutti-services refuses apps with volumes.
+TEST_F(ServicesTest, AResidentAppNeedsARole) {
+  Services services = standalone();
+  json app = {{"id", "/db"},
+              {"cmd", "sleep 600"},
+              {"container",
+               {{"type", "MESOS"},
+                {"volumes",
+                 {{{"containerPath", "data"}, {"mode", "RW"}, {"persistent", {{"size", 16}}}}}}}}};
+  auto r = call(services.port, "POST", "/v2/apps", app.dump());
+  EXPECT_EQ(r.status, 422) << r.text;
+  EXPECT_NE(r.text.find("--role"), std::string::npos) << r.text;
+  EXPECT_EQ(call(services.port, "GET", "/v2/apps/db").status, 404);
 }
 
 }  // namespace

@@ -18,6 +18,47 @@ bool hasError(const ParsedApp& p, const std::string& path) {
   return false;
 }
 
+TEST(AppTest, PersistentVolumesMakeAResidentAppWithMarathonsLimits) {
+  auto p = parse(R"({"id": "db", "cmd": "x", "container": {"type": "MESOS", "volumes": [
+      {"containerPath": "data", "mode": "RW", "persistent": {"size": 512}}]}})");
+  ASSERT_TRUE(p.app) << (p.errors.empty() ? "" : p.errors[0].path);
+  EXPECT_TRUE(p.app->resident());
+  ASSERT_EQ(p.app->persistentVolumes.size(), 1u);
+  EXPECT_EQ(p.app->persistentVolumes[0].containerPath, "data");
+  EXPECT_EQ(p.app->persistentVolumes[0].sizeMb, 512);
+  EXPECT_FALSE(p.app->image);
+  // Old instances stop before new ones start in their reservations.
+  EXPECT_EQ(p.app->upgradeStrategy.minimumHealthCapacity, 0.5);
+  EXPECT_EQ(p.app->upgradeStrategy.maximumOverCapacity, 0);
+  json j = toJson(*p.app);
+  EXPECT_EQ(j["container"]["type"], "MESOS");
+  EXPECT_EQ(j["residency"]["taskLostBehavior"], "WAIT_FOREVER");
+  auto again = parseApp(j);
+  ASSERT_TRUE(again.app);
+  EXPECT_EQ(*again.app, *p.app);
+
+  auto bad = parse(R"({"id": "db", "cmd": "x",
+      "upgradeStrategy": {"minimumHealthCapacity": 1, "maximumOverCapacity": 0.5},
+      "container": {"type": "MESOS", "volumes": [
+        {"containerPath": "a/b", "mode": "RW", "persistent": {"size": 1}},
+        {"containerPath": "ro", "mode": "RO", "persistent": {"size": 1}},
+        {"containerPath": "nosize", "mode": "RW", "persistent": {}},
+        {"containerPath": "host", "hostPath": "/etc", "mode": "RW"},
+        {"containerPath": "plain", "mode": "RW"}]}})");
+  EXPECT_FALSE(bad.app);
+  EXPECT_TRUE(hasError(bad, "/container/volumes(0)/containerPath"));
+  EXPECT_TRUE(hasError(bad, "/container/volumes(1)/mode"));
+  EXPECT_TRUE(hasError(bad, "/container/volumes(2)/persistent/size"));
+  EXPECT_TRUE(hasError(bad, "/container/volumes(3)/persistent"));
+  EXPECT_TRUE(hasError(bad, "/container/volumes(4)/persistent"));
+  EXPECT_TRUE(hasError(bad, "/upgradeStrategy/minimumHealthCapacity"));
+  EXPECT_TRUE(hasError(bad, "/upgradeStrategy/maximumOverCapacity"));
+
+  // A docker container still needs its image.
+  EXPECT_FALSE(parse(R"({"id": "db", "container": {"type": "DOCKER", "docker": {}}})").app);
+  EXPECT_FALSE(parse(R"({"id": "db", "cmd": "x", "container": {"type": "MESOS"}})").app);
+}
+
 TEST(AppTest, MinimalAppGetsMarathonDefaults) {
   auto p = parse(R"({"id": "web", "cmd": "sleep 100"})");
   ASSERT_TRUE(p.app) << p.errors.size();

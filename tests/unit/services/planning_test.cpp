@@ -127,6 +127,20 @@ TEST(DeploymentPlanTest, FullHealthCapacityLaunchesBeforeKilling) {
   EXPECT_EQ(step.launch, 1);  // o1 is on its way out: n2 may start
 }
 
+TEST(DeploymentPlanTest, AResidentInstanceStopsBeforeItsReplacementStarts) {
+  // One instance, 0.5/0: a plain app gets an extra instance to move on; a
+  // resident one cannot (its replacement needs the old one's reservation),
+  // so the old one goes first.
+  UpgradeStrategy s{0.5, 0};
+  std::vector<InstanceView> live = {instance("o1", false, true)};
+  auto plain = planStep(1, s, KillSelection::kYoungestFirst, live);
+  EXPECT_TRUE(plain.kill.empty());
+  EXPECT_EQ(plain.launch, 1);
+  auto resident = planStep(1, s, KillSelection::kYoungestFirst, live, true);
+  EXPECT_EQ(resident.kill, (std::vector<std::string>{"o1"}));
+  EXPECT_EQ(resident.launch, 1);
+}
+
 TEST(DeploymentPlanTest, UnreadyOldInstancesAreKilledAtOnce) {
   UpgradeStrategy s{1, 1};
   std::vector<InstanceView> live = {instance("o1", false, false), instance("o2", false, true)};

@@ -2,6 +2,7 @@
 // replacement with backoff, scale, deployments, adoption after a restart.
 #include <gtest/gtest.h>
 
+#include "frameworks/services/resident.hpp"
 #include "frameworks/services/service_scheduler.hpp"
 
 namespace tutti::services {
@@ -17,8 +18,15 @@ class FakeDriver : public SchedulerDriver {
   DriverStatus abort() override { return ok(); }
   DriverStatus join() override { return ok(); }
   DriverStatus run() override { return ok(); }
-  DriverStatus acceptOffers(const std::vector<OfferID>&, const std::vector<Offer::Operation>&,
+  DriverStatus acceptOffers(const std::vector<OfferID>&,
+                            const std::vector<Offer::Operation>& operations,
                             const Filters&) override {
+    accepted.push_back(operations);
+    for (const auto& op : operations) {
+      if (op.type == Offer::Operation::Type::LAUNCH) {
+        launched.insert(launched.end(), op.tasks.begin(), op.tasks.end());
+      }
+    }
     return ok();
   }
   DriverStatus launchTasks(const std::vector<OfferID>&, const std::vector<TaskInfo>& tasks,
@@ -52,6 +60,7 @@ class FakeDriver : public SchedulerDriver {
     return ok();
   }
 
+  std::vector<std::vector<Offer::Operation>> accepted;
   std::vector<TaskInfo> launched;
   std::vector<std::string> killed;
   std::vector<TaskStatus> reconciled;
@@ -85,7 +94,7 @@ class SchedulerTest : public ::testing::Test {
   void SetUp() override { start(); }
 
   void start() {
-    scheduler_ = std::make_unique<ServiceScheduler>(store_.get(), ServicesOptions{}, &metrics_);
+    scheduler_ = std::make_unique<ServiceScheduler>(store_.get(), options_, &metrics_);
     ASSERT_TRUE(scheduler_->load().ok());
     driver_ = FakeDriver();
     scheduler_->setDriver(&driver_);
@@ -110,6 +119,7 @@ class SchedulerTest : public ::testing::Test {
   }
 
   std::unique_ptr<StateStore> store_ = makeMemoryStore();
+  ServicesOptions options_;
   Metrics metrics_;
   FakeDriver driver_;
   std::unique_ptr<ServiceScheduler> scheduler_;
@@ -238,6 +248,176 @@ TEST_F(SchedulerTest, AddingHealthChecksKeepsOldInstancesUntilNewOnesAreHealthy)
   scheduler_->statusUpdate(&driver_, status(driver_.launched[0].taskId.value,
                                             TaskState::TASK_RUNNING, true));
   EXPECT_EQ(driver_.killed.size(), 1u);  // one new healthy: one old may go
+}
+
+// Resident apps: the framework subscribes in role "eng".
+class ResidentSchedulerTest : public SchedulerTest {
+ protected:
+  void SetUp() override {
+    options_.role = "eng";
+    options_.principal = "ops";
+    start();
+  }
+
+  static Offer engOffer(const Resources& resources, const std::string& agent = "agent-1") {
+    Offer o = offer();
+    o.agentId = AgentID(agent);
+    o.hostname = agent;
+    o.allocationRole = "eng";
+    o.resources = resources.allocate("eng");
+    return o;
+  }
+
+  static const Offer::Operation* find(const std::vector<Offer::Operation>& ops,
+                                      Offer::Operation::Type type) {
+    for (const auto& op : ops) {
+      if (op.type == type) return &op;
+    }
+    return nullptr;
+  }
+
+  const char* db_ = R"({"id": "db", "cmd": "x", "cpus": 0.5, "mem": 64, "disk": 10,
+      "backoffSeconds": 0, "container": {"type": "MESOS", "volumes": [
+        {"containerPath": "data", "mode": "RW", "persistent": {"size": 100}}]}})";
+};
+
+TEST_F(ResidentSchedulerTest, AnInstanceReservesCreatesAndLaunchesThenComesBackToItsSlot) {
+  ASSERT_TRUE(scheduler_->createApp(app(db_)).ok());
+  Resources plain = *Resources::parse("cpus:4;mem:1024;disk:1000;ports:[31000-31100]");
+  scheduler_->resourceOffers(&driver_, {engOffer(plain)});
+  ASSERT_EQ(driver_.accepted.size(), 1u);
+  const auto& ops = driver_.accepted[0];
+  ASSERT_EQ(ops.size(), 3u);
+  EXPECT_EQ(ops[0].type, Offer::Operation::Type::RESERVE);
+  EXPECT_EQ(ops[1].type, Offer::Operation::Type::CREATE);
+  EXPECT_EQ(ops[2].type, Offer::Operation::Type::LAUNCH);
+  const Resources& reserve = ops[0].resources;
+  EXPECT_EQ(reserve.cpus(), 0.5);
+  EXPECT_EQ(reserve.disk(), 110);  // the sandbox's 10 and the volume's 100
+  for (const auto& r : reserve) {
+    ASSERT_EQ(r.reservations.size(), 1u);
+    EXPECT_EQ(r.reservations[0].role, "eng");
+    EXPECT_EQ(r.reservations[0].principal, "ops");
+    EXPECT_EQ(r.reservations[0].labels[0].value, "fw-1");
+  }
+  Resources volumes = ops[1].resources;
+  ASSERT_EQ(volumes.size(), 1u);
+  EXPECT_EQ(volumes.list()[0].disk->containerPath, "data");
+  EXPECT_EQ(volumes.list()[0].disk->principal, "ops");
+  ASSERT_EQ(driver_.launched.size(), 1u);
+  Resources used = driver_.launched[0].resources;
+  EXPECT_TRUE(used.contains(volumes.allocate("eng"))) << used;
+  EXPECT_EQ(used.unreserved().cpus(), std::nullopt) << used;
+
+  // It ran and failed: the next task goes into the same reservation, and an
+  // agent with room elsewhere gets no new one.
+  std::string first = driver_.launched[0].taskId.value;
+  scheduler_->statusUpdate(&driver_, status(first, TaskState::TASK_RUNNING));
+  scheduler_->statusUpdate(&driver_, status(first, TaskState::TASK_FAILED));
+  scheduler_->resourceOffers(&driver_, {engOffer(plain, "agent-2")});
+  EXPECT_EQ(driver_.accepted.size(), 1u);
+  Resources reserved = reserve - volumes.stripVolumes() + volumes + plain;
+  scheduler_->resourceOffers(&driver_, {engOffer(reserved)});
+  ASSERT_EQ(driver_.launched.size(), 2u);
+  ASSERT_EQ(driver_.accepted.size(), 1u);  // a plain launch: nothing to reserve
+  EXPECT_TRUE(driver_.launched[1].resources.contains(volumes.allocate("eng")));
+
+  // Deleted: once its task ended, the next offer gives everything back.
+  ASSERT_TRUE(scheduler_->deleteApp("/db", false).ok());
+  scheduler_->statusUpdate(&driver_,
+                           status(driver_.launched[1].taskId.value, TaskState::TASK_KILLED));
+  scheduler_->resourceOffers(&driver_, {engOffer(reserved)});
+  ASSERT_EQ(driver_.accepted.size(), 2u);
+  const auto& release = driver_.accepted[1];
+  ASSERT_EQ(release.size(), 2u);
+  EXPECT_EQ(release[0].type, Offer::Operation::Type::DESTROY);
+  EXPECT_EQ(release[0].resources, volumes);
+  EXPECT_EQ(release[1].type, Offer::Operation::Type::UNRESERVE);
+  EXPECT_EQ(release[1].resources, reserve);
+}
+
+TEST_F(ResidentSchedulerTest, OnlyItsOwnUnknownReservationsAreReleased) {
+  ResidentSlot mine;
+  mine.id = "old-slot";
+  mine.role = "eng";
+  mine.frameworkId = "fw-1";
+  mine.cpus = 1;
+  mine.mem = 32;
+  mine.volumes = {{"data", "db.data.old-slot", 50}};
+  ResidentSlot theirs = mine;
+  theirs.id = "their-slot";
+  theirs.frameworkId = "fw-2";
+  theirs.volumes = {{"data", "db.data.their-slot", 50}};
+  Resources offered = slotTaskResources(mine) + slotTaskResources(theirs);
+  scheduler_->resourceOffers(&driver_, {engOffer(offered)});
+  ASSERT_EQ(driver_.accepted.size(), 1u);
+  const auto& ops = driver_.accepted[0];
+  ASSERT_EQ(ops.size(), 2u);
+  EXPECT_EQ(ops[0].resources, slotVolumes(mine));
+  EXPECT_EQ(ops[1].resources, slotReservation(mine));
+  EXPECT_EQ(metrics_.counter("services/reservations_released").value(), 1);
+}
+
+TEST_F(ResidentSchedulerTest, WhatWasReservedCannotChangeButTheCommandCan) {
+  ASSERT_TRUE(scheduler_->createApp(app(db_)).ok());
+  FieldErrors errors;
+  auto bigger = scheduler_->updateApp("/db", json{{"mem", 128}}, true, &errors);
+  ASSERT_FALSE(bigger.ok());
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].path, "/container/volumes");
+  errors.clear();
+  EXPECT_FALSE(scheduler_->updateApp("/db", json{{"container", nullptr}}, true, &errors).ok());
+  errors.clear();
+  EXPECT_TRUE(scheduler_->updateApp("/db", json{{"cmd", "y"}}, true, &errors).ok());
+}
+
+TEST_F(ResidentSchedulerTest, AWipedInstanceLeavesItsReservationAndStartsAfresh) {
+  ASSERT_TRUE(scheduler_->createApp(app(db_)).ok());
+  Resources plain = *Resources::parse("cpus:4;mem:1024;disk:1000;ports:[31000-31100]");
+  scheduler_->resourceOffers(&driver_, {engOffer(plain)});
+  ASSERT_EQ(driver_.launched.size(), 1u);
+  std::string first = driver_.launched[0].taskId.value;
+  Resources reserve = driver_.accepted[0][0].resources;
+  Resources volumes = driver_.accepted[0][1].resources;
+  scheduler_->statusUpdate(&driver_, status(first, TaskState::TASK_RUNNING));
+  ASSERT_TRUE(scheduler_->killTask("/db", first, false, true).ok());
+  EXPECT_EQ(driver_.killed, (std::vector<std::string>{first}));
+  scheduler_->statusUpdate(&driver_, status(first, TaskState::TASK_KILLED));
+  EXPECT_TRUE(view("/db")["slots"].empty());
+  // Its agent's next offer: the old reservation goes back, a new one is made.
+  Resources reserved = reserve - volumes.stripVolumes() + volumes + plain;
+  scheduler_->resourceOffers(&driver_, {engOffer(reserved)});
+  ASSERT_EQ(driver_.accepted.size(), 2u);
+  const auto& ops = driver_.accepted[1];
+  ASSERT_GE(ops.size(), 5u);
+  EXPECT_EQ(ops[0].type, Offer::Operation::Type::DESTROY);
+  EXPECT_EQ(ops[1].type, Offer::Operation::Type::UNRESERVE);
+  EXPECT_EQ(ops[2].type, Offer::Operation::Type::RESERVE);
+  EXPECT_NE(ops[2].resources, reserve);  // another slot's labels
+  EXPECT_EQ(ops[3].type, Offer::Operation::Type::CREATE);
+  EXPECT_EQ(ops[4].type, Offer::Operation::Type::LAUNCH);
+}
+
+TEST_F(ResidentSchedulerTest, AReservationRefusedByTheMasterIsForgotten) {
+  ASSERT_TRUE(scheduler_->createApp(app(db_)).ok());
+  Resources plain = *Resources::parse("cpus:4;mem:1024;disk:1000;ports:[31000-31100]");
+  scheduler_->resourceOffers(&driver_, {engOffer(plain)});
+  ASSERT_EQ(driver_.launched.size(), 1u);
+  scheduler_->statusUpdate(&driver_,
+                           status(driver_.launched[0].taskId.value, TaskState::TASK_ERROR));
+  EXPECT_TRUE(view("/db")["slots"].empty()) << view("/db").dump();
+  // The next offer makes a new one.
+  scheduler_->resourceOffers(&driver_, {engOffer(plain)});
+  ASSERT_EQ(driver_.accepted.size(), 2u);
+  EXPECT_EQ(driver_.accepted[1][0].type, Offer::Operation::Type::RESERVE);
+}
+
+TEST_F(SchedulerTest, ResidentAppsNeedARole) {
+  auto refused = scheduler_->createApp(app(R"({"id": "db", "cmd": "x", "container": {
+      "type": "MESOS", "volumes": [{"containerPath": "d", "mode": "RW",
+      "persistent": {"size": 1}}]}})"));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("--role"), std::string::npos);
 }
 
 }  // namespace
