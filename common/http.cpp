@@ -150,9 +150,22 @@ HttpRequest convert(const httplib::Request& req) {
   return r;
 }
 
-void apply(const HttpResponse& from, httplib::Response& to) {
+void apply(const HttpResponse& from, httplib::Response& to, const httplib::Server& server) {
   to.status = from.status;
   for (const auto& [k, v] : from.headers) to.set_header(k, v);
+  if (from.stream) {
+    auto next = from.stream;
+    to.set_chunked_content_provider(
+        from.contentType, [next, &server](size_t, httplib::DataSink& sink) {
+          std::string chunk;
+          if (!server.is_running() || !next(&chunk)) {
+            sink.done();
+            return true;
+          }
+          return chunk.empty() || sink.write(chunk.data(), chunk.size());
+        });
+    return;
+  }
   if (from.file) {
     std::shared_ptr<const HttpFileBody> file = from.file;
     to.set_content_provider(
@@ -197,8 +210,8 @@ namespace {
 // Registers `handler` for `method` requests whose path matches `pattern`.
 void addRoute(httplib::Server& server, const std::string& method, const std::string& pattern,
               HttpServer::Handler handler) {
-  auto fn = [handler](const httplib::Request& req, httplib::Response& res) {
-    apply(handler(convert(req)), res);
+  auto fn = [handler, &server](const httplib::Request& req, httplib::Response& res) {
+    apply(handler(convert(req)), res, server);
   };
   if (method == "GET") {
     server.Get(pattern, fn);

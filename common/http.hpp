@@ -55,6 +55,14 @@ struct HttpResponse {
   // Instead of `body`: a file streamed from disk. A file that shrinks while
   // it is sent ends the connection early (the client sees a short body).
   std::shared_ptr<const HttpFileBody> file;
+  // Instead of `body`: an open-ended stream (Server-Sent Events), sent with
+  // chunked encoding as `stream` produces it. It is called again and again
+  // on the worker thread that serves the request, should block for at most
+  // about a second, appends what to send next to `chunk` (nothing is fine),
+  // and returns false to end the response. The stream also ends when the
+  // client goes away (a write fails) or the server stops; the function is
+  // destroyed then. Each open stream holds one of the server's threads.
+  std::function<bool(std::string* chunk)> stream;
   std::string contentType = "application/json";
   std::map<std::string, std::string> headers;
 

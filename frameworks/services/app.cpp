@@ -512,6 +512,15 @@ ParsedApp parseApp(const json& body, const std::string& fallbackId) {
   parseHealthChecks(r, &app);
   parseConstraints(r, &app);
   parseFetch(r, &app);
+  // Persistence ids ("<safe id>.<containerPath>.<uuid>") must fit in 255.
+  for (size_t i = 0; i < app.persistentVolumes.size(); ++i) {
+    const std::string& path = app.persistentVolumes[i].containerPath;
+    if (safeAppId(app.id).size() + path.size() + 38 > 255) {
+      errors.push_back({"/container/volumes(" + std::to_string(i) + ")/containerPath",
+                        {"too long for this app's id: the volume's id (app id, containerPath "
+                         "and a uuid) must fit in 255 characters"}});
+    }
+  }
   // A resident instance is relaunched in its own reservation: an upgrade
   // stops old instances before it starts new ones (Marathon's defaults and
   // limits for apps with persistent volumes).

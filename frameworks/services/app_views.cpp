@@ -1,5 +1,7 @@
 #include "frameworks/services/app_views.hpp"
 
+#include "frameworks/services/resident.hpp"
+
 namespace tutti::services {
 
 using nlohmann::json;
@@ -38,6 +40,41 @@ json taskView(const AppRecord& app, const TaskRecord& t) {
   return j;
 }
 
+namespace {
+
+// A resident app's slot with no task: listed so that it can be seen and
+// wiped (DELETE /v2/apps/{id}/tasks/{id}?wipe=true).
+json reservedView(const AppRecord& app, const ResidentSlot& slot) {
+  json volumes = json::array();
+  for (const auto& v : slot.volumes) {
+    volumes.push_back({{"containerPath", v.containerPath}, {"persistenceId", v.persistenceId}});
+  }
+  json j = {{"id", reservedTaskId(app.def.id, slot.id)},
+            {"appId", app.def.id},
+            {"host", slot.host},
+            {"ports", json::array()},
+            {"servicePorts", json::array()},
+            {"slaveId", slot.agentId},
+            {"stagedAt", nullptr},
+            {"startedAt", nullptr},
+            {"version", app.configVersion},
+            {"state", "TASK_RESERVED"},
+            {"localVolumes", volumes},
+            {"healthCheckResults", json::array()}};
+  for (const auto& p : app.def.portDefinitions) j["servicePorts"].push_back(p.port);
+  return j;
+}
+
+// The app's tasks and its slots with no task.
+void addTasks(const AppRecord& app, json* tasks) {
+  for (const auto& [_, t] : app.tasks) tasks->push_back(taskView(app, t));
+  for (const auto& [_, slot] : app.slots) {
+    if (slot.taskId.empty() && !slot.wipe) tasks->push_back(reservedView(app, slot));
+  }
+}
+
+}  // namespace
+
 json appView(const AppRecord& app, bool withTasks) {
   json j = toJson(app.def);
   int staged = 0, running = 0, healthy = 0, unhealthy = 0;
@@ -50,8 +87,8 @@ json appView(const AppRecord& app, bool withTasks) {
     }
     if (t.healthy && *t.healthy) ++healthy;
     if (t.healthy && !*t.healthy) ++unhealthy;
-    if (withTasks) tasks.push_back(taskView(app, t));
   }
+  if (withTasks) addTasks(app, &tasks);
   j["tasksStaged"] = staged;
   j["tasksRunning"] = running;
   j["tasksHealthy"] = healthy;
@@ -69,24 +106,26 @@ json tasksView(const AppMap& apps, const std::string& onlyApp) {
   json tasks = json::array();
   for (const auto& [id, app] : apps) {
     if (!onlyApp.empty() && id != onlyApp) continue;
-    for (const auto& [_, t] : app.tasks) tasks.push_back(taskView(app, t));
+    addTasks(app, &tasks);
   }
   return json{{"tasks", tasks}};
+}
+
+json deploymentView(const std::string& appId, const Deployment& d) {
+  json action = {{"action", actionName(d.kind)}, {"app", appId}};
+  return {{"id", d.id},
+          {"version", d.version},
+          {"affectedApps", {appId}},
+          {"steps", {{{"actions", {action}}}}},
+          {"currentActions", {action}},
+          {"currentStep", 1},
+          {"totalSteps", 1}};
 }
 
 json deploymentsView(const AppMap& apps) {
   json list = json::array();
   for (const auto& [id, app] : apps) {
-    if (!app.deployment) continue;
-    const Deployment& d = *app.deployment;
-    json action = {{"action", actionName(d.kind)}, {"app", id}};
-    list.push_back({{"id", d.id},
-                    {"version", d.version},
-                    {"affectedApps", {id}},
-                    {"steps", {{{"actions", {action}}}}},
-                    {"currentActions", {action}},
-                    {"currentStep", 1},
-                    {"totalSteps", 1}});
+    if (app.deployment) list.push_back(deploymentView(id, *app.deployment));
   }
   return list;
 }

@@ -19,6 +19,7 @@ nlohmann::json appView(const AppRecord& app, bool withTasks);
 nlohmann::json taskView(const AppRecord& app, const TaskRecord& task);
 nlohmann::json tasksView(const AppMap& apps, const std::string& onlyApp = "");
 nlohmann::json deploymentsView(const AppMap& apps);
+nlohmann::json deploymentView(const std::string& appId, const Deployment& deployment);
 // Marathon's text/plain task list for load balancers: one line per app and
 // service port, "<app>\t<servicePort>\t<host>:<port>\t…".
 std::string endpointsText(const AppMap& apps, const std::string& onlyApp = "");

@@ -94,13 +94,13 @@ struct Shared {
 };
 
 // Runs the scheduler while this instance leads, until a signal.
-int lead(Shared& shared, StateStore& store, Metrics& metrics) {
+int lead(Shared& shared, StateStore& store, Metrics& metrics, EventBus& events) {
   ServicesOptions options;
   options.unfitRefuseSeconds = FLAGS_decline_refuse_seconds;
   options.idleRefuseSeconds = FLAGS_idle_refuse_seconds;
   options.role = FLAGS_role;
   options.principal = FLAGS_principal;
-  ServiceScheduler scheduler(&store, options, &metrics);
+  ServiceScheduler scheduler(&store, options, &metrics, &events);
   Status loaded = scheduler.load();
   if (!loaded.ok()) {
     LOG(ERROR) << "Cannot load the state: " << loaded;
@@ -176,6 +176,8 @@ int main(int argc, char** argv) {
 
   Shared shared;
   Metrics metrics;
+  // Before the server: its event streams end before the bus does.
+  EventBus events(&metrics);
   std::string self = FLAGS_hostname;
   if (self.empty()) self = FLAGS_http_address == "0.0.0.0" ? localHostname() : FLAGS_http_address;
   self += ":" + std::to_string(FLAGS_http_port);
@@ -197,8 +199,10 @@ int main(int argc, char** argv) {
                            {"mesos_role", FLAGS_role},
                            {"hostname", self}}},
                          {"zookeeper_config", {{"zk", FLAGS_zk}}}};
-  ServicesApi api(leadership, &metrics, info);
+  ServicesApi api(leadership, &metrics, info, &events);
   HttpServer::Options httpOptions;
+  // Event streams (at most EventBus::Options::maxSubscribers) hold a
+  // thread each; the rest serve the API.
   httpOptions.threads = 8;
   httpOptions.maxBodyBytes = 1u << 20;
   HttpServer server(httpOptions);
@@ -230,7 +234,7 @@ int main(int argc, char** argv) {
       shared.leader = self;
     }
     auto store = makeFileStore(FLAGS_state_dir);
-    code = lead(shared, *store, metrics);
+    code = lead(shared, *store, metrics, events);
   } else {
     Loop loop(RealClock::instance(), Loop::Options{"services-zk"});
     std::thread loopThread([&] { loop.run(); });
@@ -274,7 +278,7 @@ int main(int argc, char** argv) {
     }
     if (elected) {
       auto store = makeZkStore(loop, *zk, zkUrl.second + "/state");
-      code = lead(shared, *store, metrics);
+      code = lead(shared, *store, metrics, events);
     }
     loop.call("services.zk_stop", [&] {
       election.reset();
@@ -285,6 +289,7 @@ int main(int argc, char** argv) {
   }
   shared.stopping.store(true);
   signals.join();
+  events.close();  // open event streams end now, not at their next poll
   server.stop();
   // The driver is gone: flush what it queued before the process ends.
   terminateZmqContext();

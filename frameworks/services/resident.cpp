@@ -93,6 +93,10 @@ std::map<std::string, Resources> reservationsBySlot(const Resources& offered,
   return out;
 }
 
+std::string reservedTaskId(const std::string& appId, const std::string& slotId) {
+  return safeAppId(appId) + "." + slotId;
+}
+
 std::vector<Offer::Operation> releaseOperations(const Resources& reserved) {
   Resources plain = reserved.unallocate();
   std::vector<Offer::Operation> ops;

@@ -39,6 +39,10 @@ Resources slotTaskResources(const ResidentSlot& slot);
 std::map<std::string, Resources> reservationsBySlot(const Resources& offered,
                                                     const std::string& frameworkId);
 
+// The id under which a slot with no task is listed (as a TASK_RESERVED
+// task) and can be wiped: "<safe app id>.<slot id>".
+std::string reservedTaskId(const std::string& appId, const std::string& slotId);
+
 // DESTROY of the volumes among `reserved` (when there are any), then
 // UNRESERVE of all of it: what gives a slot's resources back.
 std::vector<Offer::Operation> releaseOperations(const Resources& reserved);

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "common/ids.hpp"
+#include "frameworks/services/app_views.hpp"
 #include "frameworks/services/backoff.hpp"
 #include "frameworks/services/constraints.hpp"
 #include "frameworks/services/deployment_plan.hpp"
@@ -19,6 +20,7 @@ using nlohmann::json;
 
 namespace {
 constexpr const char* kFrameworkIdKey = "framework_id";
+constexpr const char* kReleasesKey = "releases";
 std::string appKey(const std::string& appId) { return "app_" + safeAppId(appId); }
 }  // namespace
 
@@ -27,8 +29,9 @@ double nowSeconds() {
   return duration<double>(system_clock::now().time_since_epoch()).count();
 }
 
-ServiceScheduler::ServiceScheduler(StateStore* store, ServicesOptions options, Metrics* metrics)
-    : store_(store), options_(options), metrics_(metrics) {
+ServiceScheduler::ServiceScheduler(StateStore* store, ServicesOptions options, Metrics* metrics,
+                                   EventBus* events)
+    : store_(store), options_(options), metrics_(metrics), events_(events) {
   metrics_->gauge("services/apps", [this] {
     std::lock_guard<std::mutex> lock(mu_);
     return static_cast<double>(apps_.size());
@@ -67,6 +70,18 @@ Status ServiceScheduler::load() {
       }
       continue;
     }
+    if (key == kReleasesKey) {
+      auto j = tutti::json::parse(value);
+      if (!j.is_object()) return Status::InvalidArgument("state key releases: not a JSON object");
+      for (const auto& [slot, r] : j.items()) {
+        if (!r.is_object() || !r.contains("agent_id") || !r["agent_id"].is_string() ||
+            !r.contains("until") || !r["until"].is_number()) {
+          return Status::InvalidArgument("state key releases: malformed entry " + slot);
+        }
+        releases_[slot] = {r["agent_id"].get<std::string>(), r["until"].get<double>()};
+      }
+      continue;
+    }
     auto app = fromStoredJson(value);
     if (!app.ok()) return app.status().prefixed("state key " + key + ": ");
     lastVersion_ = std::max(lastVersion_, app->version);
@@ -99,6 +114,26 @@ Status ServiceScheduler::save(const AppRecord& app) {
     LOG(ERROR) << "Cannot store app " << app.def.id << ": " << s;
   }
   return s;
+}
+
+void ServiceScheduler::publish(const std::string& type, json event) {
+  if (events_) events_->publish(type, std::move(event));
+}
+
+void ServiceScheduler::announceDeployment(const AppRecord& app) {
+  if (!app.deployment) return;
+  json plan = deploymentView(app.def.id, *app.deployment);
+  publish("deployment_info", {{"plan", plan}, {"currentStep", plan["steps"][0]}});
+}
+
+void ServiceScheduler::apiPostEvent(const std::string& clientIp, const std::string& uri,
+                                    const std::string& appId) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = apps_.find(appId);
+  publish("api_post_event",
+          {{"clientIp", clientIp},
+           {"uri", uri},
+           {"appDefinition", it == apps_.end() ? json(nullptr) : toJson(it->second.def)}});
 }
 
 std::string ServiceScheduler::nextVersion(double now) {
@@ -216,6 +251,7 @@ void ServiceScheduler::releaseUnknown(const Offer& offer, Resources& left,
     if (known) continue;
     LOG(INFO) << "Releasing reservation " << slotId << " on agent " << offer.agentId
               << ", which no instance owns: " << reserved.unallocate();
+    if (releases_.erase(slotId)) saveReleases();
     for (auto& op : releaseOperations(reserved)) operations->push_back(std::move(op));
     left -= reserved;
     metrics_->counter("services/reservations_released").inc();
@@ -324,7 +360,8 @@ void ServiceScheduler::resourceOffers(SchedulerDriver* driver, const std::vector
     std::set<std::string> touched;
     placeInto(offer, &operations, &launches, &touched, now);
     if (launches.empty() && operations.empty()) {
-      bool waiting = now < releaseUntil_;
+      for (const auto& id : touched) save(apps_[id]);  // slots confirmed by this offer
+      bool waiting = releasesPending(now);
       for (const auto& [_, app] : apps_) waiting = waiting || wantsOffers(app, now);
       driver->declineOffer(offer.id, Filters{waiting ? options_.unfitRefuseSeconds
                                                      : options_.idleRefuseSeconds});
@@ -351,6 +388,7 @@ void ServiceScheduler::resourceOffers(SchedulerDriver* driver, const std::vector
         }
         app.tasks.erase(t.taskId.value);
       }
+      for (const auto& id : touched) converge(id, now);  // wants its instances again
       driver->declineOffer(offer.id, Filters{options_.unfitRefuseSeconds});
       continue;
     }
@@ -367,7 +405,7 @@ void ServiceScheduler::resourceOffers(SchedulerDriver* driver, const std::vector
 
 void ServiceScheduler::updateOfferInterest(double now) {
   if (!driver_ || !connected_) return;
-  bool wanted = now < releaseUntil_;
+  bool wanted = releasesPending(now);
   for (const auto& [_, app] : apps_) wanted = wanted || wantsOffers(app, now);
   if (wanted && suppressed_) {
     driver_->reviveOffers();
@@ -404,20 +442,54 @@ void ServiceScheduler::statusUpdate(SchedulerDriver* driver, const TaskStatus& s
     t.agentId = status.agentId.value;
     t.stagedAt = now;
     t.version = "unknown";
+    // A resident app's task runs in one of its slots on that agent: the
+    // free one there (its record lost with the task's).
+    for (auto& [slotId, slot] : app.slots) {
+      if (slot.taskId.empty() && !slot.wipe && slot.agentId == t.agentId) {
+        slot.taskId = taskId;
+        t.slotId = slotId;
+        t.host = slot.host;
+        t.attributes = slot.attributes;
+        break;
+      }
+    }
     taskIt = app.tasks.emplace(taskId, t).first;
   }
   TaskRecord& task = taskIt->second;
+  publish("status_update_event", {{"slaveId", status.agentId.value},
+                                  {"taskId", taskId},
+                                  {"taskStatus", toString(status.state)},
+                                  {"message", status.message},
+                                  {"appId", app.def.id},
+                                  {"host", task.host},
+                                  {"ipAddresses", json::array()},
+                                  {"ports", task.ports},
+                                  {"version", task.version}});
   auto slot = task.slotId.empty() ? app.slots.end() : app.slots.find(task.slotId);
   if (slot != app.slots.end() && slot->second.taskId != taskId) slot = app.slots.end();
+  // A task an agent reports on, or one alive at all, ran there: its slot's
+  // reservation and volumes exist.
+  bool fromAgent = status.source != Source::SOURCE_MASTER;
+  bool refused = false;
+  if (slot != app.slots.end() && !slot->second.confirmed) {
+    if (fromAgent || !terminal) {
+      slot->second.confirmed = true;
+      save(app);
+    } else {
+      // The master refused the ACCEPT (the RESERVE or the launch failed
+      // validation, or the offer was gone): nothing was reserved.
+      refused = status.state == TaskState::TASK_ERROR ||
+                status.state == TaskState::TASK_DROPPED ||
+                (status.state == TaskState::TASK_LOST &&
+                 status.reason == Reason::REASON_INVALID_OFFERS);
+    }
+  }
   if (terminal) {
     bool requested = task.phase == TaskPhase::kKilling;
     double ran = task.startedAt > 0 ? now - task.startedAt : 0;
     app.tasks.erase(taskIt);
     if (slot != app.slots.end()) {
       slot->second.taskId.clear();
-      // Refused before it reached an agent: the reservation was not made.
-      bool refused = !slot->second.confirmed && (status.state == TaskState::TASK_ERROR ||
-                                                  status.state == TaskState::TASK_DROPPED);
       if (slot->second.wipe || refused) {
         forgetSlot(app, slot->first, now);
       } else if (driver_ && app.def.instances > 0 && !app.deleting) {
@@ -441,11 +513,6 @@ void ServiceScheduler::statusUpdate(SchedulerDriver* driver, const TaskStatus& s
   } else if (status.state == TaskState::TASK_KILLING) {
     task.phase = TaskPhase::kKilling;
   } else if (task.phase != TaskPhase::kKilling) {
-    // An agent runs it: the reservation and volumes exist.
-    if (slot != app.slots.end() && !slot->second.confirmed) {
-      slot->second.confirmed = true;
-      save(app);
-    }
     if (status.state == TaskState::TASK_RUNNING) {
       task.phase = TaskPhase::kRunning;
       if (task.startedAt == 0) task.startedAt = status.timestamp > 0 ? status.timestamp : now;
@@ -453,7 +520,14 @@ void ServiceScheduler::statusUpdate(SchedulerDriver* driver, const TaskStatus& s
       task.phase = TaskPhase::kStarting;
     }
     if (status.healthy) {
-      if (task.healthy != status.healthy) task.lastHealthChange = now;
+      if (task.healthy != status.healthy) {
+        task.lastHealthChange = now;
+        publish("health_status_changed_event", {{"appId", app.def.id},
+                                                {"taskId", taskId},
+                                                {"instanceId", taskId},
+                                                {"version", task.version},
+                                                {"alive", *status.healthy}});
+      }
       if (!*status.healthy) ++task.healthFailures;
       if (*status.healthy) {
         task.healthFailures = 0;
@@ -493,6 +567,9 @@ void ServiceScheduler::converge(const std::string& appId, double now) {
     Status s = store_->remove(appKey(appId));
     if (!s.ok()) LOG(ERROR) << "Cannot remove app " << appId << " from the store: " << s;
     LOG(INFO) << "App " << appId << " deleted";
+    if (app.deployment) publish("deployment_success", {{"id", app.deployment->id},
+                                                       {"plan", deploymentView(appId, *app.deployment)}});
+    publish("app_terminated_event", {{"appId", appId}});
     wanted_.erase(appId);
     apps_.erase(it);
     return;
@@ -500,32 +577,51 @@ void ServiceScheduler::converge(const std::string& appId, double now) {
   if (step.converged && app.deployment) {
     LOG(INFO) << "Deployment " << app.deployment->id << " of " << appId << " is done";
     metrics_->counter("services/deployments_finished").inc();
+    publish("deployment_success",
+            {{"id", app.deployment->id}, {"plan", deploymentView(appId, *app.deployment)}});
     app.deployment.reset();
     save(app);
   }
 }
 
 void ServiceScheduler::forgetSlot(AppRecord& app, const std::string& slotId, double now) {
+  auto slot = app.slots.find(slotId);
+  if (slot == app.slots.end()) return;
   LOG(INFO) << "Forgetting the reservation " << slotId << " of " << app.def.id
             << "; its volumes are destroyed and its resources unreserved when offered";
-  app.slots.erase(slotId);
-  releaseUntil_ = now + options_.releaseSeconds;
+  // Recorded first: a restart must still want the offers that release it.
+  releases_[slotId] = {slot->second.agentId, now + options_.releaseSeconds};
+  saveReleases();
+  app.slots.erase(slot);
   save(app);
+}
+
+Status ServiceScheduler::saveReleases() {
+  json j = json::object();
+  for (const auto& [slot, r] : releases_) j[slot] = {{"agent_id", r.first}, {"until", r.second}};
+  Status s = store_->put(kReleasesKey, j.dump());
+  if (!s.ok()) {
+    metrics_->counter("services/store_errors").inc();
+    LOG(ERROR) << "Cannot store the pending releases: " << s;
+  }
+  return s;
+}
+
+bool ServiceScheduler::releasesPending(double now) const {
+  for (const auto& [_, r] : releases_) {
+    if (r.second > now) return true;
+  }
+  return false;
 }
 
 void ServiceScheduler::tick() {
   std::lock_guard<std::mutex> lock(mu_);
   double now = nowSeconds();
-  for (auto& [_, app] : apps_) {
-    std::vector<std::string> stale;
-    for (const auto& [id, slot] : app.slots) {
-      if (!slot.confirmed && slot.taskId.empty() &&
-          now - slot.createdAt > options_.unconfirmedSlotSeconds) {
-        stale.push_back(id);
-      }
-    }
-    for (const auto& id : stale) forgetSlot(app, id, now);
-  }
+  // A release whose agent never offered again is given up (it is still
+  // released should that agent's offer come one day).
+  size_t pending = releases_.size();
+  std::erase_if(releases_, [now](const auto& r) { return r.second.second <= now; });
+  if (releases_.size() != pending) saveReleases();
   if (connected_ && driver_ && now - lastReconcile_ >= options_.reconcileIntervalSeconds) {
     lastReconcile_ = now;
     driver_->reconcileTasks({});
@@ -588,6 +684,7 @@ Result<DeploymentRef> ServiceScheduler::createApp(AppDefinition def) {
   if (!s.ok()) return s;
   std::string id = app.def.id;
   LOG(INFO) << "Created app " << id << " (" << app.def.instances << " instance(s))";
+  announceDeployment(app);
   metrics_->counter("services/apps_created").inc();
   apps_[id] = std::move(app);
   converge(id, now);
@@ -696,6 +793,7 @@ Result<DeploymentRef> ServiceScheduler::change(AppRecord& app, bool force, Deplo
   Status s = save(changed);
   if (!s.ok()) return s;
   app = std::move(changed);
+  announceDeployment(app);
   std::string id = app.def.id;
   converge(id, now);
   updateOfferInterest(now);
@@ -726,36 +824,61 @@ Result<json> ServiceScheduler::killTask(const std::string& appId, const std::str
   AppRecord* live = liveApp(appId);
   if (!live) return Status::NotFound("App '" + appId + "' does not exist");
   AppRecord& app = *live;
+  double now = nowSeconds();
   auto t = app.tasks.find(taskId);
   if (t == app.tasks.end()) {
+    // A resident instance with no task (scaled down, or its agent gone):
+    // only a wipe removes it.
+    for (auto& [slotId, slot] : app.slots) {
+      if (!slot.taskId.empty() || reservedTaskId(appId, slotId) != taskId) continue;
+      if (!wipe) {
+        return Status::FailedPrecondition("Task '" + taskId +
+                                          "' is a reservation with no task running: wipe it "
+                                          "with ?wipe=true (its volumes are destroyed)");
+      }
+      json answer = {{"task", {{"id", taskId}, {"appId", appId}, {"host", slot.host}}}};
+      LOG(INFO) << "Wiping the reservation " << slotId << " of " << appId;
+      forgetSlot(app, slotId, now);
+      if (scale) {
+        auto ref = change(app, true, Deployment::Kind::kScale, [](AppRecord& changed) {
+          changed.def.instances = std::max(0, changed.def.instances - 1);
+        });
+        if (!ref.ok()) return ref.status();
+        return json{{"deploymentId", ref->deploymentId}, {"version", ref->version}};
+      }
+      converge(appId, now);
+      updateOfferInterest(now);
+      return answer;
+    }
     return Status::NotFound("Task '" + taskId + "' does not exist");
   }
-  if (wipe && !t->second.slotId.empty()) {
-    auto slot = app.slots.find(t->second.slotId);
-    if (slot != app.slots.end()) {
-      LOG(INFO) << "Wiping instance " << taskId << " of " << appId << " and its reservation";
-      slot->second.wipe = true;
-      Status s = save(app);
-      if (!s.ok()) {
-        slot->second.wipe = false;
-        return s;
-      }
-    }
+  std::string slotId = wipe ? t->second.slotId : "";
+  if (!slotId.empty() && !app.slots.count(slotId)) slotId.clear();
+  if (!slotId.empty()) {
+    LOG(INFO) << "Wiping instance " << taskId << " of " << appId << " and its reservation";
   }
   if (scale) {
     auto ref = change(app, true, Deployment::Kind::kScale, [&](AppRecord& changed) {
       changed.def.instances = std::max(0, changed.def.instances - 1);
       changed.tasks[taskId].phase = TaskPhase::kKilling;
+      if (!slotId.empty()) changed.slots[slotId].wipe = true;
     });
     if (!ref.ok()) return ref.status();
     if (driver_) driver_->killTask(TaskID(taskId));
     return json{{"deploymentId", ref->deploymentId}, {"version", ref->version}};
   }
+  if (!slotId.empty()) {
+    app.slots[slotId].wipe = true;
+    Status s = save(app);
+    if (!s.ok()) {
+      app.slots[slotId].wipe = false;
+      return s;
+    }
+  }
   t->second.phase = TaskPhase::kKilling;
   json answer = {{"task", {{"id", taskId}, {"appId", appId}, {"host", t->second.host}}}};
   if (driver_) driver_->killTask(TaskID(taskId));
   metrics_->counter("services/tasks_killed").inc();
-  double now = nowSeconds();
   converge(appId, now);
   updateOfferInterest(now);
   return answer;
@@ -769,11 +892,16 @@ Result<DeploymentRef> ServiceScheduler::cancelDeployment(const std::string& id, 
     Deployment d = *app.deployment;
     LOG(INFO) << "Deployment " << id << " of " << appId
               << (force ? " stopped" : " cancelled: rolling back");
+    json failed = {{"id", d.id}, {"plan", deploymentView(appId, d)}};
     // A rollback has nothing to roll back to: cancelling it just stops it.
     if (force || (d.kind != Deployment::Kind::kStart && !d.previous)) {
       app.deployment.reset();
       Status s = save(app);
-      if (!s.ok()) return s;
+      if (!s.ok()) {
+        app.deployment = d;  // a failed write changes nothing
+        return s;
+      }
+      publish("deployment_failed", failed);
       return DeploymentRef{"", app.version, false};
     }
     AppRecord changed = app;
@@ -793,6 +921,8 @@ Result<DeploymentRef> ServiceScheduler::cancelDeployment(const std::string& id, 
     Status s = save(changed);
     if (!s.ok()) return s;
     app = std::move(changed);
+    publish("deployment_failed", failed);
+    announceDeployment(app);
     std::string key = appId;
     converge(key, now);
     updateOfferInterest(now);

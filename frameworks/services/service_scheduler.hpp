@@ -29,6 +29,7 @@
 
 #include "common/metrics.hpp"
 #include "frameworks/services/app_record.hpp"
+#include "frameworks/services/event_bus.hpp"
 #include "frameworks/services/state_store.hpp"
 #include "tutti/scheduler.hpp"
 
@@ -47,12 +48,9 @@ struct ServicesOptions {
   // (no resident apps with role "*").
   std::string role = "*";
   std::string principal;
-  // A resident slot whose reservation was never seen (no offer held it, no
-  // task in it ran) is forgotten after this long without a task.
-  double unconfirmedSlotSeconds = 60;
-  // After a slot is forgotten, offers are wanted this long so that its
-  // volumes are destroyed and its reservation released.
-  double releaseSeconds = 120;
+  // After a slot is forgotten, offers are wanted (for up to this long) until
+  // one from its agent shows its reservation, which is then released.
+  double releaseSeconds = 3600;
 };
 
 // What a change answers: Marathon's {"deploymentId", "version"}.
@@ -64,8 +62,10 @@ struct DeploymentRef {
 
 class ServiceScheduler final : public Scheduler {
  public:
-  // `store` holds the state loaded by load(); it must outlive this.
-  ServiceScheduler(StateStore* store, ServicesOptions options, Metrics* metrics);
+  // `store` holds the state loaded by load(); it must outlive this, as must
+  // `events` (may be null: no event stream).
+  ServiceScheduler(StateStore* store, ServicesOptions options, Metrics* metrics,
+                   EventBus* events = nullptr);
   ~ServiceScheduler() override;
 
   // Loads the stored FrameworkID and apps (before the driver starts).
@@ -110,6 +110,10 @@ class ServiceScheduler final : public Scheduler {
                                   bool wipe = false);
   Result<DeploymentRef> cancelDeployment(const std::string& id, bool force);
 
+  // Marathon's api_post_event for a change of `appId` made through the API.
+  void apiPostEvent(const std::string& clientIp, const std::string& uri,
+                    const std::string& appId);
+
   // Read access to the apps under the lock (for the JSON views).
   void read(const std::function<void(const std::map<std::string, AppRecord>&)>& fn);
 
@@ -151,18 +155,27 @@ class ServiceScheduler final : public Scheduler {
                       const std::vector<uint32_t>& ports, double now);
   // Forgets slots (their reservations are released as offers show them).
   void forgetSlot(AppRecord& app, const std::string& slotId, double now);
+  Status saveReleases();
+  bool releasesPending(double now) const;
   Status checkResident(const AppDefinition& def, const AppDefinition* previous) const;
+
+  void publish(const std::string& type, nlohmann::json event);
+  // deployment_info for the app's (stored) deployment.
+  void announceDeployment(const AppRecord& app);
 
   StateStore* store_;
   ServicesOptions options_;
   Metrics* metrics_;
+  EventBus* events_;
   std::mutex mu_;
   SchedulerDriver* driver_ = nullptr;
   std::string frameworkId_;
   bool connected_ = false;
   bool suppressed_ = false;
   double lastReconcile_ = 0;
-  double releaseUntil_ = 0;  // offers wanted until then: forgotten slots to release
+  // Forgotten slots whose reservations were not released yet: slot id ->
+  // (agent id, until when offers are wanted for it). Stored ("releases").
+  std::map<std::string, std::pair<std::string, double>> releases_;
   std::string fatal_;
   std::string lastVersion_;
   std::map<std::string, AppRecord> apps_;

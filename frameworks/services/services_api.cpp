@@ -37,8 +37,9 @@ std::string queryOf(const HttpRequest& req) {
 
 }  // namespace
 
-ServicesApi::ServicesApi(Leadership leadership, Metrics* metrics, json info)
-    : leadership_(std::move(leadership)), metrics_(metrics), info_(std::move(info)) {}
+ServicesApi::ServicesApi(Leadership leadership, Metrics* metrics, json info, EventBus* events)
+    : leadership_(std::move(leadership)), metrics_(metrics), info_(std::move(info)),
+      events_(events) {}
 
 void ServicesApi::install(HttpServer& server) {
   auto bind = [this](HttpResponse (ServicesApi::*fn)(const HttpRequest&)) {
@@ -48,6 +49,7 @@ void ServicesApi::install(HttpServer& server) {
   server.route("GET", "/metrics", bind(&ServicesApi::onMetrics));
   server.route("GET", "/v2/info", bind(&ServicesApi::onInfo));
   server.route("GET", "/v2/leader", bind(&ServicesApi::onLeader));
+  server.route("GET", "/v2/events", bind(&ServicesApi::onEvents));
   server.route("GET", "/v2/apps", bind(&ServicesApi::onApps));
   server.route("POST", "/v2/apps", bind(&ServicesApi::onApps));
   for (const char* method : {"GET", "POST", "PUT", "PATCH", "DELETE"}) {
@@ -125,6 +127,7 @@ HttpResponse ServicesApi::onApps(const HttpRequest& req) {
     std::string id = parsed.app->id;
     auto ref = s.createApp(*parsed.app);
     if (!ref.ok()) return failed(ref.status());
+    s.apiPostEvent(req.remoteAddr, req.path, id);
     json view;
     s.read([&](const AppMap& all) {
       auto it = all.find(id);
@@ -186,7 +189,11 @@ HttpResponse ServicesApi::onApp(const HttpRequest& req) {
       if (target == Target::kTasks && wantsText(req)) return HttpResponse::text(text);
       return jsonResponse(view);
     }
-    if (req.method == "DELETE") return deployed(s.deleteApp(appId, force), 200);
+    if (req.method == "DELETE") {
+      auto ref = s.deleteApp(appId, force);
+      if (ref.ok()) s.apiPostEvent(req.remoteAddr, req.path, appId);
+      return deployed(ref, 200);
+    }
     // PUT, PATCH.
     auto body = tutti::json::parse(req.body);
     if (body.is_discarded()) {
@@ -202,7 +209,36 @@ HttpResponse ServicesApi::onApp(const HttpRequest& req) {
     }
     FieldErrors errors;
     auto ref = s.updateApp(appId, body, force, &errors);
+    if (ref.ok()) s.apiPostEvent(req.remoteAddr, req.path, appId);
     return deployed(ref, 200, errors);
+  });
+}
+
+HttpResponse ServicesApi::onEvents(const HttpRequest& req) {
+  return leading(req, [&](ServiceScheduler&) {
+    if (!events_) return reject(503, {{"message", "There is no event stream"}});
+    std::set<std::string> types;
+    auto range = req.params.equal_range("event_type");
+    for (auto it = range.first; it != range.second; ++it) types.insert(it->second);
+    auto sub = events_->subscribe(std::move(types), req.remoteAddr);
+    if (!sub.ok()) return reject(503, {{"message", sub.status().message()}});
+    HttpResponse r;
+    r.contentType = "text/event-stream";
+    r.headers["Cache-Control"] = "no-cache";
+    // A comment line now and then: an idle stream whose client went away
+    // ends at the next write instead of holding its thread forever.
+    auto idle = std::make_shared<int>(0);
+    r.stream = [sub = *sub, idle](std::string* chunk) {
+      if (!sub->next(chunk, std::chrono::seconds(1))) return false;
+      if (!chunk->empty()) {
+        *idle = 0;
+      } else if (++*idle >= 15) {
+        *idle = 0;
+        *chunk = ":\n\n";
+      }
+      return true;
+    };
+    return r;
   });
 }
 

@@ -36,7 +36,10 @@ struct Leadership {
 class ServicesApi {
  public:
   // `info`: static fields of /v2/info (name, version, configuration).
-  ServicesApi(Leadership leadership, Metrics* metrics, nlohmann::json info);
+  // `events` (may be null) serves GET /v2/events; it must outlive the
+  // server's streams.
+  ServicesApi(Leadership leadership, Metrics* metrics, nlohmann::json info,
+              EventBus* events = nullptr);
   // Adds every route; call before the server starts.
   void install(HttpServer& server);
 
@@ -48,6 +51,8 @@ class ServicesApi {
   HttpResponse onInfo(const HttpRequest& req);
   HttpResponse onLeader(const HttpRequest& req);
   HttpResponse onMetrics(const HttpRequest& req);
+  // GET /v2/events[?event_type=…]: Server-Sent Events (event_bus.hpp).
+  HttpResponse onEvents(const HttpRequest& req);
 
   // Runs `fn` with the scheduler when leading, else redirects.
   HttpResponse leading(const HttpRequest& req,
@@ -61,6 +66,7 @@ class ServicesApi {
   Leadership leadership_;
   Metrics* metrics_;
   nlohmann::json info_;
+  EventBus* events_;
 };
 
 }  // namespace tutti::services

@@ -6,6 +6,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <thread>
 
 #include "common/files.hpp"
 #include "tests/fixtures/process_fixture.hpp"
@@ -329,6 +331,74 @@ TEST_F(ServicesTest, StandbyTakesOverWhenTheLeaderDies) {
             "127.0.0.1:" + std::to_string(second.port));
 }
 
+// GET /v2/events: Marathon's event stream (Server-Sent Events) as
+// marathon-lb reads it, filtered by event_type.
+TEST_F(ServicesTest, EventStreamReportsApiCallsStatusUpdatesAndDeployments) {
+  Services services = standalone();
+  std::mutex mu;
+  std::string received;
+  httplib::Client client("127.0.0.1", services.port);
+  client.set_read_timeout(60, 0);
+  std::thread reader([&] {
+    client.Get("/v2/events?event_type=event_stream_attached&event_type=api_post_event"
+               "&event_type=status_update_event&event_type=deployment_success",
+               {{"Accept", "text/event-stream"}}, [&](const char* data, size_t n) {
+                 std::lock_guard<std::mutex> lock(mu);
+                 received.append(data, n);
+                 return true;
+               });
+  });
+  auto has = [&](const std::string& what) {
+    std::lock_guard<std::mutex> lock(mu);
+    return received.find(what) != std::string::npos;
+  };
+  ASSERT_TRUE(waitUntil([&] { return has("event: event_stream_attached"); }));
+  ASSERT_EQ(call(services.port, "POST", "/v2/apps", webApp("/ev", 1)).status, 201);
+  EXPECT_TRUE(waitUntil([&] {
+    return has("event: deployment_success") && has("\"taskStatus\":\"TASK_RUNNING\"");
+  })) << received;
+  std::string text;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    text = received;
+  }
+  client.stop();
+  reader.join();
+
+  std::map<std::string, std::vector<json>> byType;
+  for (size_t at = 0; (at = text.find("event: ", at)) != std::string::npos;) {
+    size_t nl = text.find('\n', at);
+    size_t end = text.find("\n\n", nl);
+    ASSERT_NE(end, std::string::npos) << text;
+    ASSERT_EQ(text.compare(nl + 1, 6, "data: "), 0) << text;
+    json data = json::parse(text.substr(nl + 7, end - nl - 7), nullptr, false);
+    ASSERT_TRUE(data.is_object()) << text;
+    byType[text.substr(at + 7, nl - at - 7)].push_back(data);
+    at = end;
+  }
+  ASSERT_EQ(byType["api_post_event"].size(), 1u) << text;
+  EXPECT_EQ(byType["api_post_event"][0]["appDefinition"]["id"], "/ev");
+  EXPECT_EQ(byType["api_post_event"][0]["uri"], "/v2/apps");
+  ASSERT_FALSE(byType["status_update_event"].empty());
+  const json& update = byType["status_update_event"].back();
+  EXPECT_EQ(update["appId"], "/ev");
+  EXPECT_EQ(update["host"], "127.0.0.1");
+  EXPECT_EQ(update["ports"].size(), 1u);
+  EXPECT_EQ(byType["deployment_success"].size(), 1u);
+  EXPECT_EQ(byType["deployment_success"][0]["plan"]["affectedApps"][0], "/ev");
+  // Only the asked-for types.
+  EXPECT_EQ(byType.count("deployment_info"), 0u) << text;
+  EXPECT_EQ(byType.size(), 4u) << text;
+
+  // The closed stream is noticed at its next write (the app's deletion
+  // brings events), and its thread goes back to the API.
+  ASSERT_EQ(call(services.port, "DELETE", "/v2/apps/ev").status, 200);
+  EXPECT_TRUE(waitUntil([&] {
+    return call(services.port, "GET", "/metrics").body.value("services/event_subscribers", -1.0) ==
+           0;
+  })) << call(services.port, "GET", "/metrics").text;
+}
+
 // A resident app (Marathon's stateful apps): its instance reserves cpus,
 // mem and a persistent volume on the agent, every relaunch (after a crash,
 // after a scale to 0 and back) runs there with the same volume and its
@@ -415,7 +485,11 @@ TEST_F(ServicesTest, AResidentAppKeepsItsVolumeAcrossRelaunchesUntilDeleted) {
   std::string second = task["id"];
   auto r = call(services.port, "PUT", "/v2/apps/db", json{{"instances", 0}}.dump());
   ASSERT_EQ(r.status, 200) << r.text;
-  ASSERT_TRUE(waitUntil([&] { return tasksOf(services.port, "/db").empty(); }));
+  ASSERT_TRUE(waitUntil([&] {
+    json tasks = tasksOf(services.port, "/db");
+    return tasks.size() == 1 && tasks[0]["state"] == "TASK_RESERVED" &&
+           tasks[0]["localVolumes"][0]["persistenceId"] == persistenceId;
+  })) << tasksOf(services.port, "/db").dump();
   EXPECT_EQ(runs(), "run\nrun\n");
   r = call(services.port, "PUT", "/v2/apps/db", json{{"instances", 1}}.dump());
   ASSERT_EQ(r.status, 200) << r.text;

@@ -2,6 +2,7 @@
 // replacement with backoff, scale, deployments, adoption after a restart.
 #include <gtest/gtest.h>
 
+#include "frameworks/services/app_views.hpp"
 #include "frameworks/services/resident.hpp"
 #include "frameworks/services/service_scheduler.hpp"
 
@@ -383,7 +384,9 @@ TEST_F(ResidentSchedulerTest, AWipedInstanceLeavesItsReservationAndStartsAfresh)
   ASSERT_TRUE(scheduler_->killTask("/db", first, false, true).ok());
   EXPECT_EQ(driver_.killed, (std::vector<std::string>{first}));
   scheduler_->statusUpdate(&driver_, status(first, TaskState::TASK_KILLED));
-  EXPECT_TRUE(view("/db")["slots"].empty());
+  json v = view("/db");
+  ASSERT_TRUE(v.contains("slots")) << v.dump();
+  EXPECT_TRUE(v["slots"].empty());
   // Its agent's next offer: the old reservation goes back, a new one is made.
   Resources reserved = reserve - volumes.stripVolumes() + volumes + plain;
   scheduler_->resourceOffers(&driver_, {engOffer(reserved)});
@@ -398,6 +401,113 @@ TEST_F(ResidentSchedulerTest, AWipedInstanceLeavesItsReservationAndStartsAfresh)
   EXPECT_EQ(ops[4].type, Offer::Operation::Type::LAUNCH);
 }
 
+TEST_F(ResidentSchedulerTest, ATaskKilledBeforeItsFirstUpdateStillKeepsItsVolume) {
+  ASSERT_TRUE(scheduler_->createApp(app(db_)).ok());
+  Resources plain = *Resources::parse("cpus:4;mem:1024;disk:1000;ports:[31000-31100]");
+  scheduler_->resourceOffers(&driver_, {engOffer(plain)});
+  ASSERT_EQ(driver_.launched.size(), 1u);
+  std::string first = driver_.launched[0].taskId.value;
+  // Killed while staging; the executor reports the end: it ran there.
+  ASSERT_TRUE(scheduler_->killTask("/db", first, false).ok());
+  TaskStatus killed = status(first, TaskState::TASK_KILLED);
+  killed.source = Source::SOURCE_EXECUTOR;
+  scheduler_->statusUpdate(&driver_, killed);
+  json v = view("/db");
+  ASSERT_EQ(v["slots"].size(), 1u) << v.dump();
+  EXPECT_TRUE(v["slots"][0]["confirmed"].get<bool>());
+  // A master's TASK_LOST for a lost agent is no refusal either.
+  ASSERT_TRUE(scheduler_->createApp(app(R"({"id": "db2", "cmd": "x", "cpus": 0.1, "mem": 8,
+      "container": {"type": "MESOS", "volumes": [
+        {"containerPath": "d", "mode": "RW", "persistent": {"size": 1}}]}})")).ok());
+  scheduler_->resourceOffers(&driver_, {engOffer(plain, "agent-2")});
+  std::string other;
+  for (const auto& t : driver_.launched) {
+    if (t.taskId.value.rfind("db2.", 0) == 0) other = t.taskId.value;
+  }
+  ASSERT_FALSE(other.empty());
+  TaskStatus lost = status(other, TaskState::TASK_LOST);
+  lost.reason = Reason::REASON_AGENT_REMOVED;
+  scheduler_->statusUpdate(&driver_, lost);
+  EXPECT_EQ(view("/db2")["slots"].size(), 1u);
+  TaskStatus dropped = status("x", TaskState::TASK_LOST);  // unknown task: ignored
+  scheduler_->statusUpdate(&driver_, dropped);
+}
+
+TEST_F(ResidentSchedulerTest, AReservationWithNoTaskIsListedAndCanBeWiped) {
+  ASSERT_TRUE(scheduler_->createApp(app(db_)).ok());
+  Resources plain = *Resources::parse("cpus:4;mem:1024;disk:1000;ports:[31000-31100]");
+  scheduler_->resourceOffers(&driver_, {engOffer(plain)});
+  std::string first = driver_.launched[0].taskId.value;
+  scheduler_->statusUpdate(&driver_, status(first, TaskState::TASK_RUNNING));
+  TaskStatus lost = status(first, TaskState::TASK_LOST);
+  lost.reason = Reason::REASON_AGENT_REMOVED;
+  scheduler_->statusUpdate(&driver_, lost);
+  json tasks;
+  scheduler_->read([&](const std::map<std::string, AppRecord>& apps) {
+    tasks = tasksView(apps, "/db")["tasks"];
+  });
+  ASSERT_EQ(tasks.size(), 1u) << tasks.dump();
+  EXPECT_EQ(tasks[0]["state"], "TASK_RESERVED");
+  EXPECT_EQ(tasks[0]["slaveId"], "agent-1");
+  std::string reserved = tasks[0]["id"];
+  EXPECT_FALSE(scheduler_->killTask("/db", reserved, false, false).ok());
+  ASSERT_TRUE(scheduler_->killTask("/db", reserved, false, true).ok());
+  EXPECT_TRUE(view("/db")["slots"].empty());
+  // The instance starts afresh on another agent.
+  scheduler_->resourceOffers(&driver_, {engOffer(plain, "agent-2")});
+  ASSERT_EQ(driver_.accepted.size(), 2u);
+  EXPECT_EQ(driver_.accepted[1][0].type, Offer::Operation::Type::RESERVE);
+}
+
+TEST_F(ResidentSchedulerTest, ARestartStillReleasesWhatWasForgottenAndAdoptsIntoSlots) {
+  ASSERT_TRUE(scheduler_->createApp(app(db_)).ok());
+  ASSERT_TRUE(scheduler_->createApp(app(R"({"id": "gone", "cmd": "x", "cpus": 0.1, "mem": 8,
+      "container": {"type": "MESOS", "volumes": [
+        {"containerPath": "d", "mode": "RW", "persistent": {"size": 1}}]}})")).ok());
+  Resources plain = *Resources::parse("cpus:4;mem:1024;disk:1000;ports:[31000-31100]");
+  scheduler_->resourceOffers(&driver_, {engOffer(plain)});
+  ASSERT_EQ(driver_.launched.size(), 2u);
+  std::string dbTask, goneTask;
+  Resources goneReserved;
+  for (size_t i = 0; i < driver_.launched.size(); ++i) {
+    const std::string& id = driver_.launched[i].taskId.value;
+    (id.rfind("db.", 0) == 0 ? dbTask : goneTask) = id;
+    if (id.rfind("gone.", 0) == 0) goneReserved = driver_.launched[i].resources;
+  }
+  for (const auto& id : {dbTask, goneTask}) {
+    scheduler_->statusUpdate(&driver_, status(id, TaskState::TASK_RUNNING));
+  }
+  ASSERT_TRUE(scheduler_->deleteApp("/gone", false).ok());
+  scheduler_->statusUpdate(&driver_, status(goneTask, TaskState::TASK_KILLED));
+  auto pending = [&] {
+    auto all = store_->loadAll();
+    EXPECT_TRUE(all.ok());
+    return all.ok() && all->count("releases") ? json::parse(all->at("releases")) : json();
+  };
+  EXPECT_EQ(pending().size(), 1u) << pending().dump();
+
+  // Restarted with the store, the db task's record lost (as after a crash
+  // between writes): the task is adopted into its slot, and the deleted
+  // app's reservation is still released by the next offer.
+  store_->put("app_db", [&] {
+    json j = view("/db");
+    j["tasks"] = json::array();
+    for (auto& slot : j["slots"]) slot["task_id"] = "";
+    return j.dump();
+  }());
+  start();
+  scheduler_->statusUpdate(&driver_, status(dbTask, TaskState::TASK_RUNNING));
+  json v = view("/db");
+  ASSERT_EQ(v["tasks"].size(), 1u) << v.dump();
+  EXPECT_EQ(v["tasks"][0]["slot"], v["slots"][0]["id"]);
+  EXPECT_EQ(v["slots"][0]["task_id"], dbTask);
+  scheduler_->resourceOffers(&driver_, {engOffer(goneReserved.unallocate())});
+  ASSERT_EQ(driver_.accepted.size(), 1u);
+  EXPECT_EQ(driver_.accepted[0][0].type, Offer::Operation::Type::DESTROY);
+  EXPECT_EQ(driver_.accepted[0][1].type, Offer::Operation::Type::UNRESERVE);
+  EXPECT_TRUE(pending().empty()) << pending().dump();
+}
+
 TEST_F(ResidentSchedulerTest, AReservationRefusedByTheMasterIsForgotten) {
   ASSERT_TRUE(scheduler_->createApp(app(db_)).ok());
   Resources plain = *Resources::parse("cpus:4;mem:1024;disk:1000;ports:[31000-31100]");
@@ -405,7 +515,9 @@ TEST_F(ResidentSchedulerTest, AReservationRefusedByTheMasterIsForgotten) {
   ASSERT_EQ(driver_.launched.size(), 1u);
   scheduler_->statusUpdate(&driver_,
                            status(driver_.launched[0].taskId.value, TaskState::TASK_ERROR));
-  EXPECT_TRUE(view("/db")["slots"].empty()) << view("/db").dump();
+  json v = view("/db");
+  ASSERT_TRUE(v.contains("slots")) << v.dump();
+  EXPECT_TRUE(v["slots"].empty()) << v.dump();
   // The next offer makes a new one.
   scheduler_->resourceOffers(&driver_, {engOffer(plain)});
   ASSERT_EQ(driver_.accepted.size(), 2u);
