@@ -150,15 +150,16 @@ HttpRequest convert(const httplib::Request& req) {
   return r;
 }
 
-void apply(const HttpResponse& from, httplib::Response& to, const httplib::Server& server) {
+void apply(const HttpResponse& from, httplib::Response& to) {
   to.status = from.status;
   for (const auto& [k, v] : from.headers) to.set_header(k, v);
   if (from.stream) {
+    // cpp-httplib stops calling it once the server is stopping.
     auto next = from.stream;
     to.set_chunked_content_provider(
-        from.contentType, [next, &server](size_t, httplib::DataSink& sink) {
+        from.contentType, [next](size_t, httplib::DataSink& sink) {
           std::string chunk;
-          if (!server.is_running() || !next(&chunk)) {
+          if (!next(&chunk)) {
             sink.done();
             return true;
           }
@@ -210,8 +211,8 @@ namespace {
 // Registers `handler` for `method` requests whose path matches `pattern`.
 void addRoute(httplib::Server& server, const std::string& method, const std::string& pattern,
               HttpServer::Handler handler) {
-  auto fn = [handler, &server](const httplib::Request& req, httplib::Response& res) {
-    apply(handler(convert(req)), res, server);
+  auto fn = [handler](const httplib::Request& req, httplib::Response& res) {
+    apply(handler(convert(req)), res);
   };
   if (method == "GET") {
     server.Get(pattern, fn);

@@ -1,5 +1,7 @@
 #include "frameworks/services/event_bus.hpp"
 
+#include "common/json.hpp"
+
 #include "frameworks/services/app_record.hpp"  // isoTime
 #include "frameworks/services/service_scheduler.hpp"  // nowSeconds
 
@@ -40,7 +42,7 @@ void EventBus::publishLocked(const std::string& type, nlohmann::json event) {
   if (queues_.empty()) return;
   event["eventType"] = type;
   event["timestamp"] = isoTime(nowSeconds());
-  std::string text = "event: " + type + "\ndata: " + event.dump() + "\n\n";
+  std::string text = "event: " + type + "\ndata: " + tutti::json::dump(event) + "\n\n";
   for (auto& q : queues_) {
     if (q.ended || (!q.types.empty() && !q.types.count(type))) continue;
     if (q.events.size() >= options_.maxQueued) {

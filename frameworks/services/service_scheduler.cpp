@@ -108,7 +108,7 @@ bool ServiceScheduler::connected() {
 }
 
 Status ServiceScheduler::save(const AppRecord& app) {
-  Status s = store_->put(appKey(app.def.id), toStoredJson(app).dump());
+  Status s = store_->put(appKey(app.def.id), tutti::json::dump(toStoredJson(app)));
   if (!s.ok()) {
     metrics_->counter("services/store_errors").inc();
     LOG(ERROR) << "Cannot store app " << app.def.id << ": " << s;
@@ -156,7 +156,7 @@ void ServiceScheduler::registered(SchedulerDriver* driver, const FrameworkID& id
   LOG(INFO) << "Subscribed as framework " << id;
   if (frameworkId_ != id.value) {
     frameworkId_ = id.value;
-    Status s = store_->put(kFrameworkIdKey, json{{"id", id.value}}.dump());
+    Status s = store_->put(kFrameworkIdKey, tutti::json::dump(json{{"id", id.value}}));
     if (!s.ok()) LOG(ERROR) << "Cannot store the FrameworkID: " << s;
   }
   subscribed(driver);
@@ -443,15 +443,22 @@ void ServiceScheduler::statusUpdate(SchedulerDriver* driver, const TaskStatus& s
     t.stagedAt = now;
     t.version = "unknown";
     // A resident app's task runs in one of its slots on that agent: the
-    // free one there (its record lost with the task's).
+    // free one there (its record lost with the task's). With several free
+    // there, which one is unknown: it stays out of all (and is replaced as
+    // an old instance), rather than risk a wipe of the wrong one.
+    ResidentSlot* home = nullptr;
+    int candidates = 0;
     for (auto& [slotId, slot] : app.slots) {
       if (slot.taskId.empty() && !slot.wipe && slot.agentId == t.agentId) {
-        slot.taskId = taskId;
-        t.slotId = slotId;
-        t.host = slot.host;
-        t.attributes = slot.attributes;
-        break;
+        home = &slot;
+        ++candidates;
       }
+    }
+    if (candidates == 1) {
+      home->taskId = taskId;
+      t.slotId = home->id;
+      t.host = home->host;
+      t.attributes = home->attributes;
     }
     taskIt = app.tasks.emplace(taskId, t).first;
   }
@@ -478,10 +485,12 @@ void ServiceScheduler::statusUpdate(SchedulerDriver* driver, const TaskStatus& s
     } else {
       // The master refused the ACCEPT (the RESERVE or the launch failed
       // validation, or the offer was gone): nothing was reserved.
+      // (The driver says the same when it could not send the ACCEPT.)
       refused = status.state == TaskState::TASK_ERROR ||
                 status.state == TaskState::TASK_DROPPED ||
                 (status.state == TaskState::TASK_LOST &&
-                 status.reason == Reason::REASON_INVALID_OFFERS);
+                 (status.reason == Reason::REASON_INVALID_OFFERS ||
+                  status.reason == Reason::REASON_MASTER_DISCONNECTED));
     }
   }
   if (terminal) {
@@ -491,7 +500,7 @@ void ServiceScheduler::statusUpdate(SchedulerDriver* driver, const TaskStatus& s
     if (slot != app.slots.end()) {
       slot->second.taskId.clear();
       if (slot->second.wipe || refused) {
-        forgetSlot(app, slot->first, now);
+        forgetSlot(app, slot->first, now, /*release=*/!refused);
       } else if (driver_ && app.def.instances > 0 && !app.deleting) {
         // Its replacement goes into this slot: offers of the agent may be
         // filtered after earlier declines.
@@ -584,22 +593,29 @@ void ServiceScheduler::converge(const std::string& appId, double now) {
   }
 }
 
-void ServiceScheduler::forgetSlot(AppRecord& app, const std::string& slotId, double now) {
+void ServiceScheduler::forgetSlot(AppRecord& app, const std::string& slotId, double now,
+                                  bool release) {
   auto slot = app.slots.find(slotId);
   if (slot == app.slots.end()) return;
   LOG(INFO) << "Forgetting the reservation " << slotId << " of " << app.def.id
-            << "; its volumes are destroyed and its resources unreserved when offered";
-  // Recorded first: a restart must still want the offers that release it.
-  releases_[slotId] = {slot->second.agentId, now + options_.releaseSeconds};
-  saveReleases();
+            << (release ? "; its volumes are destroyed and its resources unreserved when offered"
+                        : " (never made)");
+  if (release) recordRelease(slot->second, now);
   app.slots.erase(slot);
   save(app);
+}
+
+void ServiceScheduler::recordRelease(const ResidentSlot& slot, double now) {
+  // Recorded before the slot goes: a restart must still want the offers
+  // that release it.
+  releases_[slot.id] = {slot.agentId, now + options_.releaseSeconds};
+  saveReleases();
 }
 
 Status ServiceScheduler::saveReleases() {
   json j = json::object();
   for (const auto& [slot, r] : releases_) j[slot] = {{"agent_id", r.first}, {"until", r.second}};
-  Status s = store_->put(kReleasesKey, j.dump());
+  Status s = store_->put(kReleasesKey, tutti::json::dump(j));
   if (!s.ok()) {
     metrics_->counter("services/store_errors").inc();
     LOG(ERROR) << "Cannot store the pending releases: " << s;
@@ -838,14 +854,17 @@ Result<json> ServiceScheduler::killTask(const std::string& appId, const std::str
       }
       json answer = {{"task", {{"id", taskId}, {"appId", appId}, {"host", slot.host}}}};
       LOG(INFO) << "Wiping the reservation " << slotId << " of " << appId;
-      forgetSlot(app, slotId, now);
       if (scale) {
-        auto ref = change(app, true, Deployment::Kind::kScale, [](AppRecord& changed) {
+        recordRelease(slot, now);
+        std::string wiped = slotId;
+        auto ref = change(app, true, Deployment::Kind::kScale, [&wiped](AppRecord& changed) {
           changed.def.instances = std::max(0, changed.def.instances - 1);
+          changed.slots.erase(wiped);
         });
         if (!ref.ok()) return ref.status();
         return json{{"deploymentId", ref->deploymentId}, {"version", ref->version}};
       }
+      forgetSlot(app, slotId, now);
       converge(appId, now);
       updateOfferInterest(now);
       return answer;

@@ -153,8 +153,10 @@ class ServiceScheduler final : public Scheduler {
                       std::vector<Offer::Operation>* operations, std::set<std::string>* apps);
   TaskRecord& addTask(AppRecord& app, const std::string& taskId, const Offer& offer,
                       const std::vector<uint32_t>& ports, double now);
-  // Forgets slots (their reservations are released as offers show them).
-  void forgetSlot(AppRecord& app, const std::string& slotId, double now);
+  // Forgets a slot; with `release` (it was reserved) its reservation is
+  // released when an offer shows it, and offers are wanted until then.
+  void forgetSlot(AppRecord& app, const std::string& slotId, double now, bool release = true);
+  void recordRelease(const ResidentSlot& slot, double now);
   Status saveReleases();
   bool releasesPending(double now) const;
   Status checkResident(const AppDefinition& def, const AppDefinition* previous) const;

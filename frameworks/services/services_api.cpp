@@ -26,7 +26,7 @@ bool endsWith(const std::string& s, const std::string& suffix) {
 }
 
 HttpResponse jsonResponse(const json& body, int status = 200) {
-  return HttpResponse::json(body.dump(), status);
+  return HttpResponse::json(tutti::json::dump(body), status);
 }
 
 std::string queryOf(const HttpRequest& req) {

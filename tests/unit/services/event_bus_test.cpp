@@ -3,6 +3,9 @@
 // stopped reading, and closing.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <thread>
+
 #include "frameworks/services/event_bus.hpp"
 
 namespace tutti::services {
@@ -20,6 +23,8 @@ std::vector<std::pair<std::string, json>> events(const std::string& text) {
     if (end == std::string::npos) break;
     std::string block = text.substr(at, end - at);
     size_t nl = block.find('\n');
+    // Exactly two lines: "event: T" and one "data: JSON" line.
+    EXPECT_EQ(std::count(block.begin(), block.end(), '\n'), 1) << block;
     EXPECT_EQ(block.rfind("event: ", 0), 0u) << block;
     EXPECT_EQ(block.compare(nl + 1, 6, "data: "), 0) << block;
     out.emplace_back(block.substr(7, nl - 7), json::parse(block.substr(nl + 7)));
@@ -99,6 +104,40 @@ TEST(EventBusTest, SubscribersAreLimitedAndASlowOneIsDropped) {
   bus.close();
   EXPECT_FALSE((*reader)->next(&text, milliseconds(0)));
   EXPECT_FALSE(bus.subscribe({}, "late").ok());
+}
+
+TEST(EventBusTest, AWaitingReaderWakesOnPublishAndOnClose) {
+  Metrics metrics;
+  EventBus bus(&metrics);
+  auto sub = bus.subscribe({"e"}, "r");
+  ASSERT_TRUE(sub.ok());
+  std::string text;
+  bool open = false;
+  auto start = std::chrono::steady_clock::now();
+  std::thread reader([&] { open = (*sub)->next(&text, std::chrono::seconds(60)); });
+  bus.publish("e", {{"n", 1}});
+  reader.join();
+  EXPECT_TRUE(open);
+  // Woken, not timed out (the wait is a minute).
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
+  EXPECT_EQ(events(text).size(), 1u) << text;
+  std::thread closer([&] { open = (*sub)->next(&text, std::chrono::seconds(60)); });
+  bus.close();
+  closer.join();
+  EXPECT_FALSE(open);
+}
+
+TEST(EventBusTest, InvalidUtf8FromAnAgentIsReplacedNotFatal) {
+  Metrics metrics;
+  EventBus bus(&metrics);
+  auto sub = bus.subscribe({}, "r");
+  ASSERT_TRUE(sub.ok());
+  bus.publish("status_update_event", {{"message", std::string("bad \xff\xfe byte")}});
+  std::string text;
+  ASSERT_TRUE((*sub)->next(&text, milliseconds(0)));
+  auto got = events(text);
+  ASSERT_EQ(got.size(), 2u) << text;
+  EXPECT_EQ(got[1].second["message"], "bad \xEF\xBF\xBD\xEF\xBF\xBD byte");
 }
 
 }  // namespace

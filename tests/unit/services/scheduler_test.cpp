@@ -95,7 +95,7 @@ class SchedulerTest : public ::testing::Test {
   void SetUp() override { start(); }
 
   void start() {
-    scheduler_ = std::make_unique<ServiceScheduler>(store_.get(), options_, &metrics_);
+    scheduler_ = std::make_unique<ServiceScheduler>(store_.get(), options_, &metrics_, &events_);
     ASSERT_TRUE(scheduler_->load().ok());
     driver_ = FakeDriver();
     scheduler_->setDriver(&driver_);
@@ -122,6 +122,7 @@ class SchedulerTest : public ::testing::Test {
   std::unique_ptr<StateStore> store_ = makeMemoryStore();
   ServicesOptions options_;
   Metrics metrics_;
+  EventBus events_{&metrics_};
   FakeDriver driver_;
   std::unique_ptr<ServiceScheduler> scheduler_;
 };
@@ -142,6 +143,31 @@ TEST_F(SchedulerTest, PacksInstancesIntoOneOfferAndFinishesTheDeployment) {
   EXPECT_EQ(driver_.launched.size(), 3u);
   EXPECT_EQ(driver_.declined, 1);
   EXPECT_GE(driver_.suppresses, 1);
+}
+
+TEST_F(SchedulerTest, PublishesMarathonsEventsAsThingsHappen) {
+  auto sub = events_.subscribe({}, "test");
+  ASSERT_TRUE(sub.ok());
+  ASSERT_TRUE(scheduler_->createApp(app(R"({"id": "web", "cmd": "x", "cpus": 0.1, "mem": 8,
+      "healthChecks": [{"protocol": "TCP"}]})")).ok());
+  scheduler_->resourceOffers(&driver_, {offer()});
+  ASSERT_EQ(driver_.launched.size(), 1u);
+  std::string id = driver_.launched[0].taskId.value;
+  scheduler_->statusUpdate(&driver_, status(id, TaskState::TASK_RUNNING, true));
+  ASSERT_TRUE(scheduler_->deleteApp("/web", false).ok());
+  scheduler_->statusUpdate(&driver_, status(id, TaskState::TASK_KILLED));
+  std::string text;
+  ASSERT_TRUE((*sub)->next(&text, std::chrono::milliseconds(0)));
+  std::vector<std::string> types;
+  for (size_t at = 0; (at = text.find("event: ", at)) != std::string::npos; ++at) {
+    types.push_back(text.substr(at + 7, text.find('\n', at) - at - 7));
+  }
+  EXPECT_EQ(types, (std::vector<std::string>{
+                       "event_stream_attached", "deployment_info", "status_update_event",
+                       "health_status_changed_event", "deployment_success", "deployment_info",
+                       "status_update_event", "deployment_success", "app_terminated_event"}))
+      << text;
+  EXPECT_NE(text.find("\"taskStatus\":\"TASK_RUNNING\""), std::string::npos);
 }
 
 TEST_F(SchedulerTest, FailedInstanceIsReplacedAfterItsBackoff) {
@@ -511,17 +537,51 @@ TEST_F(ResidentSchedulerTest, ARestartStillReleasesWhatWasForgottenAndAdoptsInto
 TEST_F(ResidentSchedulerTest, AReservationRefusedByTheMasterIsForgotten) {
   ASSERT_TRUE(scheduler_->createApp(app(db_)).ok());
   Resources plain = *Resources::parse("cpus:4;mem:1024;disk:1000;ports:[31000-31100]");
+  // The ways the master (or the driver) says an ACCEPT did nothing.
+  std::vector<std::pair<TaskState, std::optional<Reason>>> refusals = {
+      {TaskState::TASK_ERROR, Reason::REASON_TASK_INVALID},
+      {TaskState::TASK_DROPPED, Reason::REASON_INVALID_OFFERS},
+      {TaskState::TASK_LOST, Reason::REASON_INVALID_OFFERS},
+      {TaskState::TASK_LOST, Reason::REASON_MASTER_DISCONNECTED}};
+  for (size_t i = 0; i < refusals.size(); ++i) {
+    scheduler_->resourceOffers(&driver_, {engOffer(plain)});
+    ASSERT_EQ(driver_.accepted.size(), i + 1);
+    // Each is a new slot: the refused one was forgotten.
+    EXPECT_EQ(driver_.accepted[i][0].type, Offer::Operation::Type::RESERVE);
+    TaskStatus refused = status(driver_.launched.back().taskId.value, refusals[i].first);
+    refused.reason = refusals[i].second;
+    scheduler_->statusUpdate(&driver_, refused);
+    json v = view("/db");
+    ASSERT_TRUE(v.contains("slots")) << v.dump();
+    EXPECT_TRUE(v["slots"].empty()) << i << ": " << v.dump();
+  }
+  // Nothing was reserved, so nothing waits to be released: nothing left to
+  // want offers for once the app is gone.
+  int suppressed = driver_.suppresses;
+  ASSERT_TRUE(scheduler_->deleteApp("/db", true).ok());
   scheduler_->resourceOffers(&driver_, {engOffer(plain)});
-  ASSERT_EQ(driver_.launched.size(), 1u);
-  scheduler_->statusUpdate(&driver_,
-                           status(driver_.launched[0].taskId.value, TaskState::TASK_ERROR));
+  EXPECT_EQ(driver_.accepted.size(), refusals.size());
+  EXPECT_GT(driver_.suppresses, suppressed);
+}
+
+TEST_F(ResidentSchedulerTest, AnOrphanTaskJoinsASlotOnlyWhenItCanOnlyBeThatOne) {
+  ASSERT_TRUE(scheduler_->createApp(app(R"({"id": "db", "cmd": "x", "cpus": 0.1, "mem": 8,
+      "instances": 2, "backoffSeconds": 0, "container": {"type": "MESOS", "volumes": [
+        {"containerPath": "d", "mode": "RW", "persistent": {"size": 1}}]}})")).ok());
+  Resources plain = *Resources::parse("cpus:4;mem:1024;disk:1000;ports:[31000-31100]");
+  scheduler_->resourceOffers(&driver_, {engOffer(plain)});
+  ASSERT_EQ(driver_.launched.size(), 2u);
+  for (const auto& t : driver_.launched) {
+    scheduler_->statusUpdate(&driver_, status(t.taskId.value, TaskState::TASK_RUNNING));
+    scheduler_->statusUpdate(&driver_, status(t.taskId.value, TaskState::TASK_FAILED));
+  }
+  // Two free slots on agent-1; a running task nobody knows about there.
+  scheduler_->statusUpdate(&driver_, status("db.stranger", TaskState::TASK_RUNNING));
   json v = view("/db");
-  ASSERT_TRUE(v.contains("slots")) << v.dump();
-  EXPECT_TRUE(v["slots"].empty()) << v.dump();
-  // The next offer makes a new one.
-  scheduler_->resourceOffers(&driver_, {engOffer(plain)});
-  ASSERT_EQ(driver_.accepted.size(), 2u);
-  EXPECT_EQ(driver_.accepted[1][0].type, Offer::Operation::Type::RESERVE);
+  ASSERT_EQ(v["slots"].size(), 2u);
+  for (const auto& slot : v["slots"]) EXPECT_EQ(slot["task_id"], "") << v.dump();
+  ASSERT_EQ(v["tasks"].size(), 1u);
+  EXPECT_EQ(v["tasks"][0]["slot"], "");
 }
 
 TEST_F(SchedulerTest, ResidentAppsNeedARole) {
