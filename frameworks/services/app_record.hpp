@@ -91,6 +91,9 @@ struct AppRecord {
   int failures = 0;
   double launchNotBefore = 0;
   std::string lastFailure;
+  // Since when instances have been waiting to launch (0: none wait); for
+  // /v2/queue, not stored.
+  double waitingSince = 0;
 
   // Tasks whose config version is the app's.
   bool isCurrent(const TaskRecord& t) const { return t.version == configVersion; }

@@ -3,6 +3,7 @@
 #include <glog/logging.h>
 
 #include <chrono>
+#include <cmath>
 #include <set>
 
 #include "common/ids.hpp"
@@ -569,6 +570,11 @@ void ServiceScheduler::converge(const std::string& appId, double now) {
     metrics_->counter("services/tasks_killed").inc();
   }
   wanted_[appId] = step.launch;
+  if (step.launch == 0) {
+    app.waitingSince = 0;
+  } else if (app.waitingSince == 0) {
+    app.waitingSince = now;
+  }
   if (app.deleting && app.tasks.empty()) {
     std::vector<std::string> slots;
     for (const auto& [id, _] : app.slots) slots.push_back(id);
@@ -646,6 +652,38 @@ void ServiceScheduler::tick() {
 }
 
 // ---- API operations -----------------------------------------------------
+
+json ServiceScheduler::queue() {
+  std::lock_guard<std::mutex> lock(mu_);
+  double now = nowSeconds();
+  json list = json::array();
+  for (const auto& [id, app] : apps_) {
+    auto wanted = wanted_.find(id);
+    if (app.deleting || wanted == wanted_.end() || wanted->second <= 0) continue;
+    double left = std::max(0.0, app.launchNotBefore - now);
+    list.push_back({{"count", wanted->second},
+                    {"delay", {{"timeLeftSeconds", static_cast<int64_t>(std::ceil(left))},
+                               {"overdue", left <= 0}}},
+                    {"since", isoTime(app.waitingSince > 0 ? app.waitingSince : now)},
+                    {"app", appView(app, false)}});
+  }
+  return {{"queue", list}};
+}
+
+Status ServiceScheduler::resetDelay(const std::string& appId) {
+  std::lock_guard<std::mutex> lock(mu_);
+  AppRecord* app = liveApp(appId);
+  if (!app) return Status::NotFound("App '" + appId + "' does not exist");
+  LOG(INFO) << "Launch delay of " << appId << " reset";
+  app->failures = 0;
+  app->launchNotBefore = 0;
+  // Offers declined while it waited may be filtered: ask again now.
+  if (driver_ && connected_ && wantsOffers(*app, nowSeconds())) {
+    driver_->reviveOffers();
+    suppressed_ = false;
+  }
+  return Status::OK();
+}
 
 void ServiceScheduler::read(const std::function<void(const std::map<std::string, AppRecord>&)>& fn) {
   std::lock_guard<std::mutex> lock(mu_);

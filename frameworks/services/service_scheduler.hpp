@@ -114,6 +114,13 @@ class ServiceScheduler final : public Scheduler {
   void apiPostEvent(const std::string& clientIp, const std::string& uri,
                     const std::string& appId);
 
+  // Marathon's launch queue: {"queue": [{"count", "delay": {"timeLeftSeconds",
+  // "overdue"}, "since", "app"}]} for every app with instances waiting.
+  nlohmann::json queue();
+  // DELETE /v2/queue/{app}/delay: the app's launch backoff ends now.
+  // NotFound when the app does not exist.
+  Status resetDelay(const std::string& appId);
+
   // Read access to the apps under the lock (for the JSON views).
   void read(const std::function<void(const std::map<std::string, AppRecord>&)>& fn);
 

@@ -50,6 +50,8 @@ void ServicesApi::install(HttpServer& server) {
   server.route("GET", "/v2/info", bind(&ServicesApi::onInfo));
   server.route("GET", "/v2/leader", bind(&ServicesApi::onLeader));
   server.route("GET", "/v2/events", bind(&ServicesApi::onEvents));
+  server.route("GET", "/v2/queue", bind(&ServicesApi::onQueue));
+  server.routePrefix("DELETE", "/v2/queue/", bind(&ServicesApi::onQueue));
   server.route("GET", "/v2/apps", bind(&ServicesApi::onApps));
   server.route("POST", "/v2/apps", bind(&ServicesApi::onApps));
   for (const char* method : {"GET", "POST", "PUT", "PATCH", "DELETE"}) {
@@ -211,6 +213,23 @@ HttpResponse ServicesApi::onApp(const HttpRequest& req) {
     auto ref = s.updateApp(appId, body, force, &errors);
     if (ref.ok()) s.apiPostEvent(req.remoteAddr, req.path, appId);
     return deployed(ref, 200, errors);
+  });
+}
+
+HttpResponse ServicesApi::onQueue(const HttpRequest& req) {
+  return leading(req, [&](ServiceScheduler& s) {
+    if (req.method == "GET") return jsonResponse(s.queue());
+    std::string rest = req.path.substr(std::string("/v2/queue").size());
+    if (!endsWith(rest, "/delay")) {
+      return reject(404, {{"message", "DELETE /v2/queue/{appId}/delay is the only deletion"}});
+    }
+    rest.resize(rest.size() - 6);
+    auto id = normalizeAppId(rest);
+    if (!id.ok()) return reject(404, {{"message", "App '" + rest + "' does not exist"}});
+    Status reset = s.resetDelay(*id);
+    if (!reset.ok()) return failed(reset);
+    HttpResponse r = HttpResponse::text("", 204);
+    return r;
   });
 }
 

@@ -53,6 +53,8 @@ class ServicesApi {
   HttpResponse onMetrics(const HttpRequest& req);
   // GET /v2/events[?event_type=…]: Server-Sent Events (event_bus.hpp).
   HttpResponse onEvents(const HttpRequest& req);
+  // GET /v2/queue; DELETE /v2/queue/{app id}/delay.
+  HttpResponse onQueue(const HttpRequest& req);
 
   // Runs `fn` with the scheduler when leading, else redirects.
   HttpResponse leading(const HttpRequest& req,

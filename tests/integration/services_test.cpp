@@ -331,6 +331,35 @@ TEST_F(ServicesTest, StandbyTakesOverWhenTheLeaderDies) {
             "127.0.0.1:" + std::to_string(second.port));
 }
 
+// GET /v2/queue shows an app waiting out its launch backoff; DELETE
+// /v2/queue/{id}/delay ends the wait.
+TEST_F(ServicesTest, LaunchQueueShowsTheBackoffAndItsDelayCanBeReset) {
+  Services services = standalone();
+  std::string app = json{{"id", "/crash"}, {"cmd", "exit 1"}, {"cpus", 0.1}, {"mem", 16},
+                         {"backoffSeconds", 3600}}.dump();
+  ASSERT_EQ(call(services.port, "POST", "/v2/apps", app).status, 201);
+  auto launched = [&] {
+    return call(services.port, "GET", "/metrics").body.value("services/tasks_launched", 0.0);
+  };
+  auto delayed = [&] {
+    auto q = call(services.port, "GET", "/v2/queue");
+    return q.status == 200 && q.body["queue"].size() == 1 &&
+           q.body["queue"][0]["delay"]["overdue"] == false &&
+           q.body["queue"][0]["delay"]["timeLeftSeconds"].get<int>() > 200;
+  };
+  ASSERT_TRUE(waitUntil(delayed)) << call(services.port, "GET", "/v2/queue").text;
+  EXPECT_EQ(launched(), 1);
+  auto q = call(services.port, "GET", "/v2/queue");
+  EXPECT_EQ(q.body["queue"][0]["app"]["id"], "/crash");
+  EXPECT_EQ(q.body["queue"][0]["count"], 1);
+
+  EXPECT_EQ(call(services.port, "DELETE", "/v2/queue/nope/delay").status, 404);
+  EXPECT_EQ(call(services.port, "DELETE", "/v2/queue/crash/delay").status, 204);
+  // Launched again at once, failed again, delayed again.
+  ASSERT_TRUE(waitUntil([&] { return launched() == 2 && delayed(); }))
+      << call(services.port, "GET", "/v2/queue").text;
+}
+
 // GET /v2/events: Marathon's event stream (Server-Sent Events) as
 // marathon-lb reads it, filtered by event_type.
 TEST_F(ServicesTest, EventStreamReportsApiCallsStatusUpdatesAndDeployments) {

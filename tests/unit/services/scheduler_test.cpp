@@ -182,11 +182,33 @@ TEST_F(SchedulerTest, FailedInstanceIsReplacedAfterItsBackoff) {
   scheduler_->resourceOffers(&driver_, {offer()});
   EXPECT_EQ(driver_.launched.size(), 1u);
   EXPECT_EQ(view("/web")["tasks"].size(), 0u);
+  // It waits in the launch queue, delayed.
+  json queue = scheduler_->queue()["queue"];
+  ASSERT_EQ(queue.size(), 1u) << queue.dump();
+  EXPECT_EQ(queue[0]["count"], 1);
+  EXPECT_GT(queue[0]["delay"]["timeLeftSeconds"].get<int>(), 200);  // capped at 300
+  EXPECT_EQ(queue[0]["delay"]["overdue"], false);
+  EXPECT_EQ(queue[0]["app"]["id"], "/web");
   // A change of the app resets the backoff.
   FieldErrors errors;
   ASSERT_TRUE(scheduler_->updateApp("/web", json{{"cmd", "y"}}, true, &errors).ok());
   scheduler_->resourceOffers(&driver_, {offer()});
   EXPECT_EQ(driver_.launched.size(), 2u);
+  EXPECT_TRUE(scheduler_->queue()["queue"].empty());
+  // So does DELETE /v2/queue/{app}/delay, and offers are asked for again.
+  scheduler_->statusUpdate(&driver_, status(driver_.launched[1].taskId.value,
+                                            TaskState::TASK_RUNNING));
+  scheduler_->statusUpdate(&driver_, status(driver_.launched[1].taskId.value,
+                                            TaskState::TASK_FAILED));
+  scheduler_->resourceOffers(&driver_, {offer()});
+  EXPECT_EQ(driver_.launched.size(), 2u);
+  int revives = driver_.revives;
+  EXPECT_FALSE(scheduler_->resetDelay("/nope").ok());
+  ASSERT_TRUE(scheduler_->resetDelay("/web").ok());
+  EXPECT_GT(driver_.revives, revives);
+  EXPECT_EQ(scheduler_->queue()["queue"][0]["delay"]["overdue"], true);
+  scheduler_->resourceOffers(&driver_, {offer()});
+  EXPECT_EQ(driver_.launched.size(), 3u);
 }
 
 TEST_F(SchedulerTest, ScaleDownKillsTheYoungestAndLockedAppsNeedForce) {
