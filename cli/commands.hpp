@@ -42,6 +42,9 @@ Status agentGone(MasterClient& m, const CommandLine& c, std::ostream& out);
 Status frameworkList(MasterClient& m, const CommandLine& c, std::ostream& out);
 Status frameworkTeardown(MasterClient& m, const CommandLine& c, std::ostream& out);
 Status roleList(MasterClient& m, const CommandLine& c, std::ostream& out);
+// volume_commands.cpp
+Status volumeList(MasterClient& m, const CommandLine& c, std::ostream& out);
+Status volumeDestroy(MasterClient& m, const CommandLine& c, std::ostream& out);
 // task_commands.cpp
 Status taskList(MasterClient& m, const CommandLine& c, std::ostream& out);
 Status taskLog(MasterClient& m, const CommandLine& c, std::ostream& out);

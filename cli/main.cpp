@@ -35,6 +35,10 @@ const std::vector<Command>& allCommands() {
       {"task", "list", "[--all]", "running tasks (--all: finished ones too)", taskList},
       {"task", "log", "TASK_ID [--stderr] [--lines=N]",
        "a task's stdout (or stderr) from its sandbox; --lines: the last N lines", taskLog},
+      {"volume", "list", "", "persistent volumes: agent, role, id, path, size, labels",
+       volumeList},
+      {"volume", "destroy", "AGENT_ID PERSISTENCE_ID",
+       "destroy a volume no task uses (its data is deleted)", volumeDestroy},
   };
   return commands;
 }

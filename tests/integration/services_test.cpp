@@ -497,6 +497,19 @@ TEST_F(ServicesTest, AResidentAppKeepsItsVolumeAcrossRelaunchesUntilDeleted) {
                                 r["disk"]["persistence"]["id"] == persistenceId);
   }
   EXPECT_TRUE(volumeHeld) << held.dump();
+  // The operator's view (tutti volume list), and a volume in use cannot be
+  // destroyed under its task.
+  std::string master = "127.0.0.1:" + std::to_string(master_.httpPort);
+  auto cli = runCommand({binary("tutti"), "--master=" + master, "volume", "list"},
+                        std::chrono::seconds(30));
+  EXPECT_EQ(cli.exitCode, 0) << cli.output;
+  EXPECT_NE(cli.output.find(persistenceId), std::string::npos) << cli.output;
+  EXPECT_NE(cli.output.find("tutti_services_reservation="), std::string::npos) << cli.output;
+  cli = runCommand({binary("tutti"), "--master=" + master, "volume", "destroy",
+                    task["slaveId"].get<std::string>(), persistenceId},
+                   std::chrono::seconds(30));
+  EXPECT_EQ(cli.exitCode, 1) << cli.output;
+  EXPECT_TRUE(std::filesystem::exists(volume));
 
   // Killed by hand: relaunched on the same reservation, with its data.
   std::string first = task["id"];
@@ -567,6 +580,10 @@ TEST_F(ServicesTest, AResidentAppKeepsItsVolumeAcrossRelaunchesUntilDeleted) {
     json left = reserved();
     return left.is_array() && left.empty() && !std::filesystem::exists(volume);
   })) << reserved().dump() << "\n" << restarted->process.log();
+  cli = runCommand({binary("tutti"), "--master=" + master, "volume", "list"},
+                   std::chrono::seconds(30));
+  EXPECT_EQ(cli.exitCode, 0) << cli.output;
+  EXPECT_EQ(cli.output.find(persistenceId), std::string::npos) << cli.output;
 }
 
 // Without a role of its own, tutti-services refuses apps with volumes.

@@ -14,6 +14,7 @@
 #include "agent/volumes.hpp"
 #include "common/host.hpp"
 #include "tests/fixtures/cluster.hpp"
+#include "tests/fixtures/process_fixture.hpp"
 #include "tutti/scheduler.hpp"
 
 namespace tutti::testing {
@@ -180,16 +181,24 @@ TEST(PersistentVolumeTest, KeepsItsDataFromTaskToTaskUntilDestroyed) {
   driver.killTask(TaskID("hold"));
   ASSERT_TRUE(scheduler.waitForState(TaskID("hold"), TaskState::TASK_KILLED));
 
-  // Free again: destroyed, with its data. (The master may still be
-  // recovering the killed task's resources: retry while it says in use.)
-  int status = 0;
+  // Free again: destroyed, with its data, by the operator's CLI, which
+  // finds it in the master's state. (The master may still be recovering
+  // the killed task's resources: retry while it says in use.)
+  std::string cliMaster = "--master=127.0.0.1:" + std::to_string(master->httpPort());
+  auto listed = runCommand({binary("tutti"), cliMaster, "volume", "list"}, std::chrono::seconds(30));
+  EXPECT_EQ(listed.exitCode, 0) << listed.output;
+  EXPECT_NE(listed.output.find("data/db"), std::string::npos) << listed.output;
+  auto missing = runCommand({binary("tutti"), cliMaster, "volume", "destroy", agentId, "nope"},
+                            std::chrono::seconds(30));
+  EXPECT_EQ(missing.exitCode, 1);
+  EXPECT_NE(missing.output.find("No volume 'nope'"), std::string::npos) << missing.output;
+  CommandResult destroyed;
   ASSERT_TRUE(waitUntil([&] {
-    auto r = post(master->httpPort(), "/master/destroy-volumes",
-                  {{"agent_id", agentId}, {"volumes", dbVolume(64)}});
-    status = r ? r->status : 0;
-    return status != 409;
-  }));
-  EXPECT_EQ(status, 202);
+    destroyed = runCommand({binary("tutti"), cliMaster, "volume", "destroy", agentId, "db"},
+                           std::chrono::seconds(30));
+    return destroyed.exitCode == 0;
+  })) << destroyed.output;
+  EXPECT_NE(destroyed.output.find("destroyed"), std::string::npos) << destroyed.output;
   ASSERT_TRUE(waitUntil([&] { return !fs::exists(dir); }));
   driver.stop();
 }
