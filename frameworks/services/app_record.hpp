@@ -94,6 +94,17 @@ struct AppRecord {
   // Since when instances have been waiting to launch (0: none wait); for
   // /v2/queue, not stored.
   double waitingSince = 0;
+  // Offers seen while waiting (Marathon's processedOffersSummary): how many,
+  // how many gave it nothing and why (reason -> count), when. Not stored;
+  // they start over each time instances start waiting.
+  struct OfferStats {
+    int64_t processed = 0;
+    int64_t unused = 0;
+    double lastUsedAt = 0;
+    double lastUnusedAt = 0;
+    std::map<std::string, int64_t> rejects;
+  };
+  OfferStats offers;
 
   // Tasks whose config version is the app's.
   bool isCurrent(const TaskRecord& t) const { return t.version == configVersion; }

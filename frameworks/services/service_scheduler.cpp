@@ -231,7 +231,7 @@ TaskRecord& ServiceScheduler::addTask(AppRecord& app, const std::string& taskId,
   t.ports = ports;
   t.version = app.configVersion;
   t.stagedAt = now;
-  --wanted_[app.def.id];
+  if (--wanted_[app.def.id] <= 0) app.waitingSince = 0;
   return app.tasks[taskId] = t;
 }
 
@@ -321,6 +321,11 @@ void ServiceScheduler::placeInto(const Offer& offer, std::vector<Offer::Operatio
                                  std::set<std::string>* touched, double now) {
   Resources left = offer.resources;
   releaseUnknown(offer, left, operations, touched);
+  std::set<std::string> waiting;
+  for (const auto& [id, app] : apps_) {
+    if (wantsOffers(app, now)) waiting.insert(id);
+  }
+  size_t launchedBefore = launches->size();
   Placement here{offer.hostname, offer.attributes};
   // Round robin over the apps that wait, one instance each per round.
   bool placed = true;
@@ -350,6 +355,53 @@ void ServiceScheduler::placeInto(const Offer& offer, std::vector<Offer::Operatio
       placed = true;
     }
   }
+  // What each waiting app made of the offer (GET /v2/queue).
+  std::set<std::string> used;
+  for (size_t i = launchedBefore; i < launches->size(); ++i) {
+    if (auto id = appIdOfTask((*launches)[i].taskId.value)) used.insert(*id);
+  }
+  for (const auto& id : waiting) {
+    AppRecord& app = apps_[id];
+    AppRecord::OfferStats& stats = app.offers;
+    ++stats.processed;
+    if (used.count(id)) {
+      stats.lastUsedAt = now;
+      continue;
+    }
+    ++stats.unused;
+    stats.lastUnusedAt = now;
+    ++stats.rejects[unfitReason(app, offer, left)];
+  }
+}
+
+std::string ServiceScheduler::unfitReason(const AppRecord& app, const Offer& offer,
+                                          const Resources& left) const {
+  std::vector<Placement> existing;
+  if (app.def.resident()) {
+    for (const auto& [_, slot] : app.slots) {
+      if (!slot.wipe) existing.push_back({slot.host, slot.attributes});
+    }
+  } else {
+    for (const auto& [_, t] : app.tasks) {
+      if (t.phase != TaskPhase::kKilling) existing.push_back({t.host, t.attributes});
+    }
+  }
+  if (!meetsConstraints(app.def.constraints, {offer.hostname, offer.attributes}, existing)) {
+    return "UnfulfilledConstraint";
+  }
+  if (app.def.resident()) {
+    size_t slots = 0;
+    for (const auto& [_, slot] : app.slots) slots += !slot.wipe;
+    // Its instances wait for their own reservations, on their agents.
+    if (slots >= static_cast<size_t>(app.def.instances)) return "NoCorrespondingReservationFound";
+  }
+  Resources free = left.unreserved();
+  double disk = app.def.disk;
+  for (const auto& v : app.def.persistentVolumes) disk += v.sizeMb;
+  if (free.scalar("cpus") < app.def.cpus) return "InsufficientCpus";
+  if (free.scalar("mem") < app.def.mem) return "InsufficientMemory";
+  if (free.scalar("disk") < disk) return "InsufficientDisk";
+  return "InsufficientPorts";
 }
 
 void ServiceScheduler::resourceOffers(SchedulerDriver* driver, const std::vector<Offer>& offers) {
@@ -574,6 +626,7 @@ void ServiceScheduler::converge(const std::string& appId, double now) {
     app.waitingSince = 0;
   } else if (app.waitingSince == 0) {
     app.waitingSince = now;
+    app.offers = AppRecord::OfferStats{};
   }
   if (app.deleting && app.tasks.empty()) {
     std::vector<std::string> slots;
@@ -661,10 +714,22 @@ json ServiceScheduler::queue() {
     auto wanted = wanted_.find(id);
     if (app.deleting || wanted == wanted_.end() || wanted->second <= 0) continue;
     double left = std::max(0.0, app.launchNotBefore - now);
+    const AppRecord::OfferStats& stats = app.offers;
+    json rejects = json::array();
+    for (const auto& [reason, n] : stats.rejects) {
+      rejects.push_back({{"reason", reason}, {"declined", n}, {"processed", stats.processed}});
+    }
+    auto when = [](double t) { return t > 0 ? json(isoTime(t)) : json(nullptr); };
     list.push_back({{"count", wanted->second},
                     {"delay", {{"timeLeftSeconds", static_cast<int64_t>(std::ceil(left))},
                                {"overdue", left <= 0}}},
                     {"since", isoTime(app.waitingSince > 0 ? app.waitingSince : now)},
+                    {"processedOffersSummary",
+                     {{"processedOffersCount", stats.processed},
+                      {"unusedOffersCount", stats.unused},
+                      {"lastUnusedOfferAt", when(stats.lastUnusedAt)},
+                      {"lastUsedOfferAt", when(stats.lastUsedAt)},
+                      {"rejectSummaryLastOffers", rejects}}},
                     {"app", appView(app, false)}});
   }
   return {{"queue", list}};

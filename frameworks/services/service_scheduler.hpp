@@ -155,6 +155,11 @@ class ServiceScheduler final : public Scheduler {
   bool placeResident(AppRecord& app, const Offer& offer, Resources& left,
                      std::vector<Offer::Operation>* operations, std::vector<TaskInfo>* launches,
                      double now);
+  // Why `app` (waiting) took nothing of the offer: Marathon's reject
+  // reasons (UnfulfilledConstraint, NoCorrespondingReservationFound,
+  // InsufficientCpus, InsufficientMemory, InsufficientDisk,
+  // InsufficientPorts).
+  std::string unfitReason(const AppRecord& app, const Offer& offer, const Resources& left) const;
   // Releases reservations of this framework's that no slot owns.
   void releaseUnknown(const Offer& offer, Resources& left,
                       std::vector<Offer::Operation>* operations, std::set<std::string>* apps);

@@ -170,6 +170,41 @@ TEST_F(SchedulerTest, PublishesMarathonsEventsAsThingsHappen) {
   EXPECT_NE(text.find("\"taskStatus\":\"TASK_RUNNING\""), std::string::npos);
 }
 
+TEST_F(SchedulerTest, TheQueueSaysWhyOffersWereNotUsed) {
+  ASSERT_TRUE(scheduler_->createApp(app(R"({"id": "big", "cmd": "x", "cpus": 8, "mem": 64,
+      "constraints": [["hostname", "LIKE", "host[12]"]]})")).ok());
+  scheduler_->resourceOffers(&driver_, {offer()});  // 4 cpus on host1
+  Offer elsewhere = offer("cpus:16;mem:1024;ports:[31000-31100]");
+  elsewhere.hostname = "host3";
+  scheduler_->resourceOffers(&driver_, {elsewhere});
+  Offer small = offer("cpus:16;mem:32;ports:[31000-31100]");
+  scheduler_->resourceOffers(&driver_, {small});
+  json first = scheduler_->queue()["queue"][0]["processedOffersSummary"];
+  EXPECT_EQ(first["processedOffersCount"], 3) << first.dump();
+  EXPECT_EQ(first["unusedOffersCount"], 3);
+  EXPECT_TRUE(first["lastUsedOfferAt"].is_null());
+  std::map<std::string, int> reasons;
+  for (const auto& r : first["rejectSummaryLastOffers"]) reasons[r["reason"]] = r["declined"];
+  EXPECT_EQ(reasons, (std::map<std::string, int>{{"InsufficientCpus", 1},
+                                                 {"InsufficientMemory", 1},
+                                                 {"UnfulfilledConstraint", 1}}));
+  Offer fits = offer("cpus:16;mem:1024;ports:[31000-31100]");
+  fits.hostname = "host2";
+  scheduler_->resourceOffers(&driver_, {fits});
+  ASSERT_EQ(driver_.launched.size(), 1u);
+  // Scaled up to wait again: the summary starts over.
+  FieldErrors errors;
+  ASSERT_TRUE(scheduler_->updateApp("/big", json{{"instances", 2}}, true, &errors).ok());
+  scheduler_->resourceOffers(&driver_, {offer()});
+  json q = scheduler_->queue()["queue"];
+  ASSERT_EQ(q.size(), 1u);
+  json summary = q[0]["processedOffersSummary"];
+  EXPECT_EQ(summary["processedOffersCount"], 1) << summary.dump();
+  EXPECT_EQ(summary["unusedOffersCount"], 1);
+  ASSERT_EQ(summary["rejectSummaryLastOffers"].size(), 1u);
+  EXPECT_EQ(summary["rejectSummaryLastOffers"][0]["reason"], "InsufficientCpus");
+}
+
 TEST_F(SchedulerTest, FailedInstanceIsReplacedAfterItsBackoff) {
   ASSERT_TRUE(scheduler_->createApp(app(R"({"id": "web", "cmd": "x", "cpus": 0.1, "mem": 8,
                                             "backoffSeconds": 3600})")).ok());
