@@ -16,28 +16,6 @@
 
 namespace tutti::agent {
 
-namespace {
-// The last `bytes` of sandbox file `name`, read safely although the
-// sandbox's user may own the directory: no symlink followed, a plain file
-// only, never blocking; "" otherwise.
-std::string sandboxFileTail(const std::string& dir, const char* name, size_t bytes) {
-  int d = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (d < 0) return "";
-  int fd = ::openat(d, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-  ::close(d);
-  if (fd < 0) return "";
-  struct stat st;
-  std::string out;
-  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1) {
-    off_t from = st.st_size > static_cast<off_t>(bytes) ? st.st_size - static_cast<off_t>(bytes) : 0;
-    out.resize(static_cast<size_t>(st.st_size - from));
-    ssize_t n = ::pread(fd, out.data(), out.size(), from);
-    out.resize(n > 0 ? static_cast<size_t>(n) : 0);
-  }
-  ::close(fd);
-  return out;
-}
-}  // namespace
 
 void Agent::fetchThenStart(ExecutorRecord& rec, LaunchSpec spec, const Resources& taskResources) {
   if (rec.uris.empty()) {
@@ -143,10 +121,7 @@ void Agent::onFetched(const FrameworkID& fwId, const ExecutorID& exId,
   std::string why = launchError;
   if (why.empty()) {
     // tutti-fetcher's last line in the sandbox's stderr says which URI and why.
-    std::string all = sandboxFileTail(ex->directory, "stderr", 4096);
-    while (!all.empty() && all.back() == '\n') all.pop_back();
-    why = all.substr(all.rfind('\n') == std::string::npos ? 0 : all.rfind('\n') + 1);
-    if (why.size() > 1000) why.resize(1000);
+    why = lastLineOfFile(ex->directory, "stderr", 1000);
     if (why.empty()) why = "tutti-fetcher " + (status ? describeWaitStatus(*status) : "failed");
   }
   failPreparation(*ex, why);

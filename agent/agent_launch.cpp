@@ -263,6 +263,8 @@ ExecutorRecord* Agent::launchExecutor(FrameworkEntry& fw, const TaskInfo& task,
   if (defaultExecutor) {
     spec.env.push_back("TUTTI_EXECUTOR_TYPE=default");
     spec.env.push_back("TUTTI_VOLUMES_ROOT=" + volumesRoot(options_.workDir));
+    // Each task of a group fetches its own URIs into its own sandbox.
+    spec.env.push_back("TUTTI_FETCHER=" + options_.launcherDir + "/tutti-fetcher");
   }
   for (const char* pass : {"LANG", "LC_ALL", "TZ", "USER", "LOGNAME"}) {
     if (const char* v = std::getenv(pass)) spec.env.push_back(std::string(pass) + "=" + v);

@@ -148,4 +148,27 @@ double filesystemUsage(const std::string& path) {
   return 1.0 - static_cast<double>(s.f_bavail) / static_cast<double>(s.f_blocks);
 }
 
+std::string lastLineOfFile(const std::string& dir, const char* name, size_t maxBytes) {
+  constexpr size_t kTail = 4096;
+  int d = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (d < 0) return "";
+  int fd = ::openat(d, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  ::close(d);
+  if (fd < 0) return "";
+  struct stat st;
+  std::string out;
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1) {
+    off_t from = st.st_size > static_cast<off_t>(kTail) ? st.st_size - static_cast<off_t>(kTail) : 0;
+    out.resize(static_cast<size_t>(st.st_size - from));
+    ssize_t n = ::pread(fd, out.data(), out.size(), from);
+    out.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  }
+  ::close(fd);
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  size_t nl = out.rfind('\n');
+  if (nl != std::string::npos) out.erase(0, nl + 1);
+  if (out.size() > maxBytes) out.resize(maxBytes);
+  return out;
+}
+
 }  // namespace tutti

@@ -40,4 +40,10 @@ Status removeTree(const std::string& path);
 // cannot be read.
 double filesystemUsage(const std::string& path);
 
+// The last line (at most `maxBytes` of it) of file `name` in directory
+// `dir`, read safely although someone else may own the directory: no
+// symlink followed, a plain singly linked file only, never blocking; ""
+// otherwise (e.g. tutti-fetcher's last words in a sandbox's stderr).
+std::string lastLineOfFile(const std::string& dir, const char* name, size_t maxBytes);
+
 }  // namespace tutti

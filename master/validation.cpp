@@ -224,10 +224,6 @@ Result<std::vector<TaskInfo>> validateTaskGroup(const std::optional<ExecutorInfo
                        "not in groups");
     }
     if (!task.command) return err(task, "is in a task group and has no command");
-    if (!task.command->uris.empty()) {
-      return err(task, "is in a task group and has URIs: tasks of a group fetch nothing (yet); "
-                       "launch it alone to fetch them");
-    }
     auto valid = validateTask(task, inner, left);
     if (!valid.ok()) return valid.status();
     left -= valid->resources;

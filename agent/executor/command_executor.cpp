@@ -311,6 +311,10 @@ Result<TaskRun::Options> CommandExecutor::runOptions(const TaskInfo& task) {
     auto dir = openTaskSandbox(o.sandbox.empty() ? "." : o.sandbox, task.taskId, o.ids, &o);
     if (!dir.ok()) return dir.status();
     o.sandbox = o.workingDir = *dir;
+    o.fetcher = envOr("TUTTI_FETCHER", "");
+    if (task.command && !task.command->uris.empty() && o.fetcher.empty()) {
+      return Status::FailedPrecondition("the agent gave no TUTTI_FETCHER for the task's URIs");
+    }
     // The task's persistent volumes, in its own sandbox (the agent made
     // them and gave them to the task's user).
     const char* root = std::getenv("TUTTI_VOLUMES_ROOT");

@@ -7,11 +7,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
 #include <sstream>
 
+#include "common/files.hpp"
+#include "common/json.hpp"
 #include "common/rlimits.hpp"
 #include "common/task_env.hpp"
 
@@ -27,6 +30,7 @@ TaskRun::TaskRun(Loop& loop, ProcessWatcher& watcher, TaskInfo task, Options opt
       ended_(std::move(ended)) {}
 
 TaskRun::~TaskRun() {
+  stopFetching();
   if (escalation_) loop_.cancel(escalation_);
   if (initFd_ >= 0) ::close(initFd_);
   closeOutput();
@@ -67,12 +71,14 @@ Duration TaskRun::graceWithout(const std::optional<KillPolicy>& override) const 
 
 void TaskRun::endUnstarted(const std::string& message) {
   if (running_ || terminal_) return;
+  stopFetching();
   update(TaskState::TASK_KILLED, message);
 }
 
 void TaskRun::killWithMessage(const std::string& message) {
   if (terminal_) return;
   if (!running_) {
+    stopFetching();
     update(TaskState::TASK_KILLED, message);
     return;
   }
@@ -80,7 +86,63 @@ void TaskRun::killWithMessage(const std::string& message) {
   kill(graceWithout(std::nullopt));
 }
 
+void TaskRun::stopFetching() {
+  if (fetcherPid_ <= 0) return;
+  watcher_.unwatch(fetcherPid_);
+  killProcessGroup(fetcherPid_, SIGKILL);
+  ::waitpid(fetcherPid_, nullptr, 0);  // our child, dead: reaped at once
+  fetcherPid_ = -1;
+}
+
+void TaskRun::fetchThenStart() {
+  SpawnOptions o;
+  o.argv = {options_.fetcher};
+  const char* path = std::getenv("PATH");
+  // Not the task's environment: the fetcher is ours. The URIs go in the
+  // environment (only its user and root read it), not on its command line.
+  o.env = {"PATH=" + std::string(path ? path : "/usr/local/bin:/usr/bin:/bin"),
+           "TUTTI_FETCHER_URIS=" + json::dump(json::commandUris(task_.command->uris))};
+  o.newProcessGroup = true;
+  o.stdinPath = "/dev/null";
+  o.workingDir = options_.workingDir;
+  o.workingDirFd = options_.workingDirFd;
+  o.stdoutFd = options_.stdoutFd;
+  o.stderrFd = options_.stderrFd;
+  o.credentials = options_.ids;  // it reads only what the task's user may
+  auto pid = spawnProcess(o);
+  if (!pid.ok()) {
+    update(TaskState::TASK_FAILED, "Cannot fetch the task's URIs: " + pid.error(),
+           Reason::REASON_CONTAINER_LAUNCH_FAILED);
+    return;
+  }
+  fetcherPid_ = *pid;
+  Status w = watcher_.watch(*pid, [this](pid_t, std::optional<int> status) { onFetched(status); });
+  if (!w.ok()) {
+    int st = 0;
+    onFetched(::waitpid(*pid, &st, 0) == *pid ? std::optional<int>(st) : std::nullopt);
+  }
+}
+
+void TaskRun::onFetched(std::optional<int> status) {
+  fetcherPid_ = -1;
+  if (terminal_) return;
+  if (!status || !WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
+    // tutti-fetcher's last line in the task's stderr says which URI and why.
+    std::string why = lastLineOfFile(options_.workingDir, "stderr", 1000);
+    if (why.empty()) why = "tutti-fetcher " + (status ? describeWaitStatus(*status) : "failed");
+    update(TaskState::TASK_FAILED, "Cannot fetch the task's URIs: " + why,
+           Reason::REASON_CONTAINER_LAUNCH_FAILED);
+    return;
+  }
+  fetched_ = true;
+  start();
+}
+
 void TaskRun::start() {
+  if (!options_.fetcher.empty() && !fetched_ && task_.command && !task_.command->uris.empty()) {
+    fetchThenStart();
+    return;
+  }
   if (!options_.ociBundle.empty()) {
     launchInContainer();
     return;
@@ -333,7 +395,10 @@ void TaskRun::onHealth(const HealthChecker::Event& event) {
 }
 
 void TaskRun::kill(Duration grace) {
-  if (!running_) return;
+  if (!running_) {
+    if (fetcherPid_ > 0) endUnstarted("Killed while its URIs were fetched");
+    return;
+  }
   TimePoint deadline = loop_.now() + grace;
   if (killing_) {
     // A second kill with a shorter grace period escalates, as Mesos does.

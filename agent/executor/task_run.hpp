@@ -57,6 +57,12 @@ class TaskRun {
     std::string ociRoot;
     std::string ociId;
     bool ociAgentDeletes = false;
+    // tutti-fetcher: with it, the task's URIs are fetched into its working
+    // directory (as its user, output to its stdout and stderr) before it
+    // starts, while it is still TASK_STAGING (the default executor's tasks;
+    // a command task's are fetched by the agent). `cache: true` URIs are
+    // fetched directly (the agent's cache is not shared with executors).
+    std::string fetcher;
   };
 
   static constexpr Duration kDefaultGracePeriod = std::chrono::seconds(3);
@@ -71,10 +77,13 @@ class TaskRun {
   bool running() const { return running_; }
   bool terminal() const { return terminal_; }
 
-  // STARTING, then the command (or container), RUNNING and its checks.
+  // STARTING, then the command (or container), RUNNING and its checks;
+  // first its URIs (Options::fetcher): a failed fetch ends it TASK_FAILED
+  // (REASON_CONTAINER_LAUNCH_FAILED) with tutti-fetcher's last words.
   void start();
   // SIGTERM now, SIGKILL after `grace`; a later kill with a shorter grace
-  // escalates. Nothing when the task is not running.
+  // escalates. Nothing when the task is not running, except while its URIs
+  // are fetched: the fetch stops and the task ends TASK_KILLED.
   void kill(Duration grace);
   // The grace of a kill without a policy of its own.
   Duration graceWithout(const std::optional<KillPolicy>& override) const;
@@ -89,6 +98,9 @@ class TaskRun {
   TaskState state() const { return state_; }
 
  private:
+  void fetchThenStart();
+  void onFetched(std::optional<int> status);
+  void stopFetching();
   void launchInContainer();
   void runRuntime(std::vector<std::string> args,
                   std::function<void(std::optional<int> status)> done);
@@ -119,6 +131,8 @@ class TaskRun {
   int initFd_ = -1;  // a pidfd of the container's init (see openContainerInit)
   std::vector<std::string> ociEnv_;  // the task's environment, for the runtime
   pid_t runtimePid_ = -1;            // a running `runc run|delete`
+  pid_t fetcherPid_ = -1;            // a running tutti-fetcher
+  bool fetched_ = false;
   bool running_ = false;
   bool killing_ = false;
   bool terminal_ = false;

@@ -3,12 +3,19 @@
 // sandbox; a failed task takes its group down, not the executor's other
 // groups; an invalid group is refused whole.
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cctype>
 
 #include <atomic>
 #include <deque>
 #include <filesystem>
 #include <mutex>
 
+#include "common/files.hpp"
 #include "common/host.hpp"
 #include "tests/fixtures/cluster.hpp"
 #include "tutti/scheduler.hpp"
@@ -126,6 +133,115 @@ TEST(TaskGroupTest, GroupsShareTheDefaultExecutorAndEndTogether) {
   ASSERT_TRUE(scheduler.waitForState(TaskID("b"), TaskState::TASK_KILLED));
   driver.stop();
   driver.join();
+}
+
+// Each task of a group fetches its own URIs into its own sandbox before it
+// starts (as its user); a URI that cannot be fetched fails its task, which
+// takes its group down, with tutti-fetcher's reason in the message.
+TEST(TaskGroupTest, TasksOfAGroupFetchTheirOwnUris) {
+  auto master = StartMaster();
+  auto agent = StartAgent(*master);
+  TempDir files;
+  ASSERT_TRUE(writeFileAtomically(files.path() + "/greeting.txt", "hello from a URI\n").ok());
+  RecordingScheduler scheduler;
+  std::atomic<int> groups{0};
+  scheduler.onOffers = [&](SchedulerDriver* d, const std::vector<Offer>& offers) {
+    for (const auto& o : offers) {
+      int n = groups.fetch_add(1);
+      if (n >= 2) {
+        d->declineOffer(o.id, Filters{0.2});
+        continue;
+      }
+      std::vector<TaskInfo> tasks;
+      if (n == 0) {
+        TaskInfo reader = commandTask("reader", "cat greeting.txt", o);
+        reader.command->uris = {CommandURI{"file://" + files.path() + "/greeting.txt"}};
+        tasks.push_back(reader);
+      } else {
+        TaskInfo broken = commandTask("broken", "true", o);
+        broken.command->uris = {CommandURI{files.path() + "/missing.txt"}};
+        tasks.push_back(broken);
+        tasks.push_back(commandTask("mate", "exec sleep 1000", o));
+      }
+      d->acceptOffers({o.id}, {Offer::Operation::launchGroup(pod("pod" + std::to_string(n)), tasks)},
+                      Filters{0});
+    }
+  };
+  TuttiSchedulerDriver driver(&scheduler, framework(), master->messageAddress());
+  ASSERT_EQ(driver.start(), DriverStatus::DRIVER_RUNNING);
+  ASSERT_TRUE(scheduler.waitForState(TaskID("reader"), TaskState::TASK_FINISHED))
+      << (lastUpdate(scheduler, "reader") ? lastUpdate(scheduler, "reader")->message : "");
+  EXPECT_EQ(taskFile(agent->options(), "pod0", "reader", "stdout"), "hello from a URI\n");
+  EXPECT_EQ(taskFile(agent->options(), "pod0", "reader", "greeting.txt"), "hello from a URI\n");
+
+  ASSERT_TRUE(scheduler.waitForState(TaskID("broken"), TaskState::TASK_FAILED));
+  auto failed = lastUpdate(scheduler, "broken");
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(failed->reason, Reason::REASON_CONTAINER_LAUNCH_FAILED);
+  EXPECT_NE(failed->message.find("missing.txt"), std::string::npos) << failed->message;
+  ASSERT_TRUE(scheduler.waitForState(TaskID("mate"), TaskState::TASK_KILLED));
+  driver.stop();
+  driver.join();
+}
+
+// The pids of processes named `comm` working under directory `under` (so
+// that other tests' processes do not count).
+std::vector<pid_t> processesNamed(const std::string& comm, const std::string& under) {
+  std::vector<pid_t> out;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
+    std::string name = e.path().filename();
+    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
+    auto text = readFile(e.path().string() + "/comm");
+    if (!text.ok() || *text != comm + "\n") continue;
+    std::string cwd = std::filesystem::read_symlink(e.path() / "cwd", ec).string();
+    if (!ec && cwd.rfind(under, 0) == 0) out.push_back(std::stoi(name));
+  }
+  return out;
+}
+
+// A task killed while its URIs are fetched ends TASK_KILLED at once, and
+// its fetcher goes with it.
+TEST(TaskGroupTest, AKillStopsAFetchUnderWay) {
+  // A server that accepts connections and never answers.
+  int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 8), 0);
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  std::string uri = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/slow.tgz";
+
+  auto master = StartMaster();
+  auto agent = StartAgent(*master);
+  RecordingScheduler scheduler;
+  std::atomic<bool> launched{false};
+  scheduler.onOffers = [&](SchedulerDriver* d, const std::vector<Offer>& offers) {
+    for (const auto& o : offers) {
+      if (launched.exchange(true)) {
+        d->declineOffer(o.id, Filters{0.2});
+        continue;
+      }
+      TaskInfo slow = commandTask("slow", "true", o);
+      slow.command->uris = {CommandURI{uri}};
+      d->acceptOffers({o.id}, {Offer::Operation::launchGroup(pod(), {slow})}, Filters{0});
+    }
+  };
+  TuttiSchedulerDriver driver(&scheduler, framework(), master->messageAddress());
+  ASSERT_EQ(driver.start(), DriverStatus::DRIVER_RUNNING);
+  std::string work = agent->options().workDir;
+  ASSERT_TRUE(waitUntil([&] { return processesNamed("tutti-fetcher", work).size() == 1; }));
+  driver.killTask(TaskID("slow"));
+  ASSERT_TRUE(scheduler.waitForState(TaskID("slow"), TaskState::TASK_KILLED));
+  EXPECT_NE(lastUpdate(scheduler, "slow")->message.find("fetched"), std::string::npos)
+      << lastUpdate(scheduler, "slow")->message;
+  EXPECT_TRUE(waitUntil([&] { return processesNamed("tutti-fetcher", work).empty(); }));
+  driver.stop();
+  driver.join();
+  ::close(listener);
 }
 
 TEST(TaskGroupTest, AnInvalidGroupIsRefusedWhole) {

@@ -572,10 +572,13 @@ TEST_F(ValidationTest, ACustomExecutorCannotClaimTheDefaultType) {
   EXPECT_HAS_SUBSTR(error(t), "type DEFAULT");
 }
 
-TEST_F(TaskGroupValidationTest, TasksOfAGroupFetchNothing) {
+TEST_F(TaskGroupValidationTest, TasksOfAGroupMayFetchButOnlyFetchableUris) {
   TaskInfo t = task("a");
   t.command->uris = {CommandURI{"http://example.com/app.tgz"}};
-  EXPECT_HAS_SUBSTR(groupError(defaultExecutor(), {t}), "tasks of a group fetch nothing");
+  auto r = validateGroup(defaultExecutor(), {t});
+  ASSERT_TRUE(r.ok()) << r.error();
+  t.command->uris = {CommandURI{"ftp://example.com/app.tgz"}};
+  EXPECT_HAS_SUBSTR(groupError(defaultExecutor(), {t}), "ftp://");
 }
 
 TEST_F(TaskGroupValidationTest, ANewExecutorsResourcesComeFromTheOffersToo) {
