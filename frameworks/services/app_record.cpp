@@ -46,6 +46,20 @@ std::string isoTime(double epochSeconds) {
   return buf;
 }
 
+namespace {
+json attributesJson(const Attributes& attributes) {
+  json out = json::object();
+  for (const auto& a : attributes) out[a.name] = a.value;
+  return out;
+}
+
+Attributes attributesFrom(const json& j) {
+  Attributes out;
+  for (const auto& [k, v] : j.items()) out.push_back({k, v.get<std::string>()});
+  return out;
+}
+}  // namespace
+
 json toStoredJson(const AppRecord& app) {
   json j;
   j["app"] = toJson(app.def);
@@ -54,18 +68,14 @@ json toStoredJson(const AppRecord& app) {
   j["deleting"] = app.deleting;
   json tasks = json::array();
   for (const auto& [id, t] : app.tasks) {
-    json attributes = json::object();
-    for (const auto& a : t.attributes) attributes[a.name] = a.value;
     tasks.push_back({{"id", t.id}, {"agent_id", t.agentId}, {"host", t.host},
-                     {"attributes", attributes}, {"ports", t.ports}, {"version", t.version},
+                     {"attributes", attributesJson(t.attributes)}, {"ports", t.ports}, {"version", t.version},
                      {"staged_at", t.stagedAt}, {"started_at", t.startedAt},
                      {"killing", t.phase == TaskPhase::kKilling}, {"slot", t.slotId}});
   }
   j["tasks"] = tasks;
   json slots = json::array();
   for (const auto& [id, s] : app.slots) {
-    json attributes = json::object();
-    for (const auto& a : s.attributes) attributes[a.name] = a.value;
     json volumes = json::array();
     for (const auto& v : s.volumes) {
       volumes.push_back({{"container_path", v.containerPath},
@@ -73,7 +83,7 @@ json toStoredJson(const AppRecord& app) {
                          {"size", v.sizeMb}});
     }
     slots.push_back({{"id", s.id}, {"agent_id", s.agentId}, {"host", s.host},
-                     {"attributes", attributes}, {"role", s.role}, {"principal", s.principal},
+                     {"attributes", attributesJson(s.attributes)}, {"role", s.role}, {"principal", s.principal},
                      {"framework_id", s.frameworkId}, {"cpus", s.cpus}, {"mem", s.mem},
                      {"disk", s.disk}, {"volumes", volumes}, {"task_id", s.taskId},
                      {"confirmed", s.confirmed}, {"wipe", s.wipe},
@@ -109,9 +119,7 @@ Result<AppRecord> fromStoredJson(const std::string& text) {
       r.id = t.at("id").get<std::string>();
       r.agentId = t.at("agent_id").get<std::string>();
       r.host = t.at("host").get<std::string>();
-      for (const auto& [k, v] : t.at("attributes").items()) {
-        r.attributes.push_back({k, v.get<std::string>()});
-      }
+      r.attributes = attributesFrom(t.at("attributes"));
       r.ports = t.at("ports").get<std::vector<uint32_t>>();
       r.version = t.at("version").get<std::string>();
       r.stagedAt = t.at("staged_at").get<double>();
@@ -126,9 +134,7 @@ Result<AppRecord> fromStoredJson(const std::string& text) {
       slot.id = s.at("id").get<std::string>();
       slot.agentId = s.at("agent_id").get<std::string>();
       slot.host = s.at("host").get<std::string>();
-      for (const auto& [k, v] : s.at("attributes").items()) {
-        slot.attributes.push_back({k, v.get<std::string>()});
-      }
+      slot.attributes = attributesFrom(s.at("attributes"));
       slot.role = s.at("role").get<std::string>();
       slot.principal = s.at("principal").get<std::string>();
       slot.frameworkId = s.at("framework_id").get<std::string>();

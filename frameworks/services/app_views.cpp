@@ -6,6 +6,17 @@ namespace tutti::services {
 
 using nlohmann::json;
 
+namespace {
+// Marathon's task field for a resident instance's volumes.
+json localVolumes(const ResidentSlot& slot) {
+  json volumes = json::array();
+  for (const auto& v : slot.volumes) {
+    volumes.push_back({{"containerPath", v.containerPath}, {"persistenceId", v.persistenceId}});
+  }
+  return volumes;
+}
+}  // namespace
+
 json taskView(const AppRecord& app, const TaskRecord& t) {
   json j = {{"id", t.id},
             {"appId", app.def.id},
@@ -19,13 +30,7 @@ json taskView(const AppRecord& app, const TaskRecord& t) {
             {"servicePorts", json::array()}};
   for (const auto& p : app.def.portDefinitions) j["servicePorts"].push_back(p.port);
   auto slot = t.slotId.empty() ? app.slots.end() : app.slots.find(t.slotId);
-  if (slot != app.slots.end()) {
-    json volumes = json::array();
-    for (const auto& v : slot->second.volumes) {
-      volumes.push_back({{"containerPath", v.containerPath}, {"persistenceId", v.persistenceId}});
-    }
-    j["localVolumes"] = volumes;
-  }
+  if (slot != app.slots.end()) j["localVolumes"] = localVolumes(slot->second);
   json results = json::array();
   if (!app.def.healthChecks.empty() && t.healthy) {
     std::string when = isoTime(t.lastHealthChange);
@@ -45,10 +50,6 @@ namespace {
 // A resident app's slot with no task: listed so that it can be seen and
 // wiped (DELETE /v2/apps/{id}/tasks/{id}?wipe=true).
 json reservedView(const AppRecord& app, const ResidentSlot& slot) {
-  json volumes = json::array();
-  for (const auto& v : slot.volumes) {
-    volumes.push_back({{"containerPath", v.containerPath}, {"persistenceId", v.persistenceId}});
-  }
   json j = {{"id", reservedTaskId(app.def.id, slot.id)},
             {"appId", app.def.id},
             {"host", slot.host},
@@ -59,7 +60,7 @@ json reservedView(const AppRecord& app, const ResidentSlot& slot) {
             {"startedAt", nullptr},
             {"version", app.configVersion},
             {"state", "TASK_RESERVED"},
-            {"localVolumes", volumes},
+            {"localVolumes", localVolumes(slot)},
             {"healthCheckResults", json::array()}};
   for (const auto& p : app.def.portDefinitions) j["servicePorts"].push_back(p.port);
   return j;

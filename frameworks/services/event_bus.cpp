@@ -1,7 +1,6 @@
 #include "frameworks/services/event_bus.hpp"
 
 #include "common/json.hpp"
-
 #include "frameworks/services/app_record.hpp"  // isoTime
 #include "frameworks/services/service_scheduler.hpp"  // nowSeconds
 

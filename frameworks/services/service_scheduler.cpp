@@ -23,6 +23,30 @@ namespace {
 constexpr const char* kFrameworkIdKey = "framework_id";
 constexpr const char* kReleasesKey = "releases";
 std::string appKey(const std::string& appId) { return "app_" + safeAppId(appId); }
+
+// Where the app's instances are, for its constraints: a resident app's
+// slots (an instance stays on its agent with or without a task), else its
+// tasks not being killed.
+std::vector<Placement> placementsOf(const AppRecord& app) {
+  std::vector<Placement> out;
+  if (app.def.resident()) {
+    for (const auto& [_, slot] : app.slots) {
+      if (!slot.wipe) out.push_back({slot.host, slot.attributes});
+    }
+  } else {
+    for (const auto& [_, t] : app.tasks) {
+      if (t.phase != TaskPhase::kKilling) out.push_back({t.host, t.attributes});
+    }
+  }
+  return out;
+}
+
+// A resident app's slots that are not being wiped: its instances.
+size_t liveSlots(const AppRecord& app) {
+  size_t n = 0;
+  for (const auto& [_, slot] : app.slots) n += !slot.wipe;
+  return n;
+}
 }  // namespace
 
 double nowSeconds() {
@@ -266,11 +290,8 @@ bool ServiceScheduler::placeResident(AppRecord& app, const Offer& offer, Resourc
     return offer.allocationRole.empty() ? r : r.allocate(offer.allocationRole);
   };
   // A free slot of the app on this agent, whose reservation the offer holds.
-  size_t slots = 0;
   for (auto& [slotId, slot] : app.slots) {
-    if (slot.wipe) continue;
-    ++slots;
-    if (!slot.taskId.empty() || slot.agentId != offer.agentId.value) continue;
+    if (slot.wipe || !slot.taskId.empty() || slot.agentId != offer.agentId.value) continue;
     Resources reserved = allocated(slotTaskResources(slot));
     std::string taskId = newTaskId(app.def.id);
     auto launch = buildInstance(app.def, app.configVersion, taskId, offer, left, &reserved);
@@ -283,12 +304,9 @@ bool ServiceScheduler::placeResident(AppRecord& app, const Offer& offer, Resourc
   }
   // Else a new slot, while the app has fewer than its instances (during an
   // upgrade, new instances wait for the slots the old ones free).
-  if (slots >= static_cast<size_t>(app.def.instances)) return false;
-  std::vector<Placement> existing;
-  for (const auto& [_, slot] : app.slots) {
-    if (!slot.wipe) existing.push_back({slot.host, slot.attributes});
-  }
-  if (!meetsConstraints(app.def.constraints, {offer.hostname, offer.attributes}, existing)) {
+  if (liveSlots(app) >= static_cast<size_t>(app.def.instances)) return false;
+  if (!meetsConstraints(app.def.constraints, {offer.hostname, offer.attributes},
+                        placementsOf(app))) {
     return false;
   }
   ResidentSlot slot =
@@ -340,11 +358,7 @@ void ServiceScheduler::placeInto(const Offer& offer, std::vector<Offer::Operatio
         }
         continue;
       }
-      std::vector<Placement> existing;
-      for (const auto& [_, t] : app.tasks) {
-        if (t.phase != TaskPhase::kKilling) existing.push_back({t.host, t.attributes});
-      }
-      if (!meetsConstraints(app.def.constraints, here, existing)) continue;
+      if (!meetsConstraints(app.def.constraints, here, placementsOf(app))) continue;
       std::string taskId = newTaskId(id);
       auto launch = buildInstance(app.def, app.configVersion, taskId, offer, left);
       if (!launch) continue;
@@ -376,24 +390,13 @@ void ServiceScheduler::placeInto(const Offer& offer, std::vector<Offer::Operatio
 
 std::string ServiceScheduler::unfitReason(const AppRecord& app, const Offer& offer,
                                           const Resources& left) const {
-  std::vector<Placement> existing;
-  if (app.def.resident()) {
-    for (const auto& [_, slot] : app.slots) {
-      if (!slot.wipe) existing.push_back({slot.host, slot.attributes});
-    }
-  } else {
-    for (const auto& [_, t] : app.tasks) {
-      if (t.phase != TaskPhase::kKilling) existing.push_back({t.host, t.attributes});
-    }
-  }
-  if (!meetsConstraints(app.def.constraints, {offer.hostname, offer.attributes}, existing)) {
+  if (!meetsConstraints(app.def.constraints, {offer.hostname, offer.attributes},
+                        placementsOf(app))) {
     return "UnfulfilledConstraint";
   }
-  if (app.def.resident()) {
-    size_t slots = 0;
-    for (const auto& [_, slot] : app.slots) slots += !slot.wipe;
-    // Its instances wait for their own reservations, on their agents.
-    if (slots >= static_cast<size_t>(app.def.instances)) return "NoCorrespondingReservationFound";
+  // A resident app's instances wait for their own reservations, on their agents.
+  if (app.def.resident() && liveSlots(app) >= static_cast<size_t>(app.def.instances)) {
+    return "NoCorrespondingReservationFound";
   }
   Resources free = left.unreserved();
   double disk = app.def.disk;
