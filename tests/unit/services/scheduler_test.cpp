@@ -591,6 +591,17 @@ TEST_F(ResidentSchedulerTest, ARestartStillReleasesWhatWasForgottenAndAdoptsInto
   EXPECT_TRUE(pending().empty()) << pending().dump();
 }
 
+TEST_F(ResidentSchedulerTest, AMalformedPendingReleaseRecordStopsTheLoadWithAReason) {
+  for (const char* bad : {"[1]", R"({"slot": {"agent_id": 7, "until": 1}})",
+                          R"({"slot": {"agent_id": "a"}})"}) {
+    ASSERT_TRUE(store_->put("releases", bad).ok());
+    ServiceScheduler other(store_.get(), options_, &metrics_);
+    Status loaded = other.load();
+    EXPECT_FALSE(loaded.ok()) << bad;
+    EXPECT_NE(loaded.message().find("releases"), std::string::npos) << loaded.message();
+  }
+}
+
 TEST_F(ResidentSchedulerTest, AReservationRefusedByTheMasterIsForgotten) {
   ASSERT_TRUE(scheduler_->createApp(app(db_)).ok());
   Resources plain = *Resources::parse("cpus:4;mem:1024;disk:1000;ports:[31000-31100]");
